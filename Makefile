@@ -1,0 +1,52 @@
+# courtlink: the two commands are `make run` and `make test`; `make check` lints and types.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: run test check install install-test browser serve demo migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# Debian's Chromium for the browser tests (never a browser download by a test tool).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	    || { echo "could not install chromium (need root and Debian's package index)"; exit 1; }; }
+
+migrate: install
+	$(BIN)/courtlink migrate
+
+demo: install
+	$(BIN)/courtlink demo
+
+run: install
+	$(BIN)/courtlink migrate
+	$(BIN)/courtlink demo
+	$(BIN)/courtlink serve --host $(HOST) --port $(PORT)
+
+test: install-test browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check: install-test
+	$(BIN)/ruff check server signaling recordings tests bench
+	$(BIN)/ruff format --check server signaling recordings tests bench
+	$(BIN)/mypy server
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,38 @@
+"""Typed keys for application state, shared by every module that reads it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from server.models.accounts import User
+from server.models.docket import Party
+from server.settings import Settings
+
+if TYPE_CHECKING:
+    from server.i18n import Catalogs
+    from server.workdays import WorkCalendar
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
+CATALOGS: web.AppKey[Catalogs] = web.AppKey("catalogs")
+CALENDAR: web.AppKey[WorkCalendar] = web.AppKey("calendar")
+# Each later subsystem (signaling hub, recorder, outbox sender...) keeps its own key in its
+# own module; this holds only what the core owns.
+EXTRAS = web.AppKey("extras", dict[str, Any])
+JINJA = web.AppKey("jinja", jinja2.Environment)
+
+# Per-request state, set by the middlewares in server.app / server.auth.
+DB = web.RequestKey("db", AsyncSession)
+USER: web.RequestKey[User | None] = web.RequestKey("user")
+AUTH_VIA = web.RequestKey("auth_via", str)
+SESSION_EXPIRED = web.RequestKey("session_expired", bool)
+LANG = web.RequestKey("lang", str)
+CSRF_TOKEN = web.RequestKey("csrf_token", str)
+CSRF_NEW = web.RequestKey("csrf_new", bool)
+# Set when a party is authenticated by an invite link instead of an account.
+PARTY: web.RequestKey[Party | None] = web.RequestKey("party")

@@ -1,0 +1,149 @@
+"""The ``courtlink`` command line: serve, migrate, demo, user add, audit verify, and the
+subcommands later subsystems add (recordings, agreements)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Callable
+
+from server.settings import Settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+_REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
+
+
+def register(fn: Callable[[argparse._SubParsersAction], None]) -> None:  # type: ignore[type-arg]
+    """Let a subsystem add its own subcommands (``recordings``, ``agreements``...)."""
+    _REGISTRARS.append(fn)
+
+
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from server.migrate import upgrade
+
+    upgrade(settings)
+    print("database is up to date")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from server.app import create_app
+    from server.migrate import upgrade
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    upgrade(settings)
+    print(f"courtlink serving on http://{host}:{port}", flush=True)
+    web.run_app(create_app(settings), host=host, port=port, print=None)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from server.demo import run_demo
+    from server.migrate import upgrade
+
+    upgrade(settings)
+    for line in asyncio.run(run_demo(settings)):
+        print(line)
+    return 0
+
+
+def _cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from server.accounts import add_user_cli
+    from server.migrate import upgrade
+
+    upgrade(settings)
+    password = args.password or getpass.getpass("password: ")
+    return asyncio.run(
+        add_user_cli(
+            settings,
+            args.username,
+            args.name or args.username,
+            args.role,
+            args.office,
+            password,
+            args.email,
+        )
+    )
+
+
+def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from server.audit import verify_chain
+    from server.db import make_engine, make_sessionmaker
+
+    async def go() -> int:
+        engine = make_engine(settings)
+        try:
+            async with make_sessionmaker(engine)() as db:
+                report = await verify_chain(db)
+        finally:
+            await engine.dispose()
+        if report.ok:
+            print(f"audit log intact: {report.rows} rows")
+            return 0
+        print(f"audit log BROKEN at row {report.first_bad_id}: {report.reason}")
+        return 1
+
+    return asyncio.run(go())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="courtlink", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="apply migrations, then serve HTTP, WebSocket and media")
+    p.add_argument("--host", help="address to bind (default COURTLINK_HOST)")
+    p.add_argument("--port", type=int, help="port to bind (default COURTLINK_PORT)")
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.set_defaults(func=_cmd_migrate)
+
+    p = sub.add_parser("demo", help="seed offices, one user per role and sample cases (idempotent)")
+    p.set_defaults(func=_cmd_demo)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(
+        dest="user_cmd", required=True
+    )
+    p = user.add_parser("add", help="add a user")
+    p.add_argument("username")
+    p.add_argument(
+        "--role", required=True, choices=["judge", "mediator", "clerk", "office_staff", "admin"]
+    )
+    p.add_argument("--office", required=True, help="office code, e.g. center or shaping")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--email")
+    p.add_argument("--password", help="password (prompted when omitted)")
+    p.set_defaults(func=_cmd_user_add)
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(
+        dest="audit_cmd", required=True
+    )
+    p = audit.add_parser("verify", help="check the hash chain; exit 1 naming the first bad row")
+    p.set_defaults(func=_cmd_audit_verify)
+
+    for registrar in _REGISTRARS:
+        registrar(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for module in ("recordings.cli", "server.agreements_cli"):
+        try:
+            __import__(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    args = build_parser().parse_args(argv)
+    func: Command = args.func
+    return func(args, Settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Display helpers shared by templates and CSV exports: money, dates, masking, stage names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+
+def yuan(fen: int | None) -> str:
+    """Integer fen to a yuan string with two decimals and thousands separators."""
+    if fen is None:
+        return ""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole:,}.{cents:02d}"
+
+
+def mask_id_number(value: str | None) -> str:
+    """Keep the first 3 and last 4 characters of an ID number: 140***********1234."""
+    if not value:
+        return ""
+    if len(value) <= 7:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_name(value: str) -> str:
+    """Public views show only the family name: 张** ."""
+    if not value:
+        return ""
+    return value[0] + "*" * max(1, len(value) - 1)
+
+
+def mask_phone(value: str | None) -> str:
+    if not value:
+        return ""
+    return value[:3] + "****" + value[-4:] if len(value) >= 8 else "****"
+
+
+def local_time(
+    value: datetime | None, tz: str = "Asia/Shanghai", fmt: str = "%Y-%m-%d %H:%M"
+) -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+def install_filters(env: jinja2.Environment) -> None:
+    env.filters["yuan"] = yuan
+    env.filters["mask_id"] = mask_id_number
+    env.filters["mask_name"] = mask_name
+    env.filters["mask_phone"] = mask_phone
+    env.filters["local_time"] = local_time

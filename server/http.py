@@ -1,0 +1,82 @@
+"""Request and response helpers every handler shares: body parsing and redirects.
+
+``read_json`` is the one way an API handler reads its body: it rejects a wrong content type,
+malformed JSON, unknown fields and wrong types with the error model's 4xx.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from server.appkeys import CATALOGS, JINJA, LANG, SETTINGS, USER
+from server.auth import csrf_token
+from server.errors import BadRequest, UnsupportedMedia, parse_model
+from server.i18n import DEFAULT_LANG
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    if request.content_type != "application/json":
+        raise UnsupportedMedia("send the body as application/json")
+    raw = await request.read()
+    try:
+        data: Any = json.loads(raw) if raw else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object", code="malformed_json")
+    return parse_model(model, data)
+
+
+async def read_form(request: web.Request, model: type[M], *, drop: tuple[str, ...] = ()) -> M:
+    """Validate a submitted HTML form into the same models the API uses."""
+    form = await request.post()
+    data: dict[str, Any] = {}
+    for key in form:
+        if key in ("csrf_token", *drop):
+            continue
+        values = form.getall(key)
+        data[key] = values[0] if len(values) == 1 else values
+    return parse_model(model, data)
+
+
+def template_context(request: web.Request) -> dict[str, Any]:
+    """What every page template can use: the user, language, gettext, CSRF token, url()."""
+    lang = request.get(LANG, DEFAULT_LANG)
+    catalogs = request.app[CATALOGS]
+    return {
+        "request": request,
+        "user": request.get(USER),
+        "lang": lang,
+        "_": catalogs.gettext(lang),
+        "ngettext": catalogs.ngettext(lang),
+        "csrf_token": csrf_token(request),
+        "settings": request.app[SETTINGS],
+        "url": lambda name, **parts: str(
+            request.app.router[name].url_for(**{k: str(v) for k, v in parts.items()})
+        ),
+    }
+
+
+def render(
+    request: web.Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> web.Response:
+    """The one way a page is rendered."""
+    env = request.app[JINJA]
+    html = env.get_template(template).render({**template_context(request), **(context or {})})
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+def json_ok(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(
+        data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str)
+    )

@@ -1,0 +1,51 @@
+"""Translations: Simplified Chinese by default, English on request.
+
+Message ids are English; ``web/translations/<lang>/messages.po`` holds the catalogues and is
+read at start-up (no compile step). The language comes from ``?lang=``, then the
+``cl_lang`` cookie, then the default ``zh_CN``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+LANGS = ("zh_CN", "en")
+DEFAULT_LANG = "zh_CN"
+LANG_COOKIE = "cl_lang"
+TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "web" / "translations"
+
+
+class Catalogs:
+    def __init__(self, directory: Path = TRANSLATIONS_DIR) -> None:
+        self._by_lang: dict[str, Translations] = {}
+        for lang in LANGS:
+            po = directory / lang / "LC_MESSAGES" / "messages.po"
+            if po.exists():
+                with po.open("rb") as fh:
+                    catalog = read_po(fh, locale=lang)
+                buf = io.BytesIO()
+                write_mo(buf, catalog)
+                buf.seek(0)
+                self._by_lang[lang] = Translations(buf)
+            else:
+                self._by_lang[lang] = Translations()
+
+    def gettext(self, lang: str) -> Callable[[str], str]:
+        return self._by_lang.get(lang, self._by_lang[DEFAULT_LANG]).gettext
+
+    def ngettext(self, lang: str) -> Callable[[str, str, int], str]:
+        return self._by_lang.get(lang, self._by_lang[DEFAULT_LANG]).ngettext
+
+
+def request_lang(request: web.Request) -> str:
+    lang = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or DEFAULT_LANG
+    if lang in ("zh", "zh-CN", "zh_cn"):
+        lang = "zh_CN"
+    return lang if lang in LANGS else DEFAULT_LANG

@@ -1,0 +1,97 @@
+"""The one typed settings object, read from ``COURTLINK_*`` variables and an optional ``.env``.
+
+Every field here must be documented in README.md (a test checks it). Modules never read the
+environment themselves; they take the ``Settings`` the app factory was given.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _default_secret() -> str:
+    # A per-process random secret keeps a bare `courtlink serve` safe; sessions then do not
+    # survive a restart, which is why the README tells operators to set SECRET_KEY.
+    return secrets.token_urlsafe(32)
+
+
+class Settings(BaseSettings):
+    """All of courtlink's configuration. Field names map to ``COURTLINK_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COURTLINK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("var"), description="database, recordings, keys")
+    database_url: str = Field(default="", description="SQLAlchemy async URL; default SQLite file")
+    secret_key: str = Field(default_factory=_default_secret)
+    public_url: str = "http://127.0.0.1:8080"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    ice_servers: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=list)
+    smtp_url: str = ""
+    mail_from: str = "courtlink@court.example"
+    redis_url: str = ""
+    court_code: str = "晋0303"
+    court_name: str = "平潭区人民法院"
+    timezone: str = "Asia/Shanghai"
+    calendar_dir: Path | None = None
+    session_hours: int = 12
+    token_days: int = 30
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    intake_rate_per_hour: int = 10
+    max_body_bytes: int = 1_048_576
+    signing_p12: Path | None = None
+    signing_p12_password: str = ""
+    invite_hours: int = 72
+    recording_retention_days: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: {"mediated": 3650, "adjudicated": 3650, "withdrawn": 1095}
+    )
+    composite_workers: int = 1
+    sms_backend: str = "log"
+    max_video_kbps: int = 1500
+
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _parse_ice(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
+
+    @field_validator("recording_retention_days", mode="before")
+    @classmethod
+    def _parse_retention(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'courtlink.sqlite3').resolve()}"
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    def ensure_dirs(self) -> None:
+        for sub in ("", "recordings", "agreements", "keys"):
+            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,122 @@
+"""Fixtures: the real app through its factory, on a real SQLite file and a real PostgreSQL.
+
+Every test that asks for ``settings`` (or ``app``/``client``) runs twice, once per backend.
+Each backend database is migrated once per run into a template; each test gets a fresh copy
+(a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for PostgreSQL), so tests never see
+each other's rows and concurrent pytest runs on one machine never collide.
+In CI (``CI=true``) an unreachable PostgreSQL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from server.app import create_app
+from server.migrate import upgrade
+from server.settings import Settings
+from tests.helpers import ensure_pg_reachable
+
+PG_ADMIN_DSN = os.environ.get("COURTLINK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_HOST_URL = PG_ADMIN_DSN.rsplit("/", 1)[0]
+_RUN_ID = f"cl_{os.getpid()}"
+_counter = itertools.count()
+
+
+def _base_settings(data_dir: Path, url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": url,
+        "secret_key": "test-secret-key-not-for-production",
+        "public_url": "http://127.0.0.1:8080",
+        "smtp_url": "",
+        "redis_url": "",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("sqlite-template")
+    settings = _base_settings(base, "")
+    upgrade(settings)
+    return base / "courtlink.sqlite3"
+
+
+async def _pg_exec(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    ensure_pg_reachable(PG_ADMIN_DSN)
+    name = f"{_RUN_ID}_tmpl"
+    asyncio.run(_pg_exec(f"DROP DATABASE IF EXISTS {name}"))
+    asyncio.run(_pg_exec(f"CREATE DATABASE {name}"))
+    settings = _base_settings(
+        tmp_path_factory.mktemp("pg-template"),
+        f"postgresql+asyncpg://{PG_HOST_URL.split('://', 1)[1]}/{name}",
+    )
+    upgrade(settings)
+    yield name
+    asyncio.run(_drop_run_databases())
+
+
+async def _drop_run_databases() -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        rows = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", f"{_RUN_ID}_%"
+        )
+        for row in rows:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "var" / "courtlink.sqlite3"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, target)
+        return f"sqlite+aiosqlite:///{target}"
+    template_name: str = request.getfixturevalue("pg_template")
+    name = f"{_RUN_ID}_{next(_counter)}"
+    asyncio.run(_pg_exec(f"CREATE DATABASE {name} TEMPLATE {template_name}"))
+    return f"postgresql+asyncpg://{PG_HOST_URL.split('://', 1)[1]}/{name}"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return _base_settings(tmp_path / "var", database_url)
+
+
+@pytest.fixture
+def app(settings: Settings) -> web.Application:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(aiohttp_client, app: web.Application) -> AsyncIterator[TestClient]:  # type: ignore[no-untyped-def]
+    yield await aiohttp_client(app)

@@ -1,0 +1,82 @@
+"""Test helpers that act as a user would: create accounts, log in, send forms with CSRF."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from server.appkeys import SESSIONMAKER
+from server.auth import CSRF_COOKIE, hash_password
+from server.models.accounts import Office, User
+
+PASSWORD = "correct horse battery staple"
+
+
+def ensure_pg_reachable(dsn: str) -> None:
+    async def probe() -> None:
+        conn = await asyncpg.connect(dsn, timeout=5)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL unreachable in CI ({dsn}): {exc}")
+        pytest.skip(f"PostgreSQL unreachable ({dsn}): {exc}; start it to run these tests")
+
+
+async def make_user(
+    client: TestClient, username: str, role: str, office: str = "center", **extra: Any
+) -> User:
+    maker = client.app[SESSIONMAKER]
+    async with maker() as db:
+        office_row = await db.scalar(select(Office).where(Office.code == office))
+        assert office_row is not None, office
+        user = User(
+            username=username,
+            display_name=extra.pop("display_name", username),
+            role=role,
+            office_id=office_row.id,
+            password_hash=hash_password(PASSWORD),
+            **extra,
+        )
+        db.add(user)
+        await db.commit()
+        await db.refresh(user)
+        return user
+
+
+def csrf(client: TestClient) -> str:
+    for cookie in client.session.cookie_jar:
+        if cookie.key == CSRF_COOKIE:
+            return cookie.value
+    raise AssertionError("no CSRF cookie yet; GET a page first")
+
+
+async def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
+    await client.get("/login")
+    resp = await client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf(client)},
+        allow_redirects=False,
+    )
+    assert resp.status == 303, await resp.text()
+
+
+async def post_form(client: TestClient, path: str, data: dict[str, Any], **kw: Any) -> Any:
+    return await client.post(path, data={**data, "csrf_token": csrf(client)}, **kw)
+
+
+async def api_token(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    resp = await client.post(
+        "/api/v1/auth/token", json={"username": username, "password": password}
+    )
+    assert resp.status == 201, await resp.text()
+    token: str = (await resp.json())["token"]
+    return token
