@@ -40,6 +40,8 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # cleanup contexts and AppKeys. Order matters only for route precedence.
 _SUBSYSTEMS = (
     "server.health",
+    "server.api.openapi",
+    "server.api.auth_api",
     "server.pages.auth_pages",
 )
 

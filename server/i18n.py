@@ -1,7 +1,8 @@
 """Translations: Simplified Chinese by default, English on request.
 
-Message ids are English; ``web/translations/<lang>/messages.po`` holds the catalogues and is
-read at start-up (no compile step). The language comes from ``?lang=``, then the
+Message ids are English; ``web/translations/<lang>/LC_MESSAGES/*.po`` hold the catalogues,
+one file per area (core, sessions, scheduling...), merged and read at start-up (no compile
+step). The language comes from ``?lang=``, then the
 ``cl_lang`` cookie, then the default ``zh_CN``.
 """
 
@@ -22,20 +23,34 @@ LANG_COOKIE = "cl_lang"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "web" / "translations"
 
 
+def _load_po(path: Path, lang: str) -> Translations:
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return Translations(buf)
+
+
+def load_messages(directory: Path, lang: str) -> dict[str, str]:
+    """Every msgid -> msgstr of one language (for the catalogue completeness test)."""
+    out: dict[str, str] = {}
+    for po in sorted((directory / lang / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as fh:
+            for message in read_po(fh, locale=lang):
+                if message.id and isinstance(message.id, str):
+                    out[message.id] = str(message.string or "")
+    return out
+
+
 class Catalogs:
     def __init__(self, directory: Path = TRANSLATIONS_DIR) -> None:
         self._by_lang: dict[str, Translations] = {}
         for lang in LANGS:
-            po = directory / lang / "LC_MESSAGES" / "messages.po"
-            if po.exists():
-                with po.open("rb") as fh:
-                    catalog = read_po(fh, locale=lang)
-                buf = io.BytesIO()
-                write_mo(buf, catalog)
-                buf.seek(0)
-                self._by_lang[lang] = Translations(buf)
-            else:
-                self._by_lang[lang] = Translations()
+            merged = Translations()
+            for po in sorted((directory / lang / "LC_MESSAGES").glob("*.po")):
+                merged.merge(_load_po(po, lang))
+            self._by_lang[lang] = merged
 
     def gettext(self, lang: str) -> Callable[[str], str]:
         return self._by_lang.get(lang, self._by_lang[DEFAULT_LANG]).gettext

@@ -1,0 +1,77 @@
+"""The one access check: who may see or change which case, and see whose identity.
+
+Every route that touches a case goes through ``load_case_for`` (or the ``can_*`` functions for
+lists), whether it serves a page or the API. A case that a user may not see is reported as
+not found, so its existence does not leak across offices.
+
+Rules (DESIGN.md "The people"):
+- admin, clerk, judge, mediator (the court) see every case; judges and mediators default to
+  "assigned to me" in the docket, but the center is small and they cover for each other;
+- office staff see only the cases of their own office;
+- a party's ID number is shown unmasked only to the case's assigned judge, mediator and clerk;
+- parties (no account) see nothing of the docket; they reach only their own session through
+  an invite link (signaling checks that).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.errors import Forbidden, NotFound
+from server.models.accounts import Role, User
+from server.models.docket import Case
+
+COURT_WIDE = frozenset({Role.ADMIN, Role.CLERK, Role.JUDGE, Role.MEDIATOR})
+# Who may change a case's details and parties (stage moves have their own table in stages).
+EDITORS = frozenset({Role.ADMIN, Role.CLERK, Role.JUDGE, Role.MEDIATOR})
+
+
+def can_view_case(user: User, case: Case) -> bool:
+    if user.role in COURT_WIDE:
+        return True
+    return user.role == Role.OFFICE_STAFF and case.office_id == user.office_id
+
+
+def visible_cases_clause(user: User) -> ColumnElement[bool]:
+    """A WHERE clause limiting a case query to what ``user`` may see."""
+    if user.role in COURT_WIDE:
+        return true()
+    return Case.office_id == user.office_id
+
+
+def is_assigned(user: User, case: Case) -> bool:
+    return user.id in (case.judge_id, case.mediator_id, case.clerk_id)
+
+
+def can_see_identity(user: User, case: Case) -> bool:
+    """Unmasked ID numbers: only the assigned judge, mediator and clerk."""
+    return is_assigned(user, case)
+
+
+def can_edit_case(user: User, case: Case) -> bool:
+    if user.role in EDITORS:
+        return True
+    # Office staff keep registering a resident's dispute while it is still at intake.
+    return (
+        user.role == Role.OFFICE_STAFF
+        and case.office_id == user.office_id
+        and case.stage == "intake"
+    )
+
+
+def can_view_recordings(user: User, case: Case) -> bool:
+    """Recordings: the assigned judge and mediator, the clerks and admins."""
+    if user.role in (Role.ADMIN, Role.CLERK):
+        return True
+    return user.id in (case.judge_id, case.mediator_id)
+
+
+async def load_case_for(db: AsyncSession, user: User, case_id: int, *, edit: bool = False) -> Case:
+    """Load a case the user may see (404 otherwise); with ``edit``, may also change (403)."""
+    case = await db.get(Case, case_id)
+    if case is None or not can_view_case(user, case):
+        raise NotFound(f"case {case_id} not found", code="case_not_found")
+    if edit and not can_edit_case(user, case):
+        raise Forbidden("you may not change this case")
+    return case
