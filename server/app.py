@@ -43,6 +43,7 @@ _SUBSYSTEMS = (
     "server.api.openapi",
     "server.api.auth_api",
     "server.pages.auth_pages",
+    "server.api.users",
 )
 
 
