@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     composite_workers: int = 1
     sms_backend: str = "log"
     max_video_kbps: int = 1500
+    # The court's whole judicial staff (judges and judge assistants, with or without an
+    # account here): the denominator of the reports' "x% of judicial resources" figure.
+    judicial_staff: int = Field(default=80, ge=0)
 
     @field_validator("ice_servers", mode="before")
     @classmethod
