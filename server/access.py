@@ -60,6 +60,21 @@ def can_edit_case(user: User, case: Case) -> bool:
     )
 
 
+def can_assign(user: User, case: Case) -> bool:
+    """Assigning the judge, mediator and clerk: the clerks who keep the docket, and admins.
+    An assignment also decides who sees ID numbers, so it is not left to anyone who edits."""
+    return user.role in (Role.ADMIN, Role.CLERK)
+
+
+def can_create_case(user: User, office_id: int) -> bool:
+    """Registering a dispute: the court's clerks and mediators (walk-ins at the center),
+    admins, and office staff for their own office. Judges receive cases, they do not
+    register them."""
+    if user.role in (Role.ADMIN, Role.CLERK, Role.MEDIATOR):
+        return True
+    return user.role == Role.OFFICE_STAFF and user.office_id == office_id
+
+
 def can_view_recordings(user: User, case: Case) -> bool:
     """Recordings: the assigned judge and mediator, the clerks and admins."""
     if user.role in (Role.ADMIN, Role.CLERK):

@@ -1,0 +1,88 @@
+"""Case numbers in the court's style: ``(2026)晋0303民诉前调17号``.
+
+One sequence per (year, track). A case gets a number when it enters a numbered stage and keeps
+every number it has carried in ``case_numbers``; ``Case.number`` is the current one.
+
+The sequence is taken with one atomic statement, ``UPDATE ... SET last = last + 1 ...
+RETURNING last``, after an ``INSERT ... ON CONFLICT DO NOTHING`` that creates the counter
+row for a new year. On PostgreSQL the UPDATE's row lock makes concurrent transactions wait
+and then re-read the incremented value, so two cases never get one number and no number is
+skipped while transactions commit; a transaction that rolls back after taking a number rolls
+the counter back with it. On SQLite every write transaction is serialized (BEGIN IMMEDIATE).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.audit import _PG_LOCK_KEY
+from server.models.base import utcnow
+from server.models.docket import Case, CaseNumber, CaseNumberCounter, Stage
+
+# The track (字号) a stage's number is drawn from.
+TRACKS: dict[Stage, str] = {
+    Stage.PRE_LITIGATION_MEDIATION: "民诉前调",
+    Stage.FILED: "民初",
+    Stage.JUDICIAL_CONFIRMATION: "民特",
+}
+
+
+def format_number(year: int, court_code: str, track: str, seq: int) -> str:
+    """``(2026)晋0303民初5号``."""
+    return f"({year}){court_code}{track}{seq}号"
+
+
+async def next_seq(db: AsyncSession, year: int, track: str) -> int:
+    """Take the next number of ``track`` in ``year`` inside the caller's transaction."""
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        # Every docket change also appends to the audit chain, which takes this advisory lock.
+        # Taking it first here keeps one lock order (audit lock, then counter row) for every
+        # transaction, so two transactions can never deadlock on the pair.
+        await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        ins: postgresql.Insert | sqlite.Insert = postgresql.insert(CaseNumberCounter)
+    else:
+        ins = sqlite.insert(CaseNumberCounter)
+    await db.execute(
+        ins.values(year=year, track=track, last=0).on_conflict_do_nothing(
+            index_elements=["year", "track"]
+        )
+    )
+    seq = await db.scalar(
+        update(CaseNumberCounter)
+        .where(CaseNumberCounter.year == year, CaseNumberCounter.track == track)
+        .values(last=CaseNumberCounter.last + 1)
+        .returning(CaseNumberCounter.last)
+    )
+    assert seq is not None  # the row exists: inserted above or before
+    return int(seq)
+
+
+async def assign_number(
+    db: AsyncSession,
+    case: Case,
+    stage: Stage,
+    *,
+    court_code: str,
+    at: datetime | None = None,
+    year: int,
+) -> CaseNumber:
+    """Give ``case`` the next number of ``stage``'s track for ``year`` (the court-local year
+    of assignment) and make it the case's current number."""
+    track = TRACKS[stage]
+    seq = await next_seq(db, year, track)
+    row = CaseNumber(
+        case_id=case.id,
+        number=format_number(year, court_code, track, seq),
+        track=track,
+        year=year,
+        seq=seq,
+        assigned_at=at or utcnow(),
+    )
+    db.add(row)
+    case.number = row.number
+    return row

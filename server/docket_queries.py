@@ -1,0 +1,137 @@
+"""Reading the docket: search with filters and pages, the timeline, a case's numbers, and
+the fast-track overdue and due-soon lists (re-exported by ``server.docket``).
+
+Every list is limited by ``server.access.visible_cases_clause``: office staff see only their
+own office's cases, whatever the filters say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access import visible_cases_clause
+from server.docket_schemas import CaseFilters
+from server.models.accounts import Office, User
+from server.models.docket import Case, CaseNumber, DocketEntry, Party, Stage
+from server.workdays import WorkCalendar
+
+
+def local_today(tz: ZoneInfo | str = "Asia/Shanghai") -> date:
+    """Today's date at the court (deadlines and case-number years are court-local)."""
+    return datetime.now(ZoneInfo(tz) if isinstance(tz, str) else tz).date()
+
+
+@dataclass
+class CasePage:
+    items: list[Case]
+    total: int
+    page: int
+    per_page: int
+    filters: CaseFilters | None = field(default=None, repr=False)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _search(q: str) -> ColumnElement[bool]:
+    # Case numbers are matched against every number the case has carried, so an old 民诉前调
+    # number still finds a case that has since been filed under 民初.
+    return or_(
+        Case.number.icontains(q, autoescape=True),
+        Case.tracking_code.icontains(q, autoescape=True),
+        Case.cause.icontains(q, autoescape=True),
+        exists().where(Party.case_id == Case.id, Party.name.icontains(q, autoescape=True)),
+        exists().where(
+            CaseNumber.case_id == Case.id, CaseNumber.number.icontains(q, autoescape=True)
+        ),
+    )
+
+
+def _overdue(today: date) -> ColumnElement[bool]:
+    # Decided on the deadline day itself is in time; overdue from the next day.
+    return (Case.stage == Stage.FAST_TRACK) & (Case.fast_track_deadline < today)
+
+
+def filtered(user: User, filters: CaseFilters, today: date) -> Select[Case]:
+    """The docket query for ``user`` and ``filters``, unordered and unpaged."""
+    stmt = select(Case).where(visible_cases_clause(user))
+    if filters.q:
+        stmt = stmt.where(_search(filters.q))
+    if filters.stage is not None:
+        stmt = stmt.where(Case.stage == filters.stage)
+    if filters.office:
+        stmt = stmt.where(
+            Case.office_id
+            == select(Office.id).where(Office.code == filters.office).scalar_subquery()
+        )
+    if filters.assignee:
+        uid = user.id if filters.assignee == "me" else int(filters.assignee)
+        stmt = stmt.where(or_(Case.judge_id == uid, Case.mediator_id == uid, Case.clerk_id == uid))
+    if filters.overdue:
+        stmt = stmt.where(_overdue(today))
+    return stmt
+
+
+async def list_cases(
+    db: AsyncSession, user: User, filters: CaseFilters, *, today: date | None = None
+) -> CasePage:
+    """One page of the cases ``user`` may see matching ``filters``, newest first."""
+    today = today or local_today()
+    stmt = filtered(user, filters, today)
+    total = await db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = await db.scalars(
+        stmt.order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(filters.per_page)
+        .offset((filters.page - 1) * filters.per_page)
+    )
+    return CasePage(list(rows.unique()), int(total or 0), filters.page, filters.per_page, filters)
+
+
+async def timeline(db: AsyncSession, case: Case) -> list[DocketEntry]:
+    """The case's docket entries, oldest first."""
+    rows = await db.scalars(
+        select(DocketEntry).where(DocketEntry.case_id == case.id).order_by(DocketEntry.id)
+    )
+    return list(rows.unique())
+
+
+async def case_numbers(db: AsyncSession, case: Case) -> list[CaseNumber]:
+    """Every number the case has carried, in the order given."""
+    rows = await db.scalars(
+        select(CaseNumber).where(CaseNumber.case_id == case.id).order_by(CaseNumber.id)
+    )
+    return list(rows)
+
+
+async def overdue_cases(db: AsyncSession, user: User, today: date) -> list[Case]:
+    """Fast-track cases past their 5-working-day deadline, the most overdue first."""
+    rows = await db.scalars(
+        select(Case)
+        .where(visible_cases_clause(user), _overdue(today))
+        .order_by(Case.fast_track_deadline, Case.id)
+    )
+    return list(rows.unique())
+
+
+async def due_soon_cases(
+    db: AsyncSession, user: User, today: date, calendar: WorkCalendar
+) -> list[Case]:
+    """Fast-track cases whose deadline is today or the next working day."""
+    horizon = calendar.next_workday(today)
+    rows = await db.scalars(
+        select(Case)
+        .where(
+            visible_cases_clause(user),
+            Case.stage == Stage.FAST_TRACK,
+            Case.fast_track_deadline >= today,
+            Case.fast_track_deadline <= horizon,
+        )
+        .order_by(Case.fast_track_deadline, Case.id)
+    )
+    return list(rows.unique())
