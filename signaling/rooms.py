@@ -1,0 +1,253 @@
+"""The room state machine of one live session: who is where, who may do what.
+
+Pure: no I/O, no sockets, the clock is injected. Every call returns a list of *effects*
+(``Place``: put a participant's media in a room or nowhere; ``Send``: a message to one
+participant; ``Close``: end a participant's socket with a reason; ``Roster``: everyone's view
+changed) which ``signaling.hub`` carries out against WebSockets and the SFU.
+
+A participant is in exactly one place: the lobby (``None``), ``main`` or one caucus room
+(``caucus-<x>``). Hosts go straight to ``main``; everyone else waits in the lobby until a host
+admits them. A participant whose connection drops keeps their place for ``resume_seconds``
+and gets it back by presenting their resume token; after that they are forgotten, and a new
+join starts in the lobby again.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from signaling import protocol as p
+
+MAIN = "main"
+RESUME_SECONDS = 60
+HOST = "host"
+STAFF = "staff"
+PARTY = "party"
+Role = Literal["host", "staff", "party"]
+# Messages only a host may send; every other role gets NOT_ALLOWED for them.
+HOST_ONLY = frozenset({"admit", "deny", "remove", "move", "mute_request", "end", "agreement.show"})
+
+
+@dataclass
+class Member:
+    pid: str
+    identity: str  # "user:<id>" or "party:<id>": one live connection per identity
+    name: str
+    role: Role
+    place: str | None
+    resume: str
+    connected: bool = True
+    dropped_at: float | None = None
+    audio: bool = True
+    video: bool = True
+    screen: bool = False
+
+    def out(self) -> p.PersonOut:
+        return p.PersonOut(
+            pid=self.pid,
+            name=self.name,
+            role=self.role,
+            place=self.place,
+            connected=self.connected,
+            audio=self.audio,
+            video=self.video,
+            screen=self.screen,
+        )
+
+
+@dataclass(frozen=True)
+class Place:
+    pid: str
+    place: str | None
+
+
+@dataclass(frozen=True)
+class Send:
+    pid: str
+    message: p._Out
+
+
+@dataclass(frozen=True)
+class Close:
+    pid: str
+    reason: Literal["denied", "removed", "ended", "replaced", "timeout", "left"]
+
+
+@dataclass(frozen=True)
+class Roster:
+    pass
+
+
+Effect = Place | Send | Close | Roster
+
+
+def _new_pid() -> str:
+    return "p" + secrets.token_hex(6)
+
+
+@dataclass
+class Room:
+    """One session's live state. ``host_name`` is whom the lobby is told it waits for."""
+
+    host_name: str = ""
+    clock: Callable[[], float] = time.monotonic
+    resume_seconds: float = RESUME_SECONDS
+    members: dict[str, Member] = field(default_factory=dict)
+    ended: bool = False
+
+    # --- joining and leaving -------------------------------------------------------------
+
+    def join(
+        self, identity: str, name: str, role: Role, resume: str | None = None
+    ) -> tuple[Member, bool, list[Effect]]:
+        """A new connection for ``identity``. Returns (member, resumed, effects)."""
+        if self.ended:
+            raise p.ProtocolError(p.SESSION_ENDED, "this session has ended")
+        effects = self.expire()
+        old = next((m for m in self.members.values() if m.identity == identity), None)
+        resumed = bool(
+            old is not None
+            and resume is not None
+            and hmac.compare_digest(old.resume, resume)
+            and (old.connected or self._within_window(old))
+        )
+        if role == HOST:
+            place: str | None = MAIN
+        else:
+            place = None
+        if old is not None:
+            if resumed:
+                place = old.place
+            del self.members[old.pid]
+            if old.connected:
+                effects.append(Close(old.pid, "replaced"))
+        member = Member(_new_pid(), identity, name, role, place, secrets.token_urlsafe(24))
+        self.members[member.pid] = member
+        effects += [Place(member.pid, place), Roster()]
+        return member, resumed, effects
+
+    def _within_window(self, m: Member) -> bool:
+        return m.dropped_at is not None and self.clock() - m.dropped_at <= self.resume_seconds
+
+    def drop(self, pid: str) -> list[Effect]:
+        """The connection was lost (not a deliberate leave): keep the place for a while."""
+        m = self.members.get(pid)
+        if m is None or not m.connected:
+            return []
+        m.connected = False
+        m.dropped_at = self.clock()
+        return [Place(pid, None), Roster()]
+
+    def expire(self) -> list[Effect]:
+        """Forget participants who dropped more than ``resume_seconds`` ago."""
+        gone = [
+            m.pid for m in self.members.values() if not m.connected and not self._within_window(m)
+        ]
+        for pid in gone:
+            del self.members[pid]
+        return [Roster()] if gone else []
+
+    # --- messages ------------------------------------------------------------------------
+
+    def handle(self, pid: str, msg: p.ClientMessage) -> list[Effect]:
+        """Apply one message from ``pid``; raises ProtocolError for a refused one."""
+        me = self.members.get(pid)
+        if me is None or not me.connected:
+            raise p.ProtocolError(p.NOT_JOINED, "say hello first", msg.id)
+        if self.ended:
+            raise p.ProtocolError(p.SESSION_ENDED, "this session has ended", msg.id)
+        if msg.type in HOST_ONLY and me.role != HOST:
+            raise p.ProtocolError(p.NOT_ALLOWED, f"only the host may send {msg.type}", msg.id)
+        if isinstance(msg, p.Media):
+            me.audio, me.video, me.screen = msg.audio, msg.video, msg.screen
+            return [Roster()]
+        if isinstance(msg, p.Leave):
+            del self.members[pid]
+            return [Close(pid, "left"), Place(pid, None), Roster()]
+        if isinstance(msg, p.End):
+            return self._end()
+        if isinstance(msg, p.AgreementShow):
+            shown = p.AgreementShown(agreement_id=msg.agreement_id, by=me.name)
+            return [Send(m.pid, shown) for m in self._in_place(me.place)]
+        if isinstance(msg, p.Admit | p.Deny | p.Remove | p.Move | p.MuteRequest):
+            return self._host_action(me, msg)
+        raise p.ProtocolError(p.UNKNOWN_TYPE, f"{msg.type} is not a room message", msg.id)
+
+    def _host_action(
+        self, me: Member, msg: p.Admit | p.Deny | p.Remove | p.Move | p.MuteRequest
+    ) -> list[Effect]:
+        target = self.members.get(msg.pid)
+        if target is None:
+            raise p.ProtocolError(p.NO_SUCH_PARTICIPANT, f"no participant {msg.pid}", msg.id)
+        if isinstance(msg, p.Admit | p.Deny) and target.place is not None:
+            raise p.ProtocolError(p.BAD_STATE, f"{target.name} is not in the lobby", msg.id)
+        if isinstance(msg, p.Remove | p.MuteRequest) and target is me:
+            raise p.ProtocolError(p.BAD_STATE, "not to yourself", msg.id)
+        if isinstance(msg, p.Remove) and target.role == HOST:
+            raise p.ProtocolError(p.NOT_ALLOWED, "a host cannot be removed", msg.id)
+        if isinstance(msg, p.Admit):
+            target.place = MAIN
+            return [Place(target.pid, MAIN), Roster()]
+        if isinstance(msg, p.Deny | p.Remove):
+            del self.members[target.pid]
+            reason: Literal["denied", "removed"] = (
+                "denied" if isinstance(msg, p.Deny) else "removed"
+            )
+            return [Close(target.pid, reason), Place(target.pid, None), Roster()]
+        if isinstance(msg, p.Move):
+            if target.place == msg.room:
+                raise p.ProtocolError(p.BAD_STATE, f"{target.name} is already there", msg.id)
+            target.place = msg.room
+            return [Place(target.pid, msg.room), Roster()]
+        return [Send(target.pid, p.MuteRequested(by=me.name))]
+
+    def _end(self) -> list[Effect]:
+        self.ended = True
+        effects: list[Effect] = []
+        for m in list(self.members.values()):
+            if m.connected:
+                effects.append(Close(m.pid, "ended"))
+            effects.append(Place(m.pid, None))
+        self.members.clear()
+        return effects
+
+    # --- views ---------------------------------------------------------------------------
+
+    def _in_place(self, place: str | None) -> list[Member]:
+        return [m for m in self.members.values() if m.place == place and m.connected]
+
+    def rooms(self) -> list[str]:
+        used = {m.place for m in self.members.values() if m.place is not None}
+        return sorted(used | {MAIN}, key=lambda r: (r != MAIN, r))
+
+    def view(self, pid: str) -> p.State:
+        """What ``pid`` may see: a host sees everyone and every room; others see their own
+        room (or only themselves in the lobby) and whether the host has arrived."""
+        me = self.members[pid]
+        hosts = [m for m in self.members.values() if m.role == HOST]
+        host_out = [p.HostOut(name=h.name, present=h.connected) for h in hosts] or [
+            p.HostOut(name=self.host_name, present=False)
+        ]
+        if me.role == HOST:
+            people = list(self.members.values())
+            rooms = self.rooms()
+        elif me.place is None:
+            people, rooms = [me], []
+        else:
+            people = [m for m in self.members.values() if m.place == me.place]
+            rooms = [me.place]
+        return p.State(
+            you=me.out(),
+            hosts=host_out,
+            people=[m.out() for m in people],
+            rooms=rooms,
+            lobby_count=sum(1 for m in self.members.values() if m.place is None and m.connected),
+        )
+
+    def connected_pids(self) -> list[str]:
+        return [m.pid for m in self.members.values() if m.connected]

@@ -1,0 +1,122 @@
+"""The signaling protocol alone: parsing, serializing and every schema refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from signaling import protocol as p
+
+
+def frame(**data):
+    return json.dumps({"v": 1, **data})
+
+
+def refused(raw) -> p.ProtocolError:
+    with pytest.raises(p.ProtocolError) as err:
+        p.parse_client(raw)
+    return err.value
+
+
+def test_every_client_message_parses():
+    pid = "p0123456789ab"
+    cases = {
+        "hello": {"name": "张三", "resume": "x" * 32},
+        "answer": {"sdp": "v=0\r\n"},
+        "ping": {},
+        "pong": {},
+        "media": {"audio": False, "video": True, "screen": False},
+        "leave": {},
+        "admit": {"pid": pid},
+        "deny": {"pid": pid},
+        "remove": {"pid": pid},
+        "move": {"pid": pid, "room": "caucus-a"},
+        "mute_request": {"pid": pid},
+        "end": {},
+        "agreement.show": {"agreement_id": 3},
+    }
+    assert set(cases) == p.CLIENT_TYPES
+    for kind, body in cases.items():
+        msg = p.parse_client(frame(type=kind, id=7, **body))
+        assert msg.type == kind and msg.id == 7
+    move = p.parse_client(frame(type="move", pid=pid, room="main"))
+    assert isinstance(move, p.Move) and move.room == "main" and move.id is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", p.BAD_JSON),
+        ("[1, 2]", p.BAD_JSON),
+        (b"\xff\xfe", p.BAD_JSON),
+        ("x" * (p.MAX_FRAME_BYTES + 1), p.TOO_LARGE),
+        (json.dumps({"type": "ping"}), p.BAD_VERSION),
+        (json.dumps({"v": 2, "type": "ping"}), p.BAD_VERSION),
+        (frame(type="shout"), p.UNKNOWN_TYPE),
+        (frame(), p.UNKNOWN_TYPE),
+        (frame(type="ping", extra=1), p.INVALID),
+        (frame(type="admit"), p.INVALID),
+        (frame(type="admit", pid="../etc"), p.INVALID),
+        (frame(type="move", pid="p0123456789ab", room="Caucus 1"), p.INVALID),
+        (frame(type="media", audio="yes", video=True, screen=False), p.INVALID),
+        (frame(type="hello", name=""), p.INVALID),
+        (frame(type="hello", name="x" * 65), p.INVALID),
+        (frame(type="agreement.show", agreement_id=0), p.INVALID),
+        (frame(type="ping", id={"a": 1}), p.INVALID),
+    ],
+)
+def test_refusals(raw, code):
+    assert refused(raw).code == code
+
+
+def test_refusal_echoes_request_id():
+    err = refused(frame(type="admit", id="req-9"))
+    assert err.code == p.INVALID and err.re == "req-9"
+    assert "pid" in err.message
+    answer = json.loads(p.error(err))
+    assert answer == {
+        "v": 1,
+        "type": "error",
+        "re": "req-9",
+        "code": "invalid",
+        "message": err.message,
+    }
+
+
+def test_server_messages_round_trip():
+    person = p.PersonOut(pid="p0123456789ab", name="李四", role="party", place=None, connected=True)
+    messages = [
+        p.Welcome(
+            pid="p0123456789ab",
+            role="party",
+            name="李四",
+            place=None,
+            resumed=False,
+            resume="r" * 32,
+            resume_seconds=60,
+            heartbeat_seconds=10,
+            ice_servers=[{"urls": "turn:turn.example:3478"}],
+        ),
+        p.Offer(sdp="v=0", tracks={"3": {"pid": "p0123456789ab", "source": "camera"}}),
+        p.State(
+            you=person,
+            hosts=[p.HostOut(name="王", present=False)],
+            people=[person],
+            rooms=[],
+            lobby_count=1,
+        ),
+        p.Ack(re=1),
+        p.ServerPing(),
+        p.ServerPong(re=2),
+        p.MuteRequested(by="王"),
+        p.Bye(reason="denied"),
+        p.AgreementShown(agreement_id=4, by="王"),
+        p.Recording(active=True),
+    ]
+    for msg in messages:
+        raw = p.serialize(msg)
+        assert json.loads(raw)["v"] == 1
+        assert p.parse_server(raw) == msg
+    with pytest.raises(p.ProtocolError):
+        p.parse_server(json.dumps({"v": 1, "type": "bye", "reason": "bored"}))
