@@ -75,6 +75,14 @@ def can_create_case(user: User, office_id: int) -> bool:
     return user.role == Role.OFFICE_STAFF and user.office_id == office_id
 
 
+def can_view_report(user: User, office_id: int | None) -> bool:
+    """Reports: the court sees any office's figures and the whole court's; office staff see
+    their own office's only (``office_id`` None is all offices)."""
+    if user.role in COURT_WIDE:
+        return True
+    return user.role == Role.OFFICE_STAFF and office_id == user.office_id
+
+
 def can_view_recordings(user: User, case: Case) -> bool:
     """Recordings: the assigned judge and mediator, the clerks and admins."""
     if user.role in (Role.ADMIN, Role.CLERK):
