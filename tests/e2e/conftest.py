@@ -1,0 +1,168 @@
+"""Shared fixtures for the browser tests: the real app on a real port, and real Chromium.
+
+- ``live_server`` serves the app (SQLite backend, migrated from the session template) on
+  127.0.0.1 on a free port and yields a ``LiveServer`` (``url``, ``app``, ``settings``);
+- ``browser`` yields a Playwright ``Browser`` on Debian's Chromium (never a downloaded one);
+- ``new_page`` is a factory: ``page = await new_page(lang="zh_CN")`` opens a page in a fresh
+  browser context whose relative URLs resolve against the live server;
+- ``live_user`` creates an account on the live server's database.
+
+Without /usr/bin/chromium the browser tests skip locally (saying how to install it) and FAIL
+in CI (``CI=true``), so a missing browser never passes silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, Page, async_playwright
+from sqlalchemy import select
+
+from server.app import create_app
+from server.appkeys import SESSIONMAKER
+from server.auth import hash_password
+from server.models.accounts import Office, User
+from server.settings import Settings
+from tests.conftest import _base_settings
+from tests.helpers import PASSWORD
+
+CHROMIUM = Path(os.environ.get("COURTLINK_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT_DIR = Path(os.environ.get("COURTLINK_SCREENSHOTS", "/tmp"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: web.Application
+    settings: Settings
+
+    def __call__(self, path: str = "/") -> str:
+        return self.url + path
+
+
+@pytest.fixture
+async def live_server(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[LiveServer]:
+    data_dir = tmp_path / "var"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db_file = data_dir / "courtlink.sqlite3"
+    shutil.copyfile(sqlite_template, db_file)
+    # Bind first so PUBLIC_URL (links in pages and mail) names the real port.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    settings = _base_settings(data_dir, f"sqlite+aiosqlite:///{db_file}", public_url=url)
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.SockSite(runner, sock)
+    await site.start()
+    try:
+        yield LiveServer(url, app, settings)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium: skip locally when it is missing, fail in CI."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} missing: `make browser` (apt-get install chromium) installs it"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        instance = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+NewPage = Callable[..., Awaitable[Page]]
+
+
+@pytest.fixture
+async def new_page(browser: Browser, live_server: LiveServer) -> AsyncIterator[NewPage]:
+    contexts = []
+
+    async def factory(lang: str = "zh_CN", **context_args: Any) -> Page:
+        context = await browser.new_context(
+            base_url=live_server.url,
+            locale="zh-CN" if lang == "zh_CN" else "en-US",
+            viewport={"width": 1280, "height": 900},
+            **context_args,
+        )
+        if lang != "zh_CN":
+            await context.add_cookies([{"name": "cl_lang", "value": lang, "url": live_server.url}])
+        contexts.append(context)
+        page = await context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield factory
+    for context in contexts:
+        await context.close()
+
+
+LiveUser = Callable[..., Awaitable[User]]
+
+
+@pytest.fixture
+def live_user(live_server: LiveServer) -> LiveUser:
+    async def factory(username: str, role: str, office: str = "center", **extra: Any) -> User:
+        async with live_server.app[SESSIONMAKER]() as db:
+            office_row = await db.scalar(select(Office).where(Office.code == office))
+            assert office_row is not None, office
+            user = User(
+                username=username,
+                display_name=extra.pop("display_name", username),
+                role=role,
+                office_id=office_row.id,
+                password_hash=hash_password(extra.pop("password", PASSWORD)),
+                **extra,
+            )
+            db.add(user)
+            await db.commit()
+            await db.refresh(user)
+            return user
+
+    return factory
+
+
+async def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
+    """Log in through the real login form, as a person would."""
+    await page.goto("/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("form[action='/login'] button[type=submit]")
+    await page.wait_for_load_state("load")
