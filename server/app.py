@@ -44,8 +44,7 @@ _SUBSYSTEMS = (
     "server.api.auth_api",
     "server.pages.auth_pages",
     "server.api.users",
-    "server.api.intake",
-    "server.pages.intake_pages",
+    "server.api.cases",
 )
 
 

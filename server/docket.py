@@ -28,6 +28,7 @@ from server.docket_parties import (
     add_party,
     insert_party,
     latest_consents,
+    latest_consents_many,
     record_consent,
     update_party,
 )
@@ -59,7 +60,9 @@ __all__ = [
     "create_case",
     "due_soon_cases",
     "entry_out",
+    "get_case",
     "latest_consents",
+    "latest_consents_many",
     "list_cases",
     "local_today",
     "overdue_cases",
@@ -137,6 +140,7 @@ async def create_case(
         data={"source": source, "office_id": office_id, "parties": len(data.parties)},
         request=request,
         at=when,
+        bump=False,
     )
     await db.flush()
     await db.refresh(case)

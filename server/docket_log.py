@@ -68,8 +68,10 @@ async def log_change(
     data: dict[str, Any] | None = None,
     request: web.Request | None = None,
     at: datetime | None = None,
+    bump: bool = True,
 ) -> DocketEntry:
-    """Append a timeline entry and an audit row, and bump the case's version."""
+    """Append a timeline entry and an audit row, and bump the case's version (a new case
+    stays at version 1)."""
     when = at or utcnow()
     safe = audit_safe(data)
     entry = DocketEntry(
@@ -83,8 +85,9 @@ async def log_change(
         data=safe,
     )
     db.add(entry)
-    case.version = (case.version or 1) + 1
-    case.updated_at = when
+    if bump:
+        case.version = (case.version or 1) + 1
+        case.updated_at = when
     await audit.record(
         db,
         action,

@@ -31,6 +31,21 @@ async def latest_consents(db: AsyncSession, case: Case) -> dict[int, bool]:
     return {party_id: bool(answer) for party_id, answer in rows.all()}
 
 
+async def latest_consents_many(db: AsyncSession, case_ids: list[int]) -> dict[int, dict[int, bool]]:
+    """case_id -> ``latest_consents`` of that case, in one query (for lists)."""
+    out: dict[int, dict[int, bool]] = {cid: {} for cid in case_ids}
+    if not case_ids:
+        return out
+    rows = await db.execute(
+        select(Consent.case_id, Consent.party_id, Consent.consents)
+        .where(Consent.case_id.in_(case_ids))
+        .order_by(Consent.id)
+    )
+    for case_id, party_id, answer in rows.all():
+        out[case_id][party_id] = bool(answer)
+    return out
+
+
 def _require_edit(actor: User | None, case: Case) -> None:
     # ``actor`` None is the public online-reception form creating its own case.
     if actor is not None and not access.can_edit_case(actor, case):

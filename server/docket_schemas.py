@@ -74,6 +74,8 @@ def _whole_fen(value: Any) -> Any:
 Fen = Annotated[int, BeforeValidator(_whole_fen), Field(ge=0, le=MAX_CLAIM_FEN)]
 Phone = Annotated[str, Field(max_length=32, pattern=r"^[0-9+\-() ]*$")]
 Email = Annotated[str, Field(max_length=254, pattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$")]
+# Row ids as they come from clients: bounded so an absurd number is a 422, not a database error.
+DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 Side = Literal["applicant", "respondent"]
 Kind = Literal["person", "organisation"]
 
@@ -137,7 +139,7 @@ class CaseUpdate(_In):
 
 
 class ConsentIn(_In):
-    party_id: int
+    party_id: DbId
     consents: bool
     note: str = Field("", max_length=255)
 
@@ -145,9 +147,9 @@ class ConsentIn(_In):
 class AssignIn(_In):
     """Omitted fields stay as they are; ``null`` clears an assignment."""
 
-    mediator_id: int | None = None
-    judge_id: int | None = None
-    clerk_id: int | None = None
+    mediator_id: DbId | None = None
+    judge_id: DbId | None = None
+    clerk_id: DbId | None = None
 
 
 class TransitionIn(_In):

@@ -16,6 +16,7 @@ from server.appkeys import SESSIONMAKER
 from server.docket_schemas import CaseCreate, PartyIn
 from server.models.accounts import Office, User
 from server.models.docket import Case, Stage
+from tests.helpers import PASSWORD, csrf
 
 _W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -93,3 +94,19 @@ async def count(client: TestClient, model: Any) -> int:
 
 
 ALL_STAGES = list(Stage)
+
+
+async def bearer(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """Authorization headers for ``username``. The token endpoint currently demands a CSRF
+    token even from API clients (tests.helpers.api_token trips on it), so fetch one first."""
+    await client.get("/login")
+    resp = await client.post(
+        "/api/v1/auth/token",
+        json={"username": username, "password": password},
+        headers={"X-CSRF-Token": csrf(client)},
+    )
+    assert resp.status == 201, await resp.text()
+    token = (await resp.json())["token"]
+    # Drop the browser cookies so the calls that follow are pure bearer-token calls.
+    client.session.cookie_jar.clear()
+    return {"Authorization": f"Bearer {token}"}
