@@ -45,6 +45,8 @@ _SUBSYSTEMS = (
     "server.pages.auth_pages",
     "server.api.users",
     "server.api.cases",
+    "server.api.intake",
+    "server.pages.intake_pages",
 )
 
 
