@@ -213,7 +213,7 @@ async def test_search_filters_and_pages(client) -> None:
 
 async def test_overdue_and_due_soon(client) -> None:
     admin, h = await _auth(client, "admin1", "admin")
-    staff, hs = await _auth(client, "staff1", "office_staff", "qiaotou")
+    _staff, hs = await _auth(client, "staff1", "office_staff", "qiaotou")
     cal = client.app[CALENDAR]
     today = local_today(client.app[SETTINGS].tz)
     nxt = cal.next_workday(today)
