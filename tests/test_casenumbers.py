@@ -3,15 +3,17 @@ and no duplicate or gap under 50 concurrent numberings."""
 
 from __future__ import annotations
 
-from datetime import date
+import asyncio
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
 from server import docket
-from server.appkeys import CALENDAR
+from server.appkeys import CALENDAR, SETTINGS
 from server.casenumbers import format_number
+from server.models.accounts import User
 from server.models.docket import Case, CaseNumber, Stage
-from tests.docket_helpers import load, new_case, session
+from tests.docket_helpers import bearer, load, new_case, session
 from tests.helpers import make_user
 
 
@@ -43,3 +45,73 @@ async def test_numbers_per_track_and_history(client) -> None:
     async with session(client) as db:
         rows = (await db.scalars(select(CaseNumber).where(CaseNumber.case_id == a))).all()
     assert [r.number for r in rows] == ["(2026)晋0303民诉前调1号", "(2026)晋0303民初1号"]
+
+
+async def test_fifty_concurrent_numberings(client) -> None:
+    """50 cases enter pre-litigation mediation at once, each through its own API request
+    (its own session and transaction): 50 distinct numbers, 1 to 50, none skipped."""
+    admin = await make_user(client, "adm", "admin")
+    ids = [await new_case(client, admin) for _ in range(50)]
+    h = await bearer(client, "adm")
+
+    async def move(cid: int) -> int:
+        resp = await client.post(
+            f"/api/v1/cases/{cid}/transitions", json={"to": "pre_litigation_mediation"}, headers=h
+        )
+        return resp.status
+
+    statuses = await asyncio.gather(*(move(cid) for cid in ids))
+    assert statuses == [200] * 50
+    async with session(client) as db:
+        rows = (await db.scalars(select(CaseNumber))).all()
+        numbers = (await db.scalars(select(Case.number))).all()
+    assert sorted(r.seq for r in rows) == list(range(1, 51))
+    assert len(set(numbers)) == 50 and None not in numbers
+    assert {r.track for r in rows} == {"民诉前调"}
+
+
+async def test_fifty_concurrent_sessions(client) -> None:
+    """The same through the domain function with 50 sessions gathered at once."""
+    admin = await make_user(client, "adm", "admin")
+    ids = [await new_case(client, admin) for _ in range(50)]
+
+    async def move(cid: int) -> None:
+        await _move(client, admin, cid, Stage.FILED, date(2026, 12, 1))
+
+    await asyncio.gather(*(move(cid) for cid in ids))
+    async with session(client) as db:
+        seqs = (await db.scalars(select(CaseNumber.seq).where(CaseNumber.year == 2026))).all()
+    assert sorted(seqs) == list(range(1, 51))
+
+
+async def test_year_is_court_local(client) -> None:
+    """Numbers restart each year; the year is the court's, not UTC's: 2026-12-31 16:30 UTC
+    is already 2027-01-01 in Asia/Shanghai."""
+    admin = await make_user(client, "adm", "admin")
+    a = await new_case(client, admin)
+    b = await new_case(client, admin)
+    await _move(client, admin, a, Stage.FILED, date(2026, 6, 1))
+    async with session(client) as db:
+        case = await db.get(Case, b)
+        actor = await db.get(User, admin.id)
+        assert case is not None and actor is not None
+        await docket.transition(
+            db,
+            actor,
+            case,
+            Stage.FILED,
+            calendar=client.app[CALENDAR],
+            at=datetime(2026, 12, 31, 16, 30, tzinfo=UTC),
+        )
+        await db.commit()
+    assert (await load(client, b)).number == "(2027)晋0303民初1号"
+    assert (await load(client, a)).number == "(2026)晋0303民初1号"
+
+
+async def test_court_code_from_settings(client) -> None:
+    client.app[SETTINGS].court_code = "闽0102"
+    admin = await make_user(client, "adm", "admin")
+    a = await new_case(client, admin)
+    h = await bearer(client, "adm")
+    resp = await client.post(f"/api/v1/cases/{a}/transitions", json={"to": "filed"}, headers=h)
+    assert "闽0102民初1号" in (await resp.json())["number"]
