@@ -1,0 +1,231 @@
+"""Every reach into aiortc's (and aioice's) private internals, in one place.
+
+The SFU forwards RTP packets below aiortc's jitter buffer: it takes each decrypted packet from
+the publisher's DTLS transport before aiortc routes it to a receiver (so no depacketizer,
+jitter buffer or decoder ever runs for a forwarded track), rewrites the header for each
+subscriber and re-protects it with that subscriber's SRTP session, then writes it straight to
+the nominated ICE pair's UDP transport. aiortc has no public API for any of this, so this
+module is the only place that names private attributes; ``check_internals`` verifies their
+shape and tests/test_sfu_aiortc_hook.py fails loudly when an aiortc upgrade changes them.
+aiortc is pinned to ``>=1.16,<1.17`` in pyproject.toml for the same reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aioice.ice
+from aiortc import (
+    MediaStreamTrack,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+)
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtp import RtpPacket
+
+# Name-mangled private fields of RTCRtpSender that feed its RTCP sender reports.
+_SR_FIELDS = (
+    "_RTCRtpSender__ntp_timestamp",
+    "_RTCRtpSender__rtp_timestamp",
+    "_RTCRtpSender__octet_count",
+    "_RTCRtpSender__packet_count",
+)
+_NTP_EPOCH_OFFSET = 2208988800
+log = logging.getLogger(__name__)
+
+
+class InternalsChanged(RuntimeError):
+    """aiortc/aioice no longer look the way this module relies on."""
+
+
+def check_internals() -> None:
+    """Raise ``InternalsChanged`` unless every private hook point has the expected shape."""
+    problems: list[str] = []
+
+    def params(fn: Any) -> list[str]:
+        return list(inspect.signature(fn).parameters)
+
+    if params(RTCDtlsTransport._handle_rtp_data) != ["self", "data", "arrival_time_ms"]:
+        problems.append("RTCDtlsTransport._handle_rtp_data(data, arrival_time_ms)")
+    if "self._handle_rtp_data(" not in inspect.getsource(RTCDtlsTransport._recv_next):
+        problems.append("RTCDtlsTransport._recv_next no longer calls self._handle_rtp_data")
+    if params(RTCDtlsTransport._send_rtp) != ["self", "data"]:
+        problems.append("RTCDtlsTransport._send_rtp(data)")
+    init_src = inspect.getsource(RTCDtlsTransport.__init__)
+    if "self._tx_srtp" not in init_src or "self._rx_srtp" not in init_src:
+        problems.append("RTCDtlsTransport._tx_srtp/_rx_srtp")
+    if params(RTCRtpReceiver._handle_rtp_packet) != ["self", "packet", "arrival_time_ms"]:
+        problems.append("RTCRtpReceiver._handle_rtp_packet(packet, arrival_time_ms)")
+    if params(RTCRtpSender._handle_rtcp_packet) != ["self", "packet"]:
+        problems.append("RTCRtpSender._handle_rtcp_packet(packet)")
+    sender_src = inspect.getsource(RTCRtpSender)
+    for field in _SR_FIELDS:
+        if "self.__" + field.split("__", 1)[1] not in sender_src:
+            problems.append(f"RTCRtpSender.{field}")
+    if "self._stream_id" not in sender_src or "self._track_id" not in sender_src:
+        problems.append("RTCRtpSender._stream_id/_track_id (msid)")
+    if "self._ssrc" not in sender_src:
+        problems.append("RTCRtpSender._ssrc")
+    rx_src = inspect.getsource(RTCRtpReceiver)
+    if "self.__lsr[packet.ssrc]" not in rx_src or "self.__lsr_time[packet.ssrc]" not in rx_src:
+        problems.append("RTCRtpReceiver.__lsr/__lsr_time")
+    conn_src = inspect.getsource(aioice.ice.Connection)
+    if "self._nominated" not in conn_src:
+        problems.append("aioice Connection._nominated")
+    pair_src = inspect.getsource(aioice.ice.CandidatePair)
+    if "self.protocol" not in pair_src or "def remote_addr" not in pair_src:
+        problems.append("aioice CandidatePair.protocol/remote_addr")
+    if "self._codecs" not in inspect.getsource(RTCRtpTransceiver):
+        problems.append("RTCRtpTransceiver._codecs")
+    if problems:
+        raise InternalsChanged("aiortc internals changed: " + "; ".join(problems))
+
+
+class IdleTrack(MediaStreamTrack):
+    """A sender track that never yields a frame.
+
+    A forwarding sender must exist (it owns the SSRC, receives the subscriber's RTCP and sends
+    sender reports) but must never encode: with no track, aiortc's RTP loop polls every 20 ms;
+    with this track it waits forever, and ``get_encoder`` is never reached.
+    """
+
+    def __init__(self, kind: str, track_id: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._id = track_id
+
+    async def recv(self) -> Any:
+        await asyncio.get_running_loop().create_future()
+
+
+def dtls_transport(pc: RTCPeerConnection) -> RTCDtlsTransport:
+    """The (bundled) DTLS transport of a peer connection with at least one transceiver."""
+    transport: RTCDtlsTransport = pc.getTransceivers()[0].receiver.transport
+    return transport
+
+
+def intercept_rtp(dtls: RTCDtlsTransport, handler: Callable[[bytes], bool]) -> None:
+    """Offer every decrypted RTP packet to ``handler`` before aiortc routes it.
+
+    ``handler(data)`` returns True when it consumed the packet; otherwise aiortc's own routing
+    (receiver, jitter buffer, decoder) gets it. Idempotent per transport (the last handler wins).
+    """
+    original = getattr(dtls, "_courtlink_original_rtp", None)
+    if original is None:
+        original = dtls._handle_rtp_data
+        dtls._courtlink_original_rtp = original  # type: ignore[attr-defined]
+
+    async def handle(data: bytes, arrival_time_ms: int) -> None:
+        try:
+            consumed = handler(data)
+        except Exception:
+            # A bug in forwarding must not tear down the publisher's DTLS transport.
+            log.exception("RTP handler failed")
+            return
+        if not consumed:
+            await original(data, arrival_time_ms)
+
+    dtls._handle_rtp_data = handle  # type: ignore[method-assign]
+
+
+def intercept_receiver(
+    receiver: RTCRtpReceiver, handler: Callable[[RtpPacket], None] | None = None
+) -> None:
+    """Route packets aiortc hands this receiver to ``handler`` (or drop them): no jitter
+    buffer, no decoder. Used for the SFU's publisher-facing receivers and by test peers."""
+
+    async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if handler is not None:
+            handler(packet)
+
+    receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
+
+
+def intercept_sender_rtcp(
+    sender: RTCRtpSender, handler: Callable[[Any], Awaitable[None] | None]
+) -> None:
+    """Send the RTCP that subscribers address to this sender (NACK, PLI, FIR, REMB, RR) to
+    ``handler`` instead of aiortc (which would try to retransmit or re-encode)."""
+
+    async def handle(packet: Any) -> None:
+        result = handler(packet)
+        if result is not None:
+            await result
+
+    sender._handle_rtcp_packet = handle  # type: ignore[method-assign]
+
+
+class SendLink:
+    """The sending half of a connected peer: SRTP-protect, then one ``sendto`` on the nominated
+    ICE pair. Synchronous, so the forwarding loop never awaits per packet."""
+
+    __slots__ = ("_protect", "_protect_rtcp", "_sendto", "addr", "udp")
+
+    def __init__(self, srtp: Any, udp: asyncio.DatagramTransport, addr: tuple[str, int]) -> None:
+        self._protect = srtp.protect
+        self._protect_rtcp = srtp.protect_rtcp
+        self.udp = udp
+        self._sendto = udp.sendto
+        self.addr = addr
+
+    def send_rtp(self, packet: bytes) -> None:
+        self._sendto(self._protect(packet), self.addr)
+
+    def send_rtcp(self, packet: bytes) -> None:
+        self._sendto(self._protect_rtcp(packet), self.addr)
+
+    def buffered(self) -> int:
+        """Bytes waiting in the UDP transport's user-space buffer (the send queue)."""
+        return self.udp.get_write_buffer_size()
+
+
+def send_link(dtls: RTCDtlsTransport) -> SendLink | None:
+    """The send path of a connected DTLS transport, or None while it is not connected."""
+    srtp = dtls._tx_srtp
+    if srtp is None or dtls.state != "connected":
+        return None
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None:
+        return None
+    udp = pair.protocol.transport
+    return SendLink(srtp, udp, pair.remote_addr)
+
+
+def set_msid(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
+    """What the next offer's ``a=msid`` says for this sender (browsers group by stream id)."""
+    sender._stream_id = stream_id
+    sender._track_id = track_id
+
+
+def update_sender_report(
+    sender: RTCRtpSender, *, packets: int, octets: int, rtp_timestamp: int, sent_at: float
+) -> None:
+    """Make aiortc's periodic RTCP sender report describe what we forwarded on this SSRC."""
+    ntp = int((sent_at + _NTP_EPOCH_OFFSET) * (1 << 32))
+    setattr(sender, _SR_FIELDS[0], ntp)
+    setattr(sender, _SR_FIELDS[1], rtp_timestamp)
+    setattr(sender, _SR_FIELDS[2], octets & 0xFFFFFFFF)
+    setattr(sender, _SR_FIELDS[3], packets & 0xFFFFFFFF)
+
+
+def last_sender_report(receiver: RTCRtpReceiver, ssrc: int) -> tuple[int, int]:
+    """(LSR, DLSR) for a receiver report about ``ssrc``, from the publisher's last SR."""
+    lsr: dict[int, int] = receiver._RTCRtpReceiver__lsr  # type: ignore[attr-defined]
+    lsr_time: dict[int, float] = receiver._RTCRtpReceiver__lsr_time  # type: ignore[attr-defined]
+    if ssrc not in lsr:
+        return 0, 0
+    delay = time.time() - lsr_time[ssrc]
+    return lsr[ssrc], int(delay * 65536) if 0 < delay < 65536 else 0
+
+
+def negotiated_payload_type(transceiver: Any) -> int:
+    """The payload type of the first negotiated codec of a transceiver (after the answer)."""
+    codecs = transceiver._codecs
+    return int(codecs[0].payloadType)

@@ -1,0 +1,412 @@
+"""The SFU: who receives whose media, negotiation, keyframe requests, taps, stats.
+
+Signaling (rooms, lobby, the WebSocket) drives it through ``add_peer``, ``handle_answer``,
+``set_room`` and ``remove_peer``; the server makes every offer and the browser answers. Media
+never passes through Python objects other than the raw packet bytes (see forward.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from aiortc import RTCSessionDescription
+
+from signaling.sfu import aiortc_hook as hook
+from signaling.sfu import baseline
+from signaling.sfu.forward import DEFAULT_MAX_QUEUE_BYTES, InboundTrack, Outlet
+from signaling.sfu.media import MediaTap
+from signaling.sfu.peer import Peer, Slot, cap_video_bitrate
+
+log = logging.getLogger(__name__)
+TICK = 0.25  # seconds: keyframe retries; every 4th tick RTCP reports and bitrates
+SCREEN_IDLE = 5.0  # seconds without packets before a screen share counts as stopped
+
+
+class SfuError(Exception):
+    """A call that does not fit the peer's state (unknown peer, answer without an offer)."""
+
+
+class Sfu:
+    """Selective forwarding unit on aiortc.
+
+    ``mode="passthrough"`` (the product) forwards RTP packets with no decode and no encode.
+    ``mode="transcode"`` is aiortc's stock relay (decode once, encode once per subscriber),
+    kept only as the benchmark's baseline. ``ice_servers`` are browser-style dicts
+    (``{"urls": ..., "username": ..., "credential": ...}``); ``max_video_kbps`` caps every
+    published video stream (b=AS/TIAS in the offer and REMB); ``max_queue_bytes`` bounds each
+    subscriber's send buffer.
+    """
+
+    def __init__(
+        self,
+        *,
+        ice_servers: list[dict[str, Any]],
+        max_video_kbps: int = 1500,
+        mode: str = "passthrough",
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
+    ) -> None:
+        if mode not in ("passthrough", "transcode"):
+            raise ValueError(f"unknown SFU mode {mode!r}")
+        self.passthrough = mode == "passthrough"
+        if self.passthrough:
+            hook.check_internals()
+        self.mode = mode
+        self.ice_servers = ice_servers
+        self.max_video_kbps = max_video_kbps
+        self.max_queue_bytes = max_queue_bytes
+        self._peers: dict[str, Peer] = {}
+        self._taps: list[MediaTap] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tick_task: asyncio.Task[None] | None = None
+        self._relay = None if self.passthrough else baseline.Relay()
+        self._closing = False
+
+    # --- public API ---------------------------------------------------------------------
+
+    async def add_peer(
+        self,
+        peer_id: str,
+        *,
+        on_offer: Callable[[dict[str, Any]], Awaitable[None]],
+        on_state: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        """Create the participant's peer connection and send its first offer through
+        ``on_offer({"type": "offer", "sdp": ..., "tracks": {mid: {"peer", "label"}}})``:
+        recvonly audio, camera video and screen video m-lines (the browser publishes on them:
+        answer sendonly, the screen m-line too, with a null track until sharing starts).
+        Every later offer comes the same way; ``on_state`` gets connection states."""
+        if peer_id in self._peers:
+            raise SfuError(f"peer {peer_id!r} exists")
+        peer = Peer(
+            peer_id,
+            ice_servers=self.ice_servers,
+            on_offer=on_offer,
+            on_state=on_state,
+            passthrough=self.passthrough,
+        )
+        self._peers[peer_id] = peer
+        peer.pc.on("connectionstatechange", lambda: self._on_connection_state(peer))
+        if self._tick_task is None:
+            self._tick_task = asyncio.create_task(self._tick())
+        await self._negotiate(peer)
+
+    async def handle_answer(self, peer_id: str, sdp: str) -> None:
+        """Apply the browser's answer to the last offer; then start what it accepted and send
+        the next queued offer, if any."""
+        peer = self._peer(peer_id)
+        if not peer.negotiating or peer.pc.signalingState != "have-local-offer":
+            raise SfuError(f"peer {peer_id!r} has no offer outstanding")
+        await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        if not peer.answered:
+            peer.answered = True
+            if self.passthrough:
+                peer.install_forwarding()
+        declared = peer.learn_publish_ssrcs(sdp, lambda *a: self._make_track(peer, *a))
+        if not self.passthrough:
+            for label in declared:
+                if label != "screen" and not peer.inbound[label].live:
+                    peer.inbound[label].live = True
+                    self._on_live(peer.inbound[label])
+        for slot in peer.slots:
+            if slot.track is not None and slot.outlet is None and self.passthrough:
+                self._open_outlet(peer, slot)
+        peer.negotiating = False
+        if peer.dirty and not peer.closed:
+            peer.dirty = False
+            self._spawn(self._negotiate(peer))
+
+    async def set_room(self, peer_id: str, room: str | None) -> None:
+        """Put the peer in ``room`` (None: the lobby, no media either way). Media with the old
+        room stops at once; the peers concerned get new offers; new subscribers start at a
+        keyframe requested from each publisher."""
+        peer = self._peer(peer_id)
+        old = peer.room
+        if old == room:
+            return
+        self._end_taps(peer)
+        peer.room = room
+        self._start_taps(peer)
+        affected = [p for p in self._peers.values() if p.room in (old, room) and p.room]
+        if peer not in affected:
+            affected.append(peer)
+        for p in affected:
+            self._prune(p)
+        for p in affected:
+            await self._negotiate(p)
+
+    async def remove_peer(self, peer_id: str) -> None:
+        """Close the participant's connection; the others in its room are renegotiated."""
+        peer = self._peers.pop(peer_id, None)
+        if peer is None:
+            return
+        peer.closed = True
+        self._end_taps(peer)
+        for track in peer.inbound.values():
+            track.outlets = ()
+        for slot in peer.slots:
+            self._detach(slot)
+        others = [p for p in self._peers.values() if peer.room and p.room == peer.room]
+        for p in others:
+            self._prune(p)
+        peer.holder.link = None
+        await peer.pc.close()
+        for p in others:
+            await self._negotiate(p)
+
+    def add_tap(self, tap: MediaTap) -> None:
+        """Start calling ``tap`` for every forwarded packet (see ``MediaTap``); tracks already
+        live in a room get ``on_track_start`` now."""
+        self._taps.append(tap)
+        for peer in self._peers.values():
+            if peer.room:
+                for track in peer.inbound.values():
+                    if track.live:
+                        _announce(tap, peer, track)
+                        track.taps = tuple(self._taps)
+
+    def remove_tap(self, tap: MediaTap) -> None:
+        self._taps.remove(tap)
+        for peer in self._peers.values():
+            for track in peer.inbound.values():
+                track.taps = tuple(t for t in track.taps if t is not tap)
+
+    def stats(self) -> dict[str, Any]:
+        """Per peer: room, connection state, per published track packets/frames in, keyframes,
+        keyframe requests, bitrate; per received track packets/frames out, drops, NACKs."""
+        out: dict[str, Any] = {}
+        for peer in self._peers.values():
+            out[peer.id] = {
+                "room": peer.room,
+                "connection": peer.pc.connectionState,
+                "published": {t.label: _track_stats(t) for t in peer.inbound.values()},
+                "received": [_outlet_stats(s.outlet) for s in peer.slots if s.outlet],
+            }
+        return out
+
+    async def close(self) -> None:
+        """Close every peer connection and stop the background task."""
+        self._closing = True
+        for peer_id in list(self._peers):
+            await self.remove_peer(peer_id)
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tick_task
+            self._tick_task = None
+        for task in list(self._tasks):
+            task.cancel()
+
+    def peer_connection(self, peer_id: str) -> Any:
+        """The participant's aiortc RTCPeerConnection (tests and benchmarks inspect it)."""
+        return self._peer(peer_id).pc
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _peer(self, peer_id: str) -> Peer:
+        try:
+            return self._peers[peer_id]
+        except KeyError:
+            raise SfuError(f"unknown peer {peer_id!r}") from None
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("SFU task failed", exc_info=task.exception())
+
+    def _make_track(self, peer: Peer, label: str, kind: str, ssrc: int) -> InboundTrack:
+        return InboundTrack(
+            peer.id, label, kind, ssrc, send_pli=peer.send_pli, on_first_packet=self._on_live
+        )
+
+    def _desired(self, peer: Peer) -> list[InboundTrack]:
+        if peer.room is None:
+            return []
+        return [
+            t
+            for p in self._peers.values()
+            if p is not peer and p.room == peer.room
+            for t in p.inbound.values()
+            if t.live
+        ]
+
+    def _prune(self, peer: Peer) -> None:
+        """Stop, at once, every outlet of ``peer`` whose track it should no longer get."""
+        desired = set(map(id, self._desired(peer)))
+        for slot in peer.slots:
+            if slot.track is not None and id(slot.track) not in desired:
+                self._detach(slot)
+
+    def _detach(self, slot: Slot) -> None:
+        if slot.outlet is not None:
+            slot.outlet.track.remove_outlet(slot.outlet)
+            slot.next_seq, slot.last_ts_out = slot.outlet.next_seq, slot.outlet.last_ts_out
+            slot.outlet = None
+        if slot.track is not None and not self.passthrough:
+            baseline.stop_sender_track(slot.sender)
+            slot.dead = True
+        slot.track = None
+
+    def _sync_slots(self, peer: Peer) -> None:
+        self._prune(peer)
+        carried = {id(s.track) for s in peer.slots if s.track is not None}
+        for track in self._desired(peer):
+            if id(track) in carried:
+                continue
+            slot = next(
+                (s for s in peer.slots if s.track is None and not s.dead and s.kind == track.kind),
+                None,
+            )
+            if slot is None:
+                slot = peer.new_slot(track.kind)
+            slot.track = track
+            stream = track.peer_id if track.label != "screen" else f"{track.peer_id}#screen"
+            hook.set_msid(slot.sender, stream, track.track_id)
+            if not self.passthrough:
+                assert self._relay is not None
+                source = self._peers[track.peer_id].publish[track.label].receiver.track
+                slot.sender.replaceTrack(self._relay.subscribe(source))
+        for slot in peer.slots:
+            slot.transceiver.direction = "sendonly" if slot.track is not None else "inactive"
+
+    async def _negotiate(self, peer: Peer) -> None:
+        if peer.closed or self._closing or peer.pc.signalingState == "closed":
+            return
+        if peer.negotiating:
+            peer.dirty = True
+            return
+        peer.negotiating = True
+        try:
+            self._sync_slots(peer)
+            await peer.pc.setLocalDescription(await peer.pc.createOffer())
+            sdp = cap_video_bitrate(peer.pc.localDescription.sdp, self.max_video_kbps)
+            offer = {"type": "offer", "sdp": sdp, "tracks": peer.track_map()}
+        except Exception:
+            peer.negotiating = False
+            raise
+        await peer.on_offer(offer)
+
+    def _open_outlet(self, peer: Peer, slot: Slot) -> None:
+        assert slot.track is not None
+        outlet = Outlet(
+            slot.track,
+            peer.id,
+            peer.holder,
+            ssrc=slot.sender._ssrc,
+            payload_type=hook.negotiated_payload_type(slot.transceiver),
+            next_seq=slot.next_seq,
+            last_ts_out=slot.last_ts_out,
+            max_queue_bytes=self.max_queue_bytes,
+        )
+        slot.outlet = outlet
+        slot.track.add_outlet(outlet)
+
+    def _on_live(self, track: InboundTrack) -> None:
+        peer = self._peers.get(track.peer_id)
+        if peer is None or peer.room is None:
+            return
+        for tap in self._taps:
+            _announce(tap, peer, track)
+        track.taps = tuple(self._taps)
+        for p in self._peers.values():
+            if p is not peer and p.room == peer.room:
+                self._spawn(self._negotiate(p))
+
+    def _on_connection_state(self, peer: Peer) -> None:
+        state = peer.pc.connectionState
+        if state == "connected" and peer.holder.link is None:
+            peer.holder.link = hook.send_link(hook.dtls_transport(peer.pc))
+            for slot in peer.slots:
+                if slot.outlet is not None and slot.outlet.waiting:
+                    slot.outlet.track.request_keyframe()
+        elif state in ("failed", "closed"):
+            peer.holder.link = None
+        if peer.on_state is not None and not peer.closed:
+            self._spawn(peer.on_state(state))
+
+    def _start_taps(self, peer: Peer) -> None:
+        if peer.room is None:
+            return
+        for track in peer.inbound.values():
+            if track.live:
+                for tap in self._taps:
+                    _announce(tap, peer, track)
+                track.taps = tuple(self._taps)
+
+    def _end_taps(self, peer: Peer) -> None:
+        for track in peer.inbound.values():
+            if track.taps:
+                for tap in track.taps:
+                    tap.on_track_end(peer.id, track.track_id)
+                track.taps = ()
+
+    async def _tick(self) -> None:
+        count = 0
+        while True:
+            await asyncio.sleep(TICK)
+            count += 1
+            now = time.monotonic()
+            for peer in list(self._peers.values()):
+                for track in list(peer.inbound.values()):
+                    track.tick()
+                    if (
+                        track.label == "screen"
+                        and track.live
+                        and now - track.last_packet_at > SCREEN_IDLE
+                    ):
+                        self._screen_stopped(peer, track)
+                if count % 4 == 0:
+                    peer.send_receiver_report(self.max_video_kbps)
+                    peer.update_sender_reports()
+                    for track in peer.inbound.values():
+                        track.sample_bitrate(now)
+
+    def _screen_stopped(self, peer: Peer, track: InboundTrack) -> None:
+        track.live = False
+        for tap in track.taps:
+            tap.on_track_end(peer.id, track.track_id)
+        track.taps = ()
+        for p in self._peers.values():
+            if p is not peer and p.room == peer.room and p.room:
+                self._prune(p)
+                self._spawn(self._negotiate(p))
+
+
+def _announce(tap: MediaTap, peer: Peer, track: InboundTrack) -> None:
+    assert peer.room is not None
+    tap.on_track_start(peer.id, peer.room, track.track_id, track.kind, track.label, track.codec)
+
+
+def _track_stats(t: InboundTrack) -> dict[str, Any]:
+    return {
+        "track_id": t.track_id,
+        "live": t.live,
+        "packets_in": t.packets_in,
+        "bytes_in": t.bytes_in,
+        "frames_in": t.frames_in,
+        "keyframes_in": t.keyframes_in,
+        "keyframe_requests": t.keyframe_requests,
+        "bitrate_kbps": round(t.bitrate_bps / 1000, 1),
+        "subscribers": len(t.outlets),
+    }
+
+
+def _outlet_stats(o: Outlet) -> dict[str, Any]:
+    return {
+        "track_id": o.track.track_id,
+        "packets_out": o.packets_out,
+        "frames_out": o.frames_out,
+        "drops": o.drops,
+        "nacks": o.nacks,
+        "retransmits": o.retransmits,
+        "waiting_keyframe": o.waiting,
+    }
