@@ -47,6 +47,8 @@ _SUBSYSTEMS = (
     "server.api.cases",
     "server.api.intake",
     "server.pages.intake_pages",
+    "server.api.sessions",
+    "server.pages.session_pages",
 )
 
 

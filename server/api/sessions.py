@@ -1,0 +1,245 @@
+"""JSON API for live sessions: open one for a case, list, invite parties, revoke, end.
+
+The rules are in ``server.sessions``; this module only reads input and shapes output.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.access import load_case_for
+from server.api.registry import ApiRouter
+from server.appkeys import DB, SETTINGS
+from server.auth import require_user
+from server.errors import NotFound
+from server.http import json_ok, read_json
+from server.models.sessions import Invite, MediationSession
+from server.sessions import (
+    create_invite,
+    create_session,
+    end_session,
+    invite_url,
+    list_invites,
+    list_sessions,
+    load_session_for,
+    revoke_invite,
+)
+
+api = ApiRouter("sessions")
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["mediation", "hearing"] = "mediation"
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    host_id: int | None = None
+    record_caucus: bool = True
+
+
+class SessionOut(BaseModel):
+    id: int
+    case_id: int
+    kind: str
+    status: str
+    host_id: int | None
+    office_id: int | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    opened_at: datetime | None
+    ended_at: datetime | None
+    record_caucus: bool
+    join_path: str = Field(description="the staff join page (pre-join, lobby, room)")
+
+
+class InviteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    party_id: int = Field(ge=1)
+
+
+class InviteOut(BaseModel):
+    id: int
+    session_id: int
+    party_id: int
+    party_name: str
+    url: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def session_out(s: MediationSession) -> dict[str, object]:
+    return SessionOut(
+        id=s.id,
+        case_id=s.case_id,
+        kind=s.kind,
+        status=s.status,
+        host_id=s.host_id,
+        office_id=s.office_id,
+        starts_at=s.starts_at,
+        ends_at=s.ends_at,
+        opened_at=s.opened_at,
+        ended_at=s.ended_at,
+        record_caucus=s.record_caucus,
+        join_path=f"/sessions/{s.id}/join",
+    ).model_dump(mode="json")
+
+
+def invite_out(request: web.Request, inv: Invite) -> dict[str, object]:
+    return InviteOut(
+        id=inv.id,
+        session_id=inv.session_id,
+        party_id=inv.party_id,
+        party_name=inv.party.name,
+        url=invite_url(request.app[SETTINGS], inv),
+        created_at=inv.created_at,
+        expires_at=inv.expires_at,
+        revoked_at=inv.revoked_at,
+        last_used_at=inv.last_used_at,
+    ).model_dump(mode="json")
+
+
+@api.route(
+    "POST",
+    r"/cases/{case_id:\d+}/sessions",
+    name="api_session_create",
+    summary="Open a live session for a case",
+    body=SessionIn,
+    response=SessionOut,
+    status=201,
+    errors=(401, 404, 422),
+)
+async def create(request: web.Request) -> web.Response:
+    user = require_user(request)
+    body = await read_json(request, SessionIn)
+    db = request[DB]
+    case = await load_case_for(db, user, int(request.match_info["case_id"]))
+    session = await create_session(
+        db,
+        user,
+        case,
+        kind=body.kind,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        host_id=body.host_id,
+        record_caucus=body.record_caucus,
+        request=request,
+    )
+    return json_ok(session_out(session), 201)
+
+
+@api.route(
+    "GET",
+    r"/cases/{case_id:\d+}/sessions",
+    name="api_case_sessions",
+    summary="A case's sessions, newest first",
+    response=SessionOut,
+    response_list=True,
+    errors=(401, 404),
+)
+async def list_for_case(request: web.Request) -> web.Response:
+    user = require_user(request)
+    db = request[DB]
+    case = await load_case_for(db, user, int(request.match_info["case_id"]))
+    return json_ok([session_out(s) for s in await list_sessions(db, case)])
+
+
+@api.route(
+    "GET",
+    r"/sessions/{session_id:\d+}",
+    name="api_session",
+    summary="One session",
+    response=SessionOut,
+    errors=(401, 404),
+)
+async def get_one(request: web.Request) -> web.Response:
+    user = require_user(request)
+    session = await load_session_for(request[DB], user, int(request.match_info["session_id"]))
+    return json_ok(session_out(session))
+
+
+@api.route(
+    "POST",
+    r"/sessions/{session_id:\d+}/invites",
+    name="api_invite_create",
+    summary="Create an invite link for one party of the session's case",
+    body=InviteIn,
+    response=InviteOut,
+    status=201,
+    errors=(401, 404, 409, 422),
+)
+async def invite(request: web.Request) -> web.Response:
+    user = require_user(request)
+    body = await read_json(request, InviteIn)
+    db = request[DB]
+    session = await load_session_for(db, user, int(request.match_info["session_id"]))
+    party = next((x for x in session.case.parties if x.id == body.party_id), None)
+    if party is None:
+        raise NotFound(f"party {body.party_id} not found in this case", code="party_not_found")
+    row, _url = await create_invite(db, user, session, party, request=request)
+    return json_ok(invite_out(request, row), 201)
+
+
+@api.route(
+    "GET",
+    r"/sessions/{session_id:\d+}/invites",
+    name="api_invites",
+    summary="A session's invite links",
+    response=InviteOut,
+    response_list=True,
+    errors=(401, 404),
+)
+async def invites(request: web.Request) -> web.Response:
+    user = require_user(request)
+    db = request[DB]
+    session = await load_session_for(db, user, int(request.match_info["session_id"]))
+    return json_ok([invite_out(request, i) for i in await list_invites(db, session)])
+
+
+@api.route(
+    "DELETE",
+    r"/sessions/{session_id:\d+}/invites/{invite_id:\d+}",
+    name="api_invite_revoke",
+    summary="Revoke an invite link",
+    response=InviteOut,
+    errors=(401, 404),
+)
+async def revoke(request: web.Request) -> web.Response:
+    user = require_user(request)
+    db = request[DB]
+    session = await load_session_for(db, user, int(request.match_info["session_id"]))
+    row = await db.get(Invite, int(request.match_info["invite_id"]))
+    if row is None or row.session_id != session.id:
+        raise NotFound("invite not found", code="invite_not_found")
+    await revoke_invite(db, user, row, request=request)
+    return json_ok(invite_out(request, row))
+
+
+@api.route(
+    "POST",
+    r"/sessions/{session_id:\d+}/end",
+    name="api_session_end",
+    summary="End a session: everyone in it is disconnected, its links stop working",
+    response=SessionOut,
+    errors=(401, 403, 404, 409),
+)
+async def end(request: web.Request) -> web.Response:
+    from signaling.hub import HUB
+
+    user = require_user(request)
+    db = request[DB]
+    session = await load_session_for(db, user, int(request.match_info["session_id"]))
+    await end_session(db, user, session, request=request)
+    await db.commit()
+    if HUB in request.app:
+        await request.app[HUB].end(session.id)
+    return json_ok(session_out(session))
+
+
+def setup(app: web.Application) -> None:
+    api.setup(app)

@@ -1,0 +1,233 @@
+"""Pages for live sessions: open one from a case, the session page (invite links, end), and
+the session app page (pre-join self-test, lobby, room) for staff and, by invite link, parties.
+
+The app page is one page with three screens, so the camera and microphone that passed the
+self-test carry straight into the lobby and the room; ``web/static/js/session.js`` drives it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from server.access import load_case_for
+from server.appkeys import CATALOGS, DB, LANG, SETTINGS
+from server.auth import require_user
+from server.errors import AppError, NotFound
+from server.http import read_form, render, see_other
+from server.i18n import DEFAULT_LANG
+from server.models.accounts import User
+from server.models.sessions import Invite, MediationSession
+from server.sessions import (
+    create_invite,
+    create_session,
+    end_session,
+    invite_token,
+    is_host,
+    list_invites,
+    list_sessions,
+    load_session_for,
+    revoke_invite,
+    verify_invite,
+)
+
+
+class OpenForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["mediation", "hearing"] = "mediation"
+
+
+class InviteForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    party_id: int
+
+
+def client_strings(request: web.Request) -> dict[str, str]:
+    """Every string the browser client shows, translated for the page's language."""
+    _ = request.app[CATALOGS].gettext(request.get(LANG, DEFAULT_LANG))
+    return {
+        "camera_ok": _("Camera works"),
+        "camera_fail": _("No picture from the camera"),
+        "mic_ok": _("Microphone works"),
+        "mic_fail": _("No sound from the microphone yet: say something"),
+        "test_pass": _("Your camera and microphone work. You can join."),
+        "test_fail": _("The self-test did not pass. Check your devices, or join anyway."),
+        "no_devices": _("The browser did not allow the camera or microphone"),
+        "name_needed": _("Type your full name"),
+        "name_mismatch": _(
+            "That name does not match the invitation. Type your full name as on your ID."
+        ),
+        "connecting": _("Connecting…"),
+        "reconnecting": _("Connection lost. Reconnecting…"),
+        "connected": _("Connected"),
+        "lobby_wait_host": _("You are in the lobby, waiting for {host} to admit you."),
+        "lobby_host_absent": _("{host} has not arrived yet. Please wait here."),
+        "lobby_count": _("People waiting in the lobby: {n}"),
+        "denied": _("The host did not admit you to this session."),
+        "removed": _("The host removed you from this session."),
+        "ended": _("The session has ended. You may close this page."),
+        "replaced": _("You joined from another window; this one is closed."),
+        "left": _("You left the session."),
+        "mute_asked": _("{name} asks you to mute your microphone."),
+        "main_room": _("Main room"),
+        "caucus_room": _("Private room {x}"),
+        "lobby": _("Lobby"),
+        "admit": _("Admit"),
+        "deny": _("Deny"),
+        "remove": _("Remove"),
+        "to_caucus": _("To private room"),
+        "bring_back": _("Bring back"),
+        "ask_mute": _("Ask to mute"),
+        "join_room": _("Go there"),
+        "you": _("you"),
+        "muted": _("muted"),
+        "screen": _("screen"),
+        "camera_off": _("camera off"),
+        "quality_good": _("Connection good"),
+        "quality_poor": _("Connection poor"),
+        "quality_bad": _("Connection bad"),
+        "confirm_end": _("End the session for everyone?"),
+        "error": _("Error"),
+    }
+
+
+async def _app_page(
+    request: web.Request, session: MediationSession, *, ws_url: str, is_party: bool
+) -> web.Response:
+    host = await request[DB].get(User, session.host_id) if session.host_id else None
+    ctx: dict[str, Any] = {
+        "session": session,
+        "case": session.case,
+        "host_name": host.display_name if host else "",
+        "is_party": is_party,
+        "config": {
+            "ws": ws_url,
+            "session": session.id,
+            "party": is_party,
+            "strings": client_strings(request),
+        },
+    }
+    return render(request, "session_room.html", ctx)
+
+
+async def open_from_case(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    db = request[DB]
+    case = await load_case_for(db, user, int(request.match_info["case_id"]))
+    form = await read_form(request, OpenForm)
+    session = await create_session(db, user, case, kind=form.kind, request=request)
+    return see_other(f"/sessions/{session.id}")
+
+
+async def case_sessions(request: web.Request) -> web.Response:
+    user = require_user(request)
+    db = request[DB]
+    case = await load_case_for(db, user, int(request.match_info["case_id"]))
+    return render(
+        request, "session_list.html", {"case": case, "sessions": await list_sessions(db, case)}
+    )
+
+
+async def session_page(request: web.Request) -> web.Response:
+    user = require_user(request)
+    db = request[DB]
+    session = await load_session_for(db, user, int(request.match_info["session_id"]))
+    settings = request.app[SETTINGS]
+    invites = [
+        (inv, f"{settings.public_url.rstrip('/')}/join/{invite_token(settings, inv)}")
+        for inv in await list_invites(db, session)
+    ]
+    return render(
+        request,
+        "session_detail.html",
+        {
+            "session": session,
+            "case": session.case,
+            "invites": invites,
+            "can_end": is_host(user, session) or user.role == "admin",
+            "live": session.status in ("scheduled", "open"),
+        },
+    )
+
+
+async def invite_submit(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    db = request[DB]
+    session = await load_session_for(db, user, int(request.match_info["session_id"]))
+    form = await read_form(request, InviteForm)
+    party = next((x for x in session.case.parties if x.id == form.party_id), None)
+    if party is None:
+        raise NotFound("party not found in this case", code="party_not_found")
+    await create_invite(db, user, session, party, request=request)
+    return see_other(f"/sessions/{session.id}")
+
+
+async def revoke_submit(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    db = request[DB]
+    session = await load_session_for(db, user, int(request.match_info["session_id"]))
+    invite = await db.get(Invite, int(request.match_info["invite_id"]))
+    if invite is None or invite.session_id != session.id:
+        raise NotFound("invite not found", code="invite_not_found")
+    await revoke_invite(db, user, invite, request=request)
+    return see_other(f"/sessions/{session.id}")
+
+
+async def end_submit(request: web.Request) -> web.StreamResponse:
+    from signaling.hub import HUB
+
+    user = require_user(request)
+    db = request[DB]
+    session = await load_session_for(db, user, int(request.match_info["session_id"]))
+    await end_session(db, user, session, request=request)
+    await db.commit()
+    if HUB in request.app:
+        await request.app[HUB].end(session.id)
+    return see_other(f"/sessions/{session.id}")
+
+
+async def staff_join(request: web.Request) -> web.Response:
+    user = require_user(request)
+    session = await load_session_for(request[DB], user, int(request.match_info["session_id"]))
+    if session.status not in ("scheduled", "open"):
+        raise AppError("this session has ended", code="session_ended")
+    return await _app_page(request, session, ws_url=f"/ws/sessions/{session.id}", is_party=False)
+
+
+async def party_join(request: web.Request) -> web.Response:
+    """The invite link: no account, straight to the pre-join page of that one session."""
+    token = request.match_info["token"]
+    try:
+        invite = await verify_invite(request[DB], request.app[SETTINGS], token)
+    except AppError as exc:
+        # Not a login matter: say plainly that the link does not work (no redirect to login).
+        status = 404 if exc.status == 401 else exc.status
+        return render(
+            request,
+            "error.html",
+            {"status": status, "code": exc.code, "message": exc.message},
+            status=status,
+        )
+    return await _app_page(
+        request,
+        invite.session,
+        ws_url=f"/ws/sessions/{invite.session_id}?invite={token}",
+        is_party=True,
+    )
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post(r"/cases/{case_id:\d+}/sessions", open_from_case, name="session_open")
+    app.router.add_get(r"/cases/{case_id:\d+}/sessions", case_sessions, name="case_sessions")
+    app.router.add_get(r"/sessions/{session_id:\d+}", session_page, name="session")
+    app.router.add_post(r"/sessions/{session_id:\d+}/invites", invite_submit, name="session_invite")
+    app.router.add_post(
+        r"/sessions/{session_id:\d+}/invites/{invite_id:\d+}/revoke",
+        revoke_submit,
+        name="session_invite_revoke",
+    )
+    app.router.add_post(r"/sessions/{session_id:\d+}/end", end_submit, name="session_end")
+    app.router.add_get(r"/sessions/{session_id:\d+}/join", staff_join, name="session_join")
+    app.router.add_get("/join/{token}", party_join, name="invite_landing")

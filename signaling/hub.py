@@ -1,0 +1,311 @@
+"""Live sessions in this process: one ``Room`` per session, wired to WebSockets and the SFU.
+
+The hub owns the only mutable live state. Per session, one lock serializes room changes; the
+room (pure) decides, and ``_apply`` carries out its effects: messages to sockets, media moves
+in the SFU (``set_room``), closes. Each connection gets its own SFU peer, so a resumed
+participant always starts a fresh peer connection. Sending never waits on a browser: each
+socket has a bounded outgoing queue drained by its own task, and a socket that falls that far
+behind is closed (it resumes like any dropped participant).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from signaling import protocol as p
+from signaling.rooms import Close, Effect, Place, Role, Room, Roster, Send
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 10
+# No frame at all (the browser pings every HEARTBEAT_SECONDS) for this long: the socket is dead.
+TIMEOUT_SECONDS = 3 * HEARTBEAT_SECONDS
+OUT_QUEUE = 256
+CLOSE_CODES = {"denied": 4003, "removed": 4004, "ended": 4005, "replaced": 4006,
+               "timeout": 4008, "left": 1000}  # fmt: skip
+
+
+class MediaServer(Protocol):
+    """What the hub needs of ``signaling.sfu.Sfu``."""
+
+    async def add_peer(
+        self,
+        peer_id: str,
+        *,
+        on_offer: Callable[[dict[str, Any]], Awaitable[None]],
+        on_state: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None: ...
+
+    async def handle_answer(self, peer_id: str, sdp: str) -> None: ...
+    async def set_room(self, peer_id: str, room: str | None) -> None: ...
+    async def remove_peer(self, peer_id: str) -> None: ...
+
+
+class Conn:
+    """One participant's WebSocket: who it is and its outgoing queue."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        *,
+        identity: str,
+        name: str,
+        role: Role,
+        user_id: int | None = None,
+        party_id: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ws, self.identity, self.name, self.role = ws, identity, name, role
+        self.user_id, self.party_id = user_id, party_id
+        self.pid = ""
+        self.peer_id = ""
+        self.clock = clock
+        self.last_seen = clock()
+        self._out: asyncio.Queue[str | int] = asyncio.Queue(OUT_QUEUE)
+        self._writer = asyncio.create_task(self._write_loop())
+
+    def send(self, message: p._Out) -> None:
+        self.send_raw(p.serialize(message))
+
+    def send_raw(self, frame: str) -> None:
+        try:
+            self._out.put_nowait(frame)
+        except asyncio.QueueFull:
+            log.warning("closing %s: %d messages behind", self.pid, OUT_QUEUE)
+            self._drain_and_close(CLOSE_CODES["timeout"])
+
+    def close(self, code: int) -> None:
+        """Close after what is queued has been sent."""
+        try:
+            self._out.put_nowait(code)
+        except asyncio.QueueFull:
+            self._drain_and_close(code)
+
+    def _drain_and_close(self, code: int) -> None:
+        while not self._out.empty():
+            self._out.get_nowait()
+        self._out.put_nowait(code)
+
+    async def _write_loop(self) -> None:
+        while True:
+            item = await self._out.get()
+            if isinstance(item, int):
+                await self.ws.close(code=item)
+                return
+            try:
+                await self.ws.send_str(item)
+            except (ConnectionError, RuntimeError):
+                return
+
+    async def on_offer(self, offer: dict[str, Any]) -> None:
+        # The SFU names publishers by peer id ("s<session>-<pid>"); browsers know pids.
+        tracks = {
+            str(mid): {"pid": str(info["peer"]).rsplit("-", 1)[-1], "source": str(info["label"])}
+            for mid, info in (offer.get("tracks") or {}).items()
+        }
+        self.send(p.Offer(sdp=offer["sdp"], tracks=tracks))
+
+    async def stop(self) -> None:
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+
+
+@dataclass
+class Live:
+    session_id: int
+    room: Room
+    conns: dict[str, Conn] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+OnEnd = Callable[[int, Conn | None], Awaitable[None]]
+
+
+class Hub:
+    def __init__(
+        self,
+        sfu: MediaServer,
+        *,
+        ice_servers: list[dict[str, Any]],
+        on_end: OnEnd | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sfu = sfu
+        self.ice_servers = ice_servers
+        self.on_end = on_end
+        self.clock = clock
+        self.live: dict[int, Live] = {}
+        self._beat: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._beat = asyncio.create_task(self._heartbeat())
+
+    def room_key(self, session_id: int, place: str | None) -> str | None:
+        return None if place is None else f"s{session_id}:{place}"
+
+    # --- joining, messages, leaving ------------------------------------------------------
+
+    async def join(
+        self, session_id: int, conn: Conn, *, host_name: str, resume: str | None
+    ) -> bool:
+        live = self.live.get(session_id)
+        if live is None:
+            live = self.live[session_id] = Live(
+                session_id, Room(host_name=host_name, clock=self.clock)
+            )
+        async with live.lock:
+            member, resumed, effects = live.room.join(conn.identity, conn.name, conn.role, resume)
+            conn.pid, conn.peer_id = member.pid, f"s{session_id}-{member.pid}"
+            live.conns[member.pid] = conn
+            conn.send(
+                p.Welcome(
+                    pid=member.pid,
+                    role=member.role,
+                    name=member.name,
+                    place=member.place,
+                    resumed=resumed,
+                    resume=member.resume,
+                    resume_seconds=int(live.room.resume_seconds),
+                    heartbeat_seconds=HEARTBEAT_SECONDS,
+                    ice_servers=self.ice_servers,
+                )
+            )
+            await self.sfu.add_peer(conn.peer_id, on_offer=conn.on_offer)
+            await self._apply(live, effects)
+        return resumed
+
+    async def on_message(self, session_id: int, conn: Conn, msg: p.ClientMessage) -> None:
+        if isinstance(msg, p.Ping):
+            conn.send(p.ServerPong(re=msg.id))
+            return
+        if isinstance(msg, p.Pong):
+            return
+        if isinstance(msg, p.Hello):
+            raise p.ProtocolError(p.ALREADY_JOINED, "already joined", msg.id)
+        live = self.live.get(session_id)
+        if live is None or live.conns.get(conn.pid) is not conn:
+            raise p.ProtocolError(p.NOT_JOINED, "not in this session", msg.id)
+        if isinstance(msg, p.Answer):
+            try:
+                await self.sfu.handle_answer(conn.peer_id, msg.sdp)
+            except Exception as exc:  # a stale or malformed answer must not drop the room
+                raise p.ProtocolError(p.BAD_STATE, f"answer refused: {exc}", msg.id) from None
+            return
+        async with live.lock:
+            effects = live.room.handle(conn.pid, msg)
+            if msg.id is not None:
+                conn.send(p.Ack(re=msg.id))
+            await self._apply(live, effects)
+        if live.room.ended:
+            await self._finish(live, conn)
+
+    async def disconnect(self, session_id: int, conn: Conn) -> None:
+        """The socket closed, for whatever reason: free its peer, keep its place a while."""
+        live = self.live.get(session_id)
+        if live is not None:
+            async with live.lock:
+                if live.conns.get(conn.pid) is conn:
+                    del live.conns[conn.pid]
+                    await self._release(conn)
+                    await self._apply(live, live.room.drop(conn.pid))
+        await self._release(conn)
+        await conn.stop()
+
+    async def end(self, session_id: int) -> None:
+        """End a live session from outside (the API): everyone is told and closed."""
+        live = self.live.get(session_id)
+        if live is None:
+            return
+        async with live.lock:
+            await self._apply(live, live.room._end())
+        await self._finish(live, None)
+
+    async def _finish(self, live: Live, by: Conn | None) -> None:
+        self.live.pop(live.session_id, None)
+        if self.on_end is not None:
+            await self.on_end(live.session_id, by)
+
+    # --- effects -------------------------------------------------------------------------
+
+    async def _release(self, conn: Conn) -> None:
+        if conn.peer_id:
+            peer, conn.peer_id = conn.peer_id, ""
+            await self.sfu.remove_peer(peer)
+
+    async def _apply(self, live: Live, effects: list[Effect]) -> None:
+        roster = False
+        for effect in effects:
+            if isinstance(effect, Roster):
+                roster = True
+            elif isinstance(effect, Send):
+                if (c := live.conns.get(effect.pid)) is not None:
+                    c.send(effect.message)
+            elif isinstance(effect, Place):
+                c = live.conns.get(effect.pid)
+                if c is not None and c.peer_id:
+                    await self.sfu.set_room(c.peer_id, self.room_key(live.session_id, effect.place))
+            elif isinstance(effect, Close) and (c := live.conns.pop(effect.pid, None)):
+                c.send(p.Bye(reason=effect.reason))
+                await self._release(c)
+                c.close(CLOSE_CODES[effect.reason])
+        if roster:
+            for pid, c in live.conns.items():
+                if pid in live.room.members:
+                    c.send(live.room.view(pid))
+
+    # --- heartbeats ----------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await self.beat()
+            except Exception:  # one bad session must not stop heartbeats for the others
+                log.exception("heartbeat failed")
+
+    async def beat(self) -> None:
+        """Ping every socket, close the silent ones, forget who stayed away too long."""
+        now = self.clock()
+        for live in list(self.live.values()):
+            async with live.lock:
+                for c in list(live.conns.values()):
+                    if now - c.last_seen > TIMEOUT_SECONDS:
+                        c.send(p.Bye(reason="timeout"))
+                        c.close(CLOSE_CODES["timeout"])
+                    else:
+                        c.send(p.ServerPing())
+                await self._apply(live, live.room.expire())
+                if not live.room.members:
+                    self.live.pop(live.session_id, None)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "sessions": len(self.live),
+            "connections": sum(len(live.conns) for live in self.live.values()),
+        }
+
+    async def close(self) -> None:
+        """Shutdown: close every socket and every peer."""
+        if self._beat is not None:
+            self._beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat
+        for live in list(self.live.values()):
+            for c in list(live.conns.values()):
+                await self._release(c)
+                c.close(1001)
+        self.live.clear()
+
+
+HUB: web.AppKey[Hub] = web.AppKey("signaling_hub")
+DbMaker = async_sessionmaker[AsyncSession]

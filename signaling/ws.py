@@ -1,0 +1,170 @@
+"""The WebSocket endpoint ``/ws/sessions/{session_id}``: who may connect, then the message loop.
+
+Everything about *who* is settled before the upgrade, so a refusal is an ordinary HTTP error
+(401/403/404) in the one error model:
+
+- Origin: when the request has one (every browser sends it) it must be the configured
+  ``PUBLIC_URL`` origin or the origin the request was served on; this stops another site's
+  page from riding a mediator's cookie (cross-site WebSocket hijacking). Non-browser clients
+  send none and authenticate with a bearer token;
+- caller: a court or office account (session cookie or bearer token) that may see the case,
+  or a party holding a live invite link for *this* session (``?invite=<token>``).
+
+After the upgrade the first message must be ``hello``; a party must type their name, checked
+against the invited party (or their representative). Every frame is validated by
+``signaling.protocol``; a refused one is answered with an ``error`` and the socket stays up.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from server.appkeys import DB, PARTY, SESSIONMAKER, SETTINGS, USER
+from server.errors import Forbidden, Unauthorized
+from server.models.accounts import User
+from server.models.base import utcnow
+from server.models.docket import Party
+from server.models.sessions import MediationSession
+from server.sessions import LIVE_STATUSES, is_host, load_session_for, mark_open, verify_invite
+from signaling import protocol as p
+from signaling.hub import HUB, Conn
+from signaling.rooms import HOST, STAFF, Role
+from signaling.rooms import PARTY as PARTY_ROLE
+
+log = logging.getLogger(__name__)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def check_origin(request: web.Request) -> None:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    allowed = {
+        _origin(request.app[SETTINGS].public_url),
+        f"{request.scheme}://{request.host}".lower(),
+    }
+    if origin.lower() not in allowed:
+        raise Forbidden("this page may not open a session connection", code="bad_origin")
+
+
+def normalize_name(name: str) -> str:
+    text = unicodedata.normalize("NFKC", name)
+    return "".join(ch for ch in text if not ch.isspace() and ch not in "·.").casefold()
+
+
+def name_matches(typed: str, party: Party) -> bool:
+    wanted = {normalize_name(party.name)}
+    if party.representative:
+        wanted.add(normalize_name(party.representative))
+    return normalize_name(typed) in wanted
+
+
+@dataclass
+class Caller:
+    identity: str
+    name: str
+    role: Role
+    user_id: int | None = None
+    party: Party | None = None
+
+
+async def _caller(request: web.Request, session_id: int) -> tuple[MediationSession, Caller]:
+    db = request[DB]
+    token = request.query.get("invite")
+    user = request.get(USER)
+    if token:
+        invite = await verify_invite(db, request.app[SETTINGS], token)
+        if invite.session_id != session_id:
+            raise Forbidden("this link is for another session", code="invite_wrong_session")
+        request[PARTY] = invite.party
+        invite.last_used_at = utcnow()
+        session = invite.session
+        caller = Caller(
+            f"party:{invite.party_id}", invite.party.name, PARTY_ROLE, None, invite.party
+        )
+    elif user is not None:
+        session = await load_session_for(db, user, session_id)
+        role: Role = HOST if is_host(user, session) else STAFF
+        caller = Caller(f"user:{user.id}", user.display_name, role, user.id)
+    else:
+        raise Unauthorized("log in or use your invitation link", code="login_required")
+    if session.status not in LIVE_STATUSES:
+        raise Forbidden("this session has ended", code="session_ended")
+    return session, caller
+
+
+async def session_ws(request: web.Request) -> web.StreamResponse:
+    check_origin(request)
+    session_id = int(request.match_info["session_id"])
+    session, caller = await _caller(request, session_id)
+    host = await request[DB].get(User, session.host_id) if session.host_id else None
+    host_name = host.display_name if host else ""
+    # Do not hold a database transaction open for the life of the socket.
+    await request[DB].commit()
+
+    ws = web.WebSocketResponse(max_msg_size=p.MAX_FRAME_BYTES + 1024, heartbeat=HEARTBEAT_TCP)
+    await ws.prepare(request)
+    hub = request.app[HUB]
+    conn = Conn(
+        ws,
+        identity=caller.identity,
+        name=caller.name,
+        role=caller.role,
+        user_id=caller.user_id,
+        party_id=caller.party.id if caller.party else None,
+        clock=hub.clock,
+    )
+    joined = False
+    try:
+        async for frame in ws:
+            conn.last_seen = hub.clock()
+            if frame.type != WSMsgType.TEXT:
+                if frame.type == WSMsgType.BINARY:
+                    conn.send_raw(p.error(p.ProtocolError(p.BAD_JSON, "send text frames")))
+                continue
+            try:
+                msg = p.parse_client(frame.data)
+                if joined:
+                    await hub.on_message(session_id, conn, msg)
+                elif isinstance(msg, p.Ping):
+                    conn.send(p.ServerPong(re=msg.id))
+                elif not isinstance(msg, p.Hello):
+                    raise p.ProtocolError(p.NOT_JOINED, "say hello first", msg.id)
+                else:
+                    if caller.party and not (msg.name and name_matches(msg.name, caller.party)):
+                        raise p.ProtocolError(
+                            p.NAME_MISMATCH, "the name does not match the invitation", msg.id
+                        )
+                    await hub.join(session_id, conn, host_name=host_name, resume=msg.resume)
+                    joined = True
+                    if conn.role == HOST:
+                        await _mark_open(request.app, session_id)
+            except p.ProtocolError as exc:
+                conn.send_raw(p.error(exc))
+    finally:
+        await hub.disconnect(session_id, conn)
+    return ws
+
+
+HEARTBEAT_TCP = 20.0
+
+
+async def _mark_open(app: web.Application, session_id: int) -> None:
+    async with app[SESSIONMAKER]() as db:
+        session = await db.get(MediationSession, session_id)
+        if session is not None:
+            await mark_open(db, session)
+            await db.commit()
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/ws/sessions/{session_id:\\d+}", session_ws, name="session_ws")

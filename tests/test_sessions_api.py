@@ -1,0 +1,102 @@
+"""The sessions JSON API: open, list, invite, revoke, end; who may and who may not."""
+
+from __future__ import annotations
+
+from tests.helpers import PASSWORD, csrf, make_user
+from tests.test_invites import make_case
+
+
+async def bearer(client, username: str) -> dict[str, str]:
+    # The token endpoint wants a CSRF token from a client carrying cookies; get one, then
+    # drop the cookies so what follows are pure bearer-token calls.
+    await client.get("/login")
+    resp = await client.post(
+        "/api/v1/auth/token",
+        json={"username": username, "password": PASSWORD},
+        headers={"X-CSRF-Token": csrf(client)},
+    )
+    assert resp.status == 201, await resp.text()
+    client.session.cookie_jar.clear()
+    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+
+async def test_open_invite_revoke_end(client):
+    med = await make_user(client, "med", "mediator")
+    case_id = await make_case(client, mediator_id=med.id)
+    h = await bearer(client, "med")
+    resp = await client.post(f"/api/v1/cases/{case_id}/sessions", json={}, headers=h)
+    assert resp.status == 201, await resp.text()
+    s = await resp.json()
+    assert s["status"] == "scheduled" and s["host_id"] == med.id and s["kind"] == "mediation"
+    assert s["join_path"] == f"/sessions/{s['id']}/join"
+
+    listed = await (await client.get(f"/api/v1/cases/{case_id}/sessions", headers=h)).json()
+    assert [x["id"] for x in listed] == [s["id"]]
+
+    case = await (await client.get(f"/api/v1/sessions/{s['id']}", headers=h)).json()
+    assert case["case_id"] == case_id
+
+    from server.appkeys import SESSIONMAKER
+    from server.models.docket import Case
+
+    async with client.app[SESSIONMAKER]() as db:
+        party_ids = [p.id for p in (await db.get(Case, case_id)).parties]
+    resp = await client.post(
+        f"/api/v1/sessions/{s['id']}/invites", json={"party_id": party_ids[0]}, headers=h
+    )
+    assert resp.status == 201, await resp.text()
+    inv = await resp.json()
+    assert inv["party_name"] == "张三" and "/join/" in inv["url"]
+    assert inv["revoked_at"] is None
+
+    resp = await client.delete(f"/api/v1/sessions/{s['id']}/invites/{inv['id']}", headers=h)
+    assert resp.status == 200
+    assert (await resp.json())["revoked_at"] is not None
+    # The revoked link now opens an error page, not the pre-join page.
+    token = inv["url"].rsplit("/", 1)[1]
+    page = await client.get(f"/join/{token}")
+    assert page.status == 403
+
+    resp = await client.post(f"/api/v1/sessions/{s['id']}/end", headers=h)
+    assert resp.status == 200 and (await resp.json())["status"] == "ended"
+    resp = await client.post(f"/api/v1/sessions/{s['id']}/end", headers=h)
+    assert resp.status == 409
+    resp = await client.post(
+        f"/api/v1/sessions/{s['id']}/invites", json={"party_id": party_ids[1]}, headers=h
+    )
+    assert resp.status == 409
+
+
+async def test_refusals(client):
+    med = await make_user(client, "med", "mediator")
+    await make_user(client, "clerk", "clerk")
+    await make_user(client, "far", "office_staff", office="qiaotou")
+    case_id = await make_case(client, mediator_id=med.id)
+    other_case = await make_case(client)
+    h = await bearer(client, "med")
+    s = await (await client.post(f"/api/v1/cases/{case_id}/sessions", json={}, headers=h)).json()
+
+    assert (await client.get(f"/api/v1/sessions/{s['id']}")).status == 401
+    far = await bearer(client, "far")
+    # Office staff of another office: the case and its session do not exist for them.
+    assert (await client.get(f"/api/v1/sessions/{s['id']}", headers=far)).status == 404
+    resp = await client.post(f"/api/v1/cases/{case_id}/sessions", json={}, headers=far)
+    assert resp.status == 404
+    # Only the host ends a session.
+    clerk = await bearer(client, "clerk")
+    resp = await client.post(f"/api/v1/sessions/{s['id']}/end", headers=clerk)
+    assert resp.status == 403 and (await resp.json())["error"]["code"] == "not_host"
+
+    from server.appkeys import SESSIONMAKER
+    from server.models.docket import Case
+
+    async with client.app[SESSIONMAKER]() as db:
+        foreign_party = (await db.get(Case, other_case)).parties[0].id
+    resp = await client.post(
+        f"/api/v1/sessions/{s['id']}/invites", json={"party_id": foreign_party}, headers=h
+    )
+    assert resp.status == 404
+    backwards = {"starts_at": "2026-01-02T10:00:00+08:00", "ends_at": "2026-01-02T09:00:00+08:00"}
+    for bad in ({"kind": "party"}, {"extra": 1}, backwards):
+        resp = await client.post(f"/api/v1/cases/{case_id}/sessions", json=bad, headers=h)
+        assert resp.status == 422, bad
