@@ -83,6 +83,32 @@ def can_view_report(user: User, office_id: int | None) -> bool:
     return user.role == Role.OFFICE_STAFF and office_id == user.office_id
 
 
+# Scheduling: from this many minutes before a session's start only court staff may change it.
+LATE_CHANGE_MINUTES = 30
+
+
+def can_book_case(user: User, case: Case) -> bool:
+    """Booking a session: office staff for their own office's cases, clerks and admins for
+    any. Judges and mediators are booked, they do not book."""
+    if user.role in (Role.ADMIN, Role.CLERK):
+        return True
+    return user.role == Role.OFFICE_STAFF and case.office_id == user.office_id
+
+
+def can_change_booking(user: User, case: Case, host_id: int) -> bool:
+    """Moving or cancelling a booking: whoever may book the case, and its host. The
+    30-minute rule (court staff only) is applied on top by the scheduler."""
+    return can_book_case(user, case) or user.id == host_id
+
+
+def can_schedule_for_office(user: User, office_id: int) -> bool:
+    """Availability and the bookings of an office: the court for any office, office staff
+    for their own."""
+    if user.role in COURT_WIDE:
+        return True
+    return user.role == Role.OFFICE_STAFF and office_id == user.office_id
+
+
 def can_view_recordings(user: User, case: Case) -> bool:
     """Recordings: the assigned judge and mediator, the clerks and admins."""
     if user.role in (Role.ADMIN, Role.CLERK):

@@ -44,6 +44,8 @@ _SUBSYSTEMS = (
     "server.api.auth_api",
     "server.pages.auth_pages",
     "server.api.users",
+    "server.api.reports",
+    "server.pages.report_pages",
     "server.api.cases",
     "server.api.intake",
     "server.pages.intake_pages",

@@ -1,0 +1,118 @@
+"""``GET /api/v1/reports?year=&office=``: the court's figures as JSON.
+
+The figures and their definitions are in ``server.reports``; shares are percentages rounded
+half-up to two decimals (``null`` when their denominator is 0).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.api.registry import ApiRouter
+from server.appkeys import CALENDAR, DB, SETTINGS
+from server.auth import require_user
+from server.errors import parse_model
+from server.http import json_ok
+from server.reports import Report, report_for
+
+api = ApiRouter("reports")
+
+
+class ReportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    year: int | None = Field(
+        default=None, ge=2000, le=2100, description="registration year; default this year"
+    )
+    office: str | None = Field(
+        default=None, max_length=32, description="office code; default all (office staff: own)"
+    )
+
+
+class ReportOut(BaseModel):
+    year: int
+    office: str | None = Field(description="office code, null for all offices")
+    cases: int = Field(description="cases registered in the year")
+    by_stage: dict[str, int]
+    by_outcome: dict[str, int]
+    civil_cases: int
+    civil_trial_cases: int
+    pretrial_mediated: int
+    pre_litigation_mediated: int
+    pretrial_share: float | None = Field(description="% pretrial-mediated of civil trial cases")
+    pre_litigation_share: float | None = Field(description="% pre-litigation-mediated of civil")
+    center_staff: int = Field(description="the center's active mediators and judges")
+    judicial_staff: int = Field(description="COURTLINK_JUDICIAL_STAFF")
+    resources_share: float | None
+    resolved_by_center: int
+    workload_share: float | None
+    average_workdays: float | None
+    fast_track_decided: int
+    fast_track_in_time: int
+    fast_track_in_time_share: float | None
+    registered_by_month: list[int]
+    resolved_by_month: list[int]
+
+
+def _num(value: object) -> float | None:
+    return None if value is None else float(str(value))
+
+
+def report_out(report: Report) -> dict[str, object]:
+    return ReportOut(
+        year=report.year,
+        office=report.office,
+        cases=report.cases,
+        by_stage=report.by_stage,
+        by_outcome=report.by_outcome,
+        civil_cases=report.civil_cases,
+        civil_trial_cases=report.civil_trial_cases,
+        pretrial_mediated=report.pretrial_mediated,
+        pre_litigation_mediated=report.pre_litigation_mediated,
+        pretrial_share=_num(report.pretrial_share),
+        pre_litigation_share=_num(report.pre_litigation_share),
+        center_staff=report.center_staff,
+        judicial_staff=report.judicial_staff,
+        resources_share=_num(report.resources_share),
+        resolved_by_center=report.resolved_by_center,
+        workload_share=_num(report.workload_share),
+        average_workdays=_num(report.average_workdays),
+        fast_track_decided=report.fast_track_decided,
+        fast_track_in_time=report.fast_track_in_time,
+        fast_track_in_time_share=_num(report.fast_track_in_time_share),
+        registered_by_month=report.registered_by_month,
+        resolved_by_month=report.resolved_by_month,
+    ).model_dump(mode="json")
+
+
+async def requested_report(request: web.Request) -> Report:
+    """Parse ``?year=&office=`` and build the report the caller may see (page and API)."""
+    user = require_user(request)
+    # ``lang`` switches the page language; an empty selector value means "the default".
+    params = {k: v for k, v in request.query.items() if k != "lang" and v != ""}
+    query = parse_model(ReportQuery, params)
+    settings = request.app[SETTINGS]
+    year = query.year or datetime.now(settings.tz).year
+    return await report_for(
+        request[DB],
+        user,
+        year=year,
+        office_code=query.office or None,
+        tz=settings.tz,
+        calendar=request.app[CALENDAR],
+        judicial_staff=settings.judicial_staff,
+    )
+
+
+@api.route(
+    "GET", "/reports", name="api_reports", summary="The court's figures for a year and office",
+    query=ReportQuery, response=ReportOut, errors=(422,),
+)  # fmt: skip
+async def get_report(request: web.Request) -> web.Response:
+    return json_ok(report_out(await requested_report(request)))
+
+
+def setup(app: web.Application) -> None:
+    api.setup(app)

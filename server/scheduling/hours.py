@@ -1,0 +1,127 @@
+"""Working hours and working days: when a session may be held.
+
+The court's default day is two blocks in the court's time zone, 08:30–12:00 and 14:30–17:30.
+That is the schedule Chinese courts and street offices keep (a long midday break, 午休), not
+the 09:00–17:00 office day: a session booked across noon would find the street office closed
+and the mediator at lunch. A session must fit inside one block of its host's hours (the
+default unless the host has their own) on an official working day (``app[CALENDAR]``, swapped
+working weekends included). Rooms and office terminals follow the court's default blocks.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.errors import Invalid
+from server.models.scheduling import WorkingHours
+from server.workdays import WorkCalendar
+
+Block = tuple[time, time]
+DEFAULT_BLOCKS: tuple[Block, ...] = ((time(8, 30), time(12, 0)), (time(14, 30), time(17, 30)))
+MIN_MINUTES = 15
+MAX_MINUTES = 240
+SLOT_STEP = timedelta(minutes=30)
+
+
+def parse_blocks(raw: Sequence[Sequence[str]]) -> tuple[Block, ...]:
+    """``[["08:30","12:00"], ...]`` to sorted, non-overlapping blocks; Invalid otherwise."""
+    blocks: list[Block] = []
+    for pair in raw:
+        if len(pair) != 2:
+            raise Invalid("each block is [start, end] as HH:MM", code="bad_hours")
+        try:
+            start, end = time.fromisoformat(pair[0]), time.fromisoformat(pair[1])
+        except ValueError:
+            raise Invalid("times are HH:MM, e.g. 08:30", code="bad_hours") from None
+        if end <= start:
+            raise Invalid(f"block {pair[0]}–{pair[1]} ends before it starts", code="bad_hours")
+        blocks.append((start, end))
+    blocks.sort()
+    for (_, end), (start, _) in itertools.pairwise(blocks):
+        if start < end:
+            raise Invalid("working-hour blocks overlap", code="bad_hours")
+    if not blocks:
+        raise Invalid("give at least one block of working hours", code="bad_hours")
+    return tuple(blocks)
+
+
+def format_blocks(blocks: Iterable[Block]) -> list[list[str]]:
+    return [[s.strftime("%H:%M"), e.strftime("%H:%M")] for s, e in blocks]
+
+
+async def hours_for(db: AsyncSession, user_ids: Iterable[int]) -> dict[int, tuple[Block, ...]]:
+    """Each person's blocks: their own row, else the court's default."""
+    ids = list(user_ids)
+    out = dict.fromkeys(ids, DEFAULT_BLOCKS)
+    if ids:
+        rows = await db.scalars(select(WorkingHours).where(WorkingHours.user_id.in_(ids)))
+        for row in rows:
+            out[row.user_id] = parse_blocks(row.blocks)
+    return out
+
+
+def block_windows(
+    day: date, tz: ZoneInfo, blocks: Iterable[Block]
+) -> list[tuple[datetime, datetime]]:
+    """The blocks of one local day as UTC intervals."""
+    return [
+        (
+            datetime.combine(day, s, tzinfo=tz).astimezone(UTC),
+            datetime.combine(day, e, tzinfo=tz).astimezone(UTC),
+        )
+        for s, e in blocks
+    ]
+
+
+def fits(start: datetime, end: datetime, tz: ZoneInfo, blocks: Iterable[Block]) -> bool:
+    day = start.astimezone(tz).date()
+    return any(ws <= start and end <= we for ws, we in block_windows(day, tz, blocks))
+
+
+def check_duration(start: datetime, end: datetime, now: datetime) -> None:
+    """Times in the past, end before start, too short or too long: 422 naming which."""
+    if end <= start:
+        raise Invalid("the session must end after it starts", code="end_before_start")
+    if start <= now:
+        raise Invalid("the start time is in the past", code="start_in_past")
+    minutes = (end - start).total_seconds() / 60
+    if minutes < MIN_MINUTES or minutes > MAX_MINUTES:
+        raise Invalid(
+            f"a session lasts {MIN_MINUTES} minutes to {MAX_MINUTES // 60} hours "
+            f"(asked: {minutes:g} minutes)",
+            code="bad_duration",
+        )
+
+
+def check_working_time(
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    blocks: Iterable[Block] = DEFAULT_BLOCKS,
+    who: str = "the court",
+) -> None:
+    """A working day, and inside one block of ``blocks``: 422 naming the rule otherwise."""
+    day = start.astimezone(tz).date()
+    if not calendar.is_workday(day):
+        raise Invalid(f"{day.isoformat()} is not a working day", code="non_working_day")
+    blocks = tuple(blocks)
+    if not fits(start, end, tz, blocks):
+        hours = ", ".join(f"{s:%H:%M}–{e:%H:%M}" for s, e in blocks)
+        raise Invalid(
+            f"the session must lie within {who}'s working hours ({hours}, {tz.key})",
+            code="outside_working_hours",
+        )
+
+
+def local_to_utc(value: datetime, tz: ZoneInfo) -> datetime:
+    """An input time: naive means the court's zone; stored and compared in UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(UTC)

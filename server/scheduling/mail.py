@@ -1,0 +1,130 @@
+"""E-mail with an iCalendar invitation, and its delivery over SMTP.
+
+An invitation is METHOD:REQUEST; a move sends REQUEST again with the same UID and a higher
+SEQUENCE, so calendar programs update the event in place; a cancellation is METHOD:CANCEL
+with the same UID. Times go out in UTC (every calendar program converts them), the court's
+zone is named in the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+from icalendar import Calendar, Event, vCalAddress, vText
+
+from server.models.base import utcnow
+from server.models.scheduling import Booking, OutboxMessage
+from server.settings import Settings
+
+PRODID = "-//courtlink//scheduling//ZH"
+
+
+def _event(booking: Booking, settings: Settings, cancelled: bool, description: str) -> Event:
+    event = Event()
+    event.add("uid", booking.uid)
+    event.add("sequence", booking.sequence)
+    event.add("dtstamp", utcnow())
+    event.add("dtstart", booking.starts_at)
+    event.add("dtend", booking.ends_at)
+    kind = "远程调解" if booking.kind == "mediation" else "速裁远程庭审"
+    event.add("summary", f"{kind} {booking.case.number or '#' + str(booking.case_id)}")
+    event.add("location", f"{booking.room.name} / {booking.office.name_zh}")
+    event.add("description", description)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    organizer = vCalAddress(f"mailto:{settings.mail_from}")
+    organizer.params["cn"] = vText(settings.court_name)
+    event.add("organizer", organizer)
+    return event
+
+
+def build_ics(
+    booking: Booking,
+    settings: Settings,
+    method: str,
+    email: str,
+    name: str,
+    description: str,
+) -> str:
+    """One recipient's invitation (their own invite link is in the description)."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("method", method)
+    event = _event(booking, settings, method == "CANCEL", description)
+    attendee = vCalAddress(f"mailto:{email}")
+    attendee.params["cn"] = vText(name)
+    attendee.params["role"] = vText("REQ-PARTICIPANT")
+    event.add("attendee", attendee)
+    cal.add_component(event)
+    ics: bytes = cal.to_ical()
+    return ics.decode()
+
+
+def feed_calendar(bookings: list[Booking], settings: Settings, name: str) -> bytes:
+    """A subscribable calendar (no METHOD: it is published, not an invitation)."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", name)
+    for booking in bookings:
+        cal.add_component(_event(booking, settings, booking.status == "cancelled", ""))
+    body: bytes = cal.to_ical()
+    return body
+
+
+def build_email(message: OutboxMessage, settings: Settings) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = formataddr((settings.court_name, settings.mail_from))
+    mail["To"] = formataddr((message.recipient_name, message.recipient))
+    mail["Subject"] = message.subject
+    mail["Message-ID"] = make_msgid(domain=settings.mail_from.rsplit("@", 1)[-1])
+    mail.set_content(message.body)
+    if message.ics:
+        method = "CANCEL" if "METHOD:CANCEL" in message.ics else "REQUEST"
+        # Inline part for mail programs that show invitations, attachment for the rest.
+        mail.add_alternative(message.ics, subtype="calendar", params={"method": method})
+        mail.add_attachment(
+            message.ics.encode(), maintype="text", subtype="calendar", filename="invite.ics"
+        )
+    return mail
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    use_tls: bool
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    """``smtp://user:pass@host:port`` (STARTTLS when offered) or ``smtps://`` (TLS)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ValueError("COURTLINK_SMTP_URL must look like smtp://user:pass@host:port")
+    tls = parts.scheme == "smtps"
+    return SmtpTarget(
+        host=parts.hostname,
+        port=parts.port or (465 if tls else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        use_tls=tls,
+    )
+
+
+async def send_email(target: SmtpTarget, mail: EmailMessage) -> None:
+    """Deliver one message; raises ``aiosmtplib.SMTPException`` or ``OSError`` on failure."""
+    await aiosmtplib.send(
+        mail,
+        hostname=target.host,
+        port=target.port,
+        username=target.username,
+        password=target.password,
+        use_tls=target.use_tls,
+        timeout=30,
+    )

@@ -1,0 +1,169 @@
+"""The transactional outbox: the messages a booking change must send, written as rows in the
+same transaction as the change (so a refused or rolled-back booking sends nothing, and a
+committed one is never forgotten). ``server.scheduling.sender`` delivers them later.
+
+Who hears about a booking: its host (mediator or judge), the office (its address, else the
+staff member who booked), and every party, by e-mail with an iCalendar invitation where they
+have an address and by SMS where they have a phone number. Parties' messages carry their own
+invite link. Reminders go out 24 hours and 1 hour before the start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.models.accounts import User
+from server.models.scheduling import Booking, OutboxMessage, OutboxStatus
+from server.scheduling.mail import build_ics
+from server.settings import Settings
+
+REMINDERS = (("remind_24h", timedelta(hours=24)), ("remind_1h", timedelta(hours=1)))
+KIND_ZH = {"mediation": "远程调解", "hearing": "速裁远程庭审"}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    role: str  # host | office | party
+    name: str
+    email: str | None
+    phone: str | None
+    link: str | None
+
+
+async def recipients(db: AsyncSession, booking: Booking, links: dict[int, str]) -> list[Recipient]:
+    out = [Recipient("host", booking.host.display_name, booking.host.email, None, None)]
+    office_email = booking.office.email
+    if not office_email:
+        creator = await db.get(User, booking.created_by_id)
+        office_email = creator.email if creator else None
+    out.append(Recipient("office", booking.office.name_zh, office_email, None, None))
+    for party in booking.case.parties:
+        out.append(Recipient("party", party.name, party.email, party.phone, links.get(party.id)))
+    return out
+
+
+def _when(booking: Booking, settings: Settings) -> str:
+    tz = settings.tz
+    return (
+        f"{booking.starts_at.astimezone(tz):%Y-%m-%d %H:%M}–"
+        f"{booking.ends_at.astimezone(tz):%H:%M}（{settings.timezone}）"
+    )
+
+
+def _text(booking: Booking, settings: Settings, purpose: str, who: Recipient) -> tuple[str, str]:
+    """Subject and plain-text body, in Chinese (the court's language)."""
+    case_no = booking.case.number or f"#{booking.case_id}"
+    kind = KIND_ZH.get(booking.kind, booking.kind)
+    when = _when(booking, settings)
+    heading = {
+        "request": "预约通知" if booking.sequence == 0 else "改期通知",
+        "cancel": "取消通知",
+        "remind_24h": "提醒：明天",
+        "remind_1h": "提醒：1小时后",
+    }[purpose]
+    subject = f"【{settings.court_name}】{heading} {kind} {case_no} {when}"
+    lines = [
+        f"{who.name}：",
+        "",
+        f"{settings.court_name}诉调对接中心{kind}（案号 {case_no}，案由 {booking.case.cause}）",
+        f"时间：{when}",
+        f"主持：{booking.host.display_name}",
+        f"街道办事处：{booking.office.name_zh}",
+    ]
+    if purpose == "cancel":
+        lines.append(f"本次{kind}已取消。原因：{booking.cancel_reason or ''}")
+    elif who.link:
+        lines += ["", "请在开始前几分钟通过以下链接进入（无需账号，请勿转发）：", who.link]
+    else:
+        lines += ["", f"请登录系统进入：{settings.public_url.rstrip('/')}/schedule"]
+    lines += ["", f"预约编号 {booking.id}，版本 {booking.sequence}"]
+    return subject, "\n".join(lines)
+
+
+def _sms(booking: Booking, settings: Settings, purpose: str, who: Recipient) -> str:
+    when = _when(booking, settings)
+    kind = KIND_ZH.get(booking.kind, booking.kind)
+    if purpose == "cancel":
+        return f"【{settings.court_name}】您{when}的{kind}已取消。"
+    return f"【{settings.court_name}】{kind}：{when}。进入链接：{who.link or ''}"
+
+
+async def enqueue(
+    db: AsyncSession,
+    settings: Settings,
+    booking: Booking,
+    purpose: str,
+    links: dict[int, str],
+    now: datetime,
+) -> list[OutboxMessage]:
+    """The invitation (``request``) or cancellation (``cancel``) now, and for an active
+    booking the reminders at their times, to every recipient with an address."""
+    rows: list[OutboxMessage] = []
+    people = await recipients(db, booking, links)
+    schedule = [(purpose, now)]
+    if purpose == "request":
+        schedule += [(p, booking.starts_at - lead) for p, lead in REMINDERS]
+    for what, due in schedule:
+        if what.startswith("remind") and due <= now:
+            continue  # booked less than a day (an hour) ahead: that reminder has no point
+        seen: set[tuple[str, str]] = set()
+        for who in people:
+            if who.email and ("email", who.email) not in seen:
+                seen.add(("email", who.email))
+                subject, body = _text(booking, settings, what, who)
+                ics = None
+                if what in ("request", "cancel"):
+                    method = "CANCEL" if what == "cancel" else "REQUEST"
+                    ics = build_ics(booking, settings, method, who.email, who.name, body)
+                rows.append(_row(booking, what, "email", who, who.email, subject, body, ics, due))
+            if who.phone and who.role == "party" and ("sms", who.phone) not in seen:
+                seen.add(("sms", who.phone))
+                text = _sms(booking, settings, what, who)
+                rows.append(_row(booking, what, "sms", who, who.phone, "", text, None, due))
+    db.add_all(rows)
+    await db.flush()
+    return rows
+
+
+def _row(
+    booking: Booking,
+    purpose: str,
+    channel: str,
+    who: Recipient,
+    address: str,
+    subject: str,
+    body: str,
+    ics: str | None,
+    due: datetime,
+) -> OutboxMessage:
+    return OutboxMessage(
+        booking_id=booking.id,
+        purpose=purpose,
+        channel=channel,
+        recipient=address,
+        recipient_name=who.name,
+        role=who.role,
+        subject=subject,
+        body=body,
+        ics=ics,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=due,
+    )
+
+
+async def supersede(db: AsyncSession, booking: Booking) -> None:
+    """A moved or cancelled booking: unsent messages about the old time must not go out
+    (the new invitation or the cancellation replaces them)."""
+    await db.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.booking_id == booking.id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+        .values(status=OutboxStatus.SUPERSEDED)
+    )

@@ -1,0 +1,136 @@
+"""What a booking occupies: a host (mediator or judge), a room at the center, the office's
+video terminal, and the case itself; and who may host which kind of session.
+
+Every resource has a key that the reservations table stores: ``mediator:12``, ``judge:3``,
+``room:2``, ``terminal:5``, ``case:40``. Rooms and terminals are ``Facility`` rows that an
+admin adds or retires; persons are users with the mediator or judge role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.errors import Invalid, NotFound
+from server.models.accounts import Office, Role, User
+from server.models.docket import Case, Stage
+from server.models.scheduling import Booking, Facility, Reservation, ResourceKind
+
+# Which stages a session can be booked for, and what kind of session it is. Mediation needs
+# every party's consent (DESIGN.md); a fast-track hearing has a 5-working-day deadline.
+BOOKABLE: dict[str, str] = {
+    Stage.PRE_LITIGATION_MEDIATION: "mediation",
+    Stage.PRETRIAL_MEDIATION: "mediation",
+    Stage.FAST_TRACK: "hearing",
+}
+HOST_ROLE = {"mediation": Role.MEDIATOR, "hearing": Role.JUDGE}
+
+
+def person_key(user: User) -> str:
+    return f"{user.role}:{user.id}"
+
+
+def case_key(case: Case) -> str:
+    return f"case:{case.id}"
+
+
+async def hosts(db: AsyncSession, kind: str) -> list[User]:
+    role = HOST_ROLE[kind]
+    rows = await db.scalars(
+        select(User).where(User.role == role, User.active.is_(True)).order_by(User.id)
+    )
+    return list(rows)
+
+
+async def host_by_id(db: AsyncSession, kind: str, user_id: int) -> User:
+    """The chosen host; unknown people and people of the wrong role are named in a 422."""
+    user = await db.get(User, user_id)
+    role = HOST_ROLE[kind]
+    if user is None or not user.active:
+        raise Invalid(f"no active user with id {user_id}", code="unknown_host")
+    if user.role != role:
+        raise Invalid(
+            f"{user.display_name} is not a {role}; a {kind} is hosted by a {role}",
+            code="wrong_host_role",
+        )
+    return user
+
+
+async def facilities(
+    db: AsyncSession, kind: ResourceKind, office_id: int | None = None
+) -> list[Facility]:
+    query = select(Facility).where(Facility.kind == kind, Facility.active.is_(True))
+    if office_id is not None:
+        query = query.where(Facility.office_id == office_id)
+    return list(await db.scalars(query.order_by(Facility.id)))
+
+
+async def set_facility_count(
+    db: AsyncSession, office: Office, kind: ResourceKind, count: int
+) -> list[Facility]:
+    """Make ``count`` facilities of ``kind`` active at ``office`` (retired ones come back
+    first, so old bookings keep pointing at the same rows)."""
+    if kind == ResourceKind.ROOM and not office.is_center:
+        raise Invalid("mediation rooms belong to the center", code="rooms_at_center")
+    if kind == ResourceKind.TERMINAL and office.is_center:
+        raise Invalid("video terminals belong to the street offices", code="terminals_at_office")
+    rows = list(
+        await db.scalars(
+            select(Facility)
+            .where(Facility.kind == kind, Facility.office_id == office.id)
+            .order_by(Facility.id)
+        )
+    )
+    label = "调解室" if kind == ResourceKind.ROOM else "视频终端"
+    while len(rows) < count:
+        row = Facility(kind=kind, office_id=office.id, name=f"{label} {len(rows) + 1}")
+        db.add(row)
+        rows.append(row)
+    for n, row in enumerate(rows):
+        row.active = n < count
+    await db.flush()
+    return rows[:count]
+
+
+async def office_by_code(db: AsyncSession, code: str) -> Office:
+    office = await db.scalar(select(Office).where(Office.code == code))
+    if office is None:
+        raise NotFound(f"no office with code {code!r}", code="office_not_found")
+    return office
+
+
+async def busy(
+    db: AsyncSession,
+    resources: Iterable[str],
+    start: datetime,
+    end: datetime,
+    *,
+    exclude_booking: int | None = None,
+) -> dict[str, list[Reservation]]:
+    """Active reservations of these resources overlapping [start, end), by resource."""
+    keys = list(resources)
+    out: dict[str, list[Reservation]] = {k: [] for k in keys}
+    if not keys:
+        return out
+    query = select(Reservation).where(
+        Reservation.resource.in_(keys),
+        Reservation.active.is_(True),
+        Reservation.starts_at < end,
+        Reservation.ends_at > start,
+    )
+    if exclude_booking is not None:
+        query = query.where(Reservation.booking_id != exclude_booking)
+    for row in await db.scalars(query.order_by(Reservation.starts_at)):
+        out[row.resource].append(row)
+    return out
+
+
+async def release(db: AsyncSession, booking: Booking) -> None:
+    await db.execute(
+        update(Reservation)
+        .where(Reservation.booking_id == booking.id, Reservation.active.is_(True))
+        .values(active=False)
+    )

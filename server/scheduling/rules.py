@@ -1,0 +1,84 @@
+"""The booking rules that depend on the case and on who asks, apart from time conflicts.
+
+Everything here raises before anything is written: the stage (only mediation stages and
+fast-track hearings are booked), every party's consent for mediation (``server.docket``'s
+``latest_consents``), the fast-track deadline, the host's working hours and the 30-minute
+rule for changes (``server.access``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import access
+from server.docket import latest_consents
+from server.errors import Conflict, Forbidden
+from server.models.accounts import User
+from server.models.docket import Case
+from server.models.scheduling import Booking, BookingStatus
+from server.scheduling.resources import BOOKABLE
+
+
+def session_kind(case: Case) -> str:
+    kind = BOOKABLE.get(case.stage)
+    if kind is None:
+        allowed = ", ".join(BOOKABLE)
+        raise Conflict(
+            f"a case at stage {case.stage} cannot be booked; sessions are booked for: {allowed}",
+            code="stage_not_bookable",
+        )
+    return kind
+
+
+async def check_consent(db: AsyncSession, case: Case) -> None:
+    """Mediation only where every party's latest answer is yes (DESIGN.md)."""
+    answers = await latest_consents(db, case)
+    missing = [p.name for p in case.parties if answers.get(p.id) is not True]
+    if not case.parties:
+        raise Conflict("the case has no parties to invite", code="no_parties")
+    if missing:
+        raise Conflict(
+            "mediation needs every party's recorded consent; missing or refused: "
+            + ", ".join(missing),
+            code="consent_missing",
+        )
+
+
+def check_deadline(case: Case, start: datetime, tz: ZoneInfo) -> None:
+    """A fast-track case is heard on or before its 5th working day."""
+    deadline = case.fast_track_deadline
+    if deadline is None:
+        return
+    day = start.astimezone(tz).date()
+    if day > deadline:
+        raise Conflict(
+            f"this fast-track case must be heard by {deadline.isoformat()} "
+            f"(5 working days); {day.isoformat()} is too late",
+            code="past_deadline",
+        )
+
+
+def check_may_book(user: User, case: Case) -> None:
+    if not access.can_book_case(user, case):
+        raise Forbidden("your role may not book sessions for this case", code="may_not_book")
+
+
+def check_may_change(user: User, booking: Booking, now: datetime) -> None:
+    """Office staff of the case's office, the host, clerks and admins; from 30 minutes
+    before the start only court staff; nothing once the session has started."""
+    if booking.status != BookingStatus.ACTIVE:
+        raise Conflict("this booking has been cancelled", code="booking_cancelled")
+    if booking.starts_at <= now:
+        raise Conflict("this session has already started", code="booking_started")
+    if not access.can_change_booking(user, booking.case, booking.host_id):
+        raise Forbidden("you may not change this booking", code="may_not_change")
+    minutes = (booking.starts_at - now).total_seconds() / 60
+    if minutes < access.LATE_CHANGE_MINUTES and not user.is_court_staff:
+        raise Forbidden(
+            f"the session starts in less than {access.LATE_CHANGE_MINUTES} minutes; "
+            "only court staff may change it now",
+            code="too_late_to_change",
+        )

@@ -1,0 +1,185 @@
+"""Input and output models of scheduling, shared by the JSON API and the pages.
+
+Times may be sent with an offset (stored as given, in UTC) or without one (read in the
+court's time zone, ``COURTLINK_TIMEZONE``). A session is given by its end or its length.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class _Times(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    starts_at: datetime
+    ends_at: datetime | None = None
+    duration_minutes: Minutes | None = Field(
+        default=None, description="length of the session; give this or ends_at"
+    )
+    host_id: DbId | None = Field(
+        default=None, description="the mediator (or judge); omitted: the least booked free one"
+    )
+
+    @model_validator(mode="after")
+    def _one_end(self) -> _Times:
+        if (self.ends_at is None) == (self.duration_minutes is None):
+            raise ValueError("give either ends_at or duration_minutes")
+        return self
+
+
+class BookingIn(_Times):
+    case_id: DbId
+    note: str = Field(default="", max_length=500)
+
+
+class MoveIn(_Times):
+    reason: Reason
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason
+
+
+class AvailabilityQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    office: str = Field(min_length=1, max_length=32, description="office code, e.g. shaping")
+    start: date = Field(description="first day (court's time zone)")
+    end: date | None = Field(default=None, description="last day; default the first")
+    duration_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    kind: Literal["mediation", "hearing"] = "mediation"
+    host_id: DbId | None = Field(default=None, description="only this mediator or judge")
+
+
+class BookingsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    office: str | None = Field(default=None, max_length=32, description="office code")
+    start: date | None = Field(default=None, description="from this day (default today)")
+    end: date | None = Field(default=None, description="to this day (default start + 6)")
+    host_id: DbId | None = None
+    status: Literal["active", "cancelled", "all"] = "active"
+
+
+class HoursIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    blocks: list[list[str]] = Field(
+        min_length=1, max_length=6, description='e.g. [["08:30","12:00"],["14:30","17:30"]]'
+    )
+
+
+class FacilityCountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=0, le=50, description="rooms at the center, terminals at an office")
+
+
+class HostOut(BaseModel):
+    id: int
+    name: str
+    role: str
+
+
+class SlotOut(BaseModel):
+    starts_at: datetime
+    ends_at: datetime
+    local_start: str
+    local_end: str
+    hosts: list[HostOut]
+
+
+class DayOut(BaseModel):
+    date: date
+    working: bool
+    slots: list[SlotOut]
+
+
+class AvailabilityOut(BaseModel):
+    office: str
+    kind: str
+    duration_minutes: int
+    timezone: str
+    days: list[DayOut]
+
+
+class InviteOut(BaseModel):
+    party_id: int
+    party_name: str
+    url: str | None
+    revoked: bool
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    purpose: str
+    channel: str
+    role: str
+    recipient: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+
+
+class BookingOut(BaseModel):
+    id: int
+    case_id: int
+    case_number: str | None
+    cause: str
+    office: str
+    kind: str
+    status: str
+    host: HostOut
+    room: str
+    terminal: str
+    starts_at: datetime
+    ends_at: datetime
+    local_start: str
+    local_end: str
+    sequence: int
+    uid: str
+    session_id: int
+    note: str
+    cancel_reason: str | None
+    invites: list[InviteOut] = []
+    deliveries: list[DeliveryOut] = []
+
+
+class WaitingOut(BaseModel):
+    case_id: int
+    number: str | None
+    cause: str
+    stage: str
+    office: str
+    fast_track_deadline: date | None
+    consent_complete: bool
+
+
+class FacilityOut(BaseModel):
+    id: int
+    kind: str
+    office: str
+    name: str
+
+
+class HostHoursOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    blocks: list[list[str]]
+
+
+class ResourcesOut(BaseModel):
+    hosts: list[HostHoursOut]
+    rooms: list[FacilityOut]
+    terminals: list[FacilityOut]
+
+
+class FeedOut(BaseModel):
+    url: str

@@ -1,0 +1,158 @@
+"""The background sender: delivers due outbox rows, retrying failures with backoff.
+
+A pass claims due rows in one short transaction (status ``sending`` with a lease, ``FOR
+UPDATE SKIP LOCKED`` on PostgreSQL so several processes share the work), sends them outside
+any transaction, then records each result. A process that dies mid-send leaves a lease that
+runs out, and the row is sent again: delivery is at least once. E-mail waits in the outbox
+while ``COURTLINK_SMTP_URL`` is empty; SMS goes through ``server.scheduling.sms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+
+from aiohttp import web
+from sqlalchemy import event, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.appkeys import SESSIONMAKER, SETTINGS
+from server.db import transaction
+from server.models.base import utcnow
+from server.models.scheduling import OutboxMessage, OutboxStatus
+from server.scheduling.keys import SENDER, now
+from server.scheduling.mail import SmtpTarget, build_email, parse_smtp_url, send_email
+from server.scheduling.sms import SmsBackend, load_backend
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=5)
+BATCH = 50
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4 ... minutes after each failure, at most an hour."""
+    return timedelta(seconds=min(60 * 2 ** (attempts - 1), 3600))
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+        poll_seconds: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.smtp: SmtpTarget | None = (
+            parse_smtp_url(settings.smtp_url) if settings.smtp_url else None
+        )
+        self.sms: SmsBackend = load_backend(settings)
+        self.autostart = True
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def wake_after_commit(self, db: AsyncSession) -> None:
+        """Send at once once this transaction has committed (not before: the sender must see
+        the rows), instead of at the next poll."""
+        event.listen(db.sync_session, "after_commit", lambda _s: self.wake(), once=True)
+
+    def _channels(self) -> list[str]:
+        return ["sms"] + (["email"] if self.smtp else [])
+
+    async def _claim(self, db: AsyncSession, now: datetime) -> list[OutboxMessage]:
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.channel.in_(self._channels()),
+                or_(
+                    (OutboxMessage.status == OutboxStatus.PENDING)
+                    & (OutboxMessage.next_attempt_at <= now),
+                    (OutboxMessage.status == OutboxStatus.SENDING)
+                    & (OutboxMessage.lease_until <= now),
+                ),
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(BATCH)
+        )
+        if db.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list(await db.scalars(query))
+        for row in rows:
+            row.status = OutboxStatus.SENDING
+            row.lease_until = now + LEASE
+        return rows
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        if row.channel == "email":
+            assert self.smtp is not None
+            await send_email(self.smtp, build_email(row, self.settings))
+        else:
+            await self.sms.send(row.recipient, row.body)
+
+    async def run_once(
+        self, maker: async_sessionmaker[AsyncSession], now: datetime | None = None
+    ) -> int:
+        """One pass over what is due at ``now``; returns how many were sent."""
+        now = now or self.clock()
+        async with transaction(maker) as db:
+            claimed = await self._claim(db, now)
+            db.expunge_all()
+        results: dict[int, str | None] = {}
+        for row in claimed:
+            try:
+                await self._deliver(row)
+                results[row.id] = None
+            except Exception as exc:  # any failure of the outside world is retried
+                log.warning("outbox %s to %s failed: %s", row.id, row.recipient, exc)
+                results[row.id] = f"{type(exc).__name__}: {exc}"[:500]
+        async with transaction(maker) as db:
+            for row_id, error in results.items():
+                found = await db.get(OutboxMessage, row_id)
+                if found is None:
+                    continue
+                row = found
+                row.attempts += 1
+                row.lease_until = None
+                if error is None:
+                    row.status, row.sent_at, row.last_error = OutboxStatus.SENT, utcnow(), None
+                elif row.attempts >= MAX_ATTEMPTS:
+                    row.status, row.last_error = OutboxStatus.FAILED, error
+                else:
+                    row.status, row.last_error = OutboxStatus.PENDING, error
+                    row.next_attempt_at = now + backoff(row.attempts)
+        return sum(1 for e in results.values() if e is None)
+
+    async def run(self, maker: async_sessionmaker[AsyncSession]) -> None:
+        while True:
+            try:
+                await self.run_once(maker)
+            except Exception:  # a database hiccup must not kill the sender
+                log.exception("outbox pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+
+
+async def sender_ctx(app: web.Application) -> AsyncIterator[None]:
+    sender = app[SENDER]
+    task = None
+    if sender.autostart:
+        task = asyncio.create_task(sender.run(app[SESSIONMAKER]), name="outbox-sender")
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def setup(app: web.Application) -> None:
+    app[SENDER] = OutboxSender(app[SETTINGS], clock=lambda: now(app))
+    app.cleanup_ctx.append(sender_ctx)

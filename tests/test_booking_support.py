@@ -1,0 +1,147 @@
+"""Shared set-up for the scheduling tests: a held clock, people, and bookable cases.
+
+No tests here; the scheduling test modules import from it. The clock is the edge of the
+outside world (scheduling asks ``app[CLOCK]`` for "now"), held on Monday 14 September 2026,
+09:00 in Shanghai, so bookings in September and October 2026 stay in the future whenever the
+suite runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from server.appkeys import SESSIONMAKER
+from server.models.accounts import Office, User
+from server.models.docket import Case, Consent, Party
+from server.scheduling.keys import CLOCK
+from tests.helpers import PASSWORD, csrf, make_user
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+START = datetime(2026, 9, 14, 9, 0, tzinfo=SHANGHAI)
+
+
+class Clock:
+    def __init__(self, at: datetime = START) -> None:
+        self.at = at.astimezone(UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def set(self, at: datetime) -> None:
+        self.at = at.astimezone(UTC)
+
+
+def local(day: date, hh: int, mm: int = 0) -> str:
+    """An ISO time with the court's offset, as a client would send it."""
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=SHANGHAI).isoformat()
+
+
+@dataclass
+class World:
+    client: TestClient
+    clock: Clock
+    users: dict[str, User] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    cases: dict[str, Case] = field(default_factory=dict)
+
+    async def token(self, name: str) -> str:
+        if name not in self.tokens:
+            # The token endpoint wants a CSRF token today even from API clients; act like a
+            # browser once, then drop the cookies so API calls are pure bearer-token calls.
+            await self.client.get("/login")
+            resp = await self.client.post(
+                "/api/v1/auth/token",
+                json={"username": name, "password": PASSWORD},
+                headers={"X-CSRF-Token": csrf(self.client)},
+            )
+            assert resp.status == 201, await resp.text()
+            self.tokens[name] = (await resp.json())["token"]
+            self.client.session.cookie_jar.clear()
+        return self.tokens[name]
+
+    async def api(self, name: str | None, method: str, path: str, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {await self.token(name)}"} if name else {}
+        return await self.client.request(method, "/api/v1" + path, headers=headers, **kw)
+
+    async def book(self, name: str, case: str, start: str, minutes: int = 60, **extra: Any) -> Any:
+        body = {"case_id": self.cases[case].id, "starts_at": start, "duration_minutes": minutes}
+        return await self.api(name, "POST", "/scheduling/bookings", json={**body, **extra})
+
+
+PEOPLE = {
+    # username: (role, office, email)
+    "staff_shaping": ("office_staff", "shaping", "shaping-staff@office.example"),
+    "staff_qiaotou": ("office_staff", "qiaotou", "qiaotou-staff@office.example"),
+    "med_wang": ("mediator", "center", "wang@court.example"),
+    "med_li": ("mediator", "center", "li@court.example"),
+    "judge_zhao": ("judge", "center", "zhao@court.example"),
+    "clerk_sun": ("clerk", "center", None),
+    "admin": ("admin", "center", None),
+}
+
+
+async def add_case(
+    client: TestClient,
+    office: str,
+    stage: str,
+    *,
+    consents: bool = True,
+    deadline: date | None = None,
+    number: str | None = None,
+) -> Case:
+    async with client.app[SESSIONMAKER]() as db:
+        office_id = await db.scalar(select(Office.id).where(Office.code == office))
+        assert office_id is not None
+        case = Case(
+            cause="民间借贷纠纷",
+            office_id=office_id,
+            stage=stage,
+            number=number,
+            fast_track_deadline=deadline,
+        )
+        db.add(case)
+        await db.flush()
+        for side, name, email, phone in (
+            ("applicant", "张三", "zhangsan@example.cn", "13800000001"),
+            ("respondent", "李四", None, "13800000002"),
+        ):
+            party = Party(case_id=case.id, side=side, name=name, email=email, phone=phone)
+            db.add(party)
+            await db.flush()
+            db.add(Consent(case_id=case.id, party_id=party.id, consents=consents))
+        await db.commit()
+        await db.refresh(case, ["parties"])
+        return case
+
+
+async def make_world(client: TestClient, clock: Clock) -> World:
+    world = World(client, clock)
+    for username, (role, office, email) in PEOPLE.items():
+        world.users[username] = await make_user(
+            client, username, role, office, email=email, display_name=username
+        )
+    world.cases["shaping"] = await add_case(
+        client, "shaping", "pre_litigation_mediation", number="(2026)晋0303民诉前调1号"
+    )
+    world.cases["shaping2"] = await add_case(client, "shaping", "pretrial_mediation")
+    world.cases["qiaotou"] = await add_case(client, "qiaotou", "pre_litigation_mediation")
+    return world
+
+
+async def start_world(aiohttp_client: Any, app: web.Application) -> World:
+    """Hold the clock, start the real app, add the people and cases. Each test module wraps
+    this in its own ``world`` fixture."""
+    clock = Clock()
+    app[CLOCK] = clock
+    client = await aiohttp_client(app)
+    return await make_world(client, clock)
+
+
+MONDAY = date(2026, 9, 21)  # a working week after START
