@@ -49,6 +49,8 @@ _SUBSYSTEMS = (
     "server.api.cases",
     "server.api.intake",
     "server.pages.intake_pages",
+    "server.pages.docket_pages",
+    "server.pages.case_pages",
     "server.api.sessions",
     "server.pages.session_pages",
 )

@@ -1,0 +1,214 @@
+"""The case page: details, parties (ID numbers masked unless ``access.can_see_identity``),
+consents, assignment, the timeline, the fast-track deadline with its badge, and a button for
+exactly each next stage the viewer may move the case to.
+
+The POST forms live in ``case_actions``; when one fails (an illegal move is a 409, bad input
+a 422) it re-renders this page with the problem stated, through ``render_case``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from server import access, docket
+from server.appkeys import CALENDAR, DB, SETTINGS, USER
+from server.auth import require_user
+from server.docket_schemas import DocketEntryOut
+from server.errors import AppError, NotFound
+from server.http import render, template_context
+from server.models.accounts import Role, User
+from server.models.docket import Case
+from server.pages.form_errors import Gettext, error_lines
+from server.stages import CONSENT_REQUIRED, STAGE_LABELS
+
+MAX_ID = 2_147_483_647
+SIDES = {"applicant": "Applicant", "respondent": "Respondent"}
+KINDS = {"person": "Person", "organisation": "Organisation"}
+SOURCES = {"court": "Registered at the court", "office": "Street office", "online": "Online"}
+ENTRY_KINDS = {
+    "created": "Registered",
+    "transition": "Stage changed",
+    "consent": "Consent recorded",
+    "party_added": "Party added",
+    "party_updated": "Party details changed",
+    "assigned": "Assignment changed",
+    "updated": "Case details changed",
+}
+FIELD_NAMES = {
+    "cause": "Cause of action",
+    "facts": "Facts",
+    "claim_fen": "Claim (yuan)",
+    "mediator_id": "Mediator",
+    "judge_id": "Judge",
+    "clerk_id": "Clerk",
+    "name": "Name",
+    "side": "Side",
+    "kind": "Kind",
+    "id_number": "ID number",
+    "phone": "Phone",
+    "email": "E-mail",
+    "address": "Address",
+    "representative": "Representative",
+}
+
+
+def stage_name(stage: str | None, _: Gettext) -> str:
+    return _(STAGE_LABELS.get(stage or "", stage or ""))
+
+
+def _entry_line(entry: DocketEntryOut, party_names: dict[int, str], _: Gettext) -> str:
+    """What happened, in the reader's language (the stored ``text`` is English)."""
+    data = entry.data or {}
+    party = party_names.get(int(str(data.get("party_id", 0) or 0)), "")
+    if entry.kind == "transition":
+        line = f"{stage_name(entry.from_stage, _)} → {stage_name(entry.to_stage, _)}"
+        if data.get("number"):
+            line += f"{_(', number ')}{data['number']}"
+        if data.get("deadline"):
+            line += f"{_(', deadline ')}{data['deadline']}"
+        return line
+    if entry.kind == "consent":
+        answer = _("agrees to mediate") if data.get("consents") else _("declines to mediate")
+        return f"{party}{_(': ')}{answer}"
+    if entry.kind in ("party_added", "party_updated"):
+        return f"{_(SIDES.get(str(data.get('side', '')), ''))} {party}".strip()
+    if entry.kind in ("assigned", "updated") or "changes" in data:
+        changes = data.get("changes") or {}
+        return "、".join(_(FIELD_NAMES.get(str(k), str(k))) for k in changes)
+    if entry.kind == "created":
+        return _(SOURCES.get(str(data.get("source", "")), ""))
+    return entry.text
+
+
+def timeline_rows(
+    entries: list[DocketEntryOut], party_names: dict[int, str], _: Gettext
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": e.at,
+            "who": e.actor.display_name if e.actor else _("Resident (online)"),
+            "what": _(ENTRY_KINDS.get(e.kind, e.kind)),
+            "line": _entry_line(e, party_names, _),
+            # A transition's note is what the person typed; other texts are system English.
+            "note": e.text if e.kind == "transition" else "",
+        }
+        for e in entries
+    ]
+
+
+async def _people(request: web.Request) -> dict[str, list[User]]:
+    rows = await request[DB].scalars(
+        select(User)
+        .where(User.active.is_(True), User.role.in_([Role.MEDIATOR, Role.JUDGE, Role.CLERK]))
+        .order_by(User.display_name)
+    )
+    people: dict[str, list[User]] = {"mediator": [], "judge": [], "clerk": []}
+    for person in rows.unique():
+        people[person.role].append(person)
+    return people
+
+
+async def case_context(request: web.Request, user: User, case: Case) -> dict[str, Any]:
+    db = request[DB]
+    _ = template_context(request)["_"]
+    today = docket.local_today(request.app[SETTINGS].tz)
+    consents = await docket.latest_consents(db, case)
+    out = docket.case_detail_out(
+        case,
+        user,
+        consents,
+        await docket.timeline(db, case),
+        await docket.case_numbers(db, case),
+        today=today,
+    )
+    due = await docket.due_soon_cases(db, user, today, request.app[CALENDAR])
+    can_assign = access.can_assign(user, case)
+    moves = [(m, STAGE_LABELS[m], m in CONSENT_REQUIRED) for m in out.allowed_moves]
+    return {
+        "case": case,
+        "out": out,
+        "row": {"overdue": out.overdue, "due_soon": any(c.id == case.id for c in due)},
+        "c": case,
+        "moves": moves,
+        "consent_hint": any(m[2] for m in moves) and not out.consent_complete,
+        "timeline": timeline_rows(out.timeline, {p.id: p.name for p in out.parties}, _),
+        "can_edit": access.can_edit_case(user, case),
+        "can_assign": can_assign,
+        "people": await _people(request) if can_assign else {},
+        "sides": SIDES,
+        "kinds": KINDS,
+        "sources": SOURCES,
+        "errors": [],
+        "values": {},
+    }
+
+
+def move_error_lines(exc: AppError, _: Gettext) -> list[str]:
+    """The stage machine's refusals in the reader's language, naming the allowed moves."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    if exc.code == "illegal_transition":
+        allowed = "、".join(stage_name(s, _) for s in details.get("allowed", [])) or _("none")
+        return [
+            _("A case in stage “%(from)s” cannot move to “%(to)s”. Allowed: %(allowed)s.")
+            % {
+                "from": stage_name(details.get("from"), _),
+                "to": stage_name(details.get("to"), _),
+                "allowed": allowed,
+            }
+        ]
+    if exc.code == "consent_required":
+        return [
+            _("Mediation needs every party's recorded consent first (applicants and respondents).")
+        ]
+    if exc.code == "move_forbidden":
+        return [_("Your role may not make this move.")]
+    if exc.code == "stale_version":
+        return [_("Someone else changed this case meanwhile; the page now shows their version.")]
+    return error_lines(exc, {**FIELD_NAMES, "party_id": "Party", "to": "Stage"}, _)
+
+
+async def reload_after_error(request: web.Request, case_id: int) -> tuple[User, Case]:
+    """Undo whatever the failed change began and load the stored state afresh to show it."""
+    db = request[DB]
+    user_id = require_user(request).id
+    await db.rollback()
+    db.expunge_all()
+    user = await db.get(User, user_id)
+    assert user is not None
+    request[USER] = user
+    return user, await access.load_case_for(db, user, case_id)
+
+
+async def render_case_error(
+    request: web.Request, case_id: int, exc: AppError, values: dict[str, str] | None = None
+) -> web.Response:
+    user, case = await reload_after_error(request, case_id)
+    ctx = await case_context(request, user, case)
+    ctx["errors"] = move_error_lines(exc, template_context(request)["_"])
+    ctx["values"] = values or {}
+    return render(request, "case.html", ctx, status=exc.status)
+
+
+def case_id_of(request: web.Request) -> int:
+    """The case id in the path; one beyond the id column's range is simply not found (it
+    would otherwise reach PostgreSQL as an out-of-range integer)."""
+    case_id = int(request.match_info["case_id"])
+    if case_id > MAX_ID:
+        raise NotFound(f"case {case_id} not found", code="case_not_found")
+    return case_id
+
+
+async def case_page(request: web.Request) -> web.Response:
+    user = require_user(request)
+    case = await access.load_case_for(request[DB], user, case_id_of(request))
+    return render(request, "case.html", await case_context(request, user, case))
+
+
+def setup(app: web.Application) -> None:
+    from server.pages import case_actions
+
+    app.router.add_get(r"/cases/{case_id:\d+}", case_page, name="case")
+    case_actions.add_routes(app)

@@ -1,0 +1,274 @@
+"""The docket pages: the case list (search, filters, pages, the overdue and due-soon lists)
+and the form that registers a new case.
+
+All reading and writing goes through ``server.docket``; who sees what through
+``server.access``. This module only turns query strings and forms into those calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import access, docket
+from server.appkeys import CALENDAR, DB, SETTINGS
+from server.auth import require_user
+from server.docket_schemas import CaseCreate, CaseFilters
+from server.errors import Forbidden, Invalid, parse_model
+from server.http import render, see_other, template_context
+from server.intake import parse_yuan
+from server.models.accounts import Office, Role, User
+from server.models.docket import Case, Stage
+from server.pages.form_errors import error_lines, form_values
+from server.stages import STAGE_LABELS
+
+PER_PAGE = 20
+MAX_PARTIES = 20
+PARTY_FIELDS = ("side", "kind", "name", "id_number", "phone", "address", "representative")
+
+LABELS = {
+    "cause": "Cause of action",
+    "facts": "Facts",
+    "claim_fen": "Claim (yuan)",
+    "claim_yuan": "Claim (yuan)",
+    "office": "Originating office",
+    "parties": "Parties",
+    "side": "Side",
+    "kind": "Kind",
+    "name": "Name",
+    "id_number": "ID number",
+    "phone": "Phone",
+    "address": "Address",
+    "representative": "Representative",
+    "consent": "Agrees to mediate",
+}
+
+
+def _labels_for_parties(count: int, _: Any) -> dict[str, str]:
+    out = dict(LABELS)
+    for i in range(count):
+        party = f"{_('Party')} {i + 1}"
+        out[f"parties.{i}"] = party
+        for field in (*PARTY_FIELDS, "consent"):
+            out[f"parties.{i}.{field}"] = f"{party} · {_(LABELS[field])}"
+    return out
+
+
+def row_badges(
+    cases: list[Case], user: User, today: Any, due_soon_ids: set[int]
+) -> list[dict[str, Any]]:
+    """Each case with its display data: the docket's own overdue flag and the due-soon set."""
+    rows = []
+    for case in cases:
+        out = docket.case_out(case, user, {}, today=today)
+        rows.append(
+            {
+                "case": case,
+                "out": out,
+                "overdue": out.overdue,
+                "due_soon": case.id in due_soon_ids,
+                "applicants": [p.name for p in case.parties if p.side == "applicant"],
+                "respondents": [p.name for p in case.parties if p.side == "respondent"],
+            }
+        )
+    return rows
+
+
+async def _court_people(db: AsyncSession) -> list[User]:
+    rows = await db.scalars(
+        select(User)
+        .where(User.active.is_(True), User.role.in_([Role.JUDGE, Role.MEDIATOR, Role.CLERK]))
+        .order_by(User.role, User.display_name)
+    )
+    return list(rows.unique())
+
+
+async def _offices(db: AsyncSession) -> list[Office]:
+    return list(await db.scalars(select(Office).order_by(Office.id)))
+
+
+def _page_url(request: web.Request, page: int) -> str:
+    query = {k: v for k, v in request.query.items() if k not in ("page", "lang")}
+    query["page"] = str(page)
+    return f"{request.path}?{urlencode(query)}"
+
+
+async def _list_context(request: web.Request, user: User) -> dict[str, Any]:
+    db = request[DB]
+    today = docket.local_today(request.app[SETTINGS].tz)
+    due = await docket.due_soon_cases(db, user, today, request.app[CALENDAR])
+    return {
+        "today": today,
+        "due_soon_ids": {c.id for c in due},
+        "due_soon_count": len(due),
+        "overdue_count": len(await docket.overdue_cases(db, user, today)),
+        "stages": [(s.value, STAGE_LABELS[s]) for s in Stage],
+        "offices": await _offices(db) if user.role != Role.OFFICE_STAFF else [],
+        "people": await _court_people(db) if user.role != Role.OFFICE_STAFF else [],
+        "may_create": access.can_create_case(user, user.office_id),
+    }
+
+
+async def case_list(request: web.Request) -> web.Response:
+    user = require_user(request)
+    ctx = await _list_context(request, user)
+    query = dict(request.query)
+    query.setdefault("per_page", str(PER_PAGE))
+    try:
+        filters = parse_model(CaseFilters, query)
+    except Invalid as exc:
+        ctx.update(
+            tab="all",
+            filters=CaseFilters.model_validate({}),
+            rows=[],
+            page=None,
+            errors=error_lines(
+                exc, {"page": "Page", "stage": "Stage"}, template_context(request)["_"]
+            ),
+        )
+        return render(request, "cases.html", ctx, status=422)
+    result = await docket.list_cases(request[DB], user, filters, today=ctx["today"])
+    ctx.update(
+        tab="overdue" if filters.overdue else "all",
+        filters=filters,
+        rows=row_badges(result.items, user, ctx["today"], ctx["due_soon_ids"]),
+        page=result,
+        prev_url=_page_url(request, result.page - 1) if result.page > 1 else None,
+        next_url=_page_url(request, result.page + 1) if result.page < result.pages else None,
+        errors=[],
+    )
+    return render(request, "cases.html", ctx)
+
+
+async def due_soon_list(request: web.Request) -> web.Response:
+    user = require_user(request)
+    ctx = await _list_context(request, user)
+    due = await docket.due_soon_cases(request[DB], user, ctx["today"], request.app[CALENDAR])
+    ctx.update(
+        tab="due_soon",
+        filters=CaseFilters.model_validate({}),
+        rows=row_badges(due, user, ctx["today"], ctx["due_soon_ids"]),
+        page=None,
+        errors=[],
+    )
+    return render(request, "cases.html", ctx)
+
+
+# --- new case -----------------------------------------------------------------------------
+
+
+def _party_rows(values: dict[str, str], count: int) -> list[dict[str, str]]:
+    rows = []
+    for i in range(count):
+        row = {f: values.get(f"party-{i}-{f}", "") for f in (*PARTY_FIELDS, "consent")}
+        if not row["side"]:
+            row["side"] = "applicant" if i == 0 else "respondent"
+        rows.append(row)
+    return rows
+
+
+def _party_count(values: dict[str, str]) -> int:
+    try:
+        count = int(values.get("party_count", "2"))
+    except ValueError:
+        count = 2
+    return max(2, min(count, MAX_PARTIES))
+
+
+async def _new_context(request: web.Request, user: User, values: dict[str, str]) -> dict[str, Any]:
+    count = _party_count(values)
+    offices = await _offices(request[DB])
+    if user.role == Role.OFFICE_STAFF:
+        offices = [o for o in offices if o.id == user.office_id]
+    values.setdefault("office", user.office.code)
+    return {
+        "values": values,
+        "parties": _party_rows(values, count),
+        "offices": offices,
+        "errors": [],
+    }
+
+
+def _require_creator(user: User) -> None:
+    if not access.can_create_case(user, user.office_id):
+        raise Forbidden("your role may not register cases")
+
+
+def _case_create_data(values: dict[str, str], count: int) -> dict[str, Any]:
+    """The form as ``CaseCreate`` input; the claim typed in yuan becomes exact fen."""
+    try:
+        claim_fen = parse_yuan(values.get("claim_yuan", ""))
+    except ValueError as exc:
+        raise Invalid(
+            str(exc), details=[{"field": "claim_yuan", "message": f"Value error, {exc}"}]
+        ) from None
+    parties = []
+    for i, row in enumerate(_party_rows(values, count)):
+        if not row["name"].strip() and i >= 2:
+            continue  # an extra row left empty is not a party
+        party: dict[str, Any] = {f: row[f] for f in PARTY_FIELDS}
+        if row["consent"] in ("yes", "no"):
+            party["consent"] = row["consent"] == "yes"
+        parties.append(party)
+    return {
+        "cause": values.get("cause", ""),
+        "facts": values.get("facts", ""),
+        "claim_fen": claim_fen,
+        "office": values.get("office") or None,
+        "parties": parties,
+    }
+
+
+BOTH_SIDES = "a case needs at least one applicant and one respondent"
+
+
+def _both_sides(data: CaseCreate) -> None:
+    # The form registers a dispute, which has two sides; the API may add parties later.
+    sides = {p.side for p in data.parties}
+    if not {"applicant", "respondent"} <= sides:
+        raise Invalid(
+            BOTH_SIDES, details=[{"field": "parties", "message": f"Value error, {BOTH_SIDES}"}]
+        )
+
+
+async def new_case_form(request: web.Request) -> web.Response:
+    user = require_user(request)
+    _require_creator(user)
+    return render(request, "case_new.html", await _new_context(request, user, {}))
+
+
+async def new_case_submit(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    _require_creator(user)
+    values = await form_values(request)
+    count = _party_count(values)
+    if "add_party" in values:
+        # "Add a party" re-shows the form with one more row; nothing is saved yet.
+        values["party_count"] = str(min(count + 1, MAX_PARTIES))
+        return render(request, "case_new.html", await _new_context(request, user, values))
+    db = request[DB]
+    try:
+        data = parse_model(CaseCreate, _case_create_data(values, count))
+        _both_sides(data)
+        office_id = await docket.resolve_office(db, user, data.office)
+        source = "office" if user.role == Role.OFFICE_STAFF else "court"
+        case = await docket.create_case(
+            db, user, data, office_id=office_id, source=source, request=request
+        )
+    except (Invalid, Forbidden) as exc:
+        ctx = await _new_context(request, user, values)
+        gettext = template_context(request)["_"]
+        ctx["errors"] = error_lines(exc, _labels_for_parties(count, gettext), gettext)
+        return render(request, "case_new.html", ctx, status=exc.status)
+    return see_other(str(request.app.router["case"].url_for(case_id=str(case.id))))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/cases", case_list, name="cases")
+    app.router.add_get("/cases/due-soon", due_soon_list, name="cases_due_soon")
+    app.router.add_get("/cases/new", new_case_form, name="case_new")
+    app.router.add_post("/cases/new", new_case_submit, name="case_new_submit")
