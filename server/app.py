@@ -53,6 +53,7 @@ _SUBSYSTEMS = (
     "server.pages.case_pages",
     "server.api.sessions",
     "server.pages.session_pages",
+    "recordings",
 )
 
 

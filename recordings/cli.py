@@ -1,0 +1,103 @@
+"""``courtlink recordings verify [SESSION]`` and ``courtlink recordings purge [--dry-run]``.
+
+``verify`` exits 1 naming every file that is missing, altered or unlisted and every manifest
+whose signature fails; ``purge`` lists (``--dry-run``) or deletes the recordings whose
+retention period has run out, skipping those under legal hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recordings import retention, verify
+from server.cli import register
+from server.settings import Settings
+
+T = TypeVar("T")
+
+
+def _with_db(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    from server.db import make_engine, make_sessionmaker
+
+    async def go() -> T:
+        engine = make_engine(settings)
+        try:
+            async with make_sessionmaker(engine)() as db:
+                result = await fn(db)
+                await db.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    async def go(db: AsyncSession) -> int:
+        recs = await verify.sealed_recordings(db, args.session)
+        if args.session is not None and not recs:
+            print(f"session {args.session}: no recording")
+            return 1
+        bad = 0
+        for rec in recs:
+            report = await verify.verify_session(db, settings, rec)
+            if report.ok:
+                print(f"session {rec.session_id}: OK ({report.files} files, signature valid)")
+                continue
+            bad += 1
+            print(f"session {rec.session_id}: FAILED")
+            for problem in report.problems:
+                print(f"  {problem}")
+        print(f"{len(recs)} recording(s) checked, {bad} failed")
+        return 1 if bad else 0
+
+    return _with_db(settings, go)
+
+
+def _cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    async def go(db: AsyncSession) -> int:
+        if args.dry_run:
+            found = await retention.candidates(db, settings)
+            verb = "would delete"
+        else:
+            found = await retention.purge(db, settings, actor="cli:purge")
+            verb = "deleted"
+        for cand in found:
+            rec = cand.recording
+            if cand.held:
+                print(f"session {rec.session_id}: kept, legal hold ({rec.hold_reason})")
+                continue
+            print(
+                f"session {rec.session_id} case {cand.case.number or cand.case.id}: {verb} "
+                f"{len(cand.files)} file(s), {cand.bytes} bytes "
+                f"(outcome {cand.outcome}, expired {cand.expires_at:%Y-%m-%d})"
+            )
+            for rel in cand.files:
+                print(f"  {rel}")
+        if not found:
+            print("nothing to purge")
+        return 0
+
+    return _with_db(settings, go)
+
+
+def _register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    group = sub.add_parser("recordings", help="session recordings").add_subparsers(
+        dest="recordings_cmd", required=True
+    )
+    p = group.add_parser(
+        "verify", help="re-hash files and check manifest signatures; exit 1 naming each problem"
+    )
+    p.add_argument("session", nargs="?", type=int, help="session id (default: all)")
+    p.set_defaults(func=_cmd_verify)
+    p = group.add_parser("purge", help="delete recordings past their retention period")
+    p.add_argument("--dry-run", action="store_true", help="only show what would be deleted")
+    p.set_defaults(func=_cmd_purge)
+
+
+register(_register)

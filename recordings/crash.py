@@ -1,0 +1,187 @@
+"""Start-up recovery of segments a dead process left behind (``courtlink serve`` runs it
+before the recorder starts).
+
+Two kinds of leftovers, none dropped silently:
+- rows still ``recording``: their file is remuxed (packets copied as they are, no codec) into
+  a finalized file with duration and cues, which replaces the cut one; the row becomes
+  ``interrupted`` with what could be read, or keeps the raw file with a note if nothing could;
+- files with no row (the process died before the row was written): registered from the tags
+  every file carries in its header, also as ``interrupted``.
+Every recording touched is marked interrupted, audited and sealed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import av
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from recordings import paths, seal
+from recordings.probe import probe
+from server.audit import record
+from server.models.base import utcnow
+from server.models.recordings import Recording, RecordingSegment, SegmentStatus
+from server.models.sessions import MediationSession
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def finalize(path: Path) -> tuple[int, str]:
+    """Remux the readable part of a cut file in place. Returns (packets kept, error)."""
+    tmp = path.with_name(path.stem + ".recovering.webm")
+    kept = 0
+    try:
+        with av.open(str(path)) as src:
+            stream = src.streams[0]
+            meta = dict(src.metadata)
+            with av.open(str(tmp), "w", format="webm") as dst:
+                dst.metadata.update({k: v for k, v in meta.items() if k != "ENCODER"})
+                if stream.type == "video":
+                    out = dst.add_mux_stream(
+                        "vp8",
+                        width=int(getattr(stream.codec_context, "width", 0)),
+                        height=int(getattr(stream.codec_context, "height", 0)),
+                        time_base=stream.time_base,
+                    )
+                else:
+                    out = dst.add_mux_stream("opus", rate=48000, time_base=stream.time_base)
+                for packet in src.demux(stream):
+                    if packet.size == 0 or packet.pts is None:
+                        continue
+                    packet.stream = out
+                    dst.mux(packet)
+                    kept += 1
+    except (av.FFmpegError, IndexError, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        return kept, str(exc) or type(exc).__name__
+    if kept == 0:
+        tmp.unlink(missing_ok=True)
+        return 0, "no readable frames"
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return kept, ""
+
+
+def _tags(path: Path) -> dict[str, str]:
+    try:
+        with av.open(str(path)) as src:
+            return {k.lower(): v for k, v in src.metadata.items()}
+    except (av.FFmpegError, OSError):
+        return {}
+
+
+async def _recover_segment(settings: Settings, seg: RecordingSegment) -> None:
+    path = paths.inside(settings, seg.path)
+    seg.status = SegmentStatus.INTERRUPTED
+    seg.end_reason = "crash"
+    if not path.exists():
+        seg.note = (seg.note + "; no file was written before the crash").strip("; ")
+        seg.ended_at = seg.started_at
+        return
+    raw_size = path.stat().st_size
+    kept, error = await asyncio.to_thread(finalize, path)
+    facts = await asyncio.to_thread(probe, path)
+    seg.frames, seg.keyframes, seg.duration_ms = facts.frames, facts.keyframes, facts.duration_ms
+    seg.ended_at = seg.started_at + timedelta(milliseconds=facts.duration_ms)
+    if error:
+        seg.note = (seg.note + f"; recovery kept the raw file ({raw_size} bytes): {error}").strip(
+            "; "
+        )
+    else:
+        seg.note = (
+            seg.note + f"; recovered {kept} frames from a cut file of {raw_size} bytes"
+        ).strip("; ")
+
+
+async def _orphans(db: AsyncSession, settings: Settings) -> list[RecordingSegment]:
+    """Files on disk that no row knows: register them from their header tags."""
+    base = paths.root(settings)
+    if not base.exists():
+        return []
+    known = set((await db.scalars(select(RecordingSegment.path))).all())
+    found = []
+    for path in sorted(base.glob("session-*/*.webm")):
+        rel = path.relative_to(base).as_posix()
+        if rel in known or path.name.endswith(".recovering.webm"):
+            continue
+        tags = await asyncio.to_thread(_tags, path)
+        session_id = int(path.parent.name.removeprefix("session-"))
+        if await db.get(MediationSession, session_id) is None:
+            log.error("recording file %s belongs to no known session; left in place", path)
+            continue
+        from recordings.store import recording_for
+
+        rec = await recording_for(db, session_id)
+        started = tags.get("courtlink_started_at") or tags.get("creation_time") or ""
+        try:
+            started_at = datetime.fromisoformat(started.replace("Z", "+00:00"))
+        except ValueError:
+            started_at = utcnow()
+        seg = RecordingSegment(
+            recording_id=rec.id,
+            uid=path.stem[:32],
+            peer_id=tags.get("courtlink_peer", ""),
+            identity=tags.get("courtlink_identity", ""),
+            participant=tags.get("courtlink_participant", tags.get("courtlink_peer", "")),
+            room=tags.get("courtlink_room", "main").split(":")[-1],
+            label=tags.get("courtlink_label", ""),
+            kind=tags.get("courtlink_kind", "video"),
+            codec=tags.get("courtlink_codec", ""),
+            path=rel,
+            status=SegmentStatus.RECORDING,
+            started_at=started_at,
+            note="registered from the file's own header at recovery",
+        )
+        db.add(seg)
+        found.append(seg)
+    await db.flush()
+    return found
+
+
+async def recover(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> list[int]:
+    """Finalize, mark and seal everything a crash left open. Returns the sessions touched."""
+    async with sessionmaker() as db:
+        open_rows = list(
+            (
+                await db.scalars(
+                    select(RecordingSegment).where(
+                        RecordingSegment.status == SegmentStatus.RECORDING
+                    )
+                )
+            ).all()
+        )
+        open_rows += await _orphans(db, settings)
+        touched: set[int] = set()
+        for seg in open_rows:
+            await _recover_segment(settings, seg)
+            touched.add(seg.recording_id)
+        for rec_id in sorted(touched):
+            rec = await db.get(Recording, rec_id)
+            assert rec is not None
+            rec.interrupted = True
+            await record(
+                db,
+                "recording.recovered",
+                "recording",
+                rec.id,
+                actor="system",
+                session_id=rec.session_id,
+                segments=[s.uid for s in open_rows if s.recording_id == rec_id],
+            )
+            await seal.seal(db, settings, rec)
+        await db.commit()
+        sessions = [
+            r.session_id
+            for r in (await db.scalars(select(Recording).where(Recording.id.in_(touched)))).all()
+        ]
+    for session_id in sessions:
+        log.warning("recovered interrupted recording of session %s", session_id)
+    return sessions

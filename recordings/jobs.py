@@ -1,0 +1,179 @@
+"""The background composite job: one at a time by default (``COMPOSITE_WORKERS``), progress
+in the database every half second for the session page's bar, retried once by itself after a
+failure, and again whenever someone allowed presses "retry".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from recordings import paths
+from recordings.composite import Source, render
+from recordings.probe import sha256_file
+from recordings.service import RecordingService
+from server.appkeys import SESSIONMAKER, SETTINGS
+from server.audit import record
+from server.models.recordings import CompositeStatus, Recording, SegmentStatus
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+AUTO_ATTEMPTS = 2
+POLL_SECONDS = 30.0
+
+
+class _Progress:
+    value = 0.0
+
+    def set(self, value: float) -> None:
+        self.value = value
+
+
+def sources_of(settings: Settings, rec: Recording) -> list[Source]:
+    usable = [
+        s
+        for s in rec.segments
+        if s.status in (SegmentStatus.COMPLETE, SegmentStatus.INTERRUPTED, SegmentStatus.FAILED)
+        and (s.frames or 0) > 0
+    ]
+    if not usable:
+        return []
+    t0 = min(s.started_at for s in usable)
+    return [
+        Source(
+            path=paths.inside(settings, s.path),
+            kind=s.kind,
+            slot=f"{s.identity or s.peer_id}/{s.label}",
+            start_ms=round((s.started_at - t0).total_seconds() * 1000),
+            duration_ms=s.duration_ms or 0,
+        )
+        for s in usable
+    ]
+
+
+async def run_job(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, rec_id: int
+) -> bool:
+    """Render one recording's composite. Returns whether it succeeded."""
+    async with sessionmaker() as db:
+        rec = await db.get(Recording, rec_id)
+        if rec is None:
+            return False
+        rec.composite_status = CompositeStatus.RUNNING
+        rec.composite_progress = 0.0
+        rec.composite_attempts += 1
+        rec.composite_error = ""
+        sources = sources_of(settings, rec)
+        session_id = rec.session_id
+        await db.commit()
+    progress = _Progress()
+    out = paths.inside(settings, paths.composite_relpath(session_id))
+    task = asyncio.ensure_future(asyncio.to_thread(render, sources, out, progress.set))
+    while not task.done():
+        await asyncio.wait([task], timeout=0.5)
+        async with sessionmaker() as db:
+            row = await db.get(Recording, rec_id)
+            if row is not None and not task.done():
+                row.composite_progress = round(progress.value, 3)
+                await db.commit()
+    async with sessionmaker() as db:
+        rec = await db.get(Recording, rec_id)
+        assert rec is not None
+        try:
+            duration = task.result()
+        except Exception as exc:
+            log.exception("composite of session %s failed", session_id)
+            rec.composite_status = CompositeStatus.FAILED
+            rec.composite_error = f"{type(exc).__name__}: {exc}"[:2000]
+            await db.commit()
+            return False
+        digest, size = await asyncio.to_thread(sha256_file, out)
+        rec.composite_status = CompositeStatus.DONE
+        rec.composite_progress = 1.0
+        rec.composite_path = Path(paths.composite_relpath(session_id)).as_posix()
+        rec.composite_size, rec.composite_sha256 = size, digest
+        rec.composite_duration_ms = duration
+        await record(
+            db,
+            "recording.composite",
+            "recording",
+            rec.id,
+            actor="system",
+            session_id=session_id,
+            sha256=digest,
+            size=size,
+        )
+        await db.commit()
+    return True
+
+
+async def _due(db: AsyncSession) -> list[int]:
+    rows = await db.scalars(
+        select(Recording.id)
+        .where(
+            Recording.purged_at.is_(None),
+            or_(
+                Recording.composite_status == CompositeStatus.QUEUED,
+                (Recording.composite_status == CompositeStatus.FAILED)
+                & (Recording.composite_attempts < AUTO_ATTEMPTS),
+            ),
+        )
+        .order_by(Recording.id)
+    )
+    return list(rows.all())
+
+
+async def _worker(
+    app: web.Application, service: RecordingService, running: dict[int, asyncio.Task[bool]]
+) -> None:
+    settings, sessionmaker = app[SETTINGS], app[SESSIONMAKER]
+    slots = asyncio.Semaphore(max(1, settings.composite_workers))
+    # A job left "running" by a dead process runs again.
+    async with sessionmaker() as db:
+        for rec in (
+            await db.scalars(
+                select(Recording).where(Recording.composite_status == CompositeStatus.RUNNING)
+            )
+        ).all():
+            rec.composite_status = CompositeStatus.QUEUED
+        await db.commit()
+    while True:
+        async with sessionmaker() as db:
+            due = [r for r in await _due(db) if r not in running]
+        for rec_id in due:
+            await slots.acquire()
+
+            async def job(rec_id: int = rec_id) -> bool:
+                try:
+                    return await run_job(sessionmaker, settings, rec_id)
+                finally:
+                    slots.release()
+                    running.pop(rec_id, None)
+                    service.composite_wakeup.set()
+
+            running[rec_id] = asyncio.ensure_future(job())
+        service.composite_wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(service.composite_wakeup.wait(), POLL_SECONDS)
+
+
+class Worker:
+    """The composite worker's lifetime: started and stopped by the app's cleanup context."""
+
+    def __init__(self, app: web.Application, service: RecordingService) -> None:
+        self.running: dict[int, asyncio.Task[bool]] = {}
+        self.task = asyncio.ensure_future(_worker(app, service, self.running))
+
+    async def stop(self) -> None:
+        # A job cut short here is found "running" at the next start and runs again.
+        for task in [self.task, *self.running.values()]:
+            task.cancel()
+        for task in [self.task, *self.running.values()]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,105 @@
+"""Retention: how long a case's recordings are kept, legal holds, and the purge.
+
+The period depends on how the case ended (``COURTLINK_RECORDING_RETENTION_DAYS``, a JSON map
+from outcome to days, counted from the case's resolution). A case with no outcome in that
+map (still open, or an outcome nobody configured) is kept. A legal hold on a recording blocks
+its deletion whatever the period says. The purge deletes the files, keeps the rows (marked
+``purged``) and the manifest, and audits every recording it removes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recordings import paths
+from server.audit import record
+from server.models.base import utcnow
+from server.models.docket import Case
+from server.models.recordings import Recording, SegmentStatus
+from server.settings import Settings
+
+
+@dataclass
+class Candidate:
+    recording: Recording
+    case: Case
+    outcome: str
+    expires_at: datetime
+    files: list[str]
+    bytes: int
+    held: bool
+
+
+def outcome_of(case: Case) -> str:
+    return case.outcome or case.stage
+
+
+async def candidates(
+    db: AsyncSession, settings: Settings, *, now: datetime | None = None
+) -> list[Candidate]:
+    """Recordings whose retention period has run out (held ones included, flagged)."""
+    now = now or utcnow()
+    rows = (
+        await db.execute(
+            select(Recording, Case)
+            .join(Case, Case.id == Recording.case_id)
+            .where(Recording.purged_at.is_(None))
+            .order_by(Recording.id)
+        )
+    ).all()
+    out: list[Candidate] = []
+    for rec, case in rows:
+        outcome = outcome_of(case)
+        days = settings.recording_retention_days.get(outcome)
+        if days is None or case.resolved_at is None:
+            continue
+        expires = case.resolved_at + timedelta(days=days)
+        if expires > now:
+            continue
+        files = [s.path for s in rec.segments if s.status != SegmentStatus.PURGED]
+        if rec.composite_path:
+            files.append(rec.composite_path)
+        size = sum(s.size or 0 for s in rec.segments if s.status != SegmentStatus.PURGED)
+        size += rec.composite_size or 0
+        out.append(Candidate(rec, case, outcome, expires, files, size, rec.legal_hold))
+    return out
+
+
+def _delete(settings: Settings, relpaths: list[str]) -> None:
+    for rel in relpaths:
+        paths.inside(settings, rel).unlink(missing_ok=True)
+
+
+async def purge(
+    db: AsyncSession, settings: Settings, *, actor: str, now: datetime | None = None
+) -> list[Candidate]:
+    """Delete expired, unheld recordings' files; returns what was purged."""
+    done = []
+    for cand in await candidates(db, settings, now=now):
+        if cand.held:
+            continue
+        rec = cand.recording
+        await asyncio.to_thread(_delete, settings, cand.files)
+        for seg in rec.segments:
+            seg.status = SegmentStatus.PURGED
+        rec.composite_path = None
+        rec.purged_at = utcnow()
+        await record(
+            db,
+            "recording.purged",
+            "recording",
+            rec.id,
+            actor=actor,
+            session_id=rec.session_id,
+            case_id=cand.case.id,
+            outcome=cand.outcome,
+            files=cand.files,
+            bytes=cand.bytes,
+        )
+        done.append(cand)
+    return done

@@ -1,0 +1,122 @@
+"""Database side of recording: the ``Recording`` row of a session, segment rows as the
+writer thread opens and closes files, host start/stop, and the alarm.
+
+Every function takes the session first and leaves committing to the caller.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recordings.recorder import Alarm, Closed, Opened
+from server.audit import record
+from server.errors import NotFound
+from server.models.base import utcnow
+from server.models.docket import DocketEntry
+from server.models.recordings import Recording, RecordingSegment, SegmentStatus
+from server.models.sessions import MediationSession
+
+
+async def recording_for(db: AsyncSession, session_id: int, *, create: bool = True) -> Recording:
+    """The session's recording row, created on first need."""
+    rec = await db.scalar(select(Recording).where(Recording.session_id == session_id))
+    if rec is not None:
+        return rec
+    session = await db.get(MediationSession, session_id)
+    if session is None or not create:
+        raise NotFound(f"session {session_id} not found", code="session_not_found")
+    rec = Recording(session_id=session_id, case_id=session.case_id)
+    db.add(rec)
+    await db.flush()
+    return rec
+
+
+async def segment_opened(db: AsyncSession, event: Opened, people: dict[str, str]) -> None:
+    rec = await recording_for(db, event.session_id)
+    db.add(
+        RecordingSegment(
+            recording_id=rec.id,
+            uid=event.uid,
+            peer_id=event.peer_id,
+            identity=people.get("identity", ""),
+            participant=people.get("participant", event.peer_id),
+            room=_place(event.room),
+            label=event.label,
+            kind=event.kind,
+            codec=event.codec,
+            width=event.width,
+            height=event.height,
+            path=event.relpath,
+            status=SegmentStatus.RECORDING,
+            started_at=event.started_at,
+            note=event.note,
+        )
+    )
+
+
+async def segment_closed(db: AsyncSession, event: Closed) -> None:
+    seg = await db.scalar(select(RecordingSegment).where(RecordingSegment.uid == event.uid))
+    if seg is None:
+        return
+    seg.status = SegmentStatus.FAILED if event.failed else SegmentStatus.COMPLETE
+    seg.ended_at = utcnow()
+    seg.end_reason = event.reason
+    seg.frames = event.stats.frames
+    seg.keyframes = event.stats.keyframes
+    seg.duration_ms = event.stats.duration_ms
+    seg.lost_frames = event.lost_frames
+    if event.skipped_frames:
+        seg.note = (seg.note + f"; {event.skipped_frames} frames before the first keyframe").strip()
+
+
+async def alarm_raised(db: AsyncSession, event: Alarm) -> Recording:
+    rec = await recording_for(db, event.session_id)
+    rec.active = False
+    rec.alarm = f"{event.reason}: {event.message}"
+    await record(
+        db,
+        "recording.alarm",
+        "recording",
+        rec.id,
+        actor="system",
+        session_id=event.session_id,
+        reason=event.reason,
+        message=event.message,
+    )
+    await _timeline(db, rec, None, "recording_alarm", f"recording stopped: {event.reason}")
+    return rec
+
+
+async def set_active(
+    db: AsyncSession, rec: Recording, active: bool, *, actor_id: int | None, actor: str
+) -> None:
+    """The host's start/stop: into the audit log and the case's timeline."""
+    rec.active = active
+    if active:
+        rec.alarm = None
+    action = "recording.started" if active else "recording.stopped"
+    await record(db, action, "recording", rec.id, actor=actor, session_id=rec.session_id)
+    text = "recording started" if active else "recording stopped"
+    await _timeline(db, rec, actor_id, "recording", f"{text} (session {rec.session_id})")
+
+
+async def _timeline(
+    db: AsyncSession, rec: Recording, actor_id: int | None, kind: str, text: str
+) -> None:
+    db.add(
+        DocketEntry(
+            case_id=rec.case_id,
+            actor_id=actor_id,
+            kind=kind,
+            text=text,
+            data={"session_id": rec.session_id, "recording_id": rec.id},
+        )
+    )
+
+
+def _place(room: str) -> str:
+    # The SFU's room id may carry the session ("12:caucus-a"); the row keeps the place only.
+    return Path(room.replace(":", "/")).name or room

@@ -1,0 +1,114 @@
+"""Checking a sealed recording: the manifest's signature, every file's SHA-256, files that
+are missing, altered or not listed, and the database's copy of the seal.
+
+Pure reads; used by ``courtlink recordings verify`` and the session page.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recordings import keys, paths
+from recordings.probe import sha256_file
+from server.models.recordings import Recording, SegmentStatus
+from server.settings import Settings
+
+
+@dataclass
+class Problem:
+    name: str
+    kind: str  # missing | altered | unlisted | signature | manifest | unsealed
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind.upper()}: {self.name}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass
+class Report:
+    session_id: int
+    files: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_directory(settings: Settings, session_id: int) -> Report:
+    """Check one session directory against its signed manifest (no database needed)."""
+    report = Report(session_id)
+    directory = paths.session_dir(settings, session_id)
+    manifest_path = directory / paths.MANIFEST
+    sig_path = directory / paths.SIGNATURE
+    if not manifest_path.exists() or not sig_path.exists():
+        report.problems.append(
+            Problem(str(manifest_path), "manifest", "manifest or signature missing")
+        )
+        return report
+    data = manifest_path.read_bytes()
+    public = keys.load_public(settings.data_dir)
+    if public is None:
+        report.problems.append(Problem(str(sig_path), "signature", "no public key to check with"))
+    elif not keys.check(public, data, sig_path.read_text().strip()):
+        report.problems.append(Problem(str(manifest_path), "signature", "signature does not match"))
+    try:
+        manifest = json.loads(data)
+        listed = {str(f["name"]): f for f in manifest["files"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        report.problems.append(Problem(str(manifest_path), "manifest", f"unreadable: {exc}"))
+        return report
+    for name, entry in sorted(listed.items()):
+        path = directory / name
+        report.files += 1
+        if Path(name).name != name or not path.is_file():
+            report.problems.append(Problem(str(path), "missing"))
+            continue
+        digest, size = sha256_file(path)
+        if digest != entry.get("sha256") or size != entry.get("size"):
+            report.problems.append(Problem(str(path), "altered", "SHA-256 differs from manifest"))
+    for path in sorted(directory.iterdir()):
+        if path.name in (paths.MANIFEST, paths.SIGNATURE) or path.name in listed:
+            continue
+        report.problems.append(Problem(str(path), "unlisted"))
+    return report
+
+
+async def verify_session(db: AsyncSession, settings: Settings, rec: Recording) -> Report:
+    """The directory check plus the database: the seal it stores and the segments it knows."""
+    report = verify_directory(settings, rec.session_id)
+    manifest_path = paths.session_dir(settings, rec.session_id) / paths.MANIFEST
+    if rec.manifest_sha256 is None:
+        report.problems.append(Problem(str(manifest_path), "unsealed", "never sealed"))
+        return report
+    if manifest_path.exists() and sha256_file(manifest_path)[0] != rec.manifest_sha256:
+        report.problems.append(
+            Problem(str(manifest_path), "manifest", "differs from the sealed copy's hash")
+        )
+    try:
+        listed = {f["name"] for f in json.loads(manifest_path.read_bytes())["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = set()
+    for seg in rec.segments:
+        name = Path(seg.path).name
+        if seg.status == SegmentStatus.PURGED:
+            continue
+        if seg.status == SegmentStatus.RECORDING:
+            report.problems.append(Problem(name, "unsealed", "still recording"))
+        elif name not in listed:
+            # A segment the database knows but the seal does not: never pass it silently.
+            kind = "missing" if seg.sha256 is None else "unsealed"
+            report.problems.append(Problem(name, kind, "segment not in the manifest"))
+    return report
+
+
+async def sealed_recordings(db: AsyncSession, session_id: int | None) -> list[Recording]:
+    query = select(Recording).where(Recording.purged_at.is_(None)).order_by(Recording.session_id)
+    if session_id is not None:
+        query = query.where(Recording.session_id == session_id)
+    return list((await db.scalars(query)).all())

@@ -1,0 +1,117 @@
+"""Test helpers for recordings: a case with a session, and a sealed recording of it made
+from the synthetic clip (files written by the real writer, rows as the recorder writes them)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from recordings import paths, seal
+from recordings.writer import SegmentWriter
+from server.appkeys import SESSIONMAKER, SETTINGS
+from server.models.accounts import Office
+from server.models.docket import Case
+from server.models.recordings import Recording, RecordingSegment, SegmentStatus
+from server.models.sessions import MediationSession
+from tests.recording_media import opus_clip, vp8_clip
+
+T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+
+
+async def case_with_session(
+    client: TestClient,
+    *,
+    mediator_id: int | None = None,
+    judge_id: int | None = None,
+    office: str = "center",
+    number: str | None = None,
+) -> tuple[int, int]:
+    async with client.app[SESSIONMAKER]() as db:
+        office_id = await db.scalar(select(Office.id).where(Office.code == office))
+        case = Case(
+            cause="民间借贷纠纷",
+            office_id=office_id,
+            number=number or f"(2026)晋0303民诉前调{uuid.uuid4().int % 100000}号",
+            stage="pre_litigation_mediation",
+            mediator_id=mediator_id,
+            judge_id=judge_id,
+        )
+        db.add(case)
+        await db.flush()
+        session = MediationSession(
+            case_id=case.id,
+            kind="mediation",
+            status="ended",
+            opened_at=T0,
+            ended_at=T0 + timedelta(minutes=5),
+        )
+        db.add(session)
+        await db.commit()
+        return case.id, session.id
+
+
+async def recorded_session(
+    client: TestClient, people: int = 2, *, seconds: float = 2.0, do_seal: bool = True, **kw: object
+) -> tuple[int, int]:
+    """A session whose ``people`` participants each left a camera and an audio segment,
+    starting half a second apart; sealed unless ``do_seal`` is false."""
+    case_id, session_id = await case_with_session(client, **kw)  # type: ignore[arg-type]
+    settings = client.app[SETTINGS]
+    async with client.app[SESSIONMAKER]() as db:
+        rec = Recording(session_id=session_id, case_id=case_id, active=False)
+        db.add(rec)
+        await db.flush()
+        for n in range(people):
+            start = T0 + timedelta(milliseconds=500 * n)
+            for kind, clip in (("video", vp8_clip(seconds)), ("audio", opus_clip(seconds))):
+                uid = uuid.uuid4().hex
+                rel = paths.segment_relpath(session_id, uid)
+                writer = SegmentWriter(
+                    paths.root(settings) / rel,
+                    kind,
+                    started_at=start,
+                    width=320,
+                    height=240,
+                    tags={"segment": uid},
+                )
+                for unit in clip:
+                    writer.write(unit.data, unit.pts, unit.keyframe)
+                stats = writer.close()
+                db.add(
+                    RecordingSegment(
+                        recording_id=rec.id,
+                        uid=uid,
+                        peer_id=f"p{n}",
+                        identity=f"party:{n}",
+                        participant=["张三", "李四", "王五", "赵六"][n],
+                        room="main",
+                        label="camera" if kind == "video" else "audio",
+                        kind=kind,
+                        codec="vp8" if kind == "video" else "opus",
+                        width=320 if kind == "video" else 0,
+                        height=240 if kind == "video" else 0,
+                        path=rel,
+                        status=SegmentStatus.COMPLETE,
+                        started_at=start,
+                        ended_at=start + timedelta(milliseconds=stats.duration_ms),
+                        end_reason="session_end",
+                        frames=stats.frames,
+                        duration_ms=stats.duration_ms,
+                    )
+                )
+        await db.flush()
+        if do_seal:
+            await db.refresh(rec, ["segments"])
+            await seal.seal(db, settings, rec)
+        await db.commit()
+    return case_id, session_id
+
+
+async def recording_of(client: TestClient, session_id: int) -> Recording:
+    async with client.app[SESSIONMAKER]() as db:
+        rec = await db.scalar(select(Recording).where(Recording.session_id == session_id))
+        assert rec is not None
+        return rec
