@@ -8,17 +8,30 @@ m-line, so tests can rebuild the encoded frames and compare them with what was s
 from __future__ import annotations
 
 import asyncio
+import atexit
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+import av
+from aiortc import (
+    MediaStreamTrack,
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
 from signaling.sfu import FrameAssembler, Sfu
 from signaling.sfu import aiortc_hook as hook
 from signaling.sfu.media import EncodedFrame
+from tests.media_clips import make_opus_clip, make_vp8_clip
 
 
 @dataclass
@@ -42,13 +55,14 @@ class Client:
     def __init__(self, sfu: Sfu, peer_id: str, tracks: list[MediaStreamTrack] = ()) -> None:  # type: ignore[assignment]
         self.sfu = sfu
         self.id = peer_id
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         for track in tracks:
             self.pc.addTrack(track)
         self.offers: list[dict[str, Any]] = []
         self.tracks: dict[str, dict[str, str]] = {}  # mid -> {"peer", "label"} (latest offer)
         self.received: dict[str, Received] = {}  # mid -> packets
         self.states: list[str] = []
+        self.segments: list[tuple[str, int, dict[str, str] | None]] = []
         self.hold_answers = False
         self.held: list[dict[str, Any]] = []
 
@@ -72,8 +86,26 @@ class Client:
             if t.mid is not None:
                 box = self.received.setdefault(t.mid, Received())
                 hook.intercept_receiver(t.receiver, self._recorder(box))
+        for mid, box in self.received.items():
+            self.segments.append((mid, len(box.packets), self.tracks.get(mid)))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         await self.sfu.handle_answer(self.id, self.pc.localDescription.sdp)
+
+    def runs_of(self, peer_id: str, label: str) -> list[list[RtpPacket]]:
+        """Packets of ``peer_id``'s ``label``, one list per period an m-line carried it (a
+        slot's mapping changes only with an answer, so answers delimit the periods)."""
+        want = {"peer": peer_id, "label": label}
+        runs = []
+        for i, (mid, start, info) in enumerate(self.segments):
+            if info != want:
+                continue
+            later = [s for m, s, _ in self.segments[i + 1 :] if m == mid]
+            end = later[0] if later else None
+            runs.append(self.received[mid].packets[start:end])
+        return runs
+
+    def count_of(self, peer_id: str, label: str) -> int:
+        return sum(len(run) for run in self.runs_of(peer_id, label))
 
     @staticmethod
     def _recorder(box: Received) -> Callable[[RtpPacket], None]:
@@ -110,3 +142,60 @@ async def wait_for(condition: Callable[[], bool], within: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {condition.__name__}")
         await asyncio.sleep(0.05)
+
+
+_CLIPS: dict[str, Path] = {}
+
+
+def small_clips() -> dict[str, Path]:
+    """Small clips for the SFU tests, encoded once per test process (VP8 160x120, keyframe
+    every 15 frames; Opus tone), in a temporary directory removed at exit."""
+    if not _CLIPS:
+        base = Path(tempfile.mkdtemp(prefix="sfu-clips-"))
+        atexit.register(shutil.rmtree, base, True)
+        _CLIPS["video"] = make_vp8_clip(base / "clip.webm", frames=60, width=160, height=120)
+        _CLIPS["audio"] = make_opus_clip(base / "tone.ogg", seconds=2.0)
+    return _CLIPS
+
+
+class ClipTrack(MediaStreamTrack):
+    """Sends a clip's encoded packets as they are (no decode, no encode), in real time, looped
+    with continuous timestamps: a lighter and steadier publisher source than MediaPlayer."""
+
+    def __init__(self, path: Path, *, loop: bool = True) -> None:
+        super().__init__()
+        with av.open(str(path)) as container:
+            stream = container.streams[0]
+            self.kind = "video" if stream.type == "video" else "audio"
+            self._time_base = stream.time_base
+            self._items = [(bytes(p), p.pts) for p in container.demux(stream) if p.size]
+        step = self._items[1][1] - self._items[0][1]
+        self._span = self._items[-1][1] - self._items[0][1] + step
+        self._loop = loop
+        self._index = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.Packet:
+        if self._index >= len(self._items) and not self._loop:
+            self.stop()
+            raise MediaStreamError
+        rounds, i = divmod(self._index, len(self._items))
+        data, pts = self._items[i]
+        pts += rounds * self._span
+        self._index += 1
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        due = self._start + float(pts * self._time_base)
+        if due > now:
+            await asyncio.sleep(due - now)
+        packet = av.Packet(data)
+        packet.pts = pts
+        packet.time_base = self._time_base
+        return packet
+
+
+def clip_tracks(loop: bool = True) -> list[MediaStreamTrack]:
+    """Audio and camera tracks replaying the small clips."""
+    clips = small_clips()
+    return [ClipTrack(clips["audio"], loop=loop), ClipTrack(clips["video"], loop=loop)]

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiortc import (
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -50,7 +51,9 @@ def ice_configuration(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
         RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
         for s in ice_servers
     ]
-    return RTCConfiguration(iceServers=servers)
+    # max-bundle: every m-line shares one transport from the start (aiortc's default
+    # "balanced" policy leaves a second same-kind m-line on a transport that never starts).
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 def prefer_codec(transceiver: RTCRtpTransceiver, kind: str) -> None:

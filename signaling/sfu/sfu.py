@@ -158,6 +158,11 @@ class Sfu:
         for p in others:
             await self._negotiate(p)
 
+    async def renegotiate(self, peer_id: str) -> None:
+        """Send the peer a fresh offer (queued behind an outstanding one), e.g. when the
+        browser added a track on an m-line it had answered inactive."""
+        await self._negotiate(self._peer(peer_id))
+
     def add_tap(self, tap: MediaTap) -> None:
         """Start calling ``tap`` for every forwarded packet (see ``MediaTap``); tracks already
         live in a room get ``on_track_start`` now."""
