@@ -116,6 +116,34 @@ def can_view_recordings(user: User, case: Case) -> bool:
     return user.id in (case.judge_id, case.mediator_id)
 
 
+def can_draft_agreement(user: User, case: Case) -> bool:
+    """Drafting an agreement's terms: the mediators and judges (a fast-track judge mediates
+    too), as for any case they may see."""
+    return user.role in (Role.MEDIATOR, Role.JUDGE) and can_view_case(user, case)
+
+
+def is_agreement_mediator(user: User, case: Case, drafted_by: int | None) -> bool:
+    """Who signs an agreement as its mediator (last): the case's assigned mediator, else,
+    where none is assigned, the mediator or judge who drafted it."""
+    if case.mediator_id is not None:
+        return user.id == case.mediator_id
+    return user.id == drafted_by and user.role in (Role.MEDIATOR, Role.JUDGE)
+
+
+def can_confirm_agreement(user: User, case: Case) -> bool:
+    """Judicial confirmation is a judge's ruling (the stage machine checks the move too)."""
+    return user.role == Role.JUDGE and can_view_case(user, case)
+
+
+def can_download_agreements_zip(user: User) -> bool:
+    """The zip of many sealed agreements is for the file: clerks and admins."""
+    return user.role in (Role.CLERK, Role.ADMIN)
+
+
+def can_edit_agreement_templates(user: User) -> bool:
+    return user.role == Role.ADMIN
+
+
 async def load_case_for(db: AsyncSession, user: User, case_id: int, *, edit: bool = False) -> Case:
     """Load a case the user may see (404 otherwise); with ``edit``, may also change (403)."""
     case = await db.get(Case, case_id)

@@ -54,6 +54,8 @@ _SUBSYSTEMS = (
     "server.api.sessions",
     "server.pages.session_pages",
     "recordings",
+    "server.api.agreements",
+    "server.api.agreement_verify",
 )
 
 

@@ -3,7 +3,16 @@
 Each domain keeps its models in its own module; add the module to this list.
 """
 
-from server.models import accounts, audit, docket, recordings, scheduling, sessions
+from server.models import accounts, agreements, audit, docket, recordings, scheduling, sessions
 from server.models.base import Base
 
-__all__ = ["Base", "accounts", "audit", "docket", "recordings", "scheduling", "sessions"]
+__all__ = [
+    "Base",
+    "accounts",
+    "agreements",
+    "audit",
+    "docket",
+    "recordings",
+    "scheduling",
+    "sessions",
+]

@@ -1,0 +1,122 @@
+"""The clerks' view: agreements filtered by office, date range, case stage and signed or not,
+and a zip of the filtered sealed documents streamed as it is written (never held in memory:
+``zipfile`` writes into a sink that is drained to the response after every chunk).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access import visible_cases_clause
+from server.models.accounts import Office, User
+from server.models.agreements import Agreement, SealedDocument
+from server.models.docket import Case
+
+CHUNK = 64 * 1024
+
+
+class AgreementFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    office: str | None = Field(default=None, description="office code")
+    date_from: date | None = Field(default=None, description="created or sealed on or after")
+    date_to: date | None = Field(default=None, description="created or sealed on or before")
+    stage: str | None = Field(default=None, description="the case's stage")
+    signed: bool | None = Field(default=None, description="sealed (true) or still a draft")
+
+
+def _day_start(d: date, tz: object) -> datetime:
+    return datetime.combine(d, time(0), tzinfo=tz).astimezone(UTC)  # type: ignore[arg-type]
+
+
+def query(user: User, f: AgreementFilter, tz: object) -> Select[tuple[Agreement]]:
+    stmt = (
+        select(Agreement)
+        .join(Case, Agreement.case_id == Case.id)
+        .where(visible_cases_clause(user))
+        .order_by(Agreement.id)
+    )
+    when = func.coalesce(Agreement.sealed_at, Agreement.created_at)
+    if f.office:
+        stmt = stmt.join(Office, Case.office_id == Office.id).where(Office.code == f.office)
+    if f.date_from:
+        stmt = stmt.where(when >= _day_start(f.date_from, tz))
+    if f.date_to:
+        stmt = stmt.where(when < _day_start(f.date_to + timedelta(days=1), tz))
+    if f.stage:
+        stmt = stmt.where(Case.stage == f.stage)
+    if f.signed is True:
+        stmt = stmt.where(Agreement.status != "draft")
+    elif f.signed is False:
+        stmt = stmt.where(Agreement.status == "draft")
+    return stmt
+
+
+async def listing(db: AsyncSession, user: User, f: AgreementFilter, tz: object) -> list[Agreement]:
+    return list((await db.scalars(query(user, f, tz))).unique().all())
+
+
+async def documents_for(db: AsyncSession, agreement_ids: list[int]) -> list[SealedDocument]:
+    if not agreement_ids:
+        return []
+    rows = await db.scalars(
+        select(SealedDocument)
+        .where(SealedDocument.agreement_id.in_(agreement_ids))
+        .order_by(SealedDocument.agreement_id, SealedDocument.id)
+    )
+    return list(rows)
+
+
+class _Sink(io.RawIOBase):
+    """An unseekable file for ``zipfile``: collects bytes until the response drains them."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def drain(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+def zip_name(doc: SealedDocument) -> str:
+    number = "".join(c for c in doc.case_number if c not in '/\\:*?"<>|') or f"agreement{doc.id}"
+    label = "调解协议书" if doc.kind == "agreement" else "民事裁定书"
+    return f"{number}-{label}-{doc.code}.pdf"
+
+
+async def stream_zip(
+    request: web.Request, docs: list[tuple[SealedDocument, Path]], filename: str
+) -> web.StreamResponse:
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        }
+    )
+    await resp.prepare(request)
+    sink = _Sink()
+    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as zf:
+        for doc, path in docs:
+            with zf.open(zip_name(doc), mode="w") as dest, path.open("rb") as src:
+                while chunk := src.read(CHUNK):
+                    dest.write(chunk)
+                    await resp.write(sink.drain())
+            await resp.write(sink.drain())
+    await resp.write(sink.drain())
+    await resp.write_eof()
+    return resp

@@ -1,0 +1,76 @@
+"""The CJK font every sealed PDF embeds, so Chinese renders on a machine with no CJK fonts.
+
+The font comes from PyPI (``justmytype-intl-cjk`` ships Google's Noto Sans SC, SIL OFL) as
+one variable TrueType file whose default instance is Thin. WeasyPrint would instantiate the
+variable font on every render (seconds each), so static Regular and Bold instances are made
+once, atomically, into a cache directory and referenced by ``@font-face`` file URLs; WeasyPrint
+then subsets and embeds only the glyphs a document uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from importlib.resources import files
+from pathlib import Path
+
+FAMILY = "CourtlinkSans"
+WEIGHTS = (400, 700)
+_lock = threading.Lock()
+
+
+class FontMissing(RuntimeError):
+    pass
+
+
+def source_font() -> Path:
+    """The variable Noto Sans SC shipped by the installed package."""
+    try:
+        root = Path(str(files("justmytype_intl_cjk"))) / "fonts" / "ofl" / "notosanssc"
+    except ModuleNotFoundError as exc:
+        raise FontMissing("install justmytype-intl-cjk (pip install -e .)") from exc
+    found = sorted(root.glob("NotoSansSC*.ttf"))
+    if not found:
+        raise FontMissing(f"no NotoSansSC font under {root}")
+    return found[0]
+
+
+def _stamp(path: Path) -> str:
+    st = path.stat()
+    return hashlib.sha256(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
+
+
+def _instance(src: Path, weight: int, dest: Path) -> None:
+    from fontTools.ttLib import TTFont
+    from fontTools.varLib.instancer import instantiateVariableFont
+
+    font = TTFont(str(src))
+    static = instantiateVariableFont(font, {"wght": weight})
+    tmp = dest.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    static.save(str(tmp))
+    os.replace(tmp, dest)  # atomic: a reader never sees half a font
+
+
+def prepare(cache_dir: Path) -> dict[int, Path]:
+    """Static instances per weight under ``cache_dir`` (made on first use, then reused)."""
+    src = source_font()
+    stamp = _stamp(src)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    out: dict[int, Path] = {}
+    with _lock:
+        for weight in WEIGHTS:
+            dest = cache_dir / f"NotoSansSC-{weight}-{stamp}.ttf"
+            if not dest.exists():
+                _instance(src, weight, dest)
+            out[weight] = dest
+    return out
+
+
+def font_css(paths: dict[int, Path]) -> str:
+    faces = "\n".join(
+        f"@font-face {{ font-family: {FAMILY}; src: url('{p.resolve().as_uri()}'); "
+        f"font-weight: {w}; font-style: normal; }}"
+        for w, p in sorted(paths.items())
+    )
+    return f"{faces}\nhtml, body {{ font-family: {FAMILY}; }}\n"

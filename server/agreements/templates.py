@@ -1,0 +1,197 @@
+"""The document templates: built-in files under ``web/templates/documents/``, copied into the
+database on first use, then edited by admins; every edit is a new version, old ones stay.
+
+Templates are Jinja2 run in a sandbox (an admin's template cannot reach Python internals)
+with autoescaping; a new version is refused unless it renders the sample case cleanly.
+A template is chosen per case type: an active template whose ``case_type`` (comma-separated
+causes of action) occurs in the case's cause wins over the default (``case_type`` empty).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.agreements.terms import amount_in_words
+from server.errors import Invalid, NotFound
+from server.formatting import yuan
+from server.models.agreements import AgreementTemplate, AgreementTemplateVersion
+from server.models.docket import Case
+
+DOCUMENTS_DIR = Path(__file__).resolve().parents[2] / "web" / "templates" / "documents"
+KINDS = ("agreement", "ruling")
+BUILTIN = {
+    "agreement": ("调解协议书（通用）", "mediation_agreement.html"),
+    "ruling": ("民事裁定书（司法确认）", "judicial_ruling.html"),
+}
+_CN_DIGITS = "〇一二三四五六七八九"
+
+
+def _cn_number(n: int) -> str:
+    if n < 10:
+        return _CN_DIGITS[n]
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
+
+
+def cn_date(value: date | str | None) -> str:
+    """2026-11-27 -> 二〇二六年十一月二十七日 (the way court documents write dates)."""
+    if value is None or value == "":
+        return ""
+    d = date.fromisoformat(value) if isinstance(value, str) else value
+    year = "".join(_CN_DIGITS[int(c)] for c in str(d.year))
+    return f"{year}年{_cn_number(d.month)}月{_cn_number(d.day)}日"
+
+
+def document_env() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["yuan"] = yuan
+    env.filters["amount_words"] = amount_in_words
+    env.filters["cn_date"] = cn_date
+    return env
+
+
+_ENV = document_env()
+
+
+@lru_cache(maxsize=64)
+def compiled(body: str) -> jinja2.Template:
+    return _ENV.from_string(body)
+
+
+def builtin_body(kind: str) -> str:
+    return (DOCUMENTS_DIR / BUILTIN[kind][1]).read_text(encoding="utf-8")
+
+
+def body_hash(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def check_body(body: str, sample: dict[str, Any]) -> None:
+    """Refuse a template that does not compile or does not render the sample document."""
+    try:
+        compiled(body).render(sample)
+    except jinja2.TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line})" if line else ""
+        raise Invalid(f"the template does not render{where}: {exc}", code="bad_template") from None
+
+
+async def _add_version(
+    db: AsyncSession, template: AgreementTemplate, body: str, user_id: int | None
+) -> AgreementTemplateVersion:
+    last = await db.scalar(
+        select(func.max(AgreementTemplateVersion.number)).where(
+            AgreementTemplateVersion.template_id == template.id
+        )
+    )
+    version = AgreementTemplateVersion(
+        template_id=template.id,
+        number=(last or 0) + 1,
+        body=body,
+        sha256=body_hash(body),
+        created_by_id=user_id,
+    )
+    db.add(version)
+    await db.flush()
+    return version
+
+
+async def ensure_builtin(db: AsyncSession) -> None:
+    """Copy the built-in templates into the database the first time one is needed."""
+    for kind, (name, _file) in BUILTIN.items():
+        exists = await db.scalar(
+            select(AgreementTemplate.id).where(AgreementTemplate.kind == kind).limit(1)
+        )
+        if exists is None:
+            template = AgreementTemplate(kind=kind, name=name, case_type="")
+            db.add(template)
+            await db.flush()
+            await _add_version(db, template, builtin_body(kind), None)
+
+
+async def latest_version(db: AsyncSession, template_id: int) -> AgreementTemplateVersion:
+    version = await db.scalar(
+        select(AgreementTemplateVersion)
+        .where(AgreementTemplateVersion.template_id == template_id)
+        .order_by(AgreementTemplateVersion.number.desc())
+        .limit(1)
+    )
+    if version is None:
+        raise NotFound(f"template {template_id} has no version", code="template_not_found")
+    return version
+
+
+def _matches(template: AgreementTemplate, cause: str) -> bool:
+    keys = [k.strip() for k in template.case_type.replace("，", ",").split(",") if k.strip()]
+    return any(k in cause for k in keys)
+
+
+async def choose(db: AsyncSession, kind: str, case: Case) -> AgreementTemplateVersion:
+    """The template version for this kind of document and this case's type."""
+    await ensure_builtin(db)
+    templates = (
+        await db.scalars(
+            select(AgreementTemplate)
+            .where(AgreementTemplate.kind == kind, AgreementTemplate.active.is_(True))
+            .order_by(AgreementTemplate.id)
+        )
+    ).all()
+    specific = [t for t in templates if t.case_type and _matches(t, case.cause)]
+    default = [t for t in templates if not t.case_type]
+    pick = specific or default or list(templates)
+    if not pick:
+        raise NotFound(f"no active {kind} template", code="template_not_found")
+    return await latest_version(db, pick[0].id)
+
+
+async def create_template(
+    db: AsyncSession,
+    *,
+    kind: str,
+    name: str,
+    case_type: str,
+    body: str,
+    user_id: int,
+    sample: dict[str, Any],
+) -> AgreementTemplate:
+    if kind not in KINDS:
+        raise Invalid(f"kind must be one of {', '.join(KINDS)}", code="bad_kind")
+    check_body(body, sample)
+    template = AgreementTemplate(kind=kind, name=name, case_type=case_type)
+    db.add(template)
+    await db.flush()
+    await _add_version(db, template, body, user_id)
+    return template
+
+
+async def edit_template(
+    db: AsyncSession,
+    template: AgreementTemplate,
+    *,
+    body: str | None,
+    name: str | None,
+    case_type: str | None,
+    active: bool | None,
+    user_id: int,
+    sample: dict[str, Any],
+) -> AgreementTemplateVersion:
+    if name is not None:
+        template.name = name
+    if case_type is not None:
+        template.case_type = case_type
+    if active is not None:
+        template.active = active
+    current = await latest_version(db, template.id)
+    if body is None or body_hash(body) == current.sha256:
+        return current
+    check_body(body, sample)
+    return await _add_version(db, template, body, user_id)

@@ -1,0 +1,133 @@
+"""Shared set-up for the agreement tests: a pre-litigation case with two parties, a session
+with one invite link per party, the staff around it, and a PNG signature drawn in memory."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from PIL import Image, ImageDraw
+
+from server.agreements import fonts
+from server.appkeys import SESSIONMAKER, SETTINGS
+from server.models.accounts import Office, User
+from server.models.docket import Case, Party
+from server.sessions import create_invite, create_session
+from tests.helpers import make_user
+
+_FONT_CACHE: dict[str, Path] = {}
+
+
+def share_fonts(target: Path, cache_root: Path) -> None:
+    """Static font instances are made once per test run, then copied into each data dir."""
+    if "dir" not in _FONT_CACHE:
+        fonts.prepare(cache_root)
+        _FONT_CACHE["dir"] = cache_root
+    target.mkdir(parents=True, exist_ok=True)
+    for f in _FONT_CACHE["dir"].glob("*.ttf"):
+        if not (target / f.name).exists():
+            shutil.copyfile(f, target / f.name)
+
+
+def signature_png(seed: int = 1) -> bytes:
+    img = Image.new("RGBA", (300, 100), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(img)
+    draw.line([(10, 80), (80 + seed, 20), (150, 70), (290, 30)], fill=(0, 0, 0, 255), width=4)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+@dataclass
+class World:
+    case_id: int
+    applicant_id: int
+    respondent_id: int
+    session_id: int
+    tokens: dict[int, str]
+    users: dict[str, User]
+
+
+TERMS: dict[str, Any] = {
+    "obligations": [],
+    "clauses": ["双方就本纠纷再无其他争议。"],
+}
+
+
+def terms_for(w: World, amount: Any = 5_000_000) -> dict[str, Any]:
+    return {
+        "obligations": [
+            {
+                "obligor_party_id": w.respondent_id,
+                "obligee_party_id": w.applicant_id,
+                "action": "pay",
+                "description": "借款",
+                "amount_fen": amount,
+                "due_date": "2026-12-31",
+                "method": "bank_transfer",
+            }
+        ],
+        "clauses": ["双方就本纠纷再无其他争议。", "案件受理费减半收取，由被申请人负担。"],
+    }
+
+
+async def build_world(client: TestClient, office: str = "shaping") -> World:
+    users = {
+        "mediator": await make_user(client, "med", "mediator", display_name="王调解"),
+        "mediator2": await make_user(client, "med2", "mediator"),
+        "judge": await make_user(client, "judge", "judge", display_name="赵法官"),
+        "clerk": await make_user(client, "clerk", "clerk", display_name="钱书记"),
+        "admin": await make_user(client, "admin", "admin"),
+        "staff_own": await make_user(client, "staff_own", "office_staff", office=office),
+        "staff_other": await make_user(client, "staff_other", "office_staff", office="caiwa"),
+    }
+    share_fonts(client.app[SETTINGS].data_dir / "fonts", Path("/tmp") / "courtlink-test-fonts")
+    async with client.app[SESSIONMAKER]() as db:
+        from sqlalchemy import select
+
+        office_row = await db.scalar(select(Office).where(Office.code == office))
+        assert office_row is not None
+        case = Case(
+            number="（2026）晋0303民诉前调17号", cause="民间借贷纠纷",
+            facts="申请人于2025年借给被申请人人民币五万元，约定半年归还，被申请人到期未还。",
+            claim_fen=5_000_000, stage="pre_litigation_mediation", office_id=office_row.id,
+            mediator_id=users["mediator"].id, judge_id=users["judge"].id,
+            clerk_id=users["clerk"].id, was_pre_litigation=True,
+        )  # fmt: skip
+        case.parties = [
+            Party(side="applicant", name="张三", address="沙坪街道幸福路1号", phone="13800000001"),
+            Party(side="respondent", name="李四", address="蔡洼街道光明路8号"),
+        ]
+        db.add(case)
+        await db.flush()
+        mediator = await db.get(User, users["mediator"].id)
+        assert mediator is not None
+        session = await create_session(db, mediator, case, kind="mediation")
+        tokens = {}
+        for party in case.parties:
+            invite, url = await create_invite(
+                db, mediator, session, party, settings=client.app[SETTINGS]
+            )
+            tokens[party.id] = url.rsplit("/", 1)[1]
+        await db.commit()
+        return World(case.id, case.parties[0].id, case.parties[1].id, session.id, tokens, users)
+
+
+async def bearer(client: TestClient, username: str) -> str:
+    """A bearer token through the real token endpoint (a browser-less client sends the
+    CSRF pair the middleware asks of any cookie-carrying POST)."""
+    from tests.helpers import PASSWORD, csrf
+
+    await client.get("/login")
+    resp = await client.post(
+        "/api/v1/auth/token",
+        json={"username": username, "password": PASSWORD},
+        headers={"X-CSRF-Token": csrf(client)},
+    )
+    assert resp.status == 201, await resp.text()
+    token: str = (await resp.json())["token"]
+    return token
