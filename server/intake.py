@@ -56,6 +56,8 @@ def parse_yuan(value: object) -> int:
         raw = raw[:-1]
     if raw == "":
         return 0
+    if raw.startswith("-"):
+        raise ValueError("the claim cannot be negative")
     if not re.fullmatch(r"\d+(\.\d*)?|\.\d+", raw):
         raise ValueError("enter the claim in yuan as a number, e.g. 1234.56")
     try:

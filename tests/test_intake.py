@@ -190,7 +190,7 @@ async def test_bad_input_is_refused_with_a_message_and_nothing_written(client):
         ({"applicant_name": ""}, "申请人姓名"),
         ({"applicant_phone": ""}, "申请人的电话"),
         ({"claim_yuan": "12.345"}, "最多两位小数"),
-        ({"claim_yuan": "-5"}, "请用数字填写金额"),
+        ({"claim_yuan": "-5"}, "金额不能为负数"),
         ({"claim_yuan": "abc"}, "请用数字填写金额"),
         ({"office": "nowhere"}, "不是可选的街道办事处"),
         ({"office": "center"}, "不是可选的街道办事处"),

@@ -94,7 +94,7 @@ async def test_new_case_bad_input_keeps_the_form(client):
     await client.get("/cases/new")
     bad = [
         ({"claim_yuan": "12.345"}, "金额最多两位小数"),
-        ({"claim_yuan": "-1"}, "请用数字填写金额"),
+        ({"claim_yuan": "-1"}, "金额不能为负数"),
         ({"claim_yuan": "十元"}, "请用数字填写金额"),
         ({"party-1-side": "applicant"}, "至少需要一名申请人和一名被申请人"),
         ({"office": "nowhere"}, "unknown office"),
@@ -108,6 +108,12 @@ async def test_new_case_bad_input_keeps_the_form(client):
         page = await resp.text()
         assert message in page, (change, page[page.find("form-errors") :][:500])
         assert 'value="借款未还。"' in page or "借款未还。</textarea>" in page
+    # Every problem at once: the claim's and the model's.
+    resp = await post_form(
+        client, "/cases/new", {**NEW_CASE, "claim_yuan": "-1", "party-0-id_number": "123"}
+    )
+    page = await resp.text()
+    assert resp.status == 422 and "金额不能为负数" in page and "居民身份证号码" in page
     assert await count(client, Case) == 0 and await count(client, Party) == 0
 
 

@@ -198,14 +198,15 @@ def _require_creator(user: User) -> None:
         raise Forbidden("your role may not register cases")
 
 
-def _case_create_data(values: dict[str, str], count: int) -> dict[str, Any]:
-    """The form as ``CaseCreate`` input; the claim typed in yuan becomes exact fen."""
+def _case_create(values: dict[str, str], count: int) -> CaseCreate:
+    """The form as ``CaseCreate``; the claim typed in yuan becomes exact fen. Every problem
+    is reported at once, the claim's together with the model's."""
+    problems: list[dict[str, str]] = []
     try:
         claim_fen = parse_yuan(values.get("claim_yuan", ""))
     except ValueError as exc:
-        raise Invalid(
-            str(exc), details=[{"field": "claim_yuan", "message": f"Value error, {exc}"}]
-        ) from None
+        problems.append({"field": "claim_yuan", "message": f"Value error, {exc}"})
+        claim_fen = 0
     parties = []
     for i, row in enumerate(_party_rows(values, count)):
         if not row["name"].strip() and i >= 2:
@@ -214,13 +215,20 @@ def _case_create_data(values: dict[str, str], count: int) -> dict[str, Any]:
         if row["consent"] in ("yes", "no"):
             party["consent"] = row["consent"] == "yes"
         parties.append(party)
-    return {
+    raw = {
         "cause": values.get("cause", ""),
         "facts": values.get("facts", ""),
         "claim_fen": claim_fen,
         "office": values.get("office") or None,
         "parties": parties,
     }
+    try:
+        data = parse_model(CaseCreate, raw)
+    except Invalid as exc:
+        raise Invalid(exc.message, details=problems + list(exc.details or [])) from None
+    if problems:
+        raise Invalid(problems[0]["message"], details=problems)
+    return data
 
 
 BOTH_SIDES = "a case needs at least one applicant and one respondent"
@@ -252,7 +260,7 @@ async def new_case_submit(request: web.Request) -> web.StreamResponse:
         return render(request, "case_new.html", await _new_context(request, user, values))
     db = request[DB]
     try:
-        data = parse_model(CaseCreate, _case_create_data(values, count))
+        data = _case_create(values, count)
         _both_sides(data)
         office_id = await docket.resolve_office(db, user, data.office)
         source = "office" if user.role == Role.OFFICE_STAFF else "court"
