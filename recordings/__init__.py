@@ -28,9 +28,20 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     service = RecordingService(settings, app[SESSIONMAKER])
     app[RECORDINGS] = service
     await service.start()
+    bridge = None
+    try:
+        from signaling.hub import HUB
+    except ImportError:  # recordings can run without the live subsystem (tests, tools)
+        HUB = None  # type: ignore[assignment]
+    if HUB is not None and HUB in app:
+        from recordings.live import HubBridge
+
+        bridge = HubBridge(service, app[HUB])
     worker = jobs.Worker(app, service)
     yield
     await worker.stop()
+    if bridge is not None:
+        await bridge.close()
     await service.stop()
 
 

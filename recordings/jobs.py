@@ -144,6 +144,10 @@ async def _worker(
             rec.composite_status = CompositeStatus.QUEUED
         await db.commit()
     while True:
+        try:
+            await service.sweep()
+        except Exception:
+            log.exception("sealing sweep failed")
         async with sessionmaker() as db:
             due = [r for r in await _due(db) if r not in running]
         for rec_id in due:

@@ -50,6 +50,7 @@ class Track:
     codec: str
     recording: bool
     start_reason: str = "start"
+    info: dict[str, str] = field(default_factory=dict)  # identity, participant
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Opened:
     width: int
     height: int
     note: str
+    info: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -151,7 +153,17 @@ class Recorder:
             and session_id not in self._stopped_sessions
             and self.wants(session_id, place)
         )
-        track = Track(key, session_id, room, kind, label, codec.lower(), recording, reason)
+        track = Track(
+            key,
+            session_id,
+            room,
+            kind,
+            label,
+            codec.lower(),
+            recording,
+            reason,
+            dict(self.describe(peer_id)),
+        )
         self.tracks[key] = track
         self._command("start", key, track)
 
@@ -295,7 +307,7 @@ class Recorder:
         uid = uuid.uuid4().hex
         relpath = paths.segment_relpath(track.session_id, uid)
         started = datetime.fromtimestamp(at, UTC)
-        info = self.describe(track.key[0])
+        info = track.info
         tags = {
             "segment": uid,
             "session": str(track.session_id),
@@ -340,6 +352,7 @@ class Recorder:
                 width,
                 height,
                 f"start: {state.pending_reason}",
+                dict(info),
             )
         )
 

@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recordings import paths, seal, store
@@ -34,7 +35,8 @@ from server.models.sessions import MediationSession
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
-_ROOM = re.compile(r"^(?:session[-_:/]?)?(\d+)[:/](.+)$")
+# The hub's room keys are "s<session_id>:<place>"; "<session_id>:<place>" works too.
+_ROOM = re.compile(r"^(?:s|session[-_:/]?)?(\d+)[:/](.+)$")
 
 
 @dataclass
@@ -50,8 +52,11 @@ class RecordingService:
         self.sessionmaker = sessionmaker
         self.rooms: dict[str, tuple[int, str]] = {}
         self.peers: dict[str, dict[str, str]] = {}
+        self.peer_lookups: list[Callable[[str], dict[str, str] | None]] = []
         self.policies: dict[int, Policy] = {}
         self.alarm_listeners: list[Callable[[int, str, str], None]] = []
+        # Called with a session id whenever what its rooms should show may have changed.
+        self.change_listeners: list[Callable[[int], None]] = []
         self.composite_wakeup = asyncio.Event()
         self._events: asyncio.Queue[Opened | Closed | Alarm] = asyncio.Queue()
         self._touched: set[int] = set()
@@ -61,7 +66,7 @@ class RecordingService:
             resolve=self.resolve,
             wants=self.wants,
             events=self._events.put_nowait,
-            describe=lambda peer_id: self.peers.get(peer_id, {}),
+            describe=self.describe,
         )
 
     # --- hooks -------------------------------------------------------------------------
@@ -71,6 +76,16 @@ class RecordingService:
 
     def bind_peer(self, peer_id: str, identity: str, name: str) -> None:
         self.peers[peer_id] = {"identity": identity, "participant": name}
+
+    def describe(self, peer_id: str) -> dict[str, str]:
+        """Who a peer is: bound by ``bind_peer``, else asked of ``peer_lookups``."""
+        if peer_id in self.peers:
+            return self.peers[peer_id]
+        for lookup in self.peer_lookups:
+            found = lookup(peer_id)
+            if found:
+                return found
+        return {}
 
     def resolve(self, room: str) -> tuple[int, str] | None:
         if room in self.rooms:
@@ -88,6 +103,11 @@ class RecordingService:
         if not policy.active:
             return False
         return place == "main" or policy.record_caucus
+
+    def wants_quietly(self, session_id: int, place: str) -> bool:
+        """``wants`` without loading an unknown session's policy (for announcements)."""
+        policy = self.policies.get(session_id, Policy())
+        return policy.active and (place == "main" or policy.record_caucus)
 
     def status(self, session_id: int) -> dict[str, object]:
         policy = self.policies.get(session_id, Policy())
@@ -107,7 +127,15 @@ class RecordingService:
             await db.commit()
         self.policies[session_id] = policy
         self.recorder.set_recording(session_id, policy.active, "stopped")
+        self.changed(session_id)
         return policy
+
+    def changed(self, session_id: int) -> None:
+        for listener in self.change_listeners:
+            try:
+                listener(session_id)
+            except Exception:
+                log.exception("recording change listener failed")
 
     async def set_active(
         self, db: AsyncSession, rec: Recording, active: bool, *, actor_id: int | None, actor: str
@@ -117,6 +145,7 @@ class RecordingService:
         policy = self.policies.setdefault(rec.session_id, Policy())
         policy.active, policy.alarm = active, None if active else policy.alarm
         self.recorder.set_recording(rec.session_id, active, "stopped")
+        self.changed(rec.session_id)
 
     async def session_ended(self, session_id: int) -> None:
         """Close the session's segments, wait until their rows are written, seal, queue the
@@ -132,6 +161,24 @@ class RecordingService:
             await db.commit()
         self._touched.discard(session_id)
         self.composite_wakeup.set()
+
+    async def sweep(self) -> list[int]:
+        """Seal sessions that ended without telling us (ended while nobody was connected)."""
+        async with self.sessionmaker() as db:
+            rows = await db.scalars(
+                select(Recording.session_id)
+                .join(MediationSession, MediationSession.id == Recording.session_id)
+                .where(
+                    Recording.sealed_at.is_(None),
+                    Recording.purged_at.is_(None),
+                    MediationSession.status.in_(("ended", "cancelled")),
+                    Recording.segments.any(),
+                )
+            )
+            due = list(rows.all())
+        for session_id in due:
+            await self.session_ended(session_id)
+        return due
 
     async def drain(self) -> None:
         """Wait until the writer thread and the database have caught up with the tap."""
@@ -167,7 +214,7 @@ class RecordingService:
                 async with self.sessionmaker() as db:
                     if isinstance(event, Opened):
                         self._touched.add(event.session_id)
-                        await store.segment_opened(db, event, self.peers.get(event.peer_id, {}))
+                        await store.segment_opened(db, event, event.info)
                     elif isinstance(event, Closed):
                         await store.segment_closed(db, event)
                     else:
@@ -185,6 +232,7 @@ class RecordingService:
         policy = self.policies.setdefault(event.session_id, Policy())
         policy.active, policy.alarm = False, f"{event.reason}: {event.message}"
         self.recorder.set_recording(event.session_id, False, event.reason)
+        self.changed(event.session_id)
         for listener in self.alarm_listeners:
             try:
                 listener(event.session_id, event.reason, event.message)
