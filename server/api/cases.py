@@ -14,7 +14,7 @@ from datetime import date
 from aiohttp import web
 
 from server import docket
-from server.access import can_see_identity, load_case_for
+from server.access import load_case_for
 from server.api.registry import ApiRouter
 from server.appkeys import CALENDAR, DB, SETTINGS
 from server.auth import require_user
@@ -26,12 +26,9 @@ from server.docket_schemas import (
     CaseOut,
     CasePageOut,
     CaseUpdate,
-    ConsentIn,
     ConsentOut,
     DocketEntryOut,
-    PartyIn,
     PartyOut,
-    PartyUpdate,
     TransitionIn,
 )
 from server.errors import NotFound, parse_model
@@ -43,7 +40,7 @@ api = ApiRouter("cases")
 _MAX_ID = 2_147_483_647
 
 
-def _path_id(request: web.Request, name: str) -> int:
+def path_id(request: web.Request, name: str) -> int:
     # The route only matches digits; an id beyond the column's range cannot exist.
     value = int(request.match_info[name])
     if value > _MAX_ID:
@@ -51,8 +48,8 @@ def _path_id(request: web.Request, name: str) -> int:
     return value
 
 
-async def _case(request: web.Request, user: User, *, edit: bool = False) -> Case:
-    return await load_case_for(request[DB], user, _path_id(request, "case_id"), edit=edit)
+async def case_for_request(request: web.Request, user: User, *, edit: bool = False) -> Case:
+    return await load_case_for(request[DB], user, path_id(request, "case_id"), edit=edit)
 
 
 def _today(request: web.Request) -> date:
@@ -71,14 +68,14 @@ async def _detail(request: web.Request, user: User, case: Case) -> CaseDetailOut
     )
 
 
-def _dump(model: CaseDetailOut | CaseOut | PartyOut | ConsentOut | CasePageOut) -> object:
+def dump(model: CaseDetailOut | CaseOut | PartyOut | ConsentOut | CasePageOut) -> object:
     return model.model_dump(mode="json")
 
 
 async def _case_list(request: web.Request, user: User, cases: list[Case]) -> web.Response:
     consents = await docket.latest_consents_many(request[DB], [c.id for c in cases])
     today = _today(request)
-    return json_ok([_dump(docket.case_out(c, user, consents[c.id], today=today)) for c in cases])
+    return json_ok([dump(docket.case_out(c, user, consents[c.id], today=today)) for c in cases])
 
 
 @api.route(
@@ -104,7 +101,7 @@ async def list_cases(request: web.Request) -> web.Response:
         per_page=page.per_page,
         pages=page.pages,
     )
-    return json_ok(_dump(out))
+    return json_ok(dump(out))
 
 
 @api.route(
@@ -125,7 +122,7 @@ async def create_case(request: web.Request) -> web.Response:
     case = await docket.create_case(
         db, user, data, office_id=office_id, source=source, request=request
     )
-    return json_ok(_dump(await _detail(request, user, case)), 201)
+    return json_ok(dump(await _detail(request, user, case)), 201)
 
 
 @api.route(
@@ -166,8 +163,8 @@ async def due_soon(request: web.Request) -> web.Response:
 )
 async def get_case(request: web.Request) -> web.Response:
     user = require_user(request)
-    case = await _case(request, user)
-    return json_ok(_dump(await _detail(request, user, case)))
+    case = await case_for_request(request, user)
+    return json_ok(dump(await _detail(request, user, case)))
 
 
 @api.route(
@@ -181,10 +178,10 @@ async def get_case(request: web.Request) -> web.Response:
 )
 async def update_case(request: web.Request) -> web.Response:
     user = require_user(request)
-    case = await _case(request, user, edit=True)
+    case = await case_for_request(request, user, edit=True)
     data = await read_json(request, CaseUpdate)
     case = await docket.update_case(request[DB], user, case, data, request=request)
-    return json_ok(_dump(await _detail(request, user, case)))
+    return json_ok(dump(await _detail(request, user, case)))
 
 
 @api.route(
@@ -198,82 +195,9 @@ async def update_case(request: web.Request) -> web.Response:
 )
 async def get_timeline(request: web.Request) -> web.Response:
     user = require_user(request)
-    case = await _case(request, user)
+    case = await case_for_request(request, user)
     entries = await docket.timeline(request[DB], case)
     return json_ok([docket.entry_out(e).model_dump(mode="json") for e in entries])
-
-
-@api.route(
-    "POST",
-    r"/cases/{case_id:\d+}/parties",
-    name="api_party_add",
-    summary="Add a party (with its consent to mediate, if asked)",
-    body=PartyIn,
-    response=PartyOut,
-    status=201,
-    errors=(404,),
-)
-async def add_party(request: web.Request) -> web.Response:
-    user = require_user(request)
-    case = await _case(request, user, edit=True)
-    data = await read_json(request, PartyIn)
-    db = request[DB]
-    party = await docket.add_party(db, user, case, data, request=request)
-    out = docket.party_out(
-        party, await docket.latest_consents(db, case), unmasked=can_see_identity(user, case)
-    )
-    return json_ok(_dump(out), 201)
-
-
-@api.route(
-    "PATCH",
-    r"/cases/{case_id:\d+}/parties/{party_id:\d+}",
-    name="api_party_update",
-    summary="Change a party's details",
-    body=PartyUpdate,
-    response=PartyOut,
-    errors=(404,),
-)
-async def update_party(request: web.Request) -> web.Response:
-    user = require_user(request)
-    case = await _case(request, user, edit=True)
-    data = await read_json(request, PartyUpdate)
-    db = request[DB]
-    party = await docket.update_party(
-        db, user, case, _path_id(request, "party_id"), data, request=request
-    )
-    out = docket.party_out(
-        party, await docket.latest_consents(db, case), unmasked=can_see_identity(user, case)
-    )
-    return json_ok(_dump(out))
-
-
-@api.route(
-    "POST",
-    r"/cases/{case_id:\d+}/consents",
-    name="api_consent_record",
-    summary="Record a party's answer to 'do you agree to mediate?' (the latest answer counts)",
-    body=ConsentIn,
-    response=ConsentOut,
-    status=201,
-    errors=(404,),
-)
-async def record_consent(request: web.Request) -> web.Response:
-    user = require_user(request)
-    case = await _case(request, user)
-    data = await read_json(request, ConsentIn)
-    row = await docket.record_consent(
-        request[DB], user, case, data.party_id, data.consents, data.note, request=request
-    )
-    out = ConsentOut(
-        id=row.id,
-        party_id=row.party_id,
-        consents=row.consents,
-        note=row.note,
-        recorded_at=row.recorded_at,
-        recorded_by_id=row.recorded_by_id,
-    )
-    return json_ok(_dump(out), 201)
 
 
 @api.route(
@@ -287,7 +211,7 @@ async def record_consent(request: web.Request) -> web.Response:
 )
 async def assign(request: web.Request) -> web.Response:
     user = require_user(request)
-    case = await _case(request, user)
+    case = await case_for_request(request, user)
     data = await read_json(request, AssignIn)
     clear = tuple(f.removesuffix("_id") for f in data.model_fields_set if getattr(data, f) is None)
     case = await docket.assign(
@@ -300,7 +224,7 @@ async def assign(request: web.Request) -> web.Response:
         clear=clear,
         request=request,
     )
-    return json_ok(_dump(await _detail(request, user, case)))
+    return json_ok(dump(await _detail(request, user, case)))
 
 
 @api.route(
@@ -314,7 +238,7 @@ async def assign(request: web.Request) -> web.Response:
 )
 async def transition(request: web.Request) -> web.Response:
     user = require_user(request)
-    case = await _case(request, user)
+    case = await case_for_request(request, user)
     data = await read_json(request, TransitionIn)
     case = await docket.transition(
         request[DB],
@@ -325,8 +249,11 @@ async def transition(request: web.Request) -> web.Response:
         calendar=request.app[CALENDAR],
         request=request,
     )
-    return json_ok(_dump(await _detail(request, user, case)))
+    return json_ok(dump(await _detail(request, user, case)))
 
 
 def setup(app: web.Application) -> None:
+    from server.api import parties  # its handlers share this module's helpers
+
     api.setup(app)
+    parties.api.setup(app)
