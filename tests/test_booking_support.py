@@ -18,12 +18,14 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from server.appkeys import SESSIONMAKER
+from server.auth import hash_password
 from server.models.accounts import Office, User
 from server.models.docket import Case, Consent, Party
 from server.scheduling.keys import CLOCK
-from tests.helpers import PASSWORD, csrf, make_user
+from tests.helpers import PASSWORD, csrf
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+_HASH = hash_password(PASSWORD)  # once: argon2 is slow on purpose
 START = datetime(2026, 9, 14, 9, 0, tzinfo=SHANGHAI)
 
 
@@ -123,10 +125,20 @@ async def add_case(
 
 async def make_world(client: TestClient, clock: Clock) -> World:
     world = World(client, clock)
-    for username, (role, office, email) in PEOPLE.items():
-        world.users[username] = await make_user(
-            client, username, role, office, email=email, display_name=username
-        )
+    async with client.app[SESSIONMAKER]() as db:
+        offices = {o.code: o.id for o in await db.scalars(select(Office))}
+        for username, (role, office, email) in PEOPLE.items():
+            user = User(
+                username=username,
+                display_name=username,
+                role=role,
+                office_id=offices[office],
+                email=email,
+                password_hash=_HASH,
+            )
+            db.add(user)
+            world.users[username] = user
+        await db.commit()
     world.cases["shaping"] = await add_case(
         client, "shaping", "pre_litigation_mediation", number="(2026)晋0303民诉前调1号"
     )
