@@ -36,6 +36,7 @@ CSRF_COOKIE = "cl_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+STATIC_PREFIX = "/static/"
 
 _hasher = PasswordHasher()
 # A hash to verify against when the username does not exist, so timing does not tell.
@@ -194,6 +195,9 @@ async def _check_csrf(request: web.Request) -> None:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(STATIC_PREFIX):
+        # Static files need no user, and db_middleware opens no session for them.
+        return await handler(request)
     db: AsyncSession = request[DB]
     user, via = await _user_from_request(db, request)
     request[USER] = user

@@ -322,12 +322,6 @@ async def test_party_edit_and_add_and_bad_assignment(client):
         assert (await db.scalar(select(Party.name).where(Party.id == first.id))) == "张三丰"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="foundation bug: server.auth.auth_middleware reads request[DB], which db_middleware "
-    "does not set for /static/, so every stylesheet request is a 500 (pages render unstyled); "
-    "remove this marker once auth_middleware lets /static/ through",
-)
 async def test_the_stylesheet_is_served(client):
     resp = await client.get("/static/app.css")
     assert resp.status == 200 and ".badge.overdue" in await resp.text()
