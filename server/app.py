@@ -53,6 +53,7 @@ _SUBSYSTEMS = (
     "server.pages.case_pages",
     "server.api.sessions",
     "server.pages.session_pages",
+    "signaling",
     "recordings",
     "server.api.agreements",
     "server.api.agreement_verify",

@@ -355,7 +355,10 @@ async def segment_file(request: web.Request, *, download: bool) -> web.StreamRes
     seg = await db.get(RecordingSegment, seg_id)
     if seg is None or seg.status == SegmentStatus.PURGED:
         raise NotFound("no such recording file", code="recording_file_not_found")
-    rec = await viewable_recording(db, user, seg.recording.session_id)
+    owner = await db.get(Recording, seg.recording_id)
+    if owner is None:
+        raise NotFound("no such recording file", code="recording_file_not_found")
+    rec = await viewable_recording(db, user, owner.session_id)
     name = f"session-{rec.session_id}-segment-{seg.id}-{seg.label}.webm"
     return await _file_response(
         request, rec, seg.path, "segment", f"segment:{seg.id}", download=download, filename=name

@@ -1,0 +1,105 @@
+"""The composite playback file: a 3-participant recording becomes one file that PyAV decodes,
+as long as the session's timeline; progress is reported; a failed job is retried."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import av
+
+from recordings import composite, jobs, paths
+from server.appkeys import SESSIONMAKER, SETTINGS
+from server.models.recordings import Recording
+from tests.helpers import csrf, login, make_user
+from tests.recording_db import recorded_session, recording_of
+
+
+def _decode(path: Path) -> tuple[int, int, float, float]:
+    """(video frames, audio frames, video seconds, audio seconds) decoded from ``path``."""
+    counts = {"video": 0, "audio": 0}
+    ends = {"video": 0.0, "audio": 0.0}
+    with av.open(str(path)) as c:
+        for frame in c.decode(*c.streams):
+            kind = "video" if isinstance(frame, av.VideoFrame) else "audio"
+            counts[kind] += 1
+            end = float(frame.time or 0)
+            if kind == "audio":
+                end += frame.samples / frame.sample_rate
+            ends[kind] = max(ends[kind], end)
+    return counts["video"], counts["audio"], ends["video"], ends["audio"]
+
+
+async def _wait_status(client, session_id: int, *wanted: str) -> dict:
+    for _ in range(600):
+        resp = await client.get(f"/api/v1/sessions/{session_id}/recording")
+        body = await resp.json()
+        if body["composite_status"] in wanted:
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"composite never reached {wanted}: {body['composite_status']}")
+
+
+async def test_render_reports_progress_and_lines_up_three_people(client):
+    _, session_id = await recorded_session(client, people=3, seconds=2.0)
+    rec = await recording_of(client, session_id)
+    async with client.app[SESSIONMAKER]() as db:
+        rec = await db.get(Recording, rec.id)
+        sources = jobs.sources_of(client.app[SETTINGS], rec)
+    assert sorted(s.start_ms for s in sources) == [0, 0, 500, 500, 1000, 1000]
+    seen: list[float] = []
+    out = Path(client.app[SETTINGS].data_dir) / "composite-test.webm"
+    duration = await asyncio.to_thread(composite.render, sources, out, seen.append)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) >= 3
+    assert abs(duration - 3000) <= 60
+    video, audio, vsec, asec = _decode(out)
+    assert abs(vsec - 3.0) <= 0.15 and abs(asec - 3.0) <= 0.1
+    assert video >= 3.0 * composite.FPS - 2 and audio >= 140
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        assert (v.codec_context.width, v.codec_context.height) == (640, 480)  # a 2x2 grid
+
+
+async def test_composite_job_through_the_api_with_retry_after_failure(client):
+    await make_user(client, "clk", "clerk")
+    _, session_id = await recorded_session(client, people=3, seconds=2.0)
+    await login(client, "clk")
+    settings = client.app[SETTINGS]
+    rec = await recording_of(client, session_id)
+    victim = paths.inside(settings, rec.segments[0].path)
+    original = victim.read_bytes()
+    victim.write_bytes(b"this is not a WebM file")  # the job must fail, not hang or pass
+
+    resp = await client.post(
+        f"/api/v1/sessions/{session_id}/recording/composite",
+        headers={"X-CSRF-Token": csrf(client)},
+    )
+    assert resp.status == 202
+    failed = await _wait_status(client, session_id, "failed")
+    for _ in range(600):  # it retries once by itself
+        failed = await (await client.get(f"/api/v1/sessions/{session_id}/recording")).json()
+        if (
+            failed["composite_status"] == "failed"
+            and (await recording_of(client, session_id)).composite_attempts >= jobs.AUTO_ATTEMPTS
+        ):
+            break
+        await asyncio.sleep(0.1)
+    assert failed["composite_error"]
+    page = await client.get(f"/recordings/sessions/{session_id}")
+    assert "composite-progress" in await page.text()
+
+    victim.write_bytes(original)
+    resp = await client.post(
+        f"/api/v1/sessions/{session_id}/recording/composite",
+        headers={"X-CSRF-Token": csrf(client)},
+    )
+    assert resp.status == 202
+    done = await _wait_status(client, session_id, "done")
+    assert done["composite_progress"] == 1.0 and abs(done["composite_duration_ms"] - 3000) <= 60
+    played = await client.get(f"/recordings/sessions/{session_id}/composite/play")
+    assert played.status == 200
+    data = await played.read()
+    out = Path(settings.data_dir) / "downloaded.webm"
+    out.write_bytes(data)
+    video, audio, vsec, _ = _decode(out)
+    assert video > 0 and audio > 0 and abs(vsec - 3.0) <= 0.15
