@@ -1,0 +1,243 @@
+"""Invitations and reminders delivered to a real SMTP server (aiosmtpd, started here): the
+.ics parses back with the right METHOD, UID and SEQUENCE; moves and cancellations update the
+same event; reminders at 24 h and 1 h; retries with backoff after the server refuses; the
+delivery state on the booking; SMS through a pluggable backend."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import socket
+import threading
+from datetime import datetime, timedelta
+from email.policy import default as default_policy
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from icalendar import Calendar
+
+from server.app import create_app
+from server.appkeys import SESSIONMAKER
+from server.scheduling.keys import SENDER
+from server.settings import Settings
+from tests.test_booking_support import MONDAY, World, local, start_world
+
+
+class Inbox:
+    """An SMTP handler that keeps what it accepts, refusing the first ``refuse`` messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
+        self.refuse = 0
+        self.refusal = "451 4.3.0 try again later"
+        self.arrived = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse > 0:
+            self.refuse -= 1
+            return self.refusal
+        msg = email.message_from_bytes(envelope.content, policy=default_policy)
+        self.messages.append((list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
+        self.arrived.set()
+        return "250 OK"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        return [m for rcpt, m in self.messages if address in rcpt]
+
+
+class FakeGateway:
+    """Stands in for a court's SMS gateway (the outside world) via COURTLINK_SMS_BACKEND."""
+
+    sent: list[tuple[str, str]] = []
+
+    def __init__(self, settings: Settings) -> None:
+        pass
+
+    async def send(self, phone: str, text: str) -> None:
+        FakeGateway.sent.append((phone, text))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def inbox():
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield handler, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def mail_settings(settings: Settings, inbox) -> Settings:
+    FakeGateway.sent = []
+    return settings.model_copy(
+        update={
+            "smtp_url": f"smtp://127.0.0.1:{inbox[1]}",
+            "sms_backend": "tests.test_outbox_mail:FakeGateway",
+        }
+    )
+
+
+@pytest.fixture
+async def world(aiohttp_client, mail_settings) -> World:
+    app = create_app(mail_settings)
+    app[SENDER].autostart = False  # these tests drive the sender pass by pass
+    return await start_world(aiohttp_client, app)
+
+
+def _ics(msg: email.message.EmailMessage) -> Calendar:
+    parts = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+    assert parts, "no text/calendar part"
+    attachment = next(p for p in parts if p.get_filename() == "invite.ics")
+    return Calendar.from_ical(attachment.get_payload(decode=True))
+
+
+def _event(cal: Calendar) -> Any:
+    (event,) = [c for c in cal.walk() if c.name == "VEVENT"]
+    return event
+
+
+async def _send(world: World, now: datetime | None = None) -> int:
+    app = world.client.app
+    return await app[SENDER].run_once(app[SESSIONMAKER], now)
+
+
+async def test_invitation_move_and_cancel_reach_every_participant(world: World, inbox):
+    box, _port = inbox
+    resp = await world.book(
+        "staff_shaping", "shaping", local(MONDAY, 9, 0), 60, host_id=world.users["med_wang"].id
+    )
+    booking = await resp.json()
+    assert await _send(world) == 5  # 3 e-mails (mediator, office, party with e-mail), 2 SMS
+    assert {r for rcpt, _ in box.messages for r in rcpt} == {
+        "wang@court.example",
+        "shaping-staff@office.example",
+        "zhangsan@example.cn",
+    }
+    party_mail = box.to("zhangsan@example.cn")[0]
+    cal = _ics(party_mail)
+    assert str(cal["METHOD"]) == "REQUEST"
+    event = _event(cal)
+    assert str(event["UID"]) == booking["uid"]
+    assert int(event["SEQUENCE"]) == 0
+    assert event.decoded("DTSTART") == datetime.fromisoformat("2026-09-21T09:00:00+08:00")
+    link = next(i["url"] for i in booking["invites"] if i["party_name"] == "张三")
+    assert link in party_mail.get_body(("plain",)).get_content()
+    assert link in str(event["DESCRIPTION"])
+    assert "预约通知" in party_mail["Subject"]
+    assert {p for p, _ in FakeGateway.sent} == {"13800000001", "13800000002"}
+    assert any("/join/" in text for _, text in FakeGateway.sent)
+
+    resp = await world.api(
+        "staff_shaping",
+        "POST",
+        f"/scheduling/bookings/{booking['id']}/move",
+        json={"starts_at": local(MONDAY, 15, 0), "duration_minutes": 60, "reason": "调解员调整"},
+    )
+    assert resp.status == 200
+    box.messages.clear()
+    assert await _send(world) == 5
+    moved = _event(_ics(box.to("wang@court.example")[0]))
+    assert str(moved["UID"]) == booking["uid"] and int(moved["SEQUENCE"]) == 1
+    assert moved.decoded("DTSTART") == datetime.fromisoformat("2026-09-21T15:00:00+08:00")
+
+    resp = await world.api(
+        "staff_shaping",
+        "POST",
+        f"/scheduling/bookings/{booking['id']}/cancel",
+        json={"reason": "已和解"},
+    )
+    assert resp.status == 200
+    box.messages.clear()
+    assert await _send(world) == 5
+    cal = _ics(box.to("zhangsan@example.cn")[0])
+    assert str(cal["METHOD"]) == "CANCEL"
+    cancelled = _event(cal)
+    assert str(cancelled["UID"]) == booking["uid"] and int(cancelled["SEQUENCE"]) == 2
+    assert str(cancelled["STATUS"]) == "CANCELLED"
+    # The reminders of the old times were superseded: nothing else will ever go out.
+    assert await _send(world, datetime(2026, 9, 22, tzinfo=MONDAY_TZ)) == 0
+
+
+MONDAY_TZ = datetime.fromisoformat(local(MONDAY, 0, 0)).tzinfo
+
+
+async def test_reminders_24_hours_and_1_hour_before(world: World, inbox):
+    box, _port = inbox
+    resp = await world.book("staff_shaping", "shaping", local(MONDAY, 9, 0), 60)
+    start = datetime.fromisoformat((await resp.json())["starts_at"].replace("Z", "+00:00"))
+    await _send(world)
+    box.messages.clear()
+    assert await _send(world, start - timedelta(hours=25)) == 0
+    assert await _send(world, start - timedelta(hours=24)) == 5
+    assert all("提醒：明天" in m["Subject"] for _, m in box.messages)
+    assert all(
+        not [p for p in m.walk() if p.get_content_type() == "text/calendar"]
+        for _, m in box.messages
+    )
+    box.messages.clear()
+    assert await _send(world, start - timedelta(hours=2)) == 0
+    assert await _send(world, start - timedelta(minutes=60)) == 5
+    assert all("1小时后" in m["Subject"] for _, m in box.messages)
+
+
+@pytest.mark.parametrize("refusal", ["451 4.3.0 try again later", "554 5.7.1 rejected for now"])
+async def test_retry_with_backoff_after_a_refusal(world: World, inbox, refusal):
+    box, _port = inbox
+    box.refuse, box.refusal = 3, refusal
+    resp = await world.book("staff_shaping", "shaping", local(MONDAY, 9, 0), 60)
+    booking = await resp.json()
+    now = world.clock()
+    assert await _send(world, now) == 2  # the SMS went; the three e-mails were refused
+    resp = await world.api("staff_shaping", "GET", f"/scheduling/bookings/{booking['id']}")
+    mails = [
+        d
+        for d in (await resp.json())["deliveries"]
+        if d["channel"] == "email" and d["purpose"] == "request"
+    ]
+    assert [d["status"] for d in mails] == ["pending"] * 3
+    assert all(d["attempts"] == 1 and refusal[:3] in d["last_error"] for d in mails)
+    assert await _send(world, now + timedelta(seconds=30)) == 0  # backing off
+    assert await _send(world, now + timedelta(seconds=61)) == 3
+    resp = await world.api("staff_shaping", "GET", f"/scheduling/bookings/{booking['id']}")
+    mails = [
+        d
+        for d in (await resp.json())["deliveries"]
+        if d["channel"] == "email" and d["purpose"] == "request"
+    ]
+    assert [(d["status"], d["attempts"]) for d in mails] == [("sent", 2)] * 3
+    assert len(box.messages) == 3
+
+
+async def test_gives_up_after_the_last_attempt(world: World, inbox):
+    box, _port = inbox
+    box.refuse = 10**6
+    resp = await world.book("staff_shaping", "shaping", local(MONDAY, 9, 0), 60)
+    booking = await resp.json()
+    now = world.clock()
+    for _ in range(10):
+        await _send(world, now)
+        now += timedelta(hours=2)
+    resp = await world.api("staff_shaping", "GET", f"/scheduling/bookings/{booking['id']}")
+    mails = [
+        d
+        for d in (await resp.json())["deliveries"]
+        if d["channel"] == "email" and d["purpose"] == "request"
+    ]
+    assert [(d["status"], d["attempts"]) for d in mails] == [("failed", 8)] * 3
+
+
+async def test_the_background_sender_delivers_on_its_own(aiohttp_client, mail_settings, inbox):
+    box, _port = inbox
+    app = create_app(mail_settings)  # sender running, as in production
+    world = await start_world(aiohttp_client, app)
+    resp = await world.book("staff_shaping", "shaping", local(MONDAY, 9, 0), 60)
+    assert resp.status == 201
+    arrived = await asyncio.to_thread(box.arrived.wait, 60)
+    assert arrived, "the background sender delivered nothing"
