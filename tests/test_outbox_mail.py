@@ -11,7 +11,7 @@ import socket
 import threading
 from datetime import datetime, timedelta
 from email.policy import default as default_policy
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -49,7 +49,7 @@ class Inbox:
 class FakeGateway:
     """Stands in for a court's SMS gateway (the outside world) via COURTLINK_SMS_BACKEND."""
 
-    sent: list[tuple[str, str]] = []
+    sent: ClassVar[list[tuple[str, str]]] = []
 
     def __init__(self, settings: Settings) -> None:
         pass
