@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -146,6 +146,7 @@ class Hub:
         self.clock = clock
         self.live: dict[int, Live] = {}
         self._beat: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Future[None]] = set()
 
     def start(self) -> None:
         self._beat = asyncio.create_task(self._heartbeat())
@@ -203,14 +204,27 @@ class Hub:
             return
         async with live.lock:
             effects = live.room.handle(conn.pid, msg)
+            if live.room.ended:
+                # Recorded as ended before anyone is told, so a quick rejoin is refused.
+                await self._finish(live, conn)
             if msg.id is not None:
                 conn.send(p.Ack(re=msg.id))
             await self._apply(live, effects)
-        if live.room.ended:
-            await self._finish(live, conn)
 
     async def disconnect(self, session_id: int, conn: Conn) -> None:
-        """The socket closed, for whatever reason: free its peer, keep its place a while."""
+        """The socket closed, for whatever reason: free its peer, keep its place a while.
+
+        aiohttp cancels a handler whose client went away; this must still run to the end
+        (or the room never learns of the drop), so it runs shielded and ``close`` waits."""
+        await self._shielded(self._disconnect(session_id, conn))
+
+    async def _shielded(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        await asyncio.shield(task)
+
+    async def _disconnect(self, session_id: int, conn: Conn) -> None:
         live = self.live.get(session_id)
         if live is not None:
             async with live.lock:
@@ -227,8 +241,9 @@ class Hub:
         if live is None:
             return
         async with live.lock:
-            await self._apply(live, live.room._end())
-        await self._finish(live, None)
+            effects = live.room.end()
+            await self._finish(live, None)
+            await self._apply(live, effects)
 
     async def _finish(self, live: Live, by: Conn | None) -> None:
         self.live.pop(live.session_id, None)
@@ -240,7 +255,9 @@ class Hub:
     async def _release(self, conn: Conn) -> None:
         if conn.peer_id:
             peer, conn.peer_id = conn.peer_id, ""
-            await self.sfu.remove_peer(peer)
+            # Closing a peer connection must finish even when the socket's handler is being
+            # cancelled, or its UDP sockets leak; close() waits for these.
+            await self._shielded(self.sfu.remove_peer(peer))
 
     async def _apply(self, live: Live, effects: list[Effect]) -> None:
         roster = False
@@ -305,6 +322,8 @@ class Hub:
                 await self._release(c)
                 c.close(1001)
         self.live.clear()
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
 
 HUB: web.AppKey[Hub] = web.AppKey("signaling_hub")

@@ -19,15 +19,15 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from signaling import protocol as p
 
 MAIN = "main"
 RESUME_SECONDS = 60
-HOST = "host"
-STAFF = "staff"
-PARTY = "party"
+HOST: Final = "host"
+STAFF: Final = "staff"
+PARTY: Final = "party"
 Role = Literal["host", "staff", "party"]
 # Messages only a host may send; every other role gets NOT_ALLOWED for them.
 HOST_ONLY = frozenset({"admit", "deny", "remove", "move", "mute_request", "end", "agreement.show"})
@@ -170,7 +170,7 @@ class Room:
             del self.members[pid]
             return [Close(pid, "left"), Place(pid, None), Roster()]
         if isinstance(msg, p.End):
-            return self._end()
+            return self.end()
         if isinstance(msg, p.AgreementShow):
             shown = p.AgreementShown(agreement_id=msg.agreement_id, by=me.name)
             return [Send(m.pid, shown) for m in self._in_place(me.place)]
@@ -206,7 +206,8 @@ class Room:
             return [Place(target.pid, msg.room), Roster()]
         return [Send(target.pid, p.MuteRequested(by=me.name))]
 
-    def _end(self) -> list[Effect]:
+    def end(self) -> list[Effect]:
+        """End the session: everyone is closed; later joins are refused."""
         self.ended = True
         effects: list[Effect] = []
         for m in list(self.members.values()):

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from server.appkeys import DB, PARTY, SESSIONMAKER, SETTINGS, USER
-from server.errors import Forbidden, Unauthorized
+from server.errors import AppError, Forbidden, Unauthorized, error_response
 from server.models.accounts import User
 from server.models.base import utcnow
 from server.models.docket import Party
@@ -103,9 +103,14 @@ async def _caller(request: web.Request, session_id: int) -> tuple[MediationSessi
 
 
 async def session_ws(request: web.Request) -> web.StreamResponse:
-    check_origin(request)
     session_id = int(request.match_info["session_id"])
-    session, caller = await _caller(request, session_id)
+    try:
+        check_origin(request)
+        session, caller = await _caller(request, session_id)
+    except AppError as exc:
+        # A refused handshake is an HTTP error with its status; never the login redirect
+        # the error middleware gives pages.
+        return error_response(request, exc.status, exc.code, exc.message)
     host = await request[DB].get(User, session.host_id) if session.host_id else None
     host_name = host.display_name if host else ""
     # Do not hold a database transaction open for the life of the socket.
