@@ -1,0 +1,215 @@
+"""``courtlink demo``: the demo accounts and a year of sample cases, idempotently.
+
+Accounts are created through ``server.accounts`` and cases through ``server.docket``
+(create_case with the parties' consent, assign, transition), backdated to the day each step
+took, so numbers, deadlines, timelines and audit rows are the real ones. The plan is fixed
+(``server.demo_data``), and the 2026 report reproduces the court's figures. A few cases stay
+in progress, dated from today: at intake, in pre-litigation mediation, and two in fast-track
+(one overdue, one due within a working day).
+
+Running it again changes nothing: existing accounts are kept (their passwords too), and the
+cases are seeded only when the audit log holds no ``demo.seed`` row. Everything happens in
+one transaction, so a failure leaves no half-seeded docket.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import audit, docket
+from server.accounts import add_user
+from server.auth import hash_password
+from server.db import make_engine, make_sessionmaker, transaction
+from server.demo_data import (
+    ASSIGN,
+    DEMO_YEAR,
+    FAST,
+    FILE,
+    PRE,
+    USERS,
+    PlannedCase,
+    new_case,
+    plan_year,
+)
+from server.docket_schemas import CaseCreate
+from server.models.accounts import Office, User
+from server.models.audit import AuditEntry
+from server.models.base import utcnow
+from server.models.docket import Case, DocketEntry, Stage
+from server.settings import Settings
+from server.workdays import WorkCalendar
+
+SEED_ACTION = "demo.seed"
+Event = tuple[datetime, int, int]  # when, case index, step index (-1: registration)
+
+
+async def run_demo(settings: Settings) -> list[str]:
+    """Seed the demo (if not yet there) and return the lines to print: URL and logins."""
+    engine = make_engine(settings)
+    calendar = WorkCalendar(settings.calendar_dir or settings.data_dir / "calendar")
+    try:
+        async with transaction(make_sessionmaker(engine)) as db:
+            users = await ensure_users(db)
+            seeded = await db.scalar(
+                select(AuditEntry.id).where(AuditEntry.action == SEED_ACTION).limit(1)
+            )
+            count = 0
+            if seeded is None:
+                count = await Seeder(db, settings, calendar, users).run()
+                await audit.record(db, SEED_ACTION, "demo", DEMO_YEAR, actor="demo", cases=count)
+    finally:
+        await engine.dispose()
+    lines = [f"courtlink demo: open {settings.public_url}"]
+    lines.append(f"seeded {count} sample cases of {DEMO_YEAR}" if count else "demo already seeded")
+    lines.append("logins (username / password):")
+    for username, role, office, name, password in USERS:
+        lines.append(f"  {role:<13} {username:<15} / {password:<18} {name} ({office})")
+    return lines
+
+
+async def ensure_users(db: AsyncSession) -> dict[str, User]:
+    users: dict[str, User] = {}
+    hashes: dict[str, str] = {}
+    for username, role, office, name, password in USERS:
+        user = await db.scalar(select(User).where(User.username == username))
+        if user is None:
+            if password not in hashes:
+                hashes[password] = hash_password(password)
+            user = await add_user(
+                db,
+                username=username,
+                display_name=name,
+                role=role,
+                office_code=office,
+                password=password,
+                password_hash=hashes[password],
+                actor="demo",
+            )
+        users[username] = user
+    return users
+
+
+def back_workdays(calendar: WorkCalendar, day: date, count: int) -> date:
+    """The working day ``count`` working days before ``day``."""
+    while count > 0:
+        day -= timedelta(days=1)
+        if calendar.is_workday(day):
+            count -= 1
+    return day
+
+
+class Seeder:
+    def __init__(
+        self, db: AsyncSession, settings: Settings, calendar: WorkCalendar, users: dict[str, User]
+    ) -> None:
+        self.db, self.settings, self.calendar, self.users = db, settings, calendar, users
+        self.rng = random.Random(DEMO_YEAR)
+        self.now = utcnow()
+        self.today = self.now.astimezone(settings.tz).date()
+        self.cases: dict[int, Case] = {}
+        self.staff: dict[int, tuple[User, User]] = {}  # case index: mediator, judge
+
+    async def run(self) -> int:
+        planned = plan_year(self.rng, self.calendar) + self.in_progress()
+        offices = {o.code: o.id for o in (await self.db.scalars(select(Office))).all()}
+        events: list[Event] = []
+        for i, case in enumerate(planned):
+            at = self.when(case.registered, 0)
+            events.append((at, i, -1))
+            for j, (day, _step) in enumerate(case.steps):
+                # Steps on one day follow each other by a quarter of an hour.
+                at = max(self.when(day, j + 1), at + timedelta(minutes=15))
+                events.append((min(at, self.now - timedelta(minutes=len(case.steps) - j)), i, j))
+        # In date order across all cases, so case numbers run in the order of the year.
+        for at, i, j in sorted(events):
+            if j < 0:
+                await self.register(i, planned[i], offices[planned[i].office], at)
+            else:
+                await self.step(i, planned[i].steps[j][1], at)
+        return len(planned)
+
+    def when(self, day: date, salt: int) -> datetime:
+        minutes = 9 * 60 + (hash((day.toordinal(), salt)) % 420)
+        local = datetime.combine(day, time(), self.settings.tz) + timedelta(minutes=minutes)
+        return min(local, self.now - timedelta(minutes=30))
+
+    def in_progress(self) -> list[PlannedCase]:
+        cal, today, rng = self.calendar, self.today, self.rng
+        out: list[PlannedCase] = []
+        for back in (0, 1, 2):
+            out.append(
+                new_case(rng, "intake", None if back == 2 else True, today - timedelta(back))
+            )
+        for back in (3, 5, 8):
+            case = new_case(rng, "pre_open", True, back_workdays(cal, today, back))
+            case.steps = [(case.registered, ASSIGN), (cal.next_workday(case.registered), PRE)]
+            out.append(case)
+        # Fast-track entered 8 working days ago (overdue), and on the latest day whose
+        # deadline is today or the next working day (due within one working day).
+        overdue = back_workdays(cal, today, 8)
+        due = today if cal.is_workday(today) else back_workdays(cal, today, 1)
+        while cal.add_workdays(due, 5) > cal.next_workday(today):
+            due = back_workdays(cal, due, 1)
+        for entered in (overdue, due):
+            case = new_case(rng, "fast_open", False, back_workdays(cal, entered, 3))
+            filed = back_workdays(cal, entered, 1)
+            case.steps = [(case.registered, ASSIGN), (filed, FILE), (entered, FAST)]
+            out.append(case)
+        return out
+
+    async def register(self, i: int, plan: PlannedCase, office_id: int, at: datetime) -> None:
+        center = plan.office == "center"
+        online = not center and i % 9 == 0
+        actor = None if online else self.users["clerk" if center else f"staff.{plan.office}"]
+        data = CaseCreate.model_validate(
+            {
+                "cause": plan.cause,
+                "facts": plan.facts,
+                "claim_fen": plan.claim_fen,
+                "parties": plan.parties,
+            }
+        )
+        source = "online" if online else "court" if center else "office"
+        case = await docket.create_case(
+            self.db, actor, data, office_id=office_id, source=source, at=at
+        )
+        self.cases[i] = case
+        two = i % 2 == 0
+        self.staff[i] = (
+            self.users["mediator" if two else "mediator2"],
+            self.users["judge" if i % 3 else "judge2"],
+        )
+
+    async def step(self, i: int, step: tuple[str, str, str, tuple[int, int]], at: datetime) -> None:
+        stage, role, note, _gaps = step
+        case = self.cases[i]
+        mediator, judge = self.staff[i]
+        if stage == "assign":
+            clerk = self.users["clerk"]
+            await docket.assign(
+                self.db, clerk, case, mediator_id=mediator.id, judge_id=judge.id, clerk_id=clerk.id
+            )
+            # ``assign`` stamps its timeline entry with the present; the sample history needs
+            # the day it happened on, so that entry is moved back to it.
+            await self.db.execute(
+                update(DocketEntry)
+                .where(DocketEntry.case_id == case.id, DocketEntry.kind == "assigned")
+                .values(at=at)
+            )
+            return
+        actor = {"clerk": self.users["clerk"], "mediator": mediator, "judge": judge}[role]
+        await docket.transition(
+            self.db,
+            actor,
+            case,
+            Stage(stage),
+            note=note,
+            today=at.astimezone(self.settings.tz).date(),
+            calendar=self.calendar,
+            settings=self.settings,
+            at=at,
+        )
