@@ -167,7 +167,7 @@ class CaseFilters(BaseModel):
     stage: Stage | None = None
     office: str | None = Field(None, max_length=32, description="office code")
     assignee: str | None = Field(
-        None, pattern=r"^(me|\d+)$", description="'me' or a user id: judge, mediator or clerk"
+        None, pattern=r"^(me|\d{1,9})$", description="'me' or a user id: judge, mediator or clerk"
     )
     overdue: bool = Field(False, description="fast-track cases past their deadline")
     page: int = Field(1, ge=1, le=100000)

@@ -251,3 +251,19 @@ async def expect_ok(resp: ClientResponse) -> dict[str, Any]:
     assert resp.status < 300, await resp.text()
     body: dict[str, Any] = await resp.json()
     return body
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"assignee": "99999999999999999999"},
+        {"assignee": "someone"},
+        {"page": "0"},
+        {"per_page": "1000"},
+        {"overdue": "maybe"},
+        {"stage": "limbo"},
+        {"q": "x" * 101},
+    ],
+)
+async def test_bad_search_queries(client: TestClient, clerk: dict[str, str], query: dict) -> None:
+    await expect(await client.get("/api/v1/cases", params=query, headers=clerk), 422, "invalid")
