@@ -1,0 +1,99 @@
+"""Benchmark server: the ``Sfu`` behind a tiny WebSocket signaling shim, in its own process.
+
+Not the product's signaling (that is signaling/'s endpoint, with auth, lobby and schemas):
+the shim only carries offers and answers so the benchmark measures the media path alone.
+``GET /ws/{peer}?room=R`` joins a peer to room R (the server sends offers, the peer answers
+``{"type": "answer", "sdp": ...}``); closing the socket removes the peer. ``GET /stats``
+returns ``Sfu.stats()``. Prints ``PORT <n>`` on stdout once listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import WSMsgType, web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from signaling.sfu import Sfu
+
+SFU = web.AppKey("sfu", Sfu)
+
+
+async def ws_peer(request: web.Request) -> web.WebSocketResponse:
+    sfu = request.app[SFU]
+    peer_id = request.match_info["peer"]
+    room = request.query.get("room")
+    ws = web.WebSocketResponse(heartbeat=None)
+    await ws.prepare(request)
+
+    async def on_offer(offer: dict[str, object]) -> None:
+        if not ws.closed:
+            await ws.send_str(json.dumps(offer))
+
+    await sfu.add_peer(peer_id, on_offer=on_offer)
+    await sfu.set_room(peer_id, room)
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                break
+            data = json.loads(msg.data)
+            if data.get("type") == "answer":
+                await sfu.handle_answer(peer_id, data["sdp"])
+    finally:
+        await sfu.remove_peer(peer_id)
+    return ws
+
+
+async def stats(request: web.Request) -> web.Response:
+    if request.query.get("gc"):
+        gc.collect()
+    return web.json_response({"pid": os.getpid(), "sfu": request.app[SFU].stats()})
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", default="passthrough")
+    parser.add_argument("--max-video-kbps", type=int, default=2500)
+    parser.add_argument("--profile", default="", help="write cProfile stats here on exit")
+    args = parser.parse_args()
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    app = web.Application()
+    sfu = Sfu(ice_servers=[], mode=args.mode, max_video_kbps=args.max_video_kbps)
+    app[SFU] = sfu
+    app.router.add_get("/ws/{peer}", ws_peer)
+    app.router.add_get("/stats", stats)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"PORT {port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        await sfu.close()
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -1,0 +1,308 @@
+"""Media benchmark: server CPU, frame loss and forwarding latency of the SFU under load.
+
+Runs the SFU (``bench/_media_server.py``: the ``Sfu`` behind a tiny WebSocket signaling shim,
+so only the media path is measured) in its own process and lean load peers
+(``bench/_media_peers.py``) in ``--load-procs`` others. Publishers replay a pre-encoded VP8
+clip (plus Opus) through their SRTP sessions; subscribers count packets without decoding.
+
+    python bench/media.py --rooms 1 --participants 6 --seconds 20 --width 1280 --height 720 \
+        --mode passthrough --json var/bench/media.json
+    python bench/media.py --participants 3 --width 640 --height 480 --compare --json OUT
+    python bench/media.py --cycles 200 --json OUT        # server memory over join/leave cycles
+
+Writes JSON (see bench/README.md for the fields and the figures measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _media_clip import audio_clip, video_clip  # noqa: E402
+
+
+class Proc:
+    """A child process speaking the line protocol of _media_server/_media_peers."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.ps = psutil.Process(proc.pid)
+
+    @classmethod
+    async def start(cls, *argv: str) -> Proc:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *argv,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=1 << 28,
+        )  # fmt: skip
+        return cls(proc)
+
+    async def expect(self, prefix: str, within: float = 180) -> str:
+        assert self.proc.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), within)
+            if not line:
+                raise RuntimeError(f"process {self.proc.pid} ended before {prefix}")
+            text = line.decode().strip()
+            if text.startswith(prefix):
+                return text[len(prefix) :].strip()
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((line + "\n").encode())
+
+    def cpu(self) -> float:
+        t = self.ps.cpu_times()
+        return t.user + t.system
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+async def run_load(args: argparse.Namespace, mode: str, clips: tuple[Path, Path]) -> dict[str, Any]:
+    extra = ["--profile", args.profile] if args.profile else []
+    server = await Proc.start(str(HERE / "_media_server.py"), "--mode", mode, *extra)
+    loads: list[Proc] = []
+    try:
+        port = await server.expect("PORT")
+        url = f"http://127.0.0.1:{port}"
+        specs = [f"r{r}p{i}@room{r}" for r in range(args.rooms) for i in range(args.participants)]
+        groups = [specs[i :: args.load_procs] for i in range(args.load_procs)]
+        common = ["--url", url, "--video", str(clips[0]), "--audio", str(clips[1])]
+        common += ["--fps", str(args.fps), "--mode", mode, "--publish"]
+        for group in filter(None, groups):
+            argv = [str(HERE / "_media_peers.py"), *common, "--peers", ",".join(group)]
+            argv += ["--expect", str(args.participants - 1)]
+            loads.append(await Proc.start(*argv))
+        for load in loads:
+            await load.expect("READY")
+        await asyncio.sleep(args.warmup)
+        cpu0, load0, t0 = server.cpu(), [p.cpu() for p in loads], time.monotonic()
+        for load in loads:
+            load.send("MARK")
+        await asyncio.sleep(args.seconds)
+        cpu1, load1, t1 = server.cpu(), [p.cpu() for p in loads], time.monotonic()
+        await asyncio.sleep(args.grace)  # let frames sent before t1 arrive
+        for load in loads:
+            load.send("STOP")
+        results = [json.loads(await load.expect("RESULT")) for load in loads]
+        rss = server.ps.memory_info().rss
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/stats") as resp:
+            sfu_stats = (await resp.json())["sfu"]
+    finally:
+        for p in loads:
+            await p.stop()
+        await server.stop()
+    return summarize(args, mode, results, sfu_stats, (t0, t1), (cpu0, cpu1), (load0, load1), rss)
+
+
+def summarize(
+    args: argparse.Namespace,
+    mode: str,
+    results: list[dict[str, Any]],
+    sfu_stats: dict[str, Any],
+    window: tuple[float, float],
+    cpu: tuple[float, float],
+    load_cpu: tuple[list[float], list[float]],
+    rss: int,
+) -> dict[str, Any]:
+    t0, t1 = window
+    wall = t1 - t0
+    peers: dict[str, Any] = {}
+    marks: dict[str, Any] = {"MARK": {}, "STOP": {}}
+    for res in results:
+        peers.update(res["peers"])
+        for name in ("MARK", "STOP"):
+            for key, value in res["marks"][name].items():
+                if isinstance(value, dict):
+                    marks[name].setdefault(key, {}).update(value)
+    room_of = {pid: pid.split("p")[0] for pid in peers}
+    streams = args.rooms * args.participants * (args.participants - 1)
+    fps = [
+        (marks["STOP"]["frames_sent"][p] - marks["MARK"]["frames_sent"][p]) / wall for p in peers
+    ]
+    published = sum(
+        marks["STOP"]["frames_sent"][p] - marks["MARK"]["frames_sent"][p] for p in peers
+    )
+    expected = received = 0
+    latencies: list[float] = []
+    if mode == "passthrough":
+        for pub, data in peers.items():
+            for number, (t_sent, count) in data["sent"].items():
+                if not t0 <= t_sent <= t1:
+                    continue
+                pic = str(int(number) & 0x7FFF)
+                for sub, sdata in peers.items():
+                    if sub == pub or room_of[sub] != room_of[pub]:
+                        continue
+                    expected += 1
+                    rec = sdata["recv"].get(pub, {}).get(pic)
+                    if rec is not None and rec[0] >= count:
+                        received += 1
+                        latencies.append((rec[1] - t_sent) * 1000)
+    else:  # the encoder's frames carry no picture id of ours: count marker bits
+        sent_between_marks = sum(
+            marks["STOP"]["frames_sent"][p] - marks["MARK"]["frames_sent"][p] for p in peers
+        )
+        expected = sent_between_marks * (args.participants - 1)
+        for sub in peers:
+            after, before = marks["STOP"]["markers"][sub], marks["MARK"]["markers"][sub]
+            received += sum(after.get(k, 0) - before.get(k, 0) for k in after)
+    server_cpu = cpu[1] - cpu[0]
+    drops = sum(o["drops"] for p in sfu_stats.values() for o in p["received"])
+    keyframe_requests = sum(
+        t["keyframe_requests"] for p in sfu_stats.values() for t in p["published"].values()
+    )
+    return {
+        "mode": mode,
+        "rooms": args.rooms,
+        "participants": args.participants,
+        "width": args.width,
+        "height": args.height,
+        "fps": args.fps,
+        "video_kbps": args.kbps,
+        "seconds": round(wall, 2),
+        "forwarded_video_streams": streams,
+        "server_cpu_percent": round(100 * server_cpu / wall, 1),
+        "server_cpu_ms_per_stream_second": round(1000 * server_cpu / (streams * wall), 2),
+        "frames_published": published,
+        "frames_sent": expected,
+        "frames_received": received,
+        "frame_loss": round(1 - received / expected, 5) if expected else None,
+        "forward_latency_ms_p50": _round(percentile(latencies, 0.5)),
+        "forward_latency_ms_p95": _round(percentile(latencies, 0.95)),
+        "forward_latency_ms_p99": _round(percentile(latencies, 0.99)),
+        "server_rss_mb": round(rss / 2**20, 1),
+        "server_drops": drops,
+        "keyframe_requests": keyframe_requests,
+        "load_procs": len(load_cpu[0]),
+        "load_cpu_percent": round(100 * (sum(load_cpu[1]) - sum(load_cpu[0])) / wall, 1),
+        "achieved_fps_mean": round(statistics.mean(fps), 2) if fps else None,
+        "achieved_fps_min": round(min(fps), 2) if fps else None,
+        "machine_load_avg_1m": round(psutil.getloadavg()[0], 2),
+        "cpus": psutil.cpu_count(),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+async def run_cycles(args: argparse.Namespace, clips: tuple[Path, Path]) -> dict[str, Any]:
+    """Server RSS over ``--cycles`` joins and leaves of one peer into a room of steady peers."""
+    server = await Proc.start(str(HERE / "_media_server.py"), "--mode", "passthrough")
+    load = None
+    try:
+        port = await server.expect("PORT")
+        url = f"http://127.0.0.1:{port}"
+        peers = ",".join(f"r0p{i}@room0" for i in range(args.participants))
+        load = await Proc.start(
+            str(HERE / "_media_peers.py"), "--url", url, "--video", str(clips[0]),
+            "--audio", str(clips[1]), "--fps", str(args.fps), "--publish", "--peers", peers,
+            "--expect", str(args.participants - 1), "--churn", str(args.cycles),
+            "--churn-room", "room0",
+        )  # fmt: skip
+        await load.expect("READY")
+        rss: dict[int, float] = {}
+        async with aiohttp.ClientSession() as session:
+
+            async def sample(cycle: int) -> None:
+                async with session.get(f"{url}/stats?gc=1") as resp:
+                    await resp.read()
+                rss[cycle] = server.ps.memory_info().rss / 2**20
+
+            await sample(0)
+            warm = min(20, args.cycles)
+            started = time.monotonic()
+            for cycle in range(1, args.cycles + 1):
+                await load.expect("CYCLE")
+                if cycle in (warm, args.cycles) or cycle % 50 == 0:
+                    await sample(cycle)
+            elapsed = time.monotonic() - started
+        load.send("STOP")
+    finally:
+        if load is not None:
+            await load.stop()
+        await server.stop()
+    return {
+        "mode": "cycles",
+        "participants": args.participants,
+        "cycles": args.cycles,
+        "seconds": round(elapsed, 1),
+        "server_rss_mb": {str(k): round(v, 2) for k, v in sorted(rss.items())},
+        "rss_growth_mb_after_warmup": round(rss[args.cycles] - rss[warm], 2),
+        "warmup_cycles": warm,
+        "machine_load_avg_1m": round(psutil.getloadavg()[0], 2),
+    }
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--rooms", type=int, default=1)
+    p.add_argument("--participants", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=20)
+    p.add_argument("--warmup", type=float, default=3)
+    p.add_argument("--grace", type=float, default=2, help="seconds to wait for late frames")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--kbps", type=int, default=1500)
+    p.add_argument("--mode", choices=("passthrough", "transcode"), default="passthrough")
+    p.add_argument("--compare", action="store_true", help="run both modes on the same load")
+    p.add_argument("--cycles", type=int, default=0, help="join/leave cycles (memory mode)")
+    p.add_argument("--load-procs", type=int, default=0, help="load processes (default: auto)")
+    p.add_argument("--cache", default="var/bench-cache", help="where encoded clips are kept")
+    p.add_argument("--json", default="", help="write the result here")
+    p.add_argument("--profile", default="", help="cProfile the server into this file")
+    args = p.parse_args()
+    if not args.load_procs:
+        args.load_procs = max(1, min(3, args.rooms * args.participants // 2))
+    cache = Path(args.cache)
+    clips = (
+        video_clip(cache, args.width, args.height, fps=args.fps, kbps=args.kbps),
+        audio_clip(cache),
+    )
+    if args.cycles:
+        result = await run_cycles(args, clips)
+    elif args.compare:
+        runs = {mode: await run_load(args, mode, clips) for mode in ("passthrough", "transcode")}
+        ratio = (
+            runs["transcode"]["server_cpu_ms_per_stream_second"]
+            / runs["passthrough"]["server_cpu_ms_per_stream_second"]
+        )
+        result = {"compare": runs, "cpu_ratio_transcode_over_passthrough": round(ratio, 1)}
+    else:
+        result = await run_load(args, args.mode, clips)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")  # noqa: ASYNC240
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
