@@ -1,0 +1,192 @@
+"""A real server killed with SIGKILL during a recording, then started again.
+
+``courtlink serve`` runs as a subprocess on a free port over this test's database; a real
+aiortc peer logs in as the mediator, joins the session over the real WebSocket and publishes
+a pre-encoded VP8/Opus clip; the server is SIGKILLed mid-recording. At the next start the
+server finds the cut segments, finalizes them, marks them interrupted and seals them: the
+files decode with PyAV up to within 2 s of the kill, and verification passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from recordings import paths
+from recordings.verify import verify_session
+from server.auth import hash_password
+from server.db import make_engine, make_sessionmaker
+from server.models.accounts import Office, User
+from server.models.docket import Case
+from server.models.recordings import Recording, RecordingSegment
+from server.models.sessions import MediationSession
+from signaling import protocol as p
+from tests.helpers import PASSWORD
+from tests.recording_media import decoded_frames
+from tests.test_signaling_ws import WsPeer
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, settings, port: int, log: Path) -> None:
+        self.settings, self.port, self.log = settings, port, log
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        env = {
+            **os.environ,
+            "COURTLINK_DATA_DIR": str(self.settings.data_dir),
+            "COURTLINK_DATABASE_URL": self.settings.effective_database_url,
+            "COURTLINK_SECRET_KEY": "crash-test-secret",
+            "COURTLINK_PUBLIC_URL": self.url,
+        }
+        with self.log.open("ab") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).parent / "courtlink"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                env=env,
+                stdout=out,
+                stderr=out,
+            )
+        async with aiohttp.ClientSession() as http:
+            for _ in range(600):
+                if self.proc.returncode is not None:
+                    raise AssertionError(f"server exited: {self.log.read_text()[-3000:]}")
+                try:
+                    async with http.get(f"{self.url}/healthz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"server never answered: {self.log.read_text()[-3000:]}")
+
+    async def kill(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        await asyncio.wait_for(self.proc.wait(), 60)
+
+
+async def _seed(maker) -> tuple[int, int]:
+    async with maker() as db:
+        office = await db.scalar(select(Office).where(Office.code == "center"))
+        med = User(
+            username="med",
+            display_name="王调解员",
+            role="mediator",
+            office_id=office.id,
+            password_hash=hash_password(PASSWORD),
+        )
+        db.add(med)
+        await db.flush()
+        case = Case(
+            cause="民间借贷纠纷",
+            office_id=office.id,
+            mediator_id=med.id,
+            stage="pre_litigation_mediation",
+            number="(2026)晋0303民诉前调9号",
+        )
+        db.add(case)
+        await db.flush()
+        session = MediationSession(case_id=case.id, kind="mediation", host_id=med.id)
+        db.add(session)
+        await db.commit()
+        return med.id, session.id
+
+
+async def _segments(maker, session_id: int) -> list[RecordingSegment]:
+    async with maker() as db:
+        rec = await db.scalar(select(Recording).where(Recording.session_id == session_id))
+        return list(rec.segments) if rec is not None else []
+
+
+async def test_sigkill_mid_recording_then_restart_recovers(settings, tmp_path):
+    engine = make_engine(settings)
+    maker = make_sessionmaker(engine)
+    try:
+        _, session_id = await _seed(maker)
+        server = Server(settings, _free_port(), tmp_path / "server.log")
+        await server.start()
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar) as http:
+            await http.get(f"{server.url}/login")
+            token = next(c.value for c in jar if c.key == "cl_csrf")
+            resp = await http.post(
+                f"{server.url}/login",
+                data={"username": "med", "password": PASSWORD, "csrf_token": token},
+                allow_redirects=False,
+            )
+            assert resp.status == 303
+            host = WsPeer(
+                http, f"ws://127.0.0.1:{server.port}/ws/sessions/{session_id}", media=True
+            )
+            await host.connect(Origin=server.url)
+            await host.send("hello")
+            await host.wait(lambda m: isinstance(m, p.Welcome))
+
+            async def recording_both_tracks() -> bool:
+                segs = await _segments(maker, session_id)
+                return len(segs) == 2 and all(
+                    paths.inside(settings, s.path).exists()
+                    and paths.inside(settings, s.path).stat().st_size > 20_000
+                    for s in segs
+                )
+
+            for _ in range(600):
+                if await recording_both_tracks():
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"nothing recorded: {server.log.read_text()[-3000:]}")
+            killed_at = time.time()
+            await server.kill(signal.SIGKILL)
+            await host.close()
+
+        cut = await _segments(maker, session_id)
+        assert {s.status for s in cut} == {"recording"}  # what a dead server leaves behind
+
+        await server.start()  # recovery runs before the server answers
+        await server.kill(signal.SIGTERM)
+
+        segs = await _segments(maker, session_id)
+        assert {s.label for s in segs} == {"camera", "audio"}
+        for seg in segs:
+            assert seg.status == "interrupted" and seg.end_reason == "crash", seg.note
+            assert seg.sha256 and seg.size and seg.frames
+            decoded, payloads, seconds = decoded_frames(str(paths.inside(settings, seg.path)))
+            assert decoded == len(payloads) == seg.frames > 0
+            last_media = seg.started_at + timedelta(seconds=seconds)
+            assert last_media.timestamp() >= killed_at - 2.0, (seg.label, seconds, seg.note)
+            assert seg.ended_at is not None
+        async with maker() as db:
+            rec = await db.scalar(select(Recording).where(Recording.session_id == session_id))
+            assert rec.interrupted and rec.sealed_at is not None
+            report = await verify_session(db, settings, rec)
+            assert report.ok, report.problems
+    finally:
+        await engine.dispose()
