@@ -57,6 +57,7 @@ _SUBSYSTEMS = (
     "recordings",
     "server.api.agreements",
     "server.api.agreement_verify",
+    "server.pages.agreement_pages",
 )
 
 

@@ -109,7 +109,7 @@ async def build_world(client: TestClient, office: str = "shaping") -> World:
         session = await create_session(db, mediator, case, kind="mediation")
         tokens = {}
         for party in case.parties:
-            invite, url = await create_invite(
+            _invite, url = await create_invite(
                 db, mediator, session, party, settings=client.app[SETTINGS]
             )
             tokens[party.id] = url.rsplit("/", 1)[1]

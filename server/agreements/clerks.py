@@ -9,6 +9,7 @@ import io
 import zipfile
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,7 +37,7 @@ def _day_start(d: date, tz: object) -> datetime:
     return datetime.combine(d, time(0), tzinfo=tz).astimezone(UTC)  # type: ignore[arg-type]
 
 
-def query(user: User, f: AgreementFilter, tz: object) -> Select[tuple[Agreement]]:
+def query(user: User, f: AgreementFilter, tz: object) -> Select[Any]:
     stmt = (
         select(Agreement)
         .join(Case, Agreement.case_id == Case.id)
@@ -60,7 +61,8 @@ def query(user: User, f: AgreementFilter, tz: object) -> Select[tuple[Agreement]
 
 
 async def listing(db: AsyncSession, user: User, f: AgreementFilter, tz: object) -> list[Agreement]:
-    return list((await db.scalars(query(user, f, tz))).unique().all())
+    rows: list[Agreement] = list((await db.scalars(query(user, f, tz))).unique().all())
+    return rows
 
 
 async def documents_for(db: AsyncSession, agreement_ids: list[int]) -> list[SealedDocument]:

@@ -9,6 +9,7 @@ record changes later.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -78,12 +79,12 @@ class Seal:
 @dataclass
 class RulingInfo:
     number: str
-    date: date
+    date: dt.date
     judge: str
     clerk: str
     agreement_number: str
     agreement_code: str
-    agreement_sealed_on: date
+    agreement_sealed_on: dt.date
 
 
 @dataclass

@@ -128,7 +128,7 @@ def _load_p12(path: Path, password: str, development: bool) -> CourtKey:
     _key, cert, extra = pkcs12.load_key_and_certificates(data, pw)
     if cert is None:
         raise ValueError(f"{path} holds no certificate")
-    signer = signers.SimpleSigner.load_pkcs12(str(path), passphrase=pw)
+    signer = signers.SimpleSigner.load_pkcs12(str(path), passphrase=pw)  # type: ignore[no-untyped-call]
     if signer is None:
         raise ValueError(f"cannot read the signing key in {path}")
     roots = tuple(
@@ -162,7 +162,8 @@ async def sign_pdf(pdf: bytes, key: CourtKey, *, reason: str, location: str) -> 
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     out = await signers.async_sign_pdf(writer, meta, signer=key.signer)
-    return out.getvalue()
+    signed: bytes = out.getvalue()
+    return signed
 
 
 async def validate(pdf: bytes, trust_roots: tuple[asn1_x509.Certificate, ...]) -> SignatureReport:

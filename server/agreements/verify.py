@@ -55,7 +55,7 @@ async def public_view(db: AsyncSession, settings: Settings, doc: SealedDocument)
     agreement = await db.get(Agreement, doc.agreement_id)
     assert agreement is not None
     version = await db.get(AgreementVersion, agreement.current_version_id)
-    parties = version.terms.get("parties", []) if version else []
+    parties: list[dict[str, Any]] = list(version.terms.get("parties", [])) if version else []  # type: ignore[call-overload]
     path = settings.data_dir / "agreements" / doc.filename
     stored = path.read_bytes() if path.exists() else b""
     report = await pki.validate(stored, pki.court_key(settings).trust_roots) if stored else None
@@ -65,7 +65,7 @@ async def public_view(db: AsyncSession, settings: Settings, doc: SealedDocument)
         "kind": doc.kind,
         "kind_label": KIND_LABEL.get(doc.kind, doc.kind),
         "number": doc.case_number,
-        "parties": [mask_name(str(p["name"])) for p in parties],  # type: ignore[index]
+        "parties": [mask_name(str(p["name"])) for p in parties],
         "date": local_time(doc.sealed_at, settings.timezone, "%Y-%m-%d"),
         "content_hash": doc.content_hash,
         "sha256": doc.sha256,

@@ -172,20 +172,27 @@ async def save(request: web.Request) -> web.Response:
 
 
 @api.route(
-    "POST", r"/agreements/{agreement_id:\d+}/preview", name="api_agreement_preview",
+    "POST", r"/cases/{case_id:\d+}/agreement/preview", name="api_agreement_preview",
     summary="Render unsaved terms (live preview)", body=TermsIn, content_type=HTML,
-    errors=(404,),
+    errors=(403, 404),
 )  # fmt: skip
 async def preview(request: web.Request) -> web.Response:
+    from server.access import can_draft_agreement
     from server.agreements.documents import snapshot
 
+    user = require_user(request)
     body = await read_json(request, TermsIn)
-    agreement = await _mine(request)
     db = request[DB]
-    template = await choose(db, "agreement", agreement.case)
-    data = snapshot(agreement.case, body.terms, template, request.app[SETTINGS].court_name)
-    version = await drafting.current_version(db, agreement)
-    inp = RenderInput(data, content_hash(data), version.number + 1)
+    case = await load_case_for(db, user, _int(request, "case_id"))
+    if not can_draft_agreement(user, case):
+        raise Forbidden("only a mediator or judge drafts an agreement", code="not_drafter")
+    template = await choose(db, "agreement", case)
+    data = snapshot(case, body.terms, template, request.app[SETTINGS].court_name)
+    agreement = await db.scalar(select(Agreement).where(Agreement.case_id == case.id))
+    number = 1
+    if agreement is not None and agreement.current_version_id is not None:
+        number = (await drafting.current_version(db, agreement)).number + 1
+    inp = RenderInput(data, content_hash(data), number)
     return web.Response(text=render_html(template.body, inp), content_type=HTML)
 
 

@@ -1,0 +1,190 @@
+"""Agreement pages: the case's agreement (drafting with live preview, signatures, the
+mediator's signature, the judge's confirmation, downloads), the party's signing page behind
+the invite link, the clerks' list, and the public verification page with its PDF upload.
+
+The pages call the same domain functions as the JSON API; drafting and signing post to the
+API from the page's script (fetch), so there is one implementation of each rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from server import access
+from server.agreements import clerks, confirmation, drafting, verify
+from server.agreements.schemas import agreement_out, read_capped_body
+from server.api.agreement_verify import PDF_CAP
+from server.appkeys import DB, PARTY, SETTINGS
+from server.auth import csrf_exempt, require_user
+from server.errors import AppError, BadRequest, NotFound, error_response, parse_model
+from server.http import render, see_other
+from server.models.agreements import Agreement
+from server.models.sessions import Invite
+from server.stages import STAGE_LABELS
+
+STATUS_LABELS = {
+    "draft": "Draft",
+    "sealed": "Signed and sealed",
+    "confirmed": "Judicially confirmed",
+}
+
+
+def _int(request: web.Request, key: str) -> int:
+    try:
+        return int(request.match_info[key])
+    except ValueError:
+        raise NotFound(f"no such {key}") from None
+
+
+async def case_agreement(request: web.Request) -> web.Response:
+    user = require_user(request)
+    db = request[DB]
+    case = await access.load_case_for(db, user, _int(request, "case_id"))
+    agreement = await db.scalar(select(Agreement).where(Agreement.case_id == case.id))
+    out = await agreement_out(db, agreement) if agreement else None
+    version = await drafting.current_version(db, agreement) if agreement else None
+    unsigned = set(out["unsigned_party_ids"]) if out else set()
+    ctx: dict[str, Any] = {
+        "case": case,
+        "agreement": out,
+        "terms": version.terms["terms"] if version else {"obligations": [], "clauses": []},
+        "may_draft": access.can_draft_agreement(user, case)
+        and (agreement is None or agreement.status == "draft"),
+        "may_sign": agreement is not None
+        and agreement.status == "draft"
+        and not unsigned
+        and access.is_agreement_mediator(user, case, agreement.created_by_id),
+        "may_confirm": agreement is not None
+        and agreement.status == "sealed"
+        and case.was_pre_litigation
+        and access.can_confirm_agreement(user, case),
+        "status_labels": STATUS_LABELS,
+        "error": request.query.get("error", ""),
+    }
+    return render(request, "agreement_case.html", ctx)
+
+
+async def confirm_submit(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    db = request[DB]
+    case = await access.load_case_for(db, user, _int(request, "case_id"))
+    agreement = await db.scalar(select(Agreement).where(Agreement.case_id == case.id))
+    if agreement is None:
+        raise NotFound("this case has no agreement yet", code="agreement_not_found")
+    form = await request.post()
+    await confirmation.confirm(db, user, agreement, note=str(form.get("note", ""))[:500],
+                               request=request)  # fmt: skip
+    return see_other(f"/cases/{case.id}/agreement")
+
+
+async def party_sign_page(request: web.Request) -> web.Response:
+    from server.sessions import verify_invite
+
+    db = request[DB]
+    token = request.match_info["token"]
+    try:
+        invite: Invite = await verify_invite(db, request.app[SETTINGS], token)
+    except AppError as exc:
+        # A party has no login to be sent to: say plainly that the link does not work.
+        return error_response(request, exc.status, exc.code, exc.message)
+    request[PARTY] = invite.party
+    agreement = await db.scalar(
+        select(Agreement).where(Agreement.case_id == invite.session.case_id)
+    )
+    out = await agreement_out(db, agreement) if agreement else None
+    signed = out is not None and invite.party_id not in out["unsigned_party_ids"]
+    ctx = {"agreement": out, "party": invite.party, "token": token, "signed": signed,
+           "status_labels": STATUS_LABELS}  # fmt: skip
+    return render(request, "agreement_sign.html", ctx)
+
+
+async def clerks_list(request: web.Request) -> web.Response:
+    user = require_user(request)
+    query = {k: v for k, v in request.query.items() if v != "" and k != "lang"}
+    error = ""
+    try:
+        f = parse_model(clerks.AgreementFilter, query)
+    except AppError as exc:
+        f, error = clerks.AgreementFilter(), exc.message
+    db = request[DB]
+    rows = await clerks.listing(db, user, f, request.app[SETTINGS].tz)
+    items = [(a, await agreement_out(db, a)) for a in rows]
+    from urllib.parse import urlencode
+
+    ctx = {
+        "items": items,
+        "f": f,
+        "error": error,
+        "zip_url": "/api/v1/agreements/zip?" + urlencode(query),
+        "may_zip": access.can_download_agreements_zip(user),
+        "stage_labels": STAGE_LABELS,
+        "status_labels": STATUS_LABELS,
+    }
+    return render(request, "agreement_list.html", ctx)
+
+
+async def verify_form(request: web.Request) -> web.StreamResponse:
+    code = request.query.get("code", "").strip().upper()
+    if code:
+        return see_other(f"/verify/{code}")
+    return render(request, "agreement_verify.html", {"view": None, "code": "", "result": None})
+
+
+async def verify_page(request: web.Request) -> web.Response:
+    db = request[DB]
+    code = request.match_info["code"].upper()
+    try:
+        doc = await verify.by_code(db, code)
+    except NotFound:
+        ctx = {"view": None, "code": code, "result": None}
+        return render(request, "agreement_verify.html", ctx, status=404)
+    view = await verify.public_view(db, request.app[SETTINGS], doc)
+    return render(request, "agreement_verify.html", {"view": view, "code": code, "result": None})
+
+
+@csrf_exempt
+async def verify_upload(request: web.Request) -> web.Response:
+    """A PDF uploaded in the page's form (multipart), read with our own cap: a PDF may be
+    larger than ``max_body_bytes``. Public, changes nothing, so no CSRF token."""
+    db = request[DB]
+    code = request.match_info["code"].upper()
+    doc = await verify.by_code(db, code)
+    data = b""
+    if request.content_type == "multipart/form-data":
+        reader = await request.multipart()
+        async for part in reader:
+            if getattr(part, "name", None) == "pdf":
+                data = await read_part(part, PDF_CAP)
+    else:
+        data = await read_capped_body(request, PDF_CAP)
+    if not data:
+        raise BadRequest("choose the PDF file to check", code="empty_body")
+    result = await verify.check_upload(db, request.app[SETTINGS], data, code=code)
+    view = await verify.public_view(db, request.app[SETTINGS], doc)
+    return render(request, "agreement_verify.html", {"view": view, "code": code,
+                                                     "result": result.as_dict()})  # fmt: skip
+
+
+async def read_part(part: Any, cap: int) -> bytes:
+    from server.errors import PayloadTooLarge
+
+    buf = bytearray()
+    while chunk := await part.read_chunk(64 * 1024):
+        buf += chunk
+        if len(buf) > cap:
+            raise PayloadTooLarge(f"the file is larger than {cap // 1_048_576} MB")
+    return bytes(buf)
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get(r"/cases/{case_id:\d+}/agreement", case_agreement, name="agreement_case")
+    r.add_post(r"/cases/{case_id:\d+}/agreement/confirm", confirm_submit, name="agreement_confirm")
+    r.add_get("/sign/{token}", party_sign_page, name="agreement_party_sign")
+    r.add_get("/agreements", clerks_list, name="agreement_list")
+    r.add_get("/verify", verify_form, name="verify_form")
+    r.add_get("/verify/{code}", verify_page, name="verify_page")
+    r.add_post("/verify/{code}", verify_upload, name="verify_upload")

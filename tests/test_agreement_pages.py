@@ -1,0 +1,87 @@
+"""The agreement pages: the mediator's drafting page, the party's signing page behind the
+invite link, the clerks' list, and the public verification page with its PDF upload (its
+own body cap: a PDF larger than max_body_bytes is accepted, one over the cap is a 413)."""
+
+from __future__ import annotations
+
+import io
+
+from aiohttp import FormData
+
+from server.api.agreement_verify import PDF_CAP
+from tests.agreement_helpers import bearer, build_world, terms_for
+from tests.helpers import login
+from tests.test_agreement_access import _seal
+
+
+def _form(data: bytes) -> FormData:
+    form = FormData()
+    form.add_field("pdf", io.BytesIO(data), filename="a.pdf", content_type="application/pdf")
+    return form
+
+
+async def test_verify_page_and_upload(client):
+    w = await build_world(client)
+    agreement = await _seal(client, w, await bearer(client, "med"))
+    doc = agreement["documents"][0]
+    clerk = {"Authorization": f"Bearer {await bearer(client, 'clerk')}"}
+    pdf = await (await client.get(doc["download_url"], headers=clerk)).read()
+    anon = client  # no login: the page is public
+    resp = await anon.get(f"/verify/{doc['code'].lower()}")
+    html = await resp.text()
+    assert resp.status == 200 and "张*" in html and "张三" not in html
+    assert doc["sha256"] in html and "完好有效" in html
+
+    resp = await anon.post(f"/verify/{doc['code']}", data=_form(pdf))
+    assert resp.status == 200 and "是签章原件" in await resp.text()
+    broken = bytearray(pdf)
+    broken[len(broken) // 3] ^= 0x20
+    resp = await anon.post(f"/verify/{doc['code']}", data=_form(bytes(broken)))
+    assert resp.status == 200 and "不是签章原件" in await resp.text()
+    # Bigger than max_body_bytes (1 MB) but under the page's own cap: still checked.
+    padded = pdf + b"\n%" + b"x" * 1_200_000
+    resp = await anon.post(f"/verify/{doc['code']}", data=_form(padded))
+    assert resp.status == 200 and "不是签章原件" in await resp.text()
+    resp = await anon.post(
+        f"/api/v1/verify/{doc['code']}",
+        data=io.BytesIO(b"%PDF-" + b"0" * (PDF_CAP + 10)),
+        headers={"Content-Type": "application/pdf"},
+    )
+    assert resp.status == 413
+    assert (await anon.get("/verify/NOSUCHCODE")).status == 404
+
+
+async def test_party_sign_page_and_drafting_page(client):
+    w = await build_world(client)
+    resp = await client.get(f"/sign/{w.tokens[w.applicant_id]}")
+    assert resp.status == 200 and "调解员尚未起草" in await resp.text()
+    med = await bearer(client, "med")
+    resp = await client.post(f"/api/v1/cases/{w.case_id}/agreement",
+                             json={"terms": terms_for(w)},
+                             headers={"Authorization": f"Bearer {med}"})  # fmt: skip
+    assert resp.status == 201
+    resp = await client.get(f"/sign/{w.tokens[w.applicant_id]}")
+    html = await resp.text()
+    assert "signature-pad" in html and "签署本版本" in html
+    assert (await client.get("/sign/1.bad.token")).status == 401
+
+    await login(client, "med")
+    html = await (await client.get(f"/cases/{w.case_id}/agreement")).text()
+    assert 'id="editor"' in html and "保存为新版本" in html
+    resp = await client.post(
+        f"/api/v1/cases/{w.case_id}/agreement/preview",
+        json={"terms": terms_for(w, 123456)},
+        headers={"X-CSRF-Token": client.session.cookie_jar.filter_cookies(client.make_url("/"))
+                 ["cl_csrf"].value},
+    )  # fmt: skip
+    assert resp.status == 200 and "壹仟贰佰叁拾肆元伍角陆分" in await resp.text()
+
+
+async def test_clerks_list_page(client):
+    w = await build_world(client)
+    await _seal(client, w, await bearer(client, "med"))
+    await login(client, "clerk")
+    html = await (await client.get("/agreements?signed=true")).text()
+    assert "（2026）晋0303民诉前调17号" in html and "agreements/zip?signed=true" in html
+    html = await (await client.get("/agreements?signed=false")).text()
+    assert "没有符合条件的调解协议" in html
