@@ -140,13 +140,16 @@ def _load_p12(path: Path, password: str, development: bool) -> CourtKey:
     return CourtKey(signer, roots, development, subject)
 
 
-def court_key(settings: Settings) -> CourtKey:
-    """The configured PKCS#12, else the development key (generated on first use)."""
+def court_key(settings: Settings, *, create: bool = True) -> CourtKey:
+    """The configured PKCS#12, else the development key (generated on first use unless
+    ``create`` is false: an offline check must not mint a key it then trusts)."""
     if settings.signing_p12 is not None:
         return _load_p12(settings.signing_p12, settings.signing_p12_password, False)
     keys = settings.data_dir / "keys"
     with _lock:
         if not (keys / DEV_P12).exists():
+            if not create:
+                raise FileNotFoundError(f"no signing key: set COURTLINK_SIGNING_P12 or {keys}")
             _generate_dev(keys, settings.court_name)
     return _load_p12(keys / DEV_P12, "", True)
 
