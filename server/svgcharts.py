@@ -27,6 +27,13 @@ def _open(chart_id: str, title: str, desc: str, width: int, height: int) -> str:
     )
 
 
+def text_width(text: str, size: int = 13) -> int:
+    """A generous estimate of the rendered width of ``text``: CJK characters are square,
+    Latin ones about 0.6 em. SVG text does not wrap, so the layout reserves this much."""
+    wide = sum(1 for ch in text if ord(ch) > 0x2E80)
+    return int(size * (wide + 0.6 * (len(text) - wide))) + 4
+
+
 def describe(items: Sequence[tuple[str, int]]) -> str:
     """The chart's data as one sentence, for ``<desc>``: "a: 3; b: 5"."""
     return "; ".join(f"{label}: {value}" for label, value in items)
@@ -36,7 +43,8 @@ def bar_chart(
     chart_id: str, title: str, items: Sequence[tuple[str, int]], *, width: int = 560
 ) -> Markup:
     """Horizontal bars, one per item, label on the left and the count at the bar's end."""
-    row, label_w, pad = 26, 150, 8
+    row, pad = 26, 8
+    label_w = min(max((text_width(label) for label, _ in items), default=0) + 12, width // 2)
     height = max(row * len(items) + 2 * pad, 40)
     top = max((v for _, v in items), default=0) or 1
     span = width - label_w - 60
@@ -60,7 +68,8 @@ def donut_chart(
 ) -> Markup:
     """A donut of shares with a legend giving each count and percentage."""
     total = sum(v for _, v in items)
-    legend_w, row = 240, 22
+    row = 22
+    legend_w = 40 + max((text_width(f"{label}: {v} (100.0%)") for label, v in items), default=0)
     height = max(size, row * len(items) + 16)
     width = size + legend_w
     cx = cy = size / 2
