@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test check install install-test browser serve demo migrate clean
+.PHONY: run test check install install-test browser pdf-libs serve demo migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,18 +29,28 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	    || { echo "could not install chromium (need root and Debian's package index)"; exit 1; }; }
 
+# Pango for WeasyPrint (sealed agreement PDFs); on the project's Debian image already, so
+# this installs only where it is missing. The CJK font itself comes from PyPI.
+pdf-libs:
+	@ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || { \
+	  echo "installing Pango for WeasyPrint"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0) \
+	    || { echo "could not install Pango (need root and Debian's package index)"; exit 1; }; }
+
 migrate: install
 	$(BIN)/courtlink migrate
 
 demo: install
 	$(BIN)/courtlink demo
 
-run: install
+run: install pdf-libs
 	$(BIN)/courtlink migrate
 	$(BIN)/courtlink demo
+	$(BIN)/courtlink agreements prepare-fonts
 	$(BIN)/courtlink serve --host $(HOST) --port $(PORT)
 
-test: install-test browser
+test: install-test browser pdf-libs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: install-test
