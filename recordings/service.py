@@ -211,22 +211,30 @@ class RecordingService:
         while True:
             event = await self._events.get()
             try:
-                async with self.sessionmaker() as db:
-                    if isinstance(event, Opened):
-                        self._touched.add(event.session_id)
-                        await store.segment_opened(db, event, event.info)
-                    elif isinstance(event, Closed):
-                        await store.segment_closed(db, event)
-                    else:
-                        await store.alarm_raised(db, event)
-                    await db.commit()
+                for attempt in range(3):
+                    try:
+                        await self._apply(event)
+                        break
+                    except Exception:
+                        # A lost race or a busy database: try again; after that the file is
+                        # still on disk and self-describing, and recovery registers it.
+                        log.exception("recording bookkeeping failed for %s", event)
+                        await asyncio.sleep(0.2 * (attempt + 1))
                 if isinstance(event, Alarm):
                     self._on_alarm(event)
-            except Exception:
-                # The file is on disk and self-describing: crash recovery registers it.
-                log.exception("recording bookkeeping failed for %s", event)
             finally:
                 self._events.task_done()
+
+    async def _apply(self, event: Opened | Closed | Alarm) -> None:
+        async with self.sessionmaker() as db:
+            if isinstance(event, Opened):
+                self._touched.add(event.session_id)
+                await store.segment_opened(db, event, event.info)
+            elif isinstance(event, Closed):
+                await store.segment_closed(db, event)
+            else:
+                await store.alarm_raised(db, event)
+            await db.commit()
 
     def _on_alarm(self, event: Alarm) -> None:
         policy = self.policies.setdefault(event.session_id, Policy())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings.recorder import Alarm, Closed, Opened
@@ -28,9 +29,15 @@ async def recording_for(db: AsyncSession, session_id: int, *, create: bool = Tru
     session = await db.get(MediationSession, session_id)
     if session is None or not create:
         raise NotFound(f"session {session_id} not found", code="session_not_found")
-    rec = Recording(session_id=session_id, case_id=session.case_id)
-    db.add(rec)
-    await db.flush()
+    try:
+        # Two tasks may create it at once (policy load and first segment): the unique
+        # constraint decides, and the loser reads the winner's row.
+        async with db.begin_nested():
+            rec = Recording(session_id=session_id, case_id=session.case_id)
+            db.add(rec)
+    except IntegrityError:
+        rec = await db.scalar(select(Recording).where(Recording.session_id == session_id))
+        assert rec is not None
     return rec
 
 
