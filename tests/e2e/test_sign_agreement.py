@@ -1,0 +1,89 @@
+"""In real headless Chromium: a party opens their invite link, reads the agreement, draws a
+signature on the canvas with the mouse, types their name and signs; the server holds a PNG
+with ink in it, bound to the version shown."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from server.agreements import drafting
+from server.agreements.terms import Terms
+from server.appkeys import SESSIONMAKER
+from server.models.accounts import Office, User
+from server.models.agreements import AgreementSignature
+from server.models.docket import Case, Party
+from server.sessions import create_invite, create_session
+from tests.e2e.conftest import SCREENSHOT_DIR
+
+pytestmark = pytest.mark.e2e
+
+
+async def _world(live_server, live_user) -> tuple[str, int]:
+    mediator = await live_user("med", "mediator", display_name="王调解")
+    async with live_server.app[SESSIONMAKER]() as db:
+        office = await db.scalar(select(Office).where(Office.code == "shaping"))
+        assert office is not None
+        case = Case(number="（2026）晋0303民诉前调21号", cause="民间借贷纠纷",
+                    stage="pre_litigation_mediation", office_id=office.id,
+                    mediator_id=mediator.id, was_pre_litigation=True)  # fmt: skip
+        case.parties = [Party(side="applicant", name="张三"), Party(side="respondent", name="李四")]
+        db.add(case)
+        await db.flush()
+        med = await db.get(User, mediator.id)
+        assert med is not None
+        terms = Terms.model_validate({
+            "obligations": [{"obligor_party_id": case.parties[1].id,
+                             "obligee_party_id": case.parties[0].id, "action": "pay",
+                             "description": "借款", "amount_fen": 3_000_000,
+                             "due_date": "2026-12-31", "method": "bank_transfer"}],
+            "clauses": ["双方就本纠纷再无其他争议。"],
+        })  # fmt: skip
+        await drafting.create(db, med, case, terms, court_name="平潭区人民法院",
+                              session_id=None, request=None)  # fmt: skip
+        session = await create_session(db, med, case, kind="mediation")
+        _invite, url = await create_invite(db, med, session, case.parties[0],
+                                           settings=live_server.settings)  # fmt: skip
+        party_id = case.parties[0].id
+        await db.commit()
+    return url.rsplit("/", 1)[1], party_id
+
+
+async def test_party_draws_and_signs(live_server, live_user, new_page):
+    token, party_id = await _world(live_server, live_user)
+    page = await new_page()
+    await page.goto(f"/sign/{token}")
+    frame = page.frame_locator("iframe.agreement-doc")
+    await frame.locator("text=调解协议书").first.wait_for()
+    canvas = page.locator("canvas.signature-pad")
+    await canvas.scroll_into_view_if_needed()
+    box = await canvas.bounding_box()
+    assert box is not None
+    # Two strokes drawn with the mouse, as a person would.
+    for stroke in ([(0.1, 0.7), (0.25, 0.2), (0.4, 0.75), (0.55, 0.3)],
+                   [(0.6, 0.6), (0.75, 0.25), (0.9, 0.65)]):  # fmt: skip
+        x0, y0 = stroke[0]
+        await page.mouse.move(box["x"] + box["width"] * x0, box["y"] + box["height"] * y0)
+        await page.mouse.down()
+        for x, y in stroke[1:]:
+            await page.mouse.move(box["x"] + box["width"] * x, box["y"] + box["height"] * y,
+                                  steps=8)  # fmt: skip
+        await page.mouse.up()
+    await page.fill("input[name=typed_name]", "张三")
+    await page.screenshot(path=str(SCREENSHOT_DIR / "agreement-party-drawn.png"), full_page=True)
+    await page.click("form.signature-form button[type=submit]")
+    await page.locator("text=您已签署本版本").wait_for()
+    await page.frame_locator("iframe.agreement-doc").locator("text=张三").first.wait_for()
+    await page.screenshot(path=str(SCREENSHOT_DIR / "agreement-party-signed.png"), full_page=True)
+
+    async with live_server.app[SESSIONMAKER]() as db:
+        sig = await db.scalar(select(AgreementSignature))
+        assert sig is not None and sig.party_id == party_id and sig.typed_name == "张三"
+        image = Image.open(io.BytesIO(sig.image_png))
+        assert image.format == "PNG"
+        alpha = image.convert("RGBA").getchannel("A")
+        inked = alpha.width * alpha.height - alpha.histogram()[0]
+        assert inked > 200, inked  # the strokes are in the picture, not a blank canvas
