@@ -1,0 +1,128 @@
+"""Host start/stop of recording (audit log and case timeline), the retention period per case
+outcome, legal holds, and ``courtlink recordings purge --dry-run`` and the real purge."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from recordings import paths, retention
+from server.appkeys import SESSIONMAKER, SETTINGS
+from server.models.audit import AuditEntry
+from server.models.base import utcnow
+from server.models.docket import Case, DocketEntry
+from server.models.recordings import Recording
+from server.models.sessions import MediationSession
+from tests.helpers import csrf, login, make_user
+from tests.recording_db import recorded_session, recording_of
+
+
+async def test_host_stops_and_starts_recording_into_audit_and_timeline(client):
+    med = await make_user(client, "med", "mediator")
+    await make_user(client, "other", "mediator")
+    case_id, session_id = await recorded_session(client, people=1, seconds=0.5, mediator_id=med.id)
+    async with client.app[SESSIONMAKER]() as db:
+        (await db.get(MediationSession, session_id)).status = "open"
+        await db.commit()
+    url = f"/api/v1/sessions/{session_id}/recording"
+    await login(client, "other")
+    resp = await client.post(url, json={"active": False}, headers={"X-CSRF-Token": csrf(client)})
+    assert resp.status == 403
+    await login(client, "med")
+    for active in (False, True):
+        resp = await client.post(
+            url, json={"active": active}, headers={"X-CSRF-Token": csrf(client)}
+        )
+        assert resp.status == 200 and (await resp.json())["active"] is active
+    resp = await client.post(url, json={"active": "maybe"}, headers={"X-CSRF-Token": csrf(client)})
+    assert resp.status == 422
+    async with client.app[SESSIONMAKER]() as db:
+        actions = (
+            await db.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.action.in_(("recording.stopped", "recording.started")))
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+        assert actions == ["recording.stopped", "recording.started"]
+        texts = (
+            await db.scalars(
+                select(DocketEntry.text)
+                .where(DocketEntry.case_id == case_id, DocketEntry.kind == "recording")
+                .order_by(DocketEntry.id)
+            )
+        ).all()
+        assert [t.split(" (")[0] for t in texts] == ["recording stopped", "recording started"]
+
+
+async def _resolve(client, session_id: int, outcome: str, days_ago: int) -> None:
+    async with client.app[SESSIONMAKER]() as db:
+        session = await db.get(MediationSession, session_id)
+        case = await db.get(Case, session.case_id)
+        case.outcome, case.stage = outcome, "closed"
+        case.resolved_at = utcnow() - timedelta(days=days_ago)
+        await db.commit()
+
+
+async def _purge_cli(settings, *args: str) -> tuple[int, str]:
+    env = {
+        **os.environ,
+        "COURTLINK_DATA_DIR": str(settings.data_dir),
+        "COURTLINK_DATABASE_URL": settings.effective_database_url,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "courtlink"),
+        "recordings",
+        "purge",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, out.decode()
+
+
+async def test_retention_hold_dry_run_and_purge(client):
+    settings = client.app[SETTINGS]
+    days = settings.recording_retention_days
+    _, old = await recorded_session(client, people=1, seconds=0.5)
+    _, held = await recorded_session(client, people=1, seconds=0.5)
+    _, young = await recorded_session(client, people=1, seconds=0.5)
+    _, open_case = await recorded_session(client, people=1, seconds=0.5)
+    await _resolve(client, old, "withdrawn", days["withdrawn"] + 1)
+    await _resolve(client, held, "mediated", days["mediated"] + 1)
+    await _resolve(client, young, "mediated", days["mediated"] - 1)
+    async with client.app[SESSIONMAKER]() as db:
+        rec = await db.scalar(select(Recording).where(Recording.session_id == held))
+        rec.legal_hold, rec.hold_reason = True, "appeal pending"
+        await db.commit()
+    old_files = [paths.inside(settings, s.path) for s in (await recording_of(client, old)).segments]
+
+    code, out = await _purge_cli(settings, "--dry-run")
+    assert code == 0, out
+    assert f"session {old} " in out and "would delete 2 file(s)" in out
+    assert f"session {held}: kept, legal hold (appeal pending)" in out
+    assert f"session {young}" not in out and f"session {open_case}" not in out
+    assert all(f.exists() for f in old_files)
+
+    async with client.app[SESSIONMAKER]() as db:
+        done = await retention.purge(db, settings, actor="test")
+        await db.commit()
+    assert [c.recording.session_id for c in done] == [old]
+    assert not any(f.exists() for f in old_files)
+    rec = await recording_of(client, old)
+    assert rec.purged_at is not None and {s.status for s in rec.segments} == {"purged"}
+    for kept in (held, young, open_case):
+        assert all(
+            paths.inside(settings, s.path).exists()
+            for s in (await recording_of(client, kept)).segments
+        )
+    async with client.app[SESSIONMAKER]() as db:
+        audit = await db.scalar(select(AuditEntry).where(AuditEntry.action == "recording.purged"))
+        assert audit is not None and audit.detail["session_id"] == old
