@@ -141,3 +141,21 @@ async def test_paths_never_leave_the_recordings_directory(client):
     resp = await client.get(f"/recordings/segments/{seg_id}/download")
     assert resp.status == 404
     assert b"PRIVATE KEY" not in await resp.read()
+
+
+async def test_case_page_lists_recordings_for_those_allowed(client):
+    users, session_id, _ = await _setup(client)
+    async with client.app[SESSIONMAKER]() as db:
+        case_id = (await db.get(MediationSession, session_id)).case_id
+    await login(client, users["clerk"].username)
+    page = await (await client.get(f"/cases/{case_id}")).text()
+    assert 'id="recordings"' in page
+    listed = await (await client.get(f"/api/v1/cases/{case_id}/recordings")).json()
+    assert [r["session_id"] for r in listed] == [session_id]
+    assert listed[0]["participants"] == ["张三"] and listed[0]["sealed"] is True
+    assert listed[0]["segments"] == 2 and listed[0]["duration_ms"] >= 900
+    client.session.cookie_jar.clear()
+    await login(client, users["staff"].username)  # sees the case, not its recordings
+    page = await (await client.get(f"/cases/{case_id}")).text()
+    assert 'id="recordings"' not in page
+    assert (await client.get(f"/api/v1/cases/{case_id}/recordings")).status == 403
