@@ -69,10 +69,19 @@ class World:
         return self.tokens[name]
 
     async def api(self, name: str | None, method: str, path: str, **kw: Any) -> Any:
-        headers = {"Authorization": f"Bearer {await self.token(name)}"} if name else {}
-        return await self.client.request(method, "/api/v1" + path, headers=headers, **kw)
+        if name:
+            headers = {"Authorization": f"Bearer {await self.token(name)}"}
+            return await self.client.request(method, "/api/v1" + path, headers=headers, **kw)
+        # Anonymous: a browser with a CSRF token but no login, so the answer is about login.
+        await self.client.get("/login")
+        headers = {"X-CSRF-Token": csrf(self.client)}
+        resp = await self.client.request(method, "/api/v1" + path, headers=headers, **kw)
+        self.client.session.cookie_jar.clear()
+        return resp
 
-    async def book(self, name: str, case: str, start: str, minutes: int = 60, **extra: Any) -> Any:
+    async def book(
+        self, name: str | None, case: str, start: str, minutes: int = 60, **extra: Any
+    ) -> Any:
         body = {"case_id": self.cases[case].id, "starts_at": start, "duration_minutes": minutes}
         return await self.api(name, "POST", "/scheduling/bookings", json={**body, **extra})
 

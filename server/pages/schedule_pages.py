@@ -1,15 +1,279 @@
 """Scheduling pages: the office dashboard, the availability grid and booking form, a
-booking with its delivery state, a host's day and week, the center's overview, and the
-secret calendar feed itself (``/calendar/{token}.ics``)."""
+booking with its delivery state (move, cancel), a host's day and week, the center's overview,
+the calendar-feed settings, and the secret feed itself (``/calendar/{token}.ics``).
+
+The pages call the same functions as the JSON API; a refused booking re-renders its page with
+the reason and the 4xx status, and nothing is written.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+from datetime import timedelta
+from typing import Any
 
-from server.appkeys import DB, SETTINGS
+from aiohttp import web
+from sqlalchemy import select
+
+from server.access import can_book_case
+from server.api.scheduling import office_for, times_of
+from server.appkeys import CALENDAR, DB, SETTINGS
+from server.auth import require_user
+from server.errors import AppError, Forbidden, parse_model
+from server.http import render, see_other
+from server.models.accounts import Office, Role, User
+from server.scheduling import booking as booking_mod
 from server.scheduling import feeds
-from server.scheduling.keys import now
+from server.scheduling.availability import find_slots
+from server.scheduling.keys import SENDER, now
 from server.scheduling.mail import feed_calendar
+from server.scheduling.queries import booking_out, list_bookings, load_booking_for, waiting_cases
+from server.scheduling.resources import hosts
+from server.scheduling.schemas import BookingIn, CancelIn, MoveIn
+from server.scheduling.views import by_day, by_office_and_day, grid, local_input, parse_day, week_of
+
+
+async def _form(request: web.Request) -> dict[str, Any]:
+    form = await request.post()
+    return {k: str(v) for k, v in form.items() if k != "csrf_token" and str(v).strip() != ""}
+
+
+def _today(request: web.Request) -> Any:
+    return now(request.app).astimezone(request.app[SETTINGS].tz).date()
+
+
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    code = request.query.get("office")
+    if user.role != Role.OFFICE_STAFF and not code:
+        target = "schedule_host" if user.role in (Role.MEDIATOR, Role.JUDGE) else "schedule_center"
+        raise web.HTTPFound(str(request.app.router[target].url_for()))
+    office = await office_for(request, user, code)
+    db, settings = request[DB], request.app[SETTINGS]
+    today = _today(request)
+    rows = await list_bookings(
+        db, user, settings, today, today + timedelta(days=13), office_id=office.id
+    )
+    days = by_day(rows, settings.tz)
+    return render(
+        request,
+        "schedule_dashboard.html",
+        {
+            "office": office,
+            "today": today,
+            "today_rows": days.get(today, []),
+            "upcoming": [b for b in rows if b.starts_at.astimezone(settings.tz).date() > today],
+            "waiting": await waiting_cases(db, user, now(request.app), office.id),
+        },
+    )
+
+
+async def _grid_context(request: web.Request, error: str | None = None) -> dict[str, Any]:
+    user = require_user(request)
+    q = request.query if request.method == "GET" else await _form(request)
+    office = await office_for(request, user, q.get("office"))
+    db, settings = request[DB], request.app[SETTINGS]
+    day = parse_day(q.get("date"), _today(request))
+    view = "day" if q.get("view") == "day" else "week"
+    span = [day] if view == "day" else week_of(day)
+    try:
+        minutes = int(q.get("duration_minutes") or 60)
+    except ValueError:
+        minutes = 60
+    waiting = [
+        w
+        for w in await waiting_cases(db, user, now(request.app), office.id)
+        if w.consent_complete or w.stage == "fast_track"
+    ]
+    case_id = q.get("case_id") or (str(waiting[0].case_id) if waiting else "")
+    kind = next(
+        (
+            ("hearing" if w.stage == "fast_track" else "mediation")
+            for w in waiting
+            if str(w.case_id) == case_id
+        ),
+        "mediation",
+    )
+    days = await find_slots(
+        db,
+        settings,
+        request.app[CALENDAR],
+        office,
+        span[0],
+        span[-1],
+        minutes,
+        kind,
+        None,
+        now(request.app),
+    )
+    return {
+        "office": office,
+        "day": day,
+        "view": view,
+        "grid": grid(days, settings.tz),
+        "duration": minutes,
+        "waiting": waiting,
+        "case_id": case_id,
+        "kind": kind,
+        "hosts": await hosts(db, kind),
+        "error": error,
+        "prev": span[0] - timedelta(days=1 if view == "day" else 7),
+        "next": span[-1] + timedelta(days=1),
+        "offices": list(await db.scalars(select(Office).where(Office.is_center.is_(False)))),
+        "can_book": user.role in (Role.OFFICE_STAFF, Role.CLERK, Role.ADMIN),
+    }
+
+
+async def availability_page(request: web.Request) -> web.Response:
+    return render(request, "schedule_grid.html", await _grid_context(request))
+
+
+async def book_submit(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    data = await _form(request)
+    try:
+        # A savepoint: a refusal undoes the attempt but keeps the page's own objects loaded.
+        async with request[DB].begin_nested():
+            body = parse_model(
+                BookingIn, {k: v for k, v in data.items() if k in BookingIn.model_fields}
+            )
+            start, end = times_of(request, body)
+            booking = await booking_mod.create_booking(
+                request, user, body.case_id, start, end, body.host_id, body.note
+            )
+    except AppError as exc:
+        if exc.status == 401:
+            raise
+        context = await _grid_context(request, error=exc.message)
+        return render(request, "schedule_grid.html", context, status=exc.status)
+    request.app[SENDER].wake_after_commit(request[DB])
+    return see_other(
+        str(request.app.router["schedule_booking"].url_for(booking_id=str(booking.id)))
+    )
+
+
+async def _booking_context(request: web.Request, error: str | None = None) -> dict[str, Any]:
+    user = require_user(request)
+    db, settings = request[DB], request.app[SETTINGS]
+    booking = await load_booking_for(db, user, int(request.match_info["booking_id"]))
+    return {
+        "b": await booking_out(db, user, settings, booking, detail=True),
+        "booking": booking,
+        "may_change": can_book_case(user, booking.case) or user.is_court_staff,
+        "start_input": local_input(booking.starts_at, settings.tz),
+        "hosts": await hosts(db, booking.kind),
+        "error": error,
+    }
+
+
+async def booking_page(request: web.Request) -> web.Response:
+    return render(request, "schedule_booking.html", await _booking_context(request))
+
+
+async def _change(request: web.Request, action: str) -> web.StreamResponse:
+    user = require_user(request)
+    db = request[DB]
+    data = await _form(request)
+    booking = await load_booking_for(db, user, int(request.match_info["booking_id"]))
+    try:
+        async with db.begin_nested():
+            if action == "move":
+                body = parse_model(MoveIn, data)
+                start, end = times_of(request, body)
+                await booking_mod.move_booking(
+                    request, user, booking, start, end, body.reason, body.host_id
+                )
+            else:
+                reason = parse_model(CancelIn, data).reason
+                await booking_mod.cancel_booking(request, user, booking, reason)
+    except AppError as exc:
+        if exc.status == 401:
+            raise
+        await db.refresh(booking)
+        page = await _booking_context(request, error=exc.message)
+        return render(request, "schedule_booking.html", page, status=exc.status)
+    request.app[SENDER].wake_after_commit(db)
+    return see_other(request.path.rsplit("/", 1)[0])
+
+
+async def move_submit(request: web.Request) -> web.StreamResponse:
+    return await _change(request, "move")
+
+
+async def cancel_submit(request: web.Request) -> web.StreamResponse:
+    return await _change(request, "cancel")
+
+
+async def host_page(request: web.Request) -> web.Response:
+    """A mediator's (or judge's) day and week; the court may look at anyone's."""
+    user = require_user(request)
+    db, settings = request[DB], request.app[SETTINGS]
+    host = user
+    if request.query.get("host") and user.is_court_staff:
+        found = await db.get(
+            User, int(request.query["host"]) if request.query["host"].isdigit() else 0
+        )
+        host = found or user
+    day = parse_day(request.query.get("date"), _today(request))
+    view = "day" if request.query.get("view") == "day" else "week"
+    span = [day] if view == "day" else week_of(day)
+    rows = await list_bookings(db, user, settings, span[0], span[-1], host_id=host.id)
+    return render(
+        request,
+        "schedule_host.html",
+        {
+            "host": host,
+            "day": day,
+            "view": view,
+            "span": span,
+            "days": by_day(rows, settings.tz),
+            "prev": span[0] - timedelta(days=1 if view == "day" else 7),
+            "next": span[-1] + timedelta(days=1),
+            "hosts": await hosts(db, "mediation") + await hosts(db, "hearing"),
+        },
+    )
+
+
+async def center_page(request: web.Request) -> web.Response:
+    user = require_user(request)
+    if not user.is_court_staff:
+        raise Forbidden("the center's overview is for court staff", code="court_only")
+    db, settings = request[DB], request.app[SETTINGS]
+    day = parse_day(request.query.get("date"), _today(request))
+    span = week_of(day)
+    rows = await list_bookings(db, user, settings, span[0], span[-1])
+    offices = [o for o in await db.scalars(select(Office).order_by(Office.id)) if not o.is_center]
+    return render(
+        request,
+        "schedule_center.html",
+        {
+            "span": span,
+            "offices": offices,
+            "cells": by_office_and_day(rows, settings.tz),
+            "total": len(rows),
+            "prev": span[0] - timedelta(days=7),
+            "next": span[-1] + timedelta(days=1),
+            "calendar": request.app[CALENDAR],
+            "waiting": await waiting_cases(db, user, now(request.app)),
+        },
+    )
+
+
+async def feed_page(request: web.Request, url: str | None = None) -> web.Response:
+    user = require_user(request)
+    active = await feeds.active_feed(request[DB], user)
+    return render(request, "schedule_feed.html", {"active": active, "new_url": url})
+
+
+async def feed_new(request: web.Request) -> web.Response:
+    user = require_user(request)
+    token = await feeds.new_feed(request[DB], user, now(request.app))
+    return await feed_page(request, feeds.feed_url(request.app[SETTINGS], token))
+
+
+async def feed_revoke(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    await feeds.revoke_feeds(request[DB], user, now(request.app))
+    return see_other(str(request.app.router["schedule_feed"].url_for()))
 
 
 async def calendar_feed(request: web.Request) -> web.Response:
@@ -26,4 +290,16 @@ async def calendar_feed(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/calendar/{token:[A-Za-z0-9_-]+}.ics", calendar_feed, name="calendar_feed")
+    r = app.router
+    r.add_get("/schedule", dashboard, name="schedule")
+    r.add_get("/schedule/availability", availability_page, name="schedule_grid")
+    r.add_post("/schedule/book", book_submit, name="schedule_book")
+    r.add_get(r"/schedule/bookings/{booking_id:\d+}", booking_page, name="schedule_booking")
+    r.add_post(r"/schedule/bookings/{booking_id:\d+}/move", move_submit, name="schedule_move")
+    r.add_post(r"/schedule/bookings/{booking_id:\d+}/cancel", cancel_submit, name="schedule_cancel")
+    r.add_get("/schedule/my", host_page, name="schedule_host")
+    r.add_get("/schedule/center", center_page, name="schedule_center")
+    r.add_get("/schedule/feed", feed_page, name="schedule_feed")
+    r.add_post("/schedule/feed", feed_new, name="schedule_feed_new")
+    r.add_post("/schedule/feed/revoke", feed_revoke, name="schedule_feed_revoke")
+    r.add_get("/calendar/{token:[A-Za-z0-9_-]+}.ics", calendar_feed, name="calendar_feed")

@@ -1,0 +1,119 @@
+"""The scheduling pages as office staff and the court use them: dashboard, grid, booking by
+form, the booking page with its delivery state, move and cancel, a mediator's week, the
+center's overview; Chinese by default, refusals shown with their reason."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.helpers import login, post_form
+from tests.test_booking_support import MONDAY, World, local, start_world
+
+
+@pytest.fixture
+async def world(aiohttp_client, app) -> World:
+    return await start_world(aiohttp_client, app)
+
+
+async def test_office_staff_book_from_the_grid(world: World):
+    client = world.client
+    await login(client, "staff_shaping")
+    page = await (await client.get("/schedule")).text()
+    assert "办事处工作台" in page and "沙坪街道办事处" in page
+    assert "待预约案件" in page and "民间借贷纠纷" in page
+    case_id = world.cases["shaping"].id
+    grid = await client.get(f"/schedule/availability?case_id={case_id}&date={MONDAY}")
+    text = await grid.text()
+    assert grid.status == 200 and "预约 09:00" in text and "非工作日" in text
+    resp = await post_form(
+        client,
+        "/schedule/book",
+        {
+            "office": "shaping",
+            "case_id": str(case_id),
+            "starts_at": "2026-09-21T01:00:00+00:00",
+            "duration_minutes": "60",
+            "host_id": "",
+            "date": str(MONDAY),
+            "view": "week",
+        },
+        allow_redirects=False,
+    )
+    assert resp.status == 303, await resp.text()
+    location = resp.headers["Location"]
+    assert re.fullmatch(r"/schedule/bookings/\d+", location)
+    page = await (await client.get(location)).text()
+    assert "2026-09-21 09:00–10:00" in page
+    assert "邀请链接" in page and "/join/" in page and "送达情况" in page and "等待发送" in page
+    # The booked hour is gone from the grid.
+    text = await (
+        await client.get(f"/schedule/availability?case_id={case_id}&date={MONDAY}&view=day")
+    ).text()
+    assert "预约 09:00" not in text and "预约 10:00" in text
+
+
+async def test_a_refusal_is_shown_with_its_reason(world: World):
+    client = world.client
+    await login(client, "staff_shaping")
+    resp = await post_form(
+        client,
+        "/schedule/book",
+        {
+            "office": "shaping",
+            "case_id": str(world.cases["shaping"].id),
+            "starts_at": local(MONDAY.replace(day=1, month=10), 9, 0),
+            "duration_minutes": "60",
+        },
+    )
+    assert resp.status == 422
+    text = await resp.text()
+    assert "未能预约" in text and "2026-10-01 is not a working day" in text
+
+
+async def test_move_and_cancel_by_form(world: World):
+    booking = await (await world.book("staff_shaping", "shaping", local(MONDAY, 9, 0))).json()
+    client = world.client
+    await login(client, "staff_shaping")
+    base = f"/schedule/bookings/{booking['id']}"
+    resp = await post_form(
+        client,
+        base + "/move",
+        {"starts_at": "2026-09-21T15:00", "duration_minutes": "60", "reason": "当事人请求"},
+        allow_redirects=False,
+    )
+    assert resp.status == 303 and resp.headers["Location"] == base
+    page = await (await client.get(base)).text()
+    assert "2026-09-21 15:00–16:00" in page
+    resp = await post_form(
+        client,
+        base + "/move",
+        {"starts_at": "2026-10-02T15:00", "duration_minutes": "60", "reason": "x"},
+    )
+    assert resp.status == 422 and "未修改" in await resp.text()
+    resp = await post_form(client, base + "/cancel", {"reason": "已和解"}, allow_redirects=False)
+    assert resp.status == 303
+    page = await (await client.get(base)).text()
+    assert "已取消" in page and "已和解" in page and "已撤回" in page
+
+
+async def test_a_mediators_week_and_the_center(world: World):
+    await world.book(
+        "staff_shaping", "shaping", local(MONDAY, 9, 0), host_id=world.users["med_wang"].id
+    )
+    await world.book(
+        "staff_qiaotou", "qiaotou", local(MONDAY, 15, 0), host_id=world.users["med_li"].id
+    )
+    client = world.client
+    await login(client, "med_wang")
+    resp = await client.get("/schedule", allow_redirects=False)
+    assert resp.status == 302 and resp.headers["Location"] == "/schedule/my"
+    week = await (await client.get(f"/schedule/my?date={MONDAY}")).text()
+    assert "2026-09-21 09:00" in week and "沙坪街道办事处" in week
+    assert "桥头街道办事处" not in week  # med_li's session
+    day = await (await client.get(f"/schedule/my?date={MONDAY}&view=day&lang=en")).text()
+    assert "Sessions of" in day and "2026-09-21 09:00" in day
+    center = await (await client.get(f"/schedule/center?date={MONDAY}&lang=zh_CN")).text()
+    assert "中心总览" in center and "2 场" in center
+    assert "med_wang" in center and "med_li" in center
