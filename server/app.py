@@ -58,6 +58,7 @@ _SUBSYSTEMS = (
     "server.api.agreements",
     "server.api.agreement_verify",
     "server.pages.agreement_pages",
+    "server.api.agreement_templates",
 )
 
 

@@ -1,0 +1,75 @@
+"""Document templates: each built-in renders a Chinese document from the case; admins add
+and edit templates (each edit a new version, the old kept); the template is chosen by case
+type; a broken template is refused; non-admins may not edit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from server.agreements import templates
+from server.agreements.documents import RenderInput, RulingInfo, sample_context
+from server.agreements.pdf import render_html
+from server.agreements.terms import amount_in_words
+from tests.agreement_helpers import bearer, build_world, terms_for
+
+
+def test_each_builtin_template_renders_chinese():
+    ctx = sample_context()
+    agreement = templates.compiled(templates.builtin_body("agreement")).render(ctx)
+    expected = ("调解协议书", "申请人：张三", "被申请人：李四", "民间借贷纠纷",
+                "二〇二六年十二月三十一日", "50,000.00", "伍万元整", "双方就本纠纷再无其他争议。")  # fmt: skip
+    for words in expected:
+        assert words in agreement, words
+    ruling = templates.compiled(templates.builtin_body("ruling")).render(ctx)
+    for words in ("民事裁定书", "（2026）晋0303民特1号", "审判员　赵法官", "二〇二六年十二月一日",
+                  "调解协议有效", "伍万元整"):  # fmt: skip
+        assert words in ruling, words
+
+
+def test_ruling_renders_from_a_snapshot():
+    data = {**sample_context()}  # the same shape the sealing code passes
+    raw = {
+        "court": data["court"], "case": data["case"], "parties": data["parties"],
+        "terms": {"obligations": [], "clauses": ["本协议一式三份。"]},
+    }  # fmt: skip
+    ruling = RulingInfo("（2026）晋0303民特9号", date(2026, 3, 1), "赵法官", "", "N", "C",
+                        date(2026, 2, 28))  # fmt: skip
+    html = render_html(
+        templates.builtin_body("ruling"), RenderInput(raw, "0" * 64, 1, ruling=ruling)
+    )
+    assert "二〇二六年三月一日" in html and "本协议一式三份。" in html
+
+
+def test_amount_in_words():
+    assert amount_in_words(5_000_000) == "伍万元整"
+    assert amount_in_words(1_000_100) == "壹万零壹元整"
+    assert amount_in_words(123_456) == "壹仟贰佰叁拾肆元伍角陆分"
+    assert amount_in_words(1) == "壹分"
+
+
+async def test_admin_templates_versions_and_choice(client):
+    w = await build_world(client)
+    admin = {"Authorization": f"Bearer {await bearer(client, 'admin')}"}
+    med = {"Authorization": f"Bearer {await bearer(client, 'med')}"}
+    rows = await (await client.get("/api/v1/agreement-templates", headers=med)).json()
+    assert {r["kind"] for r in rows} == {"agreement", "ruling"}
+    body = templates.builtin_body("agreement").replace("调解协议书</h1>", "借贷纠纷调解协议书</h1>")
+    new = {"kind": "agreement", "name": "借贷专用", "case_type": "借贷", "body": body}
+    assert (await client.post("/api/v1/agreement-templates", json=new, headers=med)).status == 403
+    resp = await client.post("/api/v1/agreement-templates", json=new, headers=admin)
+    assert resp.status == 201, await resp.text()
+    tid = (await resp.json())["id"]
+    # A template that does not render is refused and keeps no version.
+    broken = {"body": "{{ no_such_variable.x }}"}
+    resp = await client.patch(f"/api/v1/agreement-templates/{tid}", json=broken, headers=admin)
+    assert resp.status == 422 and (await resp.json())["error"]["code"] == "bad_template"
+    edited = {"body": body.replace("借贷纠纷调解协议书", "民间借贷调解协议书")}
+    resp = await client.patch(f"/api/v1/agreement-templates/{tid}", json=edited, headers=admin)
+    versions = (await resp.json())["versions"]
+    assert [v["number"] for v in versions] == [1, 2] and versions[0]["body"] == body
+    # The case's cause (民间借贷纠纷) picks the specific template's latest version.
+    resp = await client.post(f"/api/v1/cases/{w.case_id}/agreement",
+                             json={"terms": terms_for(w)}, headers=med)  # fmt: skip
+    aid = (await resp.json())["id"]
+    html = await (await client.get(f"/api/v1/agreements/{aid}/document", headers=med)).text()
+    assert "民间借贷调解协议书" in html
