@@ -16,8 +16,10 @@ from tests.agreement_helpers import bearer, build_world, terms_for
 def test_each_builtin_template_renders_chinese():
     ctx = sample_context()
     agreement = templates.compiled(templates.builtin_body("agreement")).render(ctx)
-    expected = ("调解协议书", "申请人：张三", "被申请人：李四", "民间借贷纠纷",
-                "二〇二六年十二月三十一日", "50,000.00", "伍万元整", "双方就本纠纷再无其他争议。")  # fmt: skip
+    expected = (
+        "调解协议书", "申请人：张三", "被申请人：李四", "民间借贷纠纷",
+        "二〇二六年十二月三十一日", "50,000.00", "伍万元整", "双方就本纠纷再无其他争议。",
+    )  # fmt: skip
     for words in expected:
         assert words in agreement, words
     ruling = templates.compiled(templates.builtin_body("ruling")).render(ctx)
