@@ -8,12 +8,15 @@ in progress, dated from today: at intake, in pre-litigation mediation, and two i
 (one overdue, one due within a working day).
 
 Running it again changes nothing: existing accounts are kept (their passwords too), and the
-cases are seeded only when the audit log holds no ``demo.seed`` row. Everything happens in
-one transaction, so a failure leaves no half-seeded docket.
+cases are seeded only when the audit log holds no ``demo.seed.start`` row. The seed commits
+every ``CHUNK`` steps, so that a server running beside it is never locked out of SQLite for
+long; ``demo.seed`` closes it, and a seed that started but never closed is reported instead of
+being seeded twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import date, datetime, time, timedelta
 
@@ -43,7 +46,14 @@ from server.models.docket import Case, DocketEntry, Stage
 from server.settings import Settings
 from server.workdays import WorkCalendar
 
-SEED_ACTION = "demo.seed"
+START_ACTION, SEED_ACTION = "demo.seed.start", "demo.seed"
+CHUNK = 100  # docket steps per transaction
+
+
+class InterruptedSeed(RuntimeError):
+    """An earlier ``courtlink demo`` stopped half-way: the docket holds part of its cases."""
+
+
 Event = tuple[datetime, int, int]  # when, case index, step index (-1: registration)
 
 
@@ -54,11 +64,23 @@ async def run_demo(settings: Settings) -> list[str]:
     try:
         async with transaction(make_sessionmaker(engine)) as db:
             users = await ensure_users(db)
-            seeded = await db.scalar(
-                select(AuditEntry.id).where(AuditEntry.action == SEED_ACTION).limit(1)
+            marks = set(
+                (
+                    await db.scalars(
+                        select(AuditEntry.action).where(
+                            AuditEntry.action.in_([START_ACTION, SEED_ACTION])
+                        )
+                    )
+                ).all()
             )
+            if marks == {START_ACTION}:
+                raise InterruptedSeed(
+                    "an earlier `courtlink demo` was interrupted and left part of its cases; "
+                    "seed the demo into an empty database"
+                )
             count = 0
-            if seeded is None:
+            if not marks:
+                await audit.record(db, START_ACTION, "demo", DEMO_YEAR, actor="demo")
                 count = await Seeder(db, settings, calendar, users).run()
                 await audit.record(db, SEED_ACTION, "demo", DEMO_YEAR, actor="demo", cases=count)
     finally:
@@ -125,7 +147,12 @@ class Seeder:
                 at = max(self.when(day, j + 1), at + timedelta(minutes=15))
                 events.append((min(at, self.now - timedelta(minutes=len(case.steps) - j)), i, j))
         # In date order across all cases, so case numbers run in the order of the year.
-        for at, i, j in sorted(events):
+        for done, (at, i, j) in enumerate(sorted(events), 1):
+            if done % CHUNK == 0:
+                await self.db.commit()
+                # SQLite hands a freed write lock to whoever asks first; a writer in another
+                # process waits in a back-off loop, so leave it a moment to get in.
+                await asyncio.sleep(0.2)
             if j < 0:
                 await self.register(i, planned[i], offices[planned[i].office], at)
             else:

@@ -74,7 +74,8 @@ PATHS: dict[str, tuple[int, bool, list[Step]]] = {
     "pretrial_then_fast": (2, True, [ASSIGN, FILE, PRETRIAL, PRETRIAL_FAIL, DECIDE, CLOSE]),
     "fast_mediated": (2, False, [ASSIGN, FILE, FAST, FAST_OK, CLOSE]),
     "filed_withdrawn": (19, False, [ASSIGN, FILE, DROP, CLOSE]),
-    "trial": (60, False, [ASSIGN, STAY]),
+    # Handed to the trial divisions: the center assigns nobody to them.
+    "trial": (60, False, [STAY]),
     "intake_withdrawn": (
         2,
         False,

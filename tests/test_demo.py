@@ -91,3 +91,18 @@ async def test_demo_reproduces_the_figures_and_is_idempotent(client):
     again = await run_demo(settings)
     assert again[1] == "demo already seeded"
     assert await _row_counts(client) == before
+
+
+async def test_an_interrupted_seed_is_reported_not_seeded_twice(settings):
+    from server.audit import record
+    from server.db import make_engine, make_sessionmaker, transaction
+    from server.demo import START_ACTION, InterruptedSeed
+
+    engine = make_engine(settings)
+    try:
+        async with transaction(make_sessionmaker(engine)) as db:
+            await record(db, START_ACTION, "demo", DEMO_YEAR, actor="demo")
+    finally:
+        await engine.dispose()
+    with pytest.raises(InterruptedSeed, match="interrupted"):
+        await run_demo(settings)

@@ -79,7 +79,7 @@ def figures(report: Report, _: Gettext) -> list[tuple[str, str]]:
     ]
     rows += [(_("Stage") + ": " + _(STAGE_LABELS[s]), str(n)) for s, n in report.by_stage.items()]
     labels = outcome_labels(_)
-    rows += [(_("Outcome") + ": " + labels[o], str(report.by_outcome[o])) for o in OUTCOMES]
+    rows += [(_("Result") + ": " + labels[o], str(report.by_outcome[o])) for o in OUTCOMES]
     for m in range(12):
         rows.append((_("Registered in month") + f" {m + 1}", str(report.registered_by_month[m])))
         rows.append((_("Resolved in month") + f" {m + 1}", str(report.resolved_by_month[m])))

@@ -1,0 +1,121 @@
+"""Demo seed benchmark: how long ``courtlink demo`` takes to seed its year of cases, how many
+SQL statements that is, how long the idempotent second run and the year's report take.
+
+    python bench/demo_seed.py --backend sqlite --json var/bench/demo_seed.json
+    python bench/demo_seed.py --backend both --pg-dsn postgresql://postgres@127.0.0.1:5432/test
+
+Each run uses a fresh database (a temporary SQLite file, or a new PostgreSQL database that is
+dropped afterwards), migrated before the clock starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from server.db import make_engine, make_sessionmaker
+from server.demo import run_demo
+from server.demo_data import DEMO_YEAR
+from server.migrate import upgrade
+from server.reports import build_report
+from server.settings import Settings
+from server.workdays import WorkCalendar
+
+STATEMENTS = {"n": 0}
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _count(*_args: Any) -> None:
+    STATEMENTS["n"] += 1
+
+
+async def _timed(coro: Any) -> tuple[Any, float, float, int]:
+    STATEMENTS["n"] = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = await coro
+    return result, time.perf_counter() - wall, time.process_time() - cpu, STATEMENTS["n"]
+
+
+async def _report(settings: Settings) -> Any:
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            return await build_report(
+                db,
+                year=DEMO_YEAR,
+                office=None,
+                tz=settings.tz,
+                calendar=WorkCalendar(None),
+                judicial_staff=settings.judicial_staff,
+            )
+    finally:
+        await engine.dispose()
+
+
+async def bench(backend: str, pg_dsn: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url, dbname = "", ""
+        if backend == "postgres":
+            dbname = f"bench_demo_{os.getpid()}"
+            conn = await asyncpg.connect(pg_dsn)
+            await conn.execute(f"DROP DATABASE IF EXISTS {dbname}")
+            await conn.execute(f"CREATE DATABASE {dbname}")
+            await conn.close()
+            url = "postgresql+asyncpg://" + pg_dsn.split("://", 1)[1].rsplit("/", 1)[0]
+            url += "/" + dbname
+        settings = Settings(_env_file=None, data_dir=Path(tmp), database_url=url)  # type: ignore[call-arg]
+        await asyncio.to_thread(upgrade, settings)
+        try:
+            lines, wall, cpu, stmts = await _timed(run_demo(settings))
+            _, wall2, _cpu2, stmts2 = await _timed(run_demo(settings))
+            report, wall3, _cpu3, _s = await _timed(_report(settings))
+        finally:
+            if dbname:
+                conn = await asyncpg.connect(pg_dsn)
+                await conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+                await conn.close()
+    return {
+        "backend": backend,
+        "seed": lines[1],
+        "seed_wall_s": round(wall, 2),
+        "seed_cpu_s": round(cpu, 2),
+        "seed_statements": stmts,
+        "rerun_wall_s": round(wall2, 2),
+        "rerun_statements": stmts2,
+        "report_wall_s": round(wall3, 3),
+        "pretrial_share": str(report.pretrial_share),
+        "pre_litigation_share": str(report.pre_litigation_share),
+        "load_average": os.getloadavg(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="sqlite")
+    parser.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--json", type=Path, help="write the results here as JSON")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    results = [asyncio.run(bench(b, args.pg_dsn)) for b in backends]
+    text = json.dumps(results, indent=2, ensure_ascii=False)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
