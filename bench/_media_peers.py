@@ -57,6 +57,8 @@ class LeanPeer:
         self.recv: dict[str, dict[int, list[float]]] = {}  # pub -> pic -> [packets, t_last]
         self.markers: dict[str, int] = {}
         self.audio_packets = 0
+        self.video_packets_in = 0
+        self.video_packets_out = 0
         self.sent: dict[int, tuple[float, int]] = {}  # frame number -> (t_last, packets)
         self.want_key = False
         self.link: hook.SendLink | None = None
@@ -79,6 +81,8 @@ class LeanPeer:
         if self.publish:
             self.tasks.append(asyncio.create_task(self._send_video()))
             self.tasks.append(asyncio.create_task(self._send_audio()))
+        for task in self.tasks:
+            task.add_done_callback(_report)
 
     async def _signaling(self) -> None:
         assert self.ws is not None
@@ -111,6 +115,7 @@ class LeanPeer:
             self.audio_packets += 1
             return True
         now = time.monotonic()
+        self.video_packets_in += 1
         if data[1] & 0x80:
             self.markers[pub] = self.markers.get(pub, 0) + 1
         if self.args.mode == "passthrough":
@@ -145,13 +150,14 @@ class LeanPeer:
                 header = HDR.pack(0x80, (0x80 if k == last else 0) | pt, seq, ts, ssrc)
                 link.send_rtp(header + vp8_descriptor(k == 0, number) + chunk)  # type: ignore[union-attr]
                 seq = (seq + 1) & 0xFFFF
+            self.video_packets_out += last + 1
             self.sent[number] = (time.monotonic(), len(payloads))
             number += 1
             self.frames_sent = number
             ts = (ts + step) & 0xFFFFFFFF
             due += period
             delay = due - time.monotonic()
-            if delay < -1:  # hopelessly behind: do not burst to catch up
+            if delay < -2 * period:  # behind: skip frames as a camera would, no burst
                 due = time.monotonic()
             await asyncio.sleep(max(delay, 0))
 
@@ -167,7 +173,7 @@ class LeanPeer:
             seq, ts = (seq + 1) & 0xFFFF, (ts + 960) & 0xFFFFFFFF
             due += 0.02
             delay = due - time.monotonic()
-            if delay < -1:
+            if delay < -0.1:
                 due = time.monotonic()
             await asyncio.sleep(max(delay, 0))
 
@@ -180,6 +186,11 @@ class LeanPeer:
         if self.ws is not None:
             await self.ws.close()
         await self.pc.close()
+
+
+def _report(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        print(f"task failed: {task.exception()!r}", file=sys.stderr, flush=True)
 
 
 def load_clip(args: argparse.Namespace) -> Any:
@@ -233,6 +244,8 @@ async def main() -> None:
                 "markers": {p.id: dict(p.markers) for p in peers},
                 "frames_sent": {p.id: p.frames_sent for p in peers},
                 "audio_packets": {p.id: p.audio_packets for p in peers},
+                "video_packets_in": {p.id: p.video_packets_in for p in peers},
+                "video_packets_out": {p.id: p.video_packets_out for p in peers},
             }
             marks[line or "STOP"] = snap
             if line != "MARK":

@@ -56,6 +56,7 @@ class Outlet:
         "bytes_out",
         "drops",
         "frames_out",
+        "gated",
         "holder",
         "last_sent_at",
         "last_ts_out",
@@ -99,7 +100,7 @@ class Outlet:
         self.ts_offset: int | None = None
         self.waiting = track.is_video
         self.packets_out = self.bytes_out = self.frames_out = 0
-        self.drops = self.nacks = self.retransmits = 0
+        self.drops = self.gated = self.nacks = self.retransmits = 0
         self.last_sent_at = 0.0
 
     def send(self, data: bytes, off: int, seq: int, ts: int, keyframe: bool) -> None:
@@ -108,7 +109,7 @@ class Outlet:
             return
         if self.waiting or self.ts_offset is None:
             if self.waiting and not keyframe:
-                self.drops += 1
+                self.gated += 1
                 return
             self.waiting = False
             self.seq_offset = (self.next_seq - seq) & 0xFFFF

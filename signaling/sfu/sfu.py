@@ -182,7 +182,8 @@ class Sfu:
 
     def stats(self) -> dict[str, Any]:
         """Per peer: room, connection state, per published track packets/frames in, keyframes,
-        keyframe requests, bitrate; per received track packets/frames out, drops, NACKs."""
+        keyframe requests, bitrate; per received track packets/frames out, drops (send queue
+        full), packets held back until a keyframe, NACKs and retransmissions."""
         out: dict[str, Any] = {}
         for peer in self._peers.values():
             out[peer.id] = {
@@ -411,6 +412,7 @@ def _outlet_stats(o: Outlet) -> dict[str, Any]:
         "packets_out": o.packets_out,
         "frames_out": o.frames_out,
         "drops": o.drops,
+        "gated_until_keyframe": o.gated,
         "nacks": o.nacks,
         "retransmits": o.retransmits,
         "waiting_keyframe": o.waiting,
