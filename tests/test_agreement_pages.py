@@ -85,3 +85,15 @@ async def test_clerks_list_page(client):
     assert "（2026）晋0303民诉前调17号" in html and "agreements/zip?signed=true" in html
     html = await (await client.get("/agreements?signed=false")).text()
     assert "没有符合条件的调解协议" in html
+
+
+async def test_session_room_carries_the_agreement_panel(client):
+    w = await build_world(client)
+    resp = await client.get(f"/join/{w.tokens[w.applicant_id]}")
+    html = await resp.text()
+    assert resp.status == 200, html
+    assert 'id="agreement-view"' in html and 'data-party="1"' in html
+    assert "/static/js/agreement_panel.js" in html
+    await login(client, "med")
+    html = await (await client.get(f"/sessions/{w.session_id}/join")).text()
+    assert 'id="agreement-show"' in html and 'data-party=""' in html
