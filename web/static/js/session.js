@@ -12,14 +12,21 @@ const t = config.strings;
 const $ = (id) => document.getElementById(id);
 const screens = ["screen-prejoin", "screen-lobby", "screen-room", "screen-ended"];
 
-const app = { signal: null, media: null, state: null, welcome: null, gen: 0, test: null, names: {} };
+const app = { signal: null, media: null, state: null, welcome: null, gen: 0, test: null, names: {}, log: [] };
 window.courtlink = app;
+
+// A short history of connection events, for support staff reading window.courtlink.log.
+function note(...event) {
+  app.log.push([Math.round(performance.now()), ...event]);
+  if (app.log.length > 200) app.log.shift();
+}
 
 function show(screen) {
   for (const id of screens) $(id).hidden = id !== screen;
 }
 
 function setStatus(status) {
+  note("status", status);
   const el = $("conn-state");
   el.dataset.state = status;
   el.textContent = { connecting: t.connecting, reconnecting: t.reconnecting, connected: t.connected }[status] || "";
@@ -89,6 +96,7 @@ function onMessage(msg) {
       break;
     case "offer": {
       const gen = app.gen;
+      app.lastTracks = msg.tracks;
       app.media.handleOffer(msg.sdp, msg.tracks).then((sdp) => {
         if (sdp && gen === app.gen) app.signal.send({ type: "answer", sdp });
       });
@@ -206,7 +214,8 @@ function renderRemote(byPid) {
   }
 }
 
-function onPeerState(state) {
+function onPeerState(state, detail) {
+  note("peer", state, detail || "");
   if (state === "failed" && app.signal && !app.signal.final) app.signal.drop();  // resume afresh
 }
 
