@@ -78,6 +78,9 @@ class Proc:
         t = self.ps.cpu_times()
         return t.user + t.system
 
+    def system_cpu(self) -> float:
+        return float(self.ps.cpu_times().system)
+
     async def stop(self) -> None:
         if self.proc.returncode is None:
             self.proc.terminate()
@@ -110,10 +113,12 @@ async def run_load(args: argparse.Namespace, mode: str, clips: tuple[Path, Path]
             await load.expect("READY")
         await asyncio.sleep(args.warmup)
         cpu0, load0, t0 = server.cpu(), [p.cpu() for p in loads], time.monotonic()
+        sys0 = server.system_cpu()
         for load in loads:
             load.send("MARK")
         await asyncio.sleep(args.seconds)
         cpu1, load1, t1 = server.cpu(), [p.cpu() for p in loads], time.monotonic()
+        args.server_system_seconds = server.system_cpu() - sys0
         async with aiohttp.ClientSession() as session, session.get(f"{url}/stats") as resp:
             sfu_stats = (await resp.json())["sfu"]
         await asyncio.sleep(args.grace)  # let frames sent before t1 arrive
@@ -205,6 +210,9 @@ def summarize(
         "forwarded_video_streams": streams,
         "server_cpu_percent": round(100 * server_cpu / wall, 1),
         "server_cpu_ms_per_stream_second": round(1000 * server_cpu / (streams * wall), 2),
+        "server_cpu_kernel_share": round(args.server_system_seconds / server_cpu, 2)
+        if server_cpu
+        else None,
         "frames_published": published,
         "frames_sent": expected,
         "frames_received": received,

@@ -91,6 +91,10 @@ def check_internals() -> None:
         problems.append("pylibsrtp.SRTP_MAX_TRAILER_LEN")
     if params(aioice.ice.Connection.data_received) != ["self", "data", "component"]:
         problems.append("aioice Connection.data_received(data, component)")
+    if "self._protocols: list[StunProtocol]" not in conn_src:
+        problems.append("aioice Connection._protocols")
+    if params(aioice.ice.StunProtocol.datagram_received) != ["self", "data", "addr"]:
+        problems.append("aioice StunProtocol.datagram_received(data, addr)")
     proto_src = inspect.getsource(aioice.ice.StunProtocol.datagram_received)
     if "self.receiver.data_received(" not in proto_src:
         problems.append("aioice StunProtocol.datagram_received -> receiver.data_received")
@@ -193,6 +197,23 @@ def _intercept_datagrams(
         task.add_done_callback(pending.discard)
 
     connection.data_received = data_received
+    # One step earlier still: aioice tries to parse every datagram as STUN (an exception per
+    # RTP packet) before handing it on; SRTP/SRTCP start with 0b10, STUN with 0b00.
+    for protocol in connection._protocols:
+        stun_path = getattr(protocol, "_courtlink_original_datagram", None)
+        if stun_path is None:
+            stun_path = protocol.datagram_received
+            protocol._courtlink_original_datagram = stun_path
+
+        def datagram_received(
+            data: bytes, addr: tuple[str, int], stun_path: Any = stun_path
+        ) -> None:
+            if data and 127 < data[0] < 192:
+                data_received(data, 1)
+            else:
+                stun_path(data, addr)
+
+        protocol.datagram_received = datagram_received
 
 
 def intercept_receiver(

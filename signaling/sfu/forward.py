@@ -103,7 +103,7 @@ class Outlet:
         self.drops = self.gated = self.nacks = self.retransmits = 0
         self.last_sent_at = 0.0
 
-    def send(self, data: bytes, off: int, seq: int, ts: int, keyframe: bool) -> None:
+    def send(self, data: bytes, off: int, seq: int, ts: int, keyframe: bool, now: float) -> None:
         link = self.holder.link
         if link is None:
             return
@@ -135,7 +135,7 @@ class Outlet:
         self.bytes_out += len(data) - off
         if b1 & 0x80:
             self.frames_out += 1
-        self.last_sent_at = time.time()
+        self.last_sent_at = now  # monotonic
 
     def nack(self, lost: list[int]) -> None:
         """Resend what the subscriber lost from the track's ring; a keyframe when too old."""
@@ -225,7 +225,7 @@ class InboundTrack:
             self.live = True
             self._on_first_packet(self)
         for outlet in self.outlets:
-            outlet.send(data, off, seq, ts, keyframe)
+            outlet.send(data, off, seq, ts, keyframe, now)
         if self.taps:
             packet = MediaPacket(
                 seq, ts, bool(data[1] & 0x80), data[1] & 0x7F,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import struct
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -258,6 +259,7 @@ class Peer:
         }
 
     def update_sender_reports(self) -> None:
+        wall_offset = time.time() - time.monotonic()
         for slot in self.slots:
             o = slot.outlet
             if o is not None and o.packets_out and o.last_ts_out is not None:
@@ -266,5 +268,5 @@ class Peer:
                     packets=o.packets_out,
                     octets=o.bytes_out,
                     rtp_timestamp=o.last_ts_out,
-                    sent_at=o.last_sent_at,
+                    sent_at=o.last_sent_at + wall_offset,
                 )
