@@ -56,6 +56,7 @@ def document_env() -> SandboxedEnvironment:
     env.filters["yuan"] = yuan
     env.filters["amount_words"] = amount_in_words
     env.filters["cn_date"] = cn_date
+    env.filters["cn_number"] = _cn_number
     return env
 
 
