@@ -172,9 +172,8 @@ def _intercept_datagrams(
     queue_datagram = getattr(connection, "_courtlink_original_data", None)
     if queue_datagram is None:
         queue_datagram = connection.data_received
-        connection._courtlink_original_data = queue_datagram
-    loop = asyncio.get_running_loop()
-    pending: set[asyncio.Task[None]] = set()
+        connection._courtlink_original_data = queue_datagram  # type: ignore[attr-defined]
+    pending: set[asyncio.Future[None]] = set()
 
     def data_received(data: bytes, component: int) -> None:
         rx = dtls._rx_srtp
@@ -192,18 +191,18 @@ def _intercept_datagrams(
         except Exception:
             log.exception("RTP handler failed")
             return
-        task = loop.create_task(original(plain, int(time.time() * 1000)))
+        task: asyncio.Future[None] = asyncio.ensure_future(original(plain, int(time.time() * 1000)))
         pending.add(task)
         task.add_done_callback(pending.discard)
 
-    connection.data_received = data_received
+    connection.data_received = data_received  # type: ignore[method-assign]
     # One step earlier still: aioice tries to parse every datagram as STUN (an exception per
     # RTP packet) before handing it on; SRTP/SRTCP start with 0b10, STUN with 0b00.
     for protocol in connection._protocols:
         stun_path = getattr(protocol, "_courtlink_original_datagram", None)
         if stun_path is None:
             stun_path = protocol.datagram_received
-            protocol._courtlink_original_datagram = stun_path
+            protocol._courtlink_original_datagram = stun_path  # type: ignore[attr-defined]
 
         def datagram_received(
             data: bytes, addr: tuple[str, int], stun_path: Any = stun_path
@@ -213,7 +212,7 @@ def _intercept_datagrams(
             else:
                 stun_path(data, addr)
 
-        protocol.datagram_received = datagram_received
+        protocol.datagram_received = datagram_received  # type: ignore[method-assign,assignment]
 
 
 def intercept_receiver(
@@ -269,7 +268,7 @@ class SendLink:
 
     def buffered(self) -> int:
         """Bytes waiting in the UDP transport's user-space buffer (the send queue)."""
-        return self.udp.get_write_buffer_size()
+        return int(self.udp.get_write_buffer_size())  # type: ignore[attr-defined]
 
 
 def _lean_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:

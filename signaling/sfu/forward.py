@@ -116,14 +116,14 @@ class Outlet:
             if self.ts_offset is None:
                 base = random.getrandbits(32) if self.last_ts_out is None else self.last_ts_out
                 self.ts_offset = (base + 3000 - ts) & 0xFFFFFFFF
-        if link.udp.get_write_buffer_size() > self.max_queue_bytes:
+        if link.udp.get_write_buffer_size() > self.max_queue_bytes:  # type: ignore[attr-defined]
             self.drops += 1
             self.waiting = self.track.is_video
             if self.waiting:
                 self.track.request_keyframe()
             return
         out_seq = (seq + self.seq_offset) & 0xFFFF
-        out_ts = (ts + self.ts_offset) & 0xFFFFFFFF  # type: ignore[operator]
+        out_ts = (ts + self.ts_offset) & 0xFFFFFFFF
         b1 = data[1]
         link.send_rtp(
             _HDR.pack(0x80 | (data[0] & 0x20), (b1 & 0x80) | self.pt, out_seq, out_ts, self.ssrc)
