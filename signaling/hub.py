@@ -162,7 +162,7 @@ class Hub:
         live = self.live.get(session_id)
         if live is None:
             live = self.live[session_id] = Live(
-                session_id, Room(host_name=host_name, clock=self.clock)
+                session_id, Room(host_name=host_name, clock=lambda: self.clock())
             )
         async with live.lock:
             member, resumed, effects = live.room.join(conn.identity, conn.name, conn.role, resume)

@@ -100,3 +100,46 @@ async def test_refusals(client):
     for bad in ({"kind": "party"}, {"extra": 1}, backwards):
         resp = await client.post(f"/api/v1/cases/{case_id}/sessions", json=bad, headers=h)
         assert resp.status == 422, bad
+
+
+async def test_pages_open_from_case_invite_and_join(client):
+    from tests.helpers import login, post_form
+
+    med = await make_user(client, "med", "mediator", display_name="王调解员")
+    case_id = await make_case(client, mediator_id=med.id)
+    await login(client, "med")
+    resp = await post_form(client, f"/cases/{case_id}/sessions", {"kind": "hearing"},
+                           allow_redirects=False)  # fmt: skip
+    assert resp.status == 303, await resp.text()
+    session_path = resp.headers["Location"]
+    sid = int(session_path.rsplit("/", 1)[1])
+    page = await (await client.get(session_path)).text()
+    assert "速裁庭审" in page and "当事人邀请链接" in page
+
+    from server.appkeys import SESSIONMAKER
+    from server.models.docket import Case
+
+    async with client.app[SESSIONMAKER]() as db:
+        party_id = (await db.get(Case, case_id)).parties[1].id
+    resp = await post_form(client, f"/sessions/{sid}/invites", {"party_id": party_id},
+                           allow_redirects=False)  # fmt: skip
+    assert resp.status == 303
+    page = await (await client.get(session_path)).text()
+    link = page.split('class="invite-url" readonly value="', 1)[1].split('"', 1)[0]
+    assert "/join/" in link
+
+    # Staff join page: the app with the recording notice and the socket address.
+    page = await (await client.get(f"/sessions/{sid}/join")).text()
+    assert "本次会话全程录音录像" in page and f"/ws/sessions/{sid}" in page
+    assert 'id="party-name"' not in page
+
+    # The party's link, from a browser with no account: the pre-join page with a name box.
+    client.session.cookie_jar.clear()
+    resp = await client.get(link.split("8080", 1)[1], allow_redirects=False)
+    assert resp.status == 200
+    page = await resp.text()
+    assert 'id="party-name"' in page and "?invite=" in page
+    # Nothing of the case's other pages opens for that browser.
+    assert (await client.get(session_path, allow_redirects=False)).status == 302
+    bad = await client.get("/join/1.x.y")
+    assert bad.status == 404

@@ -342,3 +342,47 @@ async def test_resume_keeps_place_and_remove(client):
         finally:
             await again.close()
             await host.close()
+
+
+async def test_heartbeat_timeout_then_lobby_after_resume_window(client):
+    """The hub's clock is injected: a silent socket is closed at the next heartbeat, its
+    place is kept for 60 s, and after that the person is forgotten (lobby on return)."""
+    _med, _case_id, sid, token = await _session_with_invites(client)
+    url = client.make_url(f"/ws/sessions/{sid}")
+    hub = client.app[HUB]
+    now = [1000.0]
+    hub.clock = lambda: now[0]
+    await login(client, "med")
+    host = WsPeer(client.session, url)
+    async with aiohttp.ClientSession() as anon:
+        party = WsPeer(anon, f"{url}?invite={token}")
+        again = WsPeer(anon, f"{url}?invite={token}")
+        try:
+            await host.connect()
+            await host.send("hello")
+            await host.wait(lambda m: isinstance(m, p.Welcome))
+            await party.connect()
+            await party.send("hello", name="张三")
+            w = await party.wait(lambda m: isinstance(m, p.Welcome))
+            await host.reply("admit", pid=w.pid)
+            await party.wait(lambda m: isinstance(m, p.State) and m.you.place == "main")
+
+            # Both sockets fall silent for longer than the timeout.
+            now[0] += 31
+            await hub.beat()
+            for peer in (host, party):
+                bye = await peer.wait(lambda m: isinstance(m, p.Bye))
+                assert bye.reason == "timeout"
+
+            # Within 60 s of the drop the party would get its place back; after, it is gone.
+            now[0] += 61
+            await hub.beat()
+            assert sid not in hub.live  # nobody left: the live room is freed
+            await again.connect()
+            await again.send("hello", name="张三", resume=w.resume)
+            back = await again.wait(lambda m: isinstance(m, p.Welcome))
+            assert not back.resumed and back.place is None
+        finally:
+            await again.close()
+            await party.close()
+            await host.close()
