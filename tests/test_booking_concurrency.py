@@ -93,3 +93,17 @@ async def test_the_database_itself_refuses_an_overlap(world: World, backend: str
         with pytest.raises(IntegrityError) as caught:
             await db.flush()
         assert getattr(caught.value.orig, "sqlstate", None) == "23P01"
+
+
+async def test_automatic_choice_under_a_race_picks_another_free_mediator(world: World):
+    """Two offices ask for the same hour at once with no mediator named: both are booked,
+    with different mediators (on PostgreSQL the loser of the race chooses again)."""
+    for n in range(3):  # a few rounds, so the race actually happens at least once
+        day = MONDAY.replace(day=MONDAY.day + n)
+        a, b = await asyncio.gather(
+            world.book("staff_shaping", "shaping", local(day, 9, 0), 60),
+            world.book("staff_qiaotou", "qiaotou", local(day, 9, 0), 60),
+        )
+        assert (a.status, b.status) == (201, 201), (await a.text(), await b.text())
+        hosts = {(await a.json())["host"]["id"], (await b.json())["host"]["id"]}
+        assert hosts == {world.users["med_wang"].id, world.users["med_li"].id}

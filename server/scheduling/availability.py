@@ -66,6 +66,7 @@ async def _taken(
             Reservation.resource.in_(keys),
             Reservation.active.is_(True),
             Reservation.starts_at < end,
+            Reservation.starts_at > start - timedelta(minutes=MAX_MINUTES),  # see resources.busy
             Reservation.ends_at > start,
         )
     )

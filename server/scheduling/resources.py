@@ -9,7 +9,7 @@ admin adds or retires; persons are users with the mediator or judge role.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from server.errors import Invalid, NotFound
 from server.models.accounts import Office, Role, User
 from server.models.docket import Case, Stage
 from server.models.scheduling import Booking, Facility, Reservation, ResourceKind
+from server.scheduling.hours import MAX_MINUTES
 
 # Which stages a session can be booked for, and what kind of session it is. Mediation needs
 # every party's consent (DESIGN.md); a fast-track hearing has a 5-working-day deadline.
@@ -119,6 +120,9 @@ async def busy(
         Reservation.resource.in_(keys),
         Reservation.active.is_(True),
         Reservation.starts_at < end,
+        # No session is longer than MAX_MINUTES: this bound keeps the (resource, starts_at)
+        # index scan to the hours around the slot however long the history grows.
+        Reservation.starts_at > start - timedelta(minutes=MAX_MINUTES),
         Reservation.ends_at > start,
     )
     if exclude_booking is not None:

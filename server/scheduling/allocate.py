@@ -1,0 +1,226 @@
+"""Choosing and holding the resources of a booking: the host, a terminal, a room, the case.
+
+``_choose`` picks what is free (the chosen host, or the least booked free one that week);
+``_hold`` inserts the reservations, and turns PostgreSQL's exclusion violation (SQLSTATE
+23P01, a concurrent booking won) into either a second choice or a 409 naming the booking in
+the way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.appkeys import CALENDAR, DB, SETTINGS
+from server.errors import Conflict
+from server.models.accounts import Office, User
+from server.models.docket import Case
+from server.models.scheduling import Booking, BookingStatus, Facility, Reservation, ResourceKind
+from server.models.sessions import MediationSession
+from server.scheduling.hours import check_working_time, fits, hours_for
+from server.scheduling.resources import (
+    busy,
+    case_key,
+    facilities,
+    host_by_id,
+    hosts,
+    person_key,
+)
+
+EXCLUSION_VIOLATION = "23P01"
+
+
+def _db(request: web.Request) -> AsyncSession:
+    return request[DB]
+
+
+async def conflict(db: AsyncSession, found: dict[str, list[Reservation]], tz: object) -> Conflict:
+    """A 409 that names the booking in the way, and what it holds."""
+    resource, rows = next((k, v) for k, v in found.items() if v)
+    other = await db.get(Booking, rows[0].booking_id)
+    assert other is not None
+    kind = resource.split(":", 1)[0]
+    what = {
+        "mediator": f"mediator {other.host.display_name}",
+        "judge": f"judge {other.host.display_name}",
+        "room": f"room {other.room.name}",
+        "terminal": f"the video terminal of {other.office.name_en}",
+        "case": "this case",
+    }.get(kind, resource)
+    fmt = "%Y-%m-%d %H:%M"
+    start = other.starts_at.astimezone(tz).strftime(fmt)  # type: ignore[arg-type]
+    end = other.ends_at.astimezone(tz).strftime("%H:%M")  # type: ignore[arg-type]
+    return Conflict(
+        f"{what} is already booked {start}–{end} by booking {other.id} "
+        f"(case {other.case.number or other.case_id}, {other.office.name_en})",
+        code="slot_taken",
+        details={
+            "booking_id": other.id,
+            "resource": resource,
+            "starts_at": other.starts_at.isoformat(),
+            "ends_at": other.ends_at.isoformat(),
+        },
+    )
+
+
+async def _bookings_this_week(
+    db: AsyncSession, host_ids: list[int], start: datetime, tz: object
+) -> dict[int, int]:
+    local = start.astimezone(tz)  # type: ignore[arg-type]
+    monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0)
+    rows = await db.execute(
+        select(Booking.host_id, func.count())
+        .where(
+            Booking.host_id.in_(host_ids),
+            Booking.status == BookingStatus.ACTIVE,
+            Booking.starts_at >= monday,
+            Booking.starts_at < monday + timedelta(days=7),
+        )
+        .group_by(Booking.host_id)
+    )
+    return {host_id: count for host_id, count in rows.all()}
+
+
+async def _pick_host(
+    request: web.Request,
+    kind: str,
+    start: datetime,
+    end: datetime,
+    host_id: int | None,
+    exclude: int | None,
+) -> User:
+    """The chosen host if free, else the least booked of the free ones that week."""
+    tz = request.app[SETTINGS].tz
+    session = _db(request)
+    calendar = request.app[CALENDAR]
+    if host_id is not None:
+        host = await host_by_id(session, kind, host_id)
+        blocks = (await hours_for(session, [host.id]))[host.id]
+        check_working_time(calendar, tz, start, end, blocks, who=host.display_name)
+        found = await busy(session, [person_key(host)], start, end, exclude_booking=exclude)
+        if any(found.values()):
+            raise await conflict(session, found, tz)
+        return host
+    candidates = await hosts(session, kind)
+    hours = await hours_for(session, [h.id for h in candidates])
+    working = [h for h in candidates if fits(start, end, tz, hours[h.id])]
+    found = await busy(
+        session, [person_key(h) for h in working], start, end, exclude_booking=exclude
+    )
+    free = [h for h in working if not found[person_key(h)]]
+    if not free:
+        role = "mediator" if kind == "mediation" else "judge"
+        if any(found.values()):
+            refusal = await conflict(session, found, tz)
+            refusal.message = f"no {role} is free then; e.g. {refusal.message}"
+            raise refusal
+        raise Conflict(f"no {role} works at that time", code="no_host_free")
+    load = await _bookings_this_week(session, [h.id for h in free], start, tz)
+    return min(free, key=lambda h: (load.get(h.id, 0), h.id))
+
+
+async def _pick_facility(
+    request: web.Request,
+    kind: ResourceKind,
+    office: Office,
+    start: datetime,
+    end: datetime,
+    exclude: int | None,
+) -> Facility:
+    db = _db(request)
+    center_id = office.id
+    if kind == ResourceKind.ROOM:
+        center_id = await db.scalar(select(Office.id).where(Office.is_center.is_(True))) or 0
+    rows = await facilities(db, kind, center_id)
+    if not rows:
+        label = "mediation room" if kind == ResourceKind.ROOM else "video terminal"
+        raise Conflict(f"{office.name_en} has no active {label}", code=f"no_{kind}")
+    found = await busy(db, [f.resource for f in rows], start, end, exclude_booking=exclude)
+    for row in rows:
+        if not found[row.resource]:
+            return row
+    raise await conflict(db, found, request.app[SETTINGS].tz)
+
+
+async def _reserve(db: AsyncSession, booking: Booking, keys: list[str], tz: object) -> None:
+    """Insert the reservations; a PostgreSQL exclusion violation becomes a named 409."""
+    try:
+        async with db.begin_nested():
+            db.add_all(
+                Reservation(
+                    booking_id=booking.id,
+                    resource=key,
+                    starts_at=booking.starts_at,
+                    ends_at=booking.ends_at,
+                    active=True,
+                )
+                for key in keys
+            )
+            await db.flush()
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
+            raise
+        found = await busy(db, keys, booking.starts_at, booking.ends_at, exclude_booking=booking.id)
+        if not any(found.values()):  # the winner was rolled back meanwhile; still refuse
+            raise Conflict(
+                "the slot was taken at the same moment; try again", code="slot_taken"
+            ) from None
+        raise await conflict(db, found, tz) from None
+
+
+async def choose(
+    request: web.Request,
+    case: Case,
+    kind: str,
+    start: datetime,
+    end: datetime,
+    host_id: int | None,
+    exclude: int | None,
+) -> tuple[User, Facility, Facility]:
+    """The case free, a host (chosen or least booked), a terminal of the case's office and a
+    room of the center, all free over [start, end); a named 409 otherwise."""
+    db = _db(request)
+    found = await busy(db, [case_key(case)], start, end, exclude_booking=exclude)
+    if any(found.values()):
+        raise await conflict(db, found, request.app[SETTINGS].tz)
+    host = await _pick_host(request, kind, start, end, host_id, exclude)
+    terminal = await _pick_facility(
+        request, ResourceKind.TERMINAL, case.office, start, end, exclude
+    )
+    room = await _pick_facility(request, ResourceKind.ROOM, case.office, start, end, exclude)
+    return host, terminal, room
+
+
+async def hold(
+    request: web.Request,
+    booking: Booking,
+    session: MediationSession,
+    case: Case,
+    host_id: int | None,
+    picked: tuple[User, Facility, Facility],
+) -> None:
+    """Reserve what was picked. If a concurrent booking took one of those resources meanwhile
+    (PostgreSQL refuses the insert), choose again and retry once: by then this transaction
+    holds the audit lock, so the new choice sees every committed booking and nobody can
+    insert in between. A chosen host who is now taken is a named 409, as is a full slot."""
+    db = _db(request)
+    tz = request.app[SETTINGS].tz
+    host, terminal, room = picked
+    for attempt in range(2):
+        booking.host_id, booking.room_id, booking.terminal_id = host.id, room.id, terminal.id
+        session.host_id = host.id
+        await db.flush()
+        keys = [person_key(host), room.resource, terminal.resource, case_key(case)]
+        try:
+            await _reserve(db, booking, keys, tz)
+            return
+        except Conflict as exc:
+            if exc.code != "slot_taken" or attempt == 1:
+                raise
+        host, terminal, room = await choose(
+            request, case, booking.kind, booking.starts_at, booking.ends_at, host_id, booking.id
+        )
