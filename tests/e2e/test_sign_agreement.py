@@ -17,7 +17,13 @@ from server.models.accounts import Office, User
 from server.models.agreements import AgreementSignature
 from server.models.docket import Case, Party
 from server.sessions import create_invite, create_session
-from tests.e2e.conftest import SCREENSHOT_DIR
+from tests.e2e.conftest import SCREENSHOT_DIR, log_in
+from tests.e2e.test_session_three_browsers import (  # the session room's own helpers
+    media_browser,  # noqa: F401 (a fixture, used by name)
+    open_page,
+    pass_selftest_and_join,
+    wait_place,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -87,3 +93,39 @@ async def test_party_draws_and_signs(live_server, live_user, new_page):
         alpha = image.convert("RGBA").getchannel("A")
         inked = alpha.width * alpha.height - alpha.histogram()[0]
         assert inked > 200, inked  # the strokes are in the picture, not a blank canvas
+
+
+async def test_host_shows_the_agreement_in_the_session_room(
+    media_browser,  # noqa: F811 (the imported fixture, by name)
+    live_server,
+    live_user,
+):
+    """In a live session (real WebRTC, fake camera) the mediator shows the agreement; the
+    party's side panel loads the current version read-only and offers the link to sign."""
+    token, _party_id = await _world(live_server, live_user)
+    async with live_server.app[SESSIONMAKER]() as db:
+        from server.models.sessions import Invite
+
+        invite = await db.scalar(select(Invite))
+        assert invite is not None
+        sid = invite.session_id
+    host = await open_page(media_browser, live_server)
+    party = await open_page(media_browser, live_server)
+    await log_in(host, "med")
+    await host.goto(f"/sessions/{sid}/join")
+    await pass_selftest_and_join(host)
+    await wait_place(host, "main")
+    await party.goto(f"/join/{token}")
+    party_pid = await pass_selftest_and_join(party, "张三")
+    await wait_place(party, None)
+    await host.click(f"#host-panel button[data-action=admit][data-pid='{party_pid}']")
+    await wait_place(party, "main")
+
+    await host.locator("#agreement-show").click()
+    await party.locator("#agreement-frame:not([hidden])").wait_for()
+    await party.frame_locator("#agreement-frame").locator("text=调解协议书").first.wait_for()
+    link = party.locator("#agreement-sign-link")
+    await link.wait_for()
+    assert await link.get_attribute("href") == f"/sign/{token}"
+    assert "王调解" in await party.locator("#agreement-by").inner_text()
+    await party.screenshot(path=str(SCREENSHOT_DIR / "agreement-session-panel.png"))
