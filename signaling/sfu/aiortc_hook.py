@@ -13,6 +13,7 @@ aiortc is pinned to ``>=1.16,<1.17`` in pyproject.toml for the same reason.
 from __future__ import annotations
 
 import asyncio
+import asyncio.selector_events
 import inspect
 import logging
 import time
@@ -42,6 +43,8 @@ _SR_FIELDS = (
     "_RTCRtpSender__packet_count",
 )
 _NTP_EPOCH_OFFSET = 2208988800
+DRAIN = 32  # datagrams read per event-loop wakeup on a media socket, beyond the first
+_MAX_DATAGRAM = 65536
 log = logging.getLogger(__name__)
 
 
@@ -89,6 +92,10 @@ def check_internals() -> None:
             problems.append(f"pylibsrtp.Session ({needle.strip()})")
     if not hasattr(pylibsrtp, "SRTP_MAX_TRAILER_LEN"):
         problems.append("pylibsrtp.SRTP_MAX_TRAILER_LEN")
+    datagram_transport = asyncio.selector_events._SelectorDatagramTransport  # type: ignore[attr-defined]
+    read_src = inspect.getsource(datagram_transport._read_ready)
+    if "self._sock.recvfrom(" not in read_src or "datagram_received(data, addr)" not in read_src:
+        problems.append("asyncio _SelectorDatagramTransport._sock / _read_ready")
     if params(aioice.ice.Connection.data_received) != ["self", "data", "component"]:
         problems.append("aioice Connection.data_received(data, component)")
     if "self._protocols: list[StunProtocol]" not in conn_src:
@@ -205,12 +212,29 @@ def _intercept_datagrams(
             protocol._courtlink_original_datagram = stun_path  # type: ignore[attr-defined]
 
         def datagram_received(
-            data: bytes, addr: tuple[str, int], stun_path: Any = stun_path
+            data: bytes,
+            addr: tuple[str, int],
+            stun_path: Any = stun_path,
+            transport: Any = protocol.transport,
         ) -> None:
-            if data and 127 < data[0] < 192:
-                data_received(data, 1)
-            else:
+            if not data or not 127 < data[0] < 192:
                 stun_path(data, addr)
+                return
+            data_received(data, 1)
+            # A video frame arrives as a burst of packets: read what else is already queued
+            # on the socket now instead of paying one event-loop turn per packet.
+            sock = transport._sock
+            for _ in range(DRAIN):
+                if sock is None:
+                    return
+                try:
+                    data, addr = sock.recvfrom(_MAX_DATAGRAM)
+                except OSError:  # BlockingIOError: drained; others: asyncio's next read
+                    return
+                if data and 127 < data[0] < 192:
+                    data_received(data, 1)
+                else:
+                    stun_path(data, addr)
 
         protocol.datagram_received = datagram_received  # type: ignore[method-assign,assignment]
 
