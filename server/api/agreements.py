@@ -281,10 +281,10 @@ async def confirm(request: web.Request) -> web.Response:
 
 
 async def _invited(request: web.Request) -> tuple[Invite, Agreement]:
-    from server.sessions import verify_invite
+    from server.agreements.parties import invite_for_agreement
 
     db = request[DB]
-    invite = await verify_invite(db, request.app[SETTINGS], request.match_info["token"])
+    invite = await invite_for_agreement(db, request.app[SETTINGS], request.match_info["token"])
     request[PARTY] = invite.party
     agreement = await db.scalar(
         select(Agreement).where(Agreement.case_id == invite.session.case_id)

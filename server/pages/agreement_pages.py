@@ -81,12 +81,12 @@ async def confirm_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def party_sign_page(request: web.Request) -> web.Response:
-    from server.sessions import verify_invite
+    from server.agreements.parties import invite_for_agreement
 
     db = request[DB]
     token = request.match_info["token"]
     try:
-        invite: Invite = await verify_invite(db, request.app[SETTINGS], token)
+        invite: Invite = await invite_for_agreement(db, request.app[SETTINGS], token)
     except AppError as exc:
         # A party has no login to be sent to: say plainly that the link does not work.
         return error_response(request, exc.status, exc.code, exc.message)
