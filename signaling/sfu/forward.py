@@ -197,6 +197,7 @@ class InboundTrack:
         self.last_pli = 0.0
         self.pli_pending = False
         self.keyframe_requests = 0
+        self.malformed = 0
         self.bitrate_bps = 0.0
         self._rate_mark = (0.0, 0)
 

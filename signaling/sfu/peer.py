@@ -167,7 +167,11 @@ class Peer:
             track = by_ssrc.get(unpack(data, 8)[0])
             if track is None:
                 return False
-            track.on_rtp(data)
+            try:
+                track.on_rtp(data)
+            except (IndexError, struct.error):
+                # a truncated header or VP8 descriptor from a buggy or hostile publisher
+                track.malformed += 1
             return True
 
         hook.intercept_rtp(hook.dtls_transport(self.pc), handler)

@@ -401,6 +401,7 @@ def _track_stats(t: InboundTrack) -> dict[str, Any]:
         "frames_in": t.frames_in,
         "keyframes_in": t.keyframes_in,
         "keyframe_requests": t.keyframe_requests,
+        "malformed": t.malformed,
         "bitrate_kbps": round(t.bitrate_bps / 1000, 1),
         "subscribers": len(t.outlets),
     }
