@@ -28,14 +28,19 @@ class Unit:
 
 @functools.cache
 def vp8_clip(
-    seconds: float = 3.0, fps: int = 30, width: int = 320, height: int = 240, keyint: int = 30
+    seconds: float = 3.0,
+    fps: int = 30,
+    width: int = 320,
+    height: int = 240,
+    keyint: int = 30,
+    kbps: int = 400,
 ) -> tuple[Unit, ...]:
     enc = CodecContext.create("libvpx", "w")
     enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
     enc.time_base = Fraction(1, 90000)
     enc.framerate = fps
     enc.gop_size = keyint
-    enc.bit_rate = 400_000
+    enc.bit_rate = kbps * 1000
     enc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
     out: list[Unit] = []
     step = 90000 // fps
