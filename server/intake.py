@@ -199,15 +199,18 @@ async def _count_recent(db: AsyncSession, bucket: str, address: str) -> int:
     return int(count or 0)
 
 
+_TOO_MANY = {
+    SUBMIT_BUCKET: "too many submissions from this address; please try again in an hour",
+    LOOKUP_BUCKET: "too many failed lookups from this address; please try again in an hour",
+}
+
+
 async def check_rate(db: AsyncSession, request: web.Request, bucket: str, limit: int) -> None:
-    """Refuse with 429 once ``address`` has used ``limit`` events in the last hour."""
+    """Refuse with 429 once the caller's address has used ``limit`` events in the last hour."""
     address = client_address(request)
     await _lock_address(db, bucket, address)
     if await _count_recent(db, bucket, address) >= limit:
-        raise TooManyRequests(
-            "too many submissions from this address; please try again in an hour",
-            code="rate_limited",
-        )
+        raise TooManyRequests(_TOO_MANY[bucket], code="rate_limited")
 
 
 async def _unique_code(db: AsyncSession) -> str:
