@@ -148,6 +148,12 @@ async def test_pages_by_role(world: World):
             "/schedule/center": 200,
             f"/schedule/bookings/{booking['id']}": 200,
             "/schedule/my": 200,
+            "/schedule/availability": 200,
+        },
+        "clerk_sun": {
+            "/schedule/availability": 200,
+            "/schedule?office=shaping": 200,
+            "/schedule/feed": 200,
         },
     }
     for who, pages in expected.items():

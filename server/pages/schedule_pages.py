@@ -70,8 +70,12 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 async def _grid_context(request: web.Request, error: str | None = None) -> dict[str, Any]:
     user = require_user(request)
     q = request.query if request.method == "GET" else await _form(request)
-    office = await office_for(request, user, q.get("office"))
     db, settings = request[DB], request.app[SETTINGS]
+    code = q.get("office")
+    if not code and user.office.is_center:
+        # The court books for the street offices: start with the first of them.
+        code = await db.scalar(select(Office.code).where(Office.is_center.is_(False)).limit(1))
+    office = await office_for(request, user, code)
     day = parse_day(q.get("date"), _today(request))
     view = "day" if q.get("view") == "day" else "week"
     span = [day] if view == "day" else week_of(day)
