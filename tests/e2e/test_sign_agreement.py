@@ -129,3 +129,34 @@ async def test_host_shows_the_agreement_in_the_session_room(
     assert await link.get_attribute("href") == f"/sign/{token}"
     assert "王调解" in await party.locator("#agreement-by").inner_text()
     await party.screenshot(path=str(SCREENSHOT_DIR / "agreement-session-panel.png"))
+
+
+async def test_mediator_drafts_with_live_preview(live_server, live_user, new_page):
+    """The mediator fills an obligation and a clause; the preview beside the form shows the
+    amount in words as typed; saving makes version 1, a later change version 2."""
+    mediator = await live_user("med2", "mediator", display_name="周调解")
+    async with live_server.app[SESSIONMAKER]() as db:
+        office = await db.scalar(select(Office).where(Office.code == "qiaotou"))
+        assert office is not None
+        case = Case(cause="买卖合同纠纷", stage="pre_litigation_mediation", office_id=office.id,
+                    mediator_id=mediator.id, was_pre_litigation=True)  # fmt: skip
+        case.parties = [Party(side="applicant", name="王五"), Party(side="respondent", name="赵六")]
+        db.add(case)
+        await db.commit()
+        case_id = case.id
+    page = await new_page()
+    await log_in(page, "med2")
+    await page.goto(f"/cases/{case_id}/agreement")
+    row = page.locator("fieldset.obligation").first
+    await row.locator("[name=amount]").fill("12345.60")
+    await row.locator("[name=due_date]").fill("2027-01-15")
+    await row.locator("[name=description]").fill("货款")
+    await page.fill("#clauses", "双方就本纠纷再无其他争议。")
+    preview = page.frame_locator("#preview")
+    await preview.locator("text=壹万贰仟叁佰肆拾伍元陆角").wait_for()
+    await page.screenshot(path=str(SCREENSHOT_DIR / "agreement-drafting.png"), full_page=True)
+    await page.click("#save")
+    await page.locator("text=版本 1").first.wait_for()
+    await page.locator("fieldset.obligation [name=amount]").first.fill("12000")
+    await page.click("#save")
+    await page.locator("text=版本 2").first.wait_for()

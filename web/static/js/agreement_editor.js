@@ -83,7 +83,10 @@
       method: "POST", headers: headers(), credentials: "same-origin",
       body: JSON.stringify({ terms: terms() }),
     }).then(function (resp) {
-      if (resp.ok) return resp.text().then(function (html) { frame.srcdoc = html; });
+      if (resp.ok) {
+        status.textContent = "";  // an earlier complaint (a half-typed date) is answered
+        return resp.text().then(function (html) { frame.srcdoc = html; });
+      }
       return resp.json().then(function (data) { status.textContent = data.error.message; });
     });
   }
