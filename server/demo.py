@@ -5,7 +5,9 @@ Accounts are created through ``server.accounts`` and cases through ``server.dock
 took, so numbers, deadlines, timelines and audit rows are the real ones. The plan is fixed
 (``server.demo_data``), and the 2026 report reproduces the court's figures. A few cases stay
 in progress, dated from today: at intake, in pre-litigation mediation, and two in fast-track
-(one overdue, one due within a working day).
+(one overdue, one due within a working day). Those count in the 2026 figures too, which are
+therefore exact when the demo is seeded in 2026 (as the official calendar the deadlines need
+is, for now, only known up to 2026).
 
 Running it again changes nothing: existing accounts are kept (their passwords too), and the
 cases are seeded only when the audit log holds no ``demo.seed.start`` row. The seed commits
