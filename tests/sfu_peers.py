@@ -89,6 +89,19 @@ class Client:
         for mid, box in self.received.items():
             self.segments.append((mid, len(box.packets), self.tracks.get(mid)))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        if hook.send_link(hook.dtls_transport(self.pc)) is not None:
+            # Renegotiation: let aiortc register the new m-lines' SSRCs before the SFU starts
+            # sending on them, or it would discard the first packets (a browser does not).
+            receiving = [
+                t.receiver
+                for t in self.pc.getTransceivers()
+                if t.currentDirection in ("recvonly", "sendrecv")
+            ]
+
+            def receivers_ready() -> bool:
+                return all(hook.receiver_started(r) for r in receiving)
+
+            await wait_for(receivers_ready)
         await self.sfu.handle_answer(self.id, self.pc.localDescription.sdp)
 
     def runs_of(self, peer_id: str, label: str) -> list[list[RtpPacket]]:

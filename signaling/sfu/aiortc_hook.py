@@ -81,6 +81,8 @@ def check_internals() -> None:
     if "self._ssrc" not in sender_src:
         problems.append("RTCRtpSender._ssrc")
     rx_src = inspect.getsource(RTCRtpReceiver)
+    if "self.__started = True" not in rx_src:
+        problems.append("RTCRtpReceiver.__started")
     if "self.__lsr[packet.ssrc]" not in rx_src or "self.__lsr_time[packet.ssrc]" not in rx_src:
         problems.append("RTCRtpReceiver.__lsr/__lsr_time")
     conn_src = inspect.getsource(aioice.ice.Connection)
@@ -250,6 +252,12 @@ def intercept_receiver(
             handler(packet)
 
     receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
+
+
+def receiver_started(receiver: RTCRtpReceiver) -> bool:
+    """Whether aiortc registered this receiver's SSRCs with its transport (until then it
+    discards packets for them): test peers wait for it before answering a renegotiation."""
+    return bool(receiver._RTCRtpReceiver__started)  # type: ignore[attr-defined]
 
 
 def intercept_sender_rtcp(

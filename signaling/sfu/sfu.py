@@ -21,6 +21,7 @@ from signaling.sfu import baseline
 from signaling.sfu.forward import DEFAULT_MAX_QUEUE_BYTES, InboundTrack, Outlet
 from signaling.sfu.media import MediaTap
 from signaling.sfu.peer import Peer, Slot, cap_video_bitrate
+from signaling.sfu.stats import end_taps, peer_stats, start_taps
 
 log = logging.getLogger(__name__)
 TICK = 0.25  # seconds: keyframe retries; every 4th tick RTCP reports and bitrates
@@ -171,7 +172,7 @@ class Sfu:
             if peer.room:
                 for track in peer.inbound.values():
                     if track.live:
-                        _announce(tap, peer, track)
+                        start_taps([tap], peer.room, track)
                         track.taps = tuple(self._taps)
 
     def remove_tap(self, tap: MediaTap) -> None:
@@ -184,15 +185,7 @@ class Sfu:
         """Per peer: room, connection state, per published track packets/frames in, keyframes,
         keyframe requests, bitrate; per received track packets/frames out, drops (send queue
         full), packets held back until a keyframe, NACKs and retransmissions."""
-        out: dict[str, Any] = {}
-        for peer in self._peers.values():
-            out[peer.id] = {
-                "room": peer.room,
-                "connection": peer.pc.connectionState,
-                "published": {t.label: _track_stats(t) for t in peer.inbound.values()},
-                "received": [_outlet_stats(s.outlet) for s in peer.slots if s.outlet],
-            }
-        return out
+        return {peer.id: peer_stats(peer) for peer in self._peers.values()}
 
     async def close(self) -> None:
         """Close every peer connection and stop the background task."""
@@ -320,9 +313,7 @@ class Sfu:
         peer = self._peers.get(track.peer_id)
         if peer is None or peer.room is None:
             return
-        for tap in self._taps:
-            _announce(tap, peer, track)
-        track.taps = tuple(self._taps)
+        start_taps(self._taps, peer.room, track)
         for p in self._peers.values():
             if p is not peer and p.room == peer.room:
                 self._spawn(self._negotiate(p))
@@ -340,20 +331,14 @@ class Sfu:
             self._spawn(peer.on_state(state))
 
     def _start_taps(self, peer: Peer) -> None:
-        if peer.room is None:
-            return
-        for track in peer.inbound.values():
-            if track.live:
-                for tap in self._taps:
-                    _announce(tap, peer, track)
-                track.taps = tuple(self._taps)
+        if peer.room is not None:
+            for track in peer.inbound.values():
+                if track.live:
+                    start_taps(self._taps, peer.room, track)
 
     def _end_taps(self, peer: Peer) -> None:
         for track in peer.inbound.values():
-            if track.taps:
-                for tap in track.taps:
-                    tap.on_track_end(peer.id, track.track_id)
-                track.taps = ()
+            end_taps(track)
 
     async def _tick(self) -> None:
         count = 0
@@ -378,43 +363,8 @@ class Sfu:
 
     def _screen_stopped(self, peer: Peer, track: InboundTrack) -> None:
         track.live = False
-        for tap in track.taps:
-            tap.on_track_end(peer.id, track.track_id)
-        track.taps = ()
+        end_taps(track)
         for p in self._peers.values():
             if p is not peer and p.room == peer.room and p.room:
                 self._prune(p)
                 self._spawn(self._negotiate(p))
-
-
-def _announce(tap: MediaTap, peer: Peer, track: InboundTrack) -> None:
-    assert peer.room is not None
-    tap.on_track_start(peer.id, peer.room, track.track_id, track.kind, track.label, track.codec)
-
-
-def _track_stats(t: InboundTrack) -> dict[str, Any]:
-    return {
-        "track_id": t.track_id,
-        "live": t.live,
-        "packets_in": t.packets_in,
-        "bytes_in": t.bytes_in,
-        "frames_in": t.frames_in,
-        "keyframes_in": t.keyframes_in,
-        "keyframe_requests": t.keyframe_requests,
-        "malformed": t.malformed,
-        "bitrate_kbps": round(t.bitrate_bps / 1000, 1),
-        "subscribers": len(t.outlets),
-    }
-
-
-def _outlet_stats(o: Outlet) -> dict[str, Any]:
-    return {
-        "track_id": o.track.track_id,
-        "packets_out": o.packets_out,
-        "frames_out": o.frames_out,
-        "drops": o.drops,
-        "gated_until_keyframe": o.gated,
-        "nacks": o.nacks,
-        "retransmits": o.retransmits,
-        "waiting_keyframe": o.waiting,
-    }
