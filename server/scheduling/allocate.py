@@ -8,6 +8,7 @@ the way.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -32,6 +33,7 @@ from server.scheduling.resources import (
 )
 
 EXCLUSION_VIOLATION = "23P01"
+log = logging.getLogger(__name__)
 
 
 def _db(request: web.Request) -> AsyncSession:
@@ -221,6 +223,7 @@ async def hold(
         except Conflict as exc:
             if exc.code != "slot_taken" or attempt == 1:
                 raise
+            log.info("booking %s lost a race (%s); choosing again", booking.id, exc.message)
         host, terminal, room = await choose(
             request, case, booking.kind, booking.starts_at, booking.ends_at, host_id, booking.id
         )
