@@ -51,6 +51,7 @@ _SUBSYSTEMS = (
     "server.pages.intake_pages",
     "server.pages.docket_pages",
     "server.pages.case_pages",
+    "server.scheduling",
     "server.api.sessions",
     "server.pages.session_pages",
     "signaling",
