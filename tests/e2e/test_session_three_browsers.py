@@ -102,9 +102,19 @@ async def wait_playing(page: Page, pids: set[str]) -> None:
     assert {v["pid"] for v in await videos(page) if v["source"] == "camera"} == pids
 
 
+async def self_test_passes(page: Page) -> None:
+    try:
+        await page.locator("#selftest-result[data-result=pass]").wait_for(timeout=60_000)
+    except Exception as exc:
+        checks = await page.evaluate(
+            "() => [...document.querySelectorAll('.checks li, #selftest-result')]"
+            ".map(e => e.textContent)"
+        )
+        raise AssertionError(f"self-test did not pass: {checks}") from exc
+
+
 async def pass_selftest_and_join(page: Page, name: str | None = None) -> str:
-    result = page.locator("#selftest-result[data-result=pass]")
-    await result.wait_for()
+    await self_test_passes(page)
     if name is not None:
         await page.fill("#party-name", name)
     await page.click("#join-button")
@@ -125,7 +135,7 @@ async def test_three_browsers_lobby_room_caucus_reconnect(
     await log_in(host, "med")
     await host.goto(f"/sessions/{sid}")
     await host.click("#join-link")
-    await host.locator("#selftest-result[data-result=pass]").wait_for()
+    await self_test_passes(host)
     await host.screenshot(path=str(SCREENSHOT_DIR / "session-prejoin.png"), full_page=True)
     host_pid = await pass_selftest_and_join(host)
     await wait_place(host, "main")
@@ -136,7 +146,7 @@ async def test_three_browsers_lobby_room_caucus_reconnect(
     staff_pid = await pass_selftest_and_join(staff)
     await wait_place(staff, None)
     await party.goto(invite_url.removeprefix(live_server.url))
-    await party.locator("#selftest-result[data-result=pass]").wait_for()
+    await self_test_passes(party)
     await party.fill("#party-name", "李四")  # the other party's name: refused
     await party.click("#join-button")
     await party.locator("#prejoin-error:not([hidden])").wait_for()
