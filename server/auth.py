@@ -204,7 +204,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     request[AUTH_VIA] = via
     # Bearer-token requests carry no ambient credential, so they need no CSRF token; anything
     # a browser sends with cookies does, logged in or not (login and intake forms too).
-    if request.method in UNSAFE and via != "token":
+    # A JSON request without a session cookie carries no ambient credential either (a browser
+    # cannot send application/json cross-site without a CORS preflight, which we never allow).
+    cookie_less_json = (
+        SESSION_COOKIE not in request.cookies and request.content_type == "application/json"
+    )
+    if request.method in UNSAFE and via != "token" and not cookie_less_json:
         route = request.match_info.route
         if not getattr(route.handler, "csrf_exempt", False):
             await _check_csrf(request)
