@@ -25,8 +25,9 @@ async def test_huge_case_id_is_not_found_not_a_database_error(client):
 
 async def test_token_endpoint_needs_no_csrf_without_cookies(client):
     await make_user(client, "api_user", "clerk")
-    resp = await client.post("/api/v1/auth/token",
-                             json={"username": "api_user", "password": PASSWORD})
+    resp = await client.post(
+        "/api/v1/auth/token", json={"username": "api_user", "password": PASSWORD}
+    )
     assert resp.status == 201, await resp.text()
 
 
