@@ -27,7 +27,7 @@ from server.appkeys import (
     SESSIONMAKER,
     SETTINGS,
 )
-from server.auth import auth_middleware
+from server.auth import STATIC_PREFIX, auth_middleware
 from server.errors import Handler, error_middleware
 from server.i18n import LANG_COOKIE, Catalogs, request_lang
 from server.settings import Settings
@@ -51,6 +51,7 @@ _SUBSYSTEMS = (
     "server.pages.intake_pages",
     "server.pages.docket_pages",
     "server.pages.case_pages",
+    "server.scheduling",
     "server.api.sessions",
     "server.pages.session_pages",
     "signaling",
@@ -66,19 +67,21 @@ _SUBSYSTEMS = (
 async def db_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """One database session per request: committed when the handler succeeds, rolled back
     when it raises, so an error never leaves anything half-written."""
-    if request.path.startswith("/static/"):
+    if request.path.startswith(STATIC_PREFIX):
         return await handler(request)
     async with request.app[SESSIONMAKER]() as session:
         request[DB] = session
         try:
             response = await handler(request)
         except BaseException:
-            await session.rollback()
+            # close() detaches what was loaded before rolling back, so the error page can
+            # still show the logged-in user; rollback() would expire it first.
+            await session.close()
             raise
         if response.status < 400:
             await session.commit()
         else:
-            await session.rollback()
+            await session.close()
         return response
 
 
