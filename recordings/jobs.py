@@ -178,6 +178,5 @@ class Worker:
         # A job cut short here is found "running" at the next start and runs again.
         for task in [self.task, *self.running.values()]:
             task.cancel()
-        for task in [self.task, *self.running.values()]:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Bounded: a render stuck in its thread must not hang the server's shutdown.
+        await asyncio.wait({self.task, *self.running.values()}, timeout=10)

@@ -35,6 +35,7 @@ from server.models.sessions import MediationSession
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
+SHUTDOWN_WAIT_S = 10
 # The hub's room keys are "s<session_id>:<place>"; "<session_id>:<place>" works too.
 _ROOM = re.compile(r"^(?:s|session[-_:/]?)?(\d+)[:/](.+)$")
 
@@ -194,7 +195,11 @@ class RecordingService:
 
     async def stop(self) -> None:
         await self.recorder.stop()
-        await self._events.join()
+        try:
+            # Bounded: a persist task that died must not hang the server's shutdown.
+            await asyncio.wait_for(self._events.join(), SHUTDOWN_WAIT_S)
+        except TimeoutError:
+            log.error("recording events not persisted within %ss at shutdown", SHUTDOWN_WAIT_S)
         if self._task is not None:
             self._task.cancel()
         # Files closed by a shutdown are sealed now; the session may go on after a restart,

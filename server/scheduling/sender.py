@@ -149,8 +149,8 @@ async def sender_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     if task is not None:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Bounded: a pass stuck in the outside world must not hang the server's shutdown.
+        await asyncio.wait({task}, timeout=10)
 
 
 def setup(app: web.Application) -> None:
