@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -253,6 +254,12 @@ class Sfu:
         if slot.track is not None and not self.passthrough:
             baseline.stop_sender_track(slot.sender)
             slot.dead = True
+        if slot.track is not None:
+            # aiortc writes an a=msid on every m-line, the inactive ones too; left as it was,
+            # the idle m-line keeps naming the stream it carried, and once that stream is
+            # offered on another m-line Chrome refuses the whole offer ("Duplicate a=msid").
+            # "-" is JSEP's "no stream"; the track id is fresh so it can never collide.
+            hook.set_msid(slot.sender, "-", f"idle-{uuid.uuid4().hex}")
         slot.track = None
 
     def _sync_slots(self, peer: Peer) -> None:
