@@ -48,7 +48,7 @@ export class MediaLink {
       pc.onconnectionstatechange = () => { if (this.pc === pc) this.onState(pc.connectionState); };
     }
     const pc = this.pc;
-    await pc.setRemoteDescription({ type: "offer", sdp: dropIdleMsid(sdp) });
+    await pc.setRemoteDescription({ type: "offer", sdp });
     const directions = sectionDirections(sdp);
     const publishMids = directions.filter((s) => s.direction === "recvonly").map((s) => s.mid);
     this.publish = publishMids.slice(0, 3).map((mid) => pc.getTransceivers().find((t) => t.mid === mid));
@@ -99,13 +99,6 @@ export function quality(loss) {
   if (loss < 0.10) return "good";
   if (loss <= 0.15) return "poor";
   return "bad";
-}
-
-function dropIdleMsid(sdp) {
-  // An inactive m-line carries nothing, but may still name the stream it last carried; when
-  // that stream moved to another m-line, Chrome refuses the whole offer ("Duplicate a=msid").
-  const parts = sdp.split(/(?=\r?\nm=)/);
-  return parts.map((part) => (/\na=inactive/.test(part) ? part.replace(/\r?\na=(ssrc:\d+ )?msid:[^\r\n]*/g, "") : part)).join("");
 }
 
 function sectionDirections(sdp) {
