@@ -5,6 +5,11 @@ the shim only carries offers and answers so the benchmark measures the media pat
 ``GET /ws/{peer}?room=R`` joins a peer to room R (the server sends offers, the peer answers
 ``{"type": "answer", "sdp": ...}``); closing the socket removes the peer. ``GET /stats``
 returns ``Sfu.stats()``. Prints ``PORT <n>`` on stdout once listening.
+
+With ``--record DIR`` the real ``recordings.recorder.Recorder`` is the SFU's tap (as the
+product's hub attaches it), each room the main room of its own session, writing real files
+under DIR; ``GET /recording`` (after every peer left) closes the recorder and returns what
+the publishers sent and what the files hold (``bench/_media_record.py``).
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from aiohttp import WSMsgType, web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _media_record import RecordingProbe
+
 from signaling.sfu import Sfu
 
 SFU = web.AppKey("sfu", Sfu)
+PROBE = web.AppKey("probe", RecordingProbe)
 
 
 async def ws_peer(request: web.Request) -> web.WebSocketResponse:
@@ -50,6 +58,9 @@ async def ws_peer(request: web.Request) -> web.WebSocketResponse:
             if data.get("type") == "answer":
                 await sfu.handle_answer(peer_id, data["sdp"])
     finally:
+        if PROBE in request.app:
+            # the same synchronous step as the removal: no packet arrives in between
+            request.app[PROBE].peer_leaving(peer_id, sfu.stats().get(peer_id))
         await sfu.remove_peer(peer_id)
     return ws
 
@@ -65,6 +76,7 @@ async def main() -> None:
     parser.add_argument("--mode", default="passthrough")
     parser.add_argument("--max-video-kbps", type=int, default=2500)
     parser.add_argument("--profile", default="", help="write cProfile stats here on exit")
+    parser.add_argument("--record", default="", help="record every room into this directory")
     args = parser.parse_args()
     profiler = None
     if args.profile:
@@ -79,6 +91,10 @@ async def main() -> None:
     app[SFU] = sfu
     app.router.add_get("/ws/{peer}", ws_peer)
     app.router.add_get("/stats", stats)
+    if args.record:
+        app[PROBE] = probe = RecordingProbe(Path(args.record), sfu)
+        probe.start()
+        app.router.add_get("/recording", probe.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -92,6 +108,8 @@ async def main() -> None:
             profiler.disable()
             profiler.dump_stats(args.profile)
         await sfu.close()
+        if PROBE in app:
+            await app[PROBE].close()
         await runner.cleanup()
 
 

@@ -9,6 +9,11 @@ clip (plus Opus) through their SRTP sessions; subscribers count packets without 
         --mode passthrough --json var/bench/media.json
     python bench/media.py --participants 3 --width 640 --height 480 --compare --json OUT
     python bench/media.py --cycles 200 --json OUT        # server memory over join/leave cycles
+    python bench/media.py --participants 6 --width 1280 --height 720 --record --json OUT
+
+``--record`` runs the same load twice, without and then with the real recorder as the SFU's
+tap (writing files to a temporary directory), and reports what recording adds to the
+server's CPU and how many forwarded frames the files hold.
 
 Writes JSON (see bench/README.md for the fields and the figures measured).
 """
@@ -18,8 +23,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -94,10 +101,14 @@ def percentile(values: list[float], q: float) -> float | None:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-async def run_load(args: argparse.Namespace, mode: str, clips: tuple[Path, Path]) -> dict[str, Any]:
+async def run_load(
+    args: argparse.Namespace, mode: str, clips: tuple[Path, Path], record: str = ""
+) -> dict[str, Any]:
     extra = ["--profile", args.profile] if args.profile else []
+    extra += ["--record", record] if record else []
     server = await Proc.start(str(HERE / "_media_server.py"), "--mode", mode, *extra)
     loads: list[Proc] = []
+    recording: dict[str, Any] = {}
     try:
         port = await server.expect("PORT")
         url = f"http://127.0.0.1:{port}"
@@ -126,11 +137,52 @@ async def run_load(args: argparse.Namespace, mode: str, clips: tuple[Path, Path]
             load.send("STOP")
         results = [json.loads(await load.expect("RESULT")) for load in loads]
         rss = server.ps.memory_info().rss
+        if record:
+            for p in loads:
+                await p.stop()
+            async with aiohttp.ClientSession() as session, session.get(f"{url}/recording") as resp:
+                recording = await resp.json()
     finally:
         for p in loads:
             await p.stop()
         await server.stop()
-    return summarize(args, mode, results, sfu_stats, (t0, t1), (cpu0, cpu1), (load0, load1), rss)
+    out = summarize(args, mode, results, sfu_stats, (t0, t1), (cpu0, cpu1), (load0, load1), rss)
+    if record:
+        out["recording"] = recording
+    return out
+
+
+async def run_record(args: argparse.Namespace, clips: tuple[Path, Path]) -> dict[str, Any]:
+    """The same load without, then with the recorder; what recording adds to the server."""
+    plain = await run_load(args, "passthrough", clips)
+    root = tempfile.mkdtemp(prefix="courtlink-bench-rec-", dir=args.record_dir or None)
+    try:
+        rec = await run_load(args, "passthrough", clips, record=root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    files = rec.pop("recording")
+    wall = rec["seconds"]
+    # CPU per second of each run, so a slightly longer window does not count as overhead
+    base_ms = plain["server_cpu_ms_per_second"]
+    with_ms = rec["server_cpu_ms_per_second"]
+    added = with_ms - base_ms
+    tracks = args.rooms * args.participants * 2  # camera + audio per publisher
+    forwarded, recorded = files["forwarded_frames"], files["recorded_frames"]
+    return {
+        **rec,
+        "without_recording": plain,
+        "server_cpu_percent_without_recording": plain["server_cpu_percent"],
+        "server_cpu_percent_with_recording": rec["server_cpu_percent"],
+        "recording_cpu_ms_per_second": round(added, 2),
+        "recording_overhead_percent": round(100 * added / base_ms, 1) if base_ms else None,
+        "recording_cpu_ms_per_stream_second": round(added / rec["forwarded_video_streams"], 3),
+        "recording_cpu_ms_per_track_second": round(added / tracks, 3),
+        "recorded_track_seconds": round(tracks * wall, 1),
+        "forwarded_frames": forwarded,
+        "recorded_frames": recorded,
+        "recorded_over_forwarded": round(recorded / forwarded, 5) if forwarded else None,
+        "recording_files": files,
+    }
 
 
 def summarize(
@@ -209,6 +261,7 @@ def summarize(
         "seconds": round(wall, 2),
         "forwarded_video_streams": streams,
         "server_cpu_percent": round(100 * server_cpu / wall, 1),
+        "server_cpu_ms_per_second": round(1000 * server_cpu / wall, 2),
         "server_cpu_ms_per_stream_second": round(1000 * server_cpu / (streams * wall), 2),
         "server_cpu_kernel_share": round(args.server_system_seconds / server_cpu, 2)
         if server_cpu
@@ -314,7 +367,13 @@ async def main() -> None:
     p.add_argument("--json", default="", help="write the result here")
     p.add_argument("--profile", default="", help="cProfile the server into this file")
     p.add_argument("--nice", type=int, default=0, help="scheduling priority of the processes")
+    p.add_argument(
+        "--record", action="store_true", help="run the load without, then with recording"
+    )
+    p.add_argument("--record-dir", default="", help="where the recorded run writes (temp dir)")
     args = p.parse_args()
+    if args.record and (args.compare or args.cycles or args.mode != "passthrough"):
+        p.error("--record measures the passthrough SFU alone: no --compare, --cycles, --mode")
     Proc.nice = args.nice
     if not args.load_procs:
         args.load_procs = max(1, min(3, args.rooms * args.participants // 2))
@@ -325,6 +384,8 @@ async def main() -> None:
     )
     if args.cycles:
         result = await run_cycles(args, clips)
+    elif args.record:
+        result = await run_record(args, clips)
     elif args.compare:
         runs = {mode: await run_load(args, mode, clips) for mode in ("passthrough", "transcode")}
         ratio = (

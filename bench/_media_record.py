@@ -1,0 +1,108 @@
+"""The recording side of the media benchmark's server (``_media_server.py --record DIR``).
+
+Attaches the product's ``recordings.recorder.Recorder`` to the SFU as its tap, the way
+``recordings.live`` does for the hub: the recorder's own ``on_media`` is what the SFU calls
+per packet, nothing of the benchmark's sits on that path. Each bench room ``roomN`` is the
+main room of session N + 1, recorded.
+
+What should be recorded is what the SFU received from the publishers: each peer's published
+track counters are read the moment before the peer is removed (``peer_leaving``), in the same
+synchronous step, so no packet arrives in between. What was recorded is counted in the
+written files by demuxing them with PyAV, not taken from the recorder's own counters (those
+are reported beside it as a cross-check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+from aiohttp import web
+
+from recordings.recorder import Alarm, Closed, Opened, Recorder
+from signaling.sfu import Sfu
+
+
+def _session_of(room: str) -> tuple[int, str] | None:
+    if not room.startswith("room") or not room[4:].isdigit():
+        return None
+    return int(room[4:]) + 1, "main"
+
+
+def count_file_frames(root: Path) -> dict[str, int]:
+    """Frames (non-empty packets) in every WebM file under ``root``, by track kind."""
+    counts = {"video": 0, "audio": 0, "files": 0, "bytes": 0}
+    for path in sorted(root.rglob("*.webm")):
+        counts["files"] += 1
+        counts["bytes"] += path.stat().st_size
+        with av.open(str(path)) as container:
+            stream = container.streams[0]
+            kind = stream.type  # read before closing: the stream dies with its container
+            frames = sum(1 for packet in container.demux(stream) if packet.size)
+        counts["video" if kind == "video" else "audio"] += frames
+    return counts
+
+
+class RecordingProbe:
+    def __init__(self, root: Path, sfu: Sfu) -> None:
+        self.root = root
+        self.sfu = sfu
+        self.events: list[Opened | Closed | Alarm] = []
+        self.published: dict[str, dict[str, Any]] = {}
+        self.recorder = Recorder(
+            root, resolve=_session_of, wants=lambda session, place: True, events=self.events.append
+        )
+        self._closed = False
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.recorder.start()
+        self.sfu.add_tap(self.recorder)
+
+    def peer_leaving(self, peer_id: str, stats: dict[str, Any] | None) -> None:
+        if stats is not None:
+            self.published[peer_id] = stats["published"]
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.sfu.remove_tap(self.recorder)
+            await self.recorder.stop()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Once every peer has left: close the recorder, then compare files and publishers."""
+        deadline = time.monotonic() + 30
+        while self.sfu.stats() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        left = len(self.sfu.stats())
+        await self.close()
+        await asyncio.sleep(0)  # let the recorder's last events land
+        files = await asyncio.to_thread(count_file_frames, self.root)
+        tracks = [t for peer in self.published.values() for t in peer.values()]
+        video = sum(t["frames_in"] for t in tracks if t["track_id"].endswith(":camera"))
+        # Opus is one frame per packet and WebRTC senders set no marker bit on audio
+        audio = sum(t["packets_in"] for t in tracks if t["track_id"].endswith(":audio"))
+        closed = [e for e in self.events if isinstance(e, Closed)]
+        return web.json_response(
+            {
+                "peers_still_connected": left,
+                "forwarded_frames": video + audio,
+                "forwarded_video_frames": video,
+                "forwarded_audio_frames": audio,
+                "recorded_frames": files["video"] + files["audio"],
+                "recorded_video_frames": files["video"],
+                "recorded_audio_frames": files["audio"],
+                "recorder_counted_frames": self.recorder.recorded_frames,
+                "recorded_files": files["files"],
+                "recorded_bytes": files["bytes"],
+                "recorded_tracks": sum(1 for e in self.events if isinstance(e, Opened)),
+                "lost_frames": sum(c.lost_frames for c in closed),
+                "skipped_frames": sum(c.skipped_frames for c in closed),
+                "failed_segments": sum(1 for c in closed if c.failed),
+                "alarms": [f"{a.reason}: {a.message}" for a in self.events if isinstance(a, Alarm)],
+                "overflow_packets": self.recorder.overflow,
+            }
+        )
