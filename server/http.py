@@ -55,6 +55,7 @@ def template_context(request: web.Request) -> dict[str, Any]:
         "lang": lang,
         "_": catalogs.gettext(lang),
         "ngettext": catalogs.ngettext(lang),
+        "pgettext": catalogs.pgettext(lang),
         "csrf_token": csrf_token(request),
         "settings": request.app[SETTINGS],
         "url": lambda name, **parts: str(

@@ -2,8 +2,10 @@
 
 Message ids are English; ``web/translations/<lang>/LC_MESSAGES/*.po`` hold the catalogues,
 one file per area (core, sessions, scheduling...), merged and read at start-up (no compile
-step). The language comes from ``?lang=``, then the
-``cl_lang`` cookie, then the default ``zh_CN``.
+step). The merge lets the last file win, so a msgid must have one wording in every file; a
+word that means different things in two places (a date range's "To", a message's "To") takes
+a ``msgctxt`` and is looked up with ``pgettext(context, msgid)``. The language comes from
+``?lang=``, then the ``cl_lang`` cookie, then the default ``zh_CN``.
 """
 
 from __future__ import annotations
@@ -33,12 +35,13 @@ def _load_po(path: Path, lang: str) -> Translations:
 
 
 def load_messages(directory: Path, lang: str) -> dict[str, str]:
-    """Every msgid -> msgstr of one language (for the catalogue completeness test)."""
+    """Every msgid without a context -> msgstr of one language (for the completeness tests);
+    a msgctxt entry is left out, as plain ``_()`` never finds it."""
     out: dict[str, str] = {}
     for po in sorted((directory / lang / "LC_MESSAGES").glob("*.po")):
         with po.open("rb") as fh:
             for message in read_po(fh, locale=lang):
-                if message.id and isinstance(message.id, str):
+                if message.id and isinstance(message.id, str) and message.context is None:
                     out[message.id] = str(message.string or "")
     return out
 
@@ -57,6 +60,15 @@ class Catalogs:
 
     def ngettext(self, lang: str) -> Callable[[str, str, int], str]:
         return self._by_lang.get(lang, self._by_lang[DEFAULT_LANG]).ngettext
+
+    def pgettext(self, lang: str) -> Callable[[str, str], str]:
+        translations = self._by_lang.get(lang, self._by_lang[DEFAULT_LANG])
+
+        # babel types pgettext's result loosely (str | object); a catalogue entry is a str.
+        def lookup(context: str, message: str) -> str:
+            return str(translations.pgettext(context, message))
+
+        return lookup
 
 
 def request_lang(request: web.Request) -> str:

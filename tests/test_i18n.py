@@ -138,3 +138,14 @@ def test_english_page_and_chinese_default(tmp_path):
     catalogs = Catalogs()
     assert catalogs.gettext("zh_CN")("Log in") == "登录"
     assert catalogs.gettext("en")("Log in") == "Log in"
+
+
+def test_one_english_word_two_chinese_words_by_context():
+    from server.i18n import Catalogs
+
+    catalogs = Catalogs()
+    zh, en = catalogs.pgettext("zh_CN"), catalogs.pgettext("en")
+    assert zh("date range", "To") == "止" and zh("message recipient", "To") == "收件人"
+    assert zh("message delivery", "Failed") == "发送失败"
+    assert catalogs.gettext("zh_CN")("Failed") == "失败"
+    assert en("date range", "To") == "To" and en("message delivery", "Failed") == "Failed"
