@@ -216,6 +216,10 @@ class RecordingService:
         while True:
             event = await self._events.get()
             try:
+                if isinstance(event, Alarm) and self._stopped_by_alarm(event.session_id):
+                    # A full disk fails every open track of the session at once: the host
+                    # hears of it, and the log and timeline record it, once per stop.
+                    continue
                 for attempt in range(3):
                     try:
                         await self._apply(event)
@@ -240,6 +244,10 @@ class RecordingService:
             else:
                 await store.alarm_raised(db, event)
             await db.commit()
+
+    def _stopped_by_alarm(self, session_id: int) -> bool:
+        policy = self.policies.get(session_id)
+        return policy is not None and not policy.active and policy.alarm is not None
 
     def _on_alarm(self, event: Alarm) -> None:
         policy = self.policies.setdefault(event.session_id, Policy())

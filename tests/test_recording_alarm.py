@@ -1,0 +1,144 @@
+"""A disk that fills up during a live session, through the real app: the hub's WebSocket
+clients with real aiortc peers publishing media, the app's own recording service. The
+recorder's segment files are opened on ``/dev/full``, whose every write the kernel answers
+with ENOSPC. The host is told (``error`` ``recording_stopped``), everyone's indicator goes off
+(``recording`` active=false), the room keeps forwarding and obeying the host, the database and
+the case timeline say why recording stopped, and once there is room again the host starts
+recording from the same API the room's button uses."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+
+from recordings import RECORDINGS, recorder
+from recordings.writer import SegmentWriter
+from server.appkeys import SESSIONMAKER
+from server.models.audit import AuditEntry
+from server.models.docket import DocketEntry
+from server.models.recordings import Recording, SegmentStatus
+from server.models.sessions import MediationSession
+from signaling import protocol as p
+from tests.helpers import csrf, login
+from tests.sfu_peers import wait_for
+from tests.test_signaling_ws import WsPeer, _session_with_invites
+
+
+def _full_disk(path: Path, kind: str, **kw: Any) -> SegmentWriter:
+    return SegmentWriter(Path("/dev/full"), kind, **kw)
+
+
+def _recording(peer: WsPeer) -> list[bool]:
+    return [m.active for m in peer.messages if isinstance(m, p.Recording)]
+
+
+async def test_full_disk_alarms_the_host_and_the_room_goes_on(client, monkeypatch):
+    monkeypatch.setattr(recorder, "SegmentWriter", _full_disk)
+    _med, case_id, sid, token = await _session_with_invites(client)
+    url = client.make_url(f"/ws/sessions/{sid}")
+    await login(client, "med")
+    host = WsPeer(client.session, url, media=True)
+    async with aiohttp.ClientSession() as anon:
+        party = WsPeer(anon, f"{url}?invite={token}", media=True)
+        try:
+            await host.connect()
+            await host.send("hello")
+            h = await host.wait(lambda m: isinstance(m, p.Welcome))
+            await party.connect()
+            await party.send("hello", name="张三")
+            w = await party.wait(lambda m: isinstance(m, p.Welcome))
+            assert isinstance(await host.reply("admit", pid=w.pid), p.Ack)
+
+            # The first frames written hit the full disk: the host, and only the host, is
+            # told why; the host's indicator, on since its tracks started, goes off, and so
+            # does the party's (on first too if the party was admitted before the alarm).
+            alarm = await host.wait(
+                lambda m: isinstance(m, p.Error) and m.code == "recording_stopped"
+            )
+            assert "disk_full" in alarm.message
+
+            def indicators_off() -> bool:
+                seen = _recording(host)
+                return True in seen and seen[-1] is False and _recording(party)[-1:] == [False]
+
+            await wait_for(indicators_off)
+            assert not any(isinstance(m, p.Error) for m in party.messages)
+
+            # The room goes on: media still flows both ways, the host's controls still work.
+            marks = (party.got_from(h.pid, "camera"), host.got_from(w.pid, "camera"))
+
+            def still_forwarding() -> bool:
+                return (
+                    party.got_from(h.pid, "camera") > marks[0] + 20
+                    and host.got_from(w.pid, "camera") > marks[1] + 20
+                )
+
+            await wait_for(still_forwarding)
+            assert isinstance(await host.reply("mute_request", pid=w.pid), p.Ack)
+            await party.wait(lambda m: isinstance(m, p.MuteRequested))
+            # Every open track failed at once; the host hears of it once.
+            alarms = [m for m in host.messages if isinstance(m, p.Error)]
+            assert [a.code for a in alarms] == ["recording_stopped"]
+
+            async with client.app[SESSIONMAKER]() as db:
+                rec = await db.scalar(select(Recording).where(Recording.session_id == sid))
+                assert rec is not None and rec.active is False
+                assert rec.alarm is not None and rec.alarm.startswith("disk_full")
+                timeline = (
+                    await db.scalars(
+                        select(DocketEntry).where(
+                            DocketEntry.case_id == case_id, DocketEntry.kind == "recording_alarm"
+                        )
+                    )
+                ).all()
+                assert len(timeline) == 1 and timeline[0].data["session_id"] == sid
+                assert "disk_full" in timeline[0].text
+                audit = await db.scalar(
+                    select(AuditEntry).where(AuditEntry.action == "recording.alarm")
+                )
+                assert audit is not None and audit.detail["reason"] == "disk_full"
+                for seg in rec.segments:
+                    assert seg.status == SegmentStatus.FAILED and seg.end_reason == "disk_full"
+
+            # Room on the disk again: the host starts recording from the room (the API its
+            # button calls); everyone's indicator comes back and files are written.
+            monkeypatch.undo()
+            resp = await client.post(
+                f"/api/v1/sessions/{sid}/recording",
+                json={"active": True},
+                headers={"X-CSRF-Token": csrf(client)},
+            )
+            assert resp.status == 200 and (await resp.json())["alarm"] is None
+            for peer in (host, party):
+
+                def indicator_back(peer: WsPeer = peer) -> bool:
+                    return _recording(peer)[-1] is True
+
+                await wait_for(indicator_back)
+            service = client.app[RECORDINGS]
+
+            async def writing() -> bool:
+                await service.drain()
+                async with client.app[SESSIONMAKER]() as db:
+                    rec = await db.scalar(select(Recording).where(Recording.session_id == sid))
+                    assert rec is not None
+                    return any(s.status == SegmentStatus.RECORDING for s in rec.segments)
+
+            for _ in range(100):  # a new segment opens at the publisher's next keyframe
+                if await writing():
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("no segment is being written after recording restarted")
+
+            await host.reply("end")
+            await party.wait(lambda m: isinstance(m, p.Bye))
+            async with client.app[SESSIONMAKER]() as db:
+                assert (await db.get(MediationSession, sid)).status == "ended"
+        finally:
+            await party.close()
+            await host.close()
