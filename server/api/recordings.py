@@ -171,18 +171,26 @@ async def get_recording(request: web.Request) -> web.Response:
 async def set_active(request: web.Request) -> web.Response:
     user = require_user(request)
     body = await read_json(request, ActiveIn)
+    rec = await host_set_active(request, user, _session_id(request), body.active)
+    return json_ok(recording_out(rec))
+
+
+async def host_set_active(
+    request: web.Request, user: User, session_id: int, active: bool
+) -> Recording:
+    """The host starts or stops recording of a live session (the API, the recordings page
+    and the room's button all come here): audited, on the case timeline, announced."""
     db = request[DB]
-    session = await load_session_for(db, user, _session_id(request))
+    session = await load_session_for(db, user, session_id)
     if not is_host(user, session):
         raise Forbidden("only the session's host starts and stops recording", code="not_host")
     if session.status not in ("scheduled", "open"):
         raise Conflict("this session has ended", code="session_ended")
     rec = await store.recording_for(db, session.id)
-    service = request.app[RECORDINGS]
-    await service.set_active(
-        db, rec, body.active, actor_id=user.id, actor=f"user:{user.id}:{user.username}"
+    await request.app[RECORDINGS].set_active(
+        db, rec, active, actor_id=user.id, actor=f"user:{user.id}:{user.username}"
     )
-    return json_ok(recording_out(rec))
+    return rec
 
 
 @api.route(

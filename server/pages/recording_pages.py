@@ -13,15 +13,20 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from recordings import RECORDINGS, keys, retention, store
-from server.api.recordings import apply_hold, queue_composite, viewable_recording
+from recordings import keys, retention
+from server.api.recordings import (
+    apply_hold,
+    host_set_active,
+    queue_composite,
+    viewable_recording,
+)
 from server.appkeys import DB, SETTINGS
 from server.auth import require_role, require_user
-from server.errors import Forbidden, NotFound
+from server.errors import NotFound
 from server.http import read_form, render, see_other
 from server.models.accounts import Role
 from server.models.recordings import SegmentStatus
-from server.sessions import is_host, load_session_for
+from server.sessions import is_host
 
 
 class HoldForm(BaseModel):
@@ -88,15 +93,8 @@ async def set_hold(request: web.Request) -> web.StreamResponse:
 async def set_active(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
     form = await read_form(request, ActiveForm)
-    db = request[DB]
-    session = await load_session_for(db, user, _session_id(request))
-    if not is_host(user, session):
-        raise Forbidden("only the session's host starts and stops recording", code="not_host")
-    rec = await store.recording_for(db, session.id)
-    await request.app[RECORDINGS].set_active(
-        db, rec, form.active, actor_id=user.id, actor=f"user:{user.id}:{user.username}"
-    )
-    return see_other(f"/sessions/{session.id}")
+    rec = await host_set_active(request, user, _session_id(request), form.active)
+    return see_other(f"/sessions/{rec.session_id}")
 
 
 async def admin_page(request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
 
 from server.access import load_case_for
 from server.appkeys import CATALOGS, DB, LANG, SETTINGS
@@ -19,6 +20,7 @@ from server.errors import AppError, NotFound
 from server.http import read_form, render, see_other
 from server.i18n import DEFAULT_LANG
 from server.models.accounts import User
+from server.models.recordings import Recording
 from server.models.sessions import Invite, MediationSession
 from server.sessions import (
     create_invite,
@@ -90,6 +92,30 @@ def client_strings(request: web.Request) -> dict[str, str]:
         "quality_bad": _("Connection bad"),
         "confirm_end": _("End the session for everyone?"),
         "error": _("Error"),
+        "rec_start": _("Start recording"),
+        "rec_stop": _("Stop recording"),
+        "rec_confirm_stop": _("Stop recording this session? The court's record will have a gap."),
+        "rec_failed": _("Recording could not be started or stopped"),
+        "rec_alarm": _(
+            "Recording has stopped: {reason}. The session goes on, but it is not recorded now."
+            " Tell the court's administrator, then start recording again."
+        ),
+        "rec_disk_full": _("the disk for recordings is full"),
+        "rec_write_error": _("the recording could not be written"),
+    }
+
+
+async def _recording_config(
+    request: web.Request, session: MediationSession, *, is_party: bool
+) -> dict[str, Any]:
+    """Where the host starts and stops recording, whether it is on now (no row yet: on, as
+    every session is recorded from its start), and a standing alarm (the client shows it to
+    the host only; a party is not given the server's error text)."""
+    rec = await request[DB].scalar(select(Recording).where(Recording.session_id == session.id))
+    return {
+        "api": f"/api/v1/sessions/{session.id}/recording",
+        "active": rec.active if rec is not None else True,
+        "alarm": rec.alarm if rec is not None and not is_party else None,
     }
 
 
@@ -107,6 +133,7 @@ async def _app_page(
             "session": session.id,
             "party": is_party,
             "strings": client_strings(request),
+            "recording": await _recording_config(request, session, is_party=is_party),
         },
     }
     return render(request, "session_room.html", ctx)

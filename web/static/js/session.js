@@ -6,6 +6,7 @@ import { Signal } from "./signal.js";
 import { MediaLink, quality } from "./media.js";
 import { SelfTest } from "./selftest.js";
 import { renderHostPanel, roomLabel } from "./host.js";
+import { RecordingControl } from "./recording.js";
 
 const config = JSON.parse(document.getElementById("session-config").textContent);
 const t = config.strings;
@@ -112,6 +113,8 @@ function onMessage(msg) {
         show("screen-prejoin");
         $("join-button").disabled = false;
         prejoinError(t.name_mismatch);
+      } else if (msg.code === "recording_stopped") {
+        app.recording.alarm(msg.message);
       } else {
         toast(`${t.error}: ${msg.message}`);
       }
@@ -125,7 +128,7 @@ function onMessage(msg) {
       document.dispatchEvent(new CustomEvent("courtlink:agreement", { detail: msg }));
       break;
     case "recording":
-      $("recording-indicator").hidden = !msg.active;
+      app.recording.onMessage(msg);
       document.dispatchEvent(new CustomEvent("courtlink:recording", { detail: msg }));
       break;
   }
@@ -159,6 +162,7 @@ function renderState(state) {
   const panel = $("host-panel");
   panel.hidden = me.role !== "host";
   $("end-button").hidden = me.role !== "host";
+  app.recording.setPlace(me.role, me.place);
   if (me.role === "host") renderHostPanel(panel, state, t, (m) => app.signal.send(m));
   for (const tile of document.querySelectorAll(".tile.remote")) labelTile(tile);
 }
@@ -283,6 +287,7 @@ async function updateQuality() {
 
 // --- start ------------------------------------------------------------------------------
 
+app.recording = new RecordingControl(config.recording, t, toast);
 app.test = new SelfTest({
   video: $("preview"),
   meter: $("mic-level"),
