@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recordings import paths, seal
 from recordings.probe import probe
+from recordings.writer import add_opus_stream
 from server.audit import record
 from server.models.base import utcnow
 from server.models.recordings import Recording, RecordingSegment, SegmentStatus
@@ -51,7 +52,7 @@ def finalize(path: Path) -> tuple[int, str]:
                         time_base=stream.time_base,
                     )
                 else:
-                    out = dst.add_mux_stream("opus", rate=48000, time_base=stream.time_base)
+                    out = add_opus_stream(dst)  # older files lack the OpusHead: add it
                 for packet in src.demux(stream):
                     if packet.size == 0 or packet.pts is None:
                         continue

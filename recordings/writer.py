@@ -13,11 +13,19 @@ instant leaves a file that plays up to its last complete cluster. ``maybe_sync``
 Each file describes itself in its header (Matroska tags: segment id, session, participant,
 track, wall-clock start as DateUTC), so crash recovery can register a file even if its
 database row was never written.
+
+An Opus track needs its identification header (RFC 7845 "OpusHead") as CodecPrivate, or
+players and decoders must guess channels and pre-skip. A stream made by ``add_mux_stream``
+has no way to carry it, so Opus streams are made from a template stream instead: the
+template's codec context is only a holder for the parameters, never opened.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import os
+import struct
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +38,42 @@ CLUSTER_MS = 1000
 SYNC_SECONDS = 2.0
 CLOCK = {"video": 90000, "audio": 48000}
 MKV_TIME_BASE = Fraction(1, 1000)
+# WebRTC Opus is 48 kHz with two channels in its SDP (RFC 7587), whatever the encoder sends.
+OPUS_CHANNELS = 2
+# The encoder's lookahead (libopus: 2.5 ms + 4 ms at 48 kHz, what browsers use): the samples
+# a decoder drops at the start. A segment that starts mid-stream loses 6.5 ms of warm-up.
+OPUS_PRE_SKIP = 312
+
+
+def opus_head(channels: int = OPUS_CHANNELS, pre_skip: int = OPUS_PRE_SKIP) -> bytes:
+    """The OpusHead packet (RFC 7845 section 5.1): version 1, mapping family 0."""
+    return b"OpusHead" + struct.pack("<BBHIhB", 1, channels, pre_skip, 48000, 0, 0)
+
+
+@functools.cache
+def _opus_template() -> bytes:
+    # A one-packet WebM in memory; opened as input it yields a stream with a codec context
+    # (unopened, a decoder's) that ``add_stream_from_template`` accepts.
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="webm") as container:
+        stream = container.add_mux_stream("opus", rate=48000, time_base=MKV_TIME_BASE)
+        packet = av.Packet(b"\xfc\xff\xfe")  # one 20 ms silent Opus frame
+        packet.stream = stream
+        packet.pts = packet.dts = 0
+        container.mux(packet)
+    return buf.getvalue()
+
+
+def add_opus_stream(container: av.container.OutputContainer) -> av.stream.Stream:
+    """An Opus stream for pre-encoded packets, with its OpusHead as CodecPrivate."""
+    with av.open(io.BytesIO(_opus_template())) as template:
+        stream = container.add_stream_from_template(template.streams.audio[0], opaque=True)
+    ctx = stream.codec_context
+    ctx.extradata = opus_head()
+    ctx.layout = "stereo"
+    ctx.sample_rate = 48000
+    stream.time_base = MKV_TIME_BASE
+    return stream
 
 
 @dataclass
@@ -78,9 +122,7 @@ class SegmentWriter:
                 "vp8", width=width, height=height, time_base=MKV_TIME_BASE
             )
         else:
-            self._stream = self._container.add_mux_stream(
-                "opus", rate=48000, time_base=MKV_TIME_BASE
-            )
+            self._stream = add_opus_stream(self._container)
         self._packet_tb = Fraction(1, self.clock)
         self._base: int | None = None  # first RTP timestamp, unwrapped
         self._last_raw: int | None = None

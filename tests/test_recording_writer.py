@@ -13,6 +13,7 @@ import av
 import pytest
 from av.codec.context import CodecContext
 
+from recordings.crash import finalize
 from recordings.recorder import Alarm, Closed, Opened, Recorder
 from recordings.rtp import Vp8Assembler, parse_rtp, view_of, vp8_keyframe_size
 from recordings.writer import SegmentWriter
@@ -86,6 +87,38 @@ def test_a_file_cut_anywhere_still_plays_up_to_the_last_second(tmp_path: Path):
     writer.close()
     decoded, _, seconds = decoded_frames(str(tmp_path / "cut.webm"))
     assert decoded > 0 and seconds >= 3.0 - 1.5
+
+
+def _assert_playable_opus(path: Path, frames: int) -> None:
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        head = stream.codec_context.extradata or b""
+        assert head[:8] == b"OpusHead", "an Opus track needs its OpusHead as CodecPrivate"
+        assert head[9] == 2 and int.from_bytes(head[12:16], "little") == 48000
+        assert stream.codec_context.channels == 2
+        samples = sum(f.samples for p in c.demux(stream) for f in p.decode())
+    # 20 ms per frame at 48 kHz, less the pre-skip the decoder drops at the start
+    pre_skip = int.from_bytes(head[10:12], "little")
+    assert samples == frames * 960 - pre_skip
+
+
+def test_opus_segments_carry_an_opus_head_and_decode(tmp_path: Path):
+    clip = opus_clip()
+    writer = SegmentWriter(tmp_path / "a.webm", "audio", started_at=datetime.now(UTC))
+    for unit in clip:
+        writer.write(unit.data, unit.pts, True)
+    writer.close()
+    _assert_playable_opus(tmp_path / "a.webm", len(clip))
+
+    # crash recovery remuxes a cut file: the OpusHead must survive it too
+    writer = SegmentWriter(tmp_path / "cut.webm", "audio", started_at=datetime.now(UTC))
+    for unit in opus_clip(4.0):
+        writer.write(unit.data, unit.pts, True)
+    shutil.copyfile(tmp_path / "cut.webm", tmp_path / "kept.webm")
+    writer.close()
+    kept, error = finalize(tmp_path / "kept.webm")
+    assert not error and kept > 0
+    _assert_playable_opus(tmp_path / "kept.webm", kept)
 
 
 def test_disk_full_is_an_error_with_enospc(tmp_path: Path):
