@@ -35,6 +35,12 @@ def segment_relpath(session_id: int, uid: str) -> str:
     return f"{session_dirname(session_id)}/{uid}.webm"
 
 
+def download_name(session_id: int, segment_id: int, label: str) -> str:
+    """The name a segment gets when downloaded (its stored name is a uid the user never sees),
+    so ``verify`` can name both."""
+    return f"session-{int(session_id)}-segment-{int(segment_id)}-{label}.webm"
+
+
 def composite_relpath(session_id: int) -> str:
     return f"{COMPOSITES}/{session_dirname(session_id)}.webm"
 

@@ -82,6 +82,7 @@ def verify_directory(settings: Settings, session_id: int) -> Report:
 async def verify_session(db: AsyncSession, settings: Settings, rec: Recording) -> Report:
     """The directory check plus the database: the seal it stores and the segments it knows."""
     report = verify_directory(settings, rec.session_id)
+    _name_segments(report, rec)
     manifest_path = paths.session_dir(settings, rec.session_id) / paths.MANIFEST
     if rec.manifest_sha256 is None:
         report.problems.append(Problem(str(manifest_path), "unsealed", "never sealed"))
@@ -105,6 +106,18 @@ async def verify_session(db: AsyncSession, settings: Settings, rec: Recording) -
             kind = "missing" if seg.sha256 is None else "unsealed"
             report.problems.append(Problem(name, kind, "segment not in the manifest"))
     return report
+
+
+def _name_segments(report: Report, rec: Recording) -> None:
+    # A clerk holds a downloaded copy named after the segment, not the stored uid: say which
+    # segment (and whose track) each bad file is.
+    by_name = {Path(seg.path).name: seg for seg in rec.segments}
+    for problem in report.problems:
+        seg = by_name.get(Path(problem.name).name)
+        if seg is not None:
+            download = paths.download_name(rec.session_id, seg.id, seg.label)
+            who = f"segment {seg.id}, {seg.participant}, {seg.label}, downloaded as {download}"
+            problem.detail = f"{problem.detail}; {who}" if problem.detail else who
 
 
 async def sealed_recordings(db: AsyncSession, session_id: int | None) -> list[Recording]:

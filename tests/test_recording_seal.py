@@ -15,7 +15,7 @@ from recordings import keys, paths
 from recordings.verify import verify_session
 from server.appkeys import SESSIONMAKER, SETTINGS
 from server.models.recordings import Recording
-from tests.recording_db import recorded_session
+from tests.recording_db import recorded_session, recording_of
 
 
 async def _verify(client, session_id):
@@ -90,6 +90,13 @@ async def test_verify_names_flipped_deleted_and_extra_files(client):
     assert result.returncode == 1, result.stdout + result.stderr
     for name in (files[0].name, files[1].name, "extra.webm"):
         assert name in result.stdout
+    # The altered file is also named as the clerk downloaded it.
+    seg = next(
+        s
+        for s in (await recording_of(client, session_id)).segments
+        if s.path.endswith(files[0].name)
+    )
+    assert paths.download_name(session_id, seg.id, seg.label) in result.stdout
 
 
 async def test_a_tampered_manifest_fails_its_signature(client):

@@ -367,7 +367,7 @@ async def segment_file(request: web.Request, *, download: bool) -> web.StreamRes
     if owner is None:
         raise NotFound("no such recording file", code="recording_file_not_found")
     rec = await viewable_recording(db, user, owner.session_id)
-    name = f"session-{rec.session_id}-segment-{seg.id}-{seg.label}.webm"
+    name = paths.download_name(rec.session_id, seg.id, seg.label)
     return await _file_response(
         request, rec, seg.path, "segment", f"segment:{seg.id}", download=download, filename=name
     )
