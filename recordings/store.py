@@ -107,11 +107,18 @@ async def set_active(
     action = "recording.started" if active else "recording.stopped"
     await record(db, action, "recording", rec.id, actor=actor, session_id=rec.session_id)
     text = "recording started" if active else "recording stopped"
-    await _timeline(db, rec, actor_id, "recording", f"{text} (session {rec.session_id})")
+    await _timeline(
+        db, rec, actor_id, "recording", f"{text} (session {rec.session_id})", active=active
+    )
 
 
 async def _timeline(
-    db: AsyncSession, rec: Recording, actor_id: int | None, kind: str, text: str
+    db: AsyncSession,
+    rec: Recording,
+    actor_id: int | None,
+    kind: str,
+    text: str,
+    **extra: object,
 ) -> None:
     db.add(
         DocketEntry(
@@ -119,7 +126,7 @@ async def _timeline(
             actor_id=actor_id,
             kind=kind,
             text=text,
-            data={"session_id": rec.session_id, "recording_id": rec.id},
+            data={"session_id": rec.session_id, "recording_id": rec.id, **extra},
         )
     )
 

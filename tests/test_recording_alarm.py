@@ -103,6 +103,8 @@ async def test_full_disk_alarms_the_host_and_the_room_goes_on(client, monkeypatc
                 assert audit is not None and audit.detail["reason"] == "disk_full"
                 for seg in rec.segments:
                     assert seg.status == SegmentStatus.FAILED and seg.end_reason == "disk_full"
+            page = await (await client.get(f"/cases/{case_id}")).text()
+            assert f"会话 #{sid}：录像存储磁盘已满" in page  # the case timeline, in Chinese
 
             # Room on the disk again: the host starts recording from the room (the API its
             # button calls); everyone's indicator comes back and files are written.

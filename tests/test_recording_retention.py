@@ -58,6 +58,8 @@ async def test_host_stops_and_starts_recording_into_audit_and_timeline(client):
             )
         ).all()
         assert [t.split(" (")[0] for t in texts] == ["recording stopped", "recording started"]
+    page = await (await client.get(f"/cases/{case_id}")).text()
+    assert f"会话 #{session_id}：停止录像" in page and f"会话 #{session_id}：开始录像" in page
 
 
 async def _resolve(client, session_id: int, outcome: str, days_ago: int) -> None:

@@ -36,6 +36,12 @@ ENTRY_KINDS = {
     "party_updated": "Party details changed",
     "assigned": "Assignment changed",
     "updated": "Case details changed",
+    "recording": "Session recording",
+    "recording_alarm": "Recording stopped by itself",
+}
+RECORDING_ALARMS = {
+    "disk_full": "the disk for recordings is full",
+    "write_error": "the recording could not be written",
 }
 FIELD_NAMES = {
     "cause": "Cause of action",
@@ -80,7 +86,21 @@ def _entry_line(entry: DocketEntryOut, party_names: dict[int, str], _: Gettext) 
         return "、".join(_(FIELD_NAMES.get(str(k), str(k))) for k in changes)
     if entry.kind == "created":
         return _(SOURCES.get(str(data.get("source", "")), ""))
+    if entry.kind in ("recording", "recording_alarm"):
+        return _recording_line(entry, _)
     return entry.text
+
+
+def _recording_line(entry: DocketEntryOut, _: Gettext) -> str:
+    # The stored text is the recordings subsystem's English ("recording started (session
+    # 3)", "recording stopped: disk_full"); the reader gets their language and the session.
+    data = entry.data or {}
+    session = f"{_('Session')} #{data.get('session_id', '')}"
+    if entry.kind == "recording_alarm":
+        reason = RECORDING_ALARMS.get(entry.text.rsplit(": ", 1)[-1], entry.text)
+        return f"{session}{_(': ')}{_(reason)}"
+    started = data.get("active", entry.text.startswith("recording started"))
+    return f"{session}{_(': ')}{_('Recording started') if started else _('Recording stopped')}"
 
 
 def timeline_rows(
