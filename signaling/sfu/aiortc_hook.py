@@ -16,6 +16,7 @@ import asyncio
 import asyncio.selector_events
 import inspect
 import logging
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,6 +36,8 @@ from aiortc.rtp import RtpPacket
 from pylibsrtp._binding import ffi as _ffi
 from pylibsrtp._binding import lib as _lib
 
+from signaling.sfu.batch import SendBatch, begin_burst, flush_pending
+
 # Name-mangled private fields of RTCRtpSender that feed its RTCP sender reports.
 _SR_FIELDS = (
     "_RTCRtpSender__ntp_timestamp",
@@ -45,6 +48,11 @@ _SR_FIELDS = (
 _NTP_EPOCH_OFFSET = 2208988800
 DRAIN = 32  # datagrams read per event-loop wakeup on a media socket, beyond the first
 _MAX_DATAGRAM = 65536
+_HDR = struct.Struct("!BBHII")  # the fixed RTP header: V/P/X/CC, M/PT, sequence, timestamp, SSRC
+_srtp_protect = _lib.srtp_protect
+_srtp_unprotect = _lib.srtp_unprotect
+_SRTP_OK = _lib.srtp_err_status_ok
+_DATAGRAM_TRANSPORT = asyncio.selector_events._SelectorDatagramTransport  # type: ignore[attr-defined]
 log = logging.getLogger(__name__)
 
 
@@ -89,15 +97,18 @@ def check_internals() -> None:
     if "self._nominated" not in conn_src:
         problems.append("aioice Connection._nominated")
     session_src = inspect.getsource(pylibsrtp.Session)
-    for needle in ("self._cdata = ", "self._buffer = ", "self._srtp = ", "lib.srtp_protect,"):
+    needles = ("self._cdata = ", "self._buffer = ", "self._srtp = ", "lib.srtp_protect,")
+    for needle in (*needles, "lib.srtp_unprotect)"):
         if needle not in session_src:
             problems.append(f"pylibsrtp.Session ({needle.strip()})")
     if not hasattr(pylibsrtp, "SRTP_MAX_TRAILER_LEN"):
         problems.append("pylibsrtp.SRTP_MAX_TRAILER_LEN")
-    datagram_transport = asyncio.selector_events._SelectorDatagramTransport  # type: ignore[attr-defined]
-    read_src = inspect.getsource(datagram_transport._read_ready)
+    read_src = inspect.getsource(_DATAGRAM_TRANSPORT._read_ready)
     if "self._sock.recvfrom(" not in read_src or "datagram_received(data, addr)" not in read_src:
         problems.append("asyncio _SelectorDatagramTransport._sock / _read_ready")
+    send_src = inspect.getsource(_DATAGRAM_TRANSPORT.sendto)
+    if "if not self._buffer:" not in send_src or "self._sock.sendto(data, addr)" not in send_src:
+        problems.append("asyncio _SelectorDatagramTransport.sendto (direct write when empty)")
     if params(aioice.ice.Connection.data_received) != ["self", "data", "component"]:
         problems.append("aioice Connection.data_received(data, component)")
     if "self._protocols: list[StunProtocol]" not in conn_src:
@@ -183,6 +194,8 @@ def _intercept_datagrams(
         queue_datagram = connection.data_received
         connection._courtlink_original_data = queue_datagram  # type: ignore[attr-defined]
     pending: set[asyncio.Future[None]] = set()
+    # The lean unprotect of the transport's current SRTP session (set by the DTLS handshake).
+    session: list[Any] = [None, None]
 
     def data_received(data: bytes, component: int) -> None:
         rx = dtls._rx_srtp
@@ -190,9 +203,10 @@ def _intercept_datagrams(
         if rx is None or not 127 < first < 192 or (len(data) > 1 and 192 <= data[1] <= 208):
             queue_datagram(data, component)
             return
-        try:
-            plain = rx.unprotect(data)
-        except pylibsrtp.Error:
+        if session[0] is not rx:
+            session[0], session[1] = rx, lean_unprotect(rx)
+        plain = session[1](data)
+        if plain is None:
             return
         try:
             if handler(plain):
@@ -217,26 +231,32 @@ def _intercept_datagrams(
             data: bytes,
             addr: tuple[str, int],
             stun_path: Any = stun_path,
-            transport: Any = protocol.transport,
+            sock: Any = getattr(protocol.transport, "_sock", None),
         ) -> None:
             if not data or not 127 < data[0] < 192:
                 stun_path(data, addr)
                 return
-            data_received(data, 1)
-            # A video frame arrives as a burst of packets: read what else is already queued
-            # on the socket now instead of paying one event-loop turn per packet.
-            sock = transport._sock
-            for _ in range(DRAIN):
+            # Everything forwarded while this burst is read leaves at its end, one sendmmsg
+            # per subscriber (signaling.sfu.batch).
+            begin_burst()
+            try:
+                data_received(data, 1)
+                # A video frame arrives as a burst of packets: read what else is already
+                # queued on the socket now instead of paying one event-loop turn per packet.
+                # (An event loop other than asyncio's own reads its sockets in a loop itself.)
                 if sock is None:
                     return
-                try:
-                    data, addr = sock.recvfrom(_MAX_DATAGRAM)
-                except OSError:  # BlockingIOError: drained; others: asyncio's next read
-                    return
-                if data and 127 < data[0] < 192:
-                    data_received(data, 1)
-                else:
-                    stun_path(data, addr)
+                for _ in range(DRAIN):
+                    try:
+                        data, addr = sock.recvfrom(_MAX_DATAGRAM)
+                    except OSError:  # BlockingIOError: drained; others: asyncio's next read
+                        return
+                    if data and 127 < data[0] < 192:
+                        data_received(data, 1)
+                    else:
+                        stun_path(data, addr)
+            finally:
+                flush_pending()
 
         protocol.datagram_received = datagram_received  # type: ignore[method-assign,assignment]
 
@@ -276,23 +296,109 @@ def intercept_sender_rtcp(
 
 class SendLink:
     """The sending half of a connected peer: SRTP-protect, then one ``sendto`` on the nominated
-    ICE pair. Synchronous, so the forwarding loop never awaits per packet."""
+    ICE pair. Synchronous, so the forwarding loop never awaits per packet.
 
-    __slots__ = ("_closing", "_protect", "_protect_rtcp", "_sendto", "addr", "udp")
+    ``forward`` is the SFU's per-packet path: it writes the rewritten RTP header and the
+    payload straight into the SRTP session's own buffer, protects them there and hands a view
+    of that buffer to the socket: one libsrtp call, one ``sendto``, no intermediate packet
+    objects. While asyncio's send queue for the socket is empty the socket is written directly
+    (what ``transport.sendto`` does after its checks); otherwise, and for anything that is not
+    asyncio's own datagram transport (a test's simulated network), the transport takes the
+    packet, keeping order behind what is queued."""
+
+    __slots__ = (
+        "_batch",
+        "_buffer",
+        "_cdata",
+        "_closing",
+        "_keep",
+        "_length",
+        "_limit",
+        "_protect_rtcp",
+        "_queued",
+        "_sendto",
+        "_sock",
+        "_srtp",
+        "_view",
+        "addr",
+        "udp",
+    )
 
     def __init__(self, srtp: Any, udp: asyncio.DatagramTransport, addr: tuple[str, int]) -> None:
-        self._protect = _lean_protect(srtp) if isinstance(srtp, pylibsrtp.Session) else srtp.protect
+        self._keep = srtp  # the session frees its libsrtp context when collected
+        self._srtp = srtp._srtp[0]
+        self._cdata = srtp._cdata
+        self._buffer = srtp._buffer
+        self._view = memoryview(srtp._buffer)
+        self._limit = len(srtp._cdata) - pylibsrtp.SRTP_MAX_TRAILER_LEN
+        self._length = _ffi.new("int *")
         self._protect_rtcp = srtp.protect_rtcp
         self.udp = udp
         self._sendto = udp.sendto
         self._closing = udp.is_closing
+        self._queued = udp.get_write_buffer_size  # type: ignore[attr-defined]
+        direct = isinstance(udp, _DATAGRAM_TRANSPORT)
+        self._sock = udp._sock if direct else None  # type: ignore[attr-defined]
+        self._batch = SendBatch.create(self._sock, addr, udp)
         self.addr = addr
 
-    def send_rtp(self, packet: bytes) -> None:
-        # ICE may close the socket (consent lost, peer gone) before the peer connection
-        # reports it; sending on a closed asyncio transport would raise or spam warnings.
+    def forward(
+        self, b0: int, b1: int, seq: int, ts: int, ssrc: int, payload: Any, bound: int
+    ) -> bool:
+        """Send one RTP packet from its header fields and payload (bytes or a memoryview).
+
+        Returns False, having sent nothing, while more than ``bound`` bytes wait to be sent."""
+        queued = self._queued()
+        if queued > bound:
+            return False
+        end = 12 + len(payload)
+        if end > self._limit:
+            raise ValueError("packet is too long")
+        length = self._length
+        length[0] = end
+        batch = self._batch
+        if batch is not None and not queued:
+            # protect in place in the batch's next slot; it leaves with the burst's sendmmsg
+            index = batch.count
+            slot = batch.slots[index]
+            _HDR.pack_into(slot, 0, b0, b1, seq, ts, ssrc)
+            slot[12:end] = payload
+            rc = _srtp_protect(self._srtp, batch.ptrs[index], length)
+            if rc != _SRTP_OK:
+                raise pylibsrtp.Error(f"srtp_protect failed ({rc})")
+            batch.added(index, length[0])
+            return True
+        buffer = self._buffer
+        _HDR.pack_into(buffer, 0, b0, b1, seq, ts, ssrc)
+        buffer[12:end] = payload
+        rc = _srtp_protect(self._srtp, self._cdata, length)
+        if rc != _SRTP_OK:
+            raise pylibsrtp.Error(f"srtp_protect failed ({rc})")
+        sock = self._sock
+        if sock is not None and not queued:
+            try:
+                sock.sendto(self._view[: length[0]], self.addr)
+                return True
+            except (BlockingIOError, InterruptedError):
+                pass  # the kernel's buffer is full: the transport queues it until writable
+            except OSError:
+                return True  # closed under us (ICE gone) or unreachable: UDP loses it
         if not self._closing():
-            self._sendto(self._protect(packet), self.addr)
+            self._sendto(buffer[0 : length[0]], self.addr)  # a copy: the buffer is reused
+        return True
+
+    def send_rtp(self, packet: bytes) -> None:
+        """Send a whole RTP packet (retransmissions; test and load peers)."""
+        n = len(packet)
+        if n > self._limit:
+            raise ValueError("packet is too long")
+        self._buffer[0:n] = packet
+        self._length[0] = n
+        rc = _srtp_protect(self._srtp, self._cdata, self._length)
+        if rc != _SRTP_OK:
+            raise pylibsrtp.Error(f"srtp_protect failed ({rc})")
+        if not self._closing():
+            self._sendto(self._buffer[0 : self._length[0]], self.addr)
 
     def send_rtcp(self, packet: bytes) -> None:
         if not self._closing():
@@ -300,30 +406,28 @@ class SendLink:
 
     def buffered(self) -> int:
         """Bytes waiting in the UDP transport's user-space buffer (the send queue)."""
-        return int(self.udp.get_write_buffer_size())  # type: ignore[attr-defined]
+        return int(self._queued())
 
 
-def _lean_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
-    """``session.protect`` without pylibsrtp's per-call checks and allocation (a fifth of
-    the SFU's CPU went there): same libsrtp call on the session's own buffer."""
+def lean_unprotect(session: pylibsrtp.Session) -> Callable[[bytes], bytes | None]:
+    """``session.unprotect`` without pylibsrtp's per-call checks and allocations: the same
+    libsrtp call on the session's own buffer. None for a packet that fails authentication or
+    the replay check (dropped, as aiortc drops it)."""
     srtp = session._srtp[0]
     cdata = session._cdata
     buffer = session._buffer
-    limit = len(cdata) - pylibsrtp.SRTP_MAX_TRAILER_LEN
+    size = len(cdata)
     length = _ffi.new("int *")
-    protect = _lib.srtp_protect
-    ok = _lib.srtp_err_status_ok
 
-    def lean(packet: bytes, _keep: pylibsrtp.Session = session) -> bytes:
+    def lean(packet: bytes, _keep: pylibsrtp.Session = session) -> bytes | None:
         # _keep: the session frees its libsrtp context when collected; hold it while in use
         n = len(packet)
-        if n > limit:
-            raise ValueError("packet is too long")
+        if n > size:
+            return None
         buffer[0:n] = packet
         length[0] = n
-        rc = protect(srtp, cdata, length)
-        if rc != ok:
-            raise pylibsrtp.Error(f"srtp_protect failed ({rc})")
+        if _srtp_unprotect(srtp, cdata, length) != _SRTP_OK:
+            return None
         return buffer[0 : length[0]]  # type: ignore[no-any-return]
 
     return lean

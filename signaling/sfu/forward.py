@@ -20,7 +20,7 @@ import random
 import struct
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from signaling.sfu.media import (
     MediaPacket,
@@ -33,7 +33,6 @@ from signaling.sfu.media import (
 if TYPE_CHECKING:
     from signaling.sfu.aiortc_hook import SendLink
 
-_HDR = struct.Struct("!BBHII")
 _SEQ_TS = struct.Struct("!HI")
 RING = 512  # packets kept per video track for answering NACKs (~3 s at 1.5 Mbps)
 KEYFRAME_INTERVAL = 1.0  # seconds between keyframe requests to one publisher track
@@ -103,7 +102,11 @@ class Outlet:
         self.drops = self.gated = self.nacks = self.retransmits = 0
         self.last_sent_at = 0.0
 
-    def send(self, data: bytes, off: int, seq: int, ts: int, keyframe: bool, now: float) -> None:
+    def send(
+        self, b0: int, b1: int, payload: Any, seq: int, ts: int, keyframe: bool, now: float
+    ) -> None:
+        """Forward one packet: ``b0``/``b1`` are the publisher's first two header bytes,
+        ``payload`` what follows its header (a memoryview shared by all outlets)."""
         link = self.holder.link
         if link is None:
             return
@@ -111,31 +114,38 @@ class Outlet:
             if self.waiting and not keyframe:
                 self.gated += 1
                 return
-            self.waiting = False
-            self.seq_offset = (self.next_seq - seq) & 0xFFFF
-            if self.ts_offset is None:
-                base = random.getrandbits(32) if self.last_ts_out is None else self.last_ts_out
-                self.ts_offset = (base + 3000 - ts) & 0xFFFFFFFF
-        if link.udp.get_write_buffer_size() > self.max_queue_bytes:  # type: ignore[attr-defined]
-            self.drops += 1
-            self.waiting = self.track.is_video
-            if self.waiting:
-                self.track.request_keyframe()
-            return
+            self._start(seq, ts)
         out_seq = (seq + self.seq_offset) & 0xFFFF
-        out_ts = (ts + self.ts_offset) & 0xFFFFFFFF
-        b1 = data[1]
-        link.send_rtp(
-            _HDR.pack(0x80 | (data[0] & 0x20), (b1 & 0x80) | self.pt, out_seq, out_ts, self.ssrc)
-            + data[off:]
-        )
+        out_ts = (ts + self.ts_offset) & 0xFFFFFFFF  # type: ignore[operator]
+        # V=2, padding bit kept (the padding is in the payload), no CSRCs and no extensions
+        if not link.forward(
+            0x80 | (b0 & 0x20), (b1 & 0x80) | self.pt, out_seq, out_ts, self.ssrc, payload,
+            self.max_queue_bytes,
+        ):  # fmt: skip
+            self._drop()
+            return
         self.next_seq = (out_seq + 1) & 0xFFFF
         self.last_ts_out = out_ts
         self.packets_out += 1
-        self.bytes_out += len(data) - off
+        self.bytes_out += len(payload)
         if b1 & 0x80:
             self.frames_out += 1
         self.last_sent_at = now  # monotonic
+
+    def _start(self, seq: int, ts: int) -> None:
+        """(Re)start at a keyframe: continue this sender's sequence numbers and timestamps."""
+        self.waiting = False
+        self.seq_offset = (self.next_seq - seq) & 0xFFFF
+        if self.ts_offset is None:
+            base = random.getrandbits(32) if self.last_ts_out is None else self.last_ts_out
+            self.ts_offset = (base + 3000 - ts) & 0xFFFFFFFF
+
+    def _drop(self) -> None:
+        """The send queue is over its bound: drop, and (video) wait for a keyframe."""
+        self.drops += 1
+        self.waiting = self.track.is_video
+        if self.waiting:
+            self.track.request_keyframe()
 
     def nack(self, lost: list[int]) -> None:
         """Resend what the subscriber lost from the track's ring; a keyframe when too old."""
@@ -150,16 +160,10 @@ class Outlet:
                 return
             _, ts = _SEQ_TS.unpack_from(data, 2)
             off = payload_offset(data)
-            link.send_rtp(
-                _HDR.pack(
-                    0x80 | (data[0] & 0x20),
-                    (data[1] & 0x80) | self.pt,
-                    out_seq,
-                    (ts + self.ts_offset) & 0xFFFFFFFF,
-                    self.ssrc,
-                )
-                + data[off:]
-            )
+            out_ts = (ts + self.ts_offset) & 0xFFFFFFFF
+            b0, b1 = 0x80 | (data[0] & 0x20), (data[1] & 0x80) | self.pt
+            # a retransmission is sent even over the queue bound: it was asked for
+            link.forward(b0, b1, out_seq, out_ts, self.ssrc, data[off:], 1 << 30)
             self.retransmits += 1
 
 
@@ -204,9 +208,16 @@ class InboundTrack:
     def on_rtp(self, data: bytes) -> None:
         """Forward one decrypted RTP packet from the publisher to every outlet."""
         seq, ts = _SEQ_TS.unpack_from(data, 2)
-        off = payload_offset(data)
+        b0 = data[0]
+        b1 = data[1]
+        off = 12 + 4 * (b0 & 0x0F)  # payload_offset, inlined: this runs for every packet
+        if b0 & 0x10:
+            off += 4 + 4 * ((data[off + 2] << 8) | data[off + 3])
+        if off > len(data):
+            raise IndexError("RTP header longer than the packet")
+        payload = memoryview(data)[off:]
         self.packets_in += 1
-        self.bytes_in += len(data) - off
+        self.bytes_in += len(payload)
         self.last_packet_at = now = time.monotonic()
         if self.base_seq is None:
             self.base_seq = self.max_seq = seq
@@ -217,19 +228,20 @@ class InboundTrack:
         keyframe = False
         if self.is_video:
             self._ring[seq % RING] = data
-            keyframe = vp8_keyframe_start(data, off)
-            if keyframe:
+            # only a partition start (S=1, PID=0) can begin a keyframe
+            if payload and payload[0] & 0x1F == 0x10 and vp8_keyframe_start(data, off):
+                keyframe = True
                 self.keyframes_in += 1
-        if data[1] & 0x80:
+        if b1 & 0x80:
             self.frames_in += 1
         if not self.live:
             self.live = True
             self._on_first_packet(self)
         for outlet in self.outlets:
-            outlet.send(data, off, seq, ts, keyframe, now)
+            outlet.send(b0, b1, payload, seq, ts, keyframe, now)
         if self.taps:
             packet = MediaPacket(
-                seq, ts, bool(data[1] & 0x80), data[1] & 0x7F,
+                seq, ts, bool(b1 & 0x80), b1 & 0x7F,
                 data[off : payload_end(data)], keyframe, now,
             )  # fmt: skip
             for tap in self.taps:
