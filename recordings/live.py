@@ -65,7 +65,13 @@ class HubBridge:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # E.g. no room on the disk for the manifest: the jobs' sweep seals it later.
+            log.error("closing a recording failed; the sealing sweep retries", exc_info=exc)
 
     def who(self, peer_id: str) -> dict[str, str] | None:
         match = _PEER.match(peer_id)
