@@ -105,6 +105,7 @@ async def test_full_disk_alarms_the_host_and_the_room_goes_on(client, monkeypatc
                     assert seg.status == SegmentStatus.FAILED and seg.end_reason == "disk_full"
             page = await (await client.get(f"/cases/{case_id}")).text()
             assert f"会话 #{sid}：录像存储磁盘已满" in page  # the case timeline, in Chinese
+            assert "系统 · <strong>录像已自动停止" in page
 
             # Room on the disk again: the host starts recording from the room (the API its
             # button calls); everyone's indicator comes back and files are written.

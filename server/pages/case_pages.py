@@ -39,6 +39,8 @@ ENTRY_KINDS = {
     "recording": "Session recording",
     "recording_alarm": "Recording stopped by itself",
 }
+# Who an entry without a person is by: online intake is a resident; an alarm is the server.
+NO_ACTOR = {"recording_alarm": "The system"}
 RECORDING_ALARMS = {
     "disk_full": "the disk for recordings is full",
     "write_error": "the recording could not be written",
@@ -109,7 +111,9 @@ def timeline_rows(
     return [
         {
             "at": e.at,
-            "who": e.actor.display_name if e.actor else _("Resident (online)"),
+            "who": e.actor.display_name
+            if e.actor
+            else _(NO_ACTOR.get(e.kind, "Resident (online)")),
             "what": _(ENTRY_KINDS.get(e.kind, e.kind)),
             "line": _entry_line(e, party_names, _),
             # A transition's note is what the person typed; other texts are system English.
