@@ -62,6 +62,11 @@ class RecordingProbe:
         self.recorder.start()
         self.sfu.add_tap(self.recorder)
 
+    def disk_thread_id(self) -> int:
+        """The recorder's disk thread (its muxing runs on the event loop)."""
+        disk = self.recorder._disk
+        return disk.native_id if disk is not None else 0
+
     def peer_leaving(self, peer_id: str, stats: dict[str, Any] | None) -> None:
         if stats is not None:
             self.published[peer_id] = stats["published"]

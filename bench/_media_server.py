@@ -94,6 +94,7 @@ async def main() -> None:
     if args.record:
         app[PROBE] = probe = RecordingProbe(Path(args.record), sfu)
         probe.start()
+        print(f"DISK_THREAD {probe.disk_thread_id()}", flush=True)
         app.router.add_get("/recording", probe.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

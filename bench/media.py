@@ -85,6 +85,13 @@ class Proc:
         t = self.ps.cpu_times()
         return t.user + t.system
 
+    def thread_cpu(self, tid: int) -> float:
+        """CPU seconds of one thread of the process (0 if it is gone)."""
+        for t in self.ps.threads():
+            if t.id == tid:
+                return float(t.user_time + t.system_time)
+        return 0.0
+
     def system_cpu(self) -> float:
         return float(self.ps.cpu_times().system)
 
@@ -110,6 +117,7 @@ async def run_load(
     loads: list[Proc] = []
     recording: dict[str, Any] = {}
     try:
+        disk_tid = int(await server.expect("DISK_THREAD")) if record else 0
         port = await server.expect("PORT")
         url = f"http://127.0.0.1:{port}"
         specs = [f"r{r}p{i}@room{r}" for r in range(args.rooms) for i in range(args.participants)]
@@ -123,12 +131,14 @@ async def run_load(
         for load in loads:
             await load.expect("READY")
         await asyncio.sleep(args.warmup)
+        disk0 = server.thread_cpu(disk_tid) if record else 0.0
         cpu0, load0, t0 = server.cpu(), [p.cpu() for p in loads], time.monotonic()
         sys0 = server.system_cpu()
         for load in loads:
             load.send("MARK")
         await asyncio.sleep(args.seconds)
         cpu1, load1, t1 = server.cpu(), [p.cpu() for p in loads], time.monotonic()
+        disk1 = server.thread_cpu(disk_tid) if record else 0.0
         args.server_system_seconds = server.system_cpu() - sys0
         async with aiohttp.ClientSession() as session, session.get(f"{url}/stats") as resp:
             sfu_stats = (await resp.json())["sfu"]
@@ -149,35 +159,46 @@ async def run_load(
     out = summarize(args, mode, results, sfu_stats, (t0, t1), (cpu0, cpu1), (load0, load1), rss)
     if record:
         out["recording"] = recording
+        # the recorder's disk thread alone (pwrite, fsync); its muxing runs on the event loop
+        out["disk_thread_cpu_ms_per_second"] = round(1000 * (disk1 - disk0) / (t1 - t0), 2)
     return out
 
 
 async def run_record(args: argparse.Namespace, clips: tuple[Path, Path]) -> dict[str, Any]:
-    """The same load without, then with the recorder; what recording adds to the server."""
-    plain = await run_load(args, "passthrough", clips)
-    root = tempfile.mkdtemp(prefix="courtlink-bench-rec-", dir=args.record_dir or None)
-    try:
-        rec = await run_load(args, "passthrough", clips, record=root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    files = rec.pop("recording")
-    wall = rec["seconds"]
+    """The same load without, then with the recorder, ``--repeat`` times in turn (so a change
+    in the machine's load shifts both alike); what recording adds to the server."""
+    pairs = []
+    for _ in range(args.repeat):
+        plain = await run_load(args, "passthrough", clips)
+        root = tempfile.mkdtemp(prefix="courtlink-bench-rec-", dir=args.record_dir or None)
+        try:
+            rec = await run_load(args, "passthrough", clips, record=root)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        pairs.append((plain, rec, rec.pop("recording"), rec.pop("disk_thread_cpu_ms_per_second")))
     # CPU per second of each run, so a slightly longer window does not count as overhead
-    base_ms = plain["server_cpu_ms_per_second"]
-    with_ms = rec["server_cpu_ms_per_second"]
+    base_ms = statistics.mean(p["server_cpu_ms_per_second"] for p, _, _, _ in pairs)
+    with_ms = statistics.mean(r["server_cpu_ms_per_second"] for _, r, _, _ in pairs)
     added = with_ms - base_ms
     tracks = args.rooms * args.participants * 2  # camera + audio per publisher
-    forwarded, recorded = files["forwarded_frames"], files["recorded_frames"]
+    forwarded = sum(f["forwarded_frames"] for _, _, f, _ in pairs)
+    recorded = sum(f["recorded_frames"] for _, _, f, _ in pairs)
+    plain, rec, files, _ = pairs[-1]
     return {
         **rec,
         "without_recording": plain,
-        "server_cpu_percent_without_recording": plain["server_cpu_percent"],
-        "server_cpu_percent_with_recording": rec["server_cpu_percent"],
+        "repeat": args.repeat,
+        "rounds_server_cpu_ms_per_second": [
+            {"without": p["server_cpu_ms_per_second"], "with": r["server_cpu_ms_per_second"]}
+            for p, r, _, _ in pairs
+        ],
+        "server_cpu_ms_per_second_without_recording": round(base_ms, 2),
+        "server_cpu_ms_per_second_with_recording": round(with_ms, 2),
         "recording_cpu_ms_per_second": round(added, 2),
         "recording_overhead_percent": round(100 * added / base_ms, 1) if base_ms else None,
         "recording_cpu_ms_per_stream_second": round(added / rec["forwarded_video_streams"], 3),
         "recording_cpu_ms_per_track_second": round(added / tracks, 3),
-        "recorded_track_seconds": round(tracks * wall, 1),
+        "disk_thread_cpu_ms_per_second": round(statistics.mean(d for *_, d in pairs), 2),
         "forwarded_frames": forwarded,
         "recorded_frames": recorded,
         "recorded_over_forwarded": round(recorded / forwarded, 5) if forwarded else None,
@@ -371,6 +392,7 @@ async def main() -> None:
         "--record", action="store_true", help="run the load without, then with recording"
     )
     p.add_argument("--record-dir", default="", help="where the recorded run writes (temp dir)")
+    p.add_argument("--repeat", type=int, default=1, help="--record: pairs of runs, in turn")
     args = p.parse_args()
     if args.record and (args.compare or args.cycles or args.mode != "passthrough"):
         p.error("--record measures the passthrough SFU alone: no --compare, --cycles, --mode")

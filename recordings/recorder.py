@@ -1,10 +1,20 @@
 """The SFU's media tap: every forwarded packet of a recorded track goes to a segment file.
 
 Threading: the SFU calls ``on_track_start`` / ``on_media`` / ``on_track_end`` on the event
-loop. ``on_media`` is on the forwarding hot path, so it only appends a reference to a
-bounded deque; one writer thread reassembles frames (``recordings.rtp``), muxes them
-(``recordings.writer``) and fsyncs. What the loop must learn (a segment opened or closed, a
-full disk) comes back through ``loop.call_soon_threadsafe`` to ``events`` callbacks.
+loop. ``on_media`` is on the forwarding hot path, so it does one dict lookup and appends the
+packet to its track's own bounded deque: no object, tuple or clock read per packet. Every
+``BATCH_SECONDS`` a timer on the loop takes each track's packets as a batch, reassembles
+frames (``recordings.rtp``) and muxes them (``recordings.writer``) into memory; the bytes,
+fsyncs and closes go to one disk thread (``recordings.spool``), so the loop never waits for
+the disk. The muxing is on the loop on purpose: measured, a writer thread of its own cost
+the server more CPU in GIL hand-offs with the loop (a futex wake per hand-off, one per PyAV
+call that drops the GIL) than the muxing itself, and a batch every 100 ms holds the loop for
+well under a millisecond. Events (a segment opened or closed, a full disk) reach ``events``
+on the loop; ``Closed`` only once its file is complete on disk, ready to be sealed.
+
+Order: control commands (start, end) go through one queue in order; a command about a track
+first drains that track's packets, so what was forwarded before an ``end`` lands in
+the segment it ends. A track that starts recording again gets a new deque.
 
 Segments: one file per participant per track; a new segment when the track restarts
 (reconnect), moves room (``on_track_start`` again with another room) or changes resolution
@@ -19,7 +29,6 @@ import collections
 import errno
 import logging
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -29,13 +38,21 @@ from pathlib import Path
 from typing import Any
 
 from recordings import paths
-from recordings.rtp import OpusAssembler, Vp8Assembler, assembler_for, view_of
+from recordings.rtp import Frame, OpusAssembler, Vp8Assembler, assembler_for
+from recordings.spool import DiskWriter
 from recordings.writer import SegmentStats, SegmentWriter
 
 log = logging.getLogger(__name__)
-QUEUE_LIMIT = 20000  # about 20 s of a 720p call's packets: a stalled disk, not normal load
+# Per track: ~20 s of a 720p camera's packets; only a stalled disk fills it, not normal load.
+TRACK_QUEUE_LIMIT = 4000
 MIN_FREE_BYTES = 64 * 1024 * 1024
-IDLE_WAIT = 0.02
+# How long packets wait for the writer: far inside the 2 s crash window, long enough that a
+# batch holds several frames of every track.
+BATCH_SECONDS = 0.1
+SYNC_CHECK_SECONDS = 0.5
+_MUTABLE = (bytearray, memoryview)
+# What may wait for the disk thread before recording stops with an alarm (a stalled disk).
+MAX_BACKLOG_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -94,6 +111,7 @@ class _Live:
 
     track: Track
     assembler: Vp8Assembler | OpusAssembler
+    sink: collections.deque[Any]
     writer: SegmentWriter | None = None
     uid: str = ""
     skipped: int = 0
@@ -122,15 +140,17 @@ class Recorder:
         self.resolve, self.wants, self.events, self.describe = resolve, wants, events, describe
         self.min_free_bytes = min_free_bytes
         self.tracks: dict[tuple[str, str], Track] = {}
-        self.queue: collections.deque[tuple[Any, ...]] = collections.deque()
+        # (peer id, track id) -> the packets of a track being recorded, for the writer thread
+        self._sinks: dict[tuple[str, str], collections.deque[Any]] = {}
+        self.queue: collections.deque[tuple[Any, ...]] = collections.deque()  # commands
         self.overflow = 0
-        self.queued_packets = 0
         self.recorded_frames = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake = threading.Event()
-        self._stop = False
-        self._thread: threading.Thread | None = None
+        self._disk: DiskWriter | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._live: dict[tuple[str, str], _Live] = {}
         self._stopped_sessions: set[int] = set()
+        self._next_check = 0.0
 
     # --- the tap (event loop) ----------------------------------------------------------
 
@@ -165,25 +185,33 @@ class Recorder:
             dict(self.describe(peer_id)),
         )
         self.tracks[key] = track
-        self._command("start", key, track)
+        self._begin(track)
 
     def on_media(self, peer_id: str, track_id: str, packet: Any) -> None:
-        track = self.tracks.get((peer_id, track_id))
-        if track is None or not track.recording:
+        sink = self._sinks.get((peer_id, track_id))
+        if sink is None:
             return
-        if len(self.queue) >= QUEUE_LIMIT:
+        if len(sink) >= TRACK_QUEUE_LIMIT:
             self.overflow += 1
             return
-        # A mutable buffer may be rewritten in place for the next subscriber: copy it.
-        if isinstance(packet, bytearray | memoryview):
+        if type(packet) in _MUTABLE:  # may be rewritten in place for the next subscriber
             packet = bytes(packet)
-        self.queued_packets += 1
-        self.queue.append(("m", track.key, packet, time.time()))
+        sink.append(packet)
 
     def on_track_end(self, peer_id: str, track_id: str) -> None:
         key = (peer_id, track_id)
         if self.tracks.pop(key, None) is not None:
+            self._sinks.pop(key, None)
             self._command("end", key, "track_end")
+
+    def _begin(self, track: Track) -> None:
+        """(Re)start ``track``: a fresh deque for its packets if it is recorded."""
+        sink: collections.deque[Any] | None = collections.deque() if track.recording else None
+        if sink is None:
+            self._sinks.pop(track.key, None)
+        else:
+            self._sinks[track.key] = sink
+        self._command("start", track.key, (track, sink))
 
     # --- control (event loop) ----------------------------------------------------------
 
@@ -199,108 +227,138 @@ class Recorder:
             want = on and self.wants(session_id, self._place(track.room))
             if want != track.recording:
                 track.recording = want
-                self._command("start" if want else "end", track.key, track if want else reason)
+                if want:
+                    self._begin(track)
+                else:
+                    self._sinks.pop(track.key, None)
+                    self._command("end", track.key, reason)
 
     def _place(self, room: str) -> str:
         where = self.resolve(room)
         return where[1] if where else room
 
     def _command(self, op: str, key: tuple[str, str], arg: Any) -> None:
-        self.queue.append((op, key, arg, time.time()))
-        self._wake.set()
+        self.queue.append((op, key, arg))
 
     def flush_barrier(self) -> asyncio.Future[None]:
-        """A future resolved once the writer thread has handled everything queued so far."""
-        assert self._loop is not None
+        """A future resolved once everything queued so far is written and on disk."""
+        assert self._loop is not None and self._disk is not None
         fut: asyncio.Future[None] = self._loop.create_future()
-        self.queue.append(("barrier", ("", ""), fut, time.time()))
-        self._wake.set()
+        self._step()
+        self._disk.call(lambda: _resolve(fut))
         return fut
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopped."""
+        return self._disk is not None
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
-        self._thread.start()
+        self._disk = DiskWriter(self._loop)
+        self._timer = self._loop.call_later(BATCH_SECONDS, self._tick)
 
     async def stop(self) -> None:
-        """Close every open segment (reason ``shutdown``) and end the thread."""
+        """Close every open segment (reason ``shutdown``) and end the disk thread."""
         for key in list(self.tracks):
             self._command("end", key, "shutdown")
         self.tracks.clear()
-        if self._thread is not None:
-            await self.flush_barrier()
-            self._stop = True
-            self._wake.set()
-            await asyncio.to_thread(self._thread.join)
+        self._sinks.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._disk is not None:
+            self._step()
+            await self._disk.stop()  # the segments' Closed events come before this returns
+            self._disk = None
 
-    # --- writer thread -----------------------------------------------------------------
+    # --- batches (event loop) ----------------------------------------------------------
 
     def _emit(self, event: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.events, event)
+            self._loop.call_soon(self.events, event)
 
-    def _run(self) -> None:
-        live: dict[tuple[str, str], _Live] = {}
-        next_check = 0.0
-        while True:
-            now = time.monotonic()
-            if now >= next_check and live:
-                next_check = now + 1.0
-                self._check_disk(live)
-            try:
-                item = self.queue.popleft()
-            except IndexError:
-                for state in list(live.values()):
-                    self._guard(live, state, lambda w: w.maybe_sync())
-                if self._stop:
-                    break
-                self._wake.wait(IDLE_WAIT)
-                self._wake.clear()
-                continue
-            op, key, arg, at = item
-            if op == "m":
-                target = live.get(key)
-                if target is not None:
-                    self._media(live, target, arg, at)
-            elif op == "start":
+    def _tick(self) -> None:
+        try:
+            self._step()
+        except Exception:  # never let one bad batch end recording for everyone
+            log.exception("recording batch failed")
+        if self._loop is not None and self._timer is not None:
+            self._timer = self._loop.call_later(BATCH_SECONDS, self._tick)
+
+    def _step(self) -> None:
+        """One batch: the commands in order, then every track's packets, then syncs."""
+        live = self._live
+        while self.queue:
+            op, key, arg = self.queue.popleft()
+            if key in live:  # what the track forwarded before this command comes first
+                self._drain(live, live[key])
+            if op == "start":
                 self._close(live, key, "restart")
-                live[key] = _Live(arg, assembler_for(arg.kind), pending_reason=arg.start_reason)
+                track, sink = arg
+                if sink is not None:
+                    state = _Live(track, assembler_for(track.kind), sink)
+                    state.pending_reason = track.start_reason
+                    live[key] = state
             elif op == "end":
                 self._close(live, key, arg)
-            elif op == "barrier":
-                fut = arg
-                if self._loop is not None and not self._loop.is_closed():
-                    self._loop.call_soon_threadsafe(_resolve, fut)
+        for state in list(live.values()):
+            self._drain(live, state)
+        now = time.monotonic()
+        if now >= self._next_check and live:
+            self._next_check = now + SYNC_CHECK_SECONDS
+            for state in list(live.values()):
+                self._guard(live, state, lambda w: w.maybe_sync())
+            self._check_disk(live)
+        if self._disk is not None and self._disk.backlog > MAX_BACKLOG_BYTES:
+            self._stop_all(live, OSError(errno.EIO, f"disk too slow: {self._disk.backlog} bytes"))
 
-    def _media(
-        self, live: dict[tuple[str, str], _Live], state: _Live, packet: Any, at: float
-    ) -> None:
+    def _drain(self, live: dict[tuple[str, str], _Live], state: _Live) -> None:
+        """Write what ``state``'s track forwarded since the last batch."""
+        sink = state.sink
+        count = len(sink)
+        if not count:
+            return
+        pop = sink.popleft
+        packets = [pop() for _ in range(count)]
         try:
-            frame = state.assembler.push(view_of(packet))
+            frames = state.assembler.take(packets)
         except (ValueError, AttributeError, TypeError):
             return
-        if frame is None or state.dead:
+        if not frames or state.dead:
             return
         track = state.track
-        if track.kind == "video":
-            if state.writer is None and not frame.keyframe:
-                state.skipped += 1
-                return
-            if (
-                state.writer is not None
-                and frame.keyframe
-                and (frame.width, frame.height) != (state.writer.width, state.writer.height)
-            ):
-                self._close(live, track.key, "resolution", keep=True)
-                state.pending_reason = "resolution"
-        if state.writer is None:
-            self._open(state, frame.width, frame.height, at)
+        batch: list[Frame] = []
+        for frame in frames:
+            if track.kind == "video":
+                if state.writer is None and not frame.keyframe:
+                    state.skipped += 1
+                    continue
+                writer = state.writer
+                if (
+                    writer is not None
+                    and frame.keyframe
+                    and (frame.width, frame.height) != (writer.width, writer.height)
+                ):
+                    self._write(live, state, batch)
+                    batch = []
+                    self._close(live, track.key, "resolution", keep=True)
+                    state.pending_reason = "resolution"
             if state.writer is None:
-                return
+                at = _wall_time(packets, frame, 90000 if track.kind == "video" else 48000)
+                self._open(state, frame.width, frame.height, at)
+                if state.writer is None:
+                    return
+            batch.append(frame)
+        self._write(live, state, batch)
+
+    def _write(self, live: dict[tuple[str, str], _Live], state: _Live, batch: list[Frame]) -> None:
         writer = state.writer
-        self._guard(live, state, lambda w: w.write(frame.data, frame.timestamp, frame.keyframe))
-        if not writer.closed:
-            self.recorded_frames += 1
+        if writer is None or not batch:
+            return
+        before = writer.frames
+        self._guard(live, state, lambda w: w.write_many(batch))
+        self.recorded_frames += writer.frames - before
 
     def _open(self, state: _Live, width: int, height: int, at: float) -> None:
         track = state.track
@@ -331,6 +389,7 @@ class Recorder:
                 width=width,
                 height=height,
                 tags=tags,
+                disk=self._disk,
             )
         except Exception as exc:
             state.dead = True
@@ -382,35 +441,46 @@ class Recorder:
         if state is None or state.writer is None:
             return
         writer, state.writer = state.writer, None
-        try:
-            stats = writer.close()
-        except Exception:
-            log.exception("closing segment %s", state.uid)
-            stats, failed = writer.stats(), True
-        self._emit(
-            Closed(
-                state.uid,
-                state.track.session_id,
-                stats,
-                reason,
-                failed,
-                state.assembler.lost_frames - state.lost_base,
-                state.skipped,
-            )
+        closed = Closed(
+            state.uid,
+            state.track.session_id,
+            writer.stats(),
+            reason,
+            failed,
+            state.assembler.lost_frames - state.lost_base,
+            state.skipped,
         )
         state.skipped = 0
+
+        def done(error: OSError | None) -> None:
+            # on the loop, once the file is complete on disk: only then may it be sealed
+            if error is not None and not closed.failed:
+                closed.failed = True
+                self._alarm(closed.session_id, error)
+            self.events(closed)
+
+        try:
+            closed.stats = writer.close(done)
+        except Exception as exc:
+            log.exception("closing segment %s", state.uid)
+            if not closed.failed:
+                closed.failed = True
+                self._alarm(closed.session_id, exc)
 
     def _check_disk(self, live: dict[tuple[str, str], _Live]) -> None:
         try:
             free = shutil.disk_usage(self.root).free
         except OSError:
             return
-        if free >= self.min_free_bytes:
-            return
+        if free < self.min_free_bytes:
+            self._stop_all(live, OSError(errno.ENOSPC, f"only {free} bytes free"))
+
+    def _stop_all(self, live: dict[tuple[str, str], _Live], exc: OSError) -> None:
+        reason = "disk_full" if _is_full(exc) else "write_error"
         for session_id in {s.track.session_id for s in live.values() if s.writer}:
-            self._alarm(session_id, OSError(errno.ENOSPC, f"only {free} bytes free"))
+            self._alarm(session_id, exc)
             for key in [k for k, s in live.items() if s.track.session_id == session_id]:
-                self._close(live, key, "disk_full", failed=True)
+                self._close(live, key, reason, failed=True)
 
     def _alarm(self, session_id: int, exc: BaseException) -> None:
         reason = "disk_full" if _is_full(exc) else "write_error"
@@ -418,10 +488,23 @@ class Recorder:
         self._emit(Alarm(session_id, reason, str(exc)))
 
 
-def _is_full(exc: BaseException) -> bool:
-    return getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+def _wall_time(packets: list[Any], frame: Frame, clock: int) -> float:
+    """When ``frame`` arrived, on the wall clock: from the SFU's monotonic arrival stamp of
+    the batch's first packet and the RTP clock; the writer's own clock for other packets."""
+    now = time.time()
+    first = packets[0]
+    arrival: float | None = getattr(first, "arrival", None)
+    if arrival is None:
+        return now
+    start: int = first.timestamp
+    offset = ((frame.timestamp - start + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+    return now - (time.monotonic() - arrival) + max(offset, 0) / clock
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def _is_full(exc: BaseException) -> bool:
+    return getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)

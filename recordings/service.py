@@ -182,8 +182,8 @@ class RecordingService:
         return due
 
     async def drain(self) -> None:
-        """Wait until the writer thread and the database have caught up with the tap."""
-        if self.recorder._thread is not None:
+        """Wait until the recorder's files and the database have caught up with the tap."""
+        if self.recorder.running:
             await self.recorder.flush_barrier()
         await self._events.join()
 

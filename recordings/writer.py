@@ -6,9 +6,11 @@ No codec is opened here, neither decoder nor encoder: streams are created with
 
 Crash safety comes from how the Matroska muxer writes: the segment starts with an
 unknown size, every cluster is written whole (at most ``CLUSTER_MS`` long), and
-``flush_packets`` pushes the bytes to the kernel after each packet, so a process killed at any
-instant leaves a file that plays up to its last complete cluster. ``maybe_sync`` adds an
-``fsync`` at most every ``SYNC_SECONDS`` so the same holds across a power cut.
+``flush_packets`` hands the bytes on after each packet: to the kernel at once, or through the
+recorder's disk thread (``recordings.spool``) at its next batch, a fraction of a second later.
+So a process killed at any instant leaves a file that plays up to its last complete cluster
+it handed on. ``maybe_sync`` adds an ``fsync`` at most every ``SYNC_SECONDS`` so the same
+holds across a power cut.
 
 Each file describes itself in its header (Matroska tags: segment id, session, participant,
 track, wall-clock start as DateUTC), so crash recovery can register a file even if its
@@ -24,15 +26,19 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import struct
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
 import av
+
+from recordings import spool
+from recordings.rtp import Frame
+from recordings.spool import DiskWriter, SpoolFile
 
 CLUSTER_MS = 1000
 SYNC_SECONDS = 2.0
@@ -98,6 +104,7 @@ class SegmentWriter:
         width: int = 0,
         height: int = 0,
         tags: dict[str, str] | None = None,
+        disk: DiskWriter | None = None,
     ) -> None:
         if kind not in CLOCK:
             raise ValueError(f"unknown track kind {kind!r}")
@@ -106,9 +113,11 @@ class SegmentWriter:
         self.clock = CLOCK[kind]
         self.started_at = started_at
         self.width, self.height = width, height
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._disk = disk
+        # PyAV writes into memory; the bytes reach the file through ``disk`` (or at once)
+        self._file = SpoolFile(path, disk)
         self._container = av.open(
-            str(path),
+            self._file,
             "w",
             format="webm",
             options={"cluster_time_limit": str(CLUSTER_MS), "flush_packets": "1"},
@@ -123,7 +132,6 @@ class SegmentWriter:
             )
         else:
             self._stream = add_opus_stream(self._container)
-        self._packet_tb = Fraction(1, self.clock)
         self._base: int | None = None  # first RTP timestamp, unwrapped
         self._last_raw: int | None = None
         self._last_pts = -1
@@ -131,7 +139,6 @@ class SegmentWriter:
         self.frames = 0
         self.keyframes = 0
         self.bytes = 0
-        self._sync_fd: int | None = None
         self._synced_at = time.monotonic()
         self.closed = False
 
@@ -149,23 +156,38 @@ class SegmentWriter:
 
     def write(self, data: bytes, timestamp: int, keyframe: bool) -> None:
         """Mux one encoded frame stamped with its RTP timestamp."""
-        ts = self._unwrap(timestamp)
-        if self._base is None:
-            self._base = ts
-        pts = ts - self._base
-        # A muxer refuses time going backwards (a publisher restarting its clock): hold the
-        # frame at the last time rather than lose it.
-        pts = max(pts, self._last_pts)
-        packet = av.Packet(data)
-        packet.stream = self._stream
-        packet.time_base = self._packet_tb
-        packet.pts = packet.dts = pts
-        packet.is_keyframe = keyframe
-        self._container.mux(packet)
-        self._last_pts = pts
-        self.frames += 1
-        self.keyframes += int(keyframe)
-        self.bytes += len(data)
+        self.write_many((Frame(data, timestamp, keyframe),))
+
+    def write_many(self, frames: Iterable[Frame]) -> None:
+        """Mux frames (in order) stamped with their RTP timestamps."""
+        if self._file.error is not None:  # an earlier batch failed on disk (full?)
+            raise self._file.error
+        stream, mux, clock = self._stream, self._container.mux_one, self.clock
+        half = clock // 2
+        last_pts = self._last_pts
+        try:
+            for frame in frames:
+                ts = self._unwrap(frame.timestamp)
+                if self._base is None:
+                    self._base = ts
+                # A muxer refuses time going backwards (a publisher restarting its clock):
+                # hold the frame at the last time rather than lose it.
+                pts = max(ts - self._base, last_pts)
+                packet = av.Packet(frame.data)
+                packet.stream = stream
+                # In the stream's own time base (ms), rounded as a rescale would: no
+                # per-packet time base object to convert from.
+                packet.pts = packet.dts = (pts * 1000 + half) // clock
+                packet.is_keyframe = frame.keyframe
+                mux(packet)
+                last_pts = pts
+                self.frames += 1
+                self.keyframes += frame.keyframe
+                self.bytes += len(frame.data)
+        finally:
+            self._last_pts = last_pts
+            if self._disk is not None:
+                self._disk.write(self._file)
 
     def maybe_sync(self, force: bool = False) -> None:
         """fsync the file if the last sync is older than ``SYNC_SECONDS``."""
@@ -173,11 +195,10 @@ class SegmentWriter:
         if not force and now - self._synced_at < SYNC_SECONDS:
             return
         self._synced_at = now
-        if self._sync_fd is None:
-            if not self.path.exists():
-                return
-            self._sync_fd = os.open(self.path, os.O_RDONLY)
-        os.fsync(self._sync_fd)
+        if self._disk is not None:
+            self._disk.sync(self._file)
+        else:
+            spool.sync(self._file)
 
     def stats(self) -> SegmentStats:
         frame_ms = 20 if self.kind == "audio" else 0
@@ -193,20 +214,22 @@ class SegmentWriter:
             last_ts=(self._base + self._last_pts) if self._base is not None else None,
         )
 
-    def close(self) -> SegmentStats:
-        """Write the trailer (duration, cues) and release the file. Idempotent."""
+    def close(self, done: Callable[[OSError | None], None] | None = None) -> SegmentStats:
+        """Write the trailer (duration, cues) and release the file. Idempotent. With a
+        ``DiskWriter`` the file is complete on disk only when ``done(error)`` is called
+        (on the loop); without one, before this returns."""
         if not self.closed:
             self.closed = True
             try:
-                # With no frame muxed PyAV never opened the file: nothing is left behind.
+                # With no frame muxed PyAV never wrote a byte: no file is left behind.
                 self._container.close()
             finally:
-                if self._sync_fd is not None:
-                    try:
-                        os.fsync(self._sync_fd)
-                    finally:
-                        os.close(self._sync_fd)
-                        self._sync_fd = None
+                if self._disk is not None:
+                    self._disk.close(self._file, done or (lambda error: None))
+                else:
+                    spool.close(self._file)
+                    if done is not None:
+                        done(self._file.error)
         return self.stats()
 
 
