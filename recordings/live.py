@@ -92,11 +92,16 @@ class HubBridge:
         live = self.hub.live.get(session_id)
         if live is None:
             return
+        recorded = []
         for pid, conn in list(live.conns.items()):
             member = live.room.members.get(pid)
             place = member.place if member is not None else None
             active = place is not None and self.service.wants_quietly(session_id, place)
             conn.send(p.Recording(active=active))
+            if active:
+                recorded.append(conn.peer_id)
+        # A video segment can only begin at a keyframe (rate-limited, so repeats are cheap).
+        self.hub.sfu.request_keyframes(recorded)
 
     def alarm(self, session_id: int, reason: str, message: str) -> None:
         from signaling import protocol as p

@@ -224,3 +224,62 @@ async def test_slow_subscriber_queue_is_bounded_then_resumes_at_keyframe(sfu: Sf
     finally:
         for c in (alice, bob):
             await c.close()
+
+
+class _QuietTap:
+    """A tap that only counts: what a recorder looks like to the SFU."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def on_track_start(
+        self, peer_id: str, room: str, track_id: str, kind: str, label: str, codec: str
+    ) -> None:
+        self.started.append(track_id)
+
+    def on_media(self, peer_id: str, track_id: str, packet: Any) -> None:
+        pass
+
+    def on_track_end(self, peer_id: str, track_id: str) -> None:
+        pass
+
+
+async def test_a_tap_starting_on_a_track_asks_the_publisher_for_a_keyframe(sfu: Sfu) -> None:
+    # A recorder can only begin a video file at a keyframe; browsers send them rarely.
+    alice, bob, plis = await _pair(sfu)
+    try:
+        await asyncio.sleep(KEYFRAME_INTERVAL)  # past the rate limit of the join's request
+        before = len(plis)
+        tap = _QuietTap()
+        sfu.add_tap(tap)
+        assert "alice:camera" in tap.started
+
+        def asked() -> bool:
+            return len(plis) > before
+
+        await wait_for(asked)
+    finally:
+        for c in (alice, bob):
+            await c.close()
+
+
+async def test_request_keyframes_reaches_the_named_publishers_only(sfu: Sfu) -> None:
+    alice, bob, plis = await _pair(sfu)
+    try:
+        await asyncio.sleep(KEYFRAME_INTERVAL)
+        before = len(plis)
+        sfu.request_keyframes(["bob", "nobody"])  # bob publishes nothing; unknown ids ignored
+        await asyncio.sleep(0.3)
+        assert len(plis) == before
+        sfu.request_keyframes(["alice"])
+
+        def asked() -> bool:
+            return len(plis) > before
+
+        await wait_for(asked)
+        requests = sfu.stats()["alice"]["published"]["camera"]["keyframe_requests"]
+        sfu.request_keyframes(["alice"])  # again at once: held by the rate limit, then sent
+        assert sfu.stats()["alice"]["published"]["camera"]["keyframe_requests"] == requests
+    finally:
+        for c in (alice, bob):
+            await c.close()

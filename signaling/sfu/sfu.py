@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiortc import RTCSessionDescription
@@ -175,6 +175,17 @@ class Sfu:
                     if track.live:
                         start_taps([tap], peer.room, track)
                         track.taps = tuple(self._taps)
+
+    def request_keyframes(self, peer_ids: Iterable[str]) -> None:
+        """Ask these peers' cameras and screens for a keyframe (rate-limited per track), e.g.
+        when recording starts again: a recorder can only begin a video file at a keyframe,
+        and browsers send them rarely on their own."""
+        for peer_id in peer_ids:
+            peer = self._peers.get(peer_id)
+            if peer is not None:
+                for track in peer.inbound.values():
+                    if track.live:
+                        track.request_keyframe()
 
     def remove_tap(self, tap: MediaTap) -> None:
         self._taps.remove(tap)

@@ -18,6 +18,9 @@ def start_taps(taps: Sequence[MediaTap], room: str, track: InboundTrack) -> None
         )
     # by identity: a tap need not be hashable
     track.taps = (*track.taps, *(t for t in taps if all(t is not x for x in track.taps)))
+    if taps:
+        # a recorder starts its file at a keyframe: don't make it wait for the browser's next
+        track.request_keyframe()
 
 
 def end_taps(track: InboundTrack) -> None:
