@@ -60,6 +60,16 @@ class HubBridge:
             self._spawn(service.session_ended(session_id))
 
         hub.on_end = on_end
+        # Everyone learns whether their place is recorded as they arrive in it, even someone
+        # who publishes nothing (no track of theirs would announce it).
+        previous_place = hub.on_place
+
+        def on_place(session_id: int) -> None:
+            if previous_place is not None:
+                previous_place(session_id)
+            self.announce(session_id)
+
+        hub.on_place = on_place
         hub.sfu.add_tap(self.tap)
 
     def _spawn(self, coro: Any) -> None:

@@ -143,6 +143,9 @@ class Hub:
         self.sfu = sfu
         self.ice_servers = ice_servers
         self.on_end = on_end
+        # Called after anyone changed place (joined, admitted, moved, left): the recordings
+        # bridge tells everyone whether their new place is recorded.
+        self.on_place: Callable[[int], None] | None = None
         self.clock = clock
         self.live: dict[int, Live] = {}
         self._beat: asyncio.Task[None] | None = None
@@ -279,6 +282,8 @@ class Hub:
             for pid, c in live.conns.items():
                 if pid in live.room.members:
                     c.send(live.room.view(pid))
+        if self.on_place is not None and any(isinstance(e, Place) for e in effects):
+            self.on_place(live.session_id)
 
     # --- heartbeats ----------------------------------------------------------------------
 
