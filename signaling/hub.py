@@ -48,6 +48,7 @@ class MediaServer(Protocol):
     async def handle_answer(self, peer_id: str, sdp: str) -> None: ...
     async def set_room(self, peer_id: str, room: str | None) -> None: ...
     async def remove_peer(self, peer_id: str) -> None: ...
+    async def renegotiate(self, peer_id: str) -> None: ...
 
 
 class Conn:
@@ -206,6 +207,10 @@ class Hub:
                 raise p.ProtocolError(p.BAD_STATE, f"answer refused: {exc}", msg.id) from None
             return
         async with live.lock:
+            before = live.room.members.get(conn.pid)
+            # A browser that answered the screen m-line with no track may not have named its
+            # SSRC (Firefox); a fresh offer once sharing starts lets the answer name it.
+            sharing = isinstance(msg, p.Media) and msg.screen and not (before and before.screen)
             effects = live.room.handle(conn.pid, msg)
             if live.room.ended:
                 # Recorded as ended before anyone is told, so a quick rejoin is refused.
@@ -213,6 +218,8 @@ class Hub:
             if msg.id is not None:
                 conn.send(p.Ack(re=msg.id))
             await self._apply(live, effects)
+            if sharing and conn.peer_id:
+                await self.sfu.renegotiate(conn.peer_id)
 
     async def disconnect(self, session_id: int, conn: Conn) -> None:
         """The socket closed, for whatever reason: free its peer, keep its place a while.
