@@ -67,6 +67,13 @@ class RecordingProbe:
         disk = self.recorder._disk
         return disk.native_id if disk is not None else 0
 
+    def counters(self) -> dict[str, float]:
+        """Read at both ends of the measured window: the recorder's own CPU on the loop."""
+        return {
+            "batch_cpu_seconds": self.recorder.batch_cpu_seconds,
+            "packets": self.recorder.packets,
+        }
+
     def peer_leaving(self, peer_id: str, stats: dict[str, Any] | None) -> None:
         if stats is not None:
             self.published[peer_id] = stats["published"]

@@ -68,7 +68,10 @@ async def ws_peer(request: web.Request) -> web.WebSocketResponse:
 async def stats(request: web.Request) -> web.Response:
     if request.query.get("gc"):
         gc.collect()
-    return web.json_response({"pid": os.getpid(), "sfu": request.app[SFU].stats()})
+    out = {"pid": os.getpid(), "sfu": request.app[SFU].stats()}
+    if PROBE in request.app:
+        out["recorder"] = request.app[PROBE].counters()
+    return web.json_response(out)
 
 
 async def main() -> None:

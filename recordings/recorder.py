@@ -8,8 +8,8 @@ frames (``recordings.rtp``) and muxes them (``recordings.writer``) into memory; 
 fsyncs and closes go to one disk thread (``recordings.spool``), so the loop never waits for
 the disk. The muxing is on the loop on purpose: measured, a writer thread of its own cost
 the server more CPU in GIL hand-offs with the loop (a futex wake per hand-off, one per PyAV
-call that drops the GIL) than the muxing itself, and a batch every 100 ms holds the loop for
-well under a millisecond. Events (a segment opened or closed, a full disk) reach ``events``
+call that drops the GIL) than the muxing itself, and a batch every 200 ms holds the loop for
+about a millisecond at 6 x 720p. Events (a segment opened or closed, a full disk) reach ``events``
 on the loop; ``Closed`` only once its file is complete on disk, ready to be sealed.
 
 Order: control commands (start, end) go through one queue in order; a command about a track
@@ -40,7 +40,7 @@ from typing import Any
 from recordings import paths
 from recordings.rtp import Frame, OpusAssembler, Vp8Assembler, assembler_for
 from recordings.spool import DiskWriter
-from recordings.writer import SegmentStats, SegmentWriter
+from recordings.writer import SYNC_SECONDS, SegmentStats, SegmentWriter
 
 log = logging.getLogger(__name__)
 # Per track: ~20 s of a 720p camera's packets; only a stalled disk fills it, not normal load.
@@ -48,8 +48,7 @@ TRACK_QUEUE_LIMIT = 4000
 MIN_FREE_BYTES = 64 * 1024 * 1024
 # How long packets wait for the writer: far inside the 2 s crash window, long enough that a
 # batch holds several frames of every track.
-BATCH_SECONDS = 0.1
-SYNC_CHECK_SECONDS = 0.5
+BATCH_SECONDS = 0.2
 _MUTABLE = (bytearray, memoryview)
 # What may wait for the disk thread before recording stops with an alarm (a stalled disk).
 MAX_BACKLOG_BYTES = 64 * 1024 * 1024
@@ -145,6 +144,8 @@ class Recorder:
         self.queue: collections.deque[tuple[Any, ...]] = collections.deque()  # commands
         self.overflow = 0
         self.recorded_frames = 0
+        self.packets = 0  # taken from the tap's deques
+        self.batch_cpu_seconds = 0.0  # event-loop CPU spent in batches (not in on_media)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._disk: DiskWriter | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -279,10 +280,12 @@ class Recorder:
             self._loop.call_soon(self.events, event)
 
     def _tick(self) -> None:
+        cpu = time.thread_time()
         try:
             self._step()
         except Exception:  # never let one bad batch end recording for everyone
             log.exception("recording batch failed")
+        self.batch_cpu_seconds += time.thread_time() - cpu
         if self._loop is not None and self._timer is not None:
             self._timer = self._loop.call_later(BATCH_SECONDS, self._tick)
 
@@ -306,9 +309,11 @@ class Recorder:
             self._drain(live, state)
         now = time.monotonic()
         if now >= self._next_check and live:
-            self._next_check = now + SYNC_CHECK_SECONDS
+            # Every file at once: one fsync commits the journal for all of them, so the
+            # ones right after it find little left to do.
+            self._next_check = now + SYNC_SECONDS
             for state in list(live.values()):
-                self._guard(live, state, lambda w: w.maybe_sync())
+                self._guard(live, state, lambda w: w.maybe_sync(force=True))
             self._check_disk(live)
         if self._disk is not None and self._disk.backlog > MAX_BACKLOG_BYTES:
             self._stop_all(live, OSError(errno.EIO, f"disk too slow: {self._disk.backlog} bytes"))
@@ -319,6 +324,7 @@ class Recorder:
         count = len(sink)
         if not count:
             return
+        self.packets += count
         pop = sink.popleft
         packets = [pop() for _ in range(count)]
         try:

@@ -165,15 +165,24 @@ class SegmentWriter:
         stream, mux, clock = self._stream, self._container.mux_one, self.clock
         half = clock // 2
         last_pts = self._last_pts
+        frames_done = keyframes = size = 0
         try:
             for frame in frames:
-                ts = self._unwrap(frame.timestamp)
+                ts = frame.timestamp
+                if self._last_raw is not None and not 0 <= ts - self._last_raw < 0x80000000:
+                    ts = self._unwrap(ts)  # a wrap, or a step back: rare, so not inlined
+                else:
+                    self._last_raw = ts
+                    ts += self._wrap
                 if self._base is None:
                     self._base = ts
                 # A muxer refuses time going backwards (a publisher restarting its clock):
                 # hold the frame at the last time rather than lose it.
-                pts = max(ts - self._base, last_pts)
-                packet = av.Packet(frame.data)
+                pts = ts - self._base
+                if pts < last_pts:
+                    pts = last_pts
+                data = frame.data
+                packet = av.Packet(data)
                 packet.stream = stream
                 # In the stream's own time base (ms), rounded as a rescale would: no
                 # per-packet time base object to convert from.
@@ -181,11 +190,14 @@ class SegmentWriter:
                 packet.is_keyframe = frame.keyframe
                 mux(packet)
                 last_pts = pts
-                self.frames += 1
-                self.keyframes += frame.keyframe
-                self.bytes += len(frame.data)
+                frames_done += 1
+                keyframes += frame.keyframe
+                size += len(data)
         finally:
             self._last_pts = last_pts
+            self.frames += frames_done
+            self.keyframes += keyframes
+            self.bytes += size
             if self._disk is not None:
                 self._disk.write(self._file)
 
