@@ -23,6 +23,7 @@ from signaling.sfu.forward import DEFAULT_MAX_QUEUE_BYTES, InboundTrack, Outlet
 from signaling.sfu.media import MediaTap
 from signaling.sfu.peer import Peer, Slot, cap_video_bitrate
 from signaling.sfu.stats import end_taps, peer_stats, start_taps
+from signaling.sfu.trim import Trimmer
 
 log = logging.getLogger(__name__)
 TICK = 0.25  # seconds: keyframe retries; every 4th tick RTCP reports and bitrates
@@ -67,6 +68,7 @@ class Sfu:
         self._tick_task: asyncio.Task[None] | None = None
         self._relay = None if self.passthrough else baseline.Relay()
         self._closing = False
+        self.trimmer = Trimmer()  # gives a departed peer's memory back to the OS
 
     # --- public API ---------------------------------------------------------------------
 
@@ -157,6 +159,8 @@ class Sfu:
             self._prune(p)
         peer.holder.link = None
         await peer.pc.close()
+        if not self._closing:
+            self.trimmer.soon()
         for p in others:
             await self._negotiate(p)
 
@@ -204,6 +208,7 @@ class Sfu:
         self._closing = True
         for peer_id in list(self._peers):
             await self.remove_peer(peer_id)
+        self.trimmer.cancel()
         if self._tick_task is not None:
             self._tick_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,0 +1,43 @@
+"""Memory a departed peer used goes back to the OS: one malloc_trim shortly after departures,
+however many peers left (signaling/sfu/trim.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from signaling.sfu import Sfu
+from signaling.sfu.trim import Trimmer
+from tests.sfu_peers import Client, clip_tracks, wait_for
+
+
+async def test_departures_coalesce_into_one_trim() -> None:
+    trimmer = Trimmer(delay=0.05)
+    for _ in range(5):
+        trimmer.soon()
+    await asyncio.sleep(0.2)
+    assert trimmer.trims == 1
+    trimmer.soon()  # a later departure gets its own
+    await asyncio.sleep(0.2)
+    assert trimmer.trims == 2
+
+
+async def test_a_peer_leaving_the_sfu_trims_once_and_closing_does_not() -> None:
+    sfu = Sfu(ice_servers=[])
+    sfu.trimmer.delay = 0.05
+    try:
+        alice, bob = Client(sfu, "alice", clip_tracks()), Client(sfu, "bob")
+        for c in (alice, bob):
+            await c.join()
+            await sfu.set_room(c.id, "main")
+        await sfu.remove_peer("bob")
+        await bob.close()
+
+        def trimmed() -> bool:
+            return sfu.trimmer.trims == 1
+
+        await wait_for(trimmed)
+        await alice.close()
+    finally:
+        await sfu.close()
+    await asyncio.sleep(0.2)
+    assert sfu.trimmer.trims == 1  # shutting down is not a departure worth a trim
