@@ -32,15 +32,18 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from recordings import paths
-from recordings.rtp import Frame, OpusAssembler, Vp8Assembler, assembler_for
+from recordings.events import Alarm, Closed, LiveTrack, Opened, Track, is_full, wall_time
+from recordings.rtp import Frame, assembler_for
 from recordings.spool import DiskWriter
-from recordings.writer import SYNC_SECONDS, SegmentStats, SegmentWriter
+from recordings.writer import SYNC_SECONDS, SegmentWriter
+
+__all__ = ["Alarm", "Closed", "Opened", "Recorder", "Track"]
+Live = dict[tuple[str, str], LiveTrack]  # the batch side's tracks being written
 
 log = logging.getLogger(__name__)
 # Per track: ~20 s of a 720p camera's packets; only a stalled disk fills it, not normal load.
@@ -52,72 +55,6 @@ BATCH_SECONDS = 0.2
 _MUTABLE = (bytearray, memoryview)
 # What may wait for the disk thread before recording stops with an alarm (a stalled disk).
 MAX_BACKLOG_BYTES = 64 * 1024 * 1024
-
-
-@dataclass
-class Track:
-    """What the loop knows of one forwarded track (set in ``on_track_start``)."""
-
-    key: tuple[str, str]
-    session_id: int
-    room: str
-    kind: str
-    label: str
-    codec: str
-    recording: bool
-    start_reason: str = "start"
-    info: dict[str, str] = field(default_factory=dict)  # identity, participant
-
-
-@dataclass
-class Opened:
-    uid: str
-    session_id: int
-    peer_id: str
-    room: str
-    kind: str
-    label: str
-    codec: str
-    relpath: str
-    started_at: datetime
-    width: int
-    height: int
-    note: str
-    info: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Closed:
-    uid: str
-    session_id: int
-    stats: SegmentStats
-    reason: str
-    failed: bool
-    lost_frames: int
-    skipped_frames: int
-
-
-@dataclass
-class Alarm:
-    session_id: int
-    reason: str  # disk_full | write_error | queue_overflow
-    message: str
-
-
-@dataclass
-class _Live:
-    """Writer-thread state of one track."""
-
-    track: Track
-    assembler: Vp8Assembler | OpusAssembler
-    sink: collections.deque[Any]
-    writer: SegmentWriter | None = None
-    uid: str = ""
-    skipped: int = 0
-    dead: bool = False  # opening failed (full disk): drop this track's frames
-    lost_base: int = 0
-    pending_reason: str = "start"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Recorder:
@@ -149,7 +86,7 @@ class Recorder:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._disk: DiskWriter | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._live: dict[tuple[str, str], _Live] = {}
+        self._live: Live = {}
         self._stopped_sessions: set[int] = set()
         self._next_check = 0.0
 
@@ -300,7 +237,7 @@ class Recorder:
                 self._close(live, key, "restart")
                 track, sink = arg
                 if sink is not None:
-                    state = _Live(track, assembler_for(track.kind), sink)
+                    state = LiveTrack(track, assembler_for(track.kind), sink)
                     state.pending_reason = track.start_reason
                     live[key] = state
             elif op == "end":
@@ -315,10 +252,13 @@ class Recorder:
             for state in list(live.values()):
                 self._guard(live, state, lambda w: w.maybe_sync(force=True))
             self._check_disk(live)
-        if self._disk is not None and self._disk.backlog > MAX_BACKLOG_BYTES:
-            self._stop_all(live, OSError(errno.EIO, f"disk too slow: {self._disk.backlog} bytes"))
+        if self._disk is not None:
+            if self._disk.backlog > MAX_BACKLOG_BYTES:
+                backlog = self._disk.backlog
+                self._stop_all(live, OSError(errno.EIO, f"disk too slow: {backlog} bytes behind"))
+            self._disk.kick()
 
-    def _drain(self, live: dict[tuple[str, str], _Live], state: _Live) -> None:
+    def _drain(self, live: Live, state: LiveTrack) -> None:
         """Write what ``state``'s track forwarded since the last batch."""
         sink = state.sink
         count = len(sink)
@@ -351,14 +291,14 @@ class Recorder:
                     self._close(live, track.key, "resolution", keep=True)
                     state.pending_reason = "resolution"
             if state.writer is None:
-                at = _wall_time(packets, frame, 90000 if track.kind == "video" else 48000)
+                at = wall_time(packets, frame, 90000 if track.kind == "video" else 48000)
                 self._open(state, frame.width, frame.height, at)
                 if state.writer is None:
                     return
             batch.append(frame)
         self._write(live, state, batch)
 
-    def _write(self, live: dict[tuple[str, str], _Live], state: _Live, batch: list[Frame]) -> None:
+    def _write(self, live: Live, state: LiveTrack, batch: list[Frame]) -> None:
         writer = state.writer
         if writer is None or not batch:
             return
@@ -366,7 +306,7 @@ class Recorder:
         self._guard(live, state, lambda w: w.write_many(batch))
         self.recorded_frames += writer.frames - before
 
-    def _open(self, state: _Live, width: int, height: int, at: float) -> None:
+    def _open(self, state: LiveTrack, width: int, height: int, at: float) -> None:
         track = state.track
         uid = uuid.uuid4().hex
         relpath = paths.segment_relpath(track.session_id, uid)
@@ -422,7 +362,10 @@ class Recorder:
         )
 
     def _guard(
-        self, live: dict[tuple[str, str], _Live], state: _Live, fn: Callable[[SegmentWriter], None]
+        self,
+        live: Live,
+        state: LiveTrack,
+        fn: Callable[[SegmentWriter], None],
     ) -> None:
         if state.writer is None or state.writer.closed:
             return
@@ -431,12 +374,12 @@ class Recorder:
         except Exception as exc:
             self._alarm(state.track.session_id, exc)
             self._close(
-                live, state.track.key, "disk_full" if _is_full(exc) else "write_error", failed=True
+                live, state.track.key, "disk_full" if is_full(exc) else "write_error", failed=True
             )
 
     def _close(
         self,
-        live: dict[tuple[str, str], _Live],
+        live: Live,
         key: tuple[str, str],
         reason: str,
         *,
@@ -473,7 +416,7 @@ class Recorder:
                 closed.failed = True
                 self._alarm(closed.session_id, exc)
 
-    def _check_disk(self, live: dict[tuple[str, str], _Live]) -> None:
+    def _check_disk(self, live: Live) -> None:
         try:
             free = shutil.disk_usage(self.root).free
         except OSError:
@@ -481,36 +424,19 @@ class Recorder:
         if free < self.min_free_bytes:
             self._stop_all(live, OSError(errno.ENOSPC, f"only {free} bytes free"))
 
-    def _stop_all(self, live: dict[tuple[str, str], _Live], exc: OSError) -> None:
-        reason = "disk_full" if _is_full(exc) else "write_error"
+    def _stop_all(self, live: Live, exc: OSError) -> None:
+        reason = "disk_full" if is_full(exc) else "write_error"
         for session_id in {s.track.session_id for s in live.values() if s.writer}:
             self._alarm(session_id, exc)
             for key in [k for k, s in live.items() if s.track.session_id == session_id]:
                 self._close(live, key, reason, failed=True)
 
     def _alarm(self, session_id: int, exc: BaseException) -> None:
-        reason = "disk_full" if _is_full(exc) else "write_error"
+        reason = "disk_full" if is_full(exc) else "write_error"
         log.error("recording of session %s stopped: %s", session_id, exc)
         self._emit(Alarm(session_id, reason, str(exc)))
-
-
-def _wall_time(packets: list[Any], frame: Frame, clock: int) -> float:
-    """When ``frame`` arrived, on the wall clock: from the SFU's monotonic arrival stamp of
-    the batch's first packet and the RTP clock; the writer's own clock for other packets."""
-    now = time.time()
-    first = packets[0]
-    arrival: float | None = getattr(first, "arrival", None)
-    if arrival is None:
-        return now
-    start: int = first.timestamp
-    offset = ((frame.timestamp - start + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-    return now - (time.monotonic() - arrival) + max(offset, 0) / clock
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
-
-
-def _is_full(exc: BaseException) -> bool:
-    return getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)

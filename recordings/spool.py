@@ -113,17 +113,23 @@ class DiskWriter:
         """Bytes handed to the thread and not written yet."""
         return self.queued_bytes - self.written_bytes
 
+    # ``write`` and ``sync`` only queue: the recorder wakes the thread once per batch
+    # (``kick``), since every wake-up is a GIL hand-off with the event loop.
+
     def write(self, file: SpoolFile) -> None:
-        """Hand the file's pending chunks to the thread (nothing to do if there are none)."""
+        """Queue the file's pending chunks (nothing to do if there are none)."""
         if file.pending:
             chunks = file.take()
             self.queued_bytes += sum(len(chunk) for _, chunk in chunks)
             self._jobs.append(("write", file, chunks))
-            self._wake.set()
 
     def sync(self, file: SpoolFile) -> None:
         self._jobs.append(("sync", file, None))
-        self._wake.set()
+
+    def kick(self) -> None:
+        """Start on what was queued."""
+        if self._jobs:
+            self._wake.set()
 
     def close(self, file: SpoolFile, done: Callable[[OSError | None], None]) -> None:
         """Write what is left, fsync, close; then ``done(error)`` on the loop."""
