@@ -162,7 +162,7 @@ class SegmentWriter:
         """Mux frames (in order) stamped with their RTP timestamps."""
         if self._file.error is not None:  # an earlier batch failed on disk (full?)
             raise self._file.error
-        stream, mux, clock = self._stream, self._container.mux_one, self.clock
+        mux, clock = self._container.mux_one, self.clock
         half = clock // 2
         last_pts = self._last_pts
         frames_done = keyframes = size = 0
@@ -182,10 +182,10 @@ class SegmentWriter:
                 if pts < last_pts:
                     pts = last_pts
                 data = frame.data
+                # Neither stream nor time base is set per packet: the file's one stream is
+                # index 0, and a packet without a time base is taken in the stream's (ms).
+                # Rounded as a rescale would.
                 packet = av.Packet(data)
-                packet.stream = stream
-                # In the stream's own time base (ms), rounded as a rescale would: no
-                # per-packet time base object to convert from.
                 packet.pts = packet.dts = (pts * 1000 + half) // clock
                 packet.is_keyframe = frame.keyframe
                 mux(packet)
