@@ -15,6 +15,7 @@ are reported beside it as a cross-check).
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from pathlib import Path
 from typing import Any
@@ -69,9 +70,12 @@ class RecordingProbe:
 
     def counters(self) -> dict[str, float]:
         """Read at both ends of the measured window: the recorder's own CPU on the loop."""
+        gc_stats = gc.get_stats()
         return {
             "batch_cpu_seconds": self.recorder.batch_cpu_seconds,
             "packets": self.recorder.packets,
+            **{f"gc{n}_collections": g["collections"] for n, g in enumerate(gc_stats)},
+            "gc_objects": len(gc.get_objects()),
         }
 
     def peer_leaving(self, peer_id: str, stats: dict[str, Any] | None) -> None:

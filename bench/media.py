@@ -136,6 +136,7 @@ async def run_load(
             async with aiohttp.ClientSession() as session, session.get(f"{url}/stats") as resp:
                 counters0 = (await resp.json())["recorder"]
         disk0 = server.thread_cpu(disk_tid) if record else 0.0
+        main0 = server.thread_cpu(server.proc.pid)
         cpu0, load0, t0 = server.cpu(), [p.cpu() for p in loads], time.monotonic()
         sys0 = server.system_cpu()
         for load in loads:
@@ -143,6 +144,7 @@ async def run_load(
         await asyncio.sleep(args.seconds)
         cpu1, load1, t1 = server.cpu(), [p.cpu() for p in loads], time.monotonic()
         disk1 = server.thread_cpu(disk_tid) if record else 0.0
+        main1 = server.thread_cpu(server.proc.pid)
         args.server_system_seconds = server.system_cpu() - sys0
         async with aiohttp.ClientSession() as session, session.get(f"{url}/stats") as resp:
             stats = await resp.json()
@@ -163,6 +165,7 @@ async def run_load(
             await p.stop()
         await server.stop()
     out = summarize(args, mode, results, sfu_stats, (t0, t1), (cpu0, cpu1), (load0, load1), rss)
+    out["server_loop_thread_cpu_ms_per_second"] = round(1000 * (main1 - main0) / (t1 - t0), 2)
     if record:
         out["recording"] = recording
         # the recorder's disk thread alone (pwrite, fsync); its muxing runs on the event loop
@@ -174,6 +177,12 @@ async def run_load(
             "disk_thread_ms_per_second": round(1000 * (disk1 - disk0) / wall, 2),
             "batches_ms_per_second": round(1000 * batch / wall, 2),
             "tap_packets_per_second": round((counters1["packets"] - counters0["packets"]) / wall),
+            **{
+                f"{key}_per_second": round((counters1[key] - counters0[key]) / wall, 2)
+                for key in counters1
+                if key.startswith("gc") and key.endswith("_collections")
+            },
+            "gc_objects": counters1["gc_objects"],
         }
     return out
 
