@@ -369,10 +369,11 @@ async def run_cycles(args: argparse.Namespace, clips: tuple[Path, Path]) -> dict
 
             await sample(0)
             warm = min(20, args.cycles)
+            marks = {1, 2, 5, 10, warm, args.cycles}
             started = time.monotonic()
             for cycle in range(1, args.cycles + 1):
                 await load.expect("CYCLE")
-                if cycle in (warm, args.cycles) or cycle % 50 == 0:
+                if cycle in marks or cycle % 25 == 0:
                     await sample(cycle)
             elapsed = time.monotonic() - started
         load.send("STOP")
@@ -386,6 +387,11 @@ async def run_cycles(args: argparse.Namespace, clips: tuple[Path, Path]) -> dict
         "cycles": args.cycles,
         "seconds": round(elapsed, 1),
         "server_rss_mb": {str(k): round(v, 2) for k, v in sorted(rss.items())},
+        # over every cycle; after the first (a room's first join and leave allocate what
+        # later ones reuse: the steady peers' extra transceivers, first-use buffers); and
+        # after the warm-up
+        "rss_growth_mb": round(rss[args.cycles] - rss[0], 2),
+        "rss_growth_mb_after_first_cycle": round(rss[args.cycles] - rss[1], 2),
         "rss_growth_mb_after_warmup": round(rss[args.cycles] - rss[warm], 2),
         "warmup_cycles": warm,
         "machine_load_avg_1m": round(psutil.getloadavg()[0], 2),
