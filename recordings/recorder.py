@@ -76,7 +76,7 @@ class Recorder:
         self.resolve, self.wants, self.events, self.describe = resolve, wants, events, describe
         self.min_free_bytes = min_free_bytes
         self.tracks: dict[tuple[str, str], Track] = {}
-        # (peer id, track id) -> the packets of a track being recorded, for the writer thread
+        # (peer id, track id) -> the packets of a track being recorded, until the next batch
         self._sinks: dict[tuple[str, str], collections.deque[Any]] = {}
         self.queue: collections.deque[tuple[Any, ...]] = collections.deque()  # commands
         self.overflow = 0

@@ -1,5 +1,5 @@
 """Database side of recording: the ``Recording`` row of a session, segment rows as the
-writer thread opens and closes files, host start/stop, and the alarm.
+recorder opens and closes files, host start/stop, and the alarm.
 
 Every function takes the session first and leaves committing to the caller.
 """

@@ -93,7 +93,8 @@ class SegmentStats:
 
 
 class SegmentWriter:
-    """Appends frames of one track to one WebM file. Not thread-safe: one writer thread."""
+    """Appends frames of one track to one WebM file. Not thread-safe: one thread writes it
+    (the recorder's: the event loop's)."""
 
     def __init__(
         self,
