@@ -109,8 +109,9 @@ async def test_host_shows_the_agreement_in_the_session_room(
         invite = await db.scalar(select(Invite))
         assert invite is not None
         sid = invite.session_id
-    host = await open_page(media_browser, live_server)
-    party = await open_page(media_browser, live_server)
+    refused: list[str] = []  # offers the browsers could not apply
+    host = await open_page(media_browser, live_server, refused)
+    party = await open_page(media_browser, live_server, refused)
     await log_in(host, "med")
     await host.goto(f"/sessions/{sid}/join")
     await pass_selftest_and_join(host)
@@ -129,6 +130,7 @@ async def test_host_shows_the_agreement_in_the_session_room(
     assert await link.get_attribute("href") == f"/sign/{token}"
     assert "王调解" in await party.locator("#agreement-by").inner_text()
     await party.screenshot(path=str(SCREENSHOT_DIR / "agreement-session-panel.png"))
+    assert not refused, refused
 
 
 async def test_mediator_drafts_with_live_preview(live_server, live_user, new_page):
