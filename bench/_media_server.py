@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _media_record import RecordingProbe
 
+from server import eventloop
 from signaling.sfu import Sfu
 
 SFU = web.AppKey("sfu", Sfu)
@@ -118,5 +119,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    # the loop `courtlink serve` runs on (server/eventloop.py)
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        asyncio.Runner(loop_factory=eventloop.new_event_loop) as runner,
+    ):
+        runner.run(main())

@@ -32,6 +32,7 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
+    from server import eventloop
     from server.app import create_app
     from server.migrate import upgrade
 
@@ -39,7 +40,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port or settings.port
     upgrade(settings)
     print(f"courtlink serving on http://{host}:{port}", flush=True)
-    web.run_app(create_app(settings), host=host, port=port, print=None)
+    web.run_app(
+        create_app(settings), host=host, port=port, print=None, loop=eventloop.new_event_loop()
+    )
     return 0
 
 

@@ -21,10 +21,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from server import eventloop
 from server.app import create_app
 from server.migrate import upgrade
 from server.settings import Settings
 from tests.helpers import ensure_pg_reachable
+
+# The tests run on the loop `courtlink serve` runs on (uvloop where installed).
+asyncio.set_event_loop_policy(eventloop.policy())
 
 PG_ADMIN_DSN = os.environ.get("COURTLINK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PG_HOST_URL = PG_ADMIN_DSN.rsplit("/", 1)[0]

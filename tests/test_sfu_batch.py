@@ -1,5 +1,5 @@
-"""Send batching (signaling/sfu/batch.py): what one burst forwards leaves in one sendmmsg,
-byte for byte and in order, to IPv4 and IPv6 peers, and nothing waits for the next burst."""
+"""Send batching (signaling/sfu/batch.py): what one turn of the event loop forwards leaves in
+one sendmmsg, byte for byte and in order, to IPv4 and IPv6 peers, on the loop's next turn."""
 
 from __future__ import annotations
 
@@ -58,11 +58,10 @@ async def test_a_burst_leaves_in_one_call_in_order(family: int, host: str) -> No
         b = batch.SendBatch.create(tx.get_extra_info("socket"), addr, tx)
         assert b is not None
         packets = [bytes([i]) * (100 + i) for i in range(10)]
-        batch.begin_burst()
         for p in packets:
             _fill(b, p)
-        assert b.count == 10 and rx.got == []  # held until the burst ends
-        batch.flush_pending()
+        assert b.count == 10 and rx.got == []  # held until the loop's callbacks run
+        await asyncio.sleep(0)
         assert b.count == 0
         await _wait_for(rx, 10)
         assert rx.got == packets
@@ -76,12 +75,11 @@ async def test_a_full_batch_is_sent_at_once_and_the_next_one_starts() -> None:
     try:
         b = batch.SendBatch.create(tx.get_extra_info("socket"), addr, tx)
         assert b is not None
-        batch.begin_burst()
         packets = [i.to_bytes(2, "big") * 50 for i in range(batch.SLOTS + 3)]
         for p in packets:
             _fill(b, p)
         assert b.count == 3  # the first SLOTS left when the batch filled
-        batch.flush_pending()
+        await asyncio.sleep(0)
         await _wait_for(rx, len(packets))
         assert rx.got == packets
     finally:
@@ -89,7 +87,7 @@ async def test_a_full_batch_is_sent_at_once_and_the_next_one_starts() -> None:
         rx_transport.close()
 
 
-async def test_packets_added_outside_a_burst_leave_on_the_next_loop_turn() -> None:
+async def test_a_single_packet_is_not_held_longer_than_a_loop_turn() -> None:
     tx, rx_transport, rx, addr = await _pair(socket.AF_INET, "127.0.0.1")
     try:
         b = batch.SendBatch.create(tx.get_extra_info("socket"), addr, tx)
@@ -109,9 +107,8 @@ async def test_a_closed_socket_loses_the_batch_quietly() -> None:
     assert b is not None
     tx.close()
     await asyncio.sleep(0)
-    batch.begin_burst()
     _fill(b, b"gone")
-    batch.flush_pending()  # EBADF: UDP semantics, the packet is lost, nothing raises
+    batch.flush_pending()  # no descriptor any more: UDP semantics, the packet is lost
     await asyncio.sleep(0.05)
     assert rx.got == []
     rx_transport.close()

@@ -36,7 +36,7 @@ from aiortc.rtp import RtpPacket
 from pylibsrtp._binding import ffi as _ffi
 from pylibsrtp._binding import lib as _lib
 
-from signaling.sfu.batch import SendBatch, begin_burst, flush_pending
+from signaling.sfu.batch import SendBatch
 
 # Name-mangled private fields of RTCRtpSender that feed its RTCP sender reports.
 _SR_FIELDS = (
@@ -236,27 +236,21 @@ def _intercept_datagrams(
             if not data or not 127 < data[0] < 192:
                 stun_path(data, addr)
                 return
-            # Everything forwarded while this burst is read leaves at its end, one sendmmsg
-            # per subscriber (signaling.sfu.batch).
-            begin_burst()
-            try:
-                data_received(data, 1)
-                # A video frame arrives as a burst of packets: read what else is already
-                # queued on the socket now instead of paying one event-loop turn per packet.
-                # (An event loop other than asyncio's own reads its sockets in a loop itself.)
-                if sock is None:
+            data_received(data, 1)
+            # A video frame arrives as a burst of packets: read what else is already queued
+            # on the socket now instead of paying one event-loop turn per packet. (uvloop
+            # reads its sockets in such a loop itself and has no ``_sock``.)
+            if sock is None:
+                return
+            for _ in range(DRAIN):
+                try:
+                    data, addr = sock.recvfrom(_MAX_DATAGRAM)
+                except OSError:  # BlockingIOError: drained; others: asyncio's next read
                     return
-                for _ in range(DRAIN):
-                    try:
-                        data, addr = sock.recvfrom(_MAX_DATAGRAM)
-                    except OSError:  # BlockingIOError: drained; others: asyncio's next read
-                        return
-                    if data and 127 < data[0] < 192:
-                        data_received(data, 1)
-                    else:
-                        stun_path(data, addr)
-            finally:
-                flush_pending()
+                if data and 127 < data[0] < 192:
+                    data_received(data, 1)
+                else:
+                    stun_path(data, addr)
 
         protocol.datagram_received = datagram_received  # type: ignore[method-assign,assignment]
 
@@ -339,7 +333,8 @@ class SendLink:
         self._queued = udp.get_write_buffer_size  # type: ignore[attr-defined]
         direct = isinstance(udp, _DATAGRAM_TRANSPORT)
         self._sock = udp._sock if direct else None  # type: ignore[attr-defined]
-        self._batch = SendBatch.create(self._sock, addr, udp)
+        extra = getattr(udp, "get_extra_info", None)  # a test's simulated network has none
+        self._batch = SendBatch.create(extra("socket") if extra else None, addr, udp)
         self.addr = addr
 
     def forward(

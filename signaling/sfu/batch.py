@@ -1,19 +1,19 @@
-"""Send batching: the packets forwarded to one subscriber during one receive burst leave in
-one ``sendmmsg(2)`` system call instead of one ``sendto`` each.
+"""Send batching: the packets forwarded to one subscriber during one turn of the event loop
+leave in one ``sendmmsg(2)`` system call instead of one ``sendto`` each.
 
 A publisher's video frame arrives as a burst of RTP packets, and every packet goes out once per
 subscriber. Sending each with its own ``sendto`` costs a system call and, on a busy host, a
 possible reschedule per packet; that was the largest single cost of the SFU. Here each
 subscriber's socket gets a ``SendBatch``: ``SendLink.forward`` SRTP-protects the packet straight
-into the batch's next slot, and the burst's end (``flush_pending``, called by the receive path
-in aiortc_hook once it has drained the publisher's socket) sends every batch that has packets
-in one call each. A batch that fills up is sent at once, and a packet added outside a receive
-burst (aiortc's slow path) is sent on the event loop's next turn, so nothing waits for traffic.
+into the batch's next slot, and a callback scheduled with ``call_soon`` when the first batch
+fills (``flush_pending``) sends every batch that has packets, one call each, once the loop has
+run the datagram callbacks it had ready: with asyncio's selector loop and with uvloop alike.
+A batch that fills up is sent at once.
 
 Python's ``socket`` has no ``sendmmsg``; it is called through cffi (already in use by pylibsrtp)
 in ABI mode on the C library, so nothing is compiled. Where that is not possible (another OS,
 an address family other than IPv4/IPv6) ``SendBatch.create`` returns None and the link sends
-packet by packet as before.
+packet by packet.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ except (OSError, AttributeError):  # pragma: no cover - not Linux/glibc
     _sendmmsg = None
 
 _PENDING: list[SendBatch] = []  # batches holding packets, in the order they were started
-_state = {"in_burst": False, "scheduled": False}
+_state = {"scheduled": False}
 
 
 def _sockaddr(addr: tuple[Any, ...]) -> bytes | None:
@@ -112,7 +112,7 @@ class SendBatch:
         self.count = index + 1
         if index == 0:
             _PENDING.append(self)
-            if not _state["in_burst"] and not _state["scheduled"]:
+            if not _state["scheduled"]:
                 _state["scheduled"] = True
                 asyncio.get_running_loop().call_soon(flush_pending)
         elif index + 1 == SLOTS:
@@ -143,13 +143,8 @@ class SendBatch:
             self.udp.sendto(bytes(self.slots[i][0 : self._iov[i].iov_len]), self.addr)
 
 
-def begin_burst() -> None:
-    _state["in_burst"] = True
-
-
 def flush_pending() -> None:
-    """Send every batch that holds packets (the end of a receive burst)."""
-    _state["in_burst"] = False
+    """Send every batch that holds packets (the loop has run the callbacks it had ready)."""
     _state["scheduled"] = False
     while _PENDING:
         batches = _PENDING[:]
