@@ -1,7 +1,7 @@
 """Encoded frames back out of the RTP packets the SFU forwards: VP8 (RFC 7741) and Opus.
 
 The SFU forwards packets without reassembling them; the recorder needs whole frames to mux.
-This module runs in the recorder's batches (every 200 ms on the event loop), never on the
+This module runs in the recorder's batches (every 0.5 s on the event loop), never on the
 forwarding path: the SFU's tap only queues a reference to each packet. It accepts either raw
 RTP bytes (header included, already decrypted) or an object with ``payload``/``timestamp``/
 ``marker``/``sequence_number`` (the SFU's ``MediaPacket``, ``aiortc.rtp.RtpPacket``).

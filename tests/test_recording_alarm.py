@@ -84,6 +84,8 @@ async def test_full_disk_alarms_the_host_and_the_room_goes_on(client, monkeypatc
             alarms = [m for m in host.messages if isinstance(m, p.Error)]
             assert [a.code for a in alarms] == ["recording_stopped"]
 
+            # The segments' rows follow the files (each track's batch reports its failure).
+            await client.app[RECORDINGS].drain()
             async with client.app[SESSIONMAKER]() as db:
                 rec = await db.scalar(select(Recording).where(Recording.session_id == sid))
                 assert rec is not None and rec.active is False
