@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -70,35 +71,34 @@ async def test_a_burst_leaves_in_one_call_in_order(family: int, host: str) -> No
         rx_transport.close()
 
 
-async def test_a_full_batch_is_sent_at_once_and_the_next_one_starts() -> None:
+@pytest.fixture
+async def ipv4() -> AsyncIterator[tuple[batch.SendBatch, Collect]]:
+    """A batch from one IPv4 socket to a collecting one."""
     tx, rx_transport, rx, addr = await _pair(socket.AF_INET, "127.0.0.1")
-    try:
-        b = batch.SendBatch.create(tx.get_extra_info("socket"), addr, tx)
-        assert b is not None
-        packets = [i.to_bytes(2, "big") * 50 for i in range(batch.SLOTS + 3)]
-        for p in packets:
-            _fill(b, p)
-        assert b.count == 3  # the first SLOTS left when the batch filled
-        await asyncio.sleep(0)
-        await _wait_for(rx, len(packets))
-        assert rx.got == packets
-    finally:
-        tx.close()
-        rx_transport.close()
+    b = batch.SendBatch.create(tx.get_extra_info("socket"), addr, tx)
+    assert b is not None
+    yield b, rx
+    tx.close()
+    rx_transport.close()
 
 
-async def test_a_single_packet_is_not_held_longer_than_a_loop_turn() -> None:
-    tx, rx_transport, rx, addr = await _pair(socket.AF_INET, "127.0.0.1")
-    try:
-        b = batch.SendBatch.create(tx.get_extra_info("socket"), addr, tx)
-        assert b is not None
-        _fill(b, b"late")
-        await asyncio.sleep(0)
-        await _wait_for(rx, 1)
-        assert rx.got == [b"late"]
-    finally:
-        tx.close()
-        rx_transport.close()
+async def test_a_full_batch_is_sent_at_once_and_the_next_one_starts(ipv4) -> None:
+    b, rx = ipv4
+    packets = [i.to_bytes(2, "big") * 50 for i in range(batch.SLOTS + 3)]
+    for p in packets:
+        _fill(b, p)
+    assert b.count == 3  # the first SLOTS left when the batch filled
+    await asyncio.sleep(0)
+    await _wait_for(rx, len(packets))
+    assert rx.got == packets
+
+
+async def test_a_single_packet_is_not_held_longer_than_a_loop_turn(ipv4) -> None:
+    b, rx = ipv4
+    _fill(b, b"late")
+    await asyncio.sleep(0)
+    await _wait_for(rx, 1)
+    assert rx.got == [b"late"]
 
 
 async def test_a_closed_socket_loses_the_batch_quietly() -> None:
