@@ -54,3 +54,30 @@ async def test_instance_hooks_land_on_real_objects() -> None:
         assert isinstance(aiortc.codecs.CODECS["video"], list)
     finally:
         await pc.close()
+
+
+async def test_the_sfus_receivers_carry_no_bandwidth_estimator() -> None:
+    # Each would be ~1,000 small objects per video receiver, kept for the connection's life:
+    # they fragmented the heap as participants came and went (bench/media.py --cycles).
+    from signaling.sfu import Sfu
+    from tests.sfu_peers import Client, clip_tracks, wait_for
+
+    sfu = Sfu(ice_servers=[])
+    alice, bob = Client(sfu, "alice", clip_tracks()), Client(sfu, "bob")
+    try:
+        for c in (alice, bob):
+            await c.join()
+            await sfu.set_room(c.id, "main")
+
+        def flowing() -> bool:
+            return bob.count_of("alice", "camera") > 5
+
+        await wait_for(flowing)
+        assert len(sfu.peer_connection("bob").getTransceivers()) > 3  # bob's slots too
+        for peer_id in ("alice", "bob"):
+            for t in sfu.peer_connection(peer_id).getTransceivers():
+                assert t.receiver._RTCRtpReceiver__remote_bitrate_estimator is None
+    finally:
+        for c in (alice, bob):
+            await c.close()
+        await sfu.close()

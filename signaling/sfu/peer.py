@@ -127,6 +127,8 @@ class Peer:
         for label in PUBLISH_LABELS:
             t = self.pc.addTransceiver(_KIND[label], direction="recvonly")
             prefer_codec(t, _KIND[label])
+            if self.passthrough:  # packets are taken below the receiver: it estimates nothing
+                hook.drop_bitrate_estimator(t.receiver)
             self.publish[label] = t
         self.inbound: dict[str, InboundTrack] = {}
         self.by_ssrc: dict[int, InboundTrack] = {}
@@ -232,6 +234,7 @@ class Peer:
     def new_slot(self, kind: str) -> Slot:
         transceiver = self.pc.addTransceiver(kind, direction="sendonly")
         prefer_codec(transceiver, kind)
+        hook.drop_bitrate_estimator(transceiver.receiver)  # a send-only slot receives nothing
         slot = Slot(transceiver, kind)
         if self.passthrough:
             transceiver.sender.replaceTrack(hook.IdleTrack(kind, f"idle-{id(slot)}"))
