@@ -105,6 +105,10 @@ async def main() -> None:
         app.router.add_get("/recording", probe.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
+    # as `courtlink serve` does once started (server/cli.py): start-up objects out of the
+    # cyclic collector's view
+    gc.collect()
+    gc.freeze()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]

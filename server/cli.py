@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import logging
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from server.settings import Settings
 
@@ -29,6 +31,15 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _freeze_startup_objects(app: Any) -> None:
+    """Move everything alive at start-up (modules, the app, its routes and templates) out of
+    the cyclic collector's view: they live as long as the process, and a full collection
+    (the SFU runs one after participants leave, signaling/sfu/trim.py) then scans only what
+    the sessions created: milliseconds instead of ~55 ms."""
+    gc.collect()
+    gc.freeze()
+
+
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
@@ -40,9 +51,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port or settings.port
     upgrade(settings)
     print(f"courtlink serving on http://{host}:{port}", flush=True)
-    web.run_app(
-        create_app(settings), host=host, port=port, print=None, loop=eventloop.new_event_loop()
-    )
+    app = create_app(settings)
+    app.on_startup.append(_freeze_startup_objects)
+    web.run_app(app, host=host, port=port, print=None, loop=eventloop.new_event_loop())
     return 0
 
 

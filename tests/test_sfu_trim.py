@@ -41,3 +41,25 @@ async def test_a_peer_leaving_the_sfu_trims_once_and_closing_does_not() -> None:
         await sfu.close()
     await asyncio.sleep(0.2)
     assert sfu.trimmer.trims == 1  # shutting down is not a departure worth a trim
+
+
+async def test_the_trim_collects_what_departed_peers_left_in_cycles() -> None:
+    # A closed peer connection's objects point at each other: only the cyclic collector
+    # frees them, and the trim must run it before returning pages to the OS.
+    import gc
+    import weakref
+
+    class Node:
+        other: Node | None = None
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    del a, b
+    gc.disable()  # no automatic collection: only the trim's may free them
+    try:
+        assert gone() is not None
+        Trimmer(delay=0).trim()
+        assert gone() is None
+    finally:
+        gc.enable()

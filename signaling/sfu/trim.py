@@ -1,5 +1,16 @@
 """Give the memory a departed peer used back to the operating system.
 
+A departed peer's objects form reference cycles (aiortc's connection, transports and tasks
+point at each other), so they are freed only when Python's cyclic collector next runs a full
+collection, which with a server's many long-lived objects may be minutes away; meanwhile new
+peers allocate around them and the heap fragments. So the trim first collects (``gc.collect``),
+then returns the freed pages. Measured with bench/media.py --cycles (server RSS over 200
+join/leave cycles): +16.5 MB before any of this, +6.1 MB with the trim alone, +2.5 MB with the
+collection too. The collection pauses the loop for 0.2-10 ms (median ~1 ms, measured in the
+bench server) because ``courtlink serve`` freezes its start-up objects (``gc.freeze``,
+server/cli.py); unfrozen it would be ~55 ms. It runs at most every ``DELAY`` seconds and only
+after someone left, when a renegotiation is under way anyway.
+
 A peer connection allocates a few megabytes in C (OpenSSL's DTLS context, libsrtp sessions,
 aioice's sockets, receive buffers) and in Python. When it closes, glibc keeps the freed chunks
 inside its heap for reuse, scattered between live ones, so the server's resident memory only
@@ -12,6 +23,7 @@ many peers at once: one trim covers them all).
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from typing import Any
 
@@ -44,6 +56,7 @@ class Trimmer:
 
     def trim(self) -> None:
         self._handle = None
+        gc.collect()
         if _trim is not None:
             _trim(0)
             self.trims += 1
