@@ -45,12 +45,8 @@ async def test_full_disk_alarms_the_host_and_the_room_goes_on(client, monkeypatc
     async with aiohttp.ClientSession() as anon:
         party = WsPeer(anon, f"{url}?invite={token}", media=True)
         try:
-            await host.connect()
-            await host.send("hello")
-            h = await host.wait(lambda m: isinstance(m, p.Welcome))
-            await party.connect()
-            await party.send("hello", name="张三")
-            w = await party.wait(lambda m: isinstance(m, p.Welcome))
+            h = await host.hello()
+            w = await party.hello(name="张三")
             assert isinstance(await host.reply("admit", pid=w.pid), p.Ack)
 
             # The first frames written hit the full disk: the host, and only the host, is

@@ -24,17 +24,13 @@ async def test_a_silent_participant_is_told_the_room_is_recorded(client):
     async with aiohttp.ClientSession() as anon:
         party = WsPeer(anon, f"{url}?invite={token}")
         try:
-            await host.connect()
-            await host.send("hello")
-            await host.wait(lambda m: isinstance(m, p.Welcome))
+            await host.hello()
 
             def host_told() -> bool:
                 return _recording(host)[-1:] == [True]
 
             await wait_for(host_told)
-            await party.connect()
-            await party.send("hello", name="张三")
-            w = await party.wait(lambda m: isinstance(m, p.Welcome))
+            w = await party.hello(name="张三")
             assert w.place is None
             assert True not in _recording(party)  # the lobby is never recorded
             assert isinstance(await host.reply("admit", pid=w.pid), p.Ack)

@@ -15,9 +15,7 @@ async def test_starting_a_screen_share_brings_a_fresh_offer(client):
     await login(client, "med")
     host = WsPeer(client.session, client.make_url(f"/ws/sessions/{sid}"), media=True)
     try:
-        await host.connect()
-        await host.send("hello")
-        await host.wait(lambda m: isinstance(m, p.Welcome))
+        await host.hello()
         await host.wait(lambda m: isinstance(m, p.Offer))
 
         def offers() -> int:

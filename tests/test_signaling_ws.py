@@ -89,6 +89,12 @@ class WsPeer:
         await self.ws.send_str(json.dumps({"v": 1, "type": kind, "id": rid, **body}))
         return rid
 
+    async def hello(self, **body: Any) -> Any:
+        """Connect, say hello, and return the server's welcome."""
+        await self.connect()
+        await self.send("hello", **body)
+        return await self.wait(lambda m: isinstance(m, p.Welcome))
+
     async def reply(self, kind: str, **body: Any) -> Any:
         """Send and wait for the ack or error naming this request."""
         rid = await self.send(kind, **body)
