@@ -22,12 +22,16 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-# Debian's Chromium for the browser tests (never a browser download by a test tool).
+# Debian's Chromium and Firefox ESR for the browser tests (never a browser download by a
+# test tool): the session client must work in both.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-	    || { echo "could not install chromium (need root and Debian's package index)"; exit 1; }; }
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v firefox-esr >/dev/null 2>&1 || missing="$$missing firefox-esr"; \
+	[ -z "$$missing" ] || { \
+	  echo "installing Debian's$$missing for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+	    || { echo "could not install$$missing (need root and Debian's package index)"; exit 1; }; }
 
 # Pango for WeasyPrint (sealed agreement PDFs); on the project's Debian image already, so
 # this installs only where it is missing. The CJK font itself comes from PyPI.

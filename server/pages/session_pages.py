@@ -54,6 +54,7 @@ def client_strings(request: web.Request) -> dict[str, str]:
         "camera_fail": _("No picture from the camera"),
         "mic_ok": _("Microphone works"),
         "mic_fail": _("No sound from the microphone yet: say something"),
+        "mic_click": _("The browser needs a click before it can hear you"),
         "test_pass": _("Your camera and microphone work. You can join."),
         "test_fail": _("The self-test did not pass. Check your devices, or join anyway."),
         "no_devices": _("The browser did not allow the camera or microphone"),

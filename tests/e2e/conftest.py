@@ -2,7 +2,8 @@
 
 - ``live_server`` serves the app (SQLite backend, migrated from the session template) on
   127.0.0.1 on a free port and yields a ``LiveServer`` (``url``, ``app``, ``settings``);
-- ``browser`` yields a Playwright ``Browser`` on Debian's Chromium (never a downloaded one);
+- ``browser`` yields a Playwright ``Browser`` on Debian's Chromium (never a downloaded one),
+  ``media_browser`` the same with a fake camera and microphone;
 - ``new_page`` is a factory: ``page = await new_page(lang="zh_CN")`` opens a page in a fresh
   browser context whose relative URLs resolve against the live server;
 - ``live_user`` creates an account on the live server's database.
@@ -44,6 +45,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# Chromium's fake camera (a test pattern) and microphone (beeps), permission granted.
+MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 SCREENSHOT_DIR = Path(os.environ.get("COURTLINK_SCREENSHOTS", "/tmp"))
 
 
@@ -102,6 +105,19 @@ def chromium() -> Path:
 async def browser(chromium: Path) -> AsyncIterator[Browser]:
     async with async_playwright() as pw:
         instance = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+@pytest.fixture
+async def media_browser(chromium: Path) -> AsyncIterator[Browser]:
+    """Chromium with a fake camera (test pattern) and microphone (beeps), permission granted."""
+    async with async_playwright() as pw:
+        instance = await pw.chromium.launch(
+            executable_path=str(chromium), args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
+        )
         try:
             yield instance
         finally:

@@ -26,8 +26,7 @@ from server.models.accounts import Office
 from server.models.docket import Case, Party
 from server.models.recordings import Recording
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in
-from tests.e2e.test_session_three_browsers import (
-    media_browser,  # noqa: F401 (fixture)
+from tests.e2e.sessions import (
     open_page,
     pass_selftest_and_join,
     wait_place,
@@ -84,7 +83,7 @@ async def _host_and_party_in_the_room(
 
 
 async def test_recorded_session_then_the_clerk_plays_downloads_and_verifies(
-    media_browser: Browser,  # noqa: F811
+    media_browser: Browser,
     live_server: LiveServer,
     live_user: LiveUser,
     tmp_path: Path,
@@ -175,7 +174,7 @@ def _full_disk(path: Path, kind: str, **kw: Any) -> SegmentWriter:
 
 
 async def test_a_full_disk_alarms_the_host_in_chinese_and_the_room_goes_on(
-    media_browser: Browser,  # noqa: F811
+    media_browser: Browser,
     live_server: LiveServer,
     live_user: LiveUser,
     monkeypatch: pytest.MonkeyPatch,

@@ -18,8 +18,7 @@ from server.models.agreements import AgreementSignature
 from server.models.docket import Case, Party
 from server.sessions import create_invite, create_session
 from tests.e2e.conftest import SCREENSHOT_DIR, log_in
-from tests.e2e.test_session_three_browsers import (  # the session room's own helpers
-    media_browser,  # noqa: F401 (a fixture, used by name)
+from tests.e2e.sessions import (  # the session room's own helpers
     open_page,
     pass_selftest_and_join,
     wait_place,
@@ -96,7 +95,7 @@ async def test_party_draws_and_signs(live_server, live_user, new_page):
 
 
 async def test_host_shows_the_agreement_in_the_session_room(
-    media_browser,  # noqa: F811 (the imported fixture, by name)
+    media_browser,
     live_server,
     live_user,
 ):

@@ -1,9 +1,11 @@
 // The pre-join self-test: camera preview, live microphone level, device choice, and a clear
 // pass/fail. Passing means: the camera delivered frames with a picture, and the microphone
 // heard something above the noise floor. The stream it opened is the one the session uses.
+// Where the browser wants a click before it measures sound, the test says so and waits.
 
 const LEVEL_PASS = 0.02;   // RMS of the waveform, 0..1
 const VERDICT_AFTER_MS = 8000;
+const GESTURE_CHECK_MS = 1000;
 
 export class SelfTest {
   constructor({ video, meter, cameraSelect, micSelect, onChange }) {
@@ -14,6 +16,7 @@ export class SelfTest {
     this.error = null;
     this.finished = false;
     this.audioCtx = null;
+    this.needsGesture = false;
     this.raf = 0;
     cameraSelect.addEventListener("change", () => this.start());
     micSelect.addEventListener("change", () => this.start());
@@ -21,7 +24,7 @@ export class SelfTest {
 
   async start() {
     this.stop();
-    this.cameraOk = this.micOk = this.finished = false;
+    this.cameraOk = this.micOk = this.finished = this.needsGesture = false;
     this.error = null;
     const video = this.cameraSelect.value ? { deviceId: { exact: this.cameraSelect.value } } : true;
     const audio = this.micSelect.value ? { deviceId: { exact: this.micSelect.value } } : true;
@@ -86,6 +89,26 @@ export class SelfTest {
     };
     this.audioCtx.resume().catch(() => {});
     this.raf = setInterval(tick, 40);
+    // Firefox (by its default autoplay policy) and Safari keep an AudioContext suspended
+    // until the person interacts with the page, and resume() then never settles: the meter
+    // would read silence forever and the test say "say something" to someone talking. When
+    // the context is still suspended after a moment, ask for the click it needs.
+    const ctx = this.audioCtx;
+    setTimeout(() => {
+      if (this.audioCtx === ctx && ctx.state === "suspended") {
+        this.needsGesture = true;
+        this.onChange(this);
+      }
+    }, GESTURE_CHECK_MS);
+  }
+
+  /** Called on a click or key press: a suspended meter may start now. */
+  resumeMeter() {
+    const ctx = this.audioCtx;
+    if (!ctx || ctx.state !== "suspended") return;
+    ctx.resume().then(() => {
+      if (this.audioCtx === ctx) { this.needsGesture = false; this.onChange(this); }
+    }).catch(() => {});
   }
 
   get passed() { return this.cameraOk && this.micOk; }

@@ -38,7 +38,8 @@ function setStatus(status) {
 function renderSelfTest(test) {
   const cam = $("check-camera"), mic = $("check-mic"), result = $("selftest-result");
   cam.textContent = test.cameraOk ? "✓ " + t.camera_ok : "… " + t.camera_fail;
-  mic.textContent = test.micOk ? "✓ " + t.mic_ok : "… " + t.mic_fail;
+  mic.textContent = test.micOk ? "✓ " + t.mic_ok : "… " + (test.needsGesture ? t.mic_click : t.mic_fail);
+  $("mic-start").hidden = !(test.needsGesture && !test.micOk);
   cam.className = test.cameraOk ? "ok" : "";
   mic.className = test.micOk ? "ok" : "";
   if (test.error) {
@@ -296,6 +297,11 @@ app.test = new SelfTest({
   onChange: renderSelfTest,
 });
 app.test.start();
+// Any click or key press lets a browser that waits for one start the level meter; the
+// "start the microphone test" button is just the obvious place to click.
+for (const type of ["pointerdown", "keydown"]) {
+  document.addEventListener(type, () => app.test.resumeMeter(), { capture: true });
+}
 $("join-button").addEventListener("click", join);
 $("mute-button").addEventListener("click", () => {
   const a = app.test.stream && app.test.stream.getAudioTracks()[0];

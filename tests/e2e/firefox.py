@@ -1,0 +1,251 @@
+"""Debian's Firefox ESR, driven over WebDriver BiDi, for the browser tests.
+
+Playwright drives only its own patched Firefox builds, and the project never downloads a
+browser; Debian's ``firefox-esr`` speaks the W3C WebDriver BiDi protocol itself when started
+with ``--remote-debugging-port``. This module is the small client the tests need: start a
+headless Firefox with its own throw-away profile, open a tab, navigate, evaluate script,
+wait for a condition, click like a person (a trusted pointer click, so a user gesture), fill
+a field, take a screenshot, and keep the page's console for the failure message.
+
+The profile's prefs give Firefox what Chromium gets from its fake-media flags: a fake camera
+(a moving picture) and microphone (a tone), no permission prompt, a stand-in
+for the sound card the container lacks; and the
+ICE prefs let it reach a server on loopback in a container with no mDNS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+FIREFOX = Path(os.environ.get("COURTLINK_FIREFOX", "/usr/bin/firefox-esr"))
+
+PREFS: dict[str, Any] = {
+    # Fake devices, granted without a prompt. Autoplay keeps Firefox's default policy (block
+    # audible media until a gesture or a camera grant), the one a party's browser has.
+    "media.navigator.streams.fake": True,
+    "media.navigator.permission.disabled": True,
+    # No sound card in a container: without an audio backend Firefox never starts an
+    # AudioContext (it stays "suspended"), so the self-test's level meter and the remote
+    # audio check would hear nothing. Firefox's own mock backend stands in for the card,
+    # as Chromium's fake-device flag does.
+    "media.cubeb.force_mock_context": True,
+    # The server is on 127.0.0.1: gather loopback candidates and name host candidates by
+    # address (the container has no mDNS responder).
+    "media.peerconnection.ice.loopback": True,
+    "media.peerconnection.ice.obfuscate_host_addresses": False,
+    # A quiet browser: no first-run pages, updates or telemetry calling out.
+    "browser.shell.checkDefaultBrowser": False,
+    "browser.startup.homepage_override.mstone": "ignore",
+    "browser.aboutwelcome.enabled": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "toolkit.telemetry.reportingpolicy.firstRun": False,
+    "app.update.disabledForTesting": True,
+    "messaging-system.rsexperimentloader.enabled": False,
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+}
+
+LISTENING = re.compile(rb"WebDriver BiDi listening on (ws://\S+)")
+
+
+class BidiError(AssertionError):
+    """A BiDi command failed, or a page script threw."""
+
+
+class Firefox:
+    """One headless Firefox process and its BiDi session."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, ws: aiohttp.ClientWebSocketResponse,
+                 http: aiohttp.ClientSession) -> None:  # fmt: skip
+        self.proc, self.ws, self.http = proc, ws, http
+        self.console: list[str] = []
+        self._next_id = 0
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for msg in self.ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            if data.get("type") == "event":
+                if data["method"] == "log.entryAdded":
+                    self.console.append(str(data["params"].get("text")))
+                continue
+            future = self._pending.pop(data.get("id", -1), None)
+            if future is not None and not future.done():
+                future.set_result(data)
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(BidiError("Firefox closed its BiDi socket"))
+
+    async def command(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self._next_id += 1
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[self._next_id] = future
+        await self.ws.send_json({"id": self._next_id, "method": method, "params": params})
+        reply = await asyncio.wait_for(future, 60)
+        if reply.get("type") == "error":
+            raise BidiError(f"{method}: {reply.get('error')}: {reply.get('message')}")
+        result: dict[str, Any] = reply["result"]
+        return result
+
+    async def new_tab(self, base_url: str) -> Tab:
+        created = await self.command("browsingContext.create", {"type": "tab"})
+        return Tab(self, created["context"], base_url)
+
+
+class Tab:
+    """One browsing context; URLs starting with / resolve against ``base_url``."""
+
+    def __init__(self, browser: Firefox, context: str, base_url: str) -> None:
+        self.browser, self.context, self.base_url = browser, context, base_url
+
+    async def goto(self, url: str) -> None:
+        if url.startswith("/"):
+            url = self.base_url + url
+        await self.browser.command(
+            "browsingContext.navigate", {"context": self.context, "url": url, "wait": "complete"}
+        )
+
+    async def evaluate(self, function: str, *args: Any) -> Any:
+        """Call a JS function (source text) with JSON arguments; its (awaited) value back as
+        JSON. A thrown exception raises ``BidiError`` with the page's message."""
+        expression = (
+            f"(async () => JSON.stringify(await ({function})(...{json.dumps(list(args))})"
+            " ?? null))()"
+        )
+        reply = await self.browser.command(
+            "script.evaluate",
+            {
+                "expression": expression,
+                "target": {"context": self.context},
+                "awaitPromise": True,
+                # Script is not a person: only click() gives the page a user gesture.
+                "userActivation": False,
+            },
+        )
+        if reply["type"] == "exception":
+            details = reply["exceptionDetails"]
+            raise BidiError(f"page script threw: {details.get('text')}")
+        return json.loads(reply["result"]["value"])
+
+    async def wait_for(self, predicate: str, *args: Any, within: float = 30.0) -> Any:
+        """Poll a JS predicate every 250 ms until it is truthy; its value back."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            value = await self.evaluate(predicate, *args)
+            if value:
+                return value
+            if asyncio.get_running_loop().time() > deadline:
+                raise BidiError(
+                    f"timed out after {within} s waiting for {predicate}; "
+                    f"console: {self.browser.console[-10:]}"
+                )
+            await asyncio.sleep(0.25)
+
+    async def wait_selector(self, selector: str, within: float = 30.0) -> None:
+        await self.wait_for("(s) => !!document.querySelector(s)", selector, within=within)
+
+    async def click(self, selector: str) -> None:
+        """A trusted pointer click in the middle of the element, as a person's would be."""
+        await self.wait_selector(selector)
+        found = await self.browser.command(
+            "script.evaluate",
+            {
+                "expression": f"document.querySelector({json.dumps(selector)})",
+                "target": {"context": self.context},
+                "awaitPromise": False,
+            },
+        )
+        node = found["result"]
+        await self.evaluate("(s) => document.querySelector(s).scrollIntoView()", selector)
+        origin = {"type": "element", "element": {"sharedId": node["sharedId"]}}
+        pointer = [
+            {"type": "pointerMove", "x": 0, "y": 0, "origin": origin},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerUp", "button": 0},
+        ]
+        await self.browser.command(
+            "input.performActions",
+            {
+                "context": self.context,
+                "actions": [{"type": "pointer", "id": "mouse", "actions": pointer}],
+            },
+        )
+
+    async def screenshot(self, path: Path) -> None:
+        shot = await self.browser.command(
+            "browsingContext.captureScreenshot", {"context": self.context}
+        )
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
+
+    async def fill(self, selector: str, value: str) -> None:
+        await self.evaluate(
+            """(s, v) => { const el = document.querySelector(s); el.value = v;
+                           el.dispatchEvent(new Event('input', {bubbles: true})); }""",
+            selector,
+            value,
+        )
+
+
+def write_profile(profile: Path) -> None:
+    profile.mkdir(parents=True, exist_ok=True)
+    lines = [f"user_pref({json.dumps(k)}, {json.dumps(v)});" for k, v in PREFS.items()]
+    (profile / "user.js").write_text("\n".join(lines) + "\n")
+
+
+@contextlib.asynccontextmanager
+async def launch(profile: Path) -> AsyncIterator[Firefox]:
+    """Start headless Firefox on a fresh profile and open its BiDi session."""
+    write_profile(profile)
+    proc = await asyncio.create_subprocess_exec(
+        str(FIREFOX), "--headless", "--no-remote", "--profile", str(profile),
+        "--remote-debugging-port", "0", "about:blank",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "MOZ_HEADLESS": "1"},
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        url = await asyncio.wait_for(_listening_url(proc.stderr), 60)
+        # Firefox logs freely on stderr; keep reading it so a full pipe never blocks it.
+        drain = asyncio.create_task(_drain(proc.stderr))
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(url + "/session", max_msg_size=0)
+            browser = Firefox(proc, ws, http)
+            await browser.command("session.new", {"capabilities": {}})
+            await browser.command("session.subscribe", {"events": ["log.entryAdded"]})
+            try:
+                yield browser
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(browser.command("browser.close", {}), 10)
+                await ws.close()
+                browser._reader.cancel()
+        drain.cancel()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+
+
+async def _listening_url(stream: asyncio.StreamReader) -> str:
+    while line := await stream.readline():
+        if match := LISTENING.search(line):
+            return match.group(1).decode()
+    raise BidiError("Firefox exited before its BiDi server listened")
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    while await stream.read(65536):
+        pass

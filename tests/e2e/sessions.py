@@ -1,0 +1,141 @@
+"""The live-session page as the browser tests drive it: seeding a case with a session and an
+invite, opening a page that records refused offers, and the page-side checks (which place the
+page shows, whose video is playing, whether remote audio is heard). The JS checks are plain
+functions so that Playwright (Chromium) and the BiDi client (Firefox) run the same ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import Browser, Page
+from sqlalchemy import select
+
+from server.appkeys import SESSIONMAKER
+from server.models.accounts import Office
+from server.models.docket import Case, Party
+from server.sessions import create_invite, create_session
+from tests.e2e.conftest import LiveServer, LiveUser
+
+# Frames a video element has shown so far. Chromium counts them in getVideoPlaybackQuality();
+# Firefox reports 0 there for a live MediaStream and counts painted frames in mozPaintedFrames.
+FRAMES = "(v.mozPaintedFrames ?? v.getVideoPlaybackQuality().totalVideoFrames)"
+
+# How each page reports its remote videos: pid, size, frames shown so far.
+REMOTE_VIDEOS = f"""() => [...document.querySelectorAll('video.remote')].map(v => ({{
+    pid: v.dataset.pid, source: v.dataset.source, width: v.videoWidth, frames: {FRAMES} }}))"""
+
+# True when every pid's camera video has a picture and has shown more than n frames.
+PLAYING = f"""(pids, n) => {{
+    const seen = [...document.querySelectorAll('video.remote[data-source=camera]')]
+      .filter(v => v.videoWidth > 0 && {FRAMES} > n);
+    const got = new Set(seen.map(v => v.dataset.pid));
+    return pids.every(p => got.has(p));
+}}"""
+
+# True when every camera video counted in ``before`` (pid -> frames) has shown 10 more.
+FRAMES_RISING = f"""(before) => [...document.querySelectorAll('video.remote[data-source=camera]')]
+    .every(v => !(v.dataset.pid in before) || {FRAMES} > before[v.dataset.pid] + 10)"""
+
+# The loudest level (RMS, 0..1) of pid's decoded remote audio over about two seconds, read
+# through Web Audio from the track the page plays: "hears the other side", not just "gets
+# packets". The page plays the stream in its video element, which Chromium needs before a
+# remote track feeds Web Audio.
+HEARD_LEVEL = """async (pid) => {
+    const v = document.querySelector(`video.remote[data-source=camera][data-pid='${pid}']`);
+    const track = v && v.srcObject && v.srcObject.getAudioTracks()[0];
+    if (!track) return 0;
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analyser = ctx.createAnalyser();
+    ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+    const buf = new Float32Array(analyser.fftSize);
+    let loudest = 0;
+    for (let i = 0; i < 50; i++) {
+        await new Promise(r => setTimeout(r, 40));
+        analyser.getFloatTimeDomainData(buf);
+        let sum = 0;
+        for (const x of buf) sum += x * x;
+        loudest = Math.max(loudest, Math.sqrt(sum / buf.length));
+    }
+    await ctx.close();
+    return loudest;
+}"""
+
+
+async def open_page(browser: Browser, server: LiveServer, refused: list[str]) -> Page:
+    """A page in its own context; every offer the browser could not apply (media.js logs
+    "answering the offer failed", e.g. Chrome's "Duplicate a=msid") is appended to
+    ``refused``: a refused offer can go unnoticed when the next one repairs the picture."""
+    context = await browser.new_context(
+        base_url=server.url, locale="zh-CN", viewport={"width": 1280, "height": 860}
+    )
+    page = await context.new_page()
+    page.set_default_timeout(30_000)
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    def on_console(message: Any) -> None:
+        if "answering the offer failed" in message.text:
+            refused.append(message.text)
+
+    page.on("console", on_console)
+    return page
+
+
+async def seed(server: LiveServer, live_user: LiveUser) -> tuple[int, str]:
+    med = await live_user("med", "mediator", display_name="王调解员")
+    await live_user("office", "office_staff", office="pingtan", display_name="平潭街工作人员")
+    async with server.app[SESSIONMAKER]() as db:
+        office = await db.scalar(select(Office).where(Office.code == "pingtan"))
+        case = Case(cause="民间借贷纠纷", office_id=office.id, mediator_id=med.id,
+                    stage="pre_litigation_mediation")  # fmt: skip
+        case.parties = [Party(side="applicant", name="张三"), Party(side="respondent", name="李四")]
+        db.add(case)
+        await db.flush()
+        await db.refresh(case, ["parties", "mediator", "office"])
+        session = await create_session(db, med, case, kind="mediation")
+        _inv, url = await create_invite(db, med, session, case.parties[0], settings=server.settings)
+        await db.commit()
+        return session.id, url
+
+
+async def wait_place(page: Page, place: str | None) -> None:
+    if place is None:
+        await page.wait_for_selector("#screen-lobby:not([hidden])")
+    else:
+        await page.wait_for_selector(f"#room-name[data-place='{place}']")
+
+
+async def videos(page: Page) -> list[dict[str, Any]]:
+    return await page.evaluate(REMOTE_VIDEOS)
+
+
+async def wait_playing(page: Page, pids: set[str]) -> None:
+    """Every pid's camera video has a picture and its decoded-frame count keeps rising."""
+    await page.wait_for_function(f"([pids, n]) => ({PLAYING})(pids, n)", arg=[sorted(pids), 5],
+                                 polling=250)  # fmt: skip
+    first = {v["pid"]: v["frames"] for v in await videos(page) if v["source"] == "camera"}
+    await page.wait_for_function(
+        f"([before]) => ({FRAMES_RISING})(before)", arg=[first], polling=250
+    )
+    assert {v["pid"] for v in await videos(page) if v["source"] == "camera"} == pids
+
+
+async def self_test_passes(page: Page) -> None:
+    try:
+        await page.locator("#selftest-result[data-result=pass]").wait_for(timeout=60_000)
+    except Exception as exc:
+        checks = await page.evaluate(
+            "() => [...document.querySelectorAll('.checks li, #selftest-result')]"
+            ".map(e => e.textContent)"
+        )
+        raise AssertionError(f"self-test did not pass: {checks}") from exc
+
+
+async def pass_selftest_and_join(page: Page, name: str | None = None) -> str:
+    await self_test_passes(page)
+    if name is not None:
+        await page.fill("#party-name", name)
+    await page.click("#join-button")
+    await page.wait_for_function("() => window.courtlink.welcome && window.courtlink.welcome.pid")
+    pid: str = await page.evaluate("() => window.courtlink.welcome.pid")
+    return pid
