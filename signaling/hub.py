@@ -218,6 +218,8 @@ class Hub:
             if msg.id is not None:
                 conn.send(p.Ack(re=msg.id))
             await self._apply(live, effects)
+            if isinstance(msg, p.Media) and conn.peer_id:
+                self.sfu.set_screen(conn.peer_id, msg.screen)
             if sharing and conn.peer_id:
                 await self.sfu.renegotiate(conn.peer_id)
 

@@ -186,6 +186,7 @@ class ClipTrack(MediaStreamTrack):
         self._span = self._items[-1][1] - self._items[0][1] + step
         self._loop = loop
         self._index = 0
+        self.sent = 0  # packets handed to the sender so far
         self._start: float | None = None
 
     async def recv(self) -> av.Packet:
@@ -196,6 +197,7 @@ class ClipTrack(MediaStreamTrack):
         data, pts = self._items[i]
         pts += rounds * self._span
         self._index += 1
+        self.sent += 1
         now = time.monotonic()
         if self._start is None:
             self._start = now

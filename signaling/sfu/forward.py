@@ -193,6 +193,9 @@ class InboundTrack:
         self._on_first_packet = on_first_packet
         self._ring: list[bytes | None] = [None] * RING if self.is_video else []
         self.live = False
+        # The publisher said it stopped (a screen share): what its encoder still sends
+        # starts nothing until it says it shares again.
+        self.held = False
         self.last_packet_at = 0.0
         self.packets_in = self.bytes_in = self.frames_in = self.keyframes_in = 0
         self.base_seq: int | None = None
@@ -218,7 +221,15 @@ class InboundTrack:
         payload = memoryview(data)[off:]
         self.packets_in += 1
         self.bytes_in += len(payload)
-        self.last_packet_at = now = time.monotonic()
+        now = time.monotonic()
+        # A padding-only packet (a browser probing bandwidth: Chromium keeps sending them on
+        # a screen sender whose track it removed) carries no media. It is forwarded while the
+        # track is live, as the sequence numbers must stay continuous, but it is not activity:
+        # it must neither keep a stopped screen share alive nor start one.
+        if not b0 & 0x20 or data[-1] < len(payload):
+            self.last_packet_at = now
+        elif not self.live:
+            return
         if self.base_seq is None:
             self.base_seq = self.max_seq = seq
         elif 0 < ((seq - self.max_seq) & 0xFFFF) < 0x8000:
@@ -235,6 +246,8 @@ class InboundTrack:
         if b1 & 0x80:
             self.frames_in += 1
         if not self.live:
+            if self.held:
+                return
             self.live = True
             self._on_first_packet(self)
         for outlet in self.outlets:

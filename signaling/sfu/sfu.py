@@ -169,6 +169,19 @@ class Sfu:
         browser added a track on an m-line it had answered inactive."""
         await self._negotiate(self._peer(peer_id))
 
+    def set_screen(self, peer_id: str, sharing: bool) -> None:
+        """The participant says it shares its screen, or stopped. Stopping takes effect at
+        once (everyone else's next offer drops the screen; the browser may go on sending for a
+        while); sharing again lets the next packets restart it. The idle timer stays, for a
+        share that ends without a word."""
+        peer = self._peers.get(peer_id)
+        track = peer.inbound.get("screen") if peer else None
+        if peer is None or track is None:
+            return
+        track.held = not sharing
+        if not sharing and track.live:
+            self._screen_stopped(peer, track)
+
     def add_tap(self, tap: MediaTap) -> None:
         """Start calling ``tap`` for every forwarded packet (see ``MediaTap``); tracks already
         live in a room get ``on_track_start`` now."""

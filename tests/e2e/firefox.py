@@ -158,8 +158,21 @@ class Tab:
         await self.wait_for("(s) => !!document.querySelector(s)", selector, within=within)
 
     async def click(self, selector: str) -> None:
-        """A trusted pointer click in the middle of the element, as a person's would be."""
-        await self.wait_selector(selector)
+        """A trusted pointer click in the middle of the element, as a person's would be.
+        The page may re-render the element between finding and clicking it (the host panel
+        does on every state message): then find it again, as Playwright does."""
+        for attempt in range(5):
+            await self.wait_selector(selector)
+            try:
+                await self._click_once(selector)
+                return
+            except BidiError as exc:
+                replaced = "no such node" in str(exc) or "not displayed" in str(exc)
+                if not replaced or attempt == 4:
+                    raise
+                await asyncio.sleep(0.2)
+
+    async def _click_once(self, selector: str) -> None:
         found = await self.browser.command(
             "script.evaluate",
             {
@@ -169,7 +182,9 @@ class Tab:
             },
         )
         node = found["result"]
-        await self.evaluate("(s) => document.querySelector(s).scrollIntoView()", selector)
+        if node.get("type") != "node":
+            raise BidiError(f"no such node: {selector}")
+        await self.evaluate("(s) => document.querySelector(s)?.scrollIntoView()", selector)
         origin = {"type": "element", "element": {"sharedId": node["sharedId"]}}
         pointer = [
             {"type": "pointerMove", "x": 0, "y": 0, "origin": origin},
@@ -190,6 +205,15 @@ class Tab:
         )
         await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
 
+    async def select(self, selector: str, value: str) -> None:
+        """Choose an option of a <select>, with the change event a person's choice fires."""
+        await self.evaluate(
+            """(s, v) => { const el = document.querySelector(s); el.value = v;
+                           el.dispatchEvent(new Event('change', {bubbles: true})); }""",
+            selector,
+            value,
+        )
+
     async def fill(self, selector: str, value: str) -> None:
         await self.evaluate(
             """(s, v) => { const el = document.querySelector(s); el.value = v;
@@ -206,14 +230,16 @@ def write_profile(profile: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def launch(profile: Path) -> AsyncIterator[Firefox]:
-    """Start headless Firefox on a fresh profile and open its BiDi session."""
+async def launch(profile: Path, display: str | None = None) -> AsyncIterator[Firefox]:
+    """Start Firefox on a fresh profile and open its BiDi session: headless, or on the X
+    ``display`` given (an Xvfb screen, for what headless Firefox cannot do: share a screen)."""
     write_profile(profile)
+    headless = ["--headless"] if display is None else []
+    env = {**os.environ, **({"MOZ_HEADLESS": "1"} if display is None else {"DISPLAY": display})}
     proc = await asyncio.create_subprocess_exec(
-        str(FIREFOX), "--headless", "--no-remote", "--profile", str(profile),
+        str(FIREFOX), *headless, "--no-remote", "--profile", str(profile),
         "--remote-debugging-port", "0", "about:blank",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "MOZ_HEADLESS": "1"},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     assert proc.stderr is not None
     try:
@@ -223,7 +249,10 @@ async def launch(profile: Path) -> AsyncIterator[Firefox]:
         async with aiohttp.ClientSession() as http:
             ws = await http.ws_connect(url + "/session", max_msg_size=0)
             browser = Firefox(proc, ws, http)
-            await browser.command("session.new", {"capabilities": {}})
+            # A confirm() ("end the session for everyone?") is answered yes, as Playwright's
+            # pages in these tests do.
+            capabilities = {"alwaysMatch": {"unhandledPromptBehavior": {"default": "accept"}}}
+            await browser.command("session.new", {"capabilities": capabilities})
             await browser.command("session.subscribe", {"events": ["log.entryAdded"]})
             try:
                 yield browser

@@ -1,0 +1,57 @@
+"""Screen sharing in real Chromium: a second video track from the same participant. The
+mediator shares a screen, the party sees it beside the mediator's camera; the mediator stops,
+the party's screen tile goes; sharing again brings it back."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, Page
+
+from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in
+from tests.e2e.sessions import (
+    open_page,
+    pass_selftest_and_join,
+    seed,
+    wait_place,
+    wait_playing,
+)
+
+# True when pid's screen video has a picture and has shown more than n frames.
+SCREEN_PLAYING = """([pid, n]) => [...document.querySelectorAll(
+    `video.remote[data-source=screen][data-pid='${pid}']`)].some(v => v.videoWidth > 0
+    && (v.mozPaintedFrames ?? v.getVideoPlaybackQuality().totalVideoFrames) > n)"""
+NO_SCREEN = "() => !document.querySelector('video.remote[data-source=screen]')"
+
+
+async def share(page: Page, on: bool) -> None:
+    await page.click("#screen-button")
+    await page.wait_for_selector(f"#screen-button[aria-pressed='{str(on).lower()}']")
+
+
+async def test_screen_share_start_stop_start(
+    media_browser: Browser, live_server: LiveServer, live_user: LiveUser
+) -> None:
+    sid, invite_url = await seed(live_server, live_user)
+    refused: list[str] = []
+    host = await open_page(media_browser, live_server, refused)
+    party = await open_page(media_browser, live_server, refused)
+    await log_in(host, "med")
+    await host.goto(f"/sessions/{sid}/join")
+    host_pid = await pass_selftest_and_join(host)
+    await party.goto(invite_url.removeprefix(live_server.url))
+    party_pid = await pass_selftest_and_join(party, "张三")
+    await host.click(f"#host-panel button[data-action=admit][data-pid='{party_pid}']")
+    await wait_place(party, "main")
+    await wait_playing(party, {host_pid})
+
+    await share(host, True)
+    await party.wait_for_function(SCREEN_PLAYING, arg=[host_pid, 10], polling=250)
+    await party.screenshot(path=str(SCREENSHOT_DIR / "session-screen.png"), full_page=True)
+    await wait_playing(party, {host_pid})  # the camera plays on beside the screen
+
+    await share(host, False)
+    await party.wait_for_function(NO_SCREEN, polling=250)
+    await wait_playing(party, {host_pid})
+
+    await share(host, True)
+    await party.wait_for_function(SCREEN_PLAYING, arg=[host_pid, 10], polling=250)
+    assert not refused, refused
