@@ -23,11 +23,12 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 # Debian's Chromium and Firefox ESR for the browser tests (never a browser download by a
-# test tool): the session client must work in both.
+# test tool): the session client must work in both. Xvfb gives Firefox a screen to share.
 browser:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v firefox-esr >/dev/null 2>&1 || missing="$$missing firefox-esr"; \
+	command -v Xvfb >/dev/null 2>&1 || missing="$$missing xvfb"; \
 	[ -z "$$missing" ] || { \
 	  echo "installing Debian's$$missing for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \

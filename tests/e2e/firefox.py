@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 
 FIREFOX = Path(os.environ.get("COURTLINK_FIREFOX", "/usr/bin/firefox-esr"))
+XVFB = Path("/usr/bin/Xvfb")
 
 PREFS: dict[str, Any] = {
     # Fake devices, granted without a prompt. Autoplay keeps Firefox's default policy (block
@@ -265,6 +266,30 @@ async def launch(profile: Path, display: str | None = None) -> AsyncIterator[Fir
     finally:
         if proc.returncode is None:
             proc.kill()
+        await proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def virtual_screen() -> AsyncIterator[str]:
+    """An Xvfb screen on a free display number, e.g. ":99": headless Firefox has no screen to
+    share, and Firefox on a real (virtual) display shares it without a picker once
+    permission prompts are off."""
+    read_fd, write_fd = os.pipe()
+    proc = await asyncio.create_subprocess_exec(
+        str(XVFB), "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp",
+        pass_fds=(write_fd,), stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(write_fd)
+    try:
+        number = await asyncio.wait_for(asyncio.to_thread(os.read, read_fd, 16), 30)
+        if not number.strip():
+            raise BidiError("Xvfb exited before it named its display")
+        yield ":" + number.decode().strip()
+    finally:
+        os.close(read_fd)
+        if proc.returncode is None:
+            proc.terminate()
         await proc.wait()
 
 

@@ -36,6 +36,13 @@ PLAYING = f"""(pids, n) => {{
 FRAMES_RISING = f"""(before) => [...document.querySelectorAll('video.remote[data-source=camera]')]
     .every(v => !(v.dataset.pid in before) || {FRAMES} > before[v.dataset.pid] + 10)"""
 
+# True when pid's screen video has a picture and has shown more than n frames.
+SCREEN_PLAYING = f"""([pid, n]) => [...document.querySelectorAll(
+    `video.remote[data-source=screen][data-pid='${{pid}}']`)].some(v => v.videoWidth > 0
+    && {FRAMES} > n)"""
+NO_SCREEN = "() => !document.querySelector('video.remote[data-source=screen]')"
+
+
 # The loudest level (RMS, 0..1) of pid's decoded remote audio over about two seconds, read
 # through Web Audio from the track the page plays: "hears the other side", not just "gets
 # packets". The page plays the stream in its video element, which Chromium needs before a

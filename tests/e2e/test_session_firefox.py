@@ -3,9 +3,10 @@ Debian's Firefox ESR (driven over WebDriver BiDi, tests/e2e/firefox.py).
 
 The party passes the self-test (after the click Firefox's autoplay policy asks for) and the
 name check, waits in the lobby, is admitted; both see each other's video playing and hear each
-other (the decoded remote audio has a level), and hear silence while both are muted; the
-mediator moves the party to a caucus room and back; the Firefox connection is dropped and
-comes back by itself; the mediator ends the session and Firefox shows the end."""
+other (the decoded remote audio has a level), and hear silence while both are muted; the party
+shares its screen and stops; the mediator moves the party to a caucus room and back; the
+Firefox connection is dropped and comes back by itself; the mediator ends the session and
+Firefox shows the end."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from playwright.async_api import Browser, Page
 from server.appkeys import SESSIONMAKER
 from server.models.sessions import MediationSession
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in
-from tests.e2e.firefox import FIREFOX, BidiError, Tab, launch
+from tests.e2e.firefox import FIREFOX, XVFB, BidiError, Tab, launch, virtual_screen
 from tests.e2e.sessions import (
     FRAMES_RISING,
     HEARD_LEVEL,
+    NO_SCREEN,
     PLAYING,
     REMOTE_VIDEOS,
+    SCREEN_PLAYING,
     open_page,
     pass_selftest_and_join,
     seed,
@@ -45,12 +48,13 @@ PEER_STATE = """async () => {
 
 @pytest.fixture
 def firefox() -> Path:
-    """Debian's Firefox ESR: skip locally when it is missing, fail in CI."""
-    if not FIREFOX.exists():
-        reason = f"{FIREFOX} missing: `make browser` (apt-get install firefox-esr) installs it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    """Debian's Firefox ESR and Xvfb: skip locally when either is missing, fail in CI."""
+    for program, package in ((FIREFOX, "firefox-esr"), (XVFB, "xvfb")):
+        if not program.exists():
+            reason = f"{program} missing: `make browser` (apt-get install {package}) installs it"
+            if os.environ.get("CI") == "true":
+                pytest.fail(reason)
+            pytest.skip(reason)
     return FIREFOX
 
 
@@ -114,7 +118,8 @@ async def test_chromium_mediator_and_firefox_party(
     host_pid = await pass_selftest_and_join(host)
     await wait_place(host, "main")
 
-    async with launch(tmp_path / "firefox-profile") as browser:
+    # Firefox runs on a virtual screen rather than headless: only then has it a screen to share.
+    async with virtual_screen() as display, launch(tmp_path / "ff", display) as browser:
         party = await browser.new_tab(live_server.url)
         await party.goto(invite_url.removeprefix(live_server.url))
         # Firefox's default autoplay policy holds the level meter until a click: the page
@@ -153,6 +158,14 @@ async def test_chromium_mediator_and_firefox_party(
         await host.click("#mute-button")
         await party.click("#mute-button")
         await hear_each_other(party, host, host_pid, party_pid)
+
+        # Firefox shares its screen (a second video track, offered afresh so that Firefox's
+        # answer can name its SSRC): the mediator sees it; stopping removes it at once.
+        await party.click("#screen-button")
+        await host.wait_for_function(SCREEN_PLAYING, arg=[party_pid, 10], polling=250)
+        await party.click("#screen-button")
+        await host.wait_for_function(NO_SCREEN, polling=250)
+        await wait_playing(host, {party_pid})
 
         # Caucus and back: media between the rooms stops, then flows again.
         await host.select_option(

@@ -8,18 +8,14 @@ from playwright.async_api import Browser, Page
 
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in
 from tests.e2e.sessions import (
+    NO_SCREEN,
+    SCREEN_PLAYING,
     open_page,
     pass_selftest_and_join,
     seed,
     wait_place,
     wait_playing,
 )
-
-# True when pid's screen video has a picture and has shown more than n frames.
-SCREEN_PLAYING = """([pid, n]) => [...document.querySelectorAll(
-    `video.remote[data-source=screen][data-pid='${pid}']`)].some(v => v.videoWidth > 0
-    && (v.mozPaintedFrames ?? v.getVideoPlaybackQuality().totalVideoFrames) > n)"""
-NO_SCREEN = "() => !document.querySelector('video.remote[data-source=screen]')"
 
 
 async def share(page: Page, on: bool) -> None:
