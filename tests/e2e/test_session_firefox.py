@@ -150,6 +150,8 @@ async def test_chromium_mediator_and_firefox_party(
         await ff_wait_playing(party, {host_pid})
         await wait_playing(host, {party_pid})
         await hear_each_other(party, host, host_pid, party_pid)
+        # The connection-quality indicator reads Firefox's getStats too.
+        await party.wait_selector("#quality[data-quality=good]")
         await party.screenshot(SCREENSHOT_DIR / "session-firefox-room.png")
         # Both mute: each hears silence; both unmute: each hears the other again.
         await host.click("#mute-button")
