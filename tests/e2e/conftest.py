@@ -90,14 +90,20 @@ async def live_server(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Li
         await runner.cleanup()
 
 
-@pytest.fixture
-def chromium() -> Path:
-    """Debian's Chromium: skip locally when it is missing, fail in CI."""
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} missing: `make browser` (apt-get install chromium) installs it"
+def require_program(program: Path, package: str) -> None:
+    """A browser test's program (a Debian package): skip locally when it is missing, saying
+    how to install it, and fail in CI, so a missing browser never passes silently."""
+    if not program.exists():
+        reason = f"{program} missing: `make browser` (apt-get install {package}) installs it"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium."""
+    require_program(CHROMIUM, "chromium")
     return CHROMIUM
 
 

@@ -10,7 +10,6 @@ Firefox shows the end."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from playwright.async_api import Browser, Page
 
 from server.appkeys import SESSIONMAKER
 from server.models.sessions import MediationSession
-from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in
+from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in, require_program
 from tests.e2e.firefox import FIREFOX, XVFB, BidiError, Tab, launch, virtual_screen
 from tests.e2e.sessions import (
     FRAMES_RISING,
@@ -48,13 +47,9 @@ PEER_STATE = """async () => {
 
 @pytest.fixture
 def firefox() -> Path:
-    """Debian's Firefox ESR and Xvfb: skip locally when either is missing, fail in CI."""
-    for program, package in ((FIREFOX, "firefox-esr"), (XVFB, "xvfb")):
-        if not program.exists():
-            reason = f"{program} missing: `make browser` (apt-get install {package}) installs it"
-            if os.environ.get("CI") == "true":
-                pytest.fail(reason)
-            pytest.skip(reason)
+    """Debian's Firefox ESR, and Xvfb for its screen."""
+    require_program(FIREFOX, "firefox-esr")
+    require_program(XVFB, "xvfb")
     return FIREFOX
 
 
