@@ -1,6 +1,7 @@
 """Screen sharing in real Chromium: a second video track from the same participant. The
 mediator shares a screen, the party sees it beside the mediator's camera; the mediator stops,
-the party's screen tile goes; sharing again brings it back."""
+the party's screen tile goes; sharing again brings it back, and stopping from the browser's
+own bar ends it the same way."""
 
 from __future__ import annotations
 
@@ -50,4 +51,12 @@ async def test_screen_share_start_stop_start(
 
     await share(host, True)
     await party.wait_for_function(SCREEN_PLAYING, arg=[host_pid, 10], polling=250)
+
+    # Stopped from the browser's own "stop sharing" bar: the track ends by itself. The page
+    # treats it as the button: the button is released and the share leaves the party.
+    await host.evaluate(
+        "() => window.courtlink.media.local.screen.dispatchEvent(new Event('ended'))"
+    )
+    await host.wait_for_selector("#screen-button[aria-pressed='false']")
+    await party.wait_for_function(NO_SCREEN, polling=250)
     assert not refused, refused

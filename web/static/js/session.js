@@ -247,18 +247,22 @@ function setCamera(on) {
 }
 
 async function toggleScreen() {
+  let next = null;
   if (app.media.local.screen) {
     app.media.local.screen.stop();
-    await app.media.setTrack("screen", null);
   } else {
     let display;
     try { display = await navigator.mediaDevices.getDisplayMedia({ video: true }); } catch { return; }
-    const track = display.getVideoTracks()[0];
-    track.addEventListener("ended", () => { app.media.setTrack("screen", null).then(announce); });
-    await app.media.setTrack("screen", track);
+    next = display.getVideoTracks()[0];
+    // Stopped from the browser's own "stop sharing" bar: the same as pressing the button.
+    next.addEventListener("ended", () => { if (app.media.local.screen === next) toggleScreen(); });
   }
-  $("screen-button").setAttribute("aria-pressed", String(!!app.media.local.screen));
+  // Say so before the track changes: the server starts the share on the packets that follow
+  // (and drops what a stopped share still sends).
+  const replaced = app.media.setTrack("screen", next);
+  $("screen-button").setAttribute("aria-pressed", String(!!next));
   announce();
+  await replaced;
 }
 
 let toastTimer = 0;
