@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import os
 import signal
@@ -33,6 +32,7 @@ from _media_record import RecordingProbe
 
 from server import eventloop
 from signaling.sfu import Sfu
+from signaling.sfu.trim import freeze_long_lived
 
 SFU = web.AppKey("sfu", Sfu)
 PROBE = web.AppKey("probe", RecordingProbe)
@@ -68,9 +68,8 @@ async def ws_peer(request: web.Request) -> web.WebSocketResponse:
 
 async def stats(request: web.Request) -> web.Response:
     if request.query.get("gc"):
-        # A memory sample: collect, and return free heap pages as the SFU itself does 2 s
+        # A memory sample: collect and return free heap pages, as the SFU itself does 2 s
         # after a departure, so a sample does not depend on whether that trim ran yet.
-        gc.collect()
         request.app[SFU].trimmer.trim()
     out = {"pid": os.getpid(), "sfu": request.app[SFU].stats()}
     if PROBE in request.app:
@@ -105,10 +104,7 @@ async def main() -> None:
         app.router.add_get("/recording", probe.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    # as `courtlink serve` does once started (server/cli.py): start-up objects out of the
-    # cyclic collector's view
-    gc.collect()
-    gc.freeze()
+    freeze_long_lived()  # as `courtlink serve` does once started (server/cli.py)
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]

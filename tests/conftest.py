@@ -25,6 +25,7 @@ from server import eventloop
 from server.app import create_app
 from server.migrate import upgrade
 from server.settings import Settings
+from signaling.sfu import Sfu
 from tests.helpers import ensure_pg_reachable
 
 # The tests run on the loop `courtlink serve` runs on (uvloop where installed).
@@ -119,6 +120,14 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def app(settings: Settings) -> web.Application:
     return create_app(settings)
+
+
+@pytest.fixture
+async def sfu() -> AsyncIterator[Sfu]:
+    """A pass-through SFU on its own (no app), for the tests with in-process aiortc peers."""
+    s = Sfu(ice_servers=[])
+    yield s
+    await s.close()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ the server never creates a decoder or an encoder for a forwarded track."""
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +45,6 @@ def codec_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[Any]
     monkeypatch.setattr(aiortc.rtcrtpreceiver, "get_decoder", get_decoder)
     monkeypatch.setattr(aiortc.rtcrtpsender, "get_encoder", get_encoder)
     yield calls
-
-
-@pytest.fixture
-async def sfu() -> AsyncIterator[Sfu]:
-    s = Sfu(ice_servers=[])
-    yield s
-    await s.close()
 
 
 def _is_contiguous_run(got: list[bytes], sent: list[tuple[bytes, bool]]) -> int:

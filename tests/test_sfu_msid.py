@@ -10,20 +10,12 @@ peers (aiortc itself does not check msid) and inspect every offer the subscriber
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from signaling.sfu import Sfu
 from tests.sfu_peers import Client, clip_tracks, wait_for
-
-
-@pytest.fixture
-async def sfu() -> AsyncIterator[Sfu]:
-    s = Sfu(ice_servers=[])
-    yield s
-    await s.close()
 
 
 def sections(sdp: str) -> list[tuple[str, str | None, tuple[str, ...] | None]]:

@@ -4,22 +4,12 @@ starts, one offer at a time per peer."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from signaling.sfu import Sfu
 from signaling.sfu.media import vp8_keyframe_start
 from tests.media_clips import clip_frames
 from tests.sfu_peers import Client, ClipTrack, Received, clip_tracks, small_clips, wait_for
-
-
-@pytest.fixture
-async def sfu() -> AsyncIterator[Sfu]:
-    s = Sfu(ice_servers=[])
-    yield s
-    await s.close()
 
 
 def _frames(run: list[Any]) -> list[Any]:

@@ -9,9 +9,6 @@ stopped share alive nor starts one."""
 from __future__ import annotations
 
 import struct
-from collections.abc import AsyncIterator
-
-import pytest
 
 from signaling.sfu import Sfu
 from signaling.sfu.forward import InboundTrack
@@ -57,13 +54,6 @@ def test_a_held_screen_is_not_restarted_by_late_media() -> None:
     track.held = False  # sharing again
     track.on_rtp(rtp(2, b"\x10" + b"\0" * 30))
     assert track.live and started == [track]
-
-
-@pytest.fixture
-async def sfu() -> AsyncIterator[Sfu]:
-    s = Sfu(ice_servers=[])
-    yield s
-    await s.close()
 
 
 async def test_saying_the_share_stopped_removes_it_from_everyone_at_once(sfu: Sfu) -> None:

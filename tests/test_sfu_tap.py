@@ -3,10 +3,6 @@ track start/end around room changes; frames rebuilt from the tap equal the clip'
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from signaling.sfu import FrameAssembler, MediaPacket, Sfu
 from tests.media_clips import clip_frames
 from tests.sfu_peers import Client, clip_tracks, small_clips, wait_for
@@ -28,13 +24,6 @@ class RecordingTap:
 
     def on_track_end(self, peer_id: str, track_id: str) -> None:
         self.events.append(("end", peer_id, track_id))
-
-
-@pytest.fixture
-async def sfu() -> AsyncIterator[Sfu]:
-    s = Sfu(ice_servers=[])
-    yield s
-    await s.close()
 
 
 async def test_tap_sees_what_is_forwarded_and_track_lifetimes(sfu: Sfu) -> None:

@@ -4,9 +4,10 @@ however many peers left (signaling/sfu/trim.py)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from signaling.sfu import Sfu
-from signaling.sfu.trim import Trimmer
+from signaling.sfu.trim import Trimmer, freeze_long_lived
 from tests.sfu_peers import Client, clip_tracks, wait_for
 
 
@@ -63,3 +64,12 @@ async def test_the_trim_collects_what_departed_peers_left_in_cycles() -> None:
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_freezing_takes_start_up_objects_out_of_the_collectors_view() -> None:
+    gc.unfreeze()
+    try:
+        freeze_long_lived()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # the rest of the suite collects as it did

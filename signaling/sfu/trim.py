@@ -7,9 +7,9 @@ peers allocate around them and the heap fragments. So the trim first collects (`
 then returns the freed pages. Measured with bench/media.py --cycles (server RSS over 200
 join/leave cycles): +16.5 MB before any of this, +6.1 MB with the trim alone, +2.5 MB with the
 collection too. The collection pauses the loop for 0.2-10 ms (median ~1 ms, measured in the
-bench server) because ``courtlink serve`` freezes its start-up objects (``gc.freeze``,
-server/cli.py); unfrozen it would be ~55 ms. It runs at most every ``DELAY`` seconds and only
-after someone left, when a renegotiation is under way anyway.
+bench server) because ``courtlink serve`` freezes its start-up objects once started
+(``freeze_long_lived`` below); unfrozen it would be ~55 ms. It runs at most every ``DELAY``
+seconds and only after someone left, when a renegotiation is under way anyway.
 
 A peer connection allocates a few megabytes in C (OpenSSL's DTLS context, libsrtp sessions,
 aioice's sockets, receive buffers) and in Python. When it closes, glibc keeps the freed chunks
@@ -37,6 +37,14 @@ try:
     _trim: Any = _ffi.dlopen(None).malloc_trim if sys.platform.startswith("linux") else None
 except (OSError, AttributeError):  # pragma: no cover - not glibc (musl has no malloc_trim)
     _trim = None
+
+
+def freeze_long_lived() -> None:
+    """Move everything alive now (modules, the app, its routes and templates: all of it lives
+    as long as the process) out of the cyclic collector's view, so the trim's collection scans
+    only what sessions created. Call once, when the server has started."""
+    gc.collect()
+    gc.freeze()
 
 
 class Trimmer:

@@ -14,6 +14,7 @@ in CI (``CI=true``), so a missing browser never passes silently.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -107,27 +108,27 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
+@contextlib.asynccontextmanager
+async def _launch_chromium(chromium: Path, args: list[str]) -> AsyncIterator[Browser]:
     async with async_playwright() as pw:
-        instance = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        instance = await pw.chromium.launch(executable_path=str(chromium), args=args)
         try:
             yield instance
         finally:
             await instance.close()
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    async with _launch_chromium(chromium, CHROMIUM_ARGS) as instance:
+        yield instance
 
 
 @pytest.fixture
 async def media_browser(chromium: Path) -> AsyncIterator[Browser]:
     """Chromium with a fake camera (test pattern) and microphone (beeps), permission granted."""
-    async with async_playwright() as pw:
-        instance = await pw.chromium.launch(
-            executable_path=str(chromium), args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
-        )
-        try:
-            yield instance
-        finally:
-            await instance.close()
+    async with _launch_chromium(chromium, [*CHROMIUM_ARGS, *MEDIA_ARGS]) as instance:
+        yield instance
 
 
 NewPage = Callable[..., Awaitable[Page]]

@@ -2,15 +2,18 @@
 
 Playwright drives only its own patched Firefox builds, and the project never downloads a
 browser; Debian's ``firefox-esr`` speaks the W3C WebDriver BiDi protocol itself when started
-with ``--remote-debugging-port``. This module is the small client the tests need: start a
-headless Firefox with its own throw-away profile, open a tab, navigate, evaluate script,
-wait for a condition, click like a person (a trusted pointer click, so a user gesture), fill
-a field, take a screenshot, and keep the page's console for the failure message.
+with ``--remote-debugging-port``. This module is the small client the tests need: start
+Firefox (headless, or on an X display) with its own throw-away profile and open tabs. A
+``Tab`` answers the few Playwright ``Page`` calls the session helpers use (``goto``,
+``evaluate``, ``wait_for_function``, ``wait_for_selector``, ``click``, ``fill``,
+``select_option``, ``screenshot``) with the same arguments, so one helper drives either
+browser. A click is a trusted pointer click (a user gesture, as a person's); the page's
+console is kept for failure messages.
 
 The profile's prefs give Firefox what Chromium gets from its fake-media flags: a fake camera
-(a moving picture) and microphone (a tone), no permission prompt, a stand-in
-for the sound card the container lacks; and the
-ICE prefs let it reach a server on loopback in a container with no mDNS.
+(a moving picture) and microphone (a tone), no permission prompt, and a stand-in for the
+sound card the container lacks; the ICE prefs let it reach a server on loopback in a
+container with no mDNS.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from typing import Any
 import aiohttp
 
 FIREFOX = Path(os.environ.get("COURTLINK_FIREFOX", "/usr/bin/firefox-esr"))
-XVFB = Path("/usr/bin/Xvfb")
 
 PREFS: dict[str, Any] = {
     # Fake devices, granted without a prompt. Autoplay keeps Firefox's default policy (block
@@ -63,12 +65,14 @@ class BidiError(AssertionError):
     """A BiDi command failed, or a page script threw."""
 
 
-class Firefox:
-    """One headless Firefox process and its BiDi session."""
+_NO_ARG = object()
 
-    def __init__(self, proc: asyncio.subprocess.Process, ws: aiohttp.ClientWebSocketResponse,
-                 http: aiohttp.ClientSession) -> None:  # fmt: skip
-        self.proc, self.ws, self.http = proc, ws, http
+
+class Firefox:
+    """One Firefox process's BiDi session."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
         self.console: list[str] = []
         self._next_id = 0
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -107,7 +111,8 @@ class Firefox:
 
 
 class Tab:
-    """One browsing context; URLs starting with / resolve against ``base_url``."""
+    """One browsing context; URLs starting with / resolve against ``base_url``. Timeouts are
+    in milliseconds, as Playwright's."""
 
     def __init__(self, browser: Firefox, context: str, base_url: str) -> None:
         self.browser, self.context, self.base_url = browser, context, base_url
@@ -119,51 +124,68 @@ class Tab:
             "browsingContext.navigate", {"context": self.context, "url": url, "wait": "complete"}
         )
 
-    async def evaluate(self, function: str, *args: Any) -> Any:
-        """Call a JS function (source text) with JSON arguments; its (awaited) value back as
-        JSON. A thrown exception raises ``BidiError`` with the page's message."""
-        expression = (
-            f"(async () => JSON.stringify(await ({function})(...{json.dumps(list(args))})"
-            " ?? null))()"
-        )
-        reply = await self.browser.command(
+    async def _script(self, expression: str, *, await_promise: bool) -> dict[str, Any]:
+        return await self.browser.command(
             "script.evaluate",
             {
                 "expression": expression,
                 "target": {"context": self.context},
-                "awaitPromise": True,
+                "awaitPromise": await_promise,
                 # Script is not a person: only click() gives the page a user gesture.
                 "userActivation": False,
             },
         )
+
+    async def evaluate(self, expression: str, arg: Any = _NO_ARG) -> Any:
+        """Call a JS function (source text), with ``arg`` (JSON) if given; its (awaited)
+        value back as JSON. A thrown exception raises ``BidiError`` with the page's message."""
+        args = "" if arg is _NO_ARG else json.dumps(arg)
+        wrapped = f"(async () => JSON.stringify(await ({expression})({args}) ?? null))()"
+        reply = await self._script(wrapped, await_promise=True)
         if reply["type"] == "exception":
-            details = reply["exceptionDetails"]
-            raise BidiError(f"page script threw: {details.get('text')}")
+            raise BidiError(f"page script threw: {reply['exceptionDetails'].get('text')}")
         return json.loads(reply["result"]["value"])
 
-    async def wait_for(self, predicate: str, *args: Any, within: float = 30.0) -> Any:
-        """Poll a JS predicate every 250 ms until it is truthy; its value back."""
-        deadline = asyncio.get_running_loop().time() + within
+    async def wait_for_function(
+        self,
+        expression: str,
+        arg: Any = _NO_ARG,
+        *,
+        polling: float = 250,
+        timeout: float = 30_000,  # noqa: ASYNC109 (Playwright's name and unit)
+    ) -> Any:
+        """Call the JS function every ``polling`` ms until it returns something truthy;
+        that value back."""
+        deadline = asyncio.get_running_loop().time() + timeout / 1000
         while True:
-            value = await self.evaluate(predicate, *args)
+            value = await self.evaluate(expression, arg)
             if value:
                 return value
             if asyncio.get_running_loop().time() > deadline:
                 raise BidiError(
-                    f"timed out after {within} s waiting for {predicate}; "
+                    f"timed out after {timeout / 1000} s waiting for {expression}; "
                     f"console: {self.browser.console[-10:]}"
                 )
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(polling / 1000)
 
-    async def wait_selector(self, selector: str, within: float = 30.0) -> None:
-        await self.wait_for("(s) => !!document.querySelector(s)", selector, within=within)
+    async def wait_for_selector(
+        self,
+        selector: str,
+        *,
+        timeout: float = 30_000,  # noqa: ASYNC109 (Playwright's name and unit)
+    ) -> None:
+        """Until the selector matches. (Playwright also waits for it to be visible: selectors
+        in these tests say ``:not([hidden])`` where that matters.)"""
+        await self.wait_for_function(
+            "(s) => !!document.querySelector(s)", selector, timeout=timeout
+        )
 
     async def click(self, selector: str) -> None:
         """A trusted pointer click in the middle of the element, as a person's would be.
         The page may re-render the element between finding and clicking it (the host panel
         does on every state message): then find it again, as Playwright does."""
         for attempt in range(5):
-            await self.wait_selector(selector)
+            await self.wait_for_selector(selector)
             try:
                 await self._click_once(selector)
                 return
@@ -174,13 +196,8 @@ class Tab:
                 await asyncio.sleep(0.2)
 
     async def _click_once(self, selector: str) -> None:
-        found = await self.browser.command(
-            "script.evaluate",
-            {
-                "expression": f"document.querySelector({json.dumps(selector)})",
-                "target": {"context": self.context},
-                "awaitPromise": False,
-            },
+        found = await self._script(
+            f"document.querySelector({json.dumps(selector)})", await_promise=False
         )
         node = found["result"]
         if node.get("type") != "node":
@@ -200,28 +217,25 @@ class Tab:
             },
         )
 
-    async def screenshot(self, path: Path) -> None:
+    async def screenshot(self, path: str) -> None:
         shot = await self.browser.command(
             "browsingContext.captureScreenshot", {"context": self.context}
         )
-        await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
+        await asyncio.to_thread(Path(path).write_bytes, base64.b64decode(shot["data"]))
 
-    async def select(self, selector: str, value: str) -> None:
-        """Choose an option of a <select>, with the change event a person's choice fires."""
+    async def _set_value(self, selector: str, value: str, event: str) -> None:
+        """Set a field's value and fire the event a person's typing or choice fires."""
         await self.evaluate(
-            """(s, v) => { const el = document.querySelector(s); el.value = v;
-                           el.dispatchEvent(new Event('change', {bubbles: true})); }""",
-            selector,
-            value,
+            """([s, v, e]) => { const el = document.querySelector(s); el.value = v;
+                                el.dispatchEvent(new Event(e, {bubbles: true})); }""",
+            [selector, value, event],
         )
 
     async def fill(self, selector: str, value: str) -> None:
-        await self.evaluate(
-            """(s, v) => { const el = document.querySelector(s); el.value = v;
-                           el.dispatchEvent(new Event('input', {bubbles: true})); }""",
-            selector,
-            value,
-        )
+        await self._set_value(selector, value, "input")
+
+    async def select_option(self, selector: str, value: str) -> None:
+        await self._set_value(selector, value, "change")
 
 
 def write_profile(profile: Path) -> None:
@@ -243,13 +257,14 @@ async def launch(profile: Path, display: str | None = None) -> AsyncIterator[Fir
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     assert proc.stderr is not None
+    drain = None
     try:
         url = await asyncio.wait_for(_listening_url(proc.stderr), 60)
         # Firefox logs freely on stderr; keep reading it so a full pipe never blocks it.
         drain = asyncio.create_task(_drain(proc.stderr))
         async with aiohttp.ClientSession() as http:
             ws = await http.ws_connect(url + "/session", max_msg_size=0)
-            browser = Firefox(proc, ws, http)
+            browser = Firefox(ws)
             # A confirm() ("end the session for everyone?") is answered yes, as Playwright's
             # pages in these tests do.
             capabilities = {"alwaysMatch": {"unhandledPromptBehavior": {"default": "accept"}}}
@@ -262,34 +277,11 @@ async def launch(profile: Path, display: str | None = None) -> AsyncIterator[Fir
                     await asyncio.wait_for(browser.command("browser.close", {}), 10)
                 await ws.close()
                 browser._reader.cancel()
-        drain.cancel()
     finally:
+        if drain is not None:
+            drain.cancel()
         if proc.returncode is None:
             proc.kill()
-        await proc.wait()
-
-
-@contextlib.asynccontextmanager
-async def virtual_screen() -> AsyncIterator[str]:
-    """An Xvfb screen on a free display number, e.g. ":99": headless Firefox has no screen to
-    share, and Firefox on a real (virtual) display shares it without a picker once
-    permission prompts are off."""
-    read_fd, write_fd = os.pipe()
-    proc = await asyncio.create_subprocess_exec(
-        str(XVFB), "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp",
-        pass_fds=(write_fd,), stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    os.close(write_fd)
-    try:
-        number = await asyncio.wait_for(asyncio.to_thread(os.read, read_fd, 16), 30)
-        if not number.strip():
-            raise BidiError("Xvfb exited before it named its display")
-        yield ":" + number.decode().strip()
-    finally:
-        os.close(read_fd)
-        if proc.returncode is None:
-            proc.terminate()
         await proc.wait()
 
 

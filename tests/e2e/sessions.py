@@ -1,7 +1,8 @@
 """The live-session page as the browser tests drive it: seeding a case with a session and an
 invite, opening a page that records refused offers, and the page-side checks (which place the
-page shows, whose video is playing, whether remote audio is heard). The JS checks are plain
-functions so that Playwright (Chromium) and the BiDi client (Firefox) run the same ones."""
+page shows, whose video is playing, whether remote audio is heard). Each helper takes a
+Playwright ``Page`` (Chromium) or a BiDi ``Tab`` (Firefox, tests/e2e/firefox.py): the tab
+answers the same calls, so both browsers go through the same steps and checks."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from server.appkeys import SESSIONMAKER
 from server.models.accounts import Office
 from server.models.docket import Case, Party
 from server.sessions import create_invite, create_session
-from tests.e2e.conftest import LiveServer, LiveUser
+from tests.e2e.conftest import LiveServer, LiveUser, log_in
+from tests.e2e.firefox import Tab
+
+Driver = Page | Tab
 
 # Frames a video element has shown so far. Chromium counts them in getVideoPlaybackQuality();
 # Firefox reports 0 there for a live MediaStream and counts painted frames in mozPaintedFrames.
@@ -41,6 +45,17 @@ SCREEN_PLAYING = f"""([pid, n]) => [...document.querySelectorAll(
     `video.remote[data-source=screen][data-pid='${{pid}}']`)].some(v => v.videoWidth > 0
     && {FRAMES} > n)"""
 NO_SCREEN = "() => !document.querySelector('video.remote[data-source=screen]')"
+
+# What the page knows about its connection, for a failure message: its event log, the peer
+# connection's states, and what each inbound RTP stream has received and decoded.
+PEER_STATE = """async () => {
+    const app = window.courtlink, pc = app.media && app.media.pc;
+    const inbound = [];
+    if (pc) (await pc.getStats()).forEach(s => { if (s.type === 'inbound-rtp')
+        inbound.push([s.kind, s.packetsReceived, s.framesDecoded]); });
+    const states = pc && [pc.connectionState, pc.iceConnectionState, pc.signalingState];
+    return { log: app.log.slice(-15), pc: states, inbound };
+}"""
 
 
 # The loudest level (RMS, 0..1) of pid's decoded remote audio over about two seconds, read
@@ -105,21 +120,40 @@ async def seed(server: LiveServer, live_user: LiveUser) -> tuple[int, str]:
         return session.id, url
 
 
-async def wait_place(page: Page, place: str | None) -> None:
+async def host_in_main(
+    browser: Browser, server: LiveServer, refused: list[str], sid: int
+) -> tuple[Page, str]:
+    """The mediator ("med", from ``seed``) logged in, past the self-test and in the main room
+    (a host goes straight in): the page and its pid."""
+    host = await open_page(browser, server, refused)
+    await log_in(host, "med")
+    await host.goto(f"/sessions/{sid}/join")
+    pid = await pass_selftest_and_join(host)
+    await wait_place(host, "main")
+    return host, pid
+
+
+async def wait_place(page: Driver, place: str | None) -> None:
     if place is None:
         await page.wait_for_selector("#screen-lobby:not([hidden])")
     else:
         await page.wait_for_selector(f"#room-name[data-place='{place}']")
 
 
-async def videos(page: Page) -> list[dict[str, Any]]:
-    return await page.evaluate(REMOTE_VIDEOS)
+async def videos(page: Driver) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await page.evaluate(REMOTE_VIDEOS)
+    return found
 
 
-async def wait_playing(page: Page, pids: set[str]) -> None:
+async def wait_playing(page: Driver, pids: set[str]) -> None:
     """Every pid's camera video has a picture and its decoded-frame count keeps rising."""
-    await page.wait_for_function(f"([pids, n]) => ({PLAYING})(pids, n)", arg=[sorted(pids), 5],
-                                 polling=250)  # fmt: skip
+    try:
+        await page.wait_for_function(
+            f"([pids, n]) => ({PLAYING})(pids, n)", arg=[sorted(pids), 5], polling=250
+        )
+    except Exception as exc:  # Playwright's TimeoutError or the BiDi client's
+        state = await page.evaluate(PEER_STATE)
+        raise AssertionError(f"{exc}\npage: {state}\nvideos: {await videos(page)}") from exc
     first = {v["pid"]: v["frames"] for v in await videos(page) if v["source"] == "camera"}
     await page.wait_for_function(
         f"([before]) => ({FRAMES_RISING})(before)", arg=[first], polling=250
@@ -127,9 +161,9 @@ async def wait_playing(page: Page, pids: set[str]) -> None:
     assert {v["pid"] for v in await videos(page) if v["source"] == "camera"} == pids
 
 
-async def self_test_passes(page: Page) -> None:
+async def self_test_passes(page: Driver) -> None:
     try:
-        await page.locator("#selftest-result[data-result=pass]").wait_for(timeout=60_000)
+        await page.wait_for_selector("#selftest-result[data-result=pass]", timeout=60_000)
     except Exception as exc:
         checks = await page.evaluate(
             "() => [...document.querySelectorAll('.checks li, #selftest-result')]"
@@ -138,7 +172,7 @@ async def self_test_passes(page: Page) -> None:
         raise AssertionError(f"self-test did not pass: {checks}") from exc
 
 
-async def pass_selftest_and_join(page: Page, name: str | None = None) -> str:
+async def pass_selftest_and_join(page: Driver, name: str | None = None) -> str:
     await self_test_passes(page)
     if name is not None:
         await page.fill("#party-name", name)

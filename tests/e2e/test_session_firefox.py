@@ -13,36 +13,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser
 
 from server.appkeys import SESSIONMAKER
 from server.models.sessions import MediationSession
-from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in, require_program
-from tests.e2e.firefox import FIREFOX, XVFB, BidiError, Tab, launch, virtual_screen
+from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, require_program
+from tests.e2e.firefox import FIREFOX, launch
 from tests.e2e.sessions import (
-    FRAMES_RISING,
     HEARD_LEVEL,
     NO_SCREEN,
-    PLAYING,
-    REMOTE_VIDEOS,
     SCREEN_PLAYING,
-    open_page,
+    Driver,
+    host_in_main,
     pass_selftest_and_join,
     seed,
     wait_place,
     wait_playing,
 )
-
-# What the page knows about its connection, for a failure message: its event log, the peer
-# connection's states, and what each inbound RTP stream has received and decoded.
-PEER_STATE = """async () => {
-    const app = window.courtlink, pc = app.media && app.media.pc;
-    const inbound = [];
-    if (pc) (await pc.getStats()).forEach(s => { if (s.type === 'inbound-rtp')
-        inbound.push([s.kind, s.packetsReceived, s.framesDecoded]); });
-    const states = pc && [pc.connectionState, pc.iceConnectionState, pc.signalingState];
-    return { log: app.log.slice(-15), pc: states, inbound };
-}"""
+from tests.e2e.xvfb import XVFB, virtual_screen
 
 
 @pytest.fixture
@@ -53,30 +41,14 @@ def firefox() -> Path:
     return FIREFOX
 
 
-async def ff_wait_playing(tab: Tab, pids: set[str]) -> None:
-    """The Firefox side of ``wait_playing``: every pid's camera video has a picture and its
-    decoded-frame count keeps rising."""
-    try:
-        await tab.wait_for(PLAYING, sorted(pids), 5)
-    except BidiError as exc:
-        state = await tab.evaluate(PEER_STATE)
-        raise BidiError(
-            f"{exc}\npage: {state}\nvideos: {await tab.evaluate(REMOTE_VIDEOS)}"
-        ) from exc
-    first = {v["pid"]: v["frames"] for v in await tab.evaluate(REMOTE_VIDEOS)}
-    await tab.wait_for(FRAMES_RISING, first)
-    got = {v["pid"] for v in await tab.evaluate(REMOTE_VIDEOS) if v["source"] == "camera"}
-    assert got == pids
-
-
-async def hear_each_other(party: Tab, host: Page, host_pid: str, party_pid: str) -> None:
+async def hear_each_other(party: Driver, host: Driver, host_pid: str, party_pid: str) -> None:
     """Each side's decoded remote audio has a level: Chromium's fake microphone beeps, Firefox's
     plays a tone (measured: about 0.28 and 0.07 RMS; silence reads under 0.001)."""
     assert await party.evaluate(HEARD_LEVEL, host_pid) > 0.01
     assert await host.evaluate(HEARD_LEVEL, party_pid) > 0.01
 
 
-async def hear_silence(party: Tab, host: Page, host_pid: str, party_pid: str) -> None:
+async def hear_silence(party: Driver, host: Driver, host_pid: str, party_pid: str) -> None:
     """After muting, each side soon hears silence (what was already on its way plays out
     first, so the first look may still catch the tail)."""
     levels: tuple[float, float] = (1.0, 1.0)
@@ -90,13 +62,6 @@ async def hear_silence(party: Tab, host: Page, host_pid: str, party_pid: str) ->
     raise AssertionError(f"still heard after both muted: {levels}")
 
 
-async def ff_wait_place(tab: Tab, place: str | None) -> None:
-    if place is None:
-        await tab.wait_selector("#screen-lobby:not([hidden])")
-    else:
-        await tab.wait_selector(f"#room-name[data-place='{place}']")
-
-
 async def test_chromium_mediator_and_firefox_party(
     media_browser: Browser,
     firefox: Path,
@@ -106,12 +71,7 @@ async def test_chromium_mediator_and_firefox_party(
 ) -> None:
     sid, invite_url = await seed(live_server, live_user)
     refused: list[str] = []
-    host = await open_page(media_browser, live_server, refused)
-    await log_in(host, "med")
-    await host.goto(f"/sessions/{sid}")
-    await host.click("#join-link")
-    host_pid = await pass_selftest_and_join(host)
-    await wait_place(host, "main")
+    host, host_pid = await host_in_main(media_browser, live_server, refused, sid)
 
     # Firefox runs on a virtual screen rather than headless: only then has it a screen to share.
     async with virtual_screen() as display, launch(tmp_path / "ff", display) as browser:
@@ -119,35 +79,23 @@ async def test_chromium_mediator_and_firefox_party(
         await party.goto(invite_url.removeprefix(live_server.url))
         # Firefox's default autoplay policy holds the level meter until a click: the page
         # says so and offers a button; a click on it starts the meter, and the test passes.
-        await party.wait_selector("#mic-start:not([hidden])")
+        await party.wait_for_selector("#mic-start:not([hidden])")
         assert "点击" in await party.evaluate(
             "() => document.querySelector('#check-mic').textContent"
         )
         await party.click("#mic-start")
-        try:
-            await party.wait_selector("#selftest-result[data-result=pass]", within=60)
-        except BidiError as exc:
-            checks = await party.evaluate(
-                "() => [...document.querySelectorAll('.checks li, #selftest-result')]"
-                ".map(e => e.textContent)"
-            )
-            raise AssertionError(f"self-test did not pass: {checks}") from exc
-        await party.fill("#party-name", "张三")
-        await party.click("#join-button")
-        party_pid = await party.wait_for(
-            "() => window.courtlink.welcome && window.courtlink.welcome.pid"
-        )
-        await ff_wait_place(party, None)
+        party_pid = await pass_selftest_and_join(party, "张三")
+        await wait_place(party, None)
 
         # Admitted, they see and hear each other.
         await host.click(f"#host-panel button[data-action=admit][data-pid='{party_pid}']")
-        await ff_wait_place(party, "main")
-        await ff_wait_playing(party, {host_pid})
+        await wait_place(party, "main")
+        await wait_playing(party, {host_pid})
         await wait_playing(host, {party_pid})
         await hear_each_other(party, host, host_pid, party_pid)
         # The connection-quality indicator reads Firefox's getStats too.
-        await party.wait_selector("#quality[data-quality=good]")
-        await party.screenshot(SCREENSHOT_DIR / "session-firefox-room.png")
+        await party.wait_for_selector("#quality[data-quality=good]")
+        await party.screenshot(str(SCREENSHOT_DIR / "session-firefox-room.png"))
         # Both mute: each hears silence; both unmute: each hears the other again.
         await host.click("#mute-button")
         await party.click("#mute-button")
@@ -168,26 +116,26 @@ async def test_chromium_mediator_and_firefox_party(
         await host.select_option(
             f"#host-panel select[data-action=move][data-pid='{party_pid}']", "caucus-1"
         )
-        await ff_wait_place(party, "caucus-1")
-        await party.wait_for("() => !document.querySelector('video.remote')")
+        await wait_place(party, "caucus-1")
+        await party.wait_for_function("() => !document.querySelector('video.remote')")
         await host.wait_for_function(
             "(pid) => !document.querySelector(`video.remote[data-pid='${pid}']`)", arg=party_pid
         )
         await host.click(f"#host-panel button[data-action=move][data-pid='{party_pid}']")
-        await ff_wait_place(party, "main")
-        await ff_wait_playing(party, {host_pid})
+        await wait_place(party, "main")
+        await wait_playing(party, {host_pid})
         await wait_playing(host, {party_pid})
 
         # A forced drop in Firefox: it reconnects, resumes its place, and the video plays.
         await party.evaluate("() => window.courtlink.signal.drop()")
-        new_pid = await party.wait_for(
+        new_pid = await party.wait_for_function(
             """(old) => { const w = window.courtlink.welcome;
                           return w.pid !== old && w.resumed ? w.pid : null; }""",
             party_pid,
         )
-        await party.wait_selector("#conn-state[data-state=connected]")
-        await ff_wait_place(party, "main")
-        await ff_wait_playing(party, {host_pid})
+        await party.wait_for_selector("#conn-state[data-state=connected]")
+        await wait_place(party, "main")
+        await wait_playing(party, {host_pid})
         await wait_playing(host, {new_pid})
 
         offers_refused = [m for m in browser.console if "answering the offer failed" in m]
@@ -195,6 +143,6 @@ async def test_chromium_mediator_and_firefox_party(
 
         # The mediator ends the session; Firefox shows the end.
         await host.click("#end-button")
-        await party.wait_selector("#screen-ended:not([hidden])")
+        await party.wait_for_selector("#screen-ended:not([hidden])")
     async with live_server.app[SESSIONMAKER]() as db:
         assert (await db.get(MediationSession, sid)).status == "ended"

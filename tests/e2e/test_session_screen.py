@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, Page
 
-from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in
+from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser
 from tests.e2e.sessions import (
     NO_SCREEN,
     SCREEN_PLAYING,
+    host_in_main,
     open_page,
     pass_selftest_and_join,
     seed,
@@ -29,11 +30,8 @@ async def test_screen_share_start_stop_start(
 ) -> None:
     sid, invite_url = await seed(live_server, live_user)
     refused: list[str] = []
-    host = await open_page(media_browser, live_server, refused)
+    host, host_pid = await host_in_main(media_browser, live_server, refused, sid)
     party = await open_page(media_browser, live_server, refused)
-    await log_in(host, "med")
-    await host.goto(f"/sessions/{sid}/join")
-    host_pid = await pass_selftest_and_join(host)
     await party.goto(invite_url.removeprefix(live_server.url))
     party_pid = await pass_selftest_and_join(party, "张三")
     await host.click(f"#host-panel button[data-action=admit][data-pid='{party_pid}']")
