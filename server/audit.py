@@ -14,13 +14,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.appkeys import PARTY, USER
 from server.models.audit import AuditEntry
-from server.models.base import utcnow
+from server.context import Context
 
 GENESIS = "0" * 64
 _PG_LOCK_KEY = 0x636C61  # "cla": courtlink audit
@@ -46,41 +44,28 @@ def _digest(entry: AuditEntry) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def actor_of(request: web.Request | None) -> str:
-    if request is None:
-        return "system"
-    user = request.get(USER)
-    if user is not None:
-        return f"user:{user.id}:{user.username}"
-    party = request.get(PARTY)
-    if party is not None:
-        return f"party:{party.id}"
-    return "anonymous"
-
-
 async def record(
-    db: AsyncSession,
+    ctx: Context,
     action: str,
     object_type: str,
     object_id: object,
-    *,
-    request: web.Request | None = None,
-    actor: str | None = None,
     **detail: Any,
 ) -> AuditEntry:
-    """Append one row in the caller's transaction (it commits or rolls back with the change)."""
+    """Append one row for ``ctx.actor`` in the caller's transaction (it commits or rolls
+    back with the change)."""
+    db = ctx.db
     if db.get_bind().dialect.name == "postgresql":
         await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     last = await db.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
     entry = AuditEntry(
         id=(last.id + 1) if last else 1,
-        at=utcnow(),
-        actor=actor or actor_of(request),
+        at=ctx.now(),
+        actor=ctx.actor.audit_name,
         action=action,
         object_type=object_type,
         object_id=str(object_id),
         detail=json.loads(json.dumps(detail, default=str, ensure_ascii=False)),
-        address=(request.remote if request is not None else None),
+        address=ctx.actor.address,
         prev_hash=last.hash if last else GENESIS,
         hash="",
     )

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import audit
-from server.appkeys import SETTINGS
 from server.models.accounts import User
 from server.models.base import utcnow
 from server.models.docket import Case, DocketEntry
 from server.settings import Settings
+from server.web.keys import SETTINGS
 
 _DEFAULTS = Settings.model_fields
 

@@ -14,7 +14,6 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
-from aiohttp import web
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -71,8 +70,10 @@ class Catalogs:
         return lookup
 
 
-def request_lang(request: web.Request) -> str:
-    lang = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or DEFAULT_LANG
+def pick_lang(asked: str | None, remembered: str | None) -> str:
+    """The language to answer in: the one asked for (``?lang=``), else the remembered one
+    (the ``cl_lang`` cookie), else the default."""
+    lang = asked or remembered or DEFAULT_LANG
     if lang in ("zh", "zh-CN", "zh_cn"):
         lang = "zh_CN"
     return lang if lang in LANGS else DEFAULT_LANG

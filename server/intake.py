@@ -25,14 +25,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import docket
-from server.appkeys import SETTINGS
-from server.auth import client_address
 from server.docket_schemas import CaseCreate, PartyIn, Side, validate_id_number
 from server.errors import Invalid, NotFound, TooManyRequests
 from server.models.accounts import Office, RateEvent, Role, User
 from server.models.base import utcnow
 from server.models.docket import Case
 from server.stages import STAGE_LABELS
+from server.web.auth import client_address
+from server.web.keys import SETTINGS
 
 # 32 symbols: no 0/O and no 1/I, so a code read out over the phone cannot be misheard.
 TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"

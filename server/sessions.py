@@ -26,7 +26,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import can_view_case
-from server.appkeys import SETTINGS
 from server.audit import record
 from server.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from server.models.accounts import Role, User
@@ -34,6 +33,7 @@ from server.models.base import utcnow
 from server.models.docket import Case, Party
 from server.models.sessions import Invite, MediationSession, SessionStatus
 from server.settings import Settings
+from server.web.keys import SETTINGS
 
 KINDS = ("mediation", "hearing")
 HOST_ROLES = frozenset({Role.JUDGE, Role.MEDIATOR})

@@ -13,10 +13,10 @@ from aiohttp.test_utils import TestClient
 from PIL import Image, ImageDraw
 
 from server.agreements import fonts
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.models.accounts import Office, User
 from server.models.docket import Case, Party
 from server.sessions import create_invite, create_session
+from server.web.keys import SESSIONMAKER, SETTINGS
 from tests.helpers import make_user
 
 _FONT_CACHE: dict[str, Path] = {}

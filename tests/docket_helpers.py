@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import docket
-from server.appkeys import SESSIONMAKER
 from server.docket_schemas import CaseCreate, PartyIn
 from server.models.accounts import Office, User
 from server.models.docket import Case, Stage
+from server.web.keys import SESSIONMAKER
 from tests.helpers import PASSWORD, csrf
 
 _W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

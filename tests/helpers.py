@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from server.appkeys import SESSIONMAKER
-from server.auth import CSRF_COOKIE, hash_password
+from server.auth import hash_password
+from server.context import Actor, Context
 from server.models.accounts import Office, User
+from server.web.auth import CSRF_COOKIE
+from server.web.keys import COURT, SESSIONMAKER
 
 PASSWORD = "correct horse battery staple"
 
@@ -80,3 +85,11 @@ async def api_token(client: TestClient, username: str, password: str = PASSWORD)
     assert resp.status == 201, await resp.text()
     token: str = (await resp.json())["token"]
     return token
+
+
+@asynccontextmanager
+async def unit(app: web.Application, user: User | None = None) -> AsyncIterator[Context]:
+    """A unit of work on the app's court, as ``user`` (the system when None): how a test
+    calls a domain function directly, the way the CLI and the workers do."""
+    async with app[COURT].unit(Actor.for_user(user) if user else Actor.system("test")) as ctx:
+        yield ctx

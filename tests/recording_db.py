@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from recordings import paths, seal
 from recordings.writer import SegmentWriter
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.models.accounts import Office
 from server.models.docket import Case
 from server.models.recordings import Recording, RecordingSegment, SegmentStatus
 from server.models.sessions import MediationSession
+from server.web.keys import SESSIONMAKER, SETTINGS
 from tests.recording_media import opus_clip, vp8_clip
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)

@@ -11,9 +11,9 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from server.appkeys import SESSIONMAKER
 from server.models.audit import AuditEntry
 from server.models.docket import Case
+from server.web.keys import SESSIONMAKER
 from tests.agreement_helpers import bearer, build_world, signature_png, terms_for
 
 

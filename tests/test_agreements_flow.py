@@ -13,10 +13,10 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from server.agreements import pki
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.models.agreements import AgreementSignature, AgreementVersion
 from server.models.audit import AuditEntry
 from server.models.docket import Case
+from server.web.keys import SESSIONMAKER, SETTINGS
 from tests.agreement_helpers import bearer, build_world, signature_png, terms_for
 
 

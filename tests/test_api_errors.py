@@ -13,11 +13,11 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
-from server.appkeys import SETTINGS
 from server.models.accounts import WebSession
 from server.models.audit import AuditEntry
 from server.models.base import utcnow
 from server.models.docket import Case, CaseNumber, Consent, DocketEntry, Party
+from server.web.keys import SETTINGS
 from tests.docket_helpers import PERSON_ID, bearer, new_case, session
 from tests.helpers import csrf, login, make_user
 

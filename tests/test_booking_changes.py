@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from server.appkeys import SESSIONMAKER
 from server.models.docket import DocketEntry
 from server.models.scheduling import Reservation
 from server.models.sessions import Invite, MediationSession
+from server.web.keys import SESSIONMAKER
 from tests.test_booking_support import MONDAY, SHANGHAI, World, local, start_world
 
 

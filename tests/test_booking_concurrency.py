@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from server.appkeys import SESSIONMAKER
 from server.models.scheduling import Booking, OutboxMessage, Reservation
 from server.models.sessions import Invite, MediationSession
+from server.web.keys import SESSIONMAKER
 from tests.test_booking_support import MONDAY, World, local, start_world
 
 

@@ -9,11 +9,11 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from server.appkeys import CALENDAR, SESSIONMAKER
 from server.models.audit import AuditEntry
 from server.models.docket import DocketEntry
 from server.models.scheduling import Booking, OutboxMessage
 from server.models.sessions import MediationSession
+from server.web.keys import CALENDAR, SESSIONMAKER
 from tests.test_booking_support import MONDAY, World, add_case, local, start_world
 
 

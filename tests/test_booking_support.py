@@ -17,11 +17,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from server.appkeys import SESSIONMAKER
 from server.auth import hash_password
 from server.models.accounts import Office, User
 from server.models.docket import Case, Consent, Party
-from server.scheduling.keys import CLOCK
+from server.web.keys import COURT, SESSIONMAKER
 from tests.helpers import PASSWORD, csrf
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -160,7 +159,7 @@ async def start_world(aiohttp_client: Any, app: web.Application) -> World:
     """Hold the clock, start the real app, add the people and cases. Each test module wraps
     this in its own ``world`` fixture."""
     clock = Clock()
-    app[CLOCK] = clock
+    app[COURT].clock = clock
     client = await aiohttp_client(app)
     return await make_world(client, clock)
 

@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from server import docket
-from server.appkeys import CALENDAR, SETTINGS
 from server.casenumbers import format_number
 from server.models.accounts import User
 from server.models.docket import Case, CaseNumber, Stage
+from server.web.keys import CALENDAR, SETTINGS
 from tests.docket_helpers import bearer, load, new_case, session
 from tests.helpers import make_user
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.auth import CSRF_COOKIE
 from server.models.docket import Case, Consent, Party
+from server.web.auth import CSRF_COOKIE
 from tests.docket_helpers import bearer, count, load, new_case
 from tests.helpers import PASSWORD, csrf, login, make_user
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from server.appkeys import CALENDAR, SESSIONMAKER, SETTINGS
 from server.audit import verify_chain
 from server.demo import run_demo
 from server.demo_data import DEMO_YEAR, USERS
@@ -16,6 +15,7 @@ from server.docket import due_soon_cases, local_today, overdue_cases
 from server.models import Base
 from server.models.accounts import User
 from server.models.docket import Case, CaseNumber, DocketEntry
+from server.web.keys import CALENDAR, SESSIONMAKER, SETTINGS
 from tests.test_users import api_token
 
 pytestmark = pytest.mark.slow

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from server.appkeys import CALENDAR, SETTINGS
 from server.docket_queries import local_today
 from server.models.audit import AuditEntry
 from server.models.docket import Case, DocketEntry, Stage
+from server.web.keys import CALENDAR, SETTINGS
 from tests.docket_helpers import OTHER_ID, PERSON_ID, bearer, new_case, session
 from tests.helpers import make_user
 

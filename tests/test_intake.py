@@ -10,10 +10,10 @@ import re
 
 from sqlalchemy import func, select
 
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.intake import TRACKING_ALPHABET, parse_yuan
 from server.models.accounts import RateEvent
 from server.models.docket import Case, Consent
+from server.web.keys import SESSIONMAKER, SETTINGS
 from tests.helpers import csrf, login, make_user, post_form
 
 GOOD_FORM = {

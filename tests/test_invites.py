@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.errors import AppError, Conflict, Invalid, NotFound
 from server.models.accounts import Office
 from server.models.audit import AuditEntry
@@ -22,6 +21,7 @@ from server.sessions import (
     revoke_invite,
     verify_invite,
 )
+from server.web.keys import SESSIONMAKER, SETTINGS
 from tests.helpers import make_user
 
 

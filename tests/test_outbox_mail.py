@@ -18,9 +18,8 @@ from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
 from server.app import create_app
-from server.appkeys import SESSIONMAKER
-from server.scheduling.keys import SENDER
 from server.settings import Settings
+from server.web.keys import SENDER, SESSIONMAKER
 from tests.test_booking_support import MONDAY, World, local, start_world
 
 

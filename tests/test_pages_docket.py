@@ -10,11 +10,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from server import docket
-from server.appkeys import CALENDAR, SETTINGS
 from server.i18n import TRANSLATIONS_DIR, load_messages
 from server.models.docket import Case, Consent, Party
 from server.pages import case_pages, docket_pages, form_errors, intake_pages
 from server.stages import STAGE_LABELS
+from server.web.keys import CALENDAR, SETTINGS
 from tests.docket_helpers import OTHER_ID, PERSON_ID, count, load, new_case, session
 from tests.helpers import login, make_user, post_form
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.models.audit import AuditEntry
 from server.models.docket import Party
 from server.models.recordings import RecordingSegment
 from server.models.sessions import MediationSession
 from server.sessions import create_invite, invite_token
+from server.web.keys import SESSIONMAKER, SETTINGS
 from tests.helpers import login, make_user
 from tests.recording_db import recorded_session
 

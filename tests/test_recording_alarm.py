@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from recordings import RECORDINGS, recorder
 from recordings.writer import SegmentWriter
-from server.appkeys import SESSIONMAKER
 from server.models.audit import AuditEntry
 from server.models.docket import DocketEntry
 from server.models.recordings import Recording, SegmentStatus
 from server.models.sessions import MediationSession
+from server.web.keys import SESSIONMAKER
 from signaling import protocol as p
 from tests.helpers import csrf, login
 from tests.sfu_peers import wait_for

@@ -9,8 +9,8 @@ from pathlib import Path
 import av
 
 from recordings import composite, jobs, paths
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.models.recordings import Recording
+from server.web.keys import SESSIONMAKER, SETTINGS
 from tests.helpers import csrf, login, make_user
 from tests.recording_db import recorded_session, recording_of
 

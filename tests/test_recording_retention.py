@@ -12,12 +12,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from recordings import paths, retention
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.models.audit import AuditEntry
 from server.models.base import utcnow
 from server.models.docket import Case, DocketEntry
 from server.models.recordings import Recording
 from server.models.sessions import MediationSession
+from server.web.keys import SESSIONMAKER, SETTINGS
 from tests.helpers import csrf, login, make_user
 from tests.recording_db import recorded_session, recording_of
 

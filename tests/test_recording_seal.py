@@ -13,8 +13,8 @@ from pathlib import Path
 
 from recordings import keys, paths
 from recordings.verify import verify_session
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.models.recordings import Recording
+from server.web.keys import SESSIONMAKER, SETTINGS
 from tests.recording_db import recorded_session, recording_of
 
 

@@ -12,8 +12,8 @@ from av.codec.context import CodecContext
 from sqlalchemy import select
 
 from recordings import RECORDINGS, paths
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.models.recordings import Recording
+from server.web.keys import SESSIONMAKER, SETTINGS
 from signaling.hub import HUB
 from tests.media_clips import clip_frames
 from tests.recording_db import case_with_session

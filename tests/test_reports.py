@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from server.appkeys import SESSIONMAKER
 from server.models.accounts import Office
 from server.models.docket import Case
 from server.svgcharts import bar_chart, donut_chart, line_chart
+from server.web.keys import SESSIONMAKER
 from tests.helpers import csrf, login, make_user
 from tests.test_users import api_token
 

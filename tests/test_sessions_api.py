@@ -36,8 +36,8 @@ async def test_open_invite_revoke_end(client):
     case = await (await client.get(f"/api/v1/sessions/{s['id']}", headers=h)).json()
     assert case["case_id"] == case_id
 
-    from server.appkeys import SESSIONMAKER
     from server.models.docket import Case
+    from server.web.keys import SESSIONMAKER
 
     async with client.app[SESSIONMAKER]() as db:
         party_ids = [p.id for p in (await db.get(Case, case_id)).parties]
@@ -87,8 +87,8 @@ async def test_refusals(client):
     resp = await client.post(f"/api/v1/sessions/{s['id']}/end", headers=clerk)
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "not_host"
 
-    from server.appkeys import SESSIONMAKER
     from server.models.docket import Case
+    from server.web.keys import SESSIONMAKER
 
     async with client.app[SESSIONMAKER]() as db:
         foreign_party = (await db.get(Case, other_case)).parties[0].id
@@ -116,8 +116,8 @@ async def test_pages_open_from_case_invite_and_join(client):
     page = await (await client.get(session_path)).text()
     assert "速裁庭审" in page and "当事人邀请链接" in page
 
-    from server.appkeys import SESSIONMAKER
     from server.models.docket import Case
+    from server.web.keys import SESSIONMAKER
 
     async with client.app[SESSIONMAKER]() as db:
         party_id = (await db.get(Case, case_id)).parties[1].id

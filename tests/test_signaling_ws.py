@@ -14,11 +14,11 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from sqlalchemy import select
 
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.models.base import utcnow
 from server.models.docket import Case
 from server.models.sessions import Invite, MediationSession
 from server.sessions import create_invite, create_session, revoke_invite
+from server.web.keys import SESSIONMAKER, SETTINGS
 from signaling import protocol as p
 from signaling.hub import HUB
 from signaling.sfu import aiortc_hook as hook

@@ -10,9 +10,9 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from server.appkeys import SESSIONMAKER
 from server.models.accounts import User
 from server.models.audit import AuditEntry
+from server.web.keys import SESSIONMAKER
 from tests.helpers import PASSWORD, csrf, login, make_user
 
 ROLES = ["admin", "clerk", "judge", "mediator", "office_staff"]

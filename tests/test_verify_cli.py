@@ -23,7 +23,7 @@ async def test_cli_verify(client, tmp_path, monkeypatch, capsys):
     broken = bytearray(pdf)
     broken[len(broken) // 2] ^= 0x04
     bad.write_bytes(bytes(broken))
-    from server.appkeys import SETTINGS
+    from server.web.keys import SETTINGS
 
     s = client.app[SETTINGS]
     monkeypatch.setenv("COURTLINK_DATA_DIR", str(s.data_dir))

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from server import docket
 from server.app import create_app
-from server.appkeys import CALENDAR
 from server.errors import Invalid
 from server.models.accounts import User
 from server.models.docket import Case, CaseNumber, Stage
+from server.web.keys import CALENDAR
 from server.workdays import WorkCalendar
 from tests.conftest import _base_settings
 from tests.docket_helpers import new_case, session

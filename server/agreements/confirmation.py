@@ -12,13 +12,13 @@ from server.access import can_confirm_agreement
 from server.agreements import sealing, templates
 from server.agreements.documents import RenderInput, RulingInfo
 from server.agreements.drafting import current_version
-from server.appkeys import CALENDAR, SETTINGS
 from server.audit import record
 from server.errors import Conflict, Forbidden
 from server.models.accounts import User
 from server.models.agreements import Agreement, SealedDocument
 from server.models.base import utcnow
 from server.models.docket import Stage
+from server.web.keys import CALENDAR, SETTINGS
 
 
 async def confirm(

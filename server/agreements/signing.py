@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access import is_agreement_mediator
 from server.agreements import sealing
 from server.agreements.drafting import current_version, signatures_of
-from server.appkeys import CALENDAR
 from server.audit import record
 from server.errors import Conflict, Forbidden, Invalid, PayloadTooLarge
 from server.models.accounts import User
@@ -30,6 +29,7 @@ from server.models.agreements import Agreement, AgreementSignature, SealedDocume
 from server.models.docket import Party, Stage
 from server.settings import Settings
 from server.stages import allowed_moves
+from server.web.keys import CALENDAR
 
 log = logging.getLogger(__name__)
 MAX_SIGNATURE_BYTES = 1_048_576

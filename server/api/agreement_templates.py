@@ -13,12 +13,12 @@ from server.access import can_edit_agreement_templates
 from server.agreements import templates
 from server.agreements.documents import sample_context
 from server.api.registry import ApiRouter
-from server.appkeys import DB
-from server.auth import require_user
 from server.errors import Forbidden, NotFound
-from server.http import json_ok, read_json
 from server.models.accounts import COURT_ROLES
 from server.models.agreements import AgreementTemplate
+from server.web.auth import require_user
+from server.web.http import json_ok, read_json
+from server.web.keys import DB
 
 api = ApiRouter("agreement templates")
 
@@ -151,7 +151,3 @@ async def edit_template(request: web.Request) -> web.Response:
                  version=version.number)  # fmt: skip
     await db.refresh(t, ["versions"])
     return json_ok(_out(t, bodies=True))
-
-
-def setup(app: web.Application) -> None:
-    api.setup(app)

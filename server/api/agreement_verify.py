@@ -10,10 +10,10 @@ from pydantic import BaseModel
 from server.agreements import verify
 from server.agreements.schemas import read_capped_body
 from server.api.registry import ApiRouter
-from server.appkeys import DB, SETTINGS
-from server.auth import csrf_exempt
 from server.errors import BadRequest, UnsupportedMedia
-from server.http import json_ok
+from server.web.auth import csrf_exempt
+from server.web.http import json_ok
+from server.web.keys import DB, SETTINGS
 
 api = ApiRouter("verify")
 PDF_CAP = 32 * 1024 * 1024
@@ -96,7 +96,3 @@ async def upload_any(request: web.Request) -> web.StreamResponse:
     data = await read_pdf(request)
     result = await verify.check_upload(request[DB], request.app[SETTINGS], data)
     return json_ok(result.as_dict())
-
-
-def setup(app: web.Application) -> None:
-    api.setup(app)

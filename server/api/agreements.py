@@ -34,13 +34,13 @@ from server.agreements.sealing import document_path, sealed_documents
 from server.agreements.templates import choose
 from server.agreements.terms import content_hash
 from server.api.registry import ApiRouter
-from server.appkeys import DB, PARTY, SETTINGS
 from server.audit import record
-from server.auth import client_address, csrf_exempt, require_user
 from server.errors import Forbidden, NotFound, parse_model
-from server.http import json_ok, read_json
 from server.models.agreements import Agreement, AgreementTemplateVersion, AgreementVersion
 from server.models.sessions import Invite
+from server.web.auth import client_address, csrf_exempt, require_user
+from server.web.http import json_ok, read_json
+from server.web.keys import DB, PARTY, SETTINGS
 
 api = ApiRouter("agreements")
 HTML = "text/html"
@@ -330,7 +330,3 @@ async def party_sign(request: web.Request) -> web.StreamResponse:
         address=client_address(request), request=request,
     )  # fmt: skip
     return json_ok(await agreement_out(request[DB], agreement), 201)
-
-
-def setup(app: web.Application) -> None:
-    api.setup(app)

@@ -8,9 +8,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.api.registry import ApiRouter
-from server.appkeys import DB
-from server.auth import authenticate, issue_token, require_user
-from server.http import json_ok, read_json
+from server.auth import authenticate, issue_token
+from server.web.auth import require_user
+from server.web.http import json_ok, read_json
+from server.web.keys import CTX
 
 api = ApiRouter("auth")
 
@@ -48,9 +49,9 @@ class MeOut(BaseModel):
 )
 async def create_token(request: web.Request) -> web.Response:
     body = await read_json(request, TokenRequest)
-    db = request[DB]
-    user = await authenticate(db, request, body.username, body.password)
-    token, expires = await issue_token(db, request, user)
+    ctx = request[CTX]
+    user = await authenticate(ctx, body.username, body.password)
+    token, expires = await issue_token(ctx, user)
     return json_ok(TokenOut(token=token, expires_at=expires).model_dump(mode="json"), 201)
 
 
@@ -65,7 +66,3 @@ async def me(request: web.Request) -> web.Response:
         office=user.office.code,
     )
     return json_ok(out.model_dump())
-
-
-def setup(app: web.Application) -> None:
-    api.setup(app)

@@ -16,8 +16,6 @@ from aiohttp import web
 from server import docket
 from server.access import load_case_for
 from server.api.registry import ApiRouter
-from server.appkeys import CALENDAR, DB, SETTINGS
-from server.auth import require_user
 from server.docket_schemas import (
     AssignIn,
     CaseCreate,
@@ -32,9 +30,11 @@ from server.docket_schemas import (
     TransitionIn,
 )
 from server.errors import NotFound, parse_model
-from server.http import json_ok, read_json
 from server.models.accounts import Role, User
 from server.models.docket import Case, Stage
+from server.web.auth import require_user
+from server.web.http import json_ok, read_json
+from server.web.keys import CALENDAR, DB, SETTINGS
 
 api = ApiRouter("cases")
 _MAX_ID = 2_147_483_647
@@ -250,10 +250,3 @@ async def transition(request: web.Request) -> web.Response:
         request=request,
     )
     return json_ok(dump(await _detail(request, user, case)))
-
-
-def setup(app: web.Application) -> None:
-    from server.api import parties  # its handlers share this module's helpers
-
-    api.setup(app)
-    parties.api.setup(app)

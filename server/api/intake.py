@@ -13,10 +13,10 @@ from aiohttp import web
 
 from server import intake
 from server.api.registry import ApiRouter
-from server.appkeys import CATALOGS, DB, LANG, USER
-from server.auth import csrf_exempt
-from server.http import json_ok, read_json
 from server.i18n import DEFAULT_LANG
+from server.web.auth import csrf_exempt
+from server.web.http import json_ok, read_json
+from server.web.keys import CATALOGS, DB, LANG, USER
 
 api = ApiRouter("intake")
 
@@ -60,7 +60,3 @@ async def status(request: web.Request) -> web.Response:
     lang = request.get(LANG, DEFAULT_LANG)
     out = intake.status_of(case, lang, request.app[CATALOGS].gettext(lang))
     return json_ok(out.model_dump(mode="json"))
-
-
-def setup(app: web.Application) -> None:
-    api.setup(app)

@@ -130,7 +130,3 @@ def build_document(app: web.Application) -> dict[str, Any]:
 @api.route("GET", "/openapi.json", name="api_openapi", summary="This document", public=True)
 async def openapi_json(request: web.Request) -> web.Response:
     return web.json_response(build_document(request.app))
-
-
-def setup(app: web.Application) -> None:
-    api.setup(app)

@@ -10,10 +10,10 @@ from server import docket
 from server.access import can_see_identity
 from server.api.cases import case_for_request, dump, path_id
 from server.api.registry import ApiRouter
-from server.appkeys import DB
-from server.auth import require_user
 from server.docket_schemas import ConsentIn, ConsentOut, PartyIn, PartyOut, PartyUpdate
-from server.http import json_ok, read_json
+from server.web.auth import require_user
+from server.web.http import json_ok, read_json
+from server.web.keys import DB
 
 api = ApiRouter("cases")
 

@@ -20,14 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recordings import RECORDINGS, keys, paths, store
 from server.access import can_view_recordings, load_case_for
 from server.api.registry import ApiRouter
-from server.appkeys import DB, SETTINGS
 from server.audit import record
-from server.auth import require_user
 from server.errors import Conflict, Forbidden, NotFound
-from server.http import json_ok, read_json
 from server.models.accounts import Role, User
 from server.models.recordings import CompositeStatus, Recording, RecordingSegment, SegmentStatus
 from server.sessions import is_host, load_session_for
+from server.web.auth import require_user
+from server.web.http import json_ok, read_json
+from server.web.keys import DB, SETTINGS
 
 api = ApiRouter("recordings")
 HOLDERS = frozenset({Role.ADMIN, Role.CLERK, Role.JUDGE})
@@ -390,38 +390,17 @@ async def composite_file(request: web.Request, *, download: bool) -> web.StreamR
     )
 
 
-async def _segment_play(request: web.Request) -> web.StreamResponse:
+async def segment_play(request: web.Request) -> web.StreamResponse:
     return await segment_file(request, download=False)
 
 
-async def _segment_download(request: web.Request) -> web.StreamResponse:
+async def segment_download(request: web.Request) -> web.StreamResponse:
     return await segment_file(request, download=True)
 
 
-async def _composite_play(request: web.Request) -> web.StreamResponse:
+async def composite_play(request: web.Request) -> web.StreamResponse:
     return await composite_file(request, download=False)
 
 
-async def _composite_download(request: web.Request) -> web.StreamResponse:
+async def composite_download(request: web.Request) -> web.StreamResponse:
     return await composite_file(request, download=True)
-
-
-def setup(app: web.Application) -> None:
-    api.setup(app)
-    r = app.router
-    r.add_get(r"/recordings/segments/{segment_id}/play", _segment_play, name="recording_play")
-    r.add_get(
-        r"/recordings/segments/{segment_id}/download",
-        _segment_download,
-        name="recording_download",
-    )
-    r.add_get(
-        r"/recordings/sessions/{session_id}/composite/play",
-        _composite_play,
-        name="composite_play",
-    )
-    r.add_get(
-        r"/recordings/sessions/{session_id}/composite/download",
-        _composite_download,
-        name="composite_download",
-    )

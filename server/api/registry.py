@@ -8,9 +8,9 @@ Usage in an area module::
                response=CaseOut)
     async def get_case(request: web.Request) -> web.StreamResponse: ...
 
-    def setup(app): api.setup(app)
+and ``server.routes`` lists ``api`` in the route table (modules add no routes themselves).
 
-Request bodies are read with ``server.http.read_json(request, Model)`` using the same model
+Request bodies are read with ``server.web.http.read_json(request, Model)`` using the same model
 given as ``body=``; query parameters with ``query=`` are documented from the model's fields.
 """
 
@@ -90,10 +90,3 @@ class ApiRouter:
             return handler
 
         return decorate
-
-    def setup(self, app: web.Application) -> None:
-        if OPERATIONS not in app:
-            app[OPERATIONS] = []
-        for op in self.operations:
-            app.router.add_route(op.method, API_PREFIX + op.path, op.handler, name=op.name)
-            app[OPERATIONS].append(op)

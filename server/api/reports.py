@@ -12,11 +12,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.api.registry import ApiRouter
-from server.appkeys import CALENDAR, DB, SETTINGS
-from server.auth import require_user
 from server.errors import parse_model
-from server.http import json_ok
 from server.reports import Report, report_for
+from server.web.auth import require_user
+from server.web.http import json_ok
+from server.web.keys import CALENDAR, DB, SETTINGS
 
 api = ApiRouter("reports")
 
@@ -112,7 +112,3 @@ async def requested_report(request: web.Request) -> Report:
 )  # fmt: skip
 async def get_report(request: web.Request) -> web.Response:
     return json_ok(report_out(await requested_report(request)))
-
-
-def setup(app: web.Application) -> None:
-    api.setup(app)

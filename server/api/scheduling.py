@@ -9,17 +9,13 @@ from aiohttp import web
 
 from server.access import can_schedule_for_office
 from server.api.registry import ApiRouter
-from server.appkeys import CALENDAR, DB, SETTINGS
-from server.auth import require_role, require_user
 from server.errors import Forbidden, NotFound, parse_model
-from server.http import json_ok, read_json
 from server.models.accounts import Office, Role, User
 from server.models.scheduling import ResourceKind, WorkingHours
 from server.scheduling import booking as booking_mod
 from server.scheduling import feeds
 from server.scheduling.availability import find_slots
 from server.scheduling.hours import format_blocks, hours_for, local_to_utc, parse_blocks
-from server.scheduling.keys import SENDER, now
 from server.scheduling.queries import (
     booking_out,
     host_out,
@@ -47,6 +43,9 @@ from server.scheduling.schemas import (
     WaitingOut,
     _Times,
 )
+from server.web.auth import require_role, require_user
+from server.web.http import json_ok, read_json
+from server.web.keys import CALENDAR, CTX, DB, SETTINGS
 
 api = ApiRouter("scheduling")
 
@@ -93,7 +92,7 @@ async def availability(request: web.Request) -> web.Response:
         q.duration_minutes,
         q.kind,
         q.host_id,
-        now(request.app),
+        request[CTX].now(),
     )
     tz = settings.tz
     out = AvailabilityOut(
@@ -139,7 +138,7 @@ async def bookings(request: web.Request) -> web.Response:
     office_id = None
     if q.office or user.role == Role.OFFICE_STAFF:
         office_id = (await office_for(request, user, q.office)).id
-    first = q.start or now(request.app).astimezone(settings.tz).date()
+    first = q.start or request[CTX].now().astimezone(settings.tz).date()
     last = q.end or first + timedelta(days=6)
     rows = await list_bookings(
         db, user, settings, first, last, office_id=office_id, host_id=q.host_id, status=q.status
@@ -176,7 +175,7 @@ async def book(request: web.Request) -> web.Response:
     booking = await booking_mod.create_booking(
         request, user, body.case_id, start, end, body.host_id, body.note
     )
-    request.app[SENDER].wake_after_commit(request[DB])
+    request[CTX].signal_after_commit("outbox")
     return await _booking_response(request, booking.id, 201)
 
 
@@ -207,7 +206,7 @@ async def move(request: web.Request) -> web.Response:
     booking = await load_booking_for(request[DB], user, int(request.match_info["booking_id"]))
     start, end = times_of(request, body)
     await booking_mod.move_booking(request, user, booking, start, end, body.reason, body.host_id)
-    request.app[SENDER].wake_after_commit(request[DB])
+    request[CTX].signal_after_commit("outbox")
     return await _booking_response(request, booking.id)
 
 
@@ -225,7 +224,7 @@ async def cancel(request: web.Request) -> web.Response:
     body = await read_json(request, CancelIn)
     booking = await load_booking_for(request[DB], user, int(request.match_info["booking_id"]))
     await booking_mod.cancel_booking(request, user, booking, body.reason)
-    request.app[SENDER].wake_after_commit(request[DB])
+    request[CTX].signal_after_commit("outbox")
     return await _booking_response(request, booking.id)
 
 
@@ -244,7 +243,7 @@ async def waiting(request: web.Request) -> web.Response:
     office_id = None
     if code or user.role == Role.OFFICE_STAFF:
         office_id = (await office_for(request, user, code)).id
-    rows = await waiting_cases(request[DB], user, now(request.app), office_id)
+    rows = await waiting_cases(request[DB], user, request[CTX].now(), office_id)
     return json_ok([r.model_dump(mode="json") for r in rows])
 
 
@@ -342,7 +341,7 @@ async def set_facilities(request: web.Request) -> web.Response:
 )
 async def feed_new(request: web.Request) -> web.Response:
     user = require_user(request)
-    token = await feeds.new_feed(request[DB], user, now(request.app))
+    token = await feeds.new_feed(request[DB], user, request[CTX].now())
     return json_ok(FeedOut(url=feeds.feed_url(request.app[SETTINGS], token)).model_dump(), 201)
 
 
@@ -355,9 +354,5 @@ async def feed_new(request: web.Request) -> web.Response:
 )
 async def feed_revoke(request: web.Request) -> web.Response:
     user = require_user(request)
-    await feeds.revoke_feeds(request[DB], user, now(request.app))
+    await feeds.revoke_feeds(request[DB], user, request[CTX].now())
     return web.Response(status=204)
-
-
-def setup(app: web.Application) -> None:
-    api.setup(app)

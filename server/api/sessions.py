@@ -13,10 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from server.access import load_case_for
 from server.api.registry import ApiRouter
-from server.appkeys import DB, SETTINGS
-from server.auth import require_user
 from server.errors import NotFound
-from server.http import json_ok, read_json
 from server.models.sessions import Invite, MediationSession
 from server.sessions import (
     create_invite,
@@ -28,6 +25,9 @@ from server.sessions import (
     load_session_for,
     revoke_invite,
 )
+from server.web.auth import require_user
+from server.web.http import json_ok, read_json
+from server.web.keys import DB, SETTINGS
 
 api = ApiRouter("sessions")
 
@@ -239,7 +239,3 @@ async def end(request: web.Request) -> web.Response:
     if HUB in request.app:
         await request.app[HUB].end(session.id)
     return json_ok(session_out(session))
-
-
-def setup(app: web.Application) -> None:
-    api.setup(app)

@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from server import accounts
 from server.api.registry import ApiRouter
-from server.appkeys import DB
-from server.auth import require_role
 from server.errors import Conflict, NotFound, parse_model
-from server.http import json_ok, read_json
 from server.models.accounts import Office, Role, User
+from server.web.auth import require_role
+from server.web.http import json_ok, read_json
+from server.web.keys import DB
 
 api = ApiRouter("users")
 
@@ -175,7 +175,3 @@ async def deactivate_user(request: web.Request) -> web.Response:
         raise Conflict("you may not deactivate yourself", code="self_lockout")
     await accounts.update_user(request[DB], user, active=False, request=request)
     return json_ok(user_out(user))
-
-
-def setup(app: web.Application) -> None:
-    api.setup(app)

@@ -17,13 +17,14 @@ from server import access
 from server.agreements import clerks, confirmation, drafting, verify
 from server.agreements.schemas import agreement_out, read_capped_body
 from server.api.agreement_verify import PDF_CAP
-from server.appkeys import DB, PARTY, SETTINGS
-from server.auth import csrf_exempt, require_user
-from server.errors import AppError, BadRequest, NotFound, error_response, parse_model
-from server.http import render, see_other
+from server.errors import AppError, BadRequest, NotFound, parse_model
 from server.models.agreements import Agreement
 from server.models.sessions import Invite
 from server.stages import STAGE_LABELS
+from server.web.auth import csrf_exempt, require_user
+from server.web.errors import app_error_response
+from server.web.http import render, see_other
+from server.web.keys import DB, PARTY, SETTINGS
 
 STATUS_LABELS = {
     "draft": "Draft",
@@ -89,7 +90,7 @@ async def party_sign_page(request: web.Request) -> web.Response:
         invite: Invite = await invite_for_agreement(db, request.app[SETTINGS], token)
     except AppError as exc:
         # A party has no login to be sent to: say plainly that the link does not work.
-        return error_response(request, exc.status, exc.code, exc.message)
+        return app_error_response(request, exc)
     request[PARTY] = invite.party
     agreement = await db.scalar(
         select(Agreement).where(Agreement.case_id == invite.session.case_id)
@@ -177,14 +178,3 @@ async def read_part(part: Any, cap: int) -> bytes:
         if len(buf) > cap:
             raise PayloadTooLarge(f"the file is larger than {cap // 1_048_576} MB")
     return bytes(buf)
-
-
-def setup(app: web.Application) -> None:
-    r = app.router
-    r.add_get(r"/cases/{case_id:\d+}/agreement", case_agreement, name="agreement_case")
-    r.add_post(r"/cases/{case_id:\d+}/agreement/confirm", confirm_submit, name="agreement_confirm")
-    r.add_get("/sign/{token}", party_sign_page, name="agreement_party_sign")
-    r.add_get("/agreements", clerks_list, name="agreement_list")
-    r.add_get("/verify", verify_form, name="verify_form")
-    r.add_get("/verify/{code}", verify_page, name="verify_page")
-    r.add_post("/verify/{code}", verify_upload, name="verify_upload")

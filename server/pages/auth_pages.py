@@ -6,10 +6,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from server.appkeys import DB, USER
-from server.auth import authenticate, end_session, start_session
+from server.auth import authenticate
 from server.errors import TooManyRequests, Unauthorized
-from server.http import render, see_other
+from server.web.auth import log_in, log_out
+from server.web.http import render, see_other
+from server.web.keys import CTX, USER
 
 
 def _safe_next(value: str | None) -> str:
@@ -39,9 +40,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     nxt = _safe_next(str(form.get("next", "")))
-    db = request[DB]
     try:
-        user = await authenticate(db, request, username, password)
+        user = await authenticate(request[CTX], username, password)
     except (Unauthorized, TooManyRequests) as exc:
         status = 429 if isinstance(exc, TooManyRequests) else 401
         return render(
@@ -51,18 +51,11 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             status=status,
         )
     response = see_other(nxt)
-    await start_session(db, request, user, response)
+    await log_in(request, user, response)
     return response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
     response = see_other("/login")
-    await end_session(request[DB], request, response)
+    await log_out(request, response)
     return response
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/", home, name="home")
-    app.router.add_get("/login", login_form, name="login")
-    app.router.add_post("/login", login_submit, name="login_submit")
-    app.router.add_post("/logout", logout, name="logout")

@@ -12,8 +12,6 @@ from typing import Any
 from aiohttp import web
 
 from server import access, docket
-from server.appkeys import CALENDAR, DB, SETTINGS
-from server.auth import require_user
 from server.docket_schemas import (
     AssignIn,
     CaseUpdate,
@@ -23,11 +21,13 @@ from server.docket_schemas import (
     TransitionIn,
 )
 from server.errors import AppError, Invalid, parse_model
-from server.http import see_other
 from server.intake import parse_yuan
 from server.models.docket import Case
 from server.pages.case_pages import MAX_ID, case_id_of, render_case_error
 from server.pages.form_errors import form_values
+from server.web.auth import require_user
+from server.web.http import see_other
+from server.web.keys import CALENDAR, DB, SETTINGS
 
 PARTY_FIELDS = ("side", "kind", "name", "id_number", "phone", "email", "address", "representative")
 
@@ -169,13 +169,3 @@ async def edit_case(request: web.Request) -> web.StreamResponse:
     except AppError as exc:
         return await render_case_error(request, case_id, exc, values)
     return see_other(_case_url(request, case_id, "#details"))
-
-
-def add_routes(app: web.Application) -> None:
-    base = r"/cases/{case_id:\d+}"
-    app.router.add_post(base + "/move", move, name="case_move")
-    app.router.add_post(base + "/consent", consent, name="case_consent")
-    app.router.add_post(base + "/assign", assign, name="case_assign")
-    app.router.add_post(base + "/parties", add_party, name="case_party_add")
-    app.router.add_post(base + r"/parties/{party_id:\d+}", edit_party, name="case_party_edit")
-    app.router.add_post(base + "/edit", edit_case, name="case_edit")

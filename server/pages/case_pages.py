@@ -14,15 +14,16 @@ from aiohttp import web
 from sqlalchemy import select
 
 from server import access, docket
-from server.appkeys import CALENDAR, DB, SETTINGS, USER
-from server.auth import require_user
 from server.docket_schemas import DocketEntryOut
 from server.errors import AppError, NotFound
-from server.http import render, template_context
 from server.models.accounts import Role, User
 from server.models.docket import Case
 from server.pages.form_errors import Gettext, error_lines
 from server.stages import CONSENT_REQUIRED, STAGE_LABELS
+from server.web.auth import require_user
+from server.web.errors import status_of
+from server.web.http import render, template_context
+from server.web.keys import CALENDAR, DB, SETTINGS, USER
 
 MAX_ID = 2_147_483_647
 SIDES = {"applicant": "Applicant", "respondent": "Respondent"}
@@ -213,7 +214,7 @@ async def render_case_error(
     ctx = await case_context(request, user, case)
     ctx["errors"] = move_error_lines(exc, template_context(request)["_"])
     ctx["values"] = values or {}
-    return render(request, "case.html", ctx, status=exc.status)
+    return render(request, "case.html", ctx, status=status_of(exc))
 
 
 def case_id_of(request: web.Request) -> int:
@@ -229,10 +230,3 @@ async def case_page(request: web.Request) -> web.Response:
     user = require_user(request)
     case = await access.load_case_for(request[DB], user, case_id_of(request))
     return render(request, "case.html", await case_context(request, user, case))
-
-
-def setup(app: web.Application) -> None:
-    from server.pages import case_actions
-
-    app.router.add_get(r"/cases/{case_id:\d+}", case_page, name="case")
-    case_actions.add_routes(app)

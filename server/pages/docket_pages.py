@@ -15,16 +15,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, docket
-from server.appkeys import CALENDAR, DB, SETTINGS
-from server.auth import require_user
 from server.docket_schemas import CaseCreate, CaseFilters
 from server.errors import Forbidden, Invalid, parse_model
-from server.http import render, see_other, template_context
 from server.intake import parse_yuan
 from server.models.accounts import Office, Role, User
 from server.models.docket import Case, Stage
 from server.pages.form_errors import error_lines, form_values
 from server.stages import STAGE_LABELS
+from server.web.auth import require_user
+from server.web.errors import status_of
+from server.web.http import render, see_other, template_context
+from server.web.keys import CALENDAR, DB, SETTINGS
 
 PER_PAGE = 20
 MAX_PARTIES = 20
@@ -271,12 +272,5 @@ async def new_case_submit(request: web.Request) -> web.StreamResponse:
         ctx = await _new_context(request, user, values)
         gettext = template_context(request)["_"]
         ctx["errors"] = error_lines(exc, _labels_for_parties(count, gettext), gettext)
-        return render(request, "case_new.html", ctx, status=exc.status)
+        return render(request, "case_new.html", ctx, status=status_of(exc))
     return see_other(str(request.app.router["case"].url_for(case_id=str(case.id))))
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/cases", case_list, name="cases")
-    app.router.add_get("/cases/due-soon", due_soon_list, name="cases_due_soon")
-    app.router.add_get("/cases/new", new_case_form, name="case_new")
-    app.router.add_post("/cases/new", new_case_submit, name="case_new_submit")

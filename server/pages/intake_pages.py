@@ -12,12 +12,13 @@ from typing import Any
 from aiohttp import web
 
 from server import intake
-from server.appkeys import CATALOGS, DB, LANG, USER
 from server.errors import Invalid, NotFound, TooManyRequests, parse_model
-from server.http import render, see_other, template_context
 from server.i18n import DEFAULT_LANG
 from server.models.accounts import Role
 from server.pages.form_errors import error_lines, form_values
+from server.web.errors import status_of
+from server.web.http import render, see_other, template_context
+from server.web.keys import CATALOGS, DB, LANG, USER
 
 LABELS = {
     "applicant": "Applicant",
@@ -105,7 +106,7 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
         # back filled in, with the problems named.
         ctx = await _form_context(request, values)
         ctx["errors"] = error_lines(exc, LABELS, template_context(request)["_"])
-        return render(request, "intake.html", ctx, status=exc.status)
+        return render(request, "intake.html", ctx, status=status_of(exc))
     assert case.tracking_code is not None
     return see_other(str(request.app.router["intake_done"].url_for(code=case.tracking_code)))
 
@@ -126,17 +127,10 @@ async def intake_track(request: web.Request) -> web.Response:
         case = await intake.lookup(request[DB], request, raw)
     except (NotFound, TooManyRequests) as exc:
         ctx["error"] = exc.message
-        return render(request, "intake_track.html", ctx, status=exc.status)
+        return render(request, "intake_track.html", ctx, status=status_of(exc))
     lang = request.get(LANG, DEFAULT_LANG)
     found = intake.status_of(case, lang, request.app[CATALOGS].gettext(lang))
     ctx["found"] = found
     ctx["code"] = intake.format_code(found.tracking_code)
     ctx["explained"] = STAGE_EXPLAINED.get(case.stage, "")
     return render(request, "intake_track.html", ctx)
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/intake", intake_form, name="intake")
-    app.router.add_post("/intake", intake_submit, name="intake_submit")
-    app.router.add_get("/intake/track", intake_track, name="intake_track")
-    app.router.add_get("/intake/done/{code}", intake_done, name="intake_done")

@@ -20,13 +20,13 @@ from server.api.recordings import (
     queue_composite,
     viewable_recording,
 )
-from server.appkeys import DB, SETTINGS
-from server.auth import require_role, require_user
 from server.errors import NotFound
-from server.http import read_form, render, see_other
 from server.models.accounts import Role
 from server.models.recordings import SegmentStatus
 from server.sessions import is_host
+from server.web.auth import require_role, require_user
+from server.web.http import read_form, render, see_other
+from server.web.keys import DB, SETTINGS
 
 
 class HoldForm(BaseModel):
@@ -112,14 +112,3 @@ async def admin_page(request: web.Request) -> web.Response:
             "retention": settings.recording_retention_days,
         },
     )
-
-
-def setup(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/recordings/sessions/{session_id}", session_recordings, name="recordings_session")
-    r.add_post(
-        "/recordings/sessions/{session_id}/composite", retry_composite, name="composite_retry"
-    )
-    r.add_post("/recordings/sessions/{session_id}/hold", set_hold, name="recording_hold")
-    r.add_post("/recordings/sessions/{session_id}/active", set_active, name="recording_active")
-    r.add_get("/admin/recordings", admin_page, name="recordings_admin")

@@ -20,9 +20,6 @@ from sqlalchemy import select
 
 from server import svgcharts
 from server.api.reports import requested_report
-from server.appkeys import CATALOGS, DB, LANG, SETTINGS
-from server.auth import require_user
-from server.http import render
 from server.models.accounts import Office, Role
 from server.reports import OUTCOMES, Report
 from server.stages import (
@@ -33,6 +30,9 @@ from server.stages import (
     OUTCOME_WITHDRAWN,
     STAGE_LABELS,
 )
+from server.web.auth import require_user
+from server.web.http import render
+from server.web.keys import CATALOGS, DB, LANG, SETTINGS
 
 Gettext = Callable[[str], str]
 
@@ -144,8 +144,3 @@ async def reports_csv(request: web.Request) -> web.Response:
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/reports", reports_page, name="reports")
-    app.router.add_get("/reports.csv", reports_csv, name="reports_csv")

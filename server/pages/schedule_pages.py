@@ -16,20 +16,20 @@ from sqlalchemy import select
 
 from server.access import can_book_case
 from server.api.scheduling import office_for, times_of
-from server.appkeys import CALENDAR, DB, SETTINGS
-from server.auth import require_user
-from server.errors import AppError, Forbidden, parse_model
-from server.http import render, see_other
+from server.errors import AppError, Forbidden, Unauthorized, parse_model
 from server.models.accounts import Office, Role, User
 from server.scheduling import booking as booking_mod
 from server.scheduling import feeds
 from server.scheduling.availability import find_slots
-from server.scheduling.keys import SENDER, now
 from server.scheduling.mail import feed_calendar
 from server.scheduling.queries import booking_out, list_bookings, load_booking_for, waiting_cases
 from server.scheduling.resources import hosts
 from server.scheduling.schemas import BookingIn, CancelIn, MoveIn
 from server.scheduling.views import by_day, by_office_and_day, grid, local_input, parse_day, week_of
+from server.web.auth import require_user
+from server.web.errors import status_of
+from server.web.http import render, see_other
+from server.web.keys import CALENDAR, CTX, DB, SETTINGS
 
 
 async def _form(request: web.Request) -> dict[str, Any]:
@@ -38,7 +38,7 @@ async def _form(request: web.Request) -> dict[str, Any]:
 
 
 def _today(request: web.Request) -> Any:
-    return now(request.app).astimezone(request.app[SETTINGS].tz).date()
+    return request[CTX].now().astimezone(request.app[SETTINGS].tz).date()
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
@@ -62,7 +62,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             "today": today,
             "today_rows": days.get(today, []),
             "upcoming": [b for b in rows if b.starts_at.astimezone(settings.tz).date() > today],
-            "waiting": await waiting_cases(db, user, now(request.app), office.id),
+            "waiting": await waiting_cases(db, user, request[CTX].now(), office.id),
         },
     )
 
@@ -85,7 +85,7 @@ async def _grid_context(request: web.Request, error: str | None = None) -> dict[
         minutes = 60
     waiting = [
         w
-        for w in await waiting_cases(db, user, now(request.app), office.id)
+        for w in await waiting_cases(db, user, request[CTX].now(), office.id)
         if w.consent_complete or w.stage == "fast_track"
     ]
     case_id = q.get("case_id") or (str(waiting[0].case_id) if waiting else "")
@@ -107,7 +107,7 @@ async def _grid_context(request: web.Request, error: str | None = None) -> dict[
         minutes,
         kind,
         None,
-        now(request.app),
+        request[CTX].now(),
     )
     return {
         "office": office,
@@ -145,11 +145,11 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
                 request, user, body.case_id, start, end, body.host_id, body.note
             )
     except AppError as exc:
-        if exc.status == 401:
+        if isinstance(exc, Unauthorized):
             raise
         context = await _grid_context(request, error=exc.message)
-        return render(request, "schedule_grid.html", context, status=exc.status)
-    request.app[SENDER].wake_after_commit(request[DB])
+        return render(request, "schedule_grid.html", context, status=status_of(exc))
+    request[CTX].signal_after_commit("outbox")
     return see_other(
         str(request.app.router["schedule_booking"].url_for(booking_id=str(booking.id)))
     )
@@ -190,12 +190,12 @@ async def _change(request: web.Request, action: str) -> web.StreamResponse:
                 reason = parse_model(CancelIn, data).reason
                 await booking_mod.cancel_booking(request, user, booking, reason)
     except AppError as exc:
-        if exc.status == 401:
+        if isinstance(exc, Unauthorized):
             raise
         await db.refresh(booking)
         page = await _booking_context(request, error=exc.message)
-        return render(request, "schedule_booking.html", page, status=exc.status)
-    request.app[SENDER].wake_after_commit(db)
+        return render(request, "schedule_booking.html", page, status=status_of(exc))
+    request[CTX].signal_after_commit("outbox")
     return see_other(request.path.rsplit("/", 1)[0])
 
 
@@ -257,7 +257,7 @@ async def center_page(request: web.Request) -> web.Response:
             "prev": span[0] - timedelta(days=7),
             "next": span[-1] + timedelta(days=1),
             "calendar": request.app[CALENDAR],
-            "waiting": await waiting_cases(db, user, now(request.app)),
+            "waiting": await waiting_cases(db, user, request[CTX].now()),
         },
     )
 
@@ -270,20 +270,20 @@ async def feed_page(request: web.Request, url: str | None = None) -> web.Respons
 
 async def feed_new(request: web.Request) -> web.Response:
     user = require_user(request)
-    token = await feeds.new_feed(request[DB], user, now(request.app))
+    token = await feeds.new_feed(request[DB], user, request[CTX].now())
     return await feed_page(request, feeds.feed_url(request.app[SETTINGS], token))
 
 
 async def feed_revoke(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
-    await feeds.revoke_feeds(request[DB], user, now(request.app))
+    await feeds.revoke_feeds(request[DB], user, request[CTX].now())
     return see_other(str(request.app.router["schedule_feed"].url_for()))
 
 
 async def calendar_feed(request: web.Request) -> web.Response:
     db = request[DB]
     owner = await feeds.feed_owner(db, request.match_info["token"])
-    rows = await feeds.feed_bookings(db, owner, now(request.app))
+    rows = await feeds.feed_bookings(db, owner, request[CTX].now())
     body = feed_calendar(rows, request.app[SETTINGS], f"courtlink · {owner.display_name}")
     return web.Response(
         body=body,
@@ -291,19 +291,3 @@ async def calendar_feed(request: web.Request) -> web.Response:
         charset="utf-8",
         headers={"Cache-Control": "private, max-age=300"},
     )
-
-
-def setup(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/schedule", dashboard, name="schedule")
-    r.add_get("/schedule/availability", availability_page, name="schedule_grid")
-    r.add_post("/schedule/book", book_submit, name="schedule_book")
-    r.add_get(r"/schedule/bookings/{booking_id:\d+}", booking_page, name="schedule_booking")
-    r.add_post(r"/schedule/bookings/{booking_id:\d+}/move", move_submit, name="schedule_move")
-    r.add_post(r"/schedule/bookings/{booking_id:\d+}/cancel", cancel_submit, name="schedule_cancel")
-    r.add_get("/schedule/my", host_page, name="schedule_host")
-    r.add_get("/schedule/center", center_page, name="schedule_center")
-    r.add_get("/schedule/feed", feed_page, name="schedule_feed")
-    r.add_post("/schedule/feed", feed_new, name="schedule_feed_new")
-    r.add_post("/schedule/feed/revoke", feed_revoke, name="schedule_feed_revoke")
-    r.add_get("/calendar/{token:[A-Za-z0-9_-]+}.ics", calendar_feed, name="calendar_feed")

@@ -14,10 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from server.access import load_case_for
-from server.appkeys import CATALOGS, DB, LANG, SETTINGS
-from server.auth import require_user
-from server.errors import AppError, NotFound
-from server.http import read_form, render, see_other
+from server.errors import AppError, NotFound, Unauthorized
 from server.i18n import DEFAULT_LANG
 from server.models.accounts import User
 from server.models.recordings import Recording
@@ -34,6 +31,10 @@ from server.sessions import (
     revoke_invite,
     verify_invite,
 )
+from server.web.auth import require_user
+from server.web.errors import status_of
+from server.web.http import read_form, render, see_other
+from server.web.keys import CATALOGS, DB, LANG, SETTINGS
 
 
 class OpenForm(BaseModel):
@@ -231,7 +232,7 @@ async def party_join(request: web.Request) -> web.Response:
         invite = await verify_invite(request[DB], request.app[SETTINGS], token)
     except AppError as exc:
         # Not a login matter: say plainly that the link does not work (no redirect to login).
-        status = 404 if exc.status == 401 else exc.status
+        status = 404 if isinstance(exc, Unauthorized) else status_of(exc)
         return render(
             request,
             "error.html",
@@ -244,18 +245,3 @@ async def party_join(request: web.Request) -> web.Response:
         ws_url=f"/ws/sessions/{invite.session_id}?invite={token}",
         is_party=True,
     )
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_post(r"/cases/{case_id:\d+}/sessions", open_from_case, name="session_open")
-    app.router.add_get(r"/cases/{case_id:\d+}/sessions", case_sessions, name="case_sessions")
-    app.router.add_get(r"/sessions/{session_id:\d+}", session_page, name="session")
-    app.router.add_post(r"/sessions/{session_id:\d+}/invites", invite_submit, name="session_invite")
-    app.router.add_post(
-        r"/sessions/{session_id:\d+}/invites/{invite_id:\d+}/revoke",
-        revoke_submit,
-        name="session_invite_revoke",
-    )
-    app.router.add_post(r"/sessions/{session_id:\d+}/end", end_submit, name="session_end")
-    app.router.add_get(r"/sessions/{session_id:\d+}/join", staff_join, name="session_join")
-    app.router.add_get("/join/{token}", party_join, name="invite_landing")

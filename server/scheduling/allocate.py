@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.appkeys import CALENDAR, DB, SETTINGS
 from server.errors import Conflict
 from server.models.accounts import Office, User
 from server.models.docket import Case
@@ -31,6 +30,7 @@ from server.scheduling.resources import (
     hosts,
     person_key,
 )
+from server.web.keys import CALENDAR, DB, SETTINGS
 
 EXCLUSION_VIOLATION = "23P01"
 log = logging.getLogger(__name__)

@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import audit
 from server.access import load_case_for
-from server.appkeys import CALENDAR, DB, SETTINGS
 from server.docket_log import log_change
 from server.models.accounts import User
 from server.models.docket import Case
@@ -37,9 +36,9 @@ from server.models.scheduling import Booking, BookingStatus
 from server.models.sessions import SessionStatus
 from server.scheduling import allocate, outbox, rules
 from server.scheduling.hours import check_duration, check_working_time
-from server.scheduling.keys import now as clock_now
 from server.scheduling.resources import release
 from server.sessions import create_invite, create_session, invite_url, list_invites, revoke_invite
+from server.web.keys import CALENDAR, CTX, DB, SETTINGS
 
 
 def _db(request: web.Request) -> AsyncSession:
@@ -50,7 +49,7 @@ async def _check_times(
     request: web.Request, case: Case, kind: str, start: datetime, end: datetime
 ) -> None:
     settings, calendar = request.app[SETTINGS], request.app[CALENDAR]
-    check_duration(start, end, clock_now(request.app))
+    check_duration(start, end, request[CTX].now())
     check_working_time(calendar, settings.tz, start, end)
     if kind == "hearing":
         rules.check_deadline(case, start, settings.tz)
@@ -92,8 +91,8 @@ async def create_booking(
         sequence=0,
         note=note,
         created_by_id=actor.id,
-        created_at=clock_now(request.app),
-        updated_at=clock_now(request.app),
+        created_at=request[CTX].now(),
+        updated_at=request[CTX].now(),
     )
     db.add(booking)
     await allocate.hold(request, booking, session, case, host_id, (host, terminal, room))
@@ -103,7 +102,7 @@ async def create_booking(
         links[party.id] = url
     await db.refresh(booking)
     await _log(request, actor, booking, "booked", "booking.create", "")
-    await outbox.enqueue(db, settings, booking, "request", links, clock_now(request.app))
+    await outbox.enqueue(db, settings, booking, "request", links, request[CTX].now())
     return booking
 
 
@@ -118,7 +117,7 @@ async def move_booking(
 ) -> Booking:
     db = _db(request)
     settings = request.app[SETTINGS]
-    now = clock_now(request.app)
+    now = request[CTX].now()
     rules.check_may_change(actor, booking, now)
     case = booking.case
     await _check_times(request, case, booking.kind, start, end)
@@ -164,7 +163,7 @@ async def cancel_booking(
 ) -> Booking:
     db = _db(request)
     settings = request.app[SETTINGS]
-    now = clock_now(request.app)
+    now = request[CTX].now()
     rules.check_may_change(actor, booking, now)
     booking.status = BookingStatus.CANCELLED
     booking.cancel_reason = reason

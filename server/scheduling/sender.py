@@ -12,18 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from aiohttp import web
-from sqlalchemy import event, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.db import transaction
 from server.models.base import utcnow
 from server.models.scheduling import OutboxMessage, OutboxStatus
-from server.scheduling.keys import SENDER, now
 from server.scheduling.mail import SmtpTarget, build_email, parse_smtp_url, send_email
 from server.scheduling.sms import SmsBackend, load_backend
 from server.settings import Settings
@@ -58,11 +55,6 @@ class OutboxSender:
 
     def wake(self) -> None:
         self._wake.set()
-
-    def wake_after_commit(self, db: AsyncSession) -> None:
-        """Send at once once this transaction has committed (not before: the sender must see
-        the rows), instead of at the next poll."""
-        event.listen(db.sync_session, "after_commit", lambda _s: self.wake(), once=True)
 
     def _channels(self) -> list[str]:
         return ["sms"] + (["email"] if self.smtp else [])
@@ -139,20 +131,3 @@ class OutboxSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             self._wake.clear()
-
-
-async def sender_ctx(app: web.Application) -> AsyncIterator[None]:
-    sender = app[SENDER]
-    task = None
-    if sender.autostart:
-        task = asyncio.create_task(sender.run(app[SESSIONMAKER]), name="outbox-sender")
-    yield
-    if task is not None:
-        task.cancel()
-        # Bounded: a pass stuck in the outside world must not hang the server's shutdown.
-        await asyncio.wait({task}, timeout=10)
-
-
-def setup(app: web.Application) -> None:
-    app[SENDER] = OutboxSender(app[SETTINGS], clock=lambda: now(app))
-    app.cleanup_ctx.append(sender_ctx)

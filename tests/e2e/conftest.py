@@ -29,10 +29,10 @@ from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy import select
 
 from server.app import create_app
-from server.appkeys import SESSIONMAKER
 from server.auth import hash_password
 from server.models.accounts import Office, User
 from server.settings import Settings
+from server.web.keys import SESSIONMAKER
 from tests.conftest import _base_settings
 from tests.helpers import PASSWORD
 

@@ -11,10 +11,10 @@ from typing import Any
 from playwright.async_api import Browser, Page
 from sqlalchemy import select
 
-from server.appkeys import SESSIONMAKER
 from server.models.accounts import Office
 from server.models.docket import Case, Party
 from server.sessions import create_invite, create_session
+from server.web.keys import SESSIONMAKER
 from tests.e2e.conftest import LiveServer, LiveUser, log_in
 from tests.e2e.firefox import Tab
 

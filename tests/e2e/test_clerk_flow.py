@@ -15,8 +15,8 @@ import pytest
 from playwright.async_api import Page, expect
 
 from server import docket
-from server.appkeys import CALENDAR, SESSIONMAKER
 from server.models.docket import Case
+from server.web.keys import CALENDAR, SESSIONMAKER
 from tests.docket_helpers import OTHER_ID, PERSON_ID
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, log_in
 

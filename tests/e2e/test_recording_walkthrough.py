@@ -21,10 +21,10 @@ from sqlalchemy import select
 
 from recordings import paths, recorder
 from recordings.writer import SegmentWriter
-from server.appkeys import SESSIONMAKER
 from server.models.accounts import Office
 from server.models.docket import Case, Party
 from server.models.recordings import Recording
+from server.web.keys import SESSIONMAKER
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in
 from tests.e2e.sessions import (
     open_page,

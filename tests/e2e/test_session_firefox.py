@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser
 
-from server.appkeys import SESSIONMAKER
 from server.models.sessions import MediationSession
+from server.web.keys import SESSIONMAKER
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, require_program
 from tests.e2e.firefox import FIREFOX, launch
 from tests.e2e.sessions import (

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from playwright.async_api import Browser
 
-from server.appkeys import SESSIONMAKER
 from server.models.sessions import MediationSession
+from server.web.keys import SESSIONMAKER
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in
 from tests.e2e.sessions import (
     open_page,

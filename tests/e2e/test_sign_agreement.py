@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from server.agreements import drafting
 from server.agreements.terms import Terms
-from server.appkeys import SESSIONMAKER
 from server.models.accounts import Office, User
 from server.models.agreements import AgreementSignature
 from server.models.docket import Case, Party
 from server.sessions import create_invite, create_session
+from server.web.keys import SESSIONMAKER
 from tests.e2e.conftest import SCREENSHOT_DIR, log_in
 from tests.e2e.sessions import (  # the session room's own helpers
     open_page,

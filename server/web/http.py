@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from server.appkeys import CATALOGS, JINJA, LANG, SETTINGS, USER
-from server.auth import csrf_token
 from server.errors import BadRequest, UnsupportedMedia, parse_model
 from server.i18n import DEFAULT_LANG
+from server.web.auth import csrf_token
+from server.web.keys import CATALOGS, JINJA, LANG, SETTINGS, USER
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -1,4 +1,4 @@
-"""Typed keys for application state, shared by every module that reads it."""
+"""Typed keys for the web layer's application and request state."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from server.models.docket import Party
 from server.settings import Settings
 
 if TYPE_CHECKING:
+    from server.context import Context, Court
     from server.i18n import Catalogs
+    from server.scheduling.sender import OutboxSender
+    from server.tasks import Supervisor
     from server.workdays import WorkCalendar
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -25,9 +28,15 @@ CALENDAR: web.AppKey[WorkCalendar] = web.AppKey("calendar")
 # own module; this holds only what the core owns.
 EXTRAS = web.AppKey("extras", dict[str, Any])
 JINJA = web.AppKey("jinja", jinja2.Environment)
+# The long-lived services every unit of work is built from (server.context).
+COURT: web.AppKey[Court] = web.AppKey("court")
+SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor")
+SENDER: web.AppKey[OutboxSender] = web.AppKey("outbox_sender")
 
 # Per-request state, set by the middlewares in server.app / server.auth.
 DB = web.RequestKey("db", AsyncSession)
+# The request's unit of work: what every domain function is handed.
+CTX: web.RequestKey[Context] = web.RequestKey("ctx")
 USER: web.RequestKey[User | None] = web.RequestKey("user")
 AUTH_VIA = web.RequestKey("auth_via", str)
 SESSION_EXPIRED = web.RequestKey("session_expired", bool)

@@ -1,0 +1,92 @@
+"""Background tasks in one place: start them, keep them running, stop them in time.
+
+Every long-running worker (the outbox sender, the recordings' sealing sweep, composite
+renders and retention) is an ``async def run()`` that loops until cancelled. The supervisor
+starts each one, logs and restarts it with backoff when it fails or returns, and on shutdown
+cancels them all and waits at most ``stop_timeout`` seconds, so a job stuck in the outside
+world (an SMTP server that never answers) cannot hang the server's exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class TaskState:
+    name: str
+    runner: Runner
+    restarts: int = 0
+    last_error: str | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+
+class Supervisor:
+    """Runs named workers for a process's lifetime (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        stop_timeout: float = 10.0,
+        first_backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        healthy_after: float = 60.0,
+    ) -> None:
+        self.stop_timeout = stop_timeout
+        self.first_backoff = first_backoff
+        self.max_backoff = max_backoff
+        # A worker that ran this long before failing starts its backoff afresh.
+        self.healthy_after = healthy_after
+        self.tasks: dict[str, TaskState] = {}
+
+    def start(self, name: str, runner: Runner) -> None:
+        if name in self.tasks and self.tasks[name].running:
+            raise RuntimeError(f"task {name!r} is already running")
+        state = TaskState(name, runner)
+        state.task = asyncio.get_running_loop().create_task(self._keep(state), name=name)
+        self.tasks[name] = state
+
+    async def _keep(self, state: TaskState) -> None:
+        delay = self.first_backoff
+        while True:
+            started = time.monotonic()
+            try:
+                await state.runner()
+                state.last_error = "returned"
+                log.error("background task %s returned; restarting", state.name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                state.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                log.exception("background task %s failed; restarting", state.name)
+            if time.monotonic() - started >= self.healthy_after:
+                delay = self.first_backoff
+            state.restarts += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+
+    async def stop(self) -> None:
+        running = [s.task for s in self.tasks.values() if s.task is not None and not s.task.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            done, pending = await asyncio.wait(running, timeout=self.stop_timeout)
+            for task in pending:
+                log.error("background task %s did not stop in time", task.get_name())
+            for task in done:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    task.result()
+        self.tasks.clear()

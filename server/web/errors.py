@@ -1,0 +1,118 @@
+"""The error model on the wire: each domain error class to its HTTP status, and one
+middleware that renders every error, JSON ``{"error": {"code", "message", "details"?}}``
+for the API and anything asking for JSON, a readable page otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from server import errors as e
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Most specific first: the first class an error is an instance of decides its status.
+_STATUS: tuple[tuple[type[e.AppError], int], ...] = (
+    (e.Unauthorized, 401),
+    (e.Forbidden, 403),
+    (e.NotFound, 404),
+    (e.Conflict, 409),
+    (e.PayloadTooLarge, 413),
+    (e.UnsupportedMedia, 415),
+    (e.Invalid, 422),
+    (e.TooManyRequests, 429),
+    (e.BadRequest, 400),
+)
+
+
+def status_of(exc: e.AppError) -> int:
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def wants_json(request: web.Request) -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_response(
+    request: web.Request,
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    if wants_json(request):
+        body: dict[str, Any] = {"code": code, "message": message}
+        if details is not None:
+            body["details"] = details
+        return web.json_response({"error": body}, status=status, headers=headers)
+    try:
+        from server.web.http import render  # http renders pages with this module's help
+
+        resp = render(
+            request,
+            "error.html",
+            {"status": status, "code": code, "message": message},
+            status=status,
+        )
+    except Exception:  # the error page must never fail to render
+        log.exception("error page failed")
+        resp = web.Response(text=f"{status} {message}", status=status)
+    if headers:
+        resp.headers.update(headers)
+    return resp
+
+
+def app_error_response(request: web.Request, exc: e.AppError) -> web.Response:
+    return error_response(request, status_of(exc), exc.code, exc.message, exc.details)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except e.AppError as exc:
+        if isinstance(exc, e.Unauthorized) and not wants_json(request) and request.method == "GET":
+            # A page asked for by someone not (or no longer) logged in: send them to log in.
+            raise web.HTTPFound(f"/login?next={quote(request.path_qs)}") from None
+        return app_error_response(request, exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        message = (
+            exc.reason if exc.text is None or exc.text.startswith(str(exc.status)) else exc.text
+        )
+        if exc.status == 413:
+            message = "request body too large"
+        return error_response(request, exc.status, code, message)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(request, 500, "internal", "internal server error")
