@@ -26,13 +26,13 @@ from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from server.context import Actor, Court
 from server.db import make_engine, make_sessionmaker
 from server.demo import run_demo
 from server.demo_data import DEMO_YEAR
 from server.migrate import upgrade
 from server.reports import build_report
 from server.settings import Settings
-from server.workdays import WorkCalendar
 
 STATEMENTS = {"n": 0}
 
@@ -52,15 +52,9 @@ async def _timed(coro: Any) -> tuple[Any, float, float, int]:
 async def _report(settings: Settings) -> Any:
     engine = make_engine(settings)
     try:
-        async with make_sessionmaker(engine)() as db:
-            return await build_report(
-                db,
-                year=DEMO_YEAR,
-                office=None,
-                tz=settings.tz,
-                calendar=WorkCalendar(None),
-                judicial_staff=settings.judicial_staff,
-            )
+        court = Court.build(settings, make_sessionmaker(engine))
+        async with court.unit(Actor.system("bench")) as ctx:
+            return await build_report(ctx, year=DEMO_YEAR, office=None)
     finally:
         await engine.dispose()
 

@@ -1,5 +1,6 @@
-"""What the recorder knows and tells: its tracks, the events it sends the recording service
-(``Opened``, ``Closed``, ``Alarm``), and the state of each track being written."""
+"""What the recorder knows and tells: its tracks and where their packets go, the events it
+sends the recording service (``Opened``, ``Closed``, ``Alarm``), and the state of each track
+being written."""
 
 from __future__ import annotations
 
@@ -8,25 +9,62 @@ import errno
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from recordings.rtp import Frame, OpusAssembler, Vp8Assembler
 from recordings.writer import SegmentStats, SegmentWriter
+
+# Per track: ~20 s of a 720p camera's packets; only a stalled disk fills it, not normal load.
+TRACK_QUEUE_LIMIT = 4000
+_MUTABLE = (bytearray, memoryview)
+Key = tuple[int, str, str]  # session id, the participant's pid, source
+
+
+class Counter(Protocol):
+    overflow: int  # packets dropped because a track's queue was full
+
+
+class TrackSink:
+    """Where the forwarding path puts one track's packets (``push`` is the sink the SFU
+    calls): the deque of the track's current recording, or nowhere while it is not recorded.
+    On the hot path: an attribute read and an append, no object, tuple or clock read."""
+
+    __slots__ = ("counter", "packets")
+
+    def __init__(self, counter: Counter) -> None:
+        self.counter = counter
+        self.packets: collections.deque[Any] | None = None
+
+    def push(self, packet: Any) -> None:
+        packets = self.packets
+        if packets is None:
+            return
+        if len(packets) >= TRACK_QUEUE_LIMIT:
+            self.counter.overflow += 1
+            return
+        if type(packet) in _MUTABLE:  # may be rewritten in place for the next subscriber
+            packet = bytes(packet)
+        packets.append(packet)
 
 
 @dataclass
 class Track:
     """What the loop knows of one forwarded track (set in ``on_track_start``)."""
 
-    key: tuple[str, str]
+    key: Key
     session_id: int
-    room: str
+    room: str  # "main" or a caucus room
     kind: str
     label: str
     codec: str
     recording: bool
+    sink: TrackSink
     start_reason: str = "start"
     info: dict[str, str] = field(default_factory=dict)  # identity, participant
+
+    @property
+    def pid(self) -> str:
+        return self.key[1]
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The background composite job: one at a time by default (``COMPOSITE_WORKERS``), progress
 in the database every half second for the session page's bar, retried once by itself after a
-failure, and again whenever someone allowed presses "retry".
+failure, and again whenever someone allowed presses "retry". ``CompositeWorker.run`` is the
+loop a supervisor runs; it also seals the sessions that ended while nobody was connected.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import contextlib
 import logging
 from pathlib import Path
 
-from aiohttp import web
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,7 +18,6 @@ from recordings import paths
 from recordings.composite import Source, render
 from recordings.probe import sha256_file
 from recordings.service import RecordingService
-from server.appkeys import SESSIONMAKER, SETTINGS
 from server.audit import record
 from server.models.recordings import CompositeStatus, Recording, SegmentStatus
 from server.settings import Settings
@@ -129,54 +128,62 @@ async def _due(db: AsyncSession) -> list[int]:
     return list(rows.all())
 
 
-async def _worker(
-    app: web.Application, service: RecordingService, running: dict[int, asyncio.Task[bool]]
-) -> None:
-    settings, sessionmaker = app[SETTINGS], app[SESSIONMAKER]
-    slots = asyncio.Semaphore(max(1, settings.composite_workers))
-    # A job left "running" by a dead process runs again.
-    async with sessionmaker() as db:
-        for rec in (
-            await db.scalars(
-                select(Recording).where(Recording.composite_status == CompositeStatus.RUNNING)
-            )
-        ).all():
-            rec.composite_status = CompositeStatus.QUEUED
-        await db.commit()
-    while True:
-        try:
-            await service.sweep()
-        except Exception:
-            log.exception("sealing sweep failed")
-        async with sessionmaker() as db:
-            due = [r for r in await _due(db) if r not in running]
-        for rec_id in due:
-            await slots.acquire()
+class CompositeWorker:
+    """Seals the sessions that ended unsealed and renders the queued composites, ``workers``
+    at a time, until cancelled: ``run`` is what a supervisor starts, restarts and stops."""
 
-            async def job(rec_id: int = rec_id) -> bool:
-                try:
-                    return await run_job(sessionmaker, settings, rec_id)
-                finally:
-                    slots.release()
-                    running.pop(rec_id, None)
-                    service.composite_wakeup.set()
-
-            running[rec_id] = asyncio.ensure_future(job())
-        service.composite_wakeup.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(service.composite_wakeup.wait(), POLL_SECONDS)
-
-
-class Worker:
-    """The composite worker's lifetime: started and stopped by the app's cleanup context."""
-
-    def __init__(self, app: web.Application, service: RecordingService) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        service: RecordingService,
+    ) -> None:
+        self.sessionmaker, self.settings, self.service = sessionmaker, settings, service
         self.running: dict[int, asyncio.Task[bool]] = {}
-        self.task = asyncio.ensure_future(_worker(app, service, self.running))
 
-    async def stop(self) -> None:
-        # A job cut short here is found "running" at the next start and runs again.
-        for task in [self.task, *self.running.values()]:
-            task.cancel()
-        # Bounded: a render stuck in its thread must not hang the server's shutdown.
-        await asyncio.wait({self.task, *self.running.values()}, timeout=10)
+    async def run(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            # A job cut short here is found "running" at the next start and runs again.
+            jobs = list(self.running.values())
+            for task in jobs:
+                task.cancel()
+            if jobs:
+                # Bounded: a render stuck in its thread must not hang the server's shutdown.
+                await asyncio.wait(jobs, timeout=10)
+
+    async def _loop(self) -> None:
+        sessionmaker, service = self.sessionmaker, self.service
+        slots = asyncio.Semaphore(max(1, self.settings.composite_workers))
+        # A job left "running" by a dead process (or by this worker before a restart) runs
+        # again.
+        async with sessionmaker() as db:
+            for rec in (
+                await db.scalars(
+                    select(Recording).where(Recording.composite_status == CompositeStatus.RUNNING)
+                )
+            ).all():
+                rec.composite_status = CompositeStatus.QUEUED
+            await db.commit()
+        while True:
+            try:
+                await service.sweep()
+            except Exception:
+                log.exception("sealing sweep failed")
+            async with sessionmaker() as db:
+                due = [r for r in await _due(db) if r not in self.running]
+            for rec_id in due:
+                await slots.acquire()
+                self.running[rec_id] = asyncio.ensure_future(self._job(rec_id, slots))
+            service.composite_wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(service.composite_wakeup.wait(), POLL_SECONDS)
+
+    async def _job(self, rec_id: int, slots: asyncio.Semaphore) -> bool:
+        try:
+            return await run_job(self.sessionmaker, self.settings, rec_id)
+        finally:
+            slots.release()
+            self.running.pop(rec_id, None)
+            self.service.composite_wakeup.set()

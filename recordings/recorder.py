@@ -1,8 +1,10 @@
-"""The SFU's media tap: every forwarded packet of a recorded track goes to a segment file.
+"""The recorder: every forwarded packet of a recorded track goes to a segment file.
 
-Threading: the SFU calls ``on_track_start`` / ``on_media`` / ``on_track_end`` on the event
-loop. ``on_media`` is on the forwarding hot path, so it does one dict lookup and appends the
-packet to its track's own bounded deque: no object, tuple or clock read per packet. Every
+Threading: the room listener (``recordings.listener``) calls ``on_track_start`` /
+``on_track_end`` on the event loop, with the typed track events of the live rooms; for each
+track ``on_track_start`` returns the sink the forwarding path calls per packet. That is the
+hot path, so the sink (``TrackSink.push``) appends the packet to its track's own bounded
+deque: no object, tuple or clock read per packet. Every
 ``BATCH_SECONDS`` a timer on the loop takes each track's packets as a batch, reassembles
 frames (``recordings.rtp``) and muxes them (``recordings.writer``) into memory; the bytes,
 fsyncs and closes go to one disk thread (``recordings.spool``), so the loop never waits for
@@ -37,17 +39,26 @@ from pathlib import Path
 from typing import Any
 
 from recordings import paths
-from recordings.events import Alarm, Closed, LiveTrack, Opened, Track, is_full, wall_time
+from recordings.events import (
+    Alarm,
+    Closed,
+    Key,
+    LiveTrack,
+    Opened,
+    Track,
+    TrackSink,
+    is_full,
+    wall_time,
+)
+from recordings.ports import EndedTrack, Sink, StartedTrack, identity, label
 from recordings.rtp import Frame, assembler_for
 from recordings.spool import DiskWriter
 from recordings.writer import SYNC_SECONDS, SegmentWriter
 
 __all__ = ["Alarm", "Closed", "Opened", "Recorder", "Track"]
-Live = dict[tuple[str, str], LiveTrack]  # the batch side's tracks being written
+Live = dict[Key, LiveTrack]  # the batch side's tracks being written
 
 log = logging.getLogger(__name__)
-# Per track: ~20 s of a 720p camera's packets; only a stalled disk fills it, not normal load.
-TRACK_QUEUE_LIMIT = 4000
 MIN_FREE_BYTES = 64 * 1024 * 1024
 # How long packets wait for the writer: inside the 2 s crash window with a 1 s cluster (bytes
 # reach the kernel at most ~1.5 s after their frame), long enough that a batch holds many
@@ -55,32 +66,27 @@ MIN_FREE_BYTES = 64 * 1024 * 1024
 # the recorder a third less CPU than 0.2 s (fewer timer wake-ups and disk-thread hand-offs);
 # 1.0 s saves nothing more.
 BATCH_SECONDS = 0.5
-_MUTABLE = (bytearray, memoryview)
 # What may wait for the disk thread before recording stops with an alarm (a stalled disk).
 MAX_BACKLOG_BYTES = 64 * 1024 * 1024
 
 
 class Recorder:
-    """Implements the SFU tap. ``resolve`` maps the SFU's room id to (session id, place);
-    ``wants`` says whether a (session, place) is being recorded now; ``events`` receives
-    ``Opened``/``Closed``/``Alarm`` on the event loop."""
+    """Records the tracks of the live rooms. ``wants`` says whether a (session, room) is
+    being recorded now; ``events`` receives ``Opened``/``Closed``/``Alarm`` on the event
+    loop."""
 
     def __init__(
         self,
         root: Path,
         *,
-        resolve: Callable[[str], tuple[int, str] | None],
         wants: Callable[[int, str], bool],
         events: Callable[[Opened | Closed | Alarm], None],
-        describe: Callable[[str], dict[str, str]] = lambda peer_id: {},
         min_free_bytes: int = MIN_FREE_BYTES,
     ) -> None:
         self.root = root
-        self.resolve, self.wants, self.events, self.describe = resolve, wants, events, describe
+        self.wants, self.events = wants, events
         self.min_free_bytes = min_free_bytes
-        self.tracks: dict[tuple[str, str], Track] = {}
-        # (peer id, track id) -> the packets of a track being recorded, until the next batch
-        self._sinks: dict[tuple[str, str], collections.deque[Any]] = {}
+        self.tracks: dict[Key, Track] = {}
         self.queue: collections.deque[tuple[Any, ...]] = collections.deque()  # commands
         self.overflow = 0
         self.recorded_frames = 0
@@ -93,92 +99,78 @@ class Recorder:
         self._stopped_sessions: set[int] = set()
         self._next_check = 0.0
 
-    # --- the tap (event loop) ----------------------------------------------------------
+    # --- the tracks (event loop) -------------------------------------------------------
 
-    def on_track_start(
-        self, peer_id: str, room: str, track_id: str, kind: str, label: str, codec: str
-    ) -> None:
-        key = (peer_id, track_id)
-        where = self.resolve(room)
+    def on_track_start(self, event: StartedTrack) -> Sink:
+        """A track is forwarded in a room from now on: returns where its packets go."""
+        who = event.participant
+        key = (event.session_id, who.pid, event.source)
         old = self.tracks.get(key)
         reason = "start"
         if old is not None:
-            reason = "room_move" if old.room != room else "restart"
+            # Started again without an end (a new room): the old sink takes nothing more.
+            reason = "room_move" if old.room != event.room else "restart"
+            old.sink.packets = None
             self._command("end", key, reason)
-        if where is None:
-            self.tracks.pop(key, None)
-            return
-        session_id, place = where
         recording = (
-            kind in ("video", "audio")
-            and session_id not in self._stopped_sessions
-            and self.wants(session_id, place)
+            event.kind in ("video", "audio")
+            and event.session_id not in self._stopped_sessions
+            and self.wants(event.session_id, event.room)
         )
         track = Track(
             key,
-            session_id,
-            room,
-            kind,
-            label,
-            codec.lower(),
+            event.session_id,
+            event.room,
+            event.kind,
+            label(event.source),
+            event.codec.lower(),
             recording,
+            TrackSink(self),
             reason,
-            dict(self.describe(peer_id)),
+            {"identity": identity(who), "participant": who.name},
         )
         self.tracks[key] = track
         self._begin(track)
+        return track.sink.push
 
-    def on_media(self, peer_id: str, track_id: str, packet: Any) -> None:
-        sink = self._sinks.get((peer_id, track_id))
-        if sink is None:
-            return
-        if len(sink) >= TRACK_QUEUE_LIMIT:
-            self.overflow += 1
-            return
-        if type(packet) in _MUTABLE:  # may be rewritten in place for the next subscriber
-            packet = bytes(packet)
-        sink.append(packet)
-
-    def on_track_end(self, peer_id: str, track_id: str) -> None:
-        key = (peer_id, track_id)
-        if self.tracks.pop(key, None) is not None:
-            self._sinks.pop(key, None)
+    def on_track_end(self, event: EndedTrack) -> None:
+        key = (event.session_id, event.participant.pid, event.source)
+        track = self.tracks.pop(key, None)
+        if track is not None:
+            track.sink.packets = None
             self._command("end", key, "track_end")
 
     def _begin(self, track: Track) -> None:
         """(Re)start ``track``: a fresh deque for its packets if it is recorded."""
         sink: collections.deque[Any] | None = collections.deque() if track.recording else None
-        if sink is None:
-            self._sinks.pop(track.key, None)
-        else:
-            self._sinks[track.key] = sink
+        track.sink.packets = sink
         self._command("start", track.key, (track, sink))
 
     # --- control (event loop) ----------------------------------------------------------
 
-    def set_recording(self, session_id: int, on: bool, reason: str) -> None:
-        """Start or stop writing every track of a session (host action, end, alarm)."""
+    def set_recording(self, session_id: int, on: bool, reason: str) -> list[Track]:
+        """Start or stop writing every track of a session (host action, end, alarm).
+        Returns the tracks that start being written: their video waits for a keyframe."""
         if on:
             self._stopped_sessions.discard(session_id)
         else:
             self._stopped_sessions.add(session_id)
+        started = []
         for track in self.tracks.values():
             if track.session_id != session_id:
                 continue
-            want = on and self.wants(session_id, self._place(track.room))
+            want = on and self.wants(session_id, track.room)
             if want != track.recording:
                 track.recording = want
                 if want:
                     self._begin(track)
+                    started.append(track)
                 else:
-                    self._sinks.pop(track.key, None)
+                    track.sink.packets = None
                     self._command("end", track.key, reason)
+        return started
 
-    def _place(self, room: str) -> str:
-        where = self.resolve(room)
-        return where[1] if where else room
-
-    def _command(self, op: str, key: tuple[str, str], arg: Any) -> None:
+    def _command(self, op: str, key: Key, arg: Any) -> None:
         self.queue.append((op, key, arg))
 
     def flush_barrier(self) -> asyncio.Future[None]:
@@ -201,10 +193,10 @@ class Recorder:
 
     async def stop(self) -> None:
         """Close every open segment (reason ``shutdown``) and end the disk thread."""
-        for key in list(self.tracks):
+        for key, track in self.tracks.items():
+            track.sink.packets = None
             self._command("end", key, "shutdown")
         self.tracks.clear()
-        self._sinks.clear()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -318,7 +310,7 @@ class Recorder:
         tags = {
             "segment": uid,
             "session": str(track.session_id),
-            "peer": track.key[0],
+            "peer": track.pid,
             "room": track.room,
             "kind": track.kind,
             "label": track.label,
@@ -350,7 +342,7 @@ class Recorder:
             Opened(
                 uid,
                 track.session_id,
-                track.key[0],
+                track.pid,
                 track.room,
                 track.kind,
                 track.label,
@@ -383,7 +375,7 @@ class Recorder:
     def _close(
         self,
         live: Live,
-        key: tuple[str, str],
+        key: Key,
         reason: str,
         *,
         keep: bool = False,

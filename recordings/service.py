@@ -1,34 +1,26 @@
-"""The recording service of one server process: the SFU tap, its database side, and the
-hooks the signaling hub calls.
+"""The recording service of one server process: the recorder, its database side, and each
+session's recording policy, which the live rooms are shown.
 
-Hooks for ``signaling.hub`` (all cheap, call them on the event loop):
-
-- ``bind_room(room, session_id, place)``: the SFU's room id belongs to this session, place
-  ``"main"`` or ``"caucus-<x>"``. Without it, a room id shaped ``"<session_id>:<place>"`` is
-  understood.
-- ``bind_peer(peer_id, identity, name)``: who a peer is (``"user:3"``/``"party:5"``, a name),
-  so segment rows and manifests say who is in each file.
 - ``await session_opened(session_id)``: load the session's policy (recording on/off,
-  ``record_caucus``) before anyone publishes.
+  ``record_caucus``); done by itself when a first track of the session starts.
+- ``set_active``: the host starts or stops recording (from the API the room's button calls).
 - ``await session_ended(session_id)``: close its segments, seal, queue the composite.
-- ``status(session_id)``: ``{"recording": bool, "record_caucus": bool, "alarm": str|None}``
-  for the room's recording indicator and the pre-join notice.
-- ``alarm_listeners``: callables ``(session_id, reason, message)`` run when recording of a
-  session stops by itself (full disk); the hub tells the host.
+- ``show(session_id)``: tell the live rooms (``rooms``, a ``recordings.ports.Rooms``) which
+  of the session's places are recorded, so every participant's indicator is right; a
+  recording that stops by itself (full disk) is shown to the session's hosts as an alarm.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recordings import paths, seal, store
+from recordings.ports import Rooms
 from recordings.recorder import Alarm, Closed, Opened, Recorder
 from server.models.recordings import CompositeStatus, Recording, SegmentStatus
 from server.models.sessions import MediationSession
@@ -36,8 +28,6 @@ from server.settings import Settings
 
 log = logging.getLogger(__name__)
 SHUTDOWN_WAIT_S = 10
-# The hub's room keys are "s<session_id>:<place>"; "<session_id>:<place>" works too.
-_ROOM = re.compile(r"^(?:s|session[-_:/]?)?(\d+)[:/](.+)$")
 
 
 @dataclass
@@ -48,51 +38,29 @@ class Policy:
 
 
 class RecordingService:
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]):
+    """``rooms`` is what the live rooms let recordings ask of them; None records nothing live
+    (tools and tests that only seal, verify or render)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        rooms: Rooms | None = None,
+    ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
-        self.rooms: dict[str, tuple[int, str]] = {}
-        self.peers: dict[str, dict[str, str]] = {}
-        self.peer_lookups: list[Callable[[str], dict[str, str] | None]] = []
+        self.rooms = rooms
         self.policies: dict[int, Policy] = {}
-        self.alarm_listeners: list[Callable[[int, str, str], None]] = []
-        # Called with a session id whenever what its rooms should show may have changed.
-        self.change_listeners: list[Callable[[int], None]] = []
         self.composite_wakeup = asyncio.Event()
         self._events: asyncio.Queue[Opened | Closed | Alarm] = asyncio.Queue()
         self._touched: set[int] = set()
         self._task: asyncio.Task[None] | None = None
         self.recorder = Recorder(
-            paths.root(settings),
-            resolve=self.resolve,
-            wants=self.wants,
-            events=self._events.put_nowait,
-            describe=self.describe,
+            paths.root(settings), wants=self.wants, events=self._events.put_nowait
         )
 
-    # --- hooks -------------------------------------------------------------------------
-
-    def bind_room(self, room: str, session_id: int, place: str) -> None:
-        self.rooms[room] = (session_id, place)
-
-    def bind_peer(self, peer_id: str, identity: str, name: str) -> None:
-        self.peers[peer_id] = {"identity": identity, "participant": name}
-
-    def describe(self, peer_id: str) -> dict[str, str]:
-        """Who a peer is: bound by ``bind_peer``, else asked of ``peer_lookups``."""
-        if peer_id in self.peers:
-            return self.peers[peer_id]
-        for lookup in self.peer_lookups:
-            found = lookup(peer_id)
-            if found:
-                return found
-        return {}
-
-    def resolve(self, room: str) -> tuple[int, str] | None:
-        if room in self.rooms:
-            return self.rooms[room]
-        match = _ROOM.match(room)
-        return (int(match.group(1)), match.group(2)) if match else None
+    # --- policy --------------------------------------------------------------------------
 
     def wants(self, session_id: int, place: str) -> bool:
         policy = self.policies.get(session_id)
@@ -105,18 +73,21 @@ class RecordingService:
             return False
         return place == "main" or policy.record_caucus
 
-    def wants_quietly(self, session_id: int, place: str) -> bool:
-        """``wants`` without loading an unknown session's policy (for announcements)."""
+    def show(self, session_id: int, *, alarm: str | None = None) -> None:
+        """Tell the live rooms which places of the session are recorded (an unknown policy
+        is not loaded for this: it shows as the default until a track loads it)."""
+        if self.rooms is None:
+            return
         policy = self.policies.get(session_id, Policy())
-        return policy.active and (place == "main" or policy.record_caucus)
+        caucus = policy.active and policy.record_caucus
+        self.rooms.set_recorded(session_id, main=policy.active, caucus=caucus, alarm=alarm)
 
-    def status(self, session_id: int) -> dict[str, object]:
-        policy = self.policies.get(session_id, Policy())
-        return {
-            "recording": policy.active,
-            "record_caucus": policy.record_caucus,
-            "alarm": policy.alarm,
-        }
+    def _record(self, session_id: int, on: bool, reason: str) -> None:
+        started = self.recorder.set_recording(session_id, on, reason)
+        if self.rooms is not None:
+            # A video file can only begin at a keyframe, and browsers send them rarely.
+            for pid in {t.pid for t in started if t.kind == "video"}:
+                self.rooms.request_keyframe(session_id, pid)
 
     async def session_opened(self, session_id: int) -> Policy:
         async with self.sessionmaker() as db:
@@ -127,16 +98,9 @@ class RecordingService:
             policy = Policy(rec.active, session.record_caucus, rec.alarm)
             await db.commit()
         self.policies[session_id] = policy
-        self.recorder.set_recording(session_id, policy.active, "stopped")
-        self.changed(session_id)
+        self._record(session_id, policy.active, "stopped")
+        self.show(session_id)
         return policy
-
-    def changed(self, session_id: int) -> None:
-        for listener in self.change_listeners:
-            try:
-                listener(session_id)
-            except Exception:
-                log.exception("recording change listener failed")
 
     async def set_active(
         self, db: AsyncSession, rec: Recording, active: bool, *, actor_id: int | None, actor: str
@@ -145,13 +109,13 @@ class RecordingService:
         await store.set_active(db, rec, active, actor_id=actor_id, actor=actor)
         policy = self.policies.setdefault(rec.session_id, Policy())
         policy.active, policy.alarm = active, None if active else policy.alarm
-        self.recorder.set_recording(rec.session_id, active, "stopped")
-        self.changed(rec.session_id)
+        self._record(rec.session_id, active, "stopped")
+        self.show(rec.session_id)
 
     async def session_ended(self, session_id: int) -> None:
         """Close the session's segments, wait until their rows are written, seal, queue the
         composite."""
-        self.recorder.set_recording(session_id, False, "session_end")
+        self._record(session_id, False, "session_end")
         await self.drain()
         async with self.sessionmaker() as db:
             rec = await store.recording_for(db, session_id)
@@ -252,10 +216,5 @@ class RecordingService:
     def _on_alarm(self, event: Alarm) -> None:
         policy = self.policies.setdefault(event.session_id, Policy())
         policy.active, policy.alarm = False, f"{event.reason}: {event.message}"
-        self.recorder.set_recording(event.session_id, False, event.reason)
-        self.changed(event.session_id)
-        for listener in self.alarm_listeners:
-            try:
-                listener(event.session_id, event.reason, event.message)
-            except Exception:
-                log.exception("recording alarm listener failed")
+        self._record(event.session_id, False, event.reason)
+        self.show(event.session_id, alarm=f"recording stopped ({event.reason}): {event.message}")

@@ -6,8 +6,6 @@ Every function takes the session first and leaves committing to the caller.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,7 +48,7 @@ async def segment_opened(db: AsyncSession, event: Opened, people: dict[str, str]
             peer_id=event.peer_id,
             identity=people.get("identity", ""),
             participant=people.get("participant", event.peer_id),
-            room=_place(event.room),
+            room=event.room,
             label=event.label,
             kind=event.kind,
             codec=event.codec,
@@ -129,8 +127,3 @@ async def _timeline(
             data={"session_id": rec.session_id, "recording_id": rec.id, **extra},
         )
     )
-
-
-def _place(room: str) -> str:
-    # The SFU's room id may carry the session ("12:caucus-a"); the row keeps the place only.
-    return Path(room.replace(":", "/")).name or room

@@ -19,8 +19,10 @@ from sqlalchemy import ColumnElement, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import Forbidden, NotFound
-from server.models.accounts import Role, User
+from server.models.accounts import COURT_ROLES, Role, User
 from server.models.docket import Case
+from server.models.scheduling import Booking
+from server.models.sessions import MediationSession
 
 COURT_WIDE = frozenset({Role.ADMIN, Role.CLERK, Role.JUDGE, Role.MEDIATOR})
 # Who may change a case's details and parties (stage moves have their own table in stages).
@@ -38,6 +40,12 @@ def visible_cases_clause(user: User) -> ColumnElement[bool]:
     if user.role in COURT_WIDE:
         return true()
     return Case.office_id == user.office_id
+
+
+def can_see_every_office(user: User) -> bool:
+    """The court sees every office's cases, so the docket offers it the office and assignee
+    filters; office staff see their own office's cases only, so they get neither."""
+    return user.role in COURT_WIDE
 
 
 def is_assigned(user: User, case: Case) -> bool:
@@ -87,18 +95,30 @@ def can_view_report(user: User, office_id: int | None) -> bool:
 LATE_CHANGE_MINUTES = 30
 
 
-def can_book_case(user: User, case: Case) -> bool:
-    """Booking a session: office staff for their own office's cases, clerks and admins for
-    any. Judges and mediators are booked, they do not book."""
+def can_book_for_office(user: User, office_id: int) -> bool:
+    """Booking a session: office staff for their own office, clerks and admins for any.
+    Judges and mediators are booked, they do not book."""
     if user.role in (Role.ADMIN, Role.CLERK):
         return True
-    return user.role == Role.OFFICE_STAFF and case.office_id == user.office_id
+    return user.role == Role.OFFICE_STAFF and office_id == user.office_id
+
+
+def can_book_case(user: User, case: Case) -> bool:
+    """Booking a session for a case: as for the case's office (``can_book_for_office``)."""
+    return can_book_for_office(user, case.office_id)
 
 
 def can_change_booking(user: User, case: Case, host_id: int) -> bool:
     """Moving or cancelling a booking: whoever may book the case, and its host. The
-    30-minute rule (court staff only) is applied on top by the scheduler."""
+    30-minute rule (``can_change_late``) is applied on top by the scheduler."""
     return can_book_case(user, case) or user.id == host_id
+
+
+def can_change_late(user: User) -> bool:
+    """Within ``LATE_CHANGE_MINUTES`` of the start only the court's staff may move or cancel
+    a session: the residents are on their way by then, and the court answers for calling
+    it off."""
+    return user.role in COURT_WIDE
 
 
 def can_schedule_for_office(user: User, office_id: int) -> bool:
@@ -107,6 +127,66 @@ def can_schedule_for_office(user: User, office_id: int) -> bool:
     if user.role in COURT_WIDE:
         return True
     return user.role == Role.OFFICE_STAFF and office_id == user.office_id
+
+
+def own_schedule_office(user: User) -> int | None:
+    """The office whose schedule a user is held to: office staff their own; None for the
+    court, which sees every office and picks one."""
+    return None if user.role in COURT_WIDE else user.office_id
+
+
+def can_view_center_schedule(user: User) -> bool:
+    """The center's overview of every office's week: the court's staff (an office has its
+    own dashboard)."""
+    return user.role in COURT_WIDE
+
+
+def can_view_sessions_of(user: User, host_id: int) -> bool:
+    """A host's day and week: their own; the court's staff may look at any host's, since
+    they cover for each other."""
+    return user.id == host_id or user.role in COURT_WIDE
+
+
+def can_manage_schedule_resources(user: User) -> bool:
+    """Mediators' and judges' working hours, the center's rooms, the offices' terminals:
+    admins, who keep offices, rooms and settings (DESIGN.md "The people")."""
+    return user.role == Role.ADMIN
+
+
+def calendar_feed_clause(user: User) -> ColumnElement[bool]:
+    """What a user's calendar feed carries: a host's own sessions, office staff their
+    office's, clerks and admins the whole court. The feed leaves the court for a calendar
+    app, so it holds the owner's own work, not all they could look up."""
+    if user.role in (Role.MEDIATOR, Role.JUDGE):
+        return Booking.host_id == user.id
+    if user.role == Role.OFFICE_STAFF:
+        return Booking.office_id == user.office_id
+    return true()
+
+
+def is_host(user: User, session: MediationSession) -> bool:
+    """Hosting a live session (admitting the lobby, moving people, recording): the session's
+    host, or the case's assigned judge or mediator, as they cover for each other."""
+    case = session.case
+    return user.id == session.host_id or user.id in (case.mediator_id, case.judge_id)
+
+
+def may_join(user: User, session: MediationSession) -> bool:
+    """Joining a live session (and seeing it at all): an active account that may see its
+    case; anyone else is told it does not exist."""
+    return user.active and can_view_case(user, session.case)
+
+
+def can_end_session(user: User, session: MediationSession) -> bool:
+    """Ending a session for everyone: its host (``is_host``), and admins, who close a
+    session left open."""
+    return is_host(user, session) or user.role == Role.ADMIN
+
+
+def can_manage_invites(user: User, session: MediationSession) -> bool:
+    """Creating and revoking a party's invite link, and listing the links themselves: for
+    now whoever may join the session (``may_join``)."""
+    return may_join(user, session)
 
 
 def can_view_recordings(user: User, case: Case) -> bool:
@@ -140,7 +220,21 @@ def can_download_agreements_zip(user: User) -> bool:
     return user.role in (Role.CLERK, Role.ADMIN)
 
 
+def can_read_agreement_templates(user: User) -> bool:
+    """Reading the document templates: the court's staff, who draft and confirm with them
+    (office staff never see an agreement's template)."""
+    return user.role in COURT_ROLES
+
+
 def can_edit_agreement_templates(user: User) -> bool:
+    """Adding and changing document templates: admins; a template's text is what the court
+    signs, so it is not left to those who draft with it."""
+    return user.role == Role.ADMIN
+
+
+def can_manage_users(user: User) -> bool:
+    """Listing, creating, changing and deactivating accounts: admins (everyone reads their
+    own profile through the auth API)."""
     return user.role == Role.ADMIN
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 import sys
 
-from aiohttp import web
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import audit
 from server.auth import hash_password
-from server.db import make_engine, make_sessionmaker, transaction
+from server.context import Actor, Context, Court
+from server.db import make_engine, make_sessionmaker
 from server.errors import AppError, Conflict, Invalid
 from server.models.accounts import ApiToken, Office, Role, User, WebSession
 from server.settings import Settings
@@ -50,16 +50,16 @@ def check_email(email: str | None) -> None:
         raise Invalid(f"not an e-mail address: {email!r}", code="bad_email")
 
 
-async def office_by_code(db: AsyncSession, code: str) -> Office:
-    office = await db.scalar(select(Office).where(Office.code == code))
+async def office_by_code(ctx: Context, code: str) -> Office:
+    office = await ctx.db.scalar(select(Office).where(Office.code == code))
     if office is None:
-        codes = (await db.scalars(select(Office.code).order_by(Office.id))).all()
+        codes = (await ctx.db.scalars(select(Office.code).order_by(Office.id))).all()
         raise Invalid(f"unknown office {code!r}; one of {', '.join(codes)}", code="unknown_office")
     return office
 
 
 async def add_user(
-    db: AsyncSession,
+    ctx: Context,
     *,
     username: str,
     display_name: str,
@@ -68,11 +68,10 @@ async def add_user(
     password: str,
     email: str | None = None,
     phone: str | None = None,
-    request: web.Request | None = None,
-    actor: str | None = None,
     password_hash: str | None = None,
 ) -> User:
-    """Create an active user in the caller's transaction. Raises Invalid or Conflict.
+    """Create an active user in the caller's unit of work, audited as ``ctx.actor`` (the
+    admin, ``cli`` or ``demo``). Raises Invalid or Conflict.
 
     ``password_hash``: an argon2 hash of ``password`` the caller already has (the demo gives
     its accounts that share a published password one hash, as argon2 is slow on purpose).
@@ -88,7 +87,8 @@ async def add_user(
     check_role(role)
     check_password(password)
     check_email(email)
-    office = await office_by_code(db, office_code)
+    db = ctx.db
+    office = await office_by_code(ctx, office_code)
     if await db.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"the username {username!r} is taken", code="username_taken")
     user = User(
@@ -101,16 +101,15 @@ async def add_user(
         phone=phone or None,
         password_hash=password_hash or hash_password(password),
         active=True,
+        created_at=ctx.now(),
     )
     db.add(user)
     await db.flush()
     await audit.record(
-        db,
+        ctx,
         "user.create",
         "user",
         user.id,
-        request=request,
-        actor=actor,
         username=username,
         role=role,
         office=office.code,
@@ -119,7 +118,7 @@ async def add_user(
 
 
 async def update_user(
-    db: AsyncSession,
+    ctx: Context,
     user: User,
     *,
     display_name: str | None = None,
@@ -129,9 +128,16 @@ async def update_user(
     phone: str | None = None,
     password: str | None = None,
     active: bool | None = None,
-    request: web.Request | None = None,
 ) -> User:
-    """Change the given fields; ``None`` leaves a field as it is. Audited (never the password)."""
+    """Change the given fields; ``None`` leaves a field as it is. Audited (never the password).
+
+    An admin may not deactivate or demote their own account: an admin locking themselves
+    out could leave the court with no admin at all.
+    """
+    demoted = active is False or role not in (None, Role.ADMIN)
+    if demoted and ctx.actor.kind == "user" and ctx.actor.id == user.id:
+        raise Conflict("you may not deactivate or demote yourself", code="self_lockout")
+    db = ctx.db
     changed: dict[str, object] = {}
     if display_name is not None:
         display_name = display_name.strip()
@@ -142,7 +148,7 @@ async def update_user(
         check_role(role)
         user.role = changed["role"] = role
     if office_code is not None:
-        office = await office_by_code(db, office_code)
+        office = await office_by_code(ctx, office_code)
         user.office_id, user.office = office.id, office
         changed["office"] = office.code
     if email is not None:
@@ -161,7 +167,7 @@ async def update_user(
         if not active:
             await _end_logins(db, user)
     await db.flush()
-    await audit.record(db, "user.update", "user", user.id, request=request, changed=changed)
+    await audit.record(ctx, "user.update", "user", user.id, changed=changed)
     return user
 
 
@@ -180,19 +186,20 @@ async def add_user_cli(
     password: str,
     email: str | None,
 ) -> int:
-    """``courtlink user add``: print what happened; the exit code says how it went."""
+    """``courtlink user add``: the same ``add_user`` as the admin API, acting as ``cli``;
+    print what happened, the exit code says how it went."""
     engine = make_engine(settings)
+    court = Court.build(settings, make_sessionmaker(engine))
     try:
-        async with transaction(make_sessionmaker(engine)) as db:
+        async with court.unit(Actor.system("cli")) as ctx:
             user = await add_user(
-                db,
+                ctx,
                 username=username,
                 display_name=display_name,
                 role=role,
                 office_code=office_code,
                 password=password,
                 email=email,
-                actor="cli",
             )
             office = user.office.code
     except AppError as exc:

@@ -20,10 +20,11 @@ from server.settings import Settings
 
 
 async def _verify(data: bytes, settings: Settings) -> tuple[int, dict[str, Any]]:
-    from sqlalchemy import select
+    import hashlib
 
     from server.agreements import pki
-    from server.agreements.verify import check_upload
+    from server.agreements.verify import UploadResult, by_sha256
+    from server.context import Actor, Court
     from server.db import make_engine, make_sessionmaker
     from server.models.agreements import SealedDocument
 
@@ -31,23 +32,21 @@ async def _verify(data: bytes, settings: Settings) -> tuple[int, dict[str, Any]]
         roots = pki.court_key(settings, create=False).trust_roots
     except (FileNotFoundError, ValueError) as exc:
         return 2, {"error": str(exc)}
-    result = await check_upload(None, settings, data)
     report = await pki.validate(data, roots)
-    out = result.as_dict()
-    out["signature"]["ok"] = report.ok
+    digest = hashlib.sha256(data).hexdigest()
+    doc: SealedDocument | None = None
     engine = make_engine(settings)
     try:
-        async with make_sessionmaker(engine)() as db:
-            doc = await db.scalar(
-                select(SealedDocument).where(SealedDocument.sha256 == out["sha256"])
-            )
-            out["database"] = "checked"
+        court = Court.build(settings, make_sessionmaker(engine))
+        async with court.unit(Actor.system("cli")) as ctx:
+            doc = await by_sha256(ctx.db, digest)
+        database = "checked"
     except Exception as exc:  # offline means offline: say so, still report the signature
-        doc, out["database"] = None, f"not reachable ({type(exc).__name__})"
+        doc, database = None, f"not reachable ({type(exc).__name__})"
     finally:
         await engine.dispose()
-    out["original"] = bool(doc is not None and report.ok)
-    out["code"] = doc.code if doc else None
+    out = UploadResult(doc is not None and report.ok, digest, doc, report).as_dict()
+    out["database"] = database
     out["number"] = doc.case_number if doc else None
     out["kind"] = doc.kind if doc else None
     return (0 if out["original"] else 1), out

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.models.audit import AuditEntry
 from server.context import Context
+from server.models.audit import AuditEntry
 
 GENESIS = "0" * 64
 _PG_LOCK_KEY = 0x636C61  # "cla": courtlink audit

@@ -9,7 +9,6 @@ import getpass
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from server.settings import Settings
 
@@ -30,14 +29,6 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _freeze_startup_objects(app: Any) -> None:
-    # A full collection (the SFU runs one after participants leave) then takes milliseconds
-    # instead of ~55 ms: see signaling/sfu/trim.py.
-    from signaling.sfu.trim import freeze_long_lived
-
-    freeze_long_lived()
-
-
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
@@ -49,8 +40,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port or settings.port
     upgrade(settings)
     print(f"courtlink serving on http://{host}:{port}", flush=True)
-    app = create_app(settings)
-    app.on_startup.append(_freeze_startup_objects)
+    app = create_app(settings, serving=True)
     web.run_app(app, host=host, port=port, print=None, loop=eventloop.new_event_loop())
     return 0
 

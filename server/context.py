@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
@@ -128,11 +128,13 @@ class Context:
         return self.actor.user
 
     def now(self) -> datetime:
-        return self.clock()
+        """Now, in UTC whatever zone the clock answers in: stored times and the audit
+        chain's hashes are UTC, and a clock set to court time must not change them."""
+        return self.clock().astimezone(UTC)
 
     def today(self) -> date:
         """The court-local date now (not UTC's: a case filed at 07:00 Beijing time is today)."""
-        return self.clock().astimezone(self.settings.tz).date()
+        return self.now().astimezone(self.settings.tz).date()
 
     def require_user(self) -> User:
         user = self.actor.user

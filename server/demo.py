@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from server import audit, docket
 from server.accounts import add_user
 from server.auth import hash_password
-from server.db import make_engine, make_sessionmaker, transaction
+from server.context import Actor, Context, Court
+from server.db import make_engine, make_sessionmaker
 from server.demo_data import (
     ASSIGN,
     DEMO_YEAR,
@@ -40,11 +41,10 @@ from server.demo_data import (
     new_case,
     plan_year,
 )
-from server.docket_schemas import CaseCreate
+from server.docket.schemas import CaseCreate
 from server.models.accounts import Office, User
 from server.models.audit import AuditEntry
-from server.models.base import utcnow
-from server.models.docket import Case, DocketEntry, Stage
+from server.models.docket import Case, Stage
 from server.settings import Settings
 from server.workdays import WorkCalendar
 
@@ -62,13 +62,13 @@ Event = tuple[datetime, int, int]  # when, case index, step index (-1: registrat
 async def run_demo(settings: Settings) -> list[str]:
     """Seed the demo (if not yet there) and return the lines to print: URL and logins."""
     engine = make_engine(settings)
-    calendar = WorkCalendar(settings.calendar_dir or settings.data_dir / "calendar")
+    court = Court.build(settings, make_sessionmaker(engine))
     try:
-        async with transaction(make_sessionmaker(engine)) as db:
-            users = await ensure_users(db)
+        async with court.unit(Actor.system("demo")) as ctx:
+            users = await ensure_users(ctx)
             marks = set(
                 (
-                    await db.scalars(
+                    await ctx.db.scalars(
                         select(AuditEntry.action).where(
                             AuditEntry.action.in_([START_ACTION, SEED_ACTION])
                         )
@@ -82,9 +82,9 @@ async def run_demo(settings: Settings) -> list[str]:
                 )
             count = 0
             if not marks:
-                await audit.record(db, START_ACTION, "demo", DEMO_YEAR, actor="demo")
-                count = await Seeder(db, settings, calendar, users).run()
-                await audit.record(db, SEED_ACTION, "demo", DEMO_YEAR, actor="demo", cases=count)
+                await audit.record(ctx, START_ACTION, "demo", DEMO_YEAR)
+                count = await Seeder(ctx, users).run()
+                await audit.record(ctx, SEED_ACTION, "demo", DEMO_YEAR, cases=count)
     finally:
         await engine.dispose()
     lines = [f"courtlink demo: open {settings.public_url}"]
@@ -95,23 +95,22 @@ async def run_demo(settings: Settings) -> list[str]:
     return lines
 
 
-async def ensure_users(db: AsyncSession) -> dict[str, User]:
+async def ensure_users(ctx: Context) -> dict[str, User]:
     users: dict[str, User] = {}
     hashes: dict[str, str] = {}
     for username, role, office, name, password in USERS:
-        user = await db.scalar(select(User).where(User.username == username))
+        user = await ctx.db.scalar(select(User).where(User.username == username))
         if user is None:
             if password not in hashes:
                 hashes[password] = hash_password(password)
             user = await add_user(
-                db,
+                ctx,
                 username=username,
                 display_name=name,
                 role=role,
                 office_code=office,
                 password=password,
                 password_hash=hashes[password],
-                actor="demo",
             )
         users[username] = user
     return users
@@ -127,13 +126,14 @@ def back_workdays(calendar: WorkCalendar, day: date, count: int) -> date:
 
 
 class Seeder:
-    def __init__(
-        self, db: AsyncSession, settings: Settings, calendar: WorkCalendar, users: dict[str, User]
-    ) -> None:
-        self.db, self.settings, self.calendar, self.users = db, settings, calendar, users
+    """Registers and moves the planned cases through the docket, each step as the person
+    who took it and with the clock set to the moment it took place."""
+
+    def __init__(self, ctx: Context, users: dict[str, User]) -> None:
+        self.ctx, self.db, self.calendar, self.users = ctx, ctx.db, ctx.calendar, users
         self.rng = random.Random(DEMO_YEAR)
-        self.now = utcnow()
-        self.today = self.now.astimezone(settings.tz).date()
+        self.now = ctx.now()
+        self.today = ctx.today()
         self.cases: dict[int, Case] = {}
         self.staff: dict[int, tuple[User, User]] = {}  # case index: mediator, judge
 
@@ -163,7 +163,7 @@ class Seeder:
 
     def when(self, day: date, salt: int) -> datetime:
         minutes = 9 * 60 + (hash((day.toordinal(), salt)) % 420)
-        local = datetime.combine(day, time(), self.settings.tz) + timedelta(minutes=minutes)
+        local = datetime.combine(day, time(), self.ctx.tz) + timedelta(minutes=minutes)
         return min(local, self.now - timedelta(minutes=30))
 
     def in_progress(self) -> list[PlannedCase]:
@@ -193,7 +193,8 @@ class Seeder:
     async def register(self, i: int, plan: PlannedCase, office_id: int, at: datetime) -> None:
         center = plan.office == "center"
         online = not center and i % 9 == 0
-        actor = None if online else self.users["clerk" if center else f"staff.{plan.office}"]
+        # An online submission has no user: the resident files it from the public form.
+        user = None if online else self.users["clerk" if center else f"staff.{plan.office}"]
         data = CaseCreate.model_validate(
             {
                 "cause": plan.cause,
@@ -204,7 +205,7 @@ class Seeder:
         )
         source = "online" if online else "court" if center else "office"
         case = await docket.create_case(
-            self.db, actor, data, office_id=office_id, source=source, at=at
+            self.as_of(user, at), data, office_id=office_id, source=source
         )
         self.cases[i] = case
         two = i % 2 == 0
@@ -220,25 +221,20 @@ class Seeder:
         if stage == "assign":
             clerk = self.users["clerk"]
             await docket.assign(
-                self.db, clerk, case, mediator_id=mediator.id, judge_id=judge.id, clerk_id=clerk.id
-            )
-            # ``assign`` stamps its timeline entry with the present; the sample history needs
-            # the day it happened on, so that entry is moved back to it.
-            await self.db.execute(
-                update(DocketEntry)
-                .where(DocketEntry.case_id == case.id, DocketEntry.kind == "assigned")
-                .values(at=at)
+                self.as_of(clerk, at),
+                case,
+                mediator_id=mediator.id,
+                judge_id=judge.id,
+                clerk_id=clerk.id,
             )
             return
-        actor = {"clerk": self.users["clerk"], "mediator": mediator, "judge": judge}[role]
-        await docket.transition(
-            self.db,
-            actor,
-            case,
-            Stage(stage),
-            note=note,
-            today=at.astimezone(self.settings.tz).date(),
-            calendar=self.calendar,
-            settings=self.settings,
-            at=at,
-        )
+        user = {"clerk": self.users["clerk"], "mediator": mediator, "judge": judge}[role]
+        await docket.transition(self.as_of(user, at), case, Stage(stage), note=note)
+
+    def as_of(self, user: User | None, at: datetime) -> Context:
+        """The seed's unit of work as ``user`` (the demo itself when None) on a clock stopped
+        at ``at``: numbers, deadlines, timeline and audit rows all take that moment."""
+        actor = Actor.for_user(user) if user is not None else self.ctx.actor
+        # In UTC, as the clock it stands in for: the audit row's hash covers its time as text.
+        utc = at.astimezone(UTC)
+        return replace(self.ctx.acting_as(actor), clock=lambda: utc)

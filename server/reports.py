@@ -46,13 +46,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access
-from server.errors import Forbidden, Invalid
-from server.models.accounts import Office, Role, User
-from server.models.docket import Case, Stage
-from server.stages import (
+from server.context import Context
+from server.docket.stages import (
     MEDIATED_OUTCOMES,
     OUTCOME_ADJUDICATED,
     OUTCOME_MEDIATED_FAST_TRACK,
@@ -60,6 +57,9 @@ from server.stages import (
     OUTCOME_MEDIATED_PRETRIAL,
     OUTCOME_WITHDRAWN,
 )
+from server.errors import Forbidden, Invalid
+from server.models.accounts import Office, Role, User
+from server.models.docket import Case, Stage
 from server.workdays import WorkCalendar
 
 PENDING = "pending"
@@ -132,16 +132,16 @@ def year_bounds(year: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-async def office_by_code(db: AsyncSession, code: str) -> Office:
-    office = await db.scalar(select(Office).where(Office.code == code))
+async def office_by_code(ctx: Context, code: str) -> Office:
+    office = await ctx.db.scalar(select(Office).where(Office.code == code))
     if office is None:
         raise Invalid(f"office: unknown office {code!r}", code="unknown_office")
     return office
 
 
-async def center_staff(db: AsyncSession) -> int:
+async def center_staff(ctx: Context) -> int:
     """Active mediators and judges of the center office: the center's judicial resources."""
-    count = await db.scalar(
+    count = await ctx.db.scalar(
         select(func.count())
         .select_from(User)
         .join(Office, User.office_id == Office.id)
@@ -154,16 +154,11 @@ async def center_staff(db: AsyncSession) -> int:
     return int(count or 0)
 
 
-async def build_report(
-    db: AsyncSession,
-    *,
-    year: int,
-    office: Office | None,
-    tz: ZoneInfo,
-    calendar: WorkCalendar,
-    judicial_staff: int,
-) -> Report:
-    """Count one year's cases (of one office, or all) into a ``Report``."""
+async def build_report(ctx: Context, *, year: int, office: Office | None) -> Report:
+    """Count one year's cases (of one office, or all) into a ``Report``: registration and
+    resolution days in the court's time zone, working days on ``ctx.calendar``, the judicial
+    staff from the settings."""
+    tz, calendar = ctx.tz, ctx.calendar
     start, end = year_bounds(year, tz)
     stmt = select(
         Case.stage,
@@ -179,10 +174,10 @@ async def build_report(
     report = Report(year=year, office=office.code if office else None)
     report.by_stage = {s.value: 0 for s in Stage}
     report.by_outcome = dict.fromkeys(OUTCOMES, 0)
-    report.judicial_staff = judicial_staff
-    report.center_staff = await center_staff(db)
+    report.judicial_staff = ctx.settings.judicial_staff
+    report.center_staff = await center_staff(ctx)
     total_days = 0
-    for stage, outcome, pre_lit, filed, created, resolved, deadline in await db.execute(stmt):
+    for stage, outcome, pre_lit, filed, created, resolved, deadline in await ctx.db.execute(stmt):
         report.cases += 1
         report.by_stage[stage] = report.by_stage.get(stage, 0) + 1
         key = outcome or PENDING
@@ -225,23 +220,14 @@ def _workdays(calendar: WorkCalendar, start: date, end: date, report: Report) ->
         return None
 
 
-async def report_for(
-    db: AsyncSession,
-    user: User,
-    *,
-    year: int,
-    office_code: str | None,
-    tz: ZoneInfo,
-    calendar: WorkCalendar,
-    judicial_staff: int,
-) -> Report:
-    """The report a user asked for, if they may see it: office staff get their own office's
-    (the default for them) and a 403 for any other or for the whole court."""
-    office = await office_by_code(db, office_code) if office_code else None
-    if office is None and user.role == Role.OFFICE_STAFF:
+async def report_for(ctx: Context, *, year: int | None, office_code: str | None) -> Report:
+    """The report the user asked for (``year`` None: this court-local year), if they may see
+    it: whoever may not see the whole court's figures gets their own office's by default, and
+    a 403 for any other office."""
+    user = ctx.require_user()
+    office = await office_by_code(ctx, office_code) if office_code else None
+    if office is None and not access.can_view_report(user, None):
         office = user.office
     if not access.can_view_report(user, office.id if office else None):
         raise Forbidden("office staff see their own office's report only", code="report_forbidden")
-    return await build_report(
-        db, year=year, office=office, tz=tz, calendar=calendar, judicial_staff=judicial_staff
-    )
+    return await build_report(ctx, year=year or ctx.today().year, office=office)

@@ -1,7 +1,7 @@
 """Live-session domain: open a session for a case, invite its parties, revoke, end.
 
-Scheduling (bookings), the case page and the JSON API all create sessions and invites through
-these functions, so the rules live in one place:
+Scheduling (bookings), the case page, the JSON API and the room itself create, join and end
+sessions through these functions, so the rules live in one place:
 
 - a session belongs to one case; whoever may see the case may open one for it (office staff
   only for their own office's cases, via ``server.access``);
@@ -10,7 +10,9 @@ these functions, so the rules live in one place:
 - an invite names one party of that case and that session; its link carries a signed token
   ``<invite id>.<nonce>.<HMAC>``; the row decides whether the link still works (revoked,
   expired ``invite_hours`` after the session's scheduled end, or after creation when
-  unscheduled; a session that ended or was cancelled lets nobody in).
+  unscheduled; a session that ended or was cancelled lets nobody in). ``verify_invite`` is
+  the one check of a link, for joining and for signing the agreement alike;
+- ending a session (``end_session``) is recorded, then the live room is closed.
 """
 
 from __future__ import annotations
@@ -20,20 +22,18 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from aiohttp import web
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import can_view_case
-from server.audit import record
+from server import audit
+from server.access import can_end_session, can_manage_invites, can_view_case, may_join
+from server.context import Context
 from server.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from server.models.accounts import Role, User
-from server.models.base import utcnow
 from server.models.docket import Case, Party
 from server.models.sessions import Invite, MediationSession, SessionStatus
 from server.settings import Settings
-from server.web.keys import SETTINGS
 
 KINDS = ("mediation", "hearing")
 HOST_ROLES = frozenset({Role.JUDGE, Role.MEDIATOR})
@@ -41,17 +41,11 @@ _TOKEN_PURPOSE = b"courtlink-invite-v1:"
 LIVE_STATUSES = frozenset({SessionStatus.SCHEDULED, SessionStatus.OPEN})
 
 
-def _actor(user: User) -> str:
-    return f"user:{user.id}:{user.username}"
+class LiveRooms(Protocol):
+    """What ending a session asks of the live rooms (signaling's hub is one): tell everyone
+    in this session's room that it ended and close their connections."""
 
-
-def _settings(request: web.Request | None, settings: Settings | None) -> Settings:
-    if settings is not None:
-        return settings
-    if request is not None:
-        return request.app[SETTINGS]
-    # A random default secret would mint links that die with the process: refuse instead.
-    raise ValueError("pass request= or settings= so links are signed with the court's key")
+    async def end(self, session_id: int) -> None: ...
 
 
 # --- tokens ------------------------------------------------------------------------------
@@ -82,19 +76,22 @@ def parse_invite_token(settings: Settings, token: str) -> tuple[int, str]:
     return int(parts[0]), parts[1]
 
 
-async def verify_invite(
-    db: AsyncSession, settings: Settings, token: str, *, now: datetime | None = None
-) -> Invite:
-    """The invite a token names, if its link still works; otherwise a 401/403 naming why."""
-    invite_id, nonce = parse_invite_token(settings, token)
-    invite = await db.get(Invite, invite_id)
+async def verify_invite(ctx: Context, token: str, *, after_end: bool = False) -> Invite:
+    """The invite a token names, if its link still works; otherwise a 401/403 naming why.
+
+    ``after_end``: the link still opens the agreement once its session has ended (the last
+    party may sign after the hearing), never once it was cancelled; every other check holds.
+    """
+    invite_id, nonce = parse_invite_token(ctx.settings, token)
+    invite = await ctx.db.get(Invite, invite_id)
     if invite is None or not hmac.compare_digest(invite.nonce, nonce):
         raise Unauthorized("this invitation link is not valid", code="invite_invalid")
     if invite.revoked_at is not None:
         raise Forbidden("this invitation link has been withdrawn", code="invite_revoked")
-    if invite.expires_at <= (now or utcnow()):
+    if invite.expires_at <= ctx.now():
         raise Forbidden("this invitation link has expired", code="invite_expired")
-    if invite.session.status not in LIVE_STATUSES:
+    usable = LIVE_STATUSES | {SessionStatus.ENDED} if after_end else LIVE_STATUSES
+    if invite.session.status not in usable:
         raise Forbidden("this session has ended", code="session_ended")
     return invite
 
@@ -102,21 +99,11 @@ async def verify_invite(
 # --- sessions ----------------------------------------------------------------------------
 
 
-def is_host(user: User, session: MediationSession) -> bool:
-    """The session's host, or the case's assigned judge or mediator (they cover each other)."""
-    case = session.case
-    return user.id == session.host_id or user.id in (case.mediator_id, case.judge_id)
-
-
-def may_join(user: User, session: MediationSession) -> bool:
-    return user.active and can_view_case(user, session.case)
-
-
 async def _pick_host(
-    db: AsyncSession, actor: User, case: Case, kind: str, host_id: int | None
+    ctx: Context, actor: User, case: Case, kind: str, host_id: int | None
 ) -> int | None:
     if host_id is not None:
-        host = await db.get(User, host_id)
+        host = await ctx.db.get(User, host_id)
         if host is None or not host.active or host.role not in HOST_ROLES:
             raise Invalid("the host must be an active judge or mediator", code="bad_host")
         return host.id
@@ -129,8 +116,7 @@ async def _pick_host(
 
 
 async def create_session(
-    db: AsyncSession,
-    actor: User,
+    ctx: Context,
     case: Case,
     *,
     kind: str,
@@ -138,9 +124,9 @@ async def create_session(
     ends_at: datetime | None = None,
     host_id: int | None = None,
     record_caucus: bool = True,
-    request: web.Request | None = None,
 ) -> MediationSession:
     """Create a (scheduled) session for ``case``; it opens when its host first joins."""
+    actor = ctx.require_user()
     if not can_view_case(actor, case):
         raise NotFound(f"case {case.id} not found", code="case_not_found")
     if kind not in KINDS:
@@ -151,23 +137,22 @@ async def create_session(
         case_id=case.id,
         kind=kind,
         status=SessionStatus.SCHEDULED,
-        host_id=await _pick_host(db, actor, case, kind, host_id),
+        host_id=await _pick_host(ctx, actor, case, kind, host_id),
         office_id=case.office_id,
         starts_at=starts_at,
         ends_at=ends_at,
         record_caucus=record_caucus,
         created_by_id=actor.id,
+        created_at=ctx.now(),
     )
-    db.add(session)
-    await db.flush()
-    await db.refresh(session, ["case"])
-    await record(
-        db,
+    ctx.db.add(session)
+    await ctx.db.flush()
+    await ctx.db.refresh(session, ["case"])
+    await audit.record(
+        ctx,
         "session.create",
         "session",
         session.id,
-        request=request,
-        actor=_actor(actor),
         case_id=case.id,
         kind=kind,
         host_id=session.host_id,
@@ -177,121 +162,123 @@ async def create_session(
     return session
 
 
-async def load_session_for(db: AsyncSession, user: User, session_id: int) -> MediationSession:
-    """A session the user may see (its case visible to them), else 404."""
-    session = await db.get(MediationSession, session_id)
+async def load_session_for(ctx: Context, session_id: int) -> MediationSession:
+    """A session the acting user may see (its case visible to them), else 404."""
+    user = ctx.require_user()
+    session = await ctx.db.get(MediationSession, session_id)
     if session is None or not may_join(user, session):
         raise NotFound(f"session {session_id} not found", code="session_not_found")
     return session
 
 
-async def mark_open(db: AsyncSession, session: MediationSession) -> None:
+async def mark_open(ctx: Context, session: MediationSession) -> None:
+    """The host has arrived: a scheduled session is open from now on."""
     if session.status == SessionStatus.SCHEDULED:
         session.status = SessionStatus.OPEN
-        session.opened_at = utcnow()
-        await record(db, "session.open", "session", session.id, actor="system")
+        session.opened_at = ctx.now()
+        await audit.record(ctx, "session.open", "session", session.id)
 
 
 async def end_session(
-    db: AsyncSession,
-    actor: User | None,
-    session: MediationSession,
-    *,
-    request: web.Request | None = None,
+    ctx: Context, session: MediationSession, *, rooms: LiveRooms | None = None
 ) -> None:
-    """End a session; its invites stop working. Only a host (or an admin) may end it."""
-    if actor is not None and not (is_host(actor, session) or actor.role == Role.ADMIN):
+    """End a session: its invites stop working, and everyone in its room is told and closed.
+
+    Only a host or an admin (``access.can_end_session``) may end it; the system (the room
+    itself, when its host ended it there) always may. With ``rooms`` the end is committed
+    first, then the room is closed: a party reconnecting in between must already be refused,
+    and the recording sealed on the room's close must read the session as ended.
+    """
+    if ctx.actor.kind != "system" and not can_end_session(ctx.require_user(), session):
         raise Forbidden("only the session's host may end it", code="not_host")
     if session.status not in LIVE_STATUSES:
         raise Conflict("this session has already ended", code="session_ended")
     session.status = SessionStatus.ENDED
-    session.ended_at = utcnow()
-    await record(
-        db,
-        "session.end",
-        "session",
-        session.id,
-        request=request,
-        actor=_actor(actor) if actor else "system",
-        case_id=session.case_id,
-    )
+    session.ended_at = ctx.now()
+    await audit.record(ctx, "session.end", "session", session.id, case_id=session.case_id)
+    if rooms is not None:
+        await ctx.db.commit()
+        await rooms.end(session.id)
 
 
 # --- invites -----------------------------------------------------------------------------
 
 
 async def create_invite(
-    db: AsyncSession,
-    actor: User,
-    session: MediationSession,
-    party: Party,
-    *,
-    request: web.Request | None = None,
-    settings: Settings | None = None,
+    ctx: Context, session: MediationSession, party: Party
 ) -> tuple[Invite, str]:
     """A new link for ``party`` into ``session``; returns the row and the full URL."""
-    cfg = _settings(request, settings)
-    if not may_join(actor, session):
+    if not can_manage_invites(ctx.require_user(), session):
         raise NotFound(f"session {session.id} not found", code="session_not_found")
     if party.case_id != session.case_id:
         raise Invalid("that party is not a party of this session's case", code="wrong_party")
     if session.status not in LIVE_STATUSES:
         raise Conflict("this session has ended", code="session_ended")
-    now = utcnow()
+    now = ctx.now()
     base = max(session.ends_at or now, now)
     invite = Invite(
         session_id=session.id,
         party_id=party.id,
         nonce=secrets.token_urlsafe(16),
         created_at=now,
-        expires_at=base + timedelta(hours=cfg.invite_hours),
+        expires_at=base + timedelta(hours=ctx.settings.invite_hours),
     )
-    db.add(invite)
-    await db.flush()
-    await db.refresh(invite, ["session", "party"])
-    await record(
-        db,
+    ctx.db.add(invite)
+    await ctx.db.flush()
+    await ctx.db.refresh(invite, ["session", "party"])
+    await audit.record(
+        ctx,
         "invite.create",
         "session",
         session.id,
-        request=request,
-        actor=_actor(actor),
         invite_id=invite.id,
         party_id=party.id,
         expires_at=invite.expires_at,
     )
-    return invite, invite_url(cfg, invite)
+    return invite, invite_url(ctx.settings, invite)
 
 
-async def revoke_invite(
-    db: AsyncSession, actor: User, invite: Invite, *, request: web.Request | None = None
-) -> None:
-    if not may_join(actor, invite.session):
+def party_of(session: MediationSession, party_id: int) -> Party:
+    """A party of the session's case, else 404."""
+    party = next((p for p in session.case.parties if p.id == party_id), None)
+    if party is None:
+        raise NotFound(f"party {party_id} not found in this case", code="party_not_found")
+    return party
+
+
+async def invite_of(ctx: Context, session: MediationSession, invite_id: int) -> Invite:
+    """An invite into this session, else 404."""
+    invite = await ctx.db.get(Invite, invite_id)
+    if invite is None or invite.session_id != session.id:
+        raise NotFound("invite not found", code="invite_not_found")
+    return invite
+
+
+async def revoke_invite(ctx: Context, invite: Invite) -> None:
+    if not can_manage_invites(ctx.require_user(), invite.session):
         raise NotFound(f"invite {invite.id} not found", code="invite_not_found")
     if invite.revoked_at is not None:
         return
-    invite.revoked_at = utcnow()
-    await record(
-        db,
+    invite.revoked_at = ctx.now()
+    await audit.record(
+        ctx,
         "invite.revoke",
         "session",
         invite.session_id,
-        request=request,
-        actor=_actor(actor),
         invite_id=invite.id,
         party_id=invite.party_id,
     )
 
 
-async def list_invites(db: AsyncSession, session: MediationSession) -> list[Invite]:
-    rows = await db.scalars(
+async def list_invites(ctx: Context, session: MediationSession) -> list[Invite]:
+    rows = await ctx.db.scalars(
         select(Invite).where(Invite.session_id == session.id).order_by(Invite.id)
     )
     return list(rows)
 
 
-async def list_sessions(db: AsyncSession, case: Case) -> list[MediationSession]:
-    rows = await db.scalars(
+async def list_sessions(ctx: Context, case: Case) -> list[MediationSession]:
+    rows = await ctx.db.scalars(
         select(MediationSession)
         .where(MediationSession.case_id == case.id)
         .order_by(MediationSession.id.desc())

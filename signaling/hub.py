@@ -2,10 +2,12 @@
 
 The hub owns the only mutable live state. Per session, one lock serializes room changes; the
 room (pure) decides, and ``_apply`` carries out its effects: messages to sockets, media moves
-in the SFU (``set_room``), closes. Each connection gets its own SFU peer, so a resumed
-participant always starts a fresh peer connection. Sending never waits on a browser: each
-socket has a bounded outgoing queue drained by its own task, and a socket that falls that far
-behind is closed (it resumes like any dropped participant).
+in the SFU (``set_room``), closes. Each connection (``signaling.conn.Conn``) gets its own SFU
+peer, so a resumed participant always starts a fresh peer connection.
+
+What happens in the rooms goes to the listeners added with ``add_listener`` as the typed
+events of ``signaling.events``; the hub is the ``RoomControl`` they may call back (the
+recording indicator, keyframe requests).
 """
 
 from __future__ import annotations
@@ -14,24 +16,26 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from signaling import protocol as p
-from signaling.rooms import Close, Effect, Place, Role, Room, Roster, Send
+from signaling.conn import CLOSE_CODES, Conn
+from signaling.events import Participant, PlaceChanged, RoomListener, SessionEnded
+from signaling.listeners import Listeners
+from signaling.rooms import HOST, MAIN, Close, Effect, Place, Room, Roster, Send
+
+if TYPE_CHECKING:
+    from signaling.sfu.media import MediaTap
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10
 # No frame at all (the browser pings every HEARTBEAT_SECONDS) for this long: the socket is dead.
 TIMEOUT_SECONDS = 3 * HEARTBEAT_SECONDS
-OUT_QUEUE = 256
-CLOSE_CODES = {"denied": 4003, "removed": 4004, "ended": 4005, "replaced": 4006,
-               "timeout": 4008, "left": 1000}  # fmt: skip
 
 
 class MediaServer(Protocol):
@@ -50,76 +54,8 @@ class MediaServer(Protocol):
     async def remove_peer(self, peer_id: str) -> None: ...
     async def renegotiate(self, peer_id: str) -> None: ...
     def set_screen(self, peer_id: str, sharing: bool) -> None: ...
-
-
-class Conn:
-    """One participant's WebSocket: who it is and its outgoing queue."""
-
-    def __init__(
-        self,
-        ws: web.WebSocketResponse,
-        *,
-        identity: str,
-        name: str,
-        role: Role,
-        user_id: int | None = None,
-        party_id: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.ws, self.identity, self.name, self.role = ws, identity, name, role
-        self.user_id, self.party_id = user_id, party_id
-        self.pid = ""
-        self.peer_id = ""
-        self.clock = clock
-        self.last_seen = clock()
-        self._out: asyncio.Queue[str | int] = asyncio.Queue(OUT_QUEUE)
-        self._writer = asyncio.create_task(self._write_loop())
-
-    def send(self, message: p._Out) -> None:
-        self.send_raw(p.serialize(message))
-
-    def send_raw(self, frame: str) -> None:
-        try:
-            self._out.put_nowait(frame)
-        except asyncio.QueueFull:
-            log.warning("closing %s: %d messages behind", self.pid, OUT_QUEUE)
-            self._drain_and_close(CLOSE_CODES["timeout"])
-
-    def close(self, code: int) -> None:
-        """Close after what is queued has been sent."""
-        try:
-            self._out.put_nowait(code)
-        except asyncio.QueueFull:
-            self._drain_and_close(code)
-
-    def _drain_and_close(self, code: int) -> None:
-        while not self._out.empty():
-            self._out.get_nowait()
-        self._out.put_nowait(code)
-
-    async def _write_loop(self) -> None:
-        while True:
-            item = await self._out.get()
-            if isinstance(item, int):
-                await self.ws.close(code=item)
-                return
-            try:
-                await self.ws.send_str(item)
-            except (ConnectionError, RuntimeError):
-                return
-
-    async def on_offer(self, offer: dict[str, Any]) -> None:
-        # The SFU names publishers by peer id ("s<session>-<pid>"); browsers know pids.
-        tracks = {
-            str(mid): {"pid": str(info["peer"]).rsplit("-", 1)[-1], "source": str(info["label"])}
-            for mid, info in (offer.get("tracks") or {}).items()
-        }
-        self.send(p.Offer(sdp=offer["sdp"], tracks=tracks))
-
-    async def stop(self) -> None:
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
+    def add_tap(self, tap: MediaTap) -> None: ...
+    def request_keyframes(self, peer_ids: Iterable[str]) -> None: ...
 
 
 @dataclass
@@ -128,36 +64,43 @@ class Live:
     room: Room
     conns: dict[str, Conn] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-OnEnd = Callable[[int, Conn | None], Awaitable[None]]
+    # Who each participant is and where their media is, as the listeners were last told.
+    people: dict[str, Participant] = field(default_factory=dict)
+    where: dict[str, str | None] = field(default_factory=dict)
+    recorded: tuple[bool, bool] | None = None  # (main, caucus rooms); None: nobody said
 
 
 class Hub:
+    """Implements ``signaling.events.RoomControl``."""
+
     def __init__(
         self,
         sfu: MediaServer,
         *,
         ice_servers: list[dict[str, Any]],
-        on_end: OnEnd | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sfu = sfu
         self.ice_servers = ice_servers
-        self.on_end = on_end
-        # Called after anyone changed place (joined, admitted, moved, left): the recordings
-        # bridge tells everyone whether their new place is recorded.
-        self.on_place: Callable[[int], None] | None = None
         self.clock = clock
         self.live: dict[int, Live] = {}
+        self.listeners = Listeners()
+        sfu.add_tap(self.listeners)
         self._beat: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[None]] = set()
+
+    def add_listener(self, listener: RoomListener) -> None:
+        """Tell ``listener`` what happens in the rooms from now on (add before ``start``)."""
+        self.listeners.add(listener)
+
+    def remove_listener(self, listener: RoomListener) -> None:
+        self.listeners.remove(listener)
 
     def start(self) -> None:
         self._beat = asyncio.create_task(self._heartbeat())
 
     def room_key(self, session_id: int, place: str | None) -> str | None:
-        return None if place is None else f"s{session_id}:{place}"
+        return None if place is None else self.listeners.room(session_id, place)
 
     # --- joining, messages, leaving ------------------------------------------------------
 
@@ -173,6 +116,9 @@ class Hub:
             member, resumed, effects = live.room.join(conn.identity, conn.name, conn.role, resume)
             conn.pid, conn.peer_id = member.pid, f"s{session_id}-{member.pid}"
             live.conns[member.pid] = conn
+            who = Participant(member.pid, member.name, member.role, conn.user_id, conn.party_id)
+            live.people[member.pid] = who
+            self.listeners.peer(conn.peer_id, session_id, who)
             conn.send(
                 p.Welcome(
                     pid=member.pid,
@@ -260,8 +206,10 @@ class Hub:
 
     async def _finish(self, live: Live, by: Conn | None) -> None:
         self.live.pop(live.session_id, None)
-        if self.on_end is not None:
-            await self.on_end(live.session_id, by)
+        self.listeners.forget_rooms(live.session_id)
+        await self.listeners.session_ended(
+            SessionEnded(live.session_id, by.user_id if by is not None else None)
+        )
 
     # --- effects -------------------------------------------------------------------------
 
@@ -271,9 +219,11 @@ class Hub:
             # Closing a peer connection must finish even when the socket's handler is being
             # cancelled, or its UDP sockets leak; close() waits for these.
             await self._shielded(self.sfu.remove_peer(peer))
+            self.listeners.forget_peer(peer)
 
     async def _apply(self, live: Live, effects: list[Effect]) -> None:
         roster = False
+        moves: list[Place] = []
         for effect in effects:
             if isinstance(effect, Roster):
                 roster = True
@@ -281,6 +231,7 @@ class Hub:
                 if (c := live.conns.get(effect.pid)) is not None:
                     c.send(effect.message)
             elif isinstance(effect, Place):
+                moves.append(effect)
                 c = live.conns.get(effect.pid)
                 if c is not None and c.peer_id:
                     await self.sfu.set_room(c.peer_id, self.room_key(live.session_id, effect.place))
@@ -292,8 +243,53 @@ class Hub:
             for pid, c in live.conns.items():
                 if pid in live.room.members:
                     c.send(live.room.view(pid))
-        if self.on_place is not None and any(isinstance(e, Place) for e in effects):
-            self.on_place(live.session_id)
+        self._moved(live, moves)
+
+    def _moved(self, live: Live, moves: list[Place]) -> None:
+        """Tell each one who moved whether their new place is recorded, and the listeners
+        where they went; then say goodbye for those the room forgot."""
+        for move in moves:
+            who = live.people.get(move.pid)
+            if who is None:
+                continue
+            previous, live.where[move.pid] = live.where.get(move.pid), move.place
+            c = live.conns.get(move.pid)
+            if c is not None and live.recorded is not None:
+                c.send(p.Recording(active=_recorded(live.recorded, move.place)))
+            self.listeners.place_changed(PlaceChanged(live.session_id, who, previous, move.place))
+        for pid in [pid for pid in live.people if pid not in live.room.members]:
+            who, previous = live.people.pop(pid), live.where.pop(pid, None)
+            if previous is not None:  # e.g. replaced by their own new connection
+                self.listeners.place_changed(PlaceChanged(live.session_id, who, previous, None))
+
+    # --- RoomControl ---------------------------------------------------------------------
+
+    def set_recorded(
+        self, session_id: int, *, main: bool, caucus: bool, alarm: str | None = None
+    ) -> None:
+        """See ``signaling.events.RoomControl.set_recorded``."""
+        live = self.live.get(session_id)
+        if live is None:
+            return
+        before, live.recorded = live.recorded, (main, caucus)
+        for pid, c in live.conns.items():
+            member = live.room.members.get(pid)
+            place = member.place if member is not None else None
+            active = _recorded(live.recorded, place)
+            if before is None or active != _recorded(before, place):
+                c.send(p.Recording(active=active))
+        if alarm is not None:
+            for pid, c in live.conns.items():
+                member = live.room.members.get(pid)
+                if member is not None and member.role == HOST:
+                    c.send(p.Error(code="recording_stopped", message=alarm))
+
+    def request_keyframe(self, session_id: int, pid: str) -> None:
+        """See ``signaling.events.RoomControl.request_keyframe``."""
+        live = self.live.get(session_id)
+        c = live.conns.get(pid) if live is not None else None
+        if c is not None and c.peer_id:
+            self.sfu.request_keyframes([c.peer_id])
 
     # --- heartbeats ----------------------------------------------------------------------
 
@@ -319,6 +315,7 @@ class Hub:
                 await self._apply(live, live.room.expire())
                 if not live.room.members:
                     self.live.pop(live.session_id, None)
+                    self.listeners.forget_rooms(live.session_id)
 
     def stats(self) -> dict[str, int]:
         return {
@@ -341,5 +338,12 @@ class Hub:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
 
+def _recorded(recorded: tuple[bool, bool] | None, place: str | None) -> bool:
+    """Whether ``place`` is recorded when (main, caucus rooms) are."""
+    if recorded is None or place is None:
+        return False
+    main, caucus = recorded
+    return main if place == MAIN else caucus
+
+
 HUB: web.AppKey[Hub] = web.AppKey("signaling_hub")
-DbMaker = async_sessionmaker[AsyncSession]

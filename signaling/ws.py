@@ -24,15 +24,19 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from server.appkeys import DB, PARTY, SESSIONMAKER, SETTINGS, USER
-from server.errors import AppError, Forbidden, Unauthorized, error_response
+from server.access import is_host
+from server.context import Actor
+from server.errors import AppError, Forbidden, Unauthorized
 from server.models.accounts import User
 from server.models.base import utcnow
 from server.models.docket import Party
 from server.models.sessions import MediationSession
-from server.sessions import LIVE_STATUSES, is_host, load_session_for, mark_open, verify_invite
+from server.sessions import LIVE_STATUSES, load_session_for, mark_open, verify_invite
+from server.web.errors import app_error_response
+from server.web.keys import COURT, CTX, DB, PARTY, SETTINGS, USER
 from signaling import protocol as p
-from signaling.hub import HUB, Conn
+from signaling.conn import Conn
+from signaling.hub import HUB
 from signaling.rooms import HOST, STAFF, Role
 from signaling.rooms import PARTY as PARTY_ROLE
 
@@ -78,11 +82,10 @@ class Caller:
 
 
 async def _caller(request: web.Request, session_id: int) -> tuple[MediationSession, Caller]:
-    db = request[DB]
     token = request.query.get("invite")
     user = request.get(USER)
     if token:
-        invite = await verify_invite(db, request.app[SETTINGS], token)
+        invite = await verify_invite(request[CTX], token)
         if invite.session_id != session_id:
             raise Forbidden("this link is for another session", code="invite_wrong_session")
         request[PARTY] = invite.party
@@ -92,7 +95,7 @@ async def _caller(request: web.Request, session_id: int) -> tuple[MediationSessi
             f"party:{invite.party_id}", invite.party.name, PARTY_ROLE, None, invite.party
         )
     elif user is not None:
-        session = await load_session_for(db, user, session_id)
+        session = await load_session_for(request[CTX], session_id)
         role: Role = HOST if is_host(user, session) else STAFF
         caller = Caller(f"user:{user.id}", user.display_name, role, user.id)
     else:
@@ -110,7 +113,7 @@ async def session_ws(request: web.Request) -> web.StreamResponse:
     except AppError as exc:
         # A refused handshake is an HTTP error with its status; never the login redirect
         # the error middleware gives pages.
-        return error_response(request, exc.status, exc.code, exc.message)
+        return app_error_response(request, exc)
     host = await request[DB].get(User, session.host_id) if session.host_id else None
     host_name = host.display_name if host else ""
     # Do not hold a database transaction open for the life of the socket.
@@ -164,12 +167,7 @@ HEARTBEAT_TCP = 20.0
 
 
 async def _mark_open(app: web.Application, session_id: int) -> None:
-    async with app[SESSIONMAKER]() as db:
-        session = await db.get(MediationSession, session_id)
+    async with app[COURT].unit(Actor.system()) as ctx:
+        session = await ctx.db.get(MediationSession, session_id)
         if session is not None:
-            await mark_open(db, session)
-            await db.commit()
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/ws/sessions/{session_id:\\d+}", session_ws, name="session_ws")
+            await mark_open(ctx, session)

@@ -16,8 +16,8 @@ from server.agreements import fonts
 from server.models.accounts import Office, User
 from server.models.docket import Case, Party
 from server.sessions import create_invite, create_session
-from server.web.keys import SESSIONMAKER, SETTINGS
-from tests.helpers import make_user
+from server.web.keys import SETTINGS
+from tests.helpers import make_user, unit
 
 _FONT_CACHE: dict[str, Path] = {}
 
@@ -86,9 +86,10 @@ async def build_world(client: TestClient, office: str = "shaping") -> World:
         "staff_other": await make_user(client, "staff_other", "office_staff", office="caiwa"),
     }
     share_fonts(client.app[SETTINGS].data_dir / "fonts", Path("/tmp") / "courtlink-test-fonts")
-    async with client.app[SESSIONMAKER]() as db:
+    async with unit(client.app, users["mediator"]) as ctx:
         from sqlalchemy import select
 
+        db = ctx.db
         office_row = await db.scalar(select(Office).where(Office.code == office))
         assert office_row is not None
         case = Case(
@@ -104,17 +105,12 @@ async def build_world(client: TestClient, office: str = "shaping") -> World:
         ]
         db.add(case)
         await db.flush()
-        mediator = await db.get(User, users["mediator"].id)
-        assert mediator is not None
-        session = await create_session(db, mediator, case, kind="mediation")
+        session = await create_session(ctx, case, kind="mediation")
         tokens = {}
         for party in case.parties:
-            _invite, url = await create_invite(
-                db, mediator, session, party, settings=client.app[SETTINGS]
-            )
+            _invite, url = await create_invite(ctx, session, party)
             tokens[party.id] = url.rsplit("/", 1)[1]
-        await db.commit()
-        return World(case.id, case.parties[0].id, case.parties[1].id, session.id, tokens, users)
+    return World(case.id, case.parties[0].id, case.parties[1].id, session.id, tokens, users)
 
 
 async def bearer(client: TestClient, username: str) -> str:

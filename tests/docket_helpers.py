@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, time
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import docket
-from server.docket_schemas import CaseCreate, PartyIn
+from server.context import Context
+from server.docket.schemas import CaseCreate, PartyIn
 from server.models.accounts import Office, User
 from server.models.docket import Case, Stage
-from server.web.keys import SESSIONMAKER
-from tests.helpers import PASSWORD, csrf
+from server.web.keys import COURT, SESSIONMAKER
+from tests.helpers import PASSWORD, csrf, unit
 
 _W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -67,18 +70,31 @@ async def new_case(
     """Register a case with two parties; ``fields`` are then written straight onto the row
     (e.g. ``stage=...``) to set up a state without going through the moves."""
     oid = await office_id(client, office)
-    async with session(client) as db:
-        actor_row = await db.get(User, actor.id) if actor else None
+    async with unit(client.app, actor) as ctx:
         case = await docket.create_case(
-            db,
-            actor_row,
+            ctx,
             CaseCreate(cause=cause, claim_fen=claim_fen, parties=parties(consent)),
             office_id=oid,
         )
         for key, value in fields.items():
             setattr(case, key, value)
-        await db.commit()
-        return case.id
+    return case.id
+
+
+def stop_clock(ctx: Context, when: date | datetime) -> Context:
+    """Stop ``ctx``'s clock at ``when`` (a date: its court-local noon): how a test acts "as
+    of" a day, the way the demo backdates its steps."""
+    if not isinstance(when, datetime):
+        when = datetime.combine(when, time(12), ctx.tz)
+    utc = when.astimezone(UTC)  # as the real clock: the audit row's hash covers it as text
+    ctx.clock = lambda: utc
+    return ctx
+
+
+def court_today(app: web.Application) -> date:
+    """Today at the court, on the app's clock (deadlines and case-number years are local)."""
+    court = app[COURT]
+    return court.clock().astimezone(court.settings.tz).date()
 
 
 async def load(client: TestClient, case_id: int) -> Case:

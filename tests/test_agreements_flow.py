@@ -189,22 +189,20 @@ async def test_bad_input_refused_and_nothing_changed(client):
 
 
 async def test_party_signs_after_the_session_ended_but_not_with_a_revoked_link(client):
-    from server.models.accounts import User
     from server.models.sessions import Invite, MediationSession
     from server.sessions import end_session, revoke_invite
+    from tests.helpers import unit
 
     w = await build_world(client)
     med = await bearer(client, "med")
     agreement = await _draft(client, w, med)
-    async with client.app[SESSIONMAKER]() as db:
-        session = await db.get(MediationSession, w.session_id)
-        mediator = await db.get(User, w.users["mediator"].id)
-        assert session is not None and mediator is not None
-        await end_session(db, mediator, session)
-        invite = await db.scalar(select(Invite).where(Invite.party_id == w.respondent_id))
+    async with unit(client.app, w.users["mediator"]) as ctx:
+        session = await ctx.db.get(MediationSession, w.session_id)
+        assert session is not None
+        await end_session(ctx, session)
+        invite = await ctx.db.scalar(select(Invite).where(Invite.party_id == w.respondent_id))
         assert invite is not None
-        await revoke_invite(db, mediator, invite)
-        await db.commit()
+        await revoke_invite(ctx, invite)
     resp = await _party_sign(client, w, w.applicant_id, agreement, "张三")
     assert resp.status == 201, await resp.text()
     resp = await _party_sign(client, w, w.respondent_id, agreement, "李四")

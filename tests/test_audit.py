@@ -10,6 +10,7 @@ import sys
 from sqlalchemy import delete, select, update
 
 from server.audit import GENESIS, _digest, record, verify_chain
+from server.context import Actor, Court
 from server.db import make_engine, make_sessionmaker, transaction
 from server.models.audit import AuditEntry
 
@@ -17,9 +18,10 @@ from server.models.audit import AuditEntry
 async def _append(settings, n: int) -> None:
     engine = make_engine(settings)
     try:
-        async with transaction(make_sessionmaker(engine)) as db:
+        court = Court.build(settings, make_sessionmaker(engine))
+        async with court.unit(Actor.system("test")) as ctx:
             for i in range(n):
-                await record(db, "case.update", "case", i + 1, actor="test", note=f"第{i + 1}次")
+                await record(ctx, "case.update", "case", i + 1, note=f"第{i + 1}次")
     finally:
         await engine.dispose()
 
@@ -121,10 +123,11 @@ async def test_twenty_concurrent_appends_make_one_intact_chain(settings):
     advisory lock; SQLite: BEGIN IMMEDIATE)."""
     engine = make_engine(settings)
     maker = make_sessionmaker(engine)
+    court = Court.build(settings, maker)
 
     async def one(i: int) -> None:
-        async with transaction(maker) as db:
-            await record(db, "booking.create", "booking", i, actor=f"client-{i}")
+        async with court.unit(Actor.system(f"client-{i}")) as ctx:
+            await record(ctx, "booking.create", "booking", i)
 
     try:
         await asyncio.gather(*(one(i) for i in range(20)))

@@ -1,9 +1,9 @@
 """Shared set-up for the scheduling tests: a held clock, people, and bookable cases.
 
 No tests here; the scheduling test modules import from it. The clock is the edge of the
-outside world (scheduling asks ``app[CLOCK]`` for "now"), held on Monday 14 September 2026,
-09:00 in Shanghai, so bookings in September and October 2026 stay in the future whenever the
-suite runs.
+outside world (scheduling asks its context's ``ctx.now()``, which reads the court's clock,
+``app[COURT].clock``), held on Monday 14 September 2026, 09:00 in Shanghai, so bookings in
+September and October 2026 stay in the future whenever the suite runs.
 """
 
 from __future__ import annotations

@@ -9,12 +9,11 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from server import docket
-from server.casenumbers import format_number
-from server.models.accounts import User
+from server.docket.numbers import format_number
 from server.models.docket import Case, CaseNumber, Stage
-from server.web.keys import CALENDAR, SETTINGS
-from tests.docket_helpers import bearer, load, new_case, session
-from tests.helpers import make_user
+from server.web.keys import SETTINGS
+from tests.docket_helpers import bearer, load, new_case, session, stop_clock
+from tests.helpers import make_user, unit
 
 
 def test_format() -> None:
@@ -22,13 +21,11 @@ def test_format() -> None:
 
 
 async def _move(client, user, case_id, to, today=None):  # type: ignore[no-untyped-def]
-    async with session(client) as db:
-        case = await db.get(Case, case_id)
-        actor = await db.get(type(user), user.id)
-        await docket.transition(
-            db, actor, case, to, today=today, calendar=client.app[CALENDAR], request=None
-        )
-        await db.commit()
+    async with unit(client.app, user) as ctx:
+        if today is not None:
+            stop_clock(ctx, today)
+        case = await ctx.db.get(Case, case_id)
+        await docket.transition(ctx, case, to)
 
 
 async def test_numbers_per_track_and_history(client) -> None:
@@ -91,19 +88,7 @@ async def test_year_is_court_local(client) -> None:
     a = await new_case(client, admin)
     b = await new_case(client, admin)
     await _move(client, admin, a, Stage.FILED, date(2026, 6, 1))
-    async with session(client) as db:
-        case = await db.get(Case, b)
-        actor = await db.get(User, admin.id)
-        assert case is not None and actor is not None
-        await docket.transition(
-            db,
-            actor,
-            case,
-            Stage.FILED,
-            calendar=client.app[CALENDAR],
-            at=datetime(2026, 12, 31, 16, 30, tzinfo=UTC),
-        )
-        await db.commit()
+    await _move(client, admin, b, Stage.FILED, datetime(2026, 12, 31, 16, 30, tzinfo=UTC))
     assert (await load(client, b)).number == "(2027)晋0303民初1号"
     assert (await load(client, a)).number == "(2026)晋0303民初1号"
 

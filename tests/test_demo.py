@@ -11,11 +11,13 @@ from sqlalchemy import func, select
 from server.audit import verify_chain
 from server.demo import run_demo
 from server.demo_data import DEMO_YEAR, USERS
-from server.docket import due_soon_cases, local_today, overdue_cases
+from server.docket import due_soon_cases, overdue_cases
 from server.models import Base
 from server.models.accounts import User
 from server.models.docket import Case, CaseNumber, DocketEntry
-from server.web.keys import CALENDAR, SESSIONMAKER, SETTINGS
+from server.web.keys import SESSIONMAKER, SETTINGS
+from tests.docket_helpers import court_today
+from tests.helpers import unit
 from tests.test_users import api_token
 
 pytestmark = pytest.mark.slow
@@ -53,12 +55,13 @@ async def test_demo_reproduces_the_figures_and_is_idempotent(client):
 
     async with client.app[SESSIONMAKER]() as db:
         admin = await db.scalar(select(User).where(User.username == "admin"))
-        today = local_today(settings.tz)
-        calendar = client.app[CALENDAR]
-        overdue = await overdue_cases(db, admin, today)
-        due = await due_soon_cases(db, admin, today, calendar)
+    today = court_today(client.app)
+    async with unit(client.app, admin) as ctx:
+        overdue = await overdue_cases(ctx)
+        due = await due_soon_cases(ctx)
         assert len(overdue) == 1 and len(due) == 1
         assert overdue[0].fast_track_deadline < today <= due[0].fast_track_deadline
+    async with client.app[SESSIONMAKER]() as db:
         stages = dict(
             (await db.execute(select(Case.stage, func.count()).group_by(Case.stage))).all()
         )
@@ -95,13 +98,15 @@ async def test_demo_reproduces_the_figures_and_is_idempotent(client):
 
 async def test_an_interrupted_seed_is_reported_not_seeded_twice(settings):
     from server.audit import record
-    from server.db import make_engine, make_sessionmaker, transaction
+    from server.context import Actor, Court
+    from server.db import make_engine, make_sessionmaker
     from server.demo import START_ACTION, InterruptedSeed
 
     engine = make_engine(settings)
     try:
-        async with transaction(make_sessionmaker(engine)) as db:
-            await record(db, START_ACTION, "demo", DEMO_YEAR, actor="demo")
+        court = Court.build(settings, make_sessionmaker(engine))
+        async with court.unit(Actor.system("demo")) as ctx:
+            await record(ctx, START_ACTION, "demo", DEMO_YEAR)
     finally:
         await engine.dispose()
     with pytest.raises(InterruptedSeed, match="interrupted"):

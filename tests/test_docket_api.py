@@ -7,11 +7,17 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from server.docket_queries import local_today
 from server.models.audit import AuditEntry
 from server.models.docket import Case, DocketEntry, Stage
-from server.web.keys import CALENDAR, SETTINGS
-from tests.docket_helpers import OTHER_ID, PERSON_ID, bearer, new_case, session
+from server.web.keys import CALENDAR
+from tests.docket_helpers import (
+    OTHER_ID,
+    PERSON_ID,
+    bearer,
+    court_today,
+    new_case,
+    session,
+)
 from tests.helpers import make_user
 
 NEW_CASE = {
@@ -79,7 +85,7 @@ async def test_clerk_walks_a_case_to_fast_track(client) -> None:
     )
     assert resp.status == 200, await resp.text()
     body = await resp.json()
-    year = local_today(client.app[SETTINGS].tz).year
+    year = court_today(client.app).year
     assert body["number"] == f"({year})晋0303民诉前调1号"
     assert body["was_pre_litigation"] is True
 
@@ -90,7 +96,7 @@ async def test_clerk_walks_a_case_to_fast_track(client) -> None:
     )
     assert resp.status == 200, await resp.text()
     body = await resp.json()
-    today = local_today(client.app[SETTINGS].tz)
+    today = court_today(client.app)
     assert body["number"] == f"({year})晋0303民初1号"
     assert [n["track"] for n in body["numbers"]] == ["民诉前调", "民初"]
     assert body["fast_track_entered_on"] == today.isoformat()
@@ -215,7 +221,7 @@ async def test_overdue_and_due_soon(client) -> None:
     admin, h = await _auth(client, "admin1", "admin")
     _staff, hs = await _auth(client, "staff1", "office_staff", "qiaotou")
     cal = client.app[CALENDAR]
-    today = local_today(client.app[SETTINGS].tz)
+    today = court_today(client.app)
     nxt = cal.next_workday(today)
     after = cal.next_workday(nxt)
     ft = Stage.FAST_TRACK

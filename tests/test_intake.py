@@ -10,7 +10,7 @@ import re
 
 from sqlalchemy import func, select
 
-from server.intake import TRACKING_ALPHABET, parse_yuan
+from server.docket.intake import TRACKING_ALPHABET, parse_yuan
 from server.models.accounts import RateEvent
 from server.models.docket import Case, Consent
 from server.web.keys import SESSIONMAKER, SETTINGS

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from server.context import Actor
 from server.errors import AppError, Conflict, Invalid, NotFound
 from server.models.accounts import Office
 from server.models.audit import AuditEntry
@@ -22,7 +24,7 @@ from server.sessions import (
     verify_invite,
 )
 from server.web.keys import SESSIONMAKER, SETTINGS
-from tests.helpers import make_user
+from tests.helpers import make_user, unit
 
 
 async def make_case(client, *, office: str = "center", mediator_id=None, judge_id=None) -> int:
@@ -53,15 +55,16 @@ async def _setup(client):
 async def test_invite_round_trip_and_audit(client):
     mediator, case_id = await _setup(client)
     settings = client.app[SETTINGS]
-    async with client.app[SESSIONMAKER]() as db:
+    async with unit(client.app, mediator) as ctx:
+        db = ctx.db
         case = await db.get(Case, case_id)
-        session = await create_session(db, mediator, case, kind="mediation")
+        session = await create_session(ctx, case, kind="mediation")
         assert session.host_id == mediator.id
-        invite, url = await create_invite(db, mediator, session, case.parties[0], settings=settings)
+        invite, url = await create_invite(ctx, session, case.parties[0])
         await db.commit()
         assert url.startswith("http://127.0.0.1:8080/join/")
         token = url.rsplit("/", 1)[1]
-        found = await verify_invite(db, settings, token)
+        found = await verify_invite(ctx, token)
         assert found.id == invite.id and found.party.name == "张三"
         # No scheduled end: the link lives invite_hours from creation.
         delta = invite.expires_at - invite.created_at
@@ -73,12 +76,11 @@ async def test_invite_round_trip_and_audit(client):
 async def test_tampered_token_refused(client):
     mediator, case_id = await _setup(client)
     settings = client.app[SETTINGS]
-    async with client.app[SESSIONMAKER]() as db:
+    async with unit(client.app, mediator) as ctx:
+        db = ctx.db
         case = await db.get(Case, case_id)
-        session = await create_session(db, mediator, case, kind="mediation")
-        _invite, url = await create_invite(
-            db, mediator, session, case.parties[1], settings=settings
-        )
+        session = await create_session(ctx, case, kind="mediation")
+        _invite, url = await create_invite(ctx, session, case.parties[1])
         await db.commit()
         token = url.rsplit("/", 1)[1]
         ident, nonce, sig = token.split(".")
@@ -90,7 +92,7 @@ async def test_tampered_token_refused(client):
             "",
         ):
             with pytest.raises(AppError) as err:
-                await verify_invite(db, settings, bad)
+                await verify_invite(ctx, bad)
             assert err.value.code == "invite_invalid", bad
         # A token signed with another secret is refused too.
         other = settings.model_copy(update={"secret_key": "another-secret"})
@@ -101,56 +103,57 @@ async def test_tampered_token_refused(client):
 async def test_revoked_expired_and_ended_refused(client):
     mediator, case_id = await _setup(client)
     settings = client.app[SETTINGS]
-    async with client.app[SESSIONMAKER]() as db:
+    async with unit(client.app, mediator) as ctx:
+        db = ctx.db
         case = await db.get(Case, case_id)
         ends = utcnow() + timedelta(hours=2)
         session = await create_session(
-            db, mediator, case, kind="mediation", starts_at=ends - timedelta(hours=1), ends_at=ends
+            ctx, case, kind="mediation", starts_at=ends - timedelta(hours=1), ends_at=ends
         )
-        inv1, url1 = await create_invite(db, mediator, session, case.parties[0], settings=settings)
-        inv2, url2 = await create_invite(db, mediator, session, case.parties[1], settings=settings)
+        inv1, url1 = await create_invite(ctx, session, case.parties[0])
+        inv2, url2 = await create_invite(ctx, session, case.parties[1])
         await db.commit()
         assert inv1.expires_at == ends + timedelta(hours=settings.invite_hours)
-        await revoke_invite(db, mediator, inv1)
+        await revoke_invite(ctx, inv1)
         await db.commit()
         with pytest.raises(AppError) as err:
-            await verify_invite(db, settings, url1.rsplit("/", 1)[1])
+            await verify_invite(ctx, url1.rsplit("/", 1)[1])
         assert err.value.code == "invite_revoked"
         token2 = url2.rsplit("/", 1)[1]
+        later = replace(ctx, clock=lambda: inv2.expires_at + timedelta(seconds=1))
         with pytest.raises(AppError) as err:
-            await verify_invite(db, settings, token2, now=inv2.expires_at + timedelta(seconds=1))
+            await verify_invite(later, token2)
         assert err.value.code == "invite_expired"
-        await end_session(db, mediator, session)
+        await end_session(ctx, session)
         await db.commit()
         with pytest.raises(AppError) as err:
-            await verify_invite(db, settings, token2)
+            await verify_invite(ctx, token2)
         assert err.value.code == "session_ended"
         with pytest.raises(Conflict):
-            await create_invite(db, mediator, session, case.parties[1], settings=settings)
+            await create_invite(ctx, session, case.parties[1])
 
 
 async def test_rules_on_who_and_what(client):
     mediator, case_id = await _setup(client)
     other_case_id = await make_case(client, office="center")
     stranger = await make_user(client, "staff_b", "office_staff", office="qiaotou")
-    settings = client.app[SETTINGS]
-    async with client.app[SESSIONMAKER]() as db:
+    async with unit(client.app, mediator) as ctx:
+        db = ctx.db
+        as_stranger = ctx.acting_as(Actor.for_user(stranger))
         case = await db.get(Case, case_id)
         other = await db.get(Case, other_case_id)
         # Office staff of another office cannot see the case, so cannot open a session.
         with pytest.raises(NotFound):
-            await create_session(db, stranger, case, kind="mediation")
+            await create_session(as_stranger, case, kind="mediation")
         with pytest.raises(Invalid):
-            await create_session(db, mediator, case, kind="party")
+            await create_session(ctx, case, kind="party")
         with pytest.raises(Invalid):
-            await create_session(db, mediator, case, kind="mediation", host_id=stranger.id)
-        session = await create_session(db, mediator, case, kind="mediation")
+            await create_session(ctx, case, kind="mediation", host_id=stranger.id)
+        session = await create_session(ctx, case, kind="mediation")
         # A party of another case cannot be invited into this session.
         with pytest.raises(Invalid):
-            await create_invite(db, mediator, session, other.parties[0], settings=settings)
+            await create_invite(ctx, session, other.parties[0])
         with pytest.raises(NotFound):
-            await create_invite(db, stranger, session, case.parties[0], settings=settings)
-        with pytest.raises(ValueError):
-            await create_invite(db, mediator, session, case.parties[0])
+            await create_invite(as_stranger, session, case.parties[0])
         assert (await db.scalar(select(Invite).limit(1))) is None
         assert isinstance(session, MediationSession)

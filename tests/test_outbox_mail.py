@@ -19,7 +19,7 @@ from icalendar import Calendar
 
 from server.app import create_app
 from server.settings import Settings
-from server.web.keys import SENDER, SESSIONMAKER
+from server.web.keys import COURT, SENDER, SESSIONMAKER
 from tests.test_booking_support import MONDAY, World, local, start_world
 
 
@@ -240,3 +240,19 @@ async def test_the_background_sender_delivers_on_its_own(aiohttp_client, mail_se
     assert resp.status == 201
     arrived = await asyncio.to_thread(box.arrived.wait, 60)
     assert arrived, "the background sender delivered nothing"
+
+
+async def test_each_committed_change_wakes_the_sender_once(world: World):
+    woken: list[str] = []
+    # Counts the signal the outbox asks for after the commit, in place of the sender's wake.
+    world.client.app[COURT].signals.register("outbox", lambda: woken.append("outbox"))
+    refused = await world.book("staff_shaping", "shaping", local(MONDAY, 12, 30), 60)
+    assert refused.status == 422 and woken == []  # lunch break: nothing written, no wake-up
+    resp = await world.book("staff_shaping", "shaping", local(MONDAY, 9, 0), 60)
+    assert resp.status == 201 and woken == ["outbox"]
+    path = f"/scheduling/bookings/{(await resp.json())['id']}"
+    move = {"starts_at": local(MONDAY, 15, 0), "duration_minutes": 60, "reason": "改期"}
+    resp = await world.api("staff_shaping", "POST", path + "/move", json=move)
+    assert resp.status == 200 and woken == ["outbox"] * 2
+    resp = await world.api("staff_shaping", "POST", path + "/cancel", json={"reason": "撤诉"})
+    assert resp.status == 200 and woken == ["outbox"] * 3

@@ -9,13 +9,20 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from server import docket
+from server.docket.stages import STAGE_LABELS
 from server.i18n import TRANSLATIONS_DIR, load_messages
 from server.models.docket import Case, Consent, Party
 from server.pages import case_pages, docket_pages, form_errors, intake_pages
-from server.stages import STAGE_LABELS
-from server.web.keys import CALENDAR, SETTINGS
-from tests.docket_helpers import OTHER_ID, PERSON_ID, count, load, new_case, session
+from server.web.keys import CALENDAR
+from tests.docket_helpers import (
+    OTHER_ID,
+    PERSON_ID,
+    count,
+    court_today,
+    load,
+    new_case,
+    session,
+)
 from tests.helpers import login, make_user, post_form
 
 NEW_CASE = {
@@ -265,7 +272,7 @@ async def test_consent_then_mediation_then_filed_then_fast_track_overdue(client)
 
     # Push the deadline into the past: the case is overdue on both lists.
     calendar = client.app[CALENDAR]
-    today = docket.local_today(client.app[SETTINGS].tz)
+    today = court_today(client.app)
     async with session(client) as db:
         row = await db.get(Case, case_id)
         row.fast_track_entered_on = today - timedelta(days=14)

@@ -12,7 +12,7 @@ from server.models.recordings import RecordingSegment
 from server.models.sessions import MediationSession
 from server.sessions import create_invite, invite_token
 from server.web.keys import SESSIONMAKER, SETTINGS
-from tests.helpers import login, make_user
+from tests.helpers import login, make_user, unit
 from tests.recording_db import recorded_session
 
 
@@ -87,17 +87,15 @@ async def test_anonymous_and_party_invite_link_get_nothing(client):
     resp = await client.get(f"/recordings/segments/{seg_id}/play", allow_redirects=False)
     assert resp.status == 302 and resp.headers["Location"].startswith("/login")
     # A party who holds a working invite link to this very session.
-    async with client.app[SESSIONMAKER]() as db:
+    async with unit(client.app, users["mediator"]) as ctx:
+        db = ctx.db
         session = await db.get(MediationSession, session_id)
         session.status = "open"
         party = Party(case_id=session.case_id, side="applicant", name="张三")
         db.add(party)
         await db.flush()
-        invite, _ = await create_invite(
-            db, users["mediator"], session, party, settings=client.app[SETTINGS]
-        )
+        invite, _ = await create_invite(ctx, session, party)
         token = invite_token(client.app[SETTINGS], invite)
-        await db.commit()
     await client.get(f"/join/{token}")
     for path in (
         f"/api/v1/sessions/{session_id}/recording",

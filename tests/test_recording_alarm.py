@@ -15,8 +15,9 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from recordings import RECORDINGS, recorder
+from recordings import recorder
 from recordings.writer import SegmentWriter
+from server.live import RECORDINGS
 from server.models.audit import AuditEntry
 from server.models.docket import DocketEntry
 from server.models.recordings import Recording, SegmentStatus

@@ -1,7 +1,8 @@
-"""Recording what the SFU forwards: real in-process aiortc peers publish a known pre-encoded
-VP8/Opus clip through the pass-through SFU of the running app; the recording service (the
-app's own, on its database) writes it; the files hold the same frames byte for byte, last as
-long as the clip played, are sealed when the session ends, and no codec was created."""
+"""Recording what the SFU forwards: real in-process aiortc peers, participants of the running
+app's hub, publish a known pre-encoded VP8/Opus clip through its pass-through SFU; the
+recording service (the app's own, on its database, told by the hub's events) writes it; the
+files hold the same frames byte for byte, last as long as the clip played, are sealed when
+the session ends, and no codec was created."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ import time
 from av.codec.context import CodecContext
 from sqlalchemy import select
 
-from recordings import RECORDINGS, paths
+from recordings import paths
+from server.live import HUB, RECORDINGS
 from server.models.recordings import Recording
 from server.web.keys import SESSIONMAKER, SETTINGS
-from signaling.hub import HUB
+from tests.hub_peers import HubPeer
 from tests.media_clips import clip_frames
 from tests.recording_db import case_with_session
 from tests.recording_media import decoded_frames
-from tests.sfu_peers import Client, ClipTrack, small_clips, wait_for
+from tests.sfu_peers import ClipTrack, small_clips, wait_for
 
 
 def _encoders() -> list[CodecContext]:
@@ -29,7 +31,7 @@ def _encoders() -> list[CodecContext]:
 async def test_forwarded_clip_is_recorded_frame_for_frame(client):
     app = client.app
     service = app[RECORDINGS]
-    sfu = app[HUB].sfu
+    hub = app[HUB]
     _, session_id = await case_with_session(client)
     async with app[SESSIONMAKER]() as db:
         from server.models.sessions import MediationSession
@@ -40,15 +42,16 @@ async def test_forwarded_clip_is_recorded_frame_for_frame(client):
     await service.session_opened(session_id)
     clips = small_clips()
     video, audio = ClipTrack(clips["video"], loop=False), ClipTrack(clips["audio"], loop=False)
-    publisher = Client(sfu, f"s{session_id}-alice", [audio, video])
-    viewer = Client(sfu, f"s{session_id}-bob")
-    service.bind_peer(publisher.id, "party:1", "张三")
+    viewer = HubPeer(hub, session_id, name="王调解员", role="host", user_id=2)
+    publisher = HubPeer(
+        hub, session_id, name="张三", role="party", party_id=1, tracks=[audio, video]
+    )
     encoders_before = len(_encoders())
     started = time.monotonic()
     try:
-        for c in (publisher, viewer):
-            await c.join()
-            await sfu.set_room(c.id, f"s{session_id}:main")
+        await viewer.join()
+        await publisher.join()
+        await viewer.send("admit", pid=publisher.pid)  # before its media has begun
 
         tracks = (video, audio)
 
@@ -58,7 +61,7 @@ async def test_forwarded_clip_is_recorded_frame_for_frame(client):
         await wait_for(clip_played_out, within=30)
         played = time.monotonic() - started
         await service.drain()
-        forwarded_video = viewer.got(publisher.id, "camera").frames("VP8")
+        forwarded_video = viewer.client.got(publisher.pid, "camera").frames("VP8")
     finally:
         for c in (publisher, viewer):
             await c.close()

@@ -17,6 +17,7 @@ from recordings.crash import finalize
 from recordings.recorder import Alarm, Closed, Opened, Recorder
 from recordings.rtp import Vp8Assembler, parse_rtp, view_of, vp8_keyframe_size
 from recordings.writer import SegmentWriter
+from signaling.events import Participant, TrackStarted
 from tests.recording_media import decoded_frames, opus_clip, rtp_stream, vp8_clip
 
 
@@ -129,32 +130,32 @@ def test_disk_full_is_an_error_with_enospc(tmp_path: Path):
     assert info.value.errno == errno.ENOSPC
 
 
+PEER1 = Participant("peer1", "张三", "party", party_id=1)
+
+
+def _started(kind: str, room: str) -> TrackStarted:
+    """What the hub tells the recorder when peer1's camera or microphone starts in ``room``."""
+    if kind == "video":
+        return TrackStarted(7, room, PEER1, "camera", "video", "VP8", 90000)
+    return TrackStarted(7, room, PEER1, "microphone", "audio", "opus", 48000)
+
+
 async def _feed(recorder: Recorder, streams: dict[str, list], room: str = "7:main") -> None:
-    for track, (kind, _packets) in streams.items():
-        recorder.on_track_start(
-            "peer1",
-            room,
-            track,
-            kind,
-            "camera" if kind == "video" else "audio",
-            "vp8" if kind == "video" else "opus",
-        )
+    sinks = {
+        track: recorder.on_track_start(_started(kind, room))
+        for track, (kind, _packets) in streams.items()
+    }
     longest = max(len(p) for _, p in streams.values())
     for i in range(longest):
         for track, (_, packets) in streams.items():
             if i < len(packets):
-                recorder.on_media("peer1", track, packets[i])
+                sinks[track](packets[i])
     await recorder.flush_barrier()
 
 
 async def test_tap_writes_segments_and_splits_on_resolution_and_room(tmp_path: Path):
     events: list = []
-    recorder = Recorder(
-        tmp_path,
-        resolve=lambda r: (7, r.split(":")[1]),
-        wants=lambda s, p: True,
-        events=events.append,
-    )
+    recorder = Recorder(tmp_path, wants=lambda s, p: True, events=events.append)
     recorder.start()
     small, large = vp8_clip(), vp8_clip(1.0, width=480, height=360)
     video = rtp_stream(small, "video") + rtp_stream(
@@ -162,7 +163,7 @@ async def test_tap_writes_segments_and_splits_on_resolution_and_room(tmp_path: P
     )
     audio = [p.serialize() for p in rtp_stream(opus_clip(), "audio")]  # raw bytes work too
     await _feed(recorder, {"v": ("video", video), "a": ("audio", audio)})
-    recorder.on_track_start("peer1", "7:caucus-a", "a", "audio", "audio", "opus")
+    recorder.on_track_start(_started("audio", "7:caucus-a"))
     await _feed(
         recorder,
         {"a": ("audio", [p.serialize() for p in rtp_stream(opus_clip(1.0), "audio")])},
@@ -194,7 +195,6 @@ async def test_low_disk_stops_recording_with_an_alarm(tmp_path: Path):
     events: list = []
     recorder = Recorder(
         tmp_path,
-        resolve=lambda r: (7, "main"),
         wants=lambda s, p: True,
         events=events.append,
         min_free_bytes=1 << 62,

@@ -8,7 +8,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -234,10 +234,11 @@ class _QuietTap:
 
     def on_track_start(
         self, peer_id: str, room: str, track_id: str, kind: str, label: str, codec: str
-    ) -> None:
+    ) -> Callable[[Any], None]:
         self.started.append(track_id)
+        return self.drop
 
-    def on_media(self, peer_id: str, track_id: str, packet: Any) -> None:
+    def drop(self, packet: Any) -> None:
         pass
 
     def on_track_end(self, peer_id: str, track_id: str) -> None:

@@ -1,8 +1,10 @@
-"""The media tap (recordings): every forwarded packet of a publisher in a room, as sent, with
-track start/end around room changes; frames rebuilt from the tap equal the clip's."""
+"""The media tap (the hub's, for its listeners): every forwarded packet of a publisher in a
+room, as sent, with track start/end around room changes; frames rebuilt from the tap equal
+the clip's."""
 
 from __future__ import annotations
 
+from signaling.events import PacketSink
 from signaling.sfu import FrameAssembler, MediaPacket, Sfu
 from tests.media_clips import clip_frames
 from tests.sfu_peers import Client, clip_tracks, small_clips, wait_for
@@ -15,12 +17,9 @@ class RecordingTap:
 
     def on_track_start(
         self, peer_id: str, room: str, track_id: str, kind: str, label: str, codec: str
-    ) -> None:
+    ) -> PacketSink:
         self.events.append(("start", peer_id, room, track_id, kind, label, codec))
-        self.packets.setdefault(track_id, [])
-
-    def on_media(self, peer_id: str, track_id: str, packet: MediaPacket) -> None:
-        self.packets[track_id].append(packet)
+        return self.packets.setdefault(track_id, []).append
 
     def on_track_end(self, peer_id: str, track_id: str) -> None:
         self.events.append(("end", peer_id, track_id))

@@ -22,7 +22,7 @@ from server.web.keys import SESSIONMAKER, SETTINGS
 from signaling import protocol as p
 from signaling.hub import HUB
 from signaling.sfu import aiortc_hook as hook
-from tests.helpers import login, make_user
+from tests.helpers import login, make_user, unit
 from tests.sfu_peers import Received, clip_tracks, wait_for
 from tests.test_invites import make_case
 
@@ -129,13 +129,11 @@ class WsPeer:
 async def _session_with_invites(client):
     med = await make_user(client, "med", "mediator", display_name="王调解员")
     case_id = await make_case(client, mediator_id=med.id)
-    settings = client.app[SETTINGS]
-    async with client.app[SESSIONMAKER]() as db:
-        case = await db.get(Case, case_id)
-        session = await create_session(db, med, case, kind="mediation")
-        _inv, url = await create_invite(db, med, session, case.parties[0], settings=settings)
-        await db.commit()
-        return med, case_id, session.id, url.rsplit("/", 1)[1]
+    async with unit(client.app, med) as ctx:
+        case = await ctx.db.get(Case, case_id)
+        session = await create_session(ctx, case, kind="mediation")
+        _inv, url = await create_invite(ctx, session, case.parties[0])
+    return med, case_id, session.id, url.rsplit("/", 1)[1]
 
 
 async def refused(http: aiohttp.ClientSession, url: str, **headers: str) -> int:
@@ -165,12 +163,10 @@ async def test_auth_cookie_invite_and_refusals(client):
         assert welcome.role == "party" and welcome.place is None and welcome.name == "张三"
         await party.close()
         # ...and not for another session of the same case.
-        async with client.app[SESSIONMAKER]() as db:
-            case = await db.get(Case, case_id)
-            med = await db.get(type(_med), _med.id)
-            second = await create_session(db, med, case, kind="mediation")
-            await db.commit()
-            second_id = second.id
+        async with unit(client.app, _med) as ctx:
+            case = await ctx.db.get(Case, case_id)
+            second = await create_session(ctx, case, kind="mediation")
+        second_id = second.id
         wrong = client.make_url(f"/ws/sessions/{second_id}?invite={token}")
         assert await refused(anon, wrong) == 403
         # A tampered token.
@@ -201,11 +197,10 @@ async def test_revoked_expired_and_other_office_refused(client):
         await db.commit()
     async with aiohttp.ClientSession() as anon:
         assert await refused(anon, f"{url}?invite={token}") == 403
-        async with client.app[SESSIONMAKER]() as db:
-            invite = await db.scalar(select(Invite).where(Invite.session_id == sid))
+        async with unit(client.app, med) as ctx:
+            invite = await ctx.db.scalar(select(Invite).where(Invite.session_id == sid))
             invite.expires_at = utcnow() + timedelta(hours=1)
-            await revoke_invite(db, med, invite)
-            await db.commit()
+            await revoke_invite(ctx, invite)
         assert await refused(anon, f"{url}?invite={token}") == 403
     await login(client, "far")
     assert await refused(client.session, url) == 404

@@ -8,10 +8,7 @@ import itertools
 import pytest
 from sqlalchemy import func, select
 
-from server.errors import Conflict, Forbidden
-from server.models.accounts import Role, User
-from server.models.docket import Case, DocketEntry, Party, Stage
-from server.stages import (
+from server.docket.stages import (
     CONSENT_REQUIRED,
     MOVERS,
     STAGE_LABELS,
@@ -19,11 +16,14 @@ from server.stages import (
     allowed_moves,
     check_move,
 )
+from server.errors import Conflict, Forbidden
+from server.models.accounts import Role, User
+from server.models.docket import Case, DocketEntry, Party, Stage
 from tests.docket_helpers import bearer, new_case, session
 from tests.helpers import make_user
 
 S = Stage
-# DESIGN.md's table, written out again here so that a change to server.stages shows up.
+# DESIGN.md's table, written out again here so that a change to server.docket.stages shows up.
 DESIGN_TABLE = {
     S.INTAKE: {S.PRE_LITIGATION_MEDIATION, S.FILED, S.WITHDRAWN},
     S.PRE_LITIGATION_MEDIATION: {S.MEDIATED, S.FILED, S.WITHDRAWN},

@@ -13,13 +13,11 @@ from sqlalchemy import func, select
 from server import docket
 from server.app import create_app
 from server.errors import Invalid
-from server.models.accounts import User
 from server.models.docket import Case, CaseNumber, Stage
-from server.web.keys import CALENDAR
 from server.workdays import WorkCalendar
 from tests.conftest import _base_settings
-from tests.docket_helpers import new_case, session
-from tests.helpers import make_user
+from tests.docket_helpers import new_case, session, stop_clock
+from tests.helpers import make_user, unit
 
 D = date
 
@@ -52,36 +50,29 @@ def test_five_working_days(start: date, deadline: date) -> None:
 async def _fast_track(client, today: date) -> Case:  # type: ignore[no-untyped-def]
     admin = await make_user(client, "admin1", "admin")
     cid = await new_case(client, admin, stage=Stage.FILED)
-    async with session(client) as db:
-        case = await db.get(Case, cid)
-        actor = await db.get(User, admin.id)
-        assert case is not None and actor is not None
-        await docket.transition(
-            db, actor, case, Stage.FAST_TRACK, today=today, calendar=client.app[CALENDAR]
-        )
-        await db.commit()
-        return case
+    async with unit(client.app, admin) as ctx:
+        case = await ctx.db.get(Case, cid)
+        assert case is not None
+        await docket.transition(stop_clock(ctx, today), case, Stage.FAST_TRACK)
+    return case
 
 
 async def test_fast_track_deadline_across_national_day(client) -> None:
     case = await _fast_track(client, D(2026, 9, 29))
     assert case.fast_track_entered_on == D(2026, 9, 29)
     assert case.fast_track_deadline == D(2026, 10, 12)
-    admin = await make_user(client, "judge1", "judge")
-    cal = client.app[CALENDAR]
-    async with session(client) as db:
-        viewer = await db.get(User, admin.id)
-        assert viewer is not None
+    viewer = await make_user(client, "judge1", "judge")
+    async with unit(client.app, viewer) as ctx:
         # Sep 30: the next working day is Oct 8, so a deadline of Oct 12 is not due soon...
-        assert await docket.due_soon_cases(db, viewer, D(2026, 9, 30), cal) == []
+        assert await docket.due_soon_cases(stop_clock(ctx, D(2026, 9, 30))) == []
         # ...on Oct 9 the next working day is the swapped Saturday Oct 10, still not;
-        assert await docket.due_soon_cases(db, viewer, D(2026, 10, 9), cal) == []
+        assert await docket.due_soon_cases(stop_clock(ctx, D(2026, 10, 9))) == []
         # on Oct 10 the next working day is Oct 12: due soon.
-        assert [c.id for c in await docket.due_soon_cases(db, viewer, D(2026, 10, 10), cal)] == [
-            case.id
-        ]
-        assert await docket.overdue_cases(db, viewer, D(2026, 10, 12)) == []
-        assert [c.id for c in await docket.overdue_cases(db, viewer, D(2026, 10, 13))] == [case.id]
+        due = await docket.due_soon_cases(stop_clock(ctx, D(2026, 10, 10)))
+        assert [c.id for c in due] == [case.id]
+        assert await docket.overdue_cases(stop_clock(ctx, D(2026, 10, 12))) == []
+        overdue = await docket.overdue_cases(stop_clock(ctx, D(2026, 10, 13)))
+        assert [c.id for c in overdue] == [case.id]
 
 
 @pytest.fixture
@@ -126,20 +117,11 @@ async def test_override_through_the_app(override_client) -> None:
 async def test_unknown_year_refuses_the_move_whole(client) -> None:
     admin = await make_user(client, "admin1", "admin")
     cid = await new_case(client, admin, stage=Stage.FILED)
-    async with session(client) as db:
-        case = await db.get(Case, cid)
-        actor = await db.get(User, admin.id)
-        assert case is not None and actor is not None
-        with pytest.raises(Invalid):
-            await docket.transition(
-                db,
-                actor,
-                case,
-                Stage.FAST_TRACK,
-                today=D(2031, 3, 6),
-                calendar=client.app[CALENDAR],
-            )
-        await db.rollback()
+    with pytest.raises(Invalid):
+        async with unit(client.app, admin) as ctx:
+            case = await ctx.db.get(Case, cid)
+            assert case is not None
+            await docket.transition(stop_clock(ctx, D(2031, 3, 6)), case, Stage.FAST_TRACK)
     async with session(client) as db:
         stored = await db.get(Case, cid)
         assert stored is not None and stored.stage == Stage.FILED

@@ -1,27 +1,22 @@
 """The clerks' view: agreements filtered by office, date range, case stage and signed or not,
-and a zip of the filtered sealed documents streamed as it is written (never held in memory:
-``zipfile`` writes into a sink that is drained to the response after every chunk).
+and what goes into the zip of the filtered sealed documents (the web layer streams it,
+``server.web.zipstream``).
 """
 
 from __future__ import annotations
 
-import io
-import zipfile
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import visible_cases_clause
+from server.context import Context
 from server.models.accounts import Office, User
 from server.models.agreements import Agreement, SealedDocument
 from server.models.docket import Case
-
-CHUNK = 64 * 1024
 
 
 class AgreementFilter(BaseModel):
@@ -60,8 +55,10 @@ def query(user: User, f: AgreementFilter, tz: object) -> Select[Any]:
     return stmt
 
 
-async def listing(db: AsyncSession, user: User, f: AgreementFilter, tz: object) -> list[Agreement]:
-    rows: list[Agreement] = list((await db.scalars(query(user, f, tz))).unique().all())
+async def listing(ctx: Context, f: AgreementFilter) -> list[Agreement]:
+    """The agreements of the cases the acting user may see, filtered (days court-local)."""
+    stmt = query(ctx.require_user(), f, ctx.settings.tz)
+    rows: list[Agreement] = list((await ctx.db.scalars(stmt)).unique().all())
     return rows
 
 
@@ -76,49 +73,7 @@ async def documents_for(db: AsyncSession, agreement_ids: list[int]) -> list[Seal
     return list(rows)
 
 
-class _Sink(io.RawIOBase):
-    """An unseekable file for ``zipfile``: collects bytes until the response drains them."""
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes) -> int:  # type: ignore[override]
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def drain(self) -> bytes:
-        out = b"".join(self._parts)
-        self._parts.clear()
-        return out
-
-
 def zip_name(doc: SealedDocument) -> str:
     number = "".join(c for c in doc.case_number if c not in '/\\:*?"<>|') or f"agreement{doc.id}"
     label = "调解协议书" if doc.kind == "agreement" else "民事裁定书"
     return f"{number}-{label}-{doc.code}.pdf"
-
-
-async def stream_zip(
-    request: web.Request, docs: list[tuple[SealedDocument, Path]], filename: str
-) -> web.StreamResponse:
-    resp = web.StreamResponse(
-        headers={
-            "Content-Type": "application/zip",
-            "Content-Disposition": f'attachment; filename="{filename}"',
-        }
-    )
-    await resp.prepare(request)
-    sink = _Sink()
-    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as zf:
-        for doc, path in docs:
-            with zf.open(zip_name(doc), mode="w") as dest, path.open("rb") as src:
-                while chunk := src.read(CHUNK):
-                    dest.write(chunk)
-                    await resp.write(sink.drain())
-            await resp.write(sink.drain())
-    await resp.write(sink.drain())
-    await resp.write_eof()
-    return resp

@@ -1,32 +1,27 @@
 """Judicial confirmation (司法确认): the judge confirms a sealed agreement from pre-litigation
-mediation; the case moves to ``judicial_confirmation`` (A's ``transition``, which gives it
-its 民特 number), and the ruling is rendered, signed and sealed like the agreement.
+mediation; the case moves to ``judicial_confirmation`` (the docket's ``transition``, which
+gives it its 民特 number), and the ruling is rendered, signed and sealed like the agreement.
 """
 
 from __future__ import annotations
 
-from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from server import audit
 from server.access import can_confirm_agreement
 from server.agreements import sealing, templates
 from server.agreements.documents import RenderInput, RulingInfo
 from server.agreements.drafting import current_version
-from server.audit import record
+from server.context import Context
+from server.docket.cases import transition
 from server.errors import Conflict, Forbidden
-from server.models.accounts import User
 from server.models.agreements import Agreement, SealedDocument
-from server.models.base import utcnow
 from server.models.docket import Stage
-from server.web.keys import CALENDAR, SETTINGS
 
 
-async def confirm(
-    db: AsyncSession, judge: User, agreement: Agreement, *, note: str, request: web.Request
-) -> SealedDocument:
-    from server.docket import transition
-
-    settings = request.app[SETTINGS]
+async def confirm(ctx: Context, agreement: Agreement, *, note: str = "") -> SealedDocument:
+    """The acting judge confirms a sealed agreement: the case moves on, the ruling is sealed."""
+    judge = ctx.require_user()
+    db = ctx.db
+    settings = ctx.settings
     case = agreement.case
     if not can_confirm_agreement(judge, case):
         raise Forbidden("judicial confirmation is a judge's ruling", code="not_judge")
@@ -39,16 +34,12 @@ async def confirm(
         )
     docs = await sealing.sealed_documents(db, agreement.id)
     sealed = next(d for d in docs if d.kind == "agreement")
-    await transition(
-        db, judge, case, Stage.JUDICIAL_CONFIRMATION, note=note or "司法确认",
-        calendar=request.app[CALENDAR], request=request,
-    )  # fmt: skip
+    await transition(ctx, case, Stage.JUDICIAL_CONFIRMATION, note=note or "司法确认")
     version = await current_version(db, agreement)
     template = await templates.choose(db, "ruling", case)
-    today = utcnow().astimezone(settings.tz).date()
     ruling = RulingInfo(
         number=case.number or "",
-        date=today,
+        date=ctx.today(),
         judge=judge.display_name,
         clerk=case.clerk.display_name if case.clerk else "",
         agreement_number=sealed.case_number,
@@ -61,14 +52,14 @@ async def confirm(
         settings, template.body, inp, code, reason="民事裁定书（司法确认）"
     )
     doc = await sealing.store(
-        db, settings, agreement, "ruling", code, signed, key,
+        ctx, agreement, "ruling", code, signed, key,
         case_number=case.number or "", content_hash=version.content_hash,
     )  # fmt: skip
     agreement.status = "confirmed"
     agreement.confirmed_at = doc.sealed_at
     agreement.confirmed_by_id = judge.id
-    await record(
-        db, "agreement.confirm", "agreement", agreement.id, request=request,
+    await audit.record(
+        ctx, "agreement.confirm", "agreement", agreement.id,
         ruling_number=case.number, code=code, sha256=doc.sha256,
     )  # fmt: skip
     return doc

@@ -3,23 +3,32 @@
 Every save is a new version with the SHA-256 of its canonical snapshot; a save that changes
 the text voids the signatures given on earlier versions (they stay on record, bound to the
 old hash), and the answer says how many were voided so the page can tell the parties to
-sign again.
+sign again. The drafter's live preview and the read-only view of the current version are
+rendered here too, so the API and the pages show the same document.
 """
 
 from __future__ import annotations
 
-from aiohttp import web
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import audit
 from server.access import can_draft_agreement, can_view_case
 from server.agreements import templates
-from server.agreements.documents import snapshot
+from server.agreements.documents import RenderInput, snapshot
+from server.agreements.pdf import render_html
 from server.agreements.terms import Terms, content_hash
-from server.audit import record
+from server.context import Context
 from server.errors import Conflict, Forbidden, NotFound
 from server.models.accounts import User
-from server.models.agreements import Agreement, AgreementSignature, AgreementVersion
+from server.models.agreements import (
+    Agreement,
+    AgreementSignature,
+    AgreementTemplateVersion,
+    AgreementVersion,
+)
 from server.models.docket import Case
 from server.models.sessions import MediationSession
 
@@ -35,11 +44,19 @@ async def load_agreement(db: AsyncSession, agreement_id: int, *, lock: bool = Fa
     return agreement
 
 
-async def load_agreement_for(
-    db: AsyncSession, user: User, agreement_id: int, *, lock: bool = False
-) -> Agreement:
-    """An agreement whose case the user may see; 404 otherwise (existence does not leak)."""
-    agreement = await load_agreement(db, agreement_id, lock=lock)
+async def agreement_of_case(db: AsyncSession, case_id: int) -> Agreement | None:
+    """The case's agreement (a case has one at most), if drafted yet."""
+    agreement: Agreement | None = await db.scalar(
+        select(Agreement).where(Agreement.case_id == case_id)
+    )
+    return agreement
+
+
+async def load_agreement_for(ctx: Context, agreement_id: int, *, lock: bool = False) -> Agreement:
+    """An agreement whose case the acting user may see; 404 otherwise (existence does not
+    leak)."""
+    user = ctx.require_user()
+    agreement = await load_agreement(ctx.db, agreement_id, lock=lock)
     if not can_view_case(user, agreement.case):
         raise NotFound(f"agreement {agreement_id} not found", code="agreement_not_found")
     return agreement
@@ -69,18 +86,44 @@ async def _check_session(db: AsyncSession, case: Case, session_id: int | None) -
         raise NotFound(f"session {session_id} is not a session of this case", code="bad_session")
 
 
-async def create(
-    db: AsyncSession,
-    user: User,
-    case: Case,
-    terms: Terms,
-    *,
-    court_name: str,
-    session_id: int | None,
-    request: web.Request | None,
-) -> tuple[Agreement, AgreementVersion]:
+def _check_drafter(ctx: Context, case: Case, what: str) -> User:
+    user = ctx.require_user()
     if not can_draft_agreement(user, case):
-        raise Forbidden("only a mediator or judge drafts an agreement", code="not_drafter")
+        raise Forbidden(f"only a mediator or judge {what} an agreement", code="not_drafter")
+    return user
+
+
+async def _add_version(
+    ctx: Context,
+    agreement: Agreement,
+    number: int,
+    template_id: int,
+    data: dict[str, Any],
+    digest: str,
+) -> AgreementVersion:
+    """The agreement's new current version, by the acting drafter."""
+    version = AgreementVersion(
+        agreement_id=agreement.id,
+        number=number,
+        template_version_id=template_id,
+        terms=data,
+        content_hash=digest,
+        created_by_id=ctx.require_user().id,
+        created_at=ctx.now(),
+    )
+    ctx.db.add(version)
+    await ctx.db.flush()
+    agreement.current_version_id = version.id
+    return version
+
+
+async def create(
+    ctx: Context, case: Case, terms: Terms, *, session_id: int | None = None
+) -> tuple[Agreement, AgreementVersion]:
+    """The case's agreement with its first version, drafted by the acting mediator or judge
+    under the court's name."""
+    user = _check_drafter(ctx, case, "drafts")
+    db = ctx.db
     existing = await db.scalar(select(Agreement.id).where(Agreement.case_id == case.id))
     if existing is not None:
         raise Conflict(
@@ -90,46 +133,32 @@ async def create(
         )
     await _check_session(db, case, session_id)
     template = await templates.choose(db, "agreement", case)
-    data = snapshot(case, terms, template, court_name)
-    agreement = Agreement(case_id=case.id, session_id=session_id, created_by_id=user.id)
+    data = snapshot(case, terms, template, ctx.settings.court_name)
+    agreement = Agreement(
+        case_id=case.id, session_id=session_id, created_by_id=user.id, created_at=ctx.now()
+    )
     db.add(agreement)
     await db.flush()
-    version = AgreementVersion(
-        agreement_id=agreement.id,
-        number=1,
-        template_version_id=template.id,
-        terms=data,
-        content_hash=content_hash(data),
-        created_by_id=user.id,
-    )
-    db.add(version)
-    await db.flush()
-    agreement.current_version_id = version.id
-    await record(
-        db, "agreement.create", "agreement", agreement.id, request=request,
+    version = await _add_version(ctx, agreement, 1, template.id, data, content_hash(data))
+    await audit.record(
+        ctx, "agreement.create", "agreement", agreement.id,
         case_id=case.id, version=1, content_hash=version.content_hash,
     )  # fmt: skip
     return agreement, version
 
 
 async def save_terms(
-    db: AsyncSession,
-    user: User,
-    agreement: Agreement,
-    terms: Terms,
-    *,
-    court_name: str,
-    request: web.Request | None,
+    ctx: Context, agreement: Agreement, terms: Terms
 ) -> tuple[AgreementVersion, int]:
-    """A new version; returns it and how many signatures it voided."""
+    """A new version by the acting drafter; returns it and how many signatures it voided."""
     case = agreement.case
-    if not can_draft_agreement(user, case):
-        raise Forbidden("only a mediator or judge edits an agreement", code="not_drafter")
+    _check_drafter(ctx, case, "edits")
+    db = ctx.db
     if agreement.status != "draft":
         raise Conflict("the agreement is sealed and can no longer change", code="sealed")
     previous = await current_version(db, agreement)
     template = await templates.choose(db, "agreement", case)
-    data = snapshot(case, terms, template, court_name)
+    data = snapshot(case, terms, template, ctx.settings.court_name)
     digest = content_hash(data)
     voided = len(await signatures_of(db, previous.id))
     if digest == previous.content_hash:
@@ -139,19 +168,33 @@ async def save_terms(
             AgreementVersion.agreement_id == agreement.id
         )
     )
-    version = AgreementVersion(
-        agreement_id=agreement.id,
-        number=(last or 0) + 1,
-        template_version_id=template.id,
-        terms=data,
-        content_hash=digest,
-        created_by_id=user.id,
-    )
-    db.add(version)
-    await db.flush()
-    agreement.current_version_id = version.id
-    await record(
-        db, "agreement.version", "agreement", agreement.id, request=request,
+    version = await _add_version(ctx, agreement, (last or 0) + 1, template.id, data, digest)
+    await audit.record(
+        ctx, "agreement.version", "agreement", agreement.id,
         version=version.number, content_hash=digest, voided_signatures=voided,
     )  # fmt: skip
     return version, voided
+
+
+async def preview_html(ctx: Context, case: Case, terms: Terms) -> str:
+    """Unsaved terms rendered as the case's next version would read (the live preview)."""
+    _check_drafter(ctx, case, "drafts")
+    template = await templates.choose(ctx.db, "agreement", case)
+    data = snapshot(case, terms, template, ctx.settings.court_name)
+    agreement = await agreement_of_case(ctx.db, case.id)
+    number = 1
+    if agreement is not None and agreement.current_version_id is not None:
+        number = (await current_version(ctx.db, agreement)).number + 1
+    return render_html(template.body, RenderInput(data, content_hash(data), number))
+
+
+async def document_html(ctx: Context, agreement: Agreement) -> str:
+    """The current version with the signatures given on it, read-only (the caller has
+    checked who may read it)."""
+    version = await current_version(ctx.db, agreement)
+    template = await ctx.db.get(AgreementTemplateVersion, version.template_version_id)
+    assert template is not None  # a version always names its template (foreign key)
+    sigs = await signatures_of(ctx.db, version.id)
+    inp = RenderInput(version.terms, version.content_hash, version.number, sigs)
+    inp.tz = ctx.settings.timezone
+    return render_html(template.body, inp)

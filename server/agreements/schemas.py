@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,10 +15,9 @@ from server.agreements.drafting import current_version, signatures_of
 from server.agreements.sealing import sealed_documents
 from server.agreements.signing import MAX_SIGNATURE_BYTES, SignRequest
 from server.agreements.terms import Terms
-from server.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMedia, parse_model
+from server.errors import Invalid
 from server.models.agreements import Agreement
 
-M = TypeVar("M", bound=BaseModel)
 # A signature of up to 1 MB, base64-encoded, plus the rest of the JSON.
 SIGN_BODY_CAP = MAX_SIGNATURE_BYTES * 4 // 3 + 64 * 1024
 
@@ -116,31 +113,6 @@ def sign_request(body: SignIn) -> SignRequest:
         image_png=decode_png(body.image_png),
         session_id=body.session_id,
     )
-
-
-async def read_capped_body(request: web.Request, cap: int) -> bytes:
-    """The body, refusing with 413 past ``cap`` (routes whose bodies exceed max_body_bytes)."""
-    if request.content_length is not None and request.content_length > cap:
-        raise PayloadTooLarge(f"the body is larger than {cap} bytes")
-    buf = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        buf += chunk
-        if len(buf) > cap:
-            raise PayloadTooLarge(f"the body is larger than {cap} bytes")
-    return bytes(buf)
-
-
-async def read_capped_json(request: web.Request, model: type[M], cap: int) -> M:
-    if request.content_type != "application/json":
-        raise UnsupportedMedia("send the body as application/json")
-    raw = await read_capped_body(request, cap)
-    try:
-        data: Any = json.loads(raw) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object", code="malformed_json")
-    return parse_model(model, data)
 
 
 async def agreement_out(db: AsyncSession, agreement: Agreement) -> dict[str, Any]:

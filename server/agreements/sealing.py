@@ -8,14 +8,15 @@ import hashlib
 import os
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import audit
 from server.agreements import pdf, pki
 from server.agreements.documents import RenderInput, Seal
-from server.audit import record
+from server.context import Context
 from server.models.agreements import (
     Agreement,
     AgreementSignature,
@@ -23,7 +24,6 @@ from server.models.agreements import (
     AgreementVersion,
     SealedDocument,
 )
-from server.models.base import utcnow
 from server.settings import Settings
 
 # No 0/O, 1/I/L: the code is read aloud and typed from paper.
@@ -43,7 +43,7 @@ def documents_dir(settings: Settings) -> os.PathLike[str]:
     return settings.data_dir / "agreements"
 
 
-def document_path(settings: Settings, doc: SealedDocument) -> os.PathLike[str]:
+def document_path(settings: Settings, doc: SealedDocument) -> Path:
     # The file name is ours (ids and a random code), never user input.
     return settings.data_dir / "agreements" / doc.filename
 
@@ -75,8 +75,7 @@ async def render_signed(
 
 
 async def store(
-    db: AsyncSession,
-    settings: Settings,
+    ctx: Context,
     agreement: Agreement,
     kind: str,
     code: str,
@@ -87,7 +86,7 @@ async def store(
     content_hash: str,
 ) -> SealedDocument:
     filename = f"{agreement.id}-{kind}-{code}.pdf"
-    target = settings.data_dir / "agreements" / filename
+    target = ctx.settings.data_dir / "agreements" / filename
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
     tmp.write_bytes(signed)
@@ -104,38 +103,43 @@ async def store(
         content_hash=content_hash,
         development=key.development,
         signer=key.subject[:255],
-        sealed_at=utcnow(),
+        sealed_at=ctx.now(),
     )
-    db.add(doc)
-    await db.flush()
+    ctx.db.add(doc)
+    await ctx.db.flush()
     return doc
 
 
 async def seal_agreement(
-    db: AsyncSession,
-    settings: Settings,
+    ctx: Context,
     agreement: Agreement,
     version: AgreementVersion,
     signatures: list[AgreementSignature],
-    *,
-    request: web.Request | None,
 ) -> SealedDocument:
-    template = await db.get(AgreementTemplateVersion, version.template_version_id)
+    template = await ctx.db.get(AgreementTemplateVersion, version.template_version_id)
     assert template is not None  # a version always names its template (foreign key)
     code = new_code()
     inp = RenderInput(version.terms, version.content_hash, version.number, signatures)
-    signed, key = await render_signed(settings, template.body, inp, code, reason="调解协议书")
+    signed, key = await render_signed(ctx.settings, template.body, inp, code, reason="调解协议书")
     doc = await store(
-        db, settings, agreement, "agreement", code, signed, key,
+        ctx, agreement, "agreement", code, signed, key,
         case_number=str(version.terms["case"]["number"]), content_hash=version.content_hash,  # type: ignore[index]
     )  # fmt: skip
     agreement.status = "sealed"
     agreement.sealed_at = doc.sealed_at
-    await record(
-        db, "agreement.seal", "agreement", agreement.id, request=request,
+    await audit.record(
+        ctx, "agreement.seal", "agreement", agreement.id,
         code=code, sha256=doc.sha256, pages=doc.pages, development=doc.development,
     )  # fmt: skip
     return doc
+
+
+async def record_download(ctx: Context, doc: SealedDocument, *, via: str) -> None:
+    """Every download of a sealed document is audited, before its first byte leaves."""
+    await audit.record(
+        ctx, "agreement.download", "agreement", doc.agreement_id,
+        kind=doc.kind, code=doc.code, via=via,
+    )  # fmt: skip
 
 
 async def sealed_documents(db: AsyncSession, agreement_id: int) -> list[SealedDocument]:

@@ -4,7 +4,8 @@ a handwritten signature and the typed name on the exact version they were shown.
 Refused with a 4xx and nothing written: a stale version or hash (409 ``stale_version``), a
 second signature (409 ``already_signed``), the mediator before every party (409
 ``parties_first``), an image that is not a PNG (422 ``not_png``) or over 1 MB (413), a typed
-name that is not the party's, and a party signing for another (403 ``not_your_party``).
+name that is not the party's (the lobby's rule, ``server.names``), and a party signing for
+another (403 ``not_your_party``).
 When the mediator signs, last, the agreement is sealed and the case recorded as mediated.
 """
 
@@ -15,21 +16,20 @@ import logging
 import struct
 from dataclasses import dataclass
 
-from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import audit
 from server.access import is_agreement_mediator
 from server.agreements import sealing
 from server.agreements.drafting import current_version, signatures_of
-from server.audit import record
+from server.context import Context
+from server.docket.cases import transition
+from server.docket.stages import allowed_moves
 from server.errors import Conflict, Forbidden, Invalid, PayloadTooLarge
-from server.models.accounts import User
 from server.models.agreements import Agreement, AgreementSignature, SealedDocument
 from server.models.docket import Party, Stage
-from server.settings import Settings
-from server.stages import allowed_moves
-from server.web.keys import CALENDAR
+from server.names import name_matches
 
 log = logging.getLogger(__name__)
 MAX_SIGNATURE_BYTES = 1_048_576
@@ -56,10 +56,6 @@ def check_png(data: bytes) -> None:
         raise Invalid("the signature image has impossible dimensions", code="not_png")
 
 
-def _norm(name: str) -> str:
-    return "".join(name.split())
-
-
 def _check_current(agreement: Agreement, req: SignRequest, current_id: int, digest: str) -> None:
     if agreement.status != "draft":
         raise Conflict("this agreement is already sealed", code="already_sealed")
@@ -84,15 +80,15 @@ async def _insert(db: AsyncSession, sig: AgreementSignature) -> None:
 
 
 async def sign_as_party(
-    db: AsyncSession,
+    ctx: Context,
     agreement: Agreement,
     party: Party,
     req: SignRequest,
     *,
     claimed_party_id: int | None,
-    address: str | None,
-    request: web.Request | None,
 ) -> AgreementSignature:
+    """``party`` signs the version shown (the caller has checked their invite link)."""
+    db = ctx.db
     if claimed_party_id is not None and claimed_party_id != party.id:
         raise Forbidden("you may sign only for yourself", code="not_your_party")
     if party.case_id != agreement.case_id:
@@ -104,7 +100,7 @@ async def sign_as_party(
     if any(s.party_id == party.id for s in existing):
         raise Conflict("you have already signed this version", code="already_signed")
     typed = req.typed_name.strip()
-    if party.kind == "person" and _norm(typed) != _norm(party.name):
+    if party.kind == "person" and not name_matches(typed, party):
         raise Invalid(f"type your full name as it stands in the agreement: {party.name}",
                       code="name_mismatch")  # fmt: skip
     if not typed:
@@ -113,27 +109,23 @@ async def sign_as_party(
         agreement_id=agreement.id, version_id=version.id, content_hash=version.content_hash,
         role="party", party_id=party.id, typed_name=typed[:128], image_png=req.image_png,
         image_sha256=hashlib.sha256(req.image_png).hexdigest(), session_id=req.session_id,
-        address=address,
+        address=ctx.actor.address, signed_at=ctx.now(),
     )  # fmt: skip
     await _insert(db, sig)
-    await record(
-        db, "agreement.sign", "agreement", agreement.id, request=request,
+    await audit.record(
+        ctx, "agreement.sign", "agreement", agreement.id,
         role="party", party_id=party.id, version=version.number,
-        content_hash=version.content_hash, session_id=req.session_id, address=address,
+        content_hash=version.content_hash, session_id=req.session_id, address=ctx.actor.address,
     )  # fmt: skip
     return sig
 
 
 async def sign_as_mediator(
-    db: AsyncSession,
-    settings: Settings,
-    agreement: Agreement,
-    user: User,
-    req: SignRequest,
-    *,
-    address: str | None,
-    request: web.Request,
+    ctx: Context, agreement: Agreement, req: SignRequest
 ) -> tuple[AgreementSignature, SealedDocument]:
+    """The acting user signs as the agreement's mediator, last; this seals it."""
+    user = ctx.require_user()
+    db = ctx.db
     case = agreement.case
     if not is_agreement_mediator(user, case, agreement.created_by_id):
         raise Forbidden("only the case's mediator signs the agreement", code="not_mediator")
@@ -154,31 +146,23 @@ async def sign_as_mediator(
         agreement_id=agreement.id, version_id=version.id, content_hash=version.content_hash,
         role="mediator", user_id=user.id, typed_name=req.typed_name.strip()[:128],
         image_png=req.image_png, image_sha256=hashlib.sha256(req.image_png).hexdigest(),
-        session_id=req.session_id, address=address,
+        session_id=req.session_id, address=ctx.actor.address, signed_at=ctx.now(),
     )  # fmt: skip
     await _insert(db, sig)
-    await record(
-        db, "agreement.sign", "agreement", agreement.id, request=request,
+    await audit.record(
+        ctx, "agreement.sign", "agreement", agreement.id,
         role="mediator", version=version.number, content_hash=version.content_hash,
-        session_id=req.session_id, address=address,
+        session_id=req.session_id, address=ctx.actor.address,
     )  # fmt: skip
-    doc = await sealing.seal_agreement(
-        db, settings, agreement, version, [*existing, sig], request=request
-    )
-    await _record_mediated(db, user, agreement, request)
+    doc = await sealing.seal_agreement(ctx, agreement, version, [*existing, sig])
+    await _record_mediated(ctx, agreement)
     return sig, doc
 
 
-async def _record_mediated(
-    db: AsyncSession, user: User, agreement: Agreement, request: web.Request
-) -> None:
+async def _record_mediated(ctx: Context, agreement: Agreement) -> None:
     """A sealed agreement is a successful mediation: move the case on where the stage machine
-    lets this mediator (A's ``transition``); otherwise leave the stage to the docket."""
-    from server.docket import transition
-
+    lets this mediator (the docket's ``transition``); otherwise leave the stage to the
+    docket."""
     case = agreement.case
-    if Stage.MEDIATED in allowed_moves(user, case):
-        await transition(
-            db, user, case, Stage.MEDIATED, note="调解协议已签署", calendar=request.app[CALENDAR],
-            request=request,
-        )  # fmt: skip
+    if Stage.MEDIATED in allowed_moves(ctx.require_user(), case):
+        await transition(ctx, case, Stage.MEDIATED, note="调解协议已签署")

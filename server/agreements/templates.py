@@ -3,6 +3,7 @@ database on first use, then edited by admins; every edit is a new version, old o
 
 Templates are Jinja2 run in a sandbox (an admin's template cannot reach Python internals)
 with autoescaping; a new version is refused unless it renders the sample case cleanly.
+Adding and editing (admins, by ``server.access``; the API checks) are audited here.
 A template is chosen per case type: an active template whose ``case_type`` (comma-separated
 causes of action) occurs in the case's cause wins over the default (``case_type`` empty).
 """
@@ -13,14 +14,16 @@ import hashlib
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import audit
+from server.agreements.documents import sample_context
 from server.agreements.terms import amount_in_words
+from server.context import Context
 from server.errors import Invalid, NotFound
 from server.formatting import yuan
 from server.models.agreements import AgreementTemplate, AgreementTemplateVersion
@@ -76,10 +79,10 @@ def body_hash(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def check_body(body: str, sample: dict[str, Any]) -> None:
+def check_body(body: str) -> None:
     """Refuse a template that does not compile or does not render the sample document."""
     try:
-        compiled(body).render(sample)
+        compiled(body).render(sample_context())
     except jinja2.TemplateError as exc:
         line = getattr(exc, "lineno", None)
         where = f" (line {line})" if line else ""
@@ -155,44 +158,43 @@ async def choose(db: AsyncSession, kind: str, case: Case) -> AgreementTemplateVe
 
 
 async def create_template(
-    db: AsyncSession,
-    *,
-    kind: str,
-    name: str,
-    case_type: str,
-    body: str,
-    user_id: int,
-    sample: dict[str, Any],
+    ctx: Context, *, kind: str, name: str, case_type: str, body: str
 ) -> AgreementTemplate:
+    """A new template with its first version, by the acting user."""
+    user = ctx.require_user()
     if kind not in KINDS:
         raise Invalid(f"kind must be one of {', '.join(KINDS)}", code="bad_kind")
-    check_body(body, sample)
+    check_body(body)
     template = AgreementTemplate(kind=kind, name=name, case_type=case_type)
-    db.add(template)
-    await db.flush()
-    await _add_version(db, template, body, user_id)
+    ctx.db.add(template)
+    await ctx.db.flush()
+    await _add_version(ctx.db, template, body, user.id)
+    await audit.record(ctx, "agreement_template.create", "agreement_template", template.id)
     return template
 
 
 async def edit_template(
-    db: AsyncSession,
+    ctx: Context,
     template: AgreementTemplate,
     *,
-    body: str | None,
-    name: str | None,
-    case_type: str | None,
-    active: bool | None,
-    user_id: int,
-    sample: dict[str, Any],
+    body: str | None = None,
+    name: str | None = None,
+    case_type: str | None = None,
+    active: bool | None = None,
 ) -> AgreementTemplateVersion:
+    """Change a template; a changed body is a new version (the old ones stay)."""
+    user = ctx.require_user()
     if name is not None:
         template.name = name
     if case_type is not None:
         template.case_type = case_type
     if active is not None:
         template.active = active
-    current = await latest_version(db, template.id)
-    if body is None or body_hash(body) == current.sha256:
-        return current
-    check_body(body, sample)
-    return await _add_version(db, template, body, user_id)
+    version = await latest_version(ctx.db, template.id)
+    if body is not None and body_hash(body) != version.sha256:
+        check_body(body)
+        version = await _add_version(ctx.db, template, body, user.id)
+    await audit.record(
+        ctx, "agreement_template.edit", "agreement_template", template.id, version=version.number
+    )
+    return version

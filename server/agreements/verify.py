@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.agreements import pki
+from server.context import Context
 from server.errors import NotFound
 from server.formatting import local_time, mask_name
 from server.models.agreements import Agreement, AgreementVersion, SealedDocument
-from server.settings import Settings
 
 KIND_LABEL = {"agreement": "调解协议书", "ruling": "民事裁定书（司法确认）"}
 
@@ -50,8 +49,17 @@ async def by_code(db: AsyncSession, code: str) -> SealedDocument:
     return doc
 
 
-async def public_view(db: AsyncSession, settings: Settings, doc: SealedDocument) -> dict[str, Any]:
+async def by_sha256(db: AsyncSession, digest: str) -> SealedDocument | None:
+    """The sealed document whose file has this SHA-256, if the court sealed one."""
+    doc: SealedDocument | None = await db.scalar(
+        select(SealedDocument).where(SealedDocument.sha256 == digest)
+    )
+    return doc
+
+
+async def public_view(ctx: Context, doc: SealedDocument) -> dict[str, Any]:
     """What anyone may see: number, masked party names, date, hashes, signature status."""
+    db, settings = ctx.db, ctx.settings
     agreement = await db.get(Agreement, doc.agreement_id)
     assert agreement is not None
     version = await db.get(AgreementVersion, agreement.current_version_id)
@@ -77,25 +85,15 @@ async def public_view(db: AsyncSession, settings: Settings, doc: SealedDocument)
     }
 
 
-async def check_upload(
-    db: AsyncSession | None, settings: Settings, data: bytes, *, code: str | None = None
-) -> UploadResult:
-    """Is ``data`` the sealed original (of ``code``, if given)? Works without a database too
-    (``db=None``): then only the signature is checked."""
+async def check_upload(ctx: Context, data: bytes, *, code: str | None = None) -> UploadResult:
+    """Is ``data`` the sealed original (of ``code``, if given), its signature intact?"""
     digest = hashlib.sha256(data).hexdigest()
-    doc: SealedDocument | None = None
-    if db is not None:
-        if code is not None:
-            doc = await by_code(db, code)
-            original = doc.sha256 == digest
-        else:
-            doc = await db.scalar(select(SealedDocument).where(SealedDocument.sha256 == digest))
-            original = doc is not None
+    doc: SealedDocument | None
+    if code is not None:
+        doc = await by_code(ctx.db, code)
+        original = doc.sha256 == digest
     else:
-        original = False
-    report = await pki.validate(data, pki.court_key(settings).trust_roots)
+        doc = await by_sha256(ctx.db, digest)
+        original = doc is not None
+    report = await pki.validate(data, pki.court_key(ctx.settings).trust_roots)
     return UploadResult(original and report.ok, digest, doc, report)
-
-
-def read_file(path: Path) -> bytes:
-    return path.read_bytes()

@@ -8,17 +8,16 @@ from datetime import datetime
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
-from server.access import can_edit_agreement_templates
+from server.access import can_edit_agreement_templates, can_read_agreement_templates
 from server.agreements import templates
-from server.agreements.documents import sample_context
 from server.api.registry import ApiRouter
 from server.errors import Forbidden, NotFound
-from server.models.accounts import COURT_ROLES
 from server.models.agreements import AgreementTemplate
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
-from server.web.keys import DB
+from server.web.keys import CTX, DB
 
 api = ApiRouter("agreement templates")
 
@@ -68,8 +67,13 @@ def _out(t: AgreementTemplate, *, bodies: bool) -> dict[str, object]:
 
 
 def _staff(request: web.Request) -> None:
-    if require_user(request).role not in COURT_ROLES:
+    if not can_read_agreement_templates(require_user(request)):
         raise Forbidden("document templates are for court staff")
+
+
+def _admin(request: web.Request) -> None:
+    if not can_edit_agreement_templates(require_user(request)):
+        raise Forbidden("only an admin edits document templates")
 
 
 async def _load(request: web.Request) -> AgreementTemplate:
@@ -93,8 +97,6 @@ async def list_templates(request: web.Request) -> web.Response:
     _staff(request)
     db = request[DB]
     await templates.ensure_builtin(db)
-    from sqlalchemy import select
-
     rows = (await db.scalars(select(AgreementTemplate).order_by(AgreementTemplate.id))).all()
     return json_ok([_out(t, bodies=False) for t in rows])
 
@@ -104,19 +106,13 @@ async def list_templates(request: web.Request) -> web.Response:
     summary="Add a template (admin)", body=TemplateIn, response=TemplateOut, status=201,
 )  # fmt: skip
 async def create_template(request: web.Request) -> web.Response:
-    user = require_user(request)
-    if not can_edit_agreement_templates(user):
-        raise Forbidden("only an admin edits document templates")
+    _admin(request)
     body = await read_json(request, TemplateIn)
-    db = request[DB]
+    ctx = request[CTX]
     t = await templates.create_template(
-        db, kind=body.kind, name=body.name, case_type=body.case_type, body=body.body,
-        user_id=user.id, sample=sample_context(),
-    )  # fmt: skip
-    from server.audit import record
-
-    await record(db, "agreement_template.create", "agreement_template", t.id, request=request)
-    await db.refresh(t, ["versions"])
+        ctx, kind=body.kind, name=body.name, case_type=body.case_type, body=body.body
+    )
+    await ctx.db.refresh(t, ["versions"])
     return json_ok(_out(t, bodies=True), 201)
 
 
@@ -135,19 +131,12 @@ async def get_template(request: web.Request) -> web.Response:
     response=TemplateOut, errors=(404,),
 )  # fmt: skip
 async def edit_template(request: web.Request) -> web.Response:
-    user = require_user(request)
-    if not can_edit_agreement_templates(user):
-        raise Forbidden("only an admin edits document templates")
+    _admin(request)
     body = await read_json(request, TemplatePatch)
     t = await _load(request)
-    db = request[DB]
-    version = await templates.edit_template(
-        db, t, body=body.body, name=body.name, case_type=body.case_type, active=body.active,
-        user_id=user.id, sample=sample_context(),
-    )  # fmt: skip
-    from server.audit import record
-
-    await record(db, "agreement_template.edit", "agreement_template", t.id, request=request,
-                 version=version.number)  # fmt: skip
-    await db.refresh(t, ["versions"])
+    ctx = request[CTX]
+    await templates.edit_template(
+        ctx, t, body=body.body, name=body.name, case_type=body.case_type, active=body.active
+    )
+    await ctx.db.refresh(t, ["versions"])
     return json_ok(_out(t, bodies=True))

@@ -8,12 +8,11 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from server.agreements import verify
-from server.agreements.schemas import read_capped_body
 from server.api.registry import ApiRouter
 from server.errors import BadRequest, UnsupportedMedia
 from server.web.auth import csrf_exempt
-from server.web.http import json_ok
-from server.web.keys import DB, SETTINGS
+from server.web.http import json_ok, read_body
+from server.web.keys import CTX
 
 api = ApiRouter("verify")
 PDF_CAP = 32 * 1024 * 1024
@@ -56,7 +55,7 @@ class UploadOut(BaseModel):
 async def read_pdf(request: web.Request) -> bytes:
     if request.content_type not in ("application/pdf", "application/octet-stream"):
         raise UnsupportedMedia("send the PDF itself as application/pdf")
-    data = await read_capped_body(request, PDF_CAP)
+    data = await read_body(request, PDF_CAP)
     if not data:
         raise BadRequest("the body is empty: send the PDF", code="empty_body")
     return data
@@ -67,9 +66,9 @@ async def read_pdf(request: web.Request) -> bytes:
     response=VerifyOut, public=True, errors=(404,),
 )  # fmt: skip
 async def by_code(request: web.Request) -> web.Response:
-    db = request[DB]
-    doc = await verify.by_code(db, request.match_info["code"])
-    return json_ok(await verify.public_view(db, request.app[SETTINGS], doc))
+    ctx = request[CTX]
+    doc = await verify.by_code(ctx.db, request.match_info["code"])
+    return json_ok(await verify.public_view(ctx, doc))
 
 
 @api.route(
@@ -80,9 +79,7 @@ async def by_code(request: web.Request) -> web.Response:
 @csrf_exempt
 async def upload_for_code(request: web.Request) -> web.StreamResponse:
     data = await read_pdf(request)
-    result = await verify.check_upload(
-        request[DB], request.app[SETTINGS], data, code=request.match_info["code"]
-    )
+    result = await verify.check_upload(request[CTX], data, code=request.match_info["code"])
     return json_ok(result.as_dict())
 
 
@@ -94,5 +91,5 @@ async def upload_for_code(request: web.Request) -> web.StreamResponse:
 @csrf_exempt
 async def upload_any(request: web.Request) -> web.StreamResponse:
     data = await read_pdf(request)
-    result = await verify.check_upload(request[DB], request.app[SETTINGS], data)
+    result = await verify.check_upload(request[CTX], data)
     return json_ok(result.as_dict())

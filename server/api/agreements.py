@@ -2,8 +2,8 @@
 invite link), sealed PDF downloads, judicial confirmation, and the clerks' list and zip.
 
 Parties have no account: their routes live under ``/invites/{token}/agreement`` and the
-token (``server.sessions.verify_invite``) authenticates them into ``request[PARTY]``; they
-need no CSRF token because no ambient credential is involved.
+token (``server.sessions.verify_invite``, the same check as for joining) makes them the
+request's actor; they need no CSRF token because no ambient credential is involved.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from sqlalchemy import select
 
 from server.access import can_download_agreements_zip, load_case_for
 from server.agreements import clerks, confirmation, drafting, signing
-from server.agreements.documents import RenderInput
-from server.agreements.pdf import render_html
 from server.agreements.schemas import (
     SIGN_BODY_CAP,
     AgreementOut,
@@ -27,20 +25,18 @@ from server.agreements.schemas import (
     TermsIn,
     VersionOut,
     agreement_out,
-    read_capped_json,
     sign_request,
 )
-from server.agreements.sealing import document_path, sealed_documents
-from server.agreements.templates import choose
-from server.agreements.terms import content_hash
+from server.agreements.sealing import document_path, record_download, sealed_documents
 from server.api.registry import ApiRouter
-from server.audit import record
 from server.errors import Forbidden, NotFound, parse_model
-from server.models.agreements import Agreement, AgreementTemplateVersion, AgreementVersion
+from server.models.agreements import Agreement, AgreementVersion
 from server.models.sessions import Invite
-from server.web.auth import client_address, csrf_exempt, require_user
+from server.sessions import verify_invite
+from server.web.auth import csrf_exempt, enter_as_party, require_user
 from server.web.http import json_ok, read_json
-from server.web.keys import DB, PARTY, SETTINGS
+from server.web.keys import CTX, DB, SETTINGS
+from server.web.zipstream import stream_zip
 
 api = ApiRouter("agreements")
 HTML = "text/html"
@@ -54,21 +50,8 @@ def _int(request: web.Request, key: str) -> int:
 
 
 async def _mine(request: web.Request, *, lock: bool = False) -> Agreement:
-    user = require_user(request)
-    return await drafting.load_agreement_for(
-        request[DB], user, _int(request, "agreement_id"), lock=lock
-    )
-
-
-async def document_html(request: web.Request, agreement: Agreement) -> str:
-    db = request[DB]
-    version = await drafting.current_version(db, agreement)
-    template = await db.get(AgreementTemplateVersion, version.template_version_id)
-    assert template is not None
-    sigs = await drafting.signatures_of(db, version.id)
-    inp = RenderInput(version.terms, version.content_hash, version.number, sigs)
-    inp.tz = request.app[SETTINGS].timezone
-    return render_html(template.body, inp)
+    require_user(request)
+    return await drafting.load_agreement_for(request[CTX], _int(request, "agreement_id"), lock=lock)
 
 
 @api.route(
@@ -79,13 +62,10 @@ async def document_html(request: web.Request, agreement: Agreement) -> str:
 async def create(request: web.Request) -> web.Response:
     user = require_user(request)
     body = await read_json(request, CreateIn)
-    db = request[DB]
-    case = await load_case_for(db, user, _int(request, "case_id"))
-    agreement, _ = await drafting.create(
-        db, user, case, body.terms, court_name=request.app[SETTINGS].court_name,
-        session_id=body.session_id, request=request,
-    )  # fmt: skip
-    return json_ok(await agreement_out(db, agreement), 201)
+    ctx = request[CTX]
+    case = await load_case_for(ctx.db, user, _int(request, "case_id"))
+    agreement, _ = await drafting.create(ctx, case, body.terms, session_id=body.session_id)
+    return json_ok(await agreement_out(ctx.db, agreement), 201)
 
 
 @api.route(
@@ -96,7 +76,7 @@ async def of_case(request: web.Request) -> web.Response:
     user = require_user(request)
     db = request[DB]
     case = await load_case_for(db, user, _int(request, "case_id"))
-    agreement = await db.scalar(select(Agreement).where(Agreement.case_id == case.id))
+    agreement = await drafting.agreement_of_case(db, case.id)
     if agreement is None:
         raise NotFound("this case has no agreement yet", code="agreement_not_found")
     return json_ok(await agreement_out(db, agreement))
@@ -107,11 +87,11 @@ async def of_case(request: web.Request) -> web.Response:
     query=clerks.AgreementFilter, response=AgreementOut, response_list=True,
 )  # fmt: skip
 async def listing(request: web.Request) -> web.Response:
-    user = require_user(request)
+    require_user(request)
     f = parse_model(clerks.AgreementFilter, dict(request.query))
-    db = request[DB]
-    rows = await clerks.listing(db, user, f, request.app[SETTINGS].tz)
-    return json_ok([await agreement_out(db, a) for a in rows])
+    ctx = request[CTX]
+    rows = await clerks.listing(ctx, f)
+    return json_ok([await agreement_out(ctx.db, a) for a in rows])
 
 
 @api.route(
@@ -124,18 +104,14 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
     if not can_download_agreements_zip(user):
         raise Forbidden("only clerks and admins download agreements in bulk")
     f = parse_model(clerks.AgreementFilter, dict(request.query))
-    db = request[DB]
-    settings = request.app[SETTINGS]
-    rows = await clerks.listing(db, user, f, settings.tz)
-    docs = await clerks.documents_for(db, [a.id for a in rows])
+    ctx = request[CTX]
+    rows = await clerks.listing(ctx, f)
+    docs = await clerks.documents_for(ctx.db, [a.id for a in rows])
     for doc in docs:
-        await record(
-            db, "agreement.download", "agreement", doc.agreement_id, request=request,
-            kind=doc.kind, code=doc.code, via="zip",
-        )  # fmt: skip
-    await db.commit()  # the audit rows stand before the first byte leaves
-    pairs = [(d, document_path(settings, d)) for d in docs]
-    return await clerks.stream_zip(request, pairs, "agreements.zip")  # type: ignore[arg-type]
+        await record_download(ctx, doc, via="zip")
+    await ctx.db.commit()  # the audit rows stand before the first byte leaves
+    entries = [(clerks.zip_name(d), document_path(ctx.settings, d)) for d in docs]
+    return await stream_zip(request, entries, "agreements.zip")
 
 
 @api.route(
@@ -153,14 +129,11 @@ async def get_one(request: web.Request) -> web.Response:
     response=SaveOut, errors=(403, 404, 409),
 )  # fmt: skip
 async def save(request: web.Request) -> web.Response:
-    user = require_user(request)
+    require_user(request)
     body = await read_json(request, TermsIn)
-    db = request[DB]
     agreement = await _mine(request, lock=True)
-    _, voided = await drafting.save_terms(
-        db, user, agreement, body.terms, court_name=request.app[SETTINGS].court_name,
-        request=request,
-    )  # fmt: skip
+    db = request[DB]
+    _, voided = await drafting.save_terms(request[CTX], agreement, body.terms)
     message = (
         f"{voided} signature(s) on the earlier version are void: the parties must sign again"
         if voided
@@ -177,23 +150,12 @@ async def save(request: web.Request) -> web.Response:
     errors=(403, 404),
 )  # fmt: skip
 async def preview(request: web.Request) -> web.Response:
-    from server.access import can_draft_agreement
-    from server.agreements.documents import snapshot
-
     user = require_user(request)
     body = await read_json(request, TermsIn)
-    db = request[DB]
-    case = await load_case_for(db, user, _int(request, "case_id"))
-    if not can_draft_agreement(user, case):
-        raise Forbidden("only a mediator or judge drafts an agreement", code="not_drafter")
-    template = await choose(db, "agreement", case)
-    data = snapshot(case, body.terms, template, request.app[SETTINGS].court_name)
-    agreement = await db.scalar(select(Agreement).where(Agreement.case_id == case.id))
-    number = 1
-    if agreement is not None and agreement.current_version_id is not None:
-        number = (await drafting.current_version(db, agreement)).number + 1
-    inp = RenderInput(data, content_hash(data), number)
-    return web.Response(text=render_html(template.body, inp), content_type=HTML)
+    ctx = request[CTX]
+    case = await load_case_for(ctx.db, user, _int(request, "case_id"))
+    html = await drafting.preview_html(ctx, case, body.terms)
+    return web.Response(text=html, content_type=HTML)
 
 
 @api.route(
@@ -203,7 +165,9 @@ async def preview(request: web.Request) -> web.Response:
 )  # fmt: skip
 async def document(request: web.Request) -> web.Response:
     agreement = await _mine(request)
-    return web.Response(text=await document_html(request, agreement), content_type=HTML)
+    return web.Response(
+        text=await drafting.document_html(request[CTX], agreement), content_type=HTML
+    )
 
 
 @api.route(
@@ -230,13 +194,10 @@ async def versions(request: web.Request) -> web.Response:
     response=AgreementOut, status=201, errors=(403, 404, 409, 413),
 )  # fmt: skip
 async def mediator_sign(request: web.Request) -> web.Response:
-    user = require_user(request)
-    body = await read_capped_json(request, SignIn, SIGN_BODY_CAP)
+    require_user(request)
+    body = await read_json(request, SignIn, cap=SIGN_BODY_CAP)
     agreement = await _mine(request, lock=True)
-    await signing.sign_as_mediator(
-        request[DB], request.app[SETTINGS], agreement, user, sign_request(body),
-        address=client_address(request), request=request,
-    )  # fmt: skip
+    await signing.sign_as_mediator(request[CTX], agreement, sign_request(body))
     return json_ok(await agreement_out(request[DB], agreement), 201)
 
 
@@ -252,8 +213,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     doc = next((d for d in await sealed_documents(db, agreement.id) if d.kind == kind), None)
     if doc is None:
         raise NotFound(f"no sealed {kind} yet", code="not_sealed")
-    await record(db, "agreement.download", "agreement", agreement.id, request=request,
-                 kind=kind, code=doc.code, via="single")  # fmt: skip
+    await record_download(request[CTX], doc, via="single")
     path = document_path(request.app[SETTINGS], doc)
     return web.FileResponse(
         path,
@@ -270,10 +230,10 @@ async def download(request: web.Request) -> web.StreamResponse:
     response=AgreementOut, errors=(403, 404, 409),
 )  # fmt: skip
 async def confirm(request: web.Request) -> web.Response:
-    user = require_user(request)
+    require_user(request)
     body = await read_json(request, ConfirmIn)
     agreement = await _mine(request, lock=True)
-    await confirmation.confirm(request[DB], user, agreement, note=body.note, request=request)
+    await confirmation.confirm(request[CTX], agreement, note=body.note)
     return json_ok(await agreement_out(request[DB], agreement))
 
 
@@ -281,14 +241,10 @@ async def confirm(request: web.Request) -> web.Response:
 
 
 async def _invited(request: web.Request) -> tuple[Invite, Agreement]:
-    from server.agreements.parties import invite_for_agreement
-
-    db = request[DB]
-    invite = await invite_for_agreement(db, request.app[SETTINGS], request.match_info["token"])
-    request[PARTY] = invite.party
-    agreement = await db.scalar(
-        select(Agreement).where(Agreement.case_id == invite.session.case_id)
-    )
+    ctx = request[CTX]
+    invite = await verify_invite(ctx, request.match_info["token"], after_end=True)
+    enter_as_party(request, invite.party)
+    agreement = await drafting.agreement_of_case(ctx.db, invite.session.case_id)
     if agreement is None:
         raise NotFound("there is no agreement to read or sign yet", code="agreement_not_found")
     return invite, agreement
@@ -311,7 +267,9 @@ async def party_view(request: web.Request) -> web.Response:
 )  # fmt: skip
 async def party_document(request: web.Request) -> web.Response:
     _, agreement = await _invited(request)
-    return web.Response(text=await document_html(request, agreement), content_type=HTML)
+    return web.Response(
+        text=await drafting.document_html(request[CTX], agreement), content_type=HTML
+    )
 
 
 @api.route(
@@ -321,12 +279,11 @@ async def party_document(request: web.Request) -> web.Response:
 )  # fmt: skip
 @csrf_exempt
 async def party_sign(request: web.Request) -> web.StreamResponse:
-    body = await read_capped_json(request, SignIn, SIGN_BODY_CAP)
+    body = await read_json(request, SignIn, cap=SIGN_BODY_CAP)
     invite, agreement = await _invited(request)
     # The session is the invite's, whatever the body claims.
     req = replace(sign_request(body), session_id=invite.session_id)
     await signing.sign_as_party(
-        request[DB], agreement, invite.party, req, claimed_party_id=body.party_id,
-        address=client_address(request), request=request,
-    )  # fmt: skip
+        request[CTX], agreement, invite.party, req, claimed_party_id=body.party_id
+    )
     return json_ok(await agreement_out(request[DB], agreement), 201)

@@ -1,22 +1,21 @@
 """The docket JSON API: ``/api/v1/cases`` and below.
 
-Search, register, read and change cases, their parties and consents, assign people, move a
-case through the stages (``POST /cases/{id}/transitions``; an illegal move is a 409 naming the
-allowed ones), and the fast-track overdue and due-soon lists. Every handler reaches a case
-through ``server.access.load_case_for`` (another office's case is a 404) and changes it only
-through ``server.docket``.
+Search, register, read and change cases, assign people, move a case through the stages
+(``POST /cases/{id}/transitions``; an illegal move is a 409 naming the allowed ones), and the
+fast-track overdue and due-soon lists. Parties and consents are in ``server.api.parties``.
+Every handler reaches a case through ``server.api.case_paths`` (another office's case is a
+404) and changes it only through ``server.docket``, with the request's context.
 """
 
 from __future__ import annotations
 
-from datetime import date
-
 from aiohttp import web
+from pydantic import BaseModel
 
 from server import docket
-from server.access import load_case_for
+from server.api.case_paths import case_for_request
 from server.api.registry import ApiRouter
-from server.docket_schemas import (
+from server.docket.schemas import (
     AssignIn,
     CaseCreate,
     CaseDetailOut,
@@ -24,58 +23,28 @@ from server.docket_schemas import (
     CaseOut,
     CasePageOut,
     CaseUpdate,
-    ConsentOut,
     DocketEntryOut,
-    PartyOut,
     TransitionIn,
 )
-from server.errors import NotFound, parse_model
-from server.models.accounts import Role, User
+from server.errors import parse_model
 from server.models.docket import Case, Stage
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
-from server.web.keys import CALENDAR, DB, SETTINGS
+from server.web.keys import CTX
 
 api = ApiRouter("cases")
-_MAX_ID = 2_147_483_647
 
 
-def path_id(request: web.Request, name: str) -> int:
-    # The route only matches digits; an id beyond the column's range cannot exist.
-    value = int(request.match_info[name])
-    if value > _MAX_ID:
-        raise NotFound(f"{name.removesuffix('_id')} {value} not found")
-    return value
-
-
-async def case_for_request(request: web.Request, user: User, *, edit: bool = False) -> Case:
-    return await load_case_for(request[DB], user, path_id(request, "case_id"), edit=edit)
-
-
-def _today(request: web.Request) -> date:
-    return docket.local_today(request.app[SETTINGS].tz)
-
-
-async def _detail(request: web.Request, user: User, case: Case) -> CaseDetailOut:
-    db = request[DB]
-    return docket.case_detail_out(
-        case,
-        user,
-        await docket.latest_consents(db, case),
-        await docket.timeline(db, case),
-        await docket.case_numbers(db, case),
-        today=_today(request),
-    )
-
-
-def dump(model: CaseDetailOut | CaseOut | PartyOut | ConsentOut | CasePageOut) -> object:
+def dump(model: BaseModel) -> object:
     return model.model_dump(mode="json")
 
 
-async def _case_list(request: web.Request, user: User, cases: list[Case]) -> web.Response:
-    consents = await docket.latest_consents_many(request[DB], [c.id for c in cases])
-    today = _today(request)
-    return json_ok([dump(docket.case_out(c, user, consents[c.id], today=today)) for c in cases])
+async def _detail(request: web.Request, case: Case, status: int = 200) -> web.Response:
+    return json_ok(dump(await docket.case_detail(request[CTX], case)), status)
+
+
+async def _case_list(request: web.Request, cases: list[Case]) -> web.Response:
+    return json_ok([dump(c) for c in await docket.cases_out(request[CTX], cases)])
 
 
 @api.route(
@@ -88,14 +57,12 @@ async def _case_list(request: web.Request, user: User, cases: list[Case]) -> web
     errors=(422,),
 )
 async def list_cases(request: web.Request) -> web.Response:
-    user = require_user(request)
+    require_user(request)
+    ctx = request[CTX]
     filters = parse_model(CaseFilters, dict(request.query))
-    db = request[DB]
-    today = _today(request)
-    page = await docket.list_cases(db, user, filters, today=today)
-    consents = await docket.latest_consents_many(db, [c.id for c in page.items])
+    page = await docket.list_cases(ctx, filters)
     out = CasePageOut(
-        items=[docket.case_out(c, user, consents[c.id], today=today) for c in page.items],
+        items=await docket.cases_out(ctx, page.items),
         total=page.total,
         page=page.page,
         per_page=page.per_page,
@@ -114,15 +81,12 @@ async def list_cases(request: web.Request) -> web.Response:
     status=201,
 )
 async def create_case(request: web.Request) -> web.Response:
-    user = require_user(request)
+    require_user(request)
+    ctx = request[CTX]
     data = await read_json(request, CaseCreate)
-    db = request[DB]
-    office_id = await docket.resolve_office(db, user, data.office)
-    source = "office" if user.role == Role.OFFICE_STAFF else "court"
-    case = await docket.create_case(
-        db, user, data, office_id=office_id, source=source, request=request
-    )
-    return json_ok(dump(await _detail(request, user, case)), 201)
+    office_id = await docket.resolve_office(ctx, data.office)
+    case = await docket.create_case(ctx, data, office_id=office_id)
+    return await _detail(request, case, 201)
 
 
 @api.route(
@@ -134,9 +98,8 @@ async def create_case(request: web.Request) -> web.Response:
     response_list=True,
 )
 async def overdue(request: web.Request) -> web.Response:
-    user = require_user(request)
-    cases = await docket.overdue_cases(request[DB], user, _today(request))
-    return await _case_list(request, user, cases)
+    require_user(request)
+    return await _case_list(request, await docket.overdue_cases(request[CTX]))
 
 
 @api.route(
@@ -148,9 +111,8 @@ async def overdue(request: web.Request) -> web.Response:
     response_list=True,
 )
 async def due_soon(request: web.Request) -> web.Response:
-    user = require_user(request)
-    cases = await docket.due_soon_cases(request[DB], user, _today(request), request.app[CALENDAR])
-    return await _case_list(request, user, cases)
+    require_user(request)
+    return await _case_list(request, await docket.due_soon_cases(request[CTX]))
 
 
 @api.route(
@@ -162,9 +124,7 @@ async def due_soon(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def get_case(request: web.Request) -> web.Response:
-    user = require_user(request)
-    case = await case_for_request(request, user)
-    return json_ok(dump(await _detail(request, user, case)))
+    return await _detail(request, await case_for_request(request))
 
 
 @api.route(
@@ -177,11 +137,9 @@ async def get_case(request: web.Request) -> web.Response:
     errors=(404, 409),
 )
 async def update_case(request: web.Request) -> web.Response:
-    user = require_user(request)
-    case = await case_for_request(request, user, edit=True)
+    case = await case_for_request(request, edit=True)
     data = await read_json(request, CaseUpdate)
-    case = await docket.update_case(request[DB], user, case, data, request=request)
-    return json_ok(dump(await _detail(request, user, case)))
+    return await _detail(request, await docket.update_case(request[CTX], case, data))
 
 
 @api.route(
@@ -194,10 +152,9 @@ async def update_case(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def get_timeline(request: web.Request) -> web.Response:
-    user = require_user(request)
-    case = await case_for_request(request, user)
-    entries = await docket.timeline(request[DB], case)
-    return json_ok([docket.entry_out(e).model_dump(mode="json") for e in entries])
+    case = await case_for_request(request)
+    entries = await docket.timeline(request[CTX], case)
+    return json_ok([dump(docket.entry_out(e)) for e in entries])
 
 
 @api.route(
@@ -210,21 +167,18 @@ async def get_timeline(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def assign(request: web.Request) -> web.Response:
-    user = require_user(request)
-    case = await case_for_request(request, user)
+    case = await case_for_request(request)
     data = await read_json(request, AssignIn)
     clear = tuple(f.removesuffix("_id") for f in data.model_fields_set if getattr(data, f) is None)
     case = await docket.assign(
-        request[DB],
-        user,
+        request[CTX],
         case,
         mediator_id=data.mediator_id,
         judge_id=data.judge_id,
         clerk_id=data.clerk_id,
         clear=clear,
-        request=request,
     )
-    return json_ok(dump(await _detail(request, user, case)))
+    return await _detail(request, case)
 
 
 @api.route(
@@ -237,16 +191,7 @@ async def assign(request: web.Request) -> web.Response:
     errors=(404, 409),
 )
 async def transition(request: web.Request) -> web.Response:
-    user = require_user(request)
-    case = await case_for_request(request, user)
+    case = await case_for_request(request)
     data = await read_json(request, TransitionIn)
-    case = await docket.transition(
-        request[DB],
-        user,
-        case,
-        Stage(data.to),
-        note=data.note,
-        calendar=request.app[CALENDAR],
-        request=request,
-    )
-    return json_ok(dump(await _detail(request, user, case)))
+    case = await docket.transition(request[CTX], case, Stage(data.to), note=data.note)
+    return await _detail(request, case)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import intake
 from server.api.registry import ApiRouter
+from server.docket import intake
 from server.i18n import DEFAULT_LANG
 from server.web.auth import csrf_exempt
 from server.web.http import json_ok, read_json
-from server.web.keys import CATALOGS, DB, LANG, USER
+from server.web.keys import CATALOGS, CTX, LANG
 
 api = ApiRouter("intake")
 
@@ -35,7 +35,7 @@ api = ApiRouter("intake")
 @csrf_exempt
 async def submit(request: web.Request) -> web.Response:
     data = await read_json(request, intake.IntakeIn)
-    case = await intake.submit(request[DB], request, data, user=request.get(USER))
+    case = await intake.submit(request[CTX], data)
     assert case.tracking_code is not None
     receipt = intake.IntakeReceipt(
         tracking_code=case.tracking_code,
@@ -56,7 +56,7 @@ async def submit(request: web.Request) -> web.Response:
     errors=(404, 429),
 )
 async def status(request: web.Request) -> web.Response:
-    case = await intake.lookup(request[DB], request, request.match_info["code"])
+    case = await intake.lookup(request[CTX], request.match_info["code"])
     lang = request.get(LANG, DEFAULT_LANG)
     out = intake.status_of(case, lang, request.app[CATALOGS].gettext(lang))
     return json_ok(out.model_dump(mode="json"))

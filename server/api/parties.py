@@ -1,6 +1,5 @@
 """The docket JSON API for a case's parties and their consent to mediate:
-``/api/v1/cases/{id}/parties`` and ``/api/v1/cases/{id}/consents`` (registered by
-``server.api.cases.setup``)."""
+``/api/v1/cases/{id}/parties`` and ``/api/v1/cases/{id}/consents``."""
 
 from __future__ import annotations
 
@@ -8,14 +7,22 @@ from aiohttp import web
 
 from server import docket
 from server.access import can_see_identity
-from server.api.cases import case_for_request, dump, path_id
+from server.api.case_paths import case_for_request, path_id
 from server.api.registry import ApiRouter
-from server.docket_schemas import ConsentIn, ConsentOut, PartyIn, PartyOut, PartyUpdate
+from server.docket.schemas import ConsentIn, ConsentOut, PartyIn, PartyOut, PartyUpdate
+from server.models.docket import Case, Party
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
-from server.web.keys import DB
+from server.web.keys import CTX
 
 api = ApiRouter("cases")
+
+
+async def _party(request: web.Request, case: Case, party: Party, status: int = 200) -> web.Response:
+    ctx = request[CTX]
+    unmasked = can_see_identity(require_user(request), case)
+    out = docket.party_out(party, await docket.latest_consents(ctx, case), unmasked=unmasked)
+    return json_ok(out.model_dump(mode="json"), status)
 
 
 @api.route(
@@ -29,15 +36,10 @@ api = ApiRouter("cases")
     errors=(404,),
 )
 async def add_party(request: web.Request) -> web.Response:
-    user = require_user(request)
-    case = await case_for_request(request, user, edit=True)
+    case = await case_for_request(request, edit=True)
     data = await read_json(request, PartyIn)
-    db = request[DB]
-    party = await docket.add_party(db, user, case, data, request=request)
-    out = docket.party_out(
-        party, await docket.latest_consents(db, case), unmasked=can_see_identity(user, case)
-    )
-    return json_ok(dump(out), 201)
+    party = await docket.add_party(request[CTX], case, data)
+    return await _party(request, case, party, 201)
 
 
 @api.route(
@@ -50,17 +52,10 @@ async def add_party(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def update_party(request: web.Request) -> web.Response:
-    user = require_user(request)
-    case = await case_for_request(request, user, edit=True)
+    case = await case_for_request(request, edit=True)
     data = await read_json(request, PartyUpdate)
-    db = request[DB]
-    party = await docket.update_party(
-        db, user, case, path_id(request, "party_id"), data, request=request
-    )
-    out = docket.party_out(
-        party, await docket.latest_consents(db, case), unmasked=can_see_identity(user, case)
-    )
-    return json_ok(dump(out))
+    party = await docket.update_party(request[CTX], case, path_id(request, "party_id"), data)
+    return await _party(request, case, party)
 
 
 @api.route(
@@ -74,12 +69,9 @@ async def update_party(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def record_consent(request: web.Request) -> web.Response:
-    user = require_user(request)
-    case = await case_for_request(request, user)
+    case = await case_for_request(request)
     data = await read_json(request, ConsentIn)
-    row = await docket.record_consent(
-        request[DB], user, case, data.party_id, data.consents, data.note, request=request
-    )
+    row = await docket.record_consent(request[CTX], case, data.party_id, data.consents, data.note)
     out = ConsentOut(
         id=row.id,
         party_id=row.party_id,
@@ -88,4 +80,4 @@ async def record_consent(request: web.Request) -> web.Response:
         recorded_at=row.recorded_at,
         recorded_by_id=row.recorded_by_id,
     )
-    return json_ok(dump(out), 201)
+    return json_ok(out.model_dump(mode="json"), 201)

@@ -17,14 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recordings import RECORDINGS, keys, paths, store
-from server.access import can_view_recordings, load_case_for
+from recordings import keys, paths, store
+from server.access import can_view_recordings, is_host, load_case_for
 from server.api.registry import ApiRouter
 from server.audit import record
 from server.errors import Conflict, Forbidden, NotFound
+from server.live import RECORDINGS
 from server.models.accounts import Role, User
 from server.models.recordings import CompositeStatus, Recording, RecordingSegment, SegmentStatus
-from server.sessions import is_host, load_session_for
+from server.sessions import load_session_for
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
 from server.web.keys import DB, SETTINGS

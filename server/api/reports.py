@@ -6,8 +6,6 @@ half-up to two decimals (``null`` when their denominator is 0).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +14,7 @@ from server.errors import parse_model
 from server.reports import Report, report_for
 from server.web.auth import require_user
 from server.web.http import json_ok
-from server.web.keys import CALENDAR, DB, SETTINGS
+from server.web.keys import CTX
 
 api = ApiRouter("reports")
 
@@ -89,21 +87,11 @@ def report_out(report: Report) -> dict[str, object]:
 
 async def requested_report(request: web.Request) -> Report:
     """Parse ``?year=&office=`` and build the report the caller may see (page and API)."""
-    user = require_user(request)
+    require_user(request)
     # ``lang`` switches the page language; an empty selector value means "the default".
     params = {k: v for k, v in request.query.items() if k != "lang" and v != ""}
     query = parse_model(ReportQuery, params)
-    settings = request.app[SETTINGS]
-    year = query.year or datetime.now(settings.tz).year
-    return await report_for(
-        request[DB],
-        user,
-        year=year,
-        office_code=query.office or None,
-        tz=settings.tz,
-        calendar=request.app[CALENDAR],
-        judicial_staff=settings.judicial_staff,
-    )
+    return await report_for(request[CTX], year=query.year, office_code=query.office or None)
 
 
 @api.route(

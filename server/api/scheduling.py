@@ -3,27 +3,32 @@ booked, resources and working hours, and the caller's calendar feed."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 
-from server.access import can_schedule_for_office
 from server.api.registry import ApiRouter
-from server.errors import Forbidden, NotFound, parse_model
-from server.models.accounts import Office, Role, User
-from server.models.scheduling import ResourceKind, WorkingHours
+from server.errors import parse_model
+from server.models.scheduling import ResourceKind
 from server.scheduling import booking as booking_mod
 from server.scheduling import feeds
 from server.scheduling.availability import find_slots
-from server.scheduling.hours import format_blocks, hours_for, local_to_utc, parse_blocks
+from server.scheduling.hours import format_blocks, hours_for
 from server.scheduling.queries import (
     booking_out,
     host_out,
     list_bookings,
     load_booking_for,
+    office_for,
+    office_scope,
     waiting_cases,
 )
-from server.scheduling.resources import facilities, hosts, office_by_code, set_facility_count
+from server.scheduling.resources import (
+    facilities,
+    hosts,
+    set_facility_count,
+    set_working_hours,
+)
 from server.scheduling.schemas import (
     AvailabilityOut,
     AvailabilityQuery,
@@ -41,31 +46,12 @@ from server.scheduling.schemas import (
     ResourcesOut,
     SlotOut,
     WaitingOut,
-    _Times,
 )
-from server.web.auth import require_role, require_user
+from server.web.auth import require_user
 from server.web.http import json_ok, read_json
-from server.web.keys import CALENDAR, CTX, DB, SETTINGS
+from server.web.keys import CTX
 
 api = ApiRouter("scheduling")
-
-
-def times_of(request: web.Request, body: _Times) -> tuple[datetime, datetime]:
-    tz = request.app[SETTINGS].tz
-    start = local_to_utc(body.starts_at, tz)
-    if body.ends_at is not None:
-        return start, local_to_utc(body.ends_at, tz)
-    return start, start + timedelta(minutes=body.duration_minutes or 0)
-
-
-async def office_for(request: web.Request, user: User, code: str | None) -> Office:
-    """The office asked about; office staff only their own (403 for another)."""
-    db = request[DB]
-    office = await office_by_code(db, code) if code else await db.get(Office, user.office_id)
-    assert office is not None
-    if not can_schedule_for_office(user, office.id):
-        raise Forbidden("office staff see their own office's schedule only", code="other_office")
-    return office
 
 
 @api.route(
@@ -78,28 +64,19 @@ async def office_for(request: web.Request, user: User, code: str | None) -> Offi
     errors=(404, 422),
 )
 async def availability(request: web.Request) -> web.Response:
-    user = require_user(request)
+    require_user(request)
+    ctx = request[CTX]
     q = parse_model(AvailabilityQuery, dict(request.query))
-    office = await office_for(request, user, q.office)
-    settings = request.app[SETTINGS]
+    office = await office_for(ctx, q.office)
     days = await find_slots(
-        request[DB],
-        settings,
-        request.app[CALENDAR],
-        office,
-        q.start,
-        q.end or q.start,
-        q.duration_minutes,
-        q.kind,
-        q.host_id,
-        request[CTX].now(),
+        ctx, office, q.start, q.end or q.start, q.duration_minutes, q.kind, q.host_id
     )
-    tz = settings.tz
+    tz = ctx.tz
     out = AvailabilityOut(
         office=office.code,
         kind=q.kind,
         duration_minutes=q.duration_minutes,
-        timezone=settings.timezone,
+        timezone=ctx.settings.timezone,
         days=[
             DayOut(
                 date=d.day,
@@ -132,29 +109,25 @@ async def availability(request: web.Request) -> web.Response:
     errors=(404, 422),
 )
 async def bookings(request: web.Request) -> web.Response:
-    user = require_user(request)
+    require_user(request)
+    ctx = request[CTX]
     q = parse_model(BookingsQuery, dict(request.query))
-    db, settings = request[DB], request.app[SETTINGS]
-    office_id = None
-    if q.office or user.role == Role.OFFICE_STAFF:
-        office_id = (await office_for(request, user, q.office)).id
-    first = q.start or request[CTX].now().astimezone(settings.tz).date()
+    office_id = await office_scope(ctx, q.office)
+    first = q.start or ctx.today()
     last = q.end or first + timedelta(days=6)
     rows = await list_bookings(
-        db, user, settings, first, last, office_id=office_id, host_id=q.host_id, status=q.status
+        ctx, first, last, office_id=office_id, host_id=q.host_id, status=q.status
     )
-    return json_ok(
-        [(await booking_out(db, user, settings, b)).model_dump(mode="json") for b in rows]
-    )
+    return json_ok([(await booking_out(ctx, b)).model_dump(mode="json") for b in rows])
 
 
 async def _booking_response(
     request: web.Request, booking_id: int, status: int = 200
 ) -> web.Response:
-    user = require_user(request)
-    db = request[DB]
-    booking = await load_booking_for(db, user, booking_id)
-    out = await booking_out(db, user, request.app[SETTINGS], booking, detail=True)
+    require_user(request)
+    ctx = request[CTX]
+    booking = await load_booking_for(ctx, booking_id)
+    out = await booking_out(ctx, booking, detail=True)
     return json_ok(out.model_dump(mode="json"), status)
 
 
@@ -169,13 +142,13 @@ async def _booking_response(
     errors=(404, 409),
 )
 async def book(request: web.Request) -> web.Response:
-    user = require_user(request)
+    require_user(request)
+    ctx = request[CTX]
     body = await read_json(request, BookingIn)
-    start, end = times_of(request, body)
+    start, end = body.span(ctx.tz)
     booking = await booking_mod.create_booking(
-        request, user, body.case_id, start, end, body.host_id, body.note
+        ctx, body.case_id, start, end, body.host_id, body.note
     )
-    request[CTX].signal_after_commit("outbox")
     return await _booking_response(request, booking.id, 201)
 
 
@@ -201,12 +174,12 @@ async def get_booking(request: web.Request) -> web.Response:
     errors=(404, 409),
 )
 async def move(request: web.Request) -> web.Response:
-    user = require_user(request)
+    require_user(request)
+    ctx = request[CTX]
     body = await read_json(request, MoveIn)
-    booking = await load_booking_for(request[DB], user, int(request.match_info["booking_id"]))
-    start, end = times_of(request, body)
-    await booking_mod.move_booking(request, user, booking, start, end, body.reason, body.host_id)
-    request[CTX].signal_after_commit("outbox")
+    booking = await load_booking_for(ctx, int(request.match_info["booking_id"]))
+    start, end = body.span(ctx.tz)
+    await booking_mod.move_booking(ctx, booking, start, end, body.reason, body.host_id)
     return await _booking_response(request, booking.id)
 
 
@@ -220,11 +193,11 @@ async def move(request: web.Request) -> web.Response:
     errors=(404, 409),
 )
 async def cancel(request: web.Request) -> web.Response:
-    user = require_user(request)
+    require_user(request)
+    ctx = request[CTX]
     body = await read_json(request, CancelIn)
-    booking = await load_booking_for(request[DB], user, int(request.match_info["booking_id"]))
-    await booking_mod.cancel_booking(request, user, booking, body.reason)
-    request[CTX].signal_after_commit("outbox")
+    booking = await load_booking_for(ctx, int(request.match_info["booking_id"]))
+    await booking_mod.cancel_booking(ctx, booking, body.reason)
     return await _booking_response(request, booking.id)
 
 
@@ -238,12 +211,10 @@ async def cancel(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def waiting(request: web.Request) -> web.Response:
-    user = require_user(request)
-    code = request.query.get("office")
-    office_id = None
-    if code or user.role == Role.OFFICE_STAFF:
-        office_id = (await office_for(request, user, code)).id
-    rows = await waiting_cases(request[DB], user, request[CTX].now(), office_id)
+    require_user(request)
+    ctx = request[CTX]
+    office_id = await office_scope(ctx, request.query.get("office"))
+    rows = await waiting_cases(ctx, office_id)
     return json_ok([r.model_dump(mode="json") for r in rows])
 
 
@@ -256,16 +227,16 @@ async def waiting(request: web.Request) -> web.Response:
 )
 async def resources(request: web.Request) -> web.Response:
     require_user(request)
-    db = request[DB]
-    people = await hosts(db, "mediation") + await hosts(db, "hearing")
-    hours = await hours_for(db, [p.id for p in people])
+    ctx = request[CTX]
+    people = await hosts(ctx, "mediation") + await hosts(ctx, "hearing")
+    hours = await hours_for(ctx, [p.id for p in people])
 
     def fac(kind: ResourceKind) -> list[FacilityOut]:
         return [
             FacilityOut(id=f.id, kind=f.kind, office=f.office.code, name=f.name) for f in rows[kind]
         ]
 
-    rows = {k: await facilities(db, k) for k in ResourceKind}
+    rows = {k: await facilities(ctx, k) for k in ResourceKind}
     out = ResourcesOut(
         hosts=[
             HostHoursOut(
@@ -289,18 +260,11 @@ async def resources(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def set_hours(request: web.Request) -> web.Response:
-    require_role(request, Role.ADMIN)
+    require_user(request)
     body = await read_json(request, HoursIn)
-    db = request[DB]
-    person = await db.get(User, int(request.match_info["user_id"]))
-    if person is None or person.role not in (Role.MEDIATOR, Role.JUDGE):
-        raise NotFound("no mediator or judge with that id", code="host_not_found")
-    blocks = parse_blocks(body.blocks)
-    row = await db.get(WorkingHours, person.id)
-    if row is None:
-        db.add(WorkingHours(user_id=person.id, blocks=format_blocks(blocks)))
-    else:
-        row.blocks = format_blocks(blocks)
+    person, blocks = await set_working_hours(
+        request[CTX], int(request.match_info["user_id"]), body.blocks
+    )
     out = HostHoursOut(
         id=person.id, name=person.display_name, role=person.role, blocks=format_blocks(blocks)
     )
@@ -318,11 +282,10 @@ async def set_hours(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def set_facilities(request: web.Request) -> web.Response:
-    require_role(request, Role.ADMIN)
+    require_user(request)
+    ctx = request[CTX]
     body = await read_json(request, FacilityCountIn)
-    office = await office_by_code(request[DB], request.match_info["office"])
-    kind = ResourceKind.ROOM if office.is_center else ResourceKind.TERMINAL
-    rows = await set_facility_count(request[DB], office, kind, body.count)
+    office, rows = await set_facility_count(ctx, request.match_info["office"], body.count)
     return json_ok(
         [
             FacilityOut(id=f.id, kind=f.kind, office=office.code, name=f.name).model_dump()
@@ -340,9 +303,10 @@ async def set_facilities(request: web.Request) -> web.Response:
     status=201,
 )
 async def feed_new(request: web.Request) -> web.Response:
-    user = require_user(request)
-    token = await feeds.new_feed(request[DB], user, request[CTX].now())
-    return json_ok(FeedOut(url=feeds.feed_url(request.app[SETTINGS], token)).model_dump(), 201)
+    require_user(request)
+    ctx = request[CTX]
+    token = await feeds.new_feed(ctx)
+    return json_ok(FeedOut(url=feeds.feed_url(ctx.settings, token)).model_dump(), 201)
 
 
 @api.route(
@@ -353,6 +317,6 @@ async def feed_new(request: web.Request) -> web.Response:
     status=204,
 )
 async def feed_revoke(request: web.Request) -> web.Response:
-    user = require_user(request)
-    await feeds.revoke_feeds(request[DB], user, request[CTX].now())
+    require_user(request)
+    await feeds.revoke_feeds(request[CTX])
     return web.Response(status=204)

@@ -13,21 +13,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from server.access import load_case_for
 from server.api.registry import ApiRouter
-from server.errors import NotFound
 from server.models.sessions import Invite, MediationSession
 from server.sessions import (
     create_invite,
     create_session,
     end_session,
+    invite_of,
     invite_url,
     list_invites,
     list_sessions,
     load_session_for,
+    party_of,
     revoke_invite,
 )
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
-from server.web.keys import DB, SETTINGS
+from server.web.keys import CTX, SETTINGS
+from signaling.hub import HUB
 
 api = ApiRouter("sessions")
 
@@ -90,6 +92,12 @@ def session_out(s: MediationSession) -> dict[str, object]:
     ).model_dump(mode="json")
 
 
+async def session_of(request: web.Request) -> MediationSession:
+    """The session the path names, if the logged-in user may see it (401, else 404)."""
+    require_user(request)
+    return await load_session_for(request[CTX], int(request.match_info["session_id"]))
+
+
 def invite_out(request: web.Request, inv: Invite) -> dict[str, object]:
     return InviteOut(
         id=inv.id,
@@ -117,18 +125,16 @@ def invite_out(request: web.Request, inv: Invite) -> dict[str, object]:
 async def create(request: web.Request) -> web.Response:
     user = require_user(request)
     body = await read_json(request, SessionIn)
-    db = request[DB]
-    case = await load_case_for(db, user, int(request.match_info["case_id"]))
+    ctx = request[CTX]
+    case = await load_case_for(ctx.db, user, int(request.match_info["case_id"]))
     session = await create_session(
-        db,
-        user,
+        ctx,
         case,
         kind=body.kind,
         starts_at=body.starts_at,
         ends_at=body.ends_at,
         host_id=body.host_id,
         record_caucus=body.record_caucus,
-        request=request,
     )
     return json_ok(session_out(session), 201)
 
@@ -144,9 +150,9 @@ async def create(request: web.Request) -> web.Response:
 )
 async def list_for_case(request: web.Request) -> web.Response:
     user = require_user(request)
-    db = request[DB]
-    case = await load_case_for(db, user, int(request.match_info["case_id"]))
-    return json_ok([session_out(s) for s in await list_sessions(db, case)])
+    ctx = request[CTX]
+    case = await load_case_for(ctx.db, user, int(request.match_info["case_id"]))
+    return json_ok([session_out(s) for s in await list_sessions(ctx, case)])
 
 
 @api.route(
@@ -158,9 +164,7 @@ async def list_for_case(request: web.Request) -> web.Response:
     errors=(401, 404),
 )
 async def get_one(request: web.Request) -> web.Response:
-    user = require_user(request)
-    session = await load_session_for(request[DB], user, int(request.match_info["session_id"]))
-    return json_ok(session_out(session))
+    return json_ok(session_out(await session_of(request)))
 
 
 @api.route(
@@ -174,14 +178,10 @@ async def get_one(request: web.Request) -> web.Response:
     errors=(401, 404, 409, 422),
 )
 async def invite(request: web.Request) -> web.Response:
-    user = require_user(request)
+    require_user(request)
     body = await read_json(request, InviteIn)
-    db = request[DB]
-    session = await load_session_for(db, user, int(request.match_info["session_id"]))
-    party = next((x for x in session.case.parties if x.id == body.party_id), None)
-    if party is None:
-        raise NotFound(f"party {body.party_id} not found in this case", code="party_not_found")
-    row, _url = await create_invite(db, user, session, party, request=request)
+    session = await session_of(request)
+    row, _url = await create_invite(request[CTX], session, party_of(session, body.party_id))
     return json_ok(invite_out(request, row), 201)
 
 
@@ -195,10 +195,8 @@ async def invite(request: web.Request) -> web.Response:
     errors=(401, 404),
 )
 async def invites(request: web.Request) -> web.Response:
-    user = require_user(request)
-    db = request[DB]
-    session = await load_session_for(db, user, int(request.match_info["session_id"]))
-    return json_ok([invite_out(request, i) for i in await list_invites(db, session)])
+    session = await session_of(request)
+    return json_ok([invite_out(request, i) for i in await list_invites(request[CTX], session)])
 
 
 @api.route(
@@ -210,13 +208,10 @@ async def invites(request: web.Request) -> web.Response:
     errors=(401, 404),
 )
 async def revoke(request: web.Request) -> web.Response:
-    user = require_user(request)
-    db = request[DB]
-    session = await load_session_for(db, user, int(request.match_info["session_id"]))
-    row = await db.get(Invite, int(request.match_info["invite_id"]))
-    if row is None or row.session_id != session.id:
-        raise NotFound("invite not found", code="invite_not_found")
-    await revoke_invite(db, user, row, request=request)
+    session = await session_of(request)
+    ctx = request[CTX]
+    row = await invite_of(ctx, session, int(request.match_info["invite_id"]))
+    await revoke_invite(ctx, row)
     return json_ok(invite_out(request, row))
 
 
@@ -229,13 +224,6 @@ async def revoke(request: web.Request) -> web.Response:
     errors=(401, 403, 404, 409),
 )
 async def end(request: web.Request) -> web.Response:
-    from signaling.hub import HUB
-
-    user = require_user(request)
-    db = request[DB]
-    session = await load_session_for(db, user, int(request.match_info["session_id"]))
-    await end_session(db, user, session, request=request)
-    await db.commit()
-    if HUB in request.app:
-        await request.app[HUB].end(session.id)
+    session = await session_of(request)
+    await end_session(request[CTX], session, rooms=request.app.get(HUB))
     return json_ok(session_out(session))

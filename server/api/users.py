@@ -13,12 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from server import accounts
+from server.access import can_manage_users
 from server.api.registry import ApiRouter
-from server.errors import Conflict, NotFound, parse_model
-from server.models.accounts import Office, Role, User
-from server.web.auth import require_role
+from server.errors import Forbidden, NotFound, parse_model
+from server.models.accounts import Office, User
+from server.web.auth import require_user
 from server.web.http import json_ok, read_json
-from server.web.keys import DB
+from server.web.keys import CTX, DB
 
 api = ApiRouter("users")
 
@@ -78,6 +79,11 @@ def user_out(user: User) -> dict[str, object]:
     ).model_dump(mode="json")
 
 
+def _admin(request: web.Request) -> None:
+    if not can_manage_users(require_user(request)):
+        raise Forbidden("your role may not do this")
+
+
 async def _load(request: web.Request) -> User:
     try:
         user_id = int(request.match_info["user_id"])
@@ -94,7 +100,7 @@ async def _load(request: web.Request) -> User:
     response=UserOut, response_list=True, errors=(422,),
 )  # fmt: skip
 async def list_users(request: web.Request) -> web.Response:
-    require_role(request, Role.ADMIN)
+    _admin(request)
     q = parse_model(UserQuery, dict(request.query))
     stmt = select(User).order_by(User.id)
     if q.office is not None:
@@ -112,10 +118,10 @@ async def list_users(request: web.Request) -> web.Response:
     response=UserOut, status=201, errors=(409,),
 )  # fmt: skip
 async def create_user(request: web.Request) -> web.Response:
-    require_role(request, Role.ADMIN)
+    _admin(request)
     body = await read_json(request, UserCreate)
     user = await accounts.add_user(
-        request[DB],
+        request[CTX],
         username=body.username,
         display_name=body.display_name,
         role=body.role,
@@ -123,7 +129,6 @@ async def create_user(request: web.Request) -> web.Response:
         password=body.password,
         email=body.email,
         phone=body.phone,
-        request=request,
     )
     return json_ok(user_out(user), 201)
 
@@ -133,7 +138,7 @@ async def create_user(request: web.Request) -> web.Response:
     response=UserOut, errors=(404,),
 )  # fmt: skip
 async def get_user(request: web.Request) -> web.Response:
-    require_role(request, Role.ADMIN)
+    _admin(request)
     return json_ok(user_out(await _load(request)))
 
 
@@ -142,14 +147,11 @@ async def get_user(request: web.Request) -> web.Response:
     body=UserUpdate, response=UserOut, errors=(404, 409),
 )  # fmt: skip
 async def update_user(request: web.Request) -> web.Response:
-    admin = require_role(request, Role.ADMIN)
+    _admin(request)
     body = await read_json(request, UserUpdate)
     user = await _load(request)
-    if user.id == admin.id and (body.active is False or body.role not in (None, Role.ADMIN)):
-        # An admin locking themselves out could leave the court with no admin at all.
-        raise Conflict("you may not deactivate or demote yourself", code="self_lockout")
     await accounts.update_user(
-        request[DB],
+        request[CTX],
         user,
         display_name=body.display_name,
         role=body.role,
@@ -158,7 +160,6 @@ async def update_user(request: web.Request) -> web.Response:
         phone=body.phone,
         password=body.password,
         active=body.active,
-        request=request,
     )
     return json_ok(user_out(user))
 
@@ -169,9 +170,7 @@ async def update_user(request: web.Request) -> web.Response:
     errors=(404, 409),
 )  # fmt: skip
 async def deactivate_user(request: web.Request) -> web.Response:
-    admin = require_role(request, Role.ADMIN)
+    _admin(request)
     user = await _load(request)
-    if user.id == admin.id:
-        raise Conflict("you may not deactivate yourself", code="self_lockout")
-    await accounts.update_user(request[DB], user, active=False, request=request)
+    await accounts.update_user(request[CTX], user, active=False)
     return json_ok(user_out(user))

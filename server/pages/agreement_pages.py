@@ -8,23 +8,23 @@ API from the page's script (fetch), so there is one implementation of each rule.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from server import access
 from server.agreements import clerks, confirmation, drafting, verify
-from server.agreements.schemas import agreement_out, read_capped_body
+from server.agreements.schemas import agreement_out
 from server.api.agreement_verify import PDF_CAP
+from server.docket.stages import STAGE_LABELS
 from server.errors import AppError, BadRequest, NotFound, parse_model
-from server.models.agreements import Agreement
 from server.models.sessions import Invite
-from server.stages import STAGE_LABELS
-from server.web.auth import csrf_exempt, require_user
+from server.sessions import verify_invite
+from server.web.auth import csrf_exempt, enter_as_party, require_user
 from server.web.errors import app_error_response
-from server.web.http import render, see_other
-from server.web.keys import DB, PARTY, SETTINGS
+from server.web.http import CHUNK, read_body, read_capped, render, see_other
+from server.web.keys import CTX, DB
 
 STATUS_LABELS = {
     "draft": "Draft",
@@ -44,11 +44,11 @@ async def case_agreement(request: web.Request) -> web.Response:
     user = require_user(request)
     db = request[DB]
     case = await access.load_case_for(db, user, _int(request, "case_id"))
-    agreement = await db.scalar(select(Agreement).where(Agreement.case_id == case.id))
+    agreement = await drafting.agreement_of_case(db, case.id)
     out = await agreement_out(db, agreement) if agreement else None
     version = await drafting.current_version(db, agreement) if agreement else None
     unsigned = set(out["unsigned_party_ids"]) if out else set()
-    ctx: dict[str, Any] = {
+    page: dict[str, Any] = {
         "case": case,
         "agreement": out,
         "terms": version.terms["terms"] if version else {"obligations": [], "clauses": []},
@@ -65,57 +65,53 @@ async def case_agreement(request: web.Request) -> web.Response:
         "status_labels": STATUS_LABELS,
         "error": request.query.get("error", ""),
     }
-    return render(request, "agreement_case.html", ctx)
+    return render(request, "agreement_case.html", page)
 
 
 async def confirm_submit(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
-    db = request[DB]
-    case = await access.load_case_for(db, user, _int(request, "case_id"))
-    agreement = await db.scalar(select(Agreement).where(Agreement.case_id == case.id))
+    ctx = request[CTX]
+    case = await access.load_case_for(ctx.db, user, _int(request, "case_id"))
+    agreement = await drafting.agreement_of_case(ctx.db, case.id)
     if agreement is None:
         raise NotFound("this case has no agreement yet", code="agreement_not_found")
     form = await request.post()
-    await confirmation.confirm(db, user, agreement, note=str(form.get("note", ""))[:500],
-                               request=request)  # fmt: skip
+    await confirmation.confirm(ctx, agreement, note=str(form.get("note", ""))[:500])
     return see_other(f"/cases/{case.id}/agreement")
 
 
 async def party_sign_page(request: web.Request) -> web.Response:
-    from server.agreements.parties import invite_for_agreement
-
-    db = request[DB]
+    ctx = request[CTX]
+    db = ctx.db
     token = request.match_info["token"]
     try:
-        invite: Invite = await invite_for_agreement(db, request.app[SETTINGS], token)
+        invite: Invite = await verify_invite(ctx, token, after_end=True)
     except AppError as exc:
         # A party has no login to be sent to: say plainly that the link does not work.
         return app_error_response(request, exc)
-    request[PARTY] = invite.party
-    agreement = await db.scalar(
-        select(Agreement).where(Agreement.case_id == invite.session.case_id)
-    )
+    enter_as_party(request, invite.party)
+    agreement = await drafting.agreement_of_case(db, invite.session.case_id)
     out = await agreement_out(db, agreement) if agreement else None
     signed = out is not None and invite.party_id not in out["unsigned_party_ids"]
-    ctx = {"agreement": out, "party": invite.party, "token": token, "signed": signed,
+    page = {"agreement": out, "party": invite.party, "token": token, "signed": signed,
            "status_labels": STATUS_LABELS}  # fmt: skip
-    return render(request, "agreement_sign.html", ctx)
+    return render(request, "agreement_sign.html", page)
 
 
 async def clerks_list(request: web.Request) -> web.Response:
     user = require_user(request)
+    ctx = request[CTX]
     query = {k: v for k, v in request.query.items() if v != "" and k != "lang"}
     error = ""
     try:
         f = parse_model(clerks.AgreementFilter, query)
     except AppError as exc:
         f, error = clerks.AgreementFilter(), exc.message
-    db = request[DB]
-    rows = await clerks.listing(db, user, f, request.app[SETTINGS].tz)
-    items = [(a, await agreement_out(db, a)) for a in rows]
+    rows = await clerks.listing(ctx, f)
+    items = [(a, await agreement_out(ctx.db, a)) for a in rows]
     from urllib.parse import urlencode
 
-    ctx = {
+    page = {
         "items": items,
         "f": f,
         "error": error,
@@ -124,7 +120,7 @@ async def clerks_list(request: web.Request) -> web.Response:
         "stage_labels": STAGE_LABELS,
         "status_labels": STATUS_LABELS,
     }
-    return render(request, "agreement_list.html", ctx)
+    return render(request, "agreement_list.html", page)
 
 
 async def verify_form(request: web.Request) -> web.StreamResponse:
@@ -140,9 +136,9 @@ async def verify_page(request: web.Request) -> web.Response:
     try:
         doc = await verify.by_code(db, code)
     except NotFound:
-        ctx = {"view": None, "code": code, "result": None}
-        return render(request, "agreement_verify.html", ctx, status=404)
-    view = await verify.public_view(db, request.app[SETTINGS], doc)
+        page = {"view": None, "code": code, "result": None}
+        return render(request, "agreement_verify.html", page, status=404)
+    view = await verify.public_view(request[CTX], doc)
     return render(request, "agreement_verify.html", {"view": view, "code": code, "result": None})
 
 
@@ -150,31 +146,26 @@ async def verify_page(request: web.Request) -> web.Response:
 async def verify_upload(request: web.Request) -> web.Response:
     """A PDF uploaded in the page's form (multipart), read with our own cap: a PDF may be
     larger than ``max_body_bytes``. Public, changes nothing, so no CSRF token."""
-    db = request[DB]
+    ctx = request[CTX]
     code = request.match_info["code"].upper()
-    doc = await verify.by_code(db, code)
+    doc = await verify.by_code(ctx.db, code)
     data = b""
     if request.content_type == "multipart/form-data":
         reader = await request.multipart()
         async for part in reader:
             if getattr(part, "name", None) == "pdf":
-                data = await read_part(part, PDF_CAP)
+                data = await read_capped(_chunks(part), PDF_CAP, "the file")
     else:
-        data = await read_capped_body(request, PDF_CAP)
+        data = await read_body(request, PDF_CAP)
     if not data:
         raise BadRequest("choose the PDF file to check", code="empty_body")
-    result = await verify.check_upload(db, request.app[SETTINGS], data, code=code)
-    view = await verify.public_view(db, request.app[SETTINGS], doc)
+    result = await verify.check_upload(ctx, data, code=code)
+    view = await verify.public_view(ctx, doc)
     return render(request, "agreement_verify.html", {"view": view, "code": code,
                                                      "result": result.as_dict()})  # fmt: skip
 
 
-async def read_part(part: Any, cap: int) -> bytes:
-    from server.errors import PayloadTooLarge
-
-    buf = bytearray()
-    while chunk := await part.read_chunk(64 * 1024):
-        buf += chunk
-        if len(buf) > cap:
-            raise PayloadTooLarge(f"the file is larger than {cap // 1_048_576} MB")
-    return bytes(buf)
+async def _chunks(part: Any) -> AsyncIterator[bytes]:
+    """One part of a multipart form, chunk by chunk."""
+    while chunk := await part.read_chunk(CHUNK):
+        yield chunk

@@ -3,7 +3,7 @@ consents, assignment, the timeline, the fast-track deadline with its badge, and 
 exactly each next stage the viewer may move the case to.
 
 The POST forms live in ``case_actions``; when one fails (an illegal move is a 409, bad input
-a 422) it re-renders this page with the problem stated, through ``render_case``.
+a 422) it re-renders this page with the problem stated, through ``render_case_error``.
 """
 
 from __future__ import annotations
@@ -11,21 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from server import access, docket
-from server.docket_schemas import DocketEntryOut
-from server.errors import AppError, NotFound
-from server.models.accounts import Role, User
+from server.api.case_paths import case_for_request, path_id
+from server.context import Actor
+from server.docket.schemas import DocketEntryOut
+from server.docket.stages import CONSENT_REQUIRED, STAGE_LABELS
+from server.errors import AppError
+from server.models.accounts import User
 from server.models.docket import Case
 from server.pages.form_errors import Gettext, error_lines
-from server.stages import CONSENT_REQUIRED, STAGE_LABELS
 from server.web.auth import require_user
 from server.web.errors import status_of
 from server.web.http import render, template_context
-from server.web.keys import CALENDAR, DB, SETTINGS, USER
+from server.web.keys import CTX, USER
 
-MAX_ID = 2_147_483_647
 SIDES = {"applicant": "Applicant", "respondent": "Respondent"}
 KINDS = {"person": "Person", "organisation": "Organisation"}
 SOURCES = {"court": "Registered at the court", "office": "Street office", "online": "Online"}
@@ -125,31 +125,17 @@ def timeline_rows(
 
 
 async def _people(request: web.Request) -> dict[str, list[User]]:
-    rows = await request[DB].scalars(
-        select(User)
-        .where(User.active.is_(True), User.role.in_([Role.MEDIATOR, Role.JUDGE, Role.CLERK]))
-        .order_by(User.display_name)
-    )
     people: dict[str, list[User]] = {"mediator": [], "judge": [], "clerk": []}
-    for person in rows.unique():
+    for person in await docket.assignable_people(request[CTX]):
         people[person.role].append(person)
     return people
 
 
 async def case_context(request: web.Request, user: User, case: Case) -> dict[str, Any]:
-    db = request[DB]
+    ctx = request[CTX]
     _ = template_context(request)["_"]
-    today = docket.local_today(request.app[SETTINGS].tz)
-    consents = await docket.latest_consents(db, case)
-    out = docket.case_detail_out(
-        case,
-        user,
-        consents,
-        await docket.timeline(db, case),
-        await docket.case_numbers(db, case),
-        today=today,
-    )
-    due = await docket.due_soon_cases(db, user, today, request.app[CALENDAR])
+    out = await docket.case_detail(ctx, case)
+    due = await docket.due_soon_cases(ctx)
     can_assign = access.can_assign(user, case)
     moves = [(m, STAGE_LABELS[m], m in CONSENT_REQUIRED) for m in out.allowed_moves]
     return {
@@ -195,38 +181,38 @@ def move_error_lines(exc: AppError, _: Gettext) -> list[str]:
     return error_lines(exc, {**FIELD_NAMES, "party_id": "Party", "to": "Stage"}, _)
 
 
-async def reload_after_error(request: web.Request, case_id: int) -> tuple[User, Case]:
-    """Undo whatever the failed change began and load the stored state afresh to show it."""
-    db = request[DB]
+async def reload_after_error(request: web.Request) -> tuple[User, Case]:
+    """Undo whatever the failed change began and load the stored state afresh to show it:
+    the request's user is reloaded too, for the page and for the context's actor."""
+    ctx = request[CTX]
     user_id = require_user(request).id
-    await db.rollback()
-    db.expunge_all()
-    user = await db.get(User, user_id)
+    await ctx.db.rollback()
+    ctx.db.expunge_all()
+    user = await ctx.db.get(User, user_id)
     assert user is not None
     request[USER] = user
-    return user, await access.load_case_for(db, user, case_id)
+    ctx.actor = Actor.for_user(user, ctx.actor.address)
+    return user, await case_for_request(request)
 
 
 async def render_case_error(
-    request: web.Request, case_id: int, exc: AppError, values: dict[str, str] | None = None
+    request: web.Request, exc: AppError, values: dict[str, str] | None = None
 ) -> web.Response:
-    user, case = await reload_after_error(request, case_id)
-    ctx = await case_context(request, user, case)
-    ctx["errors"] = move_error_lines(exc, template_context(request)["_"])
-    ctx["values"] = values or {}
-    return render(request, "case.html", ctx, status=status_of(exc))
+    """The case page again, with why the change failed, in the error's status."""
+    user, case = await reload_after_error(request)
+    view = await case_context(request, user, case)
+    view["errors"] = move_error_lines(exc, template_context(request)["_"])
+    view["values"] = values or {}
+    return render(request, "case.html", view, status=status_of(exc))
 
 
-def case_id_of(request: web.Request) -> int:
-    """The case id in the path; one beyond the id column's range is simply not found (it
-    would otherwise reach PostgreSQL as an out-of-range integer)."""
-    case_id = int(request.match_info["case_id"])
-    if case_id > MAX_ID:
-        raise NotFound(f"case {case_id} not found", code="case_not_found")
-    return case_id
+def case_url(request: web.Request, anchor: str = "") -> str:
+    """The case page of the path's case (where a form's success redirects to)."""
+    case_id = str(path_id(request, "case_id"))
+    return str(request.app.router["case"].url_for(case_id=case_id)) + anchor
 
 
 async def case_page(request: web.Request) -> web.Response:
     user = require_user(request)
-    case = await access.load_case_for(request[DB], user, case_id_of(request))
+    case = await case_for_request(request)
     return render(request, "case.html", await case_context(request, user, case))

@@ -1,8 +1,9 @@
 """The docket pages: the case list (search, filters, pages, the overdue and due-soon lists)
 and the form that registers a new case.
 
-All reading and writing goes through ``server.docket``; who sees what through
-``server.access``. This module only turns query strings and forms into those calls.
+All reading and writing goes through ``server.docket`` with the request's context; who sees
+what through ``server.access``. This module only turns query strings and forms into those
+calls.
 """
 
 from __future__ import annotations
@@ -11,21 +12,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, docket
-from server.docket_schemas import CaseCreate, CaseFilters
+from server.docket.intake import parse_yuan
+from server.docket.schemas import CaseCreate, CaseFilters
+from server.docket.stages import STAGE_LABELS
 from server.errors import Forbidden, Invalid, parse_model
-from server.intake import parse_yuan
-from server.models.accounts import Office, Role, User
+from server.models.accounts import User
 from server.models.docket import Case, Stage
 from server.pages.form_errors import error_lines, form_values
-from server.stages import STAGE_LABELS
 from server.web.auth import require_user
 from server.web.errors import status_of
 from server.web.http import render, see_other, template_context
-from server.web.keys import CALENDAR, DB, SETTINGS
+from server.web.keys import CTX
 
 PER_PAGE = 20
 MAX_PARTIES = 20
@@ -79,19 +78,6 @@ def row_badges(
     return rows
 
 
-async def _court_people(db: AsyncSession) -> list[User]:
-    rows = await db.scalars(
-        select(User)
-        .where(User.active.is_(True), User.role.in_([Role.JUDGE, Role.MEDIATOR, Role.CLERK]))
-        .order_by(User.role, User.display_name)
-    )
-    return list(rows.unique())
-
-
-async def _offices(db: AsyncSession) -> list[Office]:
-    return list(await db.scalars(select(Office).order_by(Office.id)))
-
-
 def _page_url(request: web.Request, page: int) -> str:
     query = {k: v for k, v in request.query.items() if k not in ("page", "lang")}
     query["page"] = str(page)
@@ -99,30 +85,32 @@ def _page_url(request: web.Request, page: int) -> str:
 
 
 async def _list_context(request: web.Request, user: User) -> dict[str, Any]:
-    db = request[DB]
-    today = docket.local_today(request.app[SETTINGS].tz)
-    due = await docket.due_soon_cases(db, user, today, request.app[CALENDAR])
+    ctx = request[CTX]
+    due = await docket.due_soon_cases(ctx)
+    # The office and assignee filters are offered to those who see every office's cases.
+    court_wide = access.can_see_every_office(user)
     return {
-        "today": today,
+        "today": ctx.today(),
+        "due_soon_cases": due,
         "due_soon_ids": {c.id for c in due},
         "due_soon_count": len(due),
-        "overdue_count": len(await docket.overdue_cases(db, user, today)),
+        "overdue_count": len(await docket.overdue_cases(ctx)),
         "stages": [(s.value, STAGE_LABELS[s]) for s in Stage],
-        "offices": await _offices(db) if user.role != Role.OFFICE_STAFF else [],
-        "people": await _court_people(db) if user.role != Role.OFFICE_STAFF else [],
+        "offices": await docket.all_offices(ctx) if court_wide else [],
+        "people": await docket.assignable_people(ctx) if court_wide else [],
         "may_create": access.can_create_case(user, user.office_id),
     }
 
 
 async def case_list(request: web.Request) -> web.Response:
     user = require_user(request)
-    ctx = await _list_context(request, user)
+    view = await _list_context(request, user)
     query = dict(request.query)
     query.setdefault("per_page", str(PER_PAGE))
     try:
         filters = parse_model(CaseFilters, query)
     except Invalid as exc:
-        ctx.update(
+        view.update(
             tab="all",
             filters=CaseFilters.model_validate({}),
             rows=[],
@@ -131,32 +119,31 @@ async def case_list(request: web.Request) -> web.Response:
                 exc, {"page": "Page", "stage": "Stage"}, template_context(request)["_"]
             ),
         )
-        return render(request, "cases.html", ctx, status=422)
-    result = await docket.list_cases(request[DB], user, filters, today=ctx["today"])
-    ctx.update(
+        return render(request, "cases.html", view, status=422)
+    result = await docket.list_cases(request[CTX], filters)
+    view.update(
         tab="overdue" if filters.overdue else "all",
         filters=filters,
-        rows=row_badges(result.items, user, ctx["today"], ctx["due_soon_ids"]),
+        rows=row_badges(result.items, user, view["today"], view["due_soon_ids"]),
         page=result,
         prev_url=_page_url(request, result.page - 1) if result.page > 1 else None,
         next_url=_page_url(request, result.page + 1) if result.page < result.pages else None,
         errors=[],
     )
-    return render(request, "cases.html", ctx)
+    return render(request, "cases.html", view)
 
 
 async def due_soon_list(request: web.Request) -> web.Response:
     user = require_user(request)
-    ctx = await _list_context(request, user)
-    due = await docket.due_soon_cases(request[DB], user, ctx["today"], request.app[CALENDAR])
-    ctx.update(
+    view = await _list_context(request, user)
+    view.update(
         tab="due_soon",
         filters=CaseFilters.model_validate({}),
-        rows=row_badges(due, user, ctx["today"], ctx["due_soon_ids"]),
+        rows=row_badges(view["due_soon_cases"], user, view["today"], view["due_soon_ids"]),
         page=None,
         errors=[],
     )
-    return render(request, "cases.html", ctx)
+    return render(request, "cases.html", view)
 
 
 # --- new case -----------------------------------------------------------------------------
@@ -182,9 +169,8 @@ def _party_count(values: dict[str, str]) -> int:
 
 async def _new_context(request: web.Request, user: User, values: dict[str, str]) -> dict[str, Any]:
     count = _party_count(values)
-    offices = await _offices(request[DB])
-    if user.role == Role.OFFICE_STAFF:
-        offices = [o for o in offices if o.id == user.office_id]
+    offices = await docket.all_offices(request[CTX])
+    offices = [o for o in offices if access.can_create_case(user, o.id)]
     values.setdefault("office", user.office.code)
     return {
         "values": values,
@@ -259,18 +245,15 @@ async def new_case_submit(request: web.Request) -> web.StreamResponse:
         # "Add a party" re-shows the form with one more row; nothing is saved yet.
         values["party_count"] = str(min(count + 1, MAX_PARTIES))
         return render(request, "case_new.html", await _new_context(request, user, values))
-    db = request[DB]
+    ctx = request[CTX]
     try:
         data = _case_create(values, count)
         _both_sides(data)
-        office_id = await docket.resolve_office(db, user, data.office)
-        source = "office" if user.role == Role.OFFICE_STAFF else "court"
-        case = await docket.create_case(
-            db, user, data, office_id=office_id, source=source, request=request
-        )
+        office_id = await docket.resolve_office(ctx, data.office)
+        case = await docket.create_case(ctx, data, office_id=office_id)
     except (Invalid, Forbidden) as exc:
-        ctx = await _new_context(request, user, values)
+        view = await _new_context(request, user, values)
         gettext = template_context(request)["_"]
-        ctx["errors"] = error_lines(exc, _labels_for_parties(count, gettext), gettext)
-        return render(request, "case_new.html", ctx, status=status_of(exc))
+        view["errors"] = error_lines(exc, _labels_for_parties(count, gettext), gettext)
+        return render(request, "case_new.html", view, status=status_of(exc))
     return see_other(str(request.app.router["case"].url_for(case_id=str(case.id))))

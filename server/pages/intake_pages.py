@@ -7,18 +7,19 @@ shows only the stage in plain words, never a party's details.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from aiohttp import web
 
-from server import intake
+from server import access
+from server.docket import intake
 from server.errors import Invalid, NotFound, TooManyRequests, parse_model
 from server.i18n import DEFAULT_LANG
-from server.models.accounts import Role
+from server.models.accounts import User
 from server.pages.form_errors import error_lines, form_values
 from server.web.errors import status_of
 from server.web.http import render, see_other, template_context
-from server.web.keys import CATALOGS, DB, LANG, USER
+from server.web.keys import CATALOGS, CTX, LANG
 
 LABELS = {
     "applicant": "Applicant",
@@ -78,35 +79,39 @@ def _nested(values: dict[str, str]) -> dict[str, Any]:
     return data
 
 
+def _own_office_only(user: User | None) -> TypeGuard[User]:
+    # Office staff register disputes for their own office only (server.access).
+    return user is not None and not access.can_see_every_office(user)
+
+
 async def _form_context(request: web.Request, values: dict[str, str]) -> dict[str, Any]:
-    offices = await intake.street_offices(request[DB])
-    user = request.get(USER)
-    if user is not None and user.role == Role.OFFICE_STAFF:
-        # Staff register disputes for their own office only (server.access).
-        offices = [o for o in offices if o.id == user.office_id]
+    ctx = request[CTX]
+    offices = await intake.street_offices(ctx)
+    user = ctx.user
+    if _own_office_only(user):
+        offices = [o for o in offices if access.can_create_case(user, o.id)]
     return {"offices": offices, "values": values, "causes": COMMON_CAUSES, "errors": []}
 
 
 async def intake_form(request: web.Request) -> web.Response:
     values: dict[str, str] = {}
-    user = request.get(USER)
-    if user is not None and user.role == Role.OFFICE_STAFF:
+    user = request[CTX].user
+    if _own_office_only(user):
         values["office"] = user.office.code
     return render(request, "intake.html", await _form_context(request, values))
 
 
 async def intake_submit(request: web.Request) -> web.StreamResponse:
     values = await form_values(request)
-    db = request[DB]
     try:
         data = parse_model(intake.IntakeIn, _nested(values))
-        case = await intake.submit(db, request, data, user=request.get(USER))
+        case = await intake.submit(request[CTX], data)
     except (Invalid, TooManyRequests) as exc:
         # An error status rolls the request's session back: nothing is kept. The form comes
         # back filled in, with the problems named.
-        ctx = await _form_context(request, values)
-        ctx["errors"] = error_lines(exc, LABELS, template_context(request)["_"])
-        return render(request, "intake.html", ctx, status=status_of(exc))
+        view = await _form_context(request, values)
+        view["errors"] = error_lines(exc, LABELS, template_context(request)["_"])
+        return render(request, "intake.html", view, status=status_of(exc))
     assert case.tracking_code is not None
     return see_other(str(request.app.router["intake_done"].url_for(code=case.tracking_code)))
 
@@ -120,17 +125,17 @@ async def intake_done(request: web.Request) -> web.Response:
 
 async def intake_track(request: web.Request) -> web.Response:
     raw = request.query.get("code", "").strip()
-    ctx: dict[str, Any] = {"query": raw, "found": None, "error": None}
+    view: dict[str, Any] = {"query": raw, "found": None, "error": None}
     if not raw:
-        return render(request, "intake_track.html", ctx)
+        return render(request, "intake_track.html", view)
     try:
-        case = await intake.lookup(request[DB], request, raw)
+        case = await intake.lookup(request[CTX], raw)
     except (NotFound, TooManyRequests) as exc:
-        ctx["error"] = exc.message
-        return render(request, "intake_track.html", ctx, status=status_of(exc))
+        view["error"] = exc.message
+        return render(request, "intake_track.html", view, status=status_of(exc))
     lang = request.get(LANG, DEFAULT_LANG)
     found = intake.status_of(case, lang, request.app[CATALOGS].gettext(lang))
-    ctx["found"] = found
-    ctx["code"] = intake.format_code(found.tracking_code)
-    ctx["explained"] = STAGE_EXPLAINED.get(case.stage, "")
-    return render(request, "intake_track.html", ctx)
+    view["found"] = found
+    view["code"] = intake.format_code(found.tracking_code)
+    view["explained"] = STAGE_EXPLAINED.get(case.stage, "")
+    return render(request, "intake_track.html", view)

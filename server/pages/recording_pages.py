@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from recordings import keys, retention
+from server.access import is_host
 from server.api.recordings import (
     apply_hold,
     host_set_active,
@@ -23,7 +24,6 @@ from server.api.recordings import (
 from server.errors import NotFound
 from server.models.accounts import Role
 from server.models.recordings import SegmentStatus
-from server.sessions import is_host
 from server.web.auth import require_role, require_user
 from server.web.http import read_form, render, see_other
 from server.web.keys import DB, SETTINGS

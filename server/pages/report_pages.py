@@ -10,19 +10,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 from markupsafe import Markup
-from sqlalchemy import select
 
-from server import svgcharts
+from server import access, docket, svgcharts
 from server.api.reports import requested_report
-from server.models.accounts import Office, Role
-from server.reports import OUTCOMES, Report
-from server.stages import (
+from server.docket.stages import (
     OUTCOME_ADJUDICATED,
     OUTCOME_MEDIATED_FAST_TRACK,
     OUTCOME_MEDIATED_PRE_LITIGATION,
@@ -30,9 +26,10 @@ from server.stages import (
     OUTCOME_WITHDRAWN,
     STAGE_LABELS,
 )
+from server.reports import OUTCOMES, Report
 from server.web.auth import require_user
 from server.web.http import render
-from server.web.keys import CATALOGS, DB, LANG, SETTINGS
+from server.web.keys import CATALOGS, CTX, LANG
 
 Gettext = Callable[[str], str]
 
@@ -110,23 +107,21 @@ async def reports_page(request: web.Request) -> web.Response:
     user = require_user(request)
     report = await requested_report(request)
     _ = request.app[CATALOGS].gettext(request[LANG])
-    stmt = select(Office).order_by(Office.id)
-    if user.role == Role.OFFICE_STAFF:
-        stmt = stmt.where(Office.id == user.office_id)
-    offices = (await request[DB].scalars(stmt)).all()
-    this_year = datetime.now(request.app[SETTINGS].tz).year
+    ctx = request[CTX]
+    offices = [o for o in await docket.all_offices(ctx) if access.can_view_report(user, o.id)]
+    this_year = ctx.today().year
     years = sorted({*range(this_year - 4, this_year + 1), report.year}, reverse=True)
-    ctx: dict[str, Any] = {
+    view: dict[str, Any] = {
         "report": report,
         "charts": charts(report, _),
         "outcome_labels": outcome_labels(_),
         "stage_labels": STAGE_LABELS,
         "offices": offices,
-        "may_choose_all": user.role != Role.OFFICE_STAFF,
+        "may_choose_all": access.can_view_report(user, None),
         "years": years,
         "csv_query": f"year={report.year}" + (f"&office={report.office}" if report.office else ""),
     }
-    return render(request, "reports.html", ctx)
+    return render(request, "reports.html", view)
 
 
 async def reports_csv(request: web.Request) -> web.Response:

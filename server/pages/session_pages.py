@@ -13,28 +13,31 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from server.access import load_case_for
-from server.errors import AppError, NotFound, Unauthorized
+from server.access import can_end_session, load_case_for
+from server.api.sessions import session_of
+from server.errors import AppError, Unauthorized
 from server.i18n import DEFAULT_LANG
 from server.models.accounts import User
 from server.models.recordings import Recording
-from server.models.sessions import Invite, MediationSession
+from server.models.sessions import MediationSession
 from server.sessions import (
+    LIVE_STATUSES,
     create_invite,
     create_session,
     end_session,
-    invite_token,
-    is_host,
+    invite_of,
+    invite_url,
     list_invites,
     list_sessions,
-    load_session_for,
+    party_of,
     revoke_invite,
     verify_invite,
 )
 from server.web.auth import require_user
 from server.web.errors import status_of
 from server.web.http import read_form, render, see_other
-from server.web.keys import CATALOGS, DB, LANG, SETTINGS
+from server.web.keys import CATALOGS, CTX, DB, LANG
+from signaling.hub import HUB
 
 
 class OpenForm(BaseModel):
@@ -143,31 +146,27 @@ async def _app_page(
 
 async def open_from_case(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
-    db = request[DB]
-    case = await load_case_for(db, user, int(request.match_info["case_id"]))
+    ctx = request[CTX]
+    case = await load_case_for(ctx.db, user, int(request.match_info["case_id"]))
     form = await read_form(request, OpenForm)
-    session = await create_session(db, user, case, kind=form.kind, request=request)
+    session = await create_session(ctx, case, kind=form.kind)
     return see_other(f"/sessions/{session.id}")
 
 
 async def case_sessions(request: web.Request) -> web.Response:
     user = require_user(request)
-    db = request[DB]
-    case = await load_case_for(db, user, int(request.match_info["case_id"]))
+    ctx = request[CTX]
+    case = await load_case_for(ctx.db, user, int(request.match_info["case_id"]))
     return render(
-        request, "session_list.html", {"case": case, "sessions": await list_sessions(db, case)}
+        request, "session_list.html", {"case": case, "sessions": await list_sessions(ctx, case)}
     )
 
 
 async def session_page(request: web.Request) -> web.Response:
     user = require_user(request)
-    db = request[DB]
-    session = await load_session_for(db, user, int(request.match_info["session_id"]))
-    settings = request.app[SETTINGS]
-    invites = [
-        (inv, f"{settings.public_url.rstrip('/')}/join/{invite_token(settings, inv)}")
-        for inv in await list_invites(db, session)
-    ]
+    ctx = request[CTX]
+    session = await session_of(request)
+    invites = [(inv, invite_url(ctx.settings, inv)) for inv in await list_invites(ctx, session)]
     return render(
         request,
         "session_detail.html",
@@ -175,52 +174,35 @@ async def session_page(request: web.Request) -> web.Response:
             "session": session,
             "case": session.case,
             "invites": invites,
-            "can_end": is_host(user, session) or user.role == "admin",
-            "live": session.status in ("scheduled", "open"),
+            "can_end": can_end_session(user, session),
+            "live": session.status in LIVE_STATUSES,
         },
     )
 
 
 async def invite_submit(request: web.Request) -> web.StreamResponse:
-    user = require_user(request)
-    db = request[DB]
-    session = await load_session_for(db, user, int(request.match_info["session_id"]))
+    session = await session_of(request)
     form = await read_form(request, InviteForm)
-    party = next((x for x in session.case.parties if x.id == form.party_id), None)
-    if party is None:
-        raise NotFound("party not found in this case", code="party_not_found")
-    await create_invite(db, user, session, party, request=request)
+    await create_invite(request[CTX], session, party_of(session, form.party_id))
     return see_other(f"/sessions/{session.id}")
 
 
 async def revoke_submit(request: web.Request) -> web.StreamResponse:
-    user = require_user(request)
-    db = request[DB]
-    session = await load_session_for(db, user, int(request.match_info["session_id"]))
-    invite = await db.get(Invite, int(request.match_info["invite_id"]))
-    if invite is None or invite.session_id != session.id:
-        raise NotFound("invite not found", code="invite_not_found")
-    await revoke_invite(db, user, invite, request=request)
+    session = await session_of(request)
+    ctx = request[CTX]
+    await revoke_invite(ctx, await invite_of(ctx, session, int(request.match_info["invite_id"])))
     return see_other(f"/sessions/{session.id}")
 
 
 async def end_submit(request: web.Request) -> web.StreamResponse:
-    from signaling.hub import HUB
-
-    user = require_user(request)
-    db = request[DB]
-    session = await load_session_for(db, user, int(request.match_info["session_id"]))
-    await end_session(db, user, session, request=request)
-    await db.commit()
-    if HUB in request.app:
-        await request.app[HUB].end(session.id)
+    session = await session_of(request)
+    await end_session(request[CTX], session, rooms=request.app.get(HUB))
     return see_other(f"/sessions/{session.id}")
 
 
 async def staff_join(request: web.Request) -> web.Response:
-    user = require_user(request)
-    session = await load_session_for(request[DB], user, int(request.match_info["session_id"]))
-    if session.status not in ("scheduled", "open"):
+    session = await session_of(request)
+    if session.status not in LIVE_STATUSES:
         raise AppError("this session has ended", code="session_ended")
     return await _app_page(request, session, ws_url=f"/ws/sessions/{session.id}", is_party=False)
 
@@ -229,7 +211,7 @@ async def party_join(request: web.Request) -> web.Response:
     """The invite link: no account, straight to the pre-join page of that one session."""
     token = request.match_info["token"]
     try:
-        invite = await verify_invite(request[DB], request.app[SETTINGS], token)
+        invite = await verify_invite(request[CTX], token)
     except AppError as exc:
         # Not a login matter: say plainly that the link does not work (no redirect to login).
         status = 404 if isinstance(exc, Unauthorized) else status_of(exc)

@@ -6,6 +6,10 @@ pieces:
 (free slots), ``booking`` (create, move, cancel; the database guarantee), ``rules``,
 ``outbox`` / ``mail`` / ``sms`` / ``sender`` (invitations and reminders), ``feeds``
 (calendar feeds), ``queries`` and ``schemas``.
+
+Every function that reads or writes takes a ``server.context.Context`` first (the session,
+the acting user, the settings, the working calendar and the clock); who may do what is
+``server.access``'s. Nothing here knows of the web.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Choosing and holding the resources of a booking: the host, a terminal, a room, the case.
 
-``_choose`` picks what is free (the chosen host, or the least booked free one that week);
-``_hold`` inserts the reservations, and turns PostgreSQL's exclusion violation (SQLSTATE
+``choose`` picks what is free (the chosen host, or the least booked free one that week);
+``hold`` inserts the reservations, and turns PostgreSQL's exclusion violation (SQLSTATE
 23P01, a concurrent booking won) into either a second choice or a 409 naming the booking in
 the way.
 """
@@ -11,11 +11,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.context import Context
 from server.errors import Conflict
 from server.models.accounts import Office, User
 from server.models.docket import Case
@@ -30,20 +29,15 @@ from server.scheduling.resources import (
     hosts,
     person_key,
 )
-from server.web.keys import CALENDAR, DB, SETTINGS
 
 EXCLUSION_VIOLATION = "23P01"
 log = logging.getLogger(__name__)
 
 
-def _db(request: web.Request) -> AsyncSession:
-    return request[DB]
-
-
-async def conflict(db: AsyncSession, found: dict[str, list[Reservation]], tz: object) -> Conflict:
+async def conflict(ctx: Context, found: dict[str, list[Reservation]]) -> Conflict:
     """A 409 that names the booking in the way, and what it holds."""
     resource, rows = next((k, v) for k, v in found.items() if v)
-    other = await db.get(Booking, rows[0].booking_id)
+    other = await ctx.db.get(Booking, rows[0].booking_id)
     assert other is not None
     kind = resource.split(":", 1)[0]
     what = {
@@ -53,9 +47,8 @@ async def conflict(db: AsyncSession, found: dict[str, list[Reservation]], tz: ob
         "terminal": f"the video terminal of {other.office.name_en}",
         "case": "this case",
     }.get(kind, resource)
-    fmt = "%Y-%m-%d %H:%M"
-    start = other.starts_at.astimezone(tz).strftime(fmt)  # type: ignore[arg-type]
-    end = other.ends_at.astimezone(tz).strftime("%H:%M")  # type: ignore[arg-type]
+    start = other.starts_at.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")
+    end = other.ends_at.astimezone(ctx.tz).strftime("%H:%M")
     return Conflict(
         f"{what} is already booked {start}–{end} by booking {other.id} "
         f"(case {other.case.number or other.case_id}, {other.office.name_en})",
@@ -69,12 +62,10 @@ async def conflict(db: AsyncSession, found: dict[str, list[Reservation]], tz: ob
     )
 
 
-async def _bookings_this_week(
-    db: AsyncSession, host_ids: list[int], start: datetime, tz: object
-) -> dict[int, int]:
-    local = start.astimezone(tz)  # type: ignore[arg-type]
+async def _bookings_this_week(ctx: Context, host_ids: list[int], start: datetime) -> dict[int, int]:
+    local = start.astimezone(ctx.tz)
     monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0)
-    rows = await db.execute(
+    rows = await ctx.db.execute(
         select(Booking.host_id, func.count())
         .where(
             Booking.host_id.in_(host_ids),
@@ -88,7 +79,7 @@ async def _bookings_this_week(
 
 
 async def _pick_host(
-    request: web.Request,
+    ctx: Context,
     kind: str,
     start: datetime,
     end: datetime,
@@ -96,60 +87,56 @@ async def _pick_host(
     exclude: int | None,
 ) -> User:
     """The chosen host if free, else the least booked of the free ones that week."""
-    tz = request.app[SETTINGS].tz
-    session = _db(request)
-    calendar = request.app[CALENDAR]
+    tz = ctx.tz
     if host_id is not None:
-        host = await host_by_id(session, kind, host_id)
-        blocks = (await hours_for(session, [host.id]))[host.id]
-        check_working_time(calendar, tz, start, end, blocks, who=host.display_name)
-        found = await busy(session, [person_key(host)], start, end, exclude_booking=exclude)
+        host = await host_by_id(ctx, kind, host_id)
+        blocks = (await hours_for(ctx, [host.id]))[host.id]
+        check_working_time(ctx.calendar, tz, start, end, blocks, who=host.display_name)
+        found = await busy(ctx, [person_key(host)], start, end, exclude_booking=exclude)
         if any(found.values()):
-            raise await conflict(session, found, tz)
+            raise await conflict(ctx, found)
         return host
-    candidates = await hosts(session, kind)
-    hours = await hours_for(session, [h.id for h in candidates])
+    candidates = await hosts(ctx, kind)
+    hours = await hours_for(ctx, [h.id for h in candidates])
     working = [h for h in candidates if fits(start, end, tz, hours[h.id])]
-    found = await busy(
-        session, [person_key(h) for h in working], start, end, exclude_booking=exclude
-    )
+    found = await busy(ctx, [person_key(h) for h in working], start, end, exclude_booking=exclude)
     free = [h for h in working if not found[person_key(h)]]
     if not free:
         role = "mediator" if kind == "mediation" else "judge"
         if any(found.values()):
-            refusal = await conflict(session, found, tz)
+            refusal = await conflict(ctx, found)
             refusal.message = f"no {role} is free then; e.g. {refusal.message}"
             raise refusal
         raise Conflict(f"no {role} works at that time", code="no_host_free")
-    load = await _bookings_this_week(session, [h.id for h in free], start, tz)
+    load = await _bookings_this_week(ctx, [h.id for h in free], start)
     return min(free, key=lambda h: (load.get(h.id, 0), h.id))
 
 
 async def _pick_facility(
-    request: web.Request,
+    ctx: Context,
     kind: ResourceKind,
     office: Office,
     start: datetime,
     end: datetime,
     exclude: int | None,
 ) -> Facility:
-    db = _db(request)
     center_id = office.id
     if kind == ResourceKind.ROOM:
-        center_id = await db.scalar(select(Office.id).where(Office.is_center.is_(True))) or 0
-    rows = await facilities(db, kind, center_id)
+        center_id = await ctx.db.scalar(select(Office.id).where(Office.is_center.is_(True))) or 0
+    rows = await facilities(ctx, kind, center_id)
     if not rows:
         label = "mediation room" if kind == ResourceKind.ROOM else "video terminal"
         raise Conflict(f"{office.name_en} has no active {label}", code=f"no_{kind}")
-    found = await busy(db, [f.resource for f in rows], start, end, exclude_booking=exclude)
+    found = await busy(ctx, [f.resource for f in rows], start, end, exclude_booking=exclude)
     for row in rows:
         if not found[row.resource]:
             return row
-    raise await conflict(db, found, request.app[SETTINGS].tz)
+    raise await conflict(ctx, found)
 
 
-async def _reserve(db: AsyncSession, booking: Booking, keys: list[str], tz: object) -> None:
+async def _reserve(ctx: Context, booking: Booking, keys: list[str]) -> None:
     """Insert the reservations; a PostgreSQL exclusion violation becomes a named 409."""
+    db = ctx.db
     try:
         async with db.begin_nested():
             db.add_all(
@@ -166,16 +153,18 @@ async def _reserve(db: AsyncSession, booking: Booking, keys: list[str], tz: obje
     except IntegrityError as exc:
         if getattr(exc.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
             raise
-        found = await busy(db, keys, booking.starts_at, booking.ends_at, exclude_booking=booking.id)
+        found = await busy(
+            ctx, keys, booking.starts_at, booking.ends_at, exclude_booking=booking.id
+        )
         if not any(found.values()):  # the winner was rolled back meanwhile; still refuse
             raise Conflict(
                 "the slot was taken at the same moment; try again", code="slot_taken"
             ) from None
-        raise await conflict(db, found, tz) from None
+        raise await conflict(ctx, found) from None
 
 
 async def choose(
-    request: web.Request,
+    ctx: Context,
     case: Case,
     kind: str,
     start: datetime,
@@ -185,20 +174,17 @@ async def choose(
 ) -> tuple[User, Facility, Facility]:
     """The case free, a host (chosen or least booked), a terminal of the case's office and a
     room of the center, all free over [start, end); a named 409 otherwise."""
-    db = _db(request)
-    found = await busy(db, [case_key(case)], start, end, exclude_booking=exclude)
+    found = await busy(ctx, [case_key(case)], start, end, exclude_booking=exclude)
     if any(found.values()):
-        raise await conflict(db, found, request.app[SETTINGS].tz)
-    host = await _pick_host(request, kind, start, end, host_id, exclude)
-    terminal = await _pick_facility(
-        request, ResourceKind.TERMINAL, case.office, start, end, exclude
-    )
-    room = await _pick_facility(request, ResourceKind.ROOM, case.office, start, end, exclude)
+        raise await conflict(ctx, found)
+    host = await _pick_host(ctx, kind, start, end, host_id, exclude)
+    terminal = await _pick_facility(ctx, ResourceKind.TERMINAL, case.office, start, end, exclude)
+    room = await _pick_facility(ctx, ResourceKind.ROOM, case.office, start, end, exclude)
     return host, terminal, room
 
 
 async def hold(
-    request: web.Request,
+    ctx: Context,
     booking: Booking,
     session: MediationSession,
     case: Case,
@@ -209,8 +195,7 @@ async def hold(
     (PostgreSQL refuses the insert), choose again and retry once: by then this transaction
     holds the audit lock, so the new choice sees every committed booking and nobody can
     insert in between. A chosen host who is now taken is a named 409, as is a full slot."""
-    db = _db(request)
-    tz = request.app[SETTINGS].tz
+    db = ctx.db
     host, terminal, room = picked
     for attempt in range(2):
         booking.host_id, booking.room_id, booking.terminal_id = host.id, room.id, terminal.id
@@ -218,12 +203,12 @@ async def hold(
         await db.flush()
         keys = [person_key(host), room.resource, terminal.resource, case_key(case)]
         try:
-            await _reserve(db, booking, keys, tz)
+            await _reserve(ctx, booking, keys)
             return
         except Conflict as exc:
             if exc.code != "slot_taken" or attempt == 1:
                 raise
             log.info("booking %s lost a race (%s); choosing again", booking.id, exc.message)
         host, terminal, room = await choose(
-            request, case, booking.kind, booking.starts_at, booking.ends_at, host_id, booking.id
+            ctx, case, booking.kind, booking.starts_at, booking.ends_at, host_id, booking.id
         )

@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.context import Context
 from server.errors import Invalid
 from server.models.accounts import Office, User
 from server.models.scheduling import Reservation, ResourceKind
@@ -32,8 +32,6 @@ from server.scheduling.hours import (
     hours_for,
 )
 from server.scheduling.resources import facilities, host_by_id, hosts, person_key
-from server.settings import Settings
-from server.workdays import WorkCalendar
 
 MAX_DAYS = 31
 Interval = tuple[datetime, datetime]
@@ -58,10 +56,10 @@ def _free(intervals: list[Interval], start: datetime, end: datetime) -> bool:
 
 
 async def _taken(
-    db: AsyncSession, keys: list[str], start: datetime, end: datetime
+    ctx: Context, keys: list[str], start: datetime, end: datetime
 ) -> dict[str, list[Interval]]:
     out: dict[str, list[Interval]] = defaultdict(list)
-    rows = await db.execute(
+    rows = await ctx.db.execute(
         select(Reservation.resource, Reservation.starts_at, Reservation.ends_at).where(
             Reservation.resource.in_(keys),
             Reservation.active.is_(True),
@@ -86,17 +84,16 @@ def _week_loads(taken: dict[str, list[Interval]], tz: ZoneInfo) -> dict[tuple[st
 
 
 async def find_slots(
-    db: AsyncSession,
-    settings: Settings,
-    calendar: WorkCalendar,
+    ctx: Context,
     office: Office,
     first: date,
     last: date,
     minutes: int,
     kind: str,
-    host_id: int | None,
-    now: datetime,
+    host_id: int | None = None,
 ) -> list[Day]:
+    """Every day of [first, last] with the slots of ``minutes`` still to come (after
+    ``ctx.now()``) and who could host each; a 422 for a range or length out of bounds."""
     if not MIN_MINUTES <= minutes <= MAX_MINUTES:
         raise Invalid(
             f"a session lasts {MIN_MINUTES} to {MAX_MINUTES} minutes", code="bad_duration"
@@ -107,26 +104,26 @@ async def find_slots(
         raise Invalid(f"ask for at most {MAX_DAYS} days at once", code="range_too_long")
     if office.is_center:
         raise Invalid("the center books for the street offices; pick one", code="not_an_office")
-    tz = settings.tz
-    people = [await host_by_id(db, kind, host_id)] if host_id else await hosts(db, kind)
-    hours: dict[int, tuple[Block, ...]] = await hours_for(db, [p.id for p in people])
-    terminals = [f.resource for f in await facilities(db, ResourceKind.TERMINAL, office.id)]
-    center = await db.scalar(select(Office.id).where(Office.is_center.is_(True)))
-    rooms = [f.resource for f in await facilities(db, ResourceKind.ROOM, center)]
+    tz, now = ctx.tz, ctx.now()
+    people = [await host_by_id(ctx, kind, host_id)] if host_id else await hosts(ctx, kind)
+    hours: dict[int, tuple[Block, ...]] = await hours_for(ctx, [p.id for p in people])
+    terminals = [f.resource for f in await facilities(ctx, ResourceKind.TERMINAL, office.id)]
+    center = await ctx.db.scalar(select(Office.id).where(Office.is_center.is_(True)))
+    rooms = [f.resource for f in await facilities(ctx, ResourceKind.ROOM, center)]
     # Whole weeks, so "least booked this week" counts the days outside the range too.
     week_start = first - timedelta(days=first.weekday())
     week_end = last + timedelta(days=7 - last.weekday())
     span_start = datetime.combine(week_start, time(0), tzinfo=tz).astimezone(UTC)
     span_end = datetime.combine(week_end, time(0), tzinfo=tz).astimezone(UTC)
     keys = [person_key(p) for p in people] + terminals + rooms
-    taken = await _taken(db, keys, span_start, span_end)
+    taken = await _taken(ctx, keys, span_start, span_end)
     loads = _week_loads(taken, tz)
     step = SLOT_STEP
     length = timedelta(minutes=minutes)
     days: list[Day] = []
     day = first
     while day <= last:
-        out = Day(day, calendar.is_workday(day))
+        out = Day(day, ctx.calendar.is_workday(day))
         days.append(out)
         day += timedelta(days=1)
         if not out.working:

@@ -9,7 +9,7 @@ locked and nobody can slip in between. The same check also runs first on Postgre
 free host, room and terminal and to name conflicts in plain words.
 
 A booking creates the live session (``server.sessions.create_session``), one invite link per
-party (``create_invite``), a timeline entry and audit rows (``server.docket_log.log_change``,
+party (``create_invite``), a timeline entry and audit rows (``server.docket.log.log_change``,
 ``server.audit.record``) and its outgoing mail (``server.scheduling.outbox``), all in the
 caller's transaction: a refusal leaves nothing behind.
 
@@ -24,13 +24,10 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from server import audit
 from server.access import load_case_for
-from server.docket_log import log_change
-from server.models.accounts import User
+from server.context import Context
+from server.docket.log import log_change
 from server.models.docket import Case
 from server.models.scheduling import Booking, BookingStatus
 from server.models.sessions import SessionStatus
@@ -38,44 +35,37 @@ from server.scheduling import allocate, outbox, rules
 from server.scheduling.hours import check_duration, check_working_time
 from server.scheduling.resources import release
 from server.sessions import create_invite, create_session, invite_url, list_invites, revoke_invite
-from server.web.keys import CALENDAR, CTX, DB, SETTINGS
 
 
-def _db(request: web.Request) -> AsyncSession:
-    return request[DB]
-
-
-async def _check_times(
-    request: web.Request, case: Case, kind: str, start: datetime, end: datetime
-) -> None:
-    settings, calendar = request.app[SETTINGS], request.app[CALENDAR]
-    check_duration(start, end, request[CTX].now())
-    check_working_time(calendar, settings.tz, start, end)
+def _check_times(ctx: Context, case: Case, kind: str, start: datetime, end: datetime) -> None:
+    check_duration(start, end, ctx.now())
+    check_working_time(ctx.calendar, ctx.tz, start, end)
     if kind == "hearing":
-        rules.check_deadline(case, start, settings.tz)
+        rules.check_deadline(case, start, ctx.tz)
 
 
 async def create_booking(
-    request: web.Request,
-    actor: User,
+    ctx: Context,
     case_id: int,
     start: datetime,
     end: datetime,
     host_id: int | None = None,
     note: str = "",
 ) -> Booking:
-    db = _db(request)
-    settings = request.app[SETTINGS]
-    case = await load_case_for(db, actor, case_id)
-    rules.check_may_book(actor, case)
+    """Book a session of ``case_id`` over [start, end) for the acting user, with its live
+    session, one invite per party, the log and the mail; a refusal writes nothing."""
+    actor = ctx.require_user()
+    case = await load_case_for(ctx.db, actor, case_id)
+    rules.check_may_book(ctx, case)
     kind = rules.session_kind(case)
-    await _check_times(request, case, kind, start, end)
+    _check_times(ctx, case, kind, start, end)
     if kind == "mediation":
-        await rules.check_consent(db, case)
-    host, terminal, room = await allocate.choose(request, case, kind, start, end, host_id, None)
+        await rules.check_consent(ctx, case)
+    host, terminal, room = await allocate.choose(ctx, case, kind, start, end, host_id, None)
     session = await create_session(
-        db, actor, case, kind=kind, starts_at=start, ends_at=end, host_id=host.id, request=request
+        ctx, case, kind=kind, starts_at=start, ends_at=end, host_id=host.id
     )
+    now = ctx.now()
     booking = Booking(
         case_id=case.id,
         office_id=case.office_id,
@@ -91,53 +81,51 @@ async def create_booking(
         sequence=0,
         note=note,
         created_by_id=actor.id,
-        created_at=request[CTX].now(),
-        updated_at=request[CTX].now(),
+        created_at=now,
+        updated_at=now,
     )
-    db.add(booking)
-    await allocate.hold(request, booking, session, case, host_id, (host, terminal, room))
+    ctx.db.add(booking)
+    await allocate.hold(ctx, booking, session, case, host_id, (host, terminal, room))
     links = {}
     for party in case.parties:
-        _invite, url = await create_invite(db, actor, session, party, request=request)
+        _invite, url = await create_invite(ctx, session, party)
         links[party.id] = url
-    await db.refresh(booking)
-    await _log(request, actor, booking, "booked", "booking.create", "")
-    await outbox.enqueue(db, settings, booking, "request", links, request[CTX].now())
+    await ctx.db.refresh(booking)
+    await _log(ctx, booking, "booked", "booking.create", "")
+    await outbox.enqueue(ctx, booking, "request", links)
     return booking
 
 
 async def move_booking(
-    request: web.Request,
-    actor: User,
+    ctx: Context,
     booking: Booking,
     start: datetime,
     end: datetime,
     reason: str,
     host_id: int | None = None,
 ) -> Booking:
-    db = _db(request)
-    settings = request.app[SETTINGS]
-    now = request[CTX].now()
-    rules.check_may_change(actor, booking, now)
+    """Move a booking to [start, end) (and another host, if given), with a reason; the
+    parties' links stay the same and everyone is told again."""
+    db, settings = ctx.db, ctx.settings
+    rules.check_may_change(ctx, booking)
     case = booking.case
-    await _check_times(request, case, booking.kind, start, end)
+    _check_times(ctx, case, booking.kind, start, end)
     old = (booking.starts_at, booking.ends_at, booking.host_id)
     host_id = host_id or booking.host_id  # a move keeps the host unless told otherwise
     host, terminal, room = await allocate.choose(
-        request, case, booking.kind, start, end, host_id, booking.id
+        ctx, case, booking.kind, start, end, host_id, booking.id
     )
     booking.starts_at, booking.ends_at = start, end
     booking.host_id, booking.room_id, booking.terminal_id = host.id, room.id, terminal.id
     booking.sequence += 1
-    booking.updated_at = now
+    booking.updated_at = ctx.now()
     session = booking.session
     session.starts_at, session.ends_at, session.host_id = start, end, host.id
     await db.flush()
     await db.refresh(booking)
-    text = f"from {old[0].astimezone(settings.tz):%Y-%m-%d %H:%M}: {reason}"
+    text = f"from {old[0].astimezone(ctx.tz):%Y-%m-%d %H:%M}: {reason}"
     await _log(
-        request,
-        actor,
+        ctx,
         booking,
         "booking_moved",
         "booking.move",
@@ -145,55 +133,43 @@ async def move_booking(
         previous={"starts_at": old[0], "ends_at": old[1], "host_id": old[2]},
         reason=reason,
     )
-    await release(db, booking)
-    await allocate.hold(request, booking, session, case, host_id, (host, terminal, room))
+    await release(ctx, booking)
+    await allocate.hold(ctx, booking, session, case, host_id, (host, terminal, room))
     links = {}
-    for invite in await list_invites(db, session):
+    for invite in await list_invites(ctx, session):
         if invite.revoked_at is None:
             # The link must outlive the new end as it outlived the old one.
             invite.expires_at = max(invite.expires_at, end + timedelta(hours=settings.invite_hours))
             links[invite.party_id] = invite_url(settings, invite)
-    await outbox.supersede(db, booking)
-    await outbox.enqueue(db, settings, booking, "request", links, now)
+    await outbox.supersede(ctx, booking)
+    await outbox.enqueue(ctx, booking, "request", links)
     return booking
 
 
-async def cancel_booking(
-    request: web.Request, actor: User, booking: Booking, reason: str
-) -> Booking:
-    db = _db(request)
-    settings = request.app[SETTINGS]
-    now = request[CTX].now()
-    rules.check_may_change(actor, booking, now)
+async def cancel_booking(ctx: Context, booking: Booking, reason: str) -> Booking:
+    """Cancel a booking with a reason: its resources are free again, its invite links stop
+    working and everyone is told."""
+    rules.check_may_change(ctx, booking)
     booking.status = BookingStatus.CANCELLED
     booking.cancel_reason = reason
     booking.sequence += 1
-    booking.updated_at = now
+    booking.updated_at = ctx.now()
     booking.session.status = SessionStatus.CANCELLED
-    await _log(
-        request, actor, booking, "booking_cancelled", "booking.cancel", reason, reason=reason
-    )
-    await release(db, booking)
-    for invite in await list_invites(db, booking.session):
-        await revoke_invite(db, actor, invite, request=request)
-    await db.flush()
-    await outbox.supersede(db, booking)
-    await outbox.enqueue(db, settings, booking, "cancel", {}, now)
+    await _log(ctx, booking, "booking_cancelled", "booking.cancel", reason, reason=reason)
+    await release(ctx, booking)
+    for invite in await list_invites(ctx, booking.session):
+        await revoke_invite(ctx, invite)
+    await ctx.db.flush()
+    await outbox.supersede(ctx, booking)
+    await outbox.enqueue(ctx, booking, "cancel", {})
     return booking
 
 
 async def _log(
-    request: web.Request,
-    actor: User,
-    booking: Booking,
-    kind: str,
-    action: str,
-    text: str,
-    **extra: object,
+    ctx: Context, booking: Booking, kind: str, action: str, text: str, **extra: object
 ) -> None:
     """One timeline entry on the case and one audit row on the booking."""
-    db = _db(request)
-    tz = request.app[SETTINGS].tz
+    tz = ctx.tz
     when = (
         f"{booking.starts_at.astimezone(tz):%Y-%m-%d %H:%M}–{booking.ends_at.astimezone(tz):%H:%M}"
     )
@@ -205,13 +181,11 @@ async def _log(
         "host_id": booking.host_id,
     }
     await log_change(
-        db,
-        actor,
+        ctx,
         booking.case,
         kind,
         action,
         text=f"{when} {booking.host.display_name}" + (f"; {text}" if text else ""),
         data=data,
-        request=request,
     )
-    await audit.record(db, action, "booking", booking.id, request=request, **{**data, **extra})
+    await audit.record(ctx, action, "booking", booking.id, **{**data, **extra})

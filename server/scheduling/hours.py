@@ -4,7 +4,7 @@ The court's default day is two blocks in the court's time zone, 08:30–12:00 an
 That is the schedule Chinese courts and street offices keep (a long midday break, 午休), not
 the 09:00–17:00 office day: a session booked across noon would find the street office closed
 and the mediator at lunch. A session must fit inside one block of its host's hours (the
-default unless the host has their own) on an official working day (``app[CALENDAR]``, swapped
+default unless the host has their own) on an official working day (``ctx.calendar``, swapped
 working weekends included). Rooms and office terminals follow the court's default blocks.
 """
 
@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.context import Context
 from server.errors import Invalid
 from server.models.scheduling import WorkingHours
 from server.workdays import WorkCalendar
@@ -55,12 +55,12 @@ def format_blocks(blocks: Iterable[Block]) -> list[list[str]]:
     return [[s.strftime("%H:%M"), e.strftime("%H:%M")] for s, e in blocks]
 
 
-async def hours_for(db: AsyncSession, user_ids: Iterable[int]) -> dict[int, tuple[Block, ...]]:
+async def hours_for(ctx: Context, user_ids: Iterable[int]) -> dict[int, tuple[Block, ...]]:
     """Each person's blocks: their own row, else the court's default."""
     ids = list(user_ids)
     out = dict.fromkeys(ids, DEFAULT_BLOCKS)
     if ids:
-        rows = await db.scalars(select(WorkingHours).where(WorkingHours.user_id.in_(ids)))
+        rows = await ctx.db.scalars(select(WorkingHours).where(WorkingHours.user_id.in_(ids)))
         for row in rows:
             out[row.user_id] = parse_blocks(row.blocks)
     return out

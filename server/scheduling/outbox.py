@@ -6,6 +6,10 @@ Who hears about a booking: its host (mediator or judge), the office (its address
 staff member who booked), and every party, by e-mail with an iCalendar invitation where they
 have an address and by SMS where they have a phone number. Parties' messages carry their own
 invite link. Reminders go out 24 hours and 1 hour before the start.
+
+``enqueue`` is also the one place that wakes the sender: it asks for the "outbox" signal
+after the commit (``Context.signal_after_commit``), so no caller has to remember it and the
+sender never looks for rows that are not committed yet.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.context import Context
 from server.models.accounts import User
 from server.models.scheduling import Booking, OutboxMessage, OutboxStatus
 from server.scheduling.mail import build_ics
@@ -34,11 +38,11 @@ class Recipient:
     link: str | None
 
 
-async def recipients(db: AsyncSession, booking: Booking, links: dict[int, str]) -> list[Recipient]:
+async def recipients(ctx: Context, booking: Booking, links: dict[int, str]) -> list[Recipient]:
     out = [Recipient("host", booking.host.display_name, booking.host.email, None, None)]
     office_email = booking.office.email
     if not office_email:
-        creator = await db.get(User, booking.created_by_id)
+        creator = await ctx.db.get(User, booking.created_by_id)
         office_email = creator.email if creator else None
     out.append(Recipient("office", booking.office.name_zh, office_email, None, None))
     for party in booking.case.parties:
@@ -93,17 +97,14 @@ def _sms(booking: Booking, settings: Settings, purpose: str, who: Recipient) -> 
 
 
 async def enqueue(
-    db: AsyncSession,
-    settings: Settings,
-    booking: Booking,
-    purpose: str,
-    links: dict[int, str],
-    now: datetime,
+    ctx: Context, booking: Booking, purpose: str, links: dict[int, str]
 ) -> list[OutboxMessage]:
     """The invitation (``request``) or cancellation (``cancel``) now, and for an active
-    booking the reminders at their times, to every recipient with an address."""
+    booking the reminders at their times, to every recipient with an address; the sender is
+    woken once this unit of work commits."""
+    settings, now = ctx.settings, ctx.now()
     rows: list[OutboxMessage] = []
-    people = await recipients(db, booking, links)
+    people = await recipients(ctx, booking, links)
     schedule = [(purpose, now)]
     if purpose == "request":
         schedule += [(p, booking.starts_at - lead) for p, lead in REMINDERS]
@@ -124,8 +125,9 @@ async def enqueue(
                 seen.add(("sms", who.phone))
                 text = _sms(booking, settings, what, who)
                 rows.append(_row(booking, what, "sms", who, who.phone, "", text, None, due))
-    db.add_all(rows)
-    await db.flush()
+    ctx.db.add_all(rows)
+    await ctx.db.flush()
+    ctx.signal_after_commit("outbox")
     return rows
 
 
@@ -156,10 +158,10 @@ def _row(
     )
 
 
-async def supersede(db: AsyncSession, booking: Booking) -> None:
+async def supersede(ctx: Context, booking: Booking) -> None:
     """A moved or cancelled booking: unsent messages about the old time must not go out
     (the new invitation or the cancellation replaces them)."""
-    await db.execute(
+    await ctx.db.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.booking_id == booking.id,

@@ -1,21 +1,22 @@
-"""Reading scheduling back: bookings visible to a user, one booking with its invites and
-delivery state, and the cases still waiting to be booked."""
+"""Reading scheduling back: which office's schedule a user sees, bookings visible to a user,
+one booking with its invites and delivery state, and the cases still waiting to be booked."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import can_book_case, can_view_case, visible_cases_clause
-from server.docket import latest_consents_many
-from server.errors import NotFound
+from server import access
+from server.context import Context
+from server.docket.parties import latest_consents_many
+from server.errors import Forbidden, NotFound
 from server.formatting import mask_phone
-from server.models.accounts import User
+from server.models.accounts import Office, User
 from server.models.docket import Case
 from server.models.scheduling import Booking, BookingStatus, OutboxMessage
-from server.scheduling.resources import BOOKABLE
+from server.scheduling.resources import BOOKABLE, office_by_code
 from server.scheduling.schemas import (
     BookingOut,
     DeliveryOut,
@@ -24,19 +25,36 @@ from server.scheduling.schemas import (
     WaitingOut,
 )
 from server.sessions import invite_url, list_invites
-from server.settings import Settings
 
 
-async def load_booking_for(db: AsyncSession, user: User, booking_id: int) -> Booking:
+async def office_for(ctx: Context, code: str | None) -> Office:
+    """The office asked about, else the user's own; 403 for an office whose schedule the
+    user may not see (``server.access.can_schedule_for_office``)."""
+    user = ctx.require_user()
+    office = await office_by_code(ctx, code) if code else await ctx.db.get(Office, user.office_id)
+    assert office is not None
+    if not access.can_schedule_for_office(user, office.id):
+        raise Forbidden("office staff see their own office's schedule only", code="other_office")
+    return office
+
+
+async def office_scope(ctx: Context, code: str | None) -> int | None:
+    """The office a list is limited to: the one asked about, else the user's own where they
+    are held to it (``server.access.own_schedule_office``), else None for every office."""
+    if not code and access.own_schedule_office(ctx.require_user()) is None:
+        return None
+    return (await office_for(ctx, code)).id
+
+
+async def load_booking_for(ctx: Context, booking_id: int) -> Booking:
     """A booking whose case the user may see; 404 otherwise (like cases)."""
-    booking = await db.get(Booking, booking_id)
-    if booking is None or not can_view_case(user, booking.case):
+    booking = await ctx.db.get(Booking, booking_id)
+    if booking is None or not access.can_view_case(ctx.require_user(), booking.case):
         raise NotFound(f"booking {booking_id} not found", code="booking_not_found")
     return booking
 
 
-def day_span(first: date, last: date, settings: Settings) -> tuple[datetime, datetime]:
-    tz = settings.tz
+def day_span(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return (
         datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC),
         datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC),
@@ -44,9 +62,7 @@ def day_span(first: date, last: date, settings: Settings) -> tuple[datetime, dat
 
 
 async def list_bookings(
-    db: AsyncSession,
-    user: User,
-    settings: Settings,
+    ctx: Context,
     first: date,
     last: date,
     *,
@@ -54,11 +70,16 @@ async def list_bookings(
     host_id: int | None = None,
     status: str = "active",
 ) -> list[Booking]:
-    start, end = day_span(first, last, settings)
+    """The bookings starting in [first, last] (court-local days) of cases the user may see."""
+    start, end = day_span(first, last, ctx.tz)
     query = (
         select(Booking)
         .join(Case, Case.id == Booking.case_id)
-        .where(visible_cases_clause(user), Booking.starts_at >= start, Booking.starts_at < end)
+        .where(
+            access.visible_cases_clause(ctx.require_user()),
+            Booking.starts_at >= start,
+            Booking.starts_at < end,
+        )
     )
     if office_id is not None:
         query = query.where(Booking.office_id == office_id)
@@ -66,20 +87,19 @@ async def list_bookings(
         query = query.where(Booking.host_id == host_id)
     if status != "all":
         query = query.where(Booking.status == status)
-    return list(await db.scalars(query.order_by(Booking.starts_at, Booking.id).limit(1000)))
+    return list(await ctx.db.scalars(query.order_by(Booking.starts_at, Booking.id).limit(1000)))
 
 
-def _local(value: datetime, settings: Settings, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return value.astimezone(settings.tz).strftime(fmt)
+def _local(value: datetime, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def host_out(user: User) -> HostOut:
     return HostOut(id=user.id, name=user.display_name, role=user.role)
 
 
-async def booking_out(
-    db: AsyncSession, user: User, settings: Settings, booking: Booking, *, detail: bool = False
-) -> BookingOut:
+async def booking_out(ctx: Context, booking: Booking, *, detail: bool = False) -> BookingOut:
+    """A booking as the API shows it; with ``detail`` its invites and delivery state too."""
     out = BookingOut(
         id=booking.id,
         case_id=booking.case_id,
@@ -93,8 +113,8 @@ async def booking_out(
         terminal=booking.terminal.name,
         starts_at=booking.starts_at,
         ends_at=booking.ends_at,
-        local_start=_local(booking.starts_at, settings),
-        local_end=_local(booking.ends_at, settings),
+        local_start=_local(booking.starts_at, ctx.tz),
+        local_end=_local(booking.ends_at, ctx.tz),
         sequence=booking.sequence,
         uid=booking.uid,
         session_id=booking.session_id,
@@ -104,19 +124,19 @@ async def booking_out(
     if not detail:
         return out
     # Invite links are handed to residents by whoever books; others see only that they exist.
-    show_links = can_book_case(user, booking.case)
-    for invite in await list_invites(db, booking.session):
+    show_links = access.can_book_case(ctx.require_user(), booking.case)
+    for invite in await list_invites(ctx, booking.session):
         out.invites.append(
             InviteOut(
                 party_id=invite.party_id,
                 party_name=invite.party.name,
-                url=invite_url(settings, invite)
+                url=invite_url(ctx.settings, invite)
                 if show_links and invite.revoked_at is None
                 else None,
                 revoked=invite.revoked_at is not None,
             )
         )
-    rows = await db.scalars(
+    rows = await ctx.db.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.booking_id == booking.id)
         .order_by(OutboxMessage.id)
@@ -140,22 +160,20 @@ async def booking_out(
     return out
 
 
-async def waiting_cases(
-    db: AsyncSession, user: User, now: datetime, office_id: int | None = None
-) -> list[WaitingOut]:
+async def waiting_cases(ctx: Context, office_id: int | None = None) -> list[WaitingOut]:
     """Cases at a bookable stage with no active booking still to come."""
     upcoming = select(Booking.case_id).where(
-        Booking.status == BookingStatus.ACTIVE, Booking.ends_at > now
+        Booking.status == BookingStatus.ACTIVE, Booking.ends_at > ctx.now()
     )
     query = select(Case).where(
-        visible_cases_clause(user),
+        access.visible_cases_clause(ctx.require_user()),
         Case.stage.in_(list(BOOKABLE)),
         Case.id.not_in(upcoming),
     )
     if office_id is not None:
         query = query.where(Case.office_id == office_id)
-    cases = list(await db.scalars(query.order_by(Case.fast_track_deadline, Case.id).limit(500)))
-    consents = await latest_consents_many(db, [c.id for c in cases])
+    cases = list(await ctx.db.scalars(query.order_by(Case.fast_track_deadline, Case.id).limit(500)))
+    consents = await latest_consents_many(ctx, [c.id for c in cases])
     out = []
     for case in cases:
         answers = consents.get(case.id, {})

@@ -3,22 +3,30 @@ video terminal, and the case itself; and who may host which kind of session.
 
 Every resource has a key that the reservations table stores: ``mediator:12``, ``judge:3``,
 ``room:2``, ``terminal:5``, ``case:40``. Rooms and terminals are ``Facility`` rows that an
-admin adds or retires; persons are users with the mediator or judge role.
+admin adds or retires; persons are users with the mediator or judge role, each with the
+court's working hours or their own (``set_working_hours``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import Invalid, NotFound
+from server import access
+from server.context import Context
+from server.errors import Forbidden, Invalid, NotFound
 from server.models.accounts import Office, Role, User
 from server.models.docket import Case, Stage
-from server.models.scheduling import Booking, Facility, Reservation, ResourceKind
-from server.scheduling.hours import MAX_MINUTES
+from server.models.scheduling import (
+    Booking,
+    Facility,
+    Reservation,
+    ResourceKind,
+    WorkingHours,
+)
+from server.scheduling.hours import MAX_MINUTES, Block, format_blocks, parse_blocks
 
 # Which stages a session can be booked for, and what kind of session it is. Mediation needs
 # every party's consent (DESIGN.md); a fast-track hearing has a 5-working-day deadline.
@@ -38,17 +46,22 @@ def case_key(case: Case) -> str:
     return f"case:{case.id}"
 
 
-async def hosts(db: AsyncSession, kind: str) -> list[User]:
+def may_host(user: User) -> bool:
+    """Mediators host mediations and judges hearings; nobody else hosts a session."""
+    return user.role in HOST_ROLE.values()
+
+
+async def hosts(ctx: Context, kind: str) -> list[User]:
     role = HOST_ROLE[kind]
-    rows = await db.scalars(
+    rows = await ctx.db.scalars(
         select(User).where(User.role == role, User.active.is_(True)).order_by(User.id)
     )
     return list(rows)
 
 
-async def host_by_id(db: AsyncSession, kind: str, user_id: int) -> User:
+async def host_by_id(ctx: Context, kind: str, user_id: int) -> User:
     """The chosen host; unknown people and people of the wrong role are named in a 422."""
-    user = await db.get(User, user_id)
+    user = await ctx.db.get(User, user_id)
     role = HOST_ROLE[kind]
     if user is None or not user.active:
         raise Invalid(f"no active user with id {user_id}", code="unknown_host")
@@ -61,23 +74,45 @@ async def host_by_id(db: AsyncSession, kind: str, user_id: int) -> User:
 
 
 async def facilities(
-    db: AsyncSession, kind: ResourceKind, office_id: int | None = None
+    ctx: Context, kind: ResourceKind, office_id: int | None = None
 ) -> list[Facility]:
     query = select(Facility).where(Facility.kind == kind, Facility.active.is_(True))
     if office_id is not None:
         query = query.where(Facility.office_id == office_id)
-    return list(await db.scalars(query.order_by(Facility.id)))
+    return list(await ctx.db.scalars(query.order_by(Facility.id)))
+
+
+def _require_resource_admin(ctx: Context) -> None:
+    if not access.can_manage_schedule_resources(ctx.require_user()):
+        raise Forbidden("your role may not do this")
+
+
+async def set_working_hours(
+    ctx: Context, user_id: int, raw: Sequence[Sequence[str]]
+) -> tuple[User, tuple[Block, ...]]:
+    """Give a mediator or judge their own working blocks (instead of the court's default)."""
+    _require_resource_admin(ctx)
+    person = await ctx.db.get(User, user_id)
+    if person is None or not may_host(person):
+        raise NotFound("no mediator or judge with that id", code="host_not_found")
+    blocks = parse_blocks(raw)
+    row = await ctx.db.get(WorkingHours, person.id)
+    if row is None:
+        ctx.db.add(WorkingHours(user_id=person.id, blocks=format_blocks(blocks)))
+    else:
+        row.blocks = format_blocks(blocks)
+    return person, blocks
 
 
 async def set_facility_count(
-    db: AsyncSession, office: Office, kind: ResourceKind, count: int
-) -> list[Facility]:
-    """Make ``count`` facilities of ``kind`` active at ``office`` (retired ones come back
-    first, so old bookings keep pointing at the same rows)."""
-    if kind == ResourceKind.ROOM and not office.is_center:
-        raise Invalid("mediation rooms belong to the center", code="rooms_at_center")
-    if kind == ResourceKind.TERMINAL and office.is_center:
-        raise Invalid("video terminals belong to the street offices", code="terminals_at_office")
+    ctx: Context, office_code: str, count: int
+) -> tuple[Office, list[Facility]]:
+    """Make ``count`` rooms (at the center) or video terminals (at a street office) active at
+    the office (retired ones come back first, so old bookings keep pointing at the same rows)."""
+    _require_resource_admin(ctx)
+    office = await office_by_code(ctx, office_code)
+    db = ctx.db
+    kind = ResourceKind.ROOM if office.is_center else ResourceKind.TERMINAL
     rows = list(
         await db.scalars(
             select(Facility)
@@ -93,18 +128,18 @@ async def set_facility_count(
     for n, row in enumerate(rows):
         row.active = n < count
     await db.flush()
-    return rows[:count]
+    return office, rows[:count]
 
 
-async def office_by_code(db: AsyncSession, code: str) -> Office:
-    office = await db.scalar(select(Office).where(Office.code == code))
+async def office_by_code(ctx: Context, code: str) -> Office:
+    office = await ctx.db.scalar(select(Office).where(Office.code == code))
     if office is None:
         raise NotFound(f"no office with code {code!r}", code="office_not_found")
     return office
 
 
 async def busy(
-    db: AsyncSession,
+    ctx: Context,
     resources: Iterable[str],
     start: datetime,
     end: datetime,
@@ -127,13 +162,13 @@ async def busy(
     )
     if exclude_booking is not None:
         query = query.where(Reservation.booking_id != exclude_booking)
-    for row in await db.scalars(query.order_by(Reservation.starts_at)):
+    for row in await ctx.db.scalars(query.order_by(Reservation.starts_at)):
         out[row.resource].append(row)
     return out
 
 
-async def release(db: AsyncSession, booking: Booking) -> None:
-    await db.execute(
+async def release(ctx: Context, booking: Booking) -> None:
+    await ctx.db.execute(
         update(Reservation)
         .where(Reservation.booking_id == booking.id, Reservation.active.is_(True))
         .values(active=False)

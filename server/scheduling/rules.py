@@ -11,12 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from server import access
-from server.docket import latest_consents
+from server.context import Context
+from server.docket.parties import latest_consents
 from server.errors import Conflict, Forbidden
-from server.models.accounts import User
 from server.models.docket import Case
 from server.models.scheduling import Booking, BookingStatus
 from server.scheduling.resources import BOOKABLE
@@ -33,9 +31,9 @@ def session_kind(case: Case) -> str:
     return kind
 
 
-async def check_consent(db: AsyncSession, case: Case) -> None:
+async def check_consent(ctx: Context, case: Case) -> None:
     """Mediation only where every party's latest answer is yes (DESIGN.md)."""
-    answers = await latest_consents(db, case)
+    answers = await latest_consents(ctx, case)
     missing = [p.name for p in case.parties if answers.get(p.id) is not True]
     if not case.parties:
         raise Conflict("the case has no parties to invite", code="no_parties")
@@ -61,14 +59,15 @@ def check_deadline(case: Case, start: datetime, tz: ZoneInfo) -> None:
         )
 
 
-def check_may_book(user: User, case: Case) -> None:
-    if not access.can_book_case(user, case):
+def check_may_book(ctx: Context, case: Case) -> None:
+    if not access.can_book_case(ctx.require_user(), case):
         raise Forbidden("your role may not book sessions for this case", code="may_not_book")
 
 
-def check_may_change(user: User, booking: Booking, now: datetime) -> None:
-    """Office staff of the case's office, the host, clerks and admins; from 30 minutes
-    before the start only court staff; nothing once the session has started."""
+def check_may_change(ctx: Context, booking: Booking) -> None:
+    """A booking still to come, changed by whom ``server.access`` allows: whoever may book
+    it and its host, and close to the start only court staff."""
+    user, now = ctx.require_user(), ctx.now()
     if booking.status != BookingStatus.ACTIVE:
         raise Conflict("this booking has been cancelled", code="booking_cancelled")
     if booking.starts_at <= now:
@@ -76,7 +75,7 @@ def check_may_change(user: User, booking: Booking, now: datetime) -> None:
     if not access.can_change_booking(user, booking.case, booking.host_id):
         raise Forbidden("you may not change this booking", code="may_not_change")
     minutes = (booking.starts_at - now).total_seconds() / 60
-    if minutes < access.LATE_CHANGE_MINUTES and not user.is_court_staff:
+    if minutes < access.LATE_CHANGE_MINUTES and not access.can_change_late(user):
         raise Forbidden(
             f"the session starts in less than {access.LATE_CHANGE_MINUTES} minutes; "
             "only court staff may change it now",

@@ -6,10 +6,13 @@ court's time zone, ``COURTLINK_TIMEZONE``). A session is given by its end or its
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from server.scheduling.hours import local_to_utc
 
 DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
@@ -32,6 +35,13 @@ class _Times(BaseModel):
         if (self.ends_at is None) == (self.duration_minutes is None):
             raise ValueError("give either ends_at or duration_minutes")
         return self
+
+    def span(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """[start, end) in UTC; a time without an offset is read in the court's zone ``tz``."""
+        start = local_to_utc(self.starts_at, tz)
+        if self.ends_at is not None:
+            return start, local_to_utc(self.ends_at, tz)
+        return start, start + timedelta(minutes=self.duration_minutes or 0)
 
 
 class BookingIn(_Times):

@@ -5,6 +5,10 @@ UPDATE SKIP LOCKED`` on PostgreSQL so several processes share the work), sends t
 any transaction, then records each result. A process that dies mid-send leaves a lease that
 runs out, and the row is sent again: delivery is at least once. E-mail waits in the outbox
 while ``COURTLINK_SMTP_URL`` is empty; SMS goes through ``server.scheduling.sms``.
+
+The sender is built from the ``Court`` (its settings and clock, read at each pass so a held
+clock holds here too) and started by the app's task supervisor; ``wake`` is what the court's
+"outbox" signal calls after a booking change commits (``server.scheduling.outbox.enqueue``).
 """
 
 from __future__ import annotations
@@ -12,18 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.context import Court
 from server.db import transaction
 from server.models.base import utcnow
 from server.models.scheduling import OutboxMessage, OutboxStatus
 from server.scheduling.mail import SmtpTarget, build_email, parse_smtp_url, send_email
 from server.scheduling.sms import SmsBackend, load_backend
-from server.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -37,14 +40,9 @@ def backoff(attempts: int) -> timedelta:
 
 
 class OutboxSender:
-    def __init__(
-        self,
-        settings: Settings,
-        clock: Callable[[], datetime] = utcnow,
-        poll_seconds: float = 10.0,
-    ) -> None:
-        self.settings = settings
-        self.clock = clock
+    def __init__(self, court: Court, poll_seconds: float = 10.0) -> None:
+        self.court = court
+        self.settings = settings = court.settings
         self.poll_seconds = poll_seconds
         self.smtp: SmtpTarget | None = (
             parse_smtp_url(settings.smtp_url) if settings.smtp_url else None
@@ -93,7 +91,7 @@ class OutboxSender:
         self, maker: async_sessionmaker[AsyncSession], now: datetime | None = None
     ) -> int:
         """One pass over what is due at ``now``; returns how many were sent."""
-        now = now or self.clock()
+        now = now or self.court.clock()
         async with transaction(maker) as db:
             claimed = await self._claim(db, now)
             db.expunge_all()

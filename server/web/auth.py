@@ -16,9 +16,19 @@ from server import auth
 from server.context import Actor, Context
 from server.errors import Forbidden, Unauthorized
 from server.models.accounts import User
+from server.models.docket import Party
 from server.web.context import STATIC_PREFIX
-from server.web.errors import Handler
-from server.web.keys import AUTH_VIA, CSRF_NEW, CSRF_TOKEN, CTX, SESSION_EXPIRED, SETTINGS, USER
+from server.web.keys import (
+    AUTH_VIA,
+    CSRF_NEW,
+    CSRF_TOKEN,
+    CTX,
+    PARTY,
+    SESSION_EXPIRED,
+    SETTINGS,
+    USER,
+    Handler,
+)
 
 SESSION_COOKIE = "cl_session"
 CSRF_COOKIE = "cl_csrf"
@@ -145,6 +155,15 @@ def csrf_exempt(handler: Handler) -> Handler:
     """Mark a handler that authenticates by other means (e.g. a signed invite token)."""
     handler.csrf_exempt = True  # type: ignore[attr-defined]
     return handler
+
+
+def enter_as_party(request: web.Request, party: Party) -> None:
+    """A party authenticated by their invite link acts as that party (the audit names them),
+    unless an account is logged in on the same browser: then the account answers for it."""
+    request[PARTY] = party
+    ctx = request[CTX]
+    if ctx.actor.kind != "user":
+        ctx.actor = Actor.for_party(party, request.remote)
 
 
 def require_user(request: web.Request) -> User:

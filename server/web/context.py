@@ -12,8 +12,7 @@ from aiohttp import web
 
 from server.context import Actor
 from server.i18n import LANG_COOKIE, pick_lang
-from server.web.errors import Handler
-from server.web.keys import COURT, CTX, DB, LANG
+from server.web.keys import COURT, CTX, DB, LANG, Handler
 
 STATIC_PREFIX = "/static/"
 

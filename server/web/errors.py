@@ -6,17 +6,15 @@ for the API and anything asking for JSON, a readable page otherwise.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from server import errors as e
+from server.web.keys import Handler
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Most specific first: the first class an error is an instance of decides its status.
 _STATUS: tuple[tuple[type[e.AppError], int], ...] = (

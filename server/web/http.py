@@ -1,29 +1,54 @@
 """Request and response helpers every handler shares: body parsing and redirects.
 
 ``read_json`` is the one way an API handler reads its body: it rejects a wrong content type,
-malformed JSON, unknown fields and wrong types with the error model's 4xx.
+malformed JSON, unknown fields and wrong types with the error model's 4xx. ``read_body``
+(and ``read_capped`` for one part of a multipart form) read a body that may be larger than
+``max_body_bytes`` (a signature image, an uploaded PDF) up to the route's own cap.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterable
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from server.errors import BadRequest, UnsupportedMedia, parse_model
+from server.errors import BadRequest, PayloadTooLarge, UnsupportedMedia, parse_model
 from server.i18n import DEFAULT_LANG
 from server.web.auth import csrf_token
 from server.web.keys import CATALOGS, JINJA, LANG, SETTINGS, USER
 
 M = TypeVar("M", bound=BaseModel)
+CHUNK = 64 * 1024
 
 
-async def read_json(request: web.Request, model: type[M]) -> M:
+async def read_capped(chunks: AsyncIterable[bytes], cap: int, what: str = "the body") -> bytes:
+    """Everything ``chunks`` yields, refused with 413 as soon as it passes ``cap`` bytes (so
+    an oversized upload is never held whole in memory)."""
+    buf = bytearray()
+    async for chunk in chunks:
+        buf += chunk
+        if len(buf) > cap:
+            raise PayloadTooLarge(f"{what} is larger than {cap} bytes")
+    return bytes(buf)
+
+
+async def read_body(request: web.Request, cap: int | None = None) -> bytes:
+    """The request body; with ``cap``, the route's own limit instead of ``max_body_bytes``
+    (413 above it, before reading when the declared length already says so)."""
+    if cap is None:
+        return await request.read()
+    if request.content_length is not None and request.content_length > cap:
+        raise PayloadTooLarge(f"the body is larger than {cap} bytes")
+    return await read_capped(request.content.iter_chunked(CHUNK), cap)
+
+
+async def read_json(request: web.Request, model: type[M], *, cap: int | None = None) -> M:
     if request.content_type != "application/json":
         raise UnsupportedMedia("send the body as application/json")
-    raw = await request.read()
+    raw = await read_body(request, cap)
     try:
         data: Any = json.loads(raw) if raw else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

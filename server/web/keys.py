@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from server.scheduling.sender import OutboxSender
     from server.tasks import Supervisor
     from server.workdays import WorkCalendar
+
+# What a handler or middleware continuation is.
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)

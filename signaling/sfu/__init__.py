@@ -1,6 +1,7 @@
 """Pass-through SFU on aiortc: forwards VP8/Opus RTP between the participants of a room with
-no decode and no encode. ``Sfu`` is the API signaling uses; ``MediaTap`` is how recordings
-see the forwarded packets (``FrameAssembler`` rebuilds frames from them)."""
+no decode and no encode. ``Sfu`` is the API the hub uses; ``MediaTap`` is how the hub sees
+tracks enter and leave rooms and hands their packets on (``FrameAssembler`` rebuilds frames
+from them)."""
 
 from signaling.sfu.media import EncodedFrame, FrameAssembler, MediaPacket, MediaTap
 from signaling.sfu.sfu import Sfu, SfuError

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from signaling.sfu.media import (
     MediaPacket,
     MediaTap,
+    PacketSink,
     payload_end,
     payload_offset,
     vp8_keyframe_start,
@@ -188,7 +189,10 @@ class InboundTrack:
         self.track_id = f"{peer_id}:{label}"
         self.ssrc = ssrc
         self.outlets: tuple[Outlet, ...] = ()
-        self.taps: tuple[MediaTap, ...] = ()
+        # The taps told this track started in its room, each with the sink it gave (or
+        # None); ``sinks`` is what the forwarding path calls, kept as a flat tuple for speed.
+        self.taps: tuple[tuple[MediaTap, PacketSink | None], ...] = ()
+        self.sinks: tuple[PacketSink, ...] = ()
         self._send_pli = send_pli
         self._on_first_packet = on_first_packet
         self._ring: list[bytes | None] = [None] * RING if self.is_video else []
@@ -252,13 +256,13 @@ class InboundTrack:
             self._on_first_packet(self)
         for outlet in self.outlets:
             outlet.send(b0, b1, payload, seq, ts, keyframe, now)
-        if self.taps:
+        if self.sinks:
             packet = MediaPacket(
                 seq, ts, bool(b1 & 0x80), b1 & 0x7F,
                 data[off : payload_end(data)], keyframe, now,
             )  # fmt: skip
-            for tap in self.taps:
-                tap.on_media(self.peer_id, self.track_id, packet)
+            for sink in self.sinks:
+                sink(packet)
 
     def sample_bitrate(self, now: float) -> None:
         then, before = self._rate_mark

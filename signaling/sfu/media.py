@@ -2,7 +2,8 @@
 
 - RTP header parsing on raw bytes (the forwarding path never builds aiortc ``RtpPacket``s);
 - VP8 payload descriptor (RFC 7741): keyframe start and picture id, from a few bytes;
-- ``MediaPacket`` and ``MediaTap``: what a tap (recordings) receives for every forwarded packet;
+- ``MediaTap``: how the hub watches tracks enter and leave rooms and where their packets
+  (``signaling.events.MediaPacket``) go;
 - ``FrameAssembler``: turns a tap's packets back into whole encoded frames (VP8 frames with
   the payload descriptors removed, or Opus packets), for recorders and tests.
 """
@@ -12,6 +13,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from typing import Protocol
+
+from signaling.events import MediaPacket, PacketSink
+
+__all__ = ["EncodedFrame", "FrameAssembler", "MediaPacket", "MediaTap", "PacketSink"]
 
 _U32 = struct.Struct("!I")
 
@@ -66,38 +71,23 @@ def vp8_picture_id(data: bytes, off: int) -> int | None:
     return data[pos]
 
 
-@dataclass(slots=True)
-class MediaPacket:
-    """One forwarded RTP packet, as the publisher sent it (header fields are the publisher's,
-    before the per-subscriber rewrite). ``payload`` is the RTP payload without padding: for
-    VP8 it still begins with the VP8 payload descriptor; for Opus it is one Opus packet."""
-
-    sequence_number: int
-    timestamp: int
-    marker: bool
-    payload_type: int
-    payload: bytes
-    keyframe: bool
-    arrival: float
-
-
 class MediaTap(Protocol):
-    """Receives every forwarded media unit of every publisher that is in a room.
+    """Watches the tracks forwarded in rooms. The hub is the product's tap: it turns these
+    calls into the typed events of ``signaling.events`` for its listeners.
 
-    Called synchronously on the event loop from the forwarding path: return quickly (queue
-    the work, bounded). ``on_media`` gets RTP packets (``MediaPacket``) in arrival order, not
-    reassembled frames: feed them to a ``FrameAssembler`` to get encoded frames for remuxing.
-    ``on_track_start`` is called when a live track enters a room (or when the tap is added),
-    ``on_track_end`` when it leaves the room, stops, or its peer goes away. The track ids are
-    ``"<peer_id>:<label>"`` with label "camera", "screen" or "audio"; codec "VP8" or "opus"
-    (RTP clock 90 kHz for VP8, 48 kHz for Opus).
+    Called synchronously on the event loop from the forwarding path: return quickly.
+    ``on_track_start`` is called when a live track enters a room (or when the tap is added);
+    it returns where that track's packets go from now on (a ``PacketSink``, called once per
+    forwarded ``MediaPacket`` in arrival order, not reassembled frames), or None.
+    ``on_track_end`` is called when the track leaves the room, stops, or its peer goes away;
+    its sink gets nothing after that. The track ids are ``"<peer_id>:<label>"`` with label
+    "camera", "screen" or "audio"; codec "VP8" or "opus" (RTP clock 90 kHz for VP8, 48 kHz
+    for Opus).
     """
 
     def on_track_start(
         self, peer_id: str, room: str, track_id: str, kind: str, label: str, codec: str
-    ) -> None: ...
-
-    def on_media(self, peer_id: str, track_id: str, packet: MediaPacket) -> None: ...
+    ) -> PacketSink | None: ...
 
     def on_track_end(self, peer_id: str, track_id: str) -> None: ...
 

@@ -22,7 +22,7 @@ from signaling.sfu import baseline
 from signaling.sfu.forward import DEFAULT_MAX_QUEUE_BYTES, InboundTrack, Outlet
 from signaling.sfu.media import MediaTap
 from signaling.sfu.peer import Peer, Slot, cap_video_bitrate
-from signaling.sfu.stats import end_taps, peer_stats, start_taps
+from signaling.sfu.stats import end_taps, peer_stats, start_taps, stop_tap
 from signaling.sfu.trim import Trimmer
 
 log = logging.getLogger(__name__)
@@ -183,15 +183,14 @@ class Sfu:
             self._screen_stopped(peer, track)
 
     def add_tap(self, tap: MediaTap) -> None:
-        """Start calling ``tap`` for every forwarded packet (see ``MediaTap``); tracks already
-        live in a room get ``on_track_start`` now."""
+        """Tell ``tap`` about every track live in a room from now on, and send their packets
+        where it says (see ``MediaTap``); tracks already live get ``on_track_start`` now."""
         self._taps.append(tap)
         for peer in self._peers.values():
             if peer.room:
                 for track in peer.inbound.values():
                     if track.live:
                         start_taps([tap], peer.room, track)
-                        track.taps = tuple(self._taps)
 
     def request_keyframes(self, peer_ids: Iterable[str]) -> None:
         """Ask these peers' cameras and screens for a keyframe (rate-limited per track), e.g.
@@ -208,7 +207,7 @@ class Sfu:
         self._taps.remove(tap)
         for peer in self._peers.values():
             for track in peer.inbound.values():
-                track.taps = tuple(t for t in track.taps if t is not tap)
+                stop_tap(tap, track)
 
     def stats(self) -> dict[str, Any]:
         """Per peer: room, connection state, per published track packets/frames in, keyframes,

@@ -6,28 +6,41 @@ from collections.abc import Sequence
 from typing import Any
 
 from signaling.sfu.forward import InboundTrack, Outlet
-from signaling.sfu.media import MediaTap
+from signaling.sfu.media import MediaTap, PacketSink
 from signaling.sfu.peer import Peer
 
 
 def start_taps(taps: Sequence[MediaTap], room: str, track: InboundTrack) -> None:
-    """Announce a live track entering ``room`` and route its packets to the taps."""
+    """Announce a live track entering ``room`` to the taps that do not know it yet, and send
+    its packets to the sinks they give."""
+    added: list[tuple[MediaTap, PacketSink | None]] = []
     for tap in taps:
-        tap.on_track_start(
+        if any(tap is known for known, _ in track.taps):  # by identity: need not be hashable
+            continue
+        sink = tap.on_track_start(
             track.peer_id, room, track.track_id, track.kind, track.label, track.codec
         )
-    # by identity: a tap need not be hashable
-    track.taps = (*track.taps, *(t for t in taps if all(t is not x for x in track.taps)))
-    if taps:
+        added.append((tap, sink))
+    if not added:
+        return
+    track.taps = (*track.taps, *added)
+    track.sinks = tuple(sink for _, sink in track.taps if sink is not None)
+    if any(sink is not None for _, sink in added):
         # a recorder starts its file at a keyframe: don't make it wait for the browser's next
         track.request_keyframe()
 
 
+def stop_tap(tap: MediaTap, track: InboundTrack) -> None:
+    """Stop sending the track's packets to ``tap`` (removed), without telling it."""
+    track.taps = tuple((t, s) for t, s in track.taps if t is not tap)
+    track.sinks = tuple(sink for _, sink in track.taps if sink is not None)
+
+
 def end_taps(track: InboundTrack) -> None:
-    """The track left its room (or stopped): tell its taps, stop routing to them."""
-    for tap in track.taps:
+    """The track left its room (or stopped): stop sending to the taps' sinks, tell them."""
+    taps, track.taps, track.sinks = track.taps, (), ()
+    for tap, _ in taps:
         tap.on_track_end(track.peer_id, track.track_id)
-    track.taps = ()
 
 
 def peer_stats(peer: Peer) -> dict[str, Any]:

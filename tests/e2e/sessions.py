@@ -14,9 +14,9 @@ from sqlalchemy import select
 from server.models.accounts import Office
 from server.models.docket import Case, Party
 from server.sessions import create_invite, create_session
-from server.web.keys import SESSIONMAKER
 from tests.e2e.conftest import LiveServer, LiveUser, log_in
 from tests.e2e.firefox import Tab
+from tests.helpers import unit
 
 Driver = Page | Tab
 
@@ -106,7 +106,8 @@ async def open_page(browser: Browser, server: LiveServer, refused: list[str]) ->
 async def seed(server: LiveServer, live_user: LiveUser) -> tuple[int, str]:
     med = await live_user("med", "mediator", display_name="王调解员")
     await live_user("office", "office_staff", office="pingtan", display_name="平潭街工作人员")
-    async with server.app[SESSIONMAKER]() as db:
+    async with unit(server.app, med) as ctx:
+        db = ctx.db
         office = await db.scalar(select(Office).where(Office.code == "pingtan"))
         case = Case(cause="民间借贷纠纷", office_id=office.id, mediator_id=med.id,
                     stage="pre_litigation_mediation")  # fmt: skip
@@ -114,10 +115,9 @@ async def seed(server: LiveServer, live_user: LiveUser) -> tuple[int, str]:
         db.add(case)
         await db.flush()
         await db.refresh(case, ["parties", "mediator", "office"])
-        session = await create_session(db, med, case, kind="mediation")
-        _inv, url = await create_invite(db, med, session, case.parties[0], settings=server.settings)
-        await db.commit()
-        return session.id, url
+        session = await create_session(ctx, case, kind="mediation")
+        _inv, url = await create_invite(ctx, session, case.parties[0])
+    return session.id, url
 
 
 async def host_in_main(

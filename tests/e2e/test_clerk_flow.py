@@ -9,12 +9,11 @@ Screenshots of the case page and the docket go to /tmp (``COURTLINK_SCREENSHOTS`
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.async_api import Page, expect
 
-from server import docket
 from server.models.docket import Case
 from server.web.keys import CALENDAR, SESSIONMAKER
 from tests.docket_helpers import OTHER_ID, PERSON_ID
@@ -71,7 +70,7 @@ async def test_clerk_registers_and_moves_a_case_to_overdue(
     await expect(page.locator("#stage .badge.ok")).to_have_text("期限内")
 
     # Five working days pass (set in the database).
-    today = docket.local_today(live_server.settings.tz)
+    today = datetime.now(live_server.settings.tz).date()
     async with live_server.app[SESSIONMAKER]() as db:
         case = await db.get(Case, case_id)
         assert case is not None and case.stage == "fast_track"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from server.agreements import drafting
 from server.agreements.terms import Terms
-from server.models.accounts import Office, User
+from server.models.accounts import Office
 from server.models.agreements import AgreementSignature
 from server.models.docket import Case, Party
 from server.sessions import create_invite, create_session
@@ -23,13 +23,15 @@ from tests.e2e.sessions import (  # the session room's own helpers
     pass_selftest_and_join,
     wait_place,
 )
+from tests.helpers import unit
 
 pytestmark = pytest.mark.e2e
 
 
 async def _world(live_server, live_user) -> tuple[str, int]:
     mediator = await live_user("med", "mediator", display_name="王调解")
-    async with live_server.app[SESSIONMAKER]() as db:
+    async with unit(live_server.app, mediator) as ctx:
+        db = ctx.db
         office = await db.scalar(select(Office).where(Office.code == "shaping"))
         assert office is not None
         case = Case(number="（2026）晋0303民诉前调21号", cause="民间借贷纠纷",
@@ -38,8 +40,6 @@ async def _world(live_server, live_user) -> tuple[str, int]:
         case.parties = [Party(side="applicant", name="张三"), Party(side="respondent", name="李四")]
         db.add(case)
         await db.flush()
-        med = await db.get(User, mediator.id)
-        assert med is not None
         terms = Terms.model_validate({
             "obligations": [{"obligor_party_id": case.parties[1].id,
                              "obligee_party_id": case.parties[0].id, "action": "pay",
@@ -47,13 +47,10 @@ async def _world(live_server, live_user) -> tuple[str, int]:
                              "due_date": "2026-12-31", "method": "bank_transfer"}],
             "clauses": ["双方就本纠纷再无其他争议。"],
         })  # fmt: skip
-        await drafting.create(db, med, case, terms, court_name="平潭区人民法院",
-                              session_id=None, request=None)  # fmt: skip
-        session = await create_session(db, med, case, kind="mediation")
-        _invite, url = await create_invite(db, med, session, case.parties[0],
-                                           settings=live_server.settings)  # fmt: skip
+        await drafting.create(ctx, case, terms)  # under the court's name, 平潭区人民法院
+        session = await create_session(ctx, case, kind="mediation")
+        _invite, url = await create_invite(ctx, session, case.parties[0])
         party_id = case.parties[0].id
-        await db.commit()
     return url.rsplit("/", 1)[1], party_id
 
 

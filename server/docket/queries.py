@@ -1,29 +1,23 @@
-"""Reading the docket: search with filters and pages, the timeline, a case's numbers, and
-the fast-track overdue and due-soon lists (re-exported by ``server.docket``).
+"""Reading the docket: search with filters and pages, the timeline, a case's numbers, the
+fast-track overdue and due-soon lists, and the court's people a case can be assigned to.
 
-Every list is limited by ``server.access.visible_cases_clause``: office staff see only their
-own office's cases, whatever the filters say.
+Every list of cases is limited by ``server.access.visible_cases_clause``: office staff see
+only their own office's cases, whatever the filters say. "Today" is ``ctx.today()``, the
+court-local date of the context's clock.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import ColumnElement, Select, exists, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import visible_cases_clause
-from server.docket_schemas import CaseFilters
-from server.models.accounts import Office, User
+from server.context import Context
+from server.docket.schemas import CaseFilters
+from server.models.accounts import Office, Role, User
 from server.models.docket import Case, CaseNumber, DocketEntry, Party, Stage
-from server.workdays import WorkCalendar
-
-
-def local_today(tz: ZoneInfo | str = "Asia/Shanghai") -> date:
-    """Today's date at the court (deadlines and case-number years are court-local)."""
-    return datetime.now(ZoneInfo(tz) if isinstance(tz, str) else tz).date()
 
 
 @dataclass
@@ -78,14 +72,11 @@ def filtered(user: User, filters: CaseFilters, today: date) -> Select[Case]:
     return stmt
 
 
-async def list_cases(
-    db: AsyncSession, user: User, filters: CaseFilters, *, today: date | None = None
-) -> CasePage:
-    """One page of the cases ``user`` may see matching ``filters``, newest first."""
-    today = today or local_today()
-    stmt = filtered(user, filters, today)
-    total = await db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = await db.scalars(
+async def list_cases(ctx: Context, filters: CaseFilters) -> CasePage:
+    """One page of the cases the user may see matching ``filters``, newest first."""
+    stmt = filtered(ctx.require_user(), filters, ctx.today())
+    total = await ctx.db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = await ctx.db.scalars(
         stmt.order_by(Case.created_at.desc(), Case.id.desc())
         .limit(filters.per_page)
         .offset((filters.page - 1) * filters.per_page)
@@ -93,41 +84,40 @@ async def list_cases(
     return CasePage(list(rows.unique()), int(total or 0), filters.page, filters.per_page, filters)
 
 
-async def timeline(db: AsyncSession, case: Case) -> list[DocketEntry]:
+async def timeline(ctx: Context, case: Case) -> list[DocketEntry]:
     """The case's docket entries, oldest first."""
-    rows = await db.scalars(
+    rows = await ctx.db.scalars(
         select(DocketEntry).where(DocketEntry.case_id == case.id).order_by(DocketEntry.id)
     )
     return list(rows.unique())
 
 
-async def case_numbers(db: AsyncSession, case: Case) -> list[CaseNumber]:
+async def case_numbers(ctx: Context, case: Case) -> list[CaseNumber]:
     """Every number the case has carried, in the order given."""
-    rows = await db.scalars(
+    rows = await ctx.db.scalars(
         select(CaseNumber).where(CaseNumber.case_id == case.id).order_by(CaseNumber.id)
     )
     return list(rows)
 
 
-async def overdue_cases(db: AsyncSession, user: User, today: date) -> list[Case]:
+async def overdue_cases(ctx: Context) -> list[Case]:
     """Fast-track cases past their 5-working-day deadline, the most overdue first."""
-    rows = await db.scalars(
+    rows = await ctx.db.scalars(
         select(Case)
-        .where(visible_cases_clause(user), _overdue(today))
+        .where(visible_cases_clause(ctx.require_user()), _overdue(ctx.today()))
         .order_by(Case.fast_track_deadline, Case.id)
     )
     return list(rows.unique())
 
 
-async def due_soon_cases(
-    db: AsyncSession, user: User, today: date, calendar: WorkCalendar
-) -> list[Case]:
+async def due_soon_cases(ctx: Context) -> list[Case]:
     """Fast-track cases whose deadline is today or the next working day."""
-    horizon = calendar.next_workday(today)
-    rows = await db.scalars(
+    today = ctx.today()
+    horizon = ctx.calendar.next_workday(today)
+    rows = await ctx.db.scalars(
         select(Case)
         .where(
-            visible_cases_clause(user),
+            visible_cases_clause(ctx.require_user()),
             Case.stage == Stage.FAST_TRACK,
             Case.fast_track_deadline >= today,
             Case.fast_track_deadline <= horizon,
@@ -135,3 +125,19 @@ async def due_soon_cases(
         .order_by(Case.fast_track_deadline, Case.id)
     )
     return list(rows.unique())
+
+
+async def assignable_people(ctx: Context) -> list[User]:
+    """The court's active judges, mediators and clerks, by role and name: who a case can be
+    assigned to, and who the docket can be filtered by."""
+    rows = await ctx.db.scalars(
+        select(User)
+        .where(User.active.is_(True), User.role.in_([Role.JUDGE, Role.MEDIATOR, Role.CLERK]))
+        .order_by(User.role, User.display_name)
+    )
+    return list(rows.unique())
+
+
+async def all_offices(ctx: Context) -> list[Office]:
+    """Every office, the center first (the order they were created in)."""
+    return list(await ctx.db.scalars(select(Office).order_by(Office.id)))

@@ -4,9 +4,10 @@ A submission becomes an ``intake`` case through the docket's own ``create_case``
 timeline, audit all happen there), with the applicant's answer to "do you agree to mediate?"
 recorded as their consent, and a short tracking code the resident can look up later.
 
-Anonymous submissions are rate-limited per address (``settings.intake_rate_per_hour``),
-counted in ``RateEvent`` rows; office staff submitting on a resident's behalf are logged in
-and not limited. Failed tracking-code lookups are limited too, so codes cannot be guessed.
+Anonymous submissions are rate-limited per address (``settings.intake_rate_per_hour``; the
+address is ``ctx.actor.address``), counted in ``RateEvent`` rows; office staff submitting on a
+resident's behalf are logged in and not limited. Failed tracking-code lookups are limited
+too, so codes cannot be guessed.
 """
 
 from __future__ import annotations
@@ -19,20 +20,16 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import docket
-from server.docket_schemas import CaseCreate, PartyIn, Side, validate_id_number
+from server.context import Context
+from server.docket.cases import create_case, registration_source
+from server.docket.schemas import CaseCreate, PartyIn, Side, validate_id_number
+from server.docket.stages import STAGE_LABELS
 from server.errors import Invalid, NotFound, TooManyRequests
-from server.models.accounts import Office, RateEvent, Role, User
-from server.models.base import utcnow
+from server.models.accounts import Office, RateEvent
 from server.models.docket import Case
-from server.stages import STAGE_LABELS
-from server.web.auth import client_address
-from server.web.keys import SETTINGS
 
 # 32 symbols: no 0/O and no 1/I, so a code read out over the phone cannot be misheard.
 TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -176,22 +173,28 @@ def new_code() -> str:
     return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
 
 
-async def street_offices(db: AsyncSession) -> list[Office]:
-    rows = await db.scalars(select(Office).where(Office.is_center.is_(False)).order_by(Office.id))
+async def street_offices(ctx: Context) -> list[Office]:
+    rows = await ctx.db.scalars(
+        select(Office).where(Office.is_center.is_(False)).order_by(Office.id)
+    )
     return list(rows)
 
 
-async def _lock_address(db: AsyncSession, bucket: str, address: str) -> None:
+def _address(ctx: Context) -> str:
+    return ctx.actor.address or "unknown"
+
+
+async def _lock_address(ctx: Context, bucket: str, address: str) -> None:
     # PostgreSQL: serialize one address's requests so a burst cannot slip past the count.
     # SQLite transactions are already serialized by BEGIN IMMEDIATE.
-    if db.get_bind().dialect.name == "postgresql":
+    if ctx.db.get_bind().dialect.name == "postgresql":
         key = _PG_LOCK_BASE * 2**32 + zlib.crc32(f"{bucket}:{address}".encode())
-        await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        await ctx.db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
-async def _count_recent(db: AsyncSession, bucket: str, address: str) -> int:
-    since = utcnow() - timedelta(hours=1)
-    count = await db.scalar(
+async def _count_recent(ctx: Context, bucket: str, address: str) -> int:
+    since = ctx.now() - timedelta(hours=1)
+    count = await ctx.db.scalar(
         select(func.coalesce(func.sum(RateEvent.weight), 0)).where(
             RateEvent.bucket == bucket, RateEvent.address == address, RateEvent.at >= since
         )
@@ -205,30 +208,33 @@ _TOO_MANY = {
 }
 
 
-async def check_rate(db: AsyncSession, request: web.Request, bucket: str, limit: int) -> None:
+async def check_rate(ctx: Context, bucket: str, limit: int) -> None:
     """Refuse with 429 once the caller's address has used ``limit`` events in the last hour."""
-    address = client_address(request)
-    await _lock_address(db, bucket, address)
-    if await _count_recent(db, bucket, address) >= limit:
+    address = _address(ctx)
+    await _lock_address(ctx, bucket, address)
+    if await _count_recent(ctx, bucket, address) >= limit:
         raise TooManyRequests(_TOO_MANY[bucket], code="rate_limited")
 
 
-async def _unique_code(db: AsyncSession) -> str:
+def _count_event(ctx: Context, bucket: str) -> None:
+    ctx.db.add(RateEvent(bucket=bucket, address=_address(ctx), at=ctx.now()))
+
+
+async def _unique_code(ctx: Context) -> str:
     for _ in range(10):
         code = new_code()
-        if await db.scalar(select(Case.id).where(Case.tracking_code == code)) is None:
+        if await ctx.db.scalar(select(Case.id).where(Case.tracking_code == code)) is None:
             return code
     raise RuntimeError("could not find a free tracking code")  # 32**8 codes: never in practice
 
 
-async def submit(
-    db: AsyncSession, request: web.Request, data: IntakeIn, *, user: User | None
-) -> Case:
-    """Turn a submission into an ``intake`` case; raises Invalid / TooManyRequests."""
-    settings = request.app[SETTINGS]
+async def submit(ctx: Context, data: IntakeIn) -> Case:
+    """Turn a submission into an ``intake`` case; raises Invalid / TooManyRequests. Without
+    a logged-in user the submission counts against the address's hourly limit."""
+    user = ctx.user
     if user is None:
-        await check_rate(db, request, SUBMIT_BUCKET, settings.intake_rate_per_hour)
-    office = await db.scalar(
+        await check_rate(ctx, SUBMIT_BUCKET, ctx.settings.intake_rate_per_hour)
+    office = await ctx.db.scalar(
         select(Office).where(Office.code == data.office, Office.is_center.is_(False))
     )
     if office is None:
@@ -236,7 +242,6 @@ async def submit(
             f"office: unknown street office {data.office!r}",
             details=[{"field": "office", "message": "unknown street office"}],
         )
-    source = "office" if user is not None and user.role == Role.OFFICE_STAFF else "online"
     create = CaseCreate(
         cause=data.cause,
         facts=data.facts,
@@ -248,17 +253,15 @@ async def submit(
             _party_in("respondent", data.respondent, consent=None),
         ],
     )
-    case = await docket.create_case(
-        db,
-        user,
+    case = await create_case(
+        ctx,
         create,
         office_id=office.id,
-        source=source,
-        request=request,
-        tracking_code=await _unique_code(db),
+        source=registration_source(user, online=True),
+        tracking_code=await _unique_code(ctx),
     )
     if user is None:
-        db.add(RateEvent(bucket=SUBMIT_BUCKET, address=client_address(request)))
+        _count_event(ctx, SUBMIT_BUCKET)
     return case
 
 
@@ -276,21 +279,20 @@ def _party_in(side: Side, party: IntakeParty, *, consent: bool | None) -> PartyI
     )
 
 
-async def lookup(db: AsyncSession, request: web.Request, raw_code: str) -> Case:
+async def lookup(ctx: Context, raw_code: str) -> Case:
     """The case behind a tracking code; a miss counts against the address's lookup budget.
 
-    The miss is committed on its own (the request then ends in 404 and rolls back), as
+    The miss is committed on its own (the unit of work then ends in 404 and rolls back), as
     failed logins are, or guessing would cost nothing.
     """
-    settings = request.app[SETTINGS]
-    limit = settings.intake_rate_per_hour * LOOKUP_FACTOR
-    await check_rate(db, request, LOOKUP_BUCKET, limit)
+    limit = ctx.settings.intake_rate_per_hour * LOOKUP_FACTOR
+    await check_rate(ctx, LOOKUP_BUCKET, limit)
     code = normalize_code(raw_code)
     case = None
     if code is not None:
-        case = await db.scalar(select(Case).where(Case.tracking_code == code))
+        case = await ctx.db.scalar(select(Case).where(Case.tracking_code == code))
     if case is None:
-        db.add(RateEvent(bucket=LOOKUP_BUCKET, address=client_address(request)))
-        await db.commit()
+        _count_event(ctx, LOOKUP_BUCKET)
+        await ctx.db.commit()
         raise NotFound("no dispute has this tracking code", code="tracking_code_not_found")
     return case

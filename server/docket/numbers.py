@@ -13,14 +13,11 @@ the counter back with it. On SQLite every write transaction is serialized (BEGIN
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit import _PG_LOCK_KEY
-from server.models.base import utcnow
+from server.context import Context
 from server.models.docket import Case, CaseNumber, CaseNumberCounter, Stage
 
 # The track (字号) a stage's number is drawn from.
@@ -36,8 +33,9 @@ def format_number(year: int, court_code: str, track: str, seq: int) -> str:
     return f"({year}){court_code}{track}{seq}号"
 
 
-async def next_seq(db: AsyncSession, year: int, track: str) -> int:
+async def next_seq(ctx: Context, year: int, track: str) -> int:
     """Take the next number of ``track`` in ``year`` inside the caller's transaction."""
+    db = ctx.db
     dialect = db.get_bind().dialect.name
     if dialect == "postgresql":
         # Every docket change also appends to the audit chain, which takes this advisory lock.
@@ -62,27 +60,21 @@ async def next_seq(db: AsyncSession, year: int, track: str) -> int:
     return int(seq)
 
 
-async def assign_number(
-    db: AsyncSession,
-    case: Case,
-    stage: Stage,
-    *,
-    court_code: str,
-    at: datetime | None = None,
-    year: int,
-) -> CaseNumber:
-    """Give ``case`` the next number of ``stage``'s track for ``year`` (the court-local year
-    of assignment) and make it the case's current number."""
+async def assign_number(ctx: Context, case: Case, stage: Stage) -> CaseNumber:
+    """Give ``case`` the next number of ``stage``'s track for the court-local year of
+    ``ctx.today()``, in the court's code (``settings.court_code``), and make it the case's
+    current number."""
     track = TRACKS[stage]
-    seq = await next_seq(db, year, track)
+    year = ctx.today().year
+    seq = await next_seq(ctx, year, track)
     row = CaseNumber(
         case_id=case.id,
-        number=format_number(year, court_code, track, seq),
+        number=format_number(year, ctx.settings.court_code, track, seq),
         track=track,
         year=year,
         seq=seq,
-        assigned_at=at or utcnow(),
+        assigned_at=ctx.now(),
     )
-    db.add(row)
+    ctx.db.add(row)
     case.number = row.number
     return row

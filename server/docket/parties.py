@@ -1,4 +1,4 @@
-"""Parties of a case and their consent to mediate (re-exported by ``server.docket``).
+"""Parties of a case and their consent to mediate.
 
 A consent is never edited: each answer is a new row and the latest row per party counts, so
 the docket keeps the history of who said what when.
@@ -6,24 +6,19 @@ the docket keeps the history of who said what when.
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from aiohttp import web
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access
-from server.docket_log import log_change
-from server.docket_schemas import PartyIn, PartyUpdate, validate_id_number
+from server.context import Context
+from server.docket.log import log_change
+from server.docket.schemas import PartyIn, PartyUpdate, validate_id_number
 from server.errors import Forbidden, Invalid, NotFound
-from server.models.accounts import User
-from server.models.base import utcnow
 from server.models.docket import Case, Consent, Party
 
 
-async def latest_consents(db: AsyncSession, case: Case) -> dict[int, bool]:
+async def latest_consents(ctx: Context, case: Case) -> dict[int, bool]:
     """party_id -> that party's latest recorded answer (parties never asked are absent)."""
-    rows = await db.execute(
+    rows = await ctx.db.execute(
         select(Consent.party_id, Consent.consents)
         .where(Consent.case_id == case.id)
         .order_by(Consent.id)
@@ -31,12 +26,12 @@ async def latest_consents(db: AsyncSession, case: Case) -> dict[int, bool]:
     return {party_id: bool(answer) for party_id, answer in rows.all()}
 
 
-async def latest_consents_many(db: AsyncSession, case_ids: list[int]) -> dict[int, dict[int, bool]]:
+async def latest_consents_many(ctx: Context, case_ids: list[int]) -> dict[int, dict[int, bool]]:
     """case_id -> ``latest_consents`` of that case, in one query (for lists)."""
     out: dict[int, dict[int, bool]] = {cid: {} for cid in case_ids}
     if not case_ids:
         return out
-    rows = await db.execute(
+    rows = await ctx.db.execute(
         select(Consent.case_id, Consent.party_id, Consent.consents)
         .where(Consent.case_id.in_(case_ids))
         .order_by(Consent.id)
@@ -46,9 +41,10 @@ async def latest_consents_many(db: AsyncSession, case_ids: list[int]) -> dict[in
     return out
 
 
-def _require_edit(actor: User | None, case: Case) -> None:
-    # ``actor`` None is the public online-reception form creating its own case.
-    if actor is not None and not access.can_edit_case(actor, case):
+def _require_edit(ctx: Context, case: Case) -> None:
+    # Without a user it is the system (the demo seed, a background job) changing the case.
+    user = ctx.user
+    if user is not None and not access.can_edit_case(user, case):
         raise Forbidden("you may not change this case")
 
 
@@ -65,78 +61,58 @@ def _party_fields(data: PartyIn) -> dict[str, str | None]:
     }
 
 
-async def insert_party(
-    db: AsyncSession,
-    actor: User | None,
-    case: Case,
-    data: PartyIn,
-    *,
-    at: datetime | None = None,
-) -> Party:
+def _consent_row(ctx: Context, case: Case, party: Party, consents: bool, note: str) -> Consent:
+    user = ctx.user
+    return Consent(
+        case_id=case.id,
+        party_id=party.id,
+        consents=consents,
+        recorded_by_id=user.id if user else None,
+        recorded_at=ctx.now(),
+        note=note,
+    )
+
+
+async def insert_party(ctx: Context, case: Case, data: PartyIn) -> Party:
     """Add the party row (and its consent answer, if given) without logging: the caller logs."""
     party = Party(case_id=case.id, **_party_fields(data))
-    db.add(party)
-    await db.flush()
+    ctx.db.add(party)
+    await ctx.db.flush()
     if data.consent is not None:
-        db.add(
-            Consent(
-                case_id=case.id,
-                party_id=party.id,
-                consents=data.consent,
-                recorded_by_id=actor.id if actor else None,
-                recorded_at=at or utcnow(),
-                note="given when the party was registered",
-            )
+        ctx.db.add(
+            _consent_row(ctx, case, party, data.consent, "given when the party was registered")
         )
     return party
 
 
-async def add_party(
-    db: AsyncSession,
-    actor: User | None,
-    case: Case,
-    data: PartyIn,
-    request: web.Request | None = None,
-    *,
-    at: datetime | None = None,
-) -> Party:
+async def add_party(ctx: Context, case: Case, data: PartyIn) -> Party:
     """Add a party (with its consent answer if ``data.consent`` is set)."""
-    _require_edit(actor, case)
-    party = await insert_party(db, actor, case, data, at=at)
+    _require_edit(ctx, case)
+    party = await insert_party(ctx, case, data)
     await log_change(
-        db,
-        actor,
+        ctx,
         case,
         "party_added",
         "party.add",
         text=f"{data.side}: {data.name}",
         data={"party_id": party.id, "side": data.side, "kind": data.kind, "consent": data.consent},
-        request=request,
-        at=at,
     )
-    await db.refresh(case)
+    await ctx.db.refresh(case)
     return party
 
 
-async def _party_of(db: AsyncSession, case: Case, party_id: int) -> Party:
-    party = await db.get(Party, party_id)
+async def _party_of(ctx: Context, case: Case, party_id: int) -> Party:
+    party = await ctx.db.get(Party, party_id)
     if party is None or party.case_id != case.id:
         # A party of another case is as unknown here as a party that does not exist.
         raise NotFound(f"party {party_id} not found in this case", code="party_not_found")
     return party
 
 
-async def update_party(
-    db: AsyncSession,
-    actor: User | None,
-    case: Case,
-    party_id: int,
-    data: PartyUpdate,
-    request: web.Request | None = None,
-) -> Party:
+async def update_party(ctx: Context, case: Case, party_id: int, data: PartyUpdate) -> Party:
     """Change the fields sent; the ID number is re-checked against the resulting kind."""
-    _require_edit(actor, case)
-    party = await _party_of(db, case, party_id)
+    _require_edit(ctx, case)
+    party = await _party_of(ctx, case, party_id)
     sent = data.model_dump(exclude_unset=True)
     kind = sent.get("kind") or party.kind
     if "id_number" in sent or "kind" in sent:
@@ -155,57 +131,38 @@ async def update_party(
             setattr(party, field, new)
     if changes:
         await log_change(
-            db,
-            actor,
+            ctx,
             case,
             "party_updated",
             "party.update",
             text=party.name,
             data={"party_id": party.id, "changes": changes},
-            request=request,
         )
-        await db.flush()
-        await db.refresh(case)
+        await ctx.db.flush()
+        await ctx.db.refresh(case)
     return party
 
 
 async def record_consent(
-    db: AsyncSession,
-    actor: User | None,
-    case: Case,
-    party_id: int,
-    consents: bool,
-    note: str = "",
-    request: web.Request | None = None,
-    *,
-    at: datetime | None = None,
+    ctx: Context, case: Case, party_id: int, consents: bool, note: str = ""
 ) -> Consent:
     """Record a party's answer to "do you agree to mediate?". Anyone who may see the case may
     record it: office staff take the answer from the resident at their counter, mediators and
     clerks by phone. The answer is kept as a new row; the latest row counts."""
-    if actor is not None and not access.can_view_case(actor, case):
+    user = ctx.user
+    if user is not None and not access.can_view_case(user, case):
         raise NotFound(f"case {case.id} not found", code="case_not_found")
-    party = await _party_of(db, case, party_id)
-    row = Consent(
-        case_id=case.id,
-        party_id=party.id,
-        consents=consents,
-        recorded_by_id=actor.id if actor else None,
-        recorded_at=at or utcnow(),
-        note=note,
-    )
-    db.add(row)
-    await db.flush()
+    party = await _party_of(ctx, case, party_id)
+    row = _consent_row(ctx, case, party, consents, note)
+    ctx.db.add(row)
+    await ctx.db.flush()
     await log_change(
-        db,
-        actor,
+        ctx,
         case,
         "consent",
         "consent.record",
         text=f"{party.name}: {'agrees' if consents else 'declines'} to mediate"
         + (f" ({note})" if note else ""),
         data={"party_id": party.id, "consents": consents},
-        request=request,
-        at=at,
     )
     return row

@@ -1,13 +1,19 @@
-"""Building the docket's output models from rows, for the API and the pages alike
-(re-exported by ``server.docket``). ID numbers are masked here unless
+"""Building the docket's output models from rows, for the API and the pages alike.
+
+``case_out`` and the other builders are pure functions of what was loaded; ``case_detail``
+and ``cases_out`` load it first. ID numbers are masked here unless
 ``server.access.can_see_identity`` says the viewer may see them."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from server import access, stages
-from server.docket_schemas import (
+from server import access
+from server.context import Context
+from server.docket import stages
+from server.docket.parties import latest_consents, latest_consents_many
+from server.docket.queries import case_numbers, timeline
+from server.docket.schemas import (
     CaseDetailOut,
     CaseNumberOut,
     CaseOut,
@@ -121,3 +127,23 @@ def case_detail_out(
         ],
         timeline=[entry_out(e) for e in entries],
     )
+
+
+async def case_detail(ctx: Context, case: Case) -> CaseDetailOut:
+    """``case_detail_out`` of ``case`` as the context's user sees it today, with what it
+    needs loaded (consents, timeline, numbers): what the API and the case page show."""
+    return case_detail_out(
+        case,
+        ctx.require_user(),
+        await latest_consents(ctx, case),
+        await timeline(ctx, case),
+        await case_numbers(ctx, case),
+        today=ctx.today(),
+    )
+
+
+async def cases_out(ctx: Context, cases: list[Case]) -> list[CaseOut]:
+    """``case_out`` of each case for the context's user, the consents loaded in one query."""
+    user, today = ctx.require_user(), ctx.today()
+    consents = await latest_consents_many(ctx, [c.id for c in cases])
+    return [case_out(c, user, consents[c.id], today=today) for c in cases]

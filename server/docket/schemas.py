@@ -3,7 +3,7 @@
 Inputs forbid unknown fields and validate what the court cares about: a claim is a
 non-negative whole number of fen, an ID number is a valid 18-character resident ID (persons,
 with its check digit and birth date) or unified social credit code (organisations, with its
-check character), or empty. Outputs are what the API returns; ``server.docket.case_out``
+check character), or empty. Outputs are what the API returns; ``server.docket.output``
 builds them and masks ID numbers for those who may not see them.
 """
 
@@ -18,6 +18,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from server.models.docket import Stage
 
 MAX_CLAIM_FEN = 10**15  # a trillion yuan: far above any civil claim, well inside BIGINT
+# The largest row id (INTEGER columns): a larger id cannot exist, and must not reach
+# PostgreSQL as an out-of-range integer.
+MAX_ROW_ID = 2_147_483_647
 
 # --- validators -------------------------------------------------------------------------
 
@@ -75,7 +78,7 @@ Fen = Annotated[int, BeforeValidator(_whole_fen), Field(ge=0, le=MAX_CLAIM_FEN)]
 Phone = Annotated[str, Field(max_length=32, pattern=r"^[0-9+\-() ]*$")]
 Email = Annotated[str, Field(max_length=254, pattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$")]
 # Row ids as they come from clients: bounded so an absurd number is a 422, not a database error.
-DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+DbId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 Side = Literal["applicant", "respondent"]
 Kind = Literal["person", "organisation"]
 

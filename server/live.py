@@ -1,0 +1,79 @@
+"""The live side of the app, built and wired in one place: the SFU, the hub and the recording
+service.
+
+``live_ctx`` (a cleanup context for the app factory) first recovers what a dead process left
+of its recordings, then builds the pass-through SFU, the hub over it and the recording
+service, and joins them through signaling's typed interface (``signaling.events``): the hub
+tells its listeners what happens in the rooms, and the recording service is handed the hub
+as the rooms' control (the recording indicator, keyframe requests). Recordings and signaling
+never import each other; this module is where their shapes are checked to fit. The sealing
+and composite worker runs under the app's supervisor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from recordings import crash, paths
+from recordings.jobs import CompositeWorker
+from recordings.listener import RecordingListener
+from recordings.service import RecordingService
+from server.context import Actor, Court
+from server.models.accounts import User
+from server.models.sessions import MediationSession
+from server.sessions import LIVE_STATUSES, end_session
+from server.web.keys import COURT, SESSIONMAKER, SETTINGS, SUPERVISOR
+from signaling.events import RoomListener, SessionEnded
+from signaling.hub import HUB, Hub
+from signaling.sfu import Sfu
+
+__all__ = ["HUB", "RECORDINGS", "SessionCloser", "live_ctx"]
+
+RECORDINGS = web.AppKey("recordings", RecordingService)
+
+
+class SessionCloser(RoomListener):
+    """Ends the session in the database when its host ends it from the room, as the API
+    does; a session ended from the API or a page was recorded there already."""
+
+    def __init__(self, court: Court) -> None:
+        self.court = court
+
+    async def on_session_ended(self, event: SessionEnded) -> None:
+        if event.ended_by is None:
+            return
+        async with self.court.unit() as ctx:
+            session = await ctx.db.get(MediationSession, event.session_id)
+            user = await ctx.db.get(User, event.ended_by)
+            if session is not None and session.status in LIVE_STATUSES:
+                by = Actor.for_user(user) if user is not None else ctx.actor
+                await end_session(ctx.acting_as(by), session)
+
+
+async def live_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Live sessions and their recording for the app's lifetime (``HUB``, ``RECORDINGS``)."""
+    settings, sessionmaker = app[SETTINGS], app[SESSIONMAKER]
+    paths.root(settings).mkdir(parents=True, exist_ok=True)
+    await crash.recover(sessionmaker, settings)
+    sfu = Sfu(ice_servers=settings.ice_servers, max_video_kbps=settings.max_video_kbps)
+    hub = Hub(sfu, ice_servers=settings.ice_servers)
+    service = RecordingService(settings, sessionmaker, rooms=hub)
+    recording = RecordingListener(service)
+    # In this order: a session its host ended is ended in the database before its recording
+    # is sealed, and before anyone in the room is told (so a quick rejoin is refused).
+    hub.add_listener(SessionCloser(app[COURT]))
+    hub.add_listener(recording)
+    app[HUB] = hub
+    app[RECORDINGS] = service
+    await service.start()
+    hub.start()
+    app[SUPERVISOR].start("recordings", CompositeWorker(sessionmaker, settings, service).run)
+    yield
+    # The recordings first: what ended is sealed, what is open closes as "shutdown" (not as
+    # tracks ending when the peers below are closed).
+    await recording.close()
+    await service.stop()
+    await hub.close()
+    await sfu.close()
