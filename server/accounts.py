@@ -19,7 +19,7 @@ from server import audit
 from server.auth import hash_password
 from server.context import Actor, Context, Court
 from server.db import make_engine, make_sessionmaker
-from server.errors import AppError, Conflict, Invalid
+from server.errors import AppError, Conflict, Invalid, NotFound
 from server.models.accounts import ApiToken, Office, Role, User, WebSession
 from server.settings import Settings
 
@@ -50,11 +50,19 @@ def check_email(email: str | None) -> None:
         raise Invalid(f"not an e-mail address: {email!r}", code="bad_email")
 
 
-async def office_by_code(ctx: Context, code: str) -> Office:
+async def office_by_code(ctx: Context, code: str, *, resource: bool = False) -> Office:
+    """An office by its code. Where the office is the resource asked for (an office's
+    schedule or facilities), an unknown code is 404 ``office_not_found``; where it is a value
+    given for something else (a user's or a case's office), 422 ``unknown_office``, naming
+    the codes there are."""
     office = await ctx.db.scalar(select(Office).where(Office.code == code))
     if office is None:
+        if resource:
+            raise NotFound(f"no office with code {code!r}", code="office_not_found")
         codes = (await ctx.db.scalars(select(Office.code).order_by(Office.id))).all()
-        raise Invalid(f"unknown office {code!r}; one of {', '.join(codes)}", code="unknown_office")
+        raise Invalid(
+            f"office: unknown office {code!r}; one of {', '.join(codes)}", code="unknown_office"
+        )
     return office
 
 

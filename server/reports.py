@@ -48,6 +48,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from server import access
+from server.accounts import office_by_code
 from server.context import Context
 from server.docket.stages import (
     MEDIATED_OUTCOMES,
@@ -130,13 +131,6 @@ def year_bounds(year: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
     start = datetime(year, 1, 1, tzinfo=tz).astimezone(UTC)
     end = datetime(year + 1, 1, 1, tzinfo=tz).astimezone(UTC)
     return start, end
-
-
-async def office_by_code(ctx: Context, code: str) -> Office:
-    office = await ctx.db.scalar(select(Office).where(Office.code == code))
-    if office is None:
-        raise Invalid(f"office: unknown office {code!r}", code="unknown_office")
-    return office
 
 
 async def center_staff(ctx: Context) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 
 from server.audit import GENESIS, _digest, record, verify_chain
 from server.context import Actor, Court
-from server.db import make_engine, make_sessionmaker, transaction
+from server.db import make_engine, make_sessionmaker
 from server.models.audit import AuditEntry
 
 
@@ -29,7 +29,7 @@ async def _append(settings, n: int) -> None:
 async def _run(settings, stmt) -> None:
     engine = make_engine(settings)
     try:
-        async with transaction(make_sessionmaker(engine)) as db:
+        async with make_sessionmaker(engine).begin() as db:
             await db.execute(stmt)
     finally:
         await engine.dispose()
@@ -106,7 +106,7 @@ async def test_a_rehashed_forgery_breaks_the_next_link(settings, backend):
     await _append(settings, 4)
     engine = make_engine(settings)
     try:
-        async with transaction(make_sessionmaker(engine)) as db:
+        async with make_sessionmaker(engine).begin() as db:
             row = await db.get(AuditEntry, 2)
             assert row is not None
             row.detail = {"note": "改过"}

@@ -26,6 +26,7 @@ from server.scheduling.queries import (
 from server.scheduling.resources import (
     facilities,
     hosts,
+    require_resource_admin,
     set_facility_count,
     set_working_hours,
 )
@@ -261,6 +262,7 @@ async def resources(request: web.Request) -> web.Response:
 )
 async def set_hours(request: web.Request) -> web.Response:
     require_user(request)
+    require_resource_admin(request[CTX])
     body = await read_json(request, HoursIn)
     person, blocks = await set_working_hours(
         request[CTX], int(request.match_info["user_id"]), body.blocks
@@ -284,6 +286,7 @@ async def set_hours(request: web.Request) -> web.Response:
 async def set_facilities(request: web.Request) -> web.Response:
     require_user(request)
     ctx = request[CTX]
+    require_resource_admin(ctx)
     body = await read_json(request, FacilityCountIn)
     office, rows = await set_facility_count(ctx, request.match_info["office"], body.count)
     return json_ok(

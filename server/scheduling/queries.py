@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from server import access
+from server.accounts import office_by_code
 from server.context import Context
 from server.docket.parties import latest_consents_many
 from server.errors import Forbidden, NotFound
@@ -16,7 +17,7 @@ from server.formatting import mask_phone
 from server.models.accounts import Office, User
 from server.models.docket import Case
 from server.models.scheduling import Booking, BookingStatus, OutboxMessage
-from server.scheduling.resources import BOOKABLE, office_by_code
+from server.scheduling.resources import BOOKABLE
 from server.scheduling.schemas import (
     BookingOut,
     DeliveryOut,
@@ -31,7 +32,11 @@ async def office_for(ctx: Context, code: str | None) -> Office:
     """The office asked about, else the user's own; 403 for an office whose schedule the
     user may not see (``server.access.can_schedule_for_office``)."""
     user = ctx.require_user()
-    office = await office_by_code(ctx, code) if code else await ctx.db.get(Office, user.office_id)
+    office = (
+        await office_by_code(ctx, code, resource=True)
+        if code
+        else await ctx.db.get(Office, user.office_id)
+    )
     assert office is not None
     if not access.can_schedule_for_office(user, office.id):
         raise Forbidden("office staff see their own office's schedule only", code="other_office")

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from server import access
+from server.accounts import office_by_code
 from server.context import Context
 from server.errors import Forbidden, Invalid, NotFound
 from server.models.accounts import Office, Role, User
@@ -82,7 +83,9 @@ async def facilities(
     return list(await ctx.db.scalars(query.order_by(Facility.id)))
 
 
-def _require_resource_admin(ctx: Context) -> None:
+def require_resource_admin(ctx: Context) -> None:
+    """Hours and facilities are an admin's (``access.can_manage_schedule_resources``);
+    handlers ask before reading a body, so a stranger learns nothing from its validation."""
     if not access.can_manage_schedule_resources(ctx.require_user()):
         raise Forbidden("your role may not do this")
 
@@ -91,7 +94,7 @@ async def set_working_hours(
     ctx: Context, user_id: int, raw: Sequence[Sequence[str]]
 ) -> tuple[User, tuple[Block, ...]]:
     """Give a mediator or judge their own working blocks (instead of the court's default)."""
-    _require_resource_admin(ctx)
+    require_resource_admin(ctx)
     person = await ctx.db.get(User, user_id)
     if person is None or not may_host(person):
         raise NotFound("no mediator or judge with that id", code="host_not_found")
@@ -109,8 +112,8 @@ async def set_facility_count(
 ) -> tuple[Office, list[Facility]]:
     """Make ``count`` rooms (at the center) or video terminals (at a street office) active at
     the office (retired ones come back first, so old bookings keep pointing at the same rows)."""
-    _require_resource_admin(ctx)
-    office = await office_by_code(ctx, office_code)
+    require_resource_admin(ctx)
+    office = await office_by_code(ctx, office_code, resource=True)
     db = ctx.db
     kind = ResourceKind.ROOM if office.is_center else ResourceKind.TERMINAL
     rows = list(
@@ -129,13 +132,6 @@ async def set_facility_count(
         row.active = n < count
     await db.flush()
     return office, rows[:count]
-
-
-async def office_by_code(ctx: Context, code: str) -> Office:
-    office = await ctx.db.scalar(select(Office).where(Office.code == code))
-    if office is None:
-        raise NotFound(f"no office with code {code!r}", code="office_not_found")
-    return office
 
 
 async def busy(

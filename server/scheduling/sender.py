@@ -22,7 +22,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.context import Court
-from server.db import transaction
 from server.models.base import utcnow
 from server.models.scheduling import OutboxMessage, OutboxStatus
 from server.scheduling.mail import SmtpTarget, build_email, parse_smtp_url, send_email
@@ -92,7 +91,7 @@ class OutboxSender:
     ) -> int:
         """One pass over what is due at ``now``; returns how many were sent."""
         now = now or self.court.clock()
-        async with transaction(maker) as db:
+        async with maker.begin() as db:
             claimed = await self._claim(db, now)
             db.expunge_all()
         results: dict[int, str | None] = {}
@@ -103,7 +102,7 @@ class OutboxSender:
             except Exception as exc:  # any failure of the outside world is retried
                 log.warning("outbox %s to %s failed: %s", row.id, row.recipient, exc)
                 results[row.id] = f"{type(exc).__name__}: {exc}"[:500]
-        async with transaction(maker) as db:
+        async with maker.begin() as db:
             for row_id, error in results.items():
                 found = await db.get(OutboxMessage, row_id)
                 if found is None:
