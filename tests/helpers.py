@@ -90,6 +90,11 @@ async def api_token(client: TestClient, username: str, password: str = PASSWORD)
 @asynccontextmanager
 async def unit(app: web.Application, user: User | None = None) -> AsyncIterator[Context]:
     """A unit of work on the app's court, as ``user`` (the system when None): how a test
-    calls a domain function directly, the way the CLI and the workers do."""
-    async with app[COURT].unit(Actor.for_user(user) if user else Actor.system("test")) as ctx:
+    calls a domain function directly, the way the CLI and the workers do. The user is loaded
+    into the unit's own session, as the web layer does, so its relations load there."""
+    async with app[COURT].unit(Actor.system("test")) as ctx:
+        if user is not None:
+            own = await ctx.db.get(User, user.id)
+            assert own is not None, user.username
+            ctx.actor = Actor.for_user(own)
         yield ctx
