@@ -7,12 +7,3 @@ rooms, and ``server.live`` builds the recording service and hands it the rooms.
 """
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from typing import Any
-
-
-async def _lifetime(app: Any) -> AsyncIterator[None]:
-    # TRANSITIONAL, delete with ``signaling._hub_ctx``: server/app.py's ``_add_live`` still
-    # appends this; ``server.live.live_ctx`` now runs the recorder and its workers.
-    yield

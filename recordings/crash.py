@@ -132,6 +132,7 @@ async def _orphans(db: AsyncSession, settings: Settings) -> list[RecordingSegmen
             peer_id=tags.get("courtlink_peer", ""),
             identity=tags.get("courtlink_identity", ""),
             participant=tags.get("courtlink_participant", tags.get("courtlink_peer", "")),
+            # Files written before rooms were typed name the SFU's room ("s12:main").
             room=tags.get("courtlink_room", "main").split(":")[-1],
             label=tags.get("courtlink_label", ""),
             kind=tags.get("courtlink_kind", "video"),

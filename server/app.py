@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from server import access, formatting, routes
+from server import access, formatting, live, routes
 from server import db as dbmod
 from server.context import Court
 from server.i18n import Catalogs
@@ -59,15 +59,6 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
     await supervisor.stop()
 
 
-def _add_live(app: web.Application) -> None:
-    # TRANSITIONAL until server.live lands: the hub and recorder lifetimes.
-    import recordings
-    import signaling
-
-    app.cleanup_ctx.append(signaling._hub_ctx)
-    app.cleanup_ctx.append(recordings._lifetime)
-
-
 async def _freeze_startup_objects(app: web.Application) -> None:
     # A full collection (the SFU runs one after participants leave) then takes milliseconds
     # instead of ~55 ms: see signaling/sfu/trim.py.
@@ -106,7 +97,9 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
     app[JINJA] = env
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_workers_ctx)
-    _add_live(app)
+    # After the workers: cleanup runs in reverse, so the live rooms and the recorder stop
+    # first, then the supervisor's workers, then the database.
+    app.cleanup_ctx.append(live.live_ctx)
     routes.add_routes(app, WEB_DIR / "static")
     if serving:
         app.on_startup.append(_freeze_startup_objects)

@@ -78,15 +78,26 @@ class Supervisor:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
 
+    async def stop_task(self, name: str) -> None:
+        """Stop one worker now (before what it depends on is torn down)."""
+        state = self.tasks.pop(name, None)
+        if state is not None and state.task is not None:
+            await self._cancel([state.task])
+
     async def stop(self) -> None:
-        running = [s.task for s in self.tasks.values() if s.task is not None and not s.task.done()]
+        tasks = [s.task for s in self.tasks.values() if s.task is not None]
+        self.tasks.clear()
+        await self._cancel(tasks)
+
+    async def _cancel(self, tasks: list[asyncio.Task[None]]) -> None:
+        running = [t for t in tasks if not t.done()]
         for task in running:
             task.cancel()
-        if running:
-            done, pending = await asyncio.wait(running, timeout=self.stop_timeout)
-            for task in pending:
-                log.error("background task %s did not stop in time", task.get_name())
-            for task in done:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    task.result()
-        self.tasks.clear()
+        if not running:
+            return
+        done, pending = await asyncio.wait(running, timeout=self.stop_timeout)
+        for task in pending:
+            log.error("background task %s did not stop in time", task.get_name())
+        for task in done:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()

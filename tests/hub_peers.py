@@ -5,6 +5,7 @@ no database: for tests of what the hub does, tells and emits."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -79,10 +80,9 @@ class HubPeer:
         # The SFU's peer is this connection's; the client speaks the SFU's track names.
         self.client.id = self.conn.peer_id
         tracks = {mid: {"peer": t["pid"], "label": t["source"]} for mid, t in offer.tracks.items()}
-        try:
+        # The peer may have gone since the offer was sent: the hub refuses such a late answer.
+        with contextlib.suppress(SfuError):
             await self.client.answer({"sdp": offer.sdp, "tracks": tracks})
-        except SfuError:
-            pass  # the peer went away since (the hub answers a browser's late answer so)
 
     async def send(self, kind: str, **body: Any) -> None:
         """A message from the browser, as the WebSocket handler hands it to the hub."""
