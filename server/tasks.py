@@ -44,6 +44,7 @@ class Supervisor:
         first_backoff: float = 1.0,
         max_backoff: float = 60.0,
         healthy_after: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.stop_timeout = stop_timeout
         self.first_backoff = first_backoff
@@ -51,6 +52,7 @@ class Supervisor:
         # A worker that ran this long before failing starts its backoff afresh.
         self.healthy_after = healthy_after
         self.tasks: dict[str, TaskState] = {}
+        self._sleep = sleep  # a test watches the backoff without waiting for it
 
     def start(self, name: str, runner: Runner) -> None:
         if name in self.tasks and self.tasks[name].running:
@@ -72,10 +74,15 @@ class Supervisor:
             except Exception as exc:
                 state.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 log.exception("background task %s failed; restarting", state.name)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Stopped while the worker swallowed the cancel (it was deep in some
+                # library): never restart what is being stopped.
+                raise asyncio.CancelledError
             if time.monotonic() - started >= self.healthy_after:
                 delay = self.first_backoff
             state.restarts += 1
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
             delay = min(delay * 2, self.max_backoff)
 
     async def stop_task(self, name: str) -> None:

@@ -18,7 +18,6 @@ against the invited party (or their representative). Every frame is validated by
 from __future__ import annotations
 
 import logging
-import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -31,6 +30,7 @@ from server.models.accounts import User
 from server.models.base import utcnow
 from server.models.docket import Party
 from server.models.sessions import MediationSession
+from server.names import name_matches
 from server.sessions import LIVE_STATUSES, load_session_for, mark_open, verify_invite
 from server.web.errors import app_error_response
 from server.web.keys import COURT, CTX, DB, PARTY, SETTINGS, USER
@@ -58,18 +58,6 @@ def check_origin(request: web.Request) -> None:
     }
     if origin.lower() not in allowed:
         raise Forbidden("this page may not open a session connection", code="bad_origin")
-
-
-def normalize_name(name: str) -> str:
-    text = unicodedata.normalize("NFKC", name)
-    return "".join(ch for ch in text if not ch.isspace() and ch not in "·.").casefold()
-
-
-def name_matches(typed: str, party: Party) -> bool:
-    wanted = {normalize_name(party.name)}
-    if party.representative:
-        wanted.add(normalize_name(party.representative))
-    return normalize_name(typed) in wanted
 
 
 @dataclass

@@ -1,0 +1,102 @@
+"""The background-task supervisor: a worker that fails or returns is restarted with growing
+backoff; stopping cancels every worker and waits no longer than its time limit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from server.tasks import Supervisor
+
+
+async def test_a_failing_worker_is_restarted_with_backoff_and_its_error_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    waits: list[float] = []
+    fourth_start = asyncio.Event()
+
+    async def no_wait(delay: float) -> None:
+        waits.append(delay)
+
+    async def flaky() -> None:
+        if len(waits) < 4:
+            raise RuntimeError(f"boom {len(waits) + 1}")
+        fourth_start.set()
+        await asyncio.Event().wait()
+
+    sup = Supervisor(first_backoff=1, max_backoff=4, sleep=no_wait)
+    with caplog.at_level(logging.ERROR, logger="server.tasks"):
+        sup.start("flaky", flaky)
+        await asyncio.wait_for(fourth_start.wait(), 5)
+    state = sup.tasks["flaky"]
+    assert waits == [1, 2, 4, 4]  # doubling, capped
+    assert state.restarts == 4 and state.running
+    assert state.last_error == "RuntimeError: boom 4"
+    assert sum("failed; restarting" in r.message for r in caplog.records) == 4
+    await sup.stop()
+    assert not state.running and sup.tasks == {}
+
+
+async def test_a_worker_that_returns_is_restarted_too() -> None:
+    runs = 0
+    second = asyncio.Event()
+
+    async def once() -> None:
+        nonlocal runs
+        runs += 1
+        if runs >= 2:
+            second.set()
+            await asyncio.Event().wait()
+
+    sup = Supervisor(first_backoff=0)
+    sup.start("once", once)
+    await asyncio.wait_for(second.wait(), 5)
+    assert sup.tasks["once"].last_error == "returned"
+    await sup.stop()
+
+
+async def test_stop_gives_up_on_a_worker_that_will_not_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    released = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not released.is_set():
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                continue  # a worker stuck in the outside world ignores the cancel
+
+    async def polite() -> None:
+        await asyncio.Event().wait()
+
+    sup = Supervisor(stop_timeout=0.05)
+    sup.start("stubborn", stubborn)
+    sup.start("polite", polite)
+    await asyncio.sleep(0)
+    polite_task = sup.tasks["polite"].task
+    with caplog.at_level(logging.ERROR, logger="server.tasks"):
+        await asyncio.wait_for(sup.stop(), 2)
+    assert polite_task is not None and polite_task.cancelled()
+    assert any("stubborn did not stop in time" in r.message for r in caplog.records)
+    released.set()
+    stuck = [t for t in asyncio.all_tasks() if t.get_name() == "stubborn"]
+    for task in stuck:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_stop_task_stops_one_and_leaves_the_rest() -> None:
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    sup = Supervisor()
+    sup.start("a", forever)
+    sup.start("b", forever)
+    await sup.stop_task("a")
+    assert list(sup.tasks) == ["b"] and sup.tasks["b"].running
+    with pytest.raises(RuntimeError):
+        sup.start("b", forever)
+    await sup.stop()
