@@ -1,9 +1,11 @@
 """The recording side of the media benchmark's server (``_media_server.py --record DIR``).
 
-Attaches the product's ``recordings.recorder.Recorder`` to the SFU as its tap, the way
-``recordings.live`` does for the hub: the recorder's own ``on_media`` is what the SFU calls
-per packet, nothing of the benchmark's sits on that path. Each bench room ``roomN`` is the
-main room of session N + 1, recorded.
+Attaches the product's ``recordings.recorder.Recorder`` to the SFU through a tap that does at
+track start and end what the hub does for its listeners (``signaling.listeners``): it hands
+the recorder typed ``signaling.events`` and gives the SFU the sink the recorder returns, so
+the recorder's own ``TrackSink.push`` is what the SFU calls per packet and nothing of the
+benchmark's sits on that path. Each bench room ``roomN`` is the main room of session N + 1,
+recorded; each peer is a participant of it.
 
 What should be recorded is what the SFU received from the publishers: each peer's published
 track counters are read the moment before the peer is removed (``peer_leaving``), in the same
@@ -24,13 +26,42 @@ import av
 from aiohttp import web
 
 from recordings.recorder import Alarm, Closed, Opened, Recorder
+from signaling.events import Kind, PacketSink, Participant, Source, TrackEnded, TrackStarted
 from signaling.sfu import Sfu
 
+_SOURCES: dict[str, Source] = {"camera": "camera", "audio": "microphone", "screen": "screen"}
 
-def _session_of(room: str) -> tuple[int, str] | None:
+
+def _session_of(room: str) -> int | None:
     if not room.startswith("room") or not room[4:].isdigit():
         return None
-    return int(room[4:]) + 1, "main"
+    return int(room[4:]) + 1
+
+
+class _Tap:
+    """The SFU's tap for the bench: the typed track events, as the hub makes them."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.started: dict[tuple[str, str], TrackEnded] = {}
+
+    def on_track_start(
+        self, peer_id: str, room: str, track_id: str, kind: str, label: str, codec: str
+    ) -> PacketSink | None:
+        session_id = _session_of(room)
+        if session_id is None or label not in _SOURCES:
+            return None
+        who = Participant(peer_id, peer_id, "party")
+        typed: Kind = "video" if kind == "video" else "audio"
+        source, clock_rate = _SOURCES[label], 90000 if typed == "video" else 48000
+        event = TrackStarted(session_id, "main", who, source, typed, codec, clock_rate)
+        self.started[(peer_id, track_id)] = TrackEnded(session_id, "main", who, source)
+        return self.recorder.on_track_start(event)
+
+    def on_track_end(self, peer_id: str, track_id: str) -> None:
+        ended = self.started.pop((peer_id, track_id), None)
+        if ended is not None:
+            self.recorder.on_track_end(ended)
 
 
 def count_file_frames(root: Path) -> dict[str, int]:
@@ -53,15 +84,14 @@ class RecordingProbe:
         self.sfu = sfu
         self.events: list[Opened | Closed | Alarm] = []
         self.published: dict[str, dict[str, Any]] = {}
-        self.recorder = Recorder(
-            root, resolve=_session_of, wants=lambda session, place: True, events=self.events.append
-        )
+        self.recorder = Recorder(root, wants=lambda session, room: True, events=self.events.append)
+        self.tap = _Tap(self.recorder)
         self._closed = False
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.recorder.start()
-        self.sfu.add_tap(self.recorder)
+        self.sfu.add_tap(self.tap)
 
     def disk_thread_id(self) -> int:
         """The recorder's disk thread (its muxing runs on the event loop)."""
@@ -85,7 +115,7 @@ class RecordingProbe:
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self.sfu.remove_tap(self.recorder)
+            self.sfu.remove_tap(self.tap)
             await self.recorder.stop()
 
     async def handle(self, request: web.Request) -> web.Response:

@@ -12,25 +12,23 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from recordings import retention, verify
 from server.cli import register
+from server.context import Actor, Context, Court
 from server.settings import Settings
 
 T = TypeVar("T")
 
 
-def _with_db(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _in_unit(settings: Settings, actor: Actor, fn: Callable[[Context], Awaitable[T]]) -> T:
+    """Run ``fn`` in one unit of work as ``actor``, the way the server's workers do."""
     from server.db import make_engine, make_sessionmaker
 
     async def go() -> T:
         engine = make_engine(settings)
         try:
-            async with make_sessionmaker(engine)() as db:
-                result = await fn(db)
-                await db.commit()
-                return result
+            async with Court.build(settings, make_sessionmaker(engine)).unit(actor) as ctx:
+                return await fn(ctx)
         finally:
             await engine.dispose()
 
@@ -38,7 +36,8 @@ def _with_db(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> 
 
 
 def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    async def go(db: AsyncSession) -> int:
+    async def go(ctx: Context) -> int:
+        db = ctx.db
         recs = await verify.sealed_recordings(db, args.session)
         if args.session is not None and not recs:
             print(f"session {args.session}: no recording")
@@ -60,16 +59,16 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{len(recs)} recording(s) checked, {bad} failed")
         return 1 if bad else 0
 
-    return _with_db(settings, go)
+    return _in_unit(settings, Actor.system("cli"), go)
 
 
 def _cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
-    async def go(db: AsyncSession) -> int:
+    async def go(ctx: Context) -> int:
         if args.dry_run:
-            found = await retention.candidates(db, settings)
+            found = await retention.candidates(ctx)
             verb = "would delete"
         else:
-            found = await retention.purge(db, settings, actor="cli:purge")
+            found = await retention.purge(ctx)
             verb = "deleted"
         for cand in found:
             rec = cand.recording
@@ -87,7 +86,7 @@ def _cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
             print("nothing to purge")
         return 0
 
-    return _with_db(settings, go)
+    return _in_unit(settings, Actor.system("cli:purge"), go)
 
 
 def _register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import av
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recordings import paths, seal
 from recordings.probe import probe
+from recordings.store import RECORDER, recording_for
 from recordings.writer import add_opus_stream
 from server.audit import record
-from server.models.base import utcnow
+from server.context import Context, Court
 from server.models.recordings import Recording, RecordingSegment, SegmentStatus
 from server.models.sessions import MediationSession
 from server.settings import Settings
@@ -102,9 +102,10 @@ async def _recover_segment(settings: Settings, seg: RecordingSegment) -> None:
         ).strip("; ")
 
 
-async def _orphans(db: AsyncSession, settings: Settings) -> list[RecordingSegment]:
+async def _orphans(ctx: Context) -> list[RecordingSegment]:
     """Files on disk that no row knows: register them from their header tags."""
-    base = paths.root(settings)
+    db = ctx.db
+    base = paths.root(ctx.settings)
     if not base.exists():
         return []
     known = set((await db.scalars(select(RecordingSegment.path))).all())
@@ -118,14 +119,12 @@ async def _orphans(db: AsyncSession, settings: Settings) -> list[RecordingSegmen
         if await db.get(MediationSession, session_id) is None:
             log.error("recording file %s belongs to no known session; left in place", path)
             continue
-        from recordings.store import recording_for
-
         rec = await recording_for(db, session_id)
         started = tags.get("courtlink_started_at") or tags.get("creation_time") or ""
         try:
             started_at = datetime.fromisoformat(started.replace("Z", "+00:00"))
         except ValueError:
-            started_at = utcnow()
+            started_at = ctx.now()
         seg = RecordingSegment(
             recording_id=rec.id,
             uid=path.stem[:32],
@@ -148,9 +147,12 @@ async def _orphans(db: AsyncSession, settings: Settings) -> list[RecordingSegmen
     return found
 
 
-async def recover(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> list[int]:
-    """Finalize, mark and seal everything a crash left open. Returns the sessions touched."""
-    async with sessionmaker() as db:
+async def recover(court: Court) -> list[int]:
+    """Finalize, mark and seal everything a crash left open, in one unit of work as the
+    recorder. Returns the sessions touched."""
+    settings = court.settings
+    async with court.unit(RECORDER) as ctx:
+        db = ctx.db
         open_rows = list(
             (
                 await db.scalars(
@@ -160,7 +162,7 @@ async def recover(sessionmaker: async_sessionmaker[AsyncSession], settings: Sett
                 )
             ).all()
         )
-        open_rows += await _orphans(db, settings)
+        open_rows += await _orphans(ctx)
         touched: set[int] = set()
         for seg in open_rows:
             await _recover_segment(settings, seg)
@@ -170,16 +172,14 @@ async def recover(sessionmaker: async_sessionmaker[AsyncSession], settings: Sett
             assert rec is not None
             rec.interrupted = True
             await record(
-                db,
+                ctx,
                 "recording.recovered",
                 "recording",
                 rec.id,
-                actor="system",
                 session_id=rec.session_id,
                 segments=[s.uid for s in open_rows if s.recording_id == rec_id],
             )
-            await seal.seal(db, settings, rec)
-        await db.commit()
+            await seal.seal(ctx, rec)
         sessions = [
             r.session_id
             for r in (await db.scalars(select(Recording).where(Recording.id.in_(touched)))).all()

@@ -1,7 +1,9 @@
 """The background composite job: one at a time by default (``COMPOSITE_WORKERS``), progress
 in the database every half second for the session page's bar, retried once by itself after a
 failure, and again whenever someone allowed presses "retry". ``CompositeWorker.run`` is the
-loop a supervisor runs; it also seals the sessions that ended while nobody was connected.
+loop a supervisor runs; it also seals the sessions that ended while nobody was connected. It
+wakes early when the recording service's ``composite_wakeup`` is set (the court's
+``composite`` signal, asked for after a commit that queued a render).
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import logging
 from pathlib import Path
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings import paths
 from recordings.composite import Source, render
 from recordings.probe import sha256_file
 from recordings.service import RecordingService
+from recordings.store import RECORDER
 from server.audit import record
+from server.context import Court
 from server.models.recordings import CompositeStatus, Recording, SegmentStatus
 from server.settings import Settings
 
@@ -56,12 +60,11 @@ def sources_of(settings: Settings, rec: Recording) -> list[Source]:
     ]
 
 
-async def run_job(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, rec_id: int
-) -> bool:
+async def run_job(court: Court, rec_id: int) -> bool:
     """Render one recording's composite. Returns whether it succeeded."""
-    async with sessionmaker() as db:
-        rec = await db.get(Recording, rec_id)
+    settings = court.settings
+    async with court.unit(RECORDER) as ctx:
+        rec = await ctx.db.get(Recording, rec_id)
         if rec is None:
             return False
         rec.composite_status = CompositeStatus.RUNNING
@@ -70,19 +73,17 @@ async def run_job(
         rec.composite_error = ""
         sources = sources_of(settings, rec)
         session_id = rec.session_id
-        await db.commit()
     progress = _Progress()
     out = paths.inside(settings, paths.composite_relpath(session_id))
     task = asyncio.ensure_future(asyncio.to_thread(render, sources, out, progress.set))
     while not task.done():
         await asyncio.wait([task], timeout=0.5)
-        async with sessionmaker() as db:
-            row = await db.get(Recording, rec_id)
+        async with court.unit(RECORDER) as ctx:
+            row = await ctx.db.get(Recording, rec_id)
             if row is not None and not task.done():
                 row.composite_progress = round(progress.value, 3)
-                await db.commit()
-    async with sessionmaker() as db:
-        rec = await db.get(Recording, rec_id)
+    async with court.unit(RECORDER) as ctx:
+        rec = await ctx.db.get(Recording, rec_id)
         assert rec is not None
         try:
             duration = task.result()
@@ -90,7 +91,6 @@ async def run_job(
             log.exception("composite of session %s failed", session_id)
             rec.composite_status = CompositeStatus.FAILED
             rec.composite_error = f"{type(exc).__name__}: {exc}"[:2000]
-            await db.commit()
             return False
         digest, size = await asyncio.to_thread(sha256_file, out)
         rec.composite_status = CompositeStatus.DONE
@@ -99,16 +99,14 @@ async def run_job(
         rec.composite_size, rec.composite_sha256 = size, digest
         rec.composite_duration_ms = duration
         await record(
-            db,
+            ctx,
             "recording.composite",
             "recording",
             rec.id,
-            actor="system",
             session_id=session_id,
             sha256=digest,
             size=size,
         )
-        await db.commit()
     return True
 
 
@@ -132,13 +130,8 @@ class CompositeWorker:
     """Seals the sessions that ended unsealed and renders the queued composites, ``workers``
     at a time, until cancelled: ``run`` is what a supervisor starts, restarts and stops."""
 
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        settings: Settings,
-        service: RecordingService,
-    ) -> None:
-        self.sessionmaker, self.settings, self.service = sessionmaker, settings, service
+    def __init__(self, court: Court, service: RecordingService) -> None:
+        self.court, self.service = court, service
         self.running: dict[int, asyncio.Task[bool]] = {}
 
     async def run(self) -> None:
@@ -154,35 +147,37 @@ class CompositeWorker:
                 await asyncio.wait(jobs, timeout=10)
 
     async def _loop(self) -> None:
-        sessionmaker, service = self.sessionmaker, self.service
-        slots = asyncio.Semaphore(max(1, self.settings.composite_workers))
+        court, service = self.court, self.service
+        slots = asyncio.Semaphore(max(1, court.settings.composite_workers))
         # A job left "running" by a dead process (or by this worker before a restart) runs
         # again.
-        async with sessionmaker() as db:
+        async with court.unit(RECORDER) as ctx:
             for rec in (
-                await db.scalars(
+                await ctx.db.scalars(
                     select(Recording).where(Recording.composite_status == CompositeStatus.RUNNING)
                 )
             ).all():
                 rec.composite_status = CompositeStatus.QUEUED
-            await db.commit()
         while True:
             try:
                 await service.sweep()
             except Exception:
                 log.exception("sealing sweep failed")
-            async with sessionmaker() as db:
-                due = [r for r in await _due(db) if r not in self.running]
+            async with court.unit(RECORDER) as ctx:
+                due = [r for r in await _due(ctx.db) if r not in self.running]
             for rec_id in due:
                 await slots.acquire()
                 self.running[rec_id] = asyncio.ensure_future(self._job(rec_id, slots))
             service.composite_wakeup.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives
+            # as the wake-up fires, and the supervisor could not stop this worker.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(service.composite_wakeup.wait(), POLL_SECONDS)
+                async with asyncio.timeout(POLL_SECONDS):
+                    await service.composite_wakeup.wait()
 
     async def _job(self, rec_id: int, slots: asyncio.Semaphore) -> bool:
         try:
-            return await run_job(self.sessionmaker, self.settings, rec_id)
+            return await run_job(self.court, rec_id)
         finally:
             slots.release()
             self.running.pop(rec_id, None)

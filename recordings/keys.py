@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -75,6 +76,21 @@ def public_pem(key: Ed25519PublicKey) -> bytes:
 def fingerprint(key: Ed25519PublicKey) -> str:
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class Published:
+    """The public key as the admin page and the API show it."""
+
+    fingerprint: str
+    pem: str
+
+
+def published(data_dir: Path) -> Published:
+    """The signing key's public half, for anyone to check manifests with (created on first
+    need, as when sealing)."""
+    key = load_or_create(data_dir).public_key()
+    return Published(fingerprint(key), public_pem(key).decode())
 
 
 def sign(key: Ed25519PrivateKey, data: bytes) -> str:

@@ -4,7 +4,8 @@ The period depends on how the case ended (``COURTLINK_RECORDING_RETENTION_DAYS``
 from outcome to days, counted from the case's resolution). A case with no outcome in that
 map (still open, or an outcome nobody configured) is kept. A legal hold on a recording blocks
 its deletion whatever the period says. The purge deletes the files, keeps the rows (marked
-``purged``) and the manifest, and audits every recording it removes.
+``purged``) and the manifest, and audits every recording it removes (as ``ctx.actor``:
+``cli:purge`` from the command line). "Now" is the unit of work's clock.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings import paths
 from server.audit import record
-from server.models.base import utcnow
+from server.context import Context
 from server.models.docket import Case
 from server.models.recordings import Recording, SegmentStatus
 from server.settings import Settings
@@ -39,13 +39,11 @@ def outcome_of(case: Case) -> str:
     return case.outcome or case.stage
 
 
-async def candidates(
-    db: AsyncSession, settings: Settings, *, now: datetime | None = None
-) -> list[Candidate]:
+async def candidates(ctx: Context) -> list[Candidate]:
     """Recordings whose retention period has run out (held ones included, flagged)."""
-    now = now or utcnow()
+    now, settings = ctx.now(), ctx.settings
     rows = (
-        await db.execute(
+        await ctx.db.execute(
             select(Recording, Case)
             .join(Case, Case.id == Recording.case_id)
             .where(Recording.purged_at.is_(None))
@@ -75,26 +73,23 @@ def _delete(settings: Settings, relpaths: list[str]) -> None:
         paths.inside(settings, rel).unlink(missing_ok=True)
 
 
-async def purge(
-    db: AsyncSession, settings: Settings, *, actor: str, now: datetime | None = None
-) -> list[Candidate]:
+async def purge(ctx: Context) -> list[Candidate]:
     """Delete expired, unheld recordings' files; returns what was purged."""
     done = []
-    for cand in await candidates(db, settings, now=now):
+    for cand in await candidates(ctx):
         if cand.held:
             continue
         rec = cand.recording
-        await asyncio.to_thread(_delete, settings, cand.files)
+        await asyncio.to_thread(_delete, ctx.settings, cand.files)
         for seg in rec.segments:
             seg.status = SegmentStatus.PURGED
         rec.composite_path = None
-        rec.purged_at = utcnow()
+        rec.purged_at = ctx.now()
         await record(
-            db,
+            ctx,
             "recording.purged",
             "recording",
             rec.id,
-            actor=actor,
             session_id=rec.session_id,
             case_id=cand.case.id,
             outcome=cand.outcome,

@@ -13,16 +13,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings import keys, paths
 from recordings.probe import probe, sha256_file
 from server.audit import record
-from server.models.base import utcnow
+from server.context import Context
 from server.models.docket import Case
 from server.models.recordings import Recording, RecordingSegment, SegmentStatus
 from server.settings import Settings
@@ -55,7 +55,9 @@ async def refresh_facts(settings: Settings, segment: RecordingSegment) -> None:
         segment.note = (segment.note + f" unreadable: {facts.error}").strip()
 
 
-def manifest_for(settings: Settings, rec: Recording, case: Case) -> dict[str, Any]:
+def manifest_for(
+    settings: Settings, rec: Recording, case: Case, sealed_at: datetime
+) -> dict[str, Any]:
     files = []
     people: dict[str, str] = {}
     for seg in rec.segments:
@@ -95,7 +97,7 @@ def manifest_for(settings: Settings, rec: Recording, case: Case) -> dict[str, An
         "session_kind": session.kind,
         "session_opened_at": _iso(session.opened_at),
         "session_ended_at": _iso(session.ended_at),
-        "sealed_at": _iso(utcnow()),
+        "sealed_at": _iso(sealed_at),
         "interrupted": rec.interrupted,
         "participants": [{"identity": k, "name": v} for k, v in sorted(people.items())],
         "files": sorted(files, key=lambda f: (f["started_at"] or "", f["name"])),
@@ -111,10 +113,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-async def seal(
-    db: AsyncSession, settings: Settings, rec: Recording, *, actor: str = "system"
-) -> dict[str, Any]:
-    """Hash every closed segment, write and sign the manifest, store the seal, audit it."""
+async def seal(ctx: Context, rec: Recording) -> dict[str, Any]:
+    """Hash every closed segment, write and sign the manifest, store the seal, audit it (as
+    ``ctx.actor``: the recorder, recovery, or whoever ended the session)."""
+    db, settings = ctx.db, ctx.settings
     segments = (
         await db.scalars(select(RecordingSegment).where(RecordingSegment.recording_id == rec.id))
     ).all()
@@ -125,7 +127,8 @@ async def seal(
     await db.refresh(rec, ["segments", "session"])
     case = await db.get(Case, rec.case_id)
     assert case is not None
-    manifest = manifest_for(settings, rec, case)
+    sealed_at = ctx.now()
+    manifest = manifest_for(settings, rec, case, sealed_at)
     data = canonical(manifest)
     key = await asyncio.to_thread(keys.load_or_create, settings.data_dir)
     signature = keys.sign(key, data)
@@ -136,13 +139,12 @@ async def seal(
     rec.manifest_sha256 = sha256_file(directory / paths.MANIFEST)[0]
     rec.manifest_signature = signature
     rec.key_fingerprint = keys.fingerprint(key.public_key())
-    rec.sealed_at = utcnow()
+    rec.sealed_at = sealed_at
     await record(
-        db,
+        ctx,
         "recording.sealed",
         "recording",
         rec.id,
-        actor=actor,
         session_id=rec.session_id,
         files=len(manifest["files"]),
         manifest_sha256=rec.manifest_sha256,

@@ -3,8 +3,10 @@ session's recording policy, which the live rooms are shown.
 
 - ``await session_opened(session_id)``: load the session's policy (recording on/off,
   ``record_caucus``); done by itself when a first track of the session starts.
-- ``set_active``: the host starts or stops recording (from the API the room's button calls).
-- ``await session_ended(session_id)``: close its segments, seal, queue the composite.
+- ``set_active``: the host starts or stops recording (from the API the room's button calls);
+  the recorder follows once the change is committed.
+- ``await session_ended(session_id)``: close its segments, seal, queue the composite (and
+  wake the composite worker: the court's ``composite`` signal).
 - ``show(session_id)``: tell the live rooms (``rooms``, a ``recordings.ports.Rooms``) which
   of the session's places are recorded, so every participant's indicator is right; a
   recording that stops by itself (full disk) is shown to the session's hosts as an alarm.
@@ -17,14 +19,14 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recordings import paths, seal, store
 from recordings.ports import Rooms
 from recordings.recorder import Alarm, Closed, Opened, Recorder
+from recordings.store import RECORDER
+from server.context import Context, Court
 from server.models.recordings import CompositeStatus, Recording, SegmentStatus
 from server.models.sessions import MediationSession
-from server.settings import Settings
 
 log = logging.getLogger(__name__)
 SHUTDOWN_WAIT_S = 10
@@ -39,17 +41,12 @@ class Policy:
 
 class RecordingService:
     """``rooms`` is what the live rooms let recordings ask of them; None records nothing live
-    (tools and tests that only seal, verify or render)."""
+    (tools and tests that only seal, verify or render). Each change to the database is a
+    unit of work of ``court``, as the recorder (``store.RECORDER``)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        *,
-        rooms: Rooms | None = None,
-    ) -> None:
-        self.settings = settings
-        self.sessionmaker = sessionmaker
+    def __init__(self, court: Court, *, rooms: Rooms | None = None) -> None:
+        self.court = court
+        self.settings = court.settings
         self.rooms = rooms
         self.policies: dict[int, Policy] = {}
         self.composite_wakeup = asyncio.Event()
@@ -57,7 +54,7 @@ class RecordingService:
         self._touched: set[int] = set()
         self._task: asyncio.Task[None] | None = None
         self.recorder = Recorder(
-            paths.root(settings), wants=self.wants, events=self._events.put_nowait
+            paths.root(court.settings), wants=self.wants, events=self._events.put_nowait
         )
 
     # --- policy --------------------------------------------------------------------------
@@ -90,47 +87,48 @@ class RecordingService:
                 self.rooms.request_keyframe(session_id, pid)
 
     async def session_opened(self, session_id: int) -> Policy:
-        async with self.sessionmaker() as db:
-            session = await db.get(MediationSession, session_id)
+        async with self.court.unit(RECORDER) as ctx:
+            session = await ctx.db.get(MediationSession, session_id)
             if session is None:
                 return self.policies.setdefault(session_id, Policy())
-            rec = await store.recording_for(db, session_id)
+            rec = await store.recording_for(ctx.db, session_id)
             policy = Policy(rec.active, session.record_caucus, rec.alarm)
-            await db.commit()
         self.policies[session_id] = policy
         self._record(session_id, policy.active, "stopped")
         self.show(session_id)
         return policy
 
-    async def set_active(
-        self, db: AsyncSession, rec: Recording, active: bool, *, actor_id: int | None, actor: str
-    ) -> None:
-        """Host start/stop; the caller's transaction carries the audit and timeline rows."""
-        await store.set_active(db, rec, active, actor_id=actor_id, actor=actor)
-        policy = self.policies.setdefault(rec.session_id, Policy())
+    async def set_active(self, ctx: Context, rec: Recording, active: bool) -> None:
+        """Host start/stop: the caller's unit of work carries the audit and timeline rows,
+        and the recorder and the rooms follow once it has committed."""
+        await store.set_active(ctx, rec, active)
+        session_id = rec.session_id
+        ctx.after_commit(lambda: self._follow(session_id, active))
+
+    def _follow(self, session_id: int, active: bool) -> None:
+        policy = self.policies.setdefault(session_id, Policy())
         policy.active, policy.alarm = active, None if active else policy.alarm
-        self._record(rec.session_id, active, "stopped")
-        self.show(rec.session_id)
+        self._record(session_id, active, "stopped")
+        self.show(session_id)
 
     async def session_ended(self, session_id: int) -> None:
         """Close the session's segments, wait until their rows are written, seal, queue the
         composite."""
         self._record(session_id, False, "session_end")
         await self.drain()
-        async with self.sessionmaker() as db:
-            rec = await store.recording_for(db, session_id)
+        async with self.court.unit(RECORDER) as ctx:
+            rec = await store.recording_for(ctx.db, session_id)
             if any(s.status != SegmentStatus.PURGED for s in rec.segments):
-                await seal.seal(db, self.settings, rec)
+                await seal.seal(ctx, rec)
                 rec.composite_status = CompositeStatus.QUEUED
                 rec.composite_progress = 0.0
-            await db.commit()
+                ctx.signal_after_commit("composite")
         self._touched.discard(session_id)
-        self.composite_wakeup.set()
 
     async def sweep(self) -> list[int]:
         """Seal sessions that ended without telling us (ended while nobody was connected)."""
-        async with self.sessionmaker() as db:
-            rows = await db.scalars(
+        async with self.court.unit(RECORDER) as ctx:
+            rows = await ctx.db.scalars(
                 select(Recording.session_id)
                 .join(MediationSession, MediationSession.id == Recording.session_id)
                 .where(
@@ -170,9 +168,8 @@ class RecordingService:
         # and its end seals again over every file.
         for session_id in sorted(self._touched):
             try:
-                async with self.sessionmaker() as db:
-                    await seal.seal(db, self.settings, await store.recording_for(db, session_id))
-                    await db.commit()
+                async with self.court.unit(RECORDER) as ctx:
+                    await seal.seal(ctx, await store.recording_for(ctx.db, session_id))
             except Exception:
                 log.exception("sealing session %s at shutdown", session_id)
 
@@ -199,15 +196,14 @@ class RecordingService:
                 self._events.task_done()
 
     async def _apply(self, event: Opened | Closed | Alarm) -> None:
-        async with self.sessionmaker() as db:
+        async with self.court.unit(RECORDER) as ctx:
             if isinstance(event, Opened):
                 self._touched.add(event.session_id)
-                await store.segment_opened(db, event, event.info)
+                await store.segment_opened(ctx.db, event, event.info)
             elif isinstance(event, Closed):
-                await store.segment_closed(db, event)
+                await store.segment_closed(ctx, event)
             else:
-                await store.alarm_raised(db, event)
-            await db.commit()
+                await store.alarm_raised(ctx, event)
 
     def _stopped_by_alarm(self, session_id: int) -> bool:
         policy = self.policies.get(session_id)

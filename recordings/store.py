@@ -1,7 +1,9 @@
 """Database side of recording: the ``Recording`` row of a session, segment rows as the
 recorder opens and closes files, host start/stop, and the alarm.
 
-Every function takes the session first and leaves committing to the caller.
+Functions that write the audit log or the case timeline, or read the clock, take the unit of
+work (``Context``) first; the row lookups take the session. None of them commits: the
+caller's unit of work does.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings.recorder import Alarm, Closed, Opened
 from server.audit import record
+from server.context import Actor, Context
 from server.errors import NotFound
-from server.models.base import utcnow
 from server.models.docket import DocketEntry
 from server.models.recordings import Recording, RecordingSegment, SegmentStatus
 from server.models.sessions import MediationSession
+
+# Who the audit log names for the recordings' own work: sealing, alarms, recovery, composites.
+RECORDER = Actor.system("recorder")
 
 
 async def recording_for(db: AsyncSession, session_id: int, *, create: bool = True) -> Recording:
@@ -62,12 +67,12 @@ async def segment_opened(db: AsyncSession, event: Opened, people: dict[str, str]
     )
 
 
-async def segment_closed(db: AsyncSession, event: Closed) -> None:
-    seg = await db.scalar(select(RecordingSegment).where(RecordingSegment.uid == event.uid))
+async def segment_closed(ctx: Context, event: Closed) -> None:
+    seg = await ctx.db.scalar(select(RecordingSegment).where(RecordingSegment.uid == event.uid))
     if seg is None:
         return
     seg.status = SegmentStatus.FAILED if event.failed else SegmentStatus.COMPLETE
-    seg.ended_at = utcnow()
+    seg.ended_at = ctx.now()
     seg.end_reason = event.reason
     seg.frames = event.stats.frames
     seg.keyframes = event.stats.keyframes
@@ -77,48 +82,40 @@ async def segment_closed(db: AsyncSession, event: Closed) -> None:
         seg.note = (seg.note + f"; {event.skipped_frames} frames before the first keyframe").strip()
 
 
-async def alarm_raised(db: AsyncSession, event: Alarm) -> Recording:
-    rec = await recording_for(db, event.session_id)
+async def alarm_raised(ctx: Context, event: Alarm) -> Recording:
+    """Recording stopped by itself (full disk, write error): audited, and on the case's
+    timeline with no one as its author."""
+    rec = await recording_for(ctx.db, event.session_id)
     rec.active = False
     rec.alarm = f"{event.reason}: {event.message}"
     await record(
-        db,
+        ctx,
         "recording.alarm",
         "recording",
         rec.id,
-        actor="system",
         session_id=event.session_id,
         reason=event.reason,
         message=event.message,
     )
-    await _timeline(db, rec, None, "recording_alarm", f"recording stopped: {event.reason}")
+    _timeline(ctx, rec, "recording_alarm", f"recording stopped: {event.reason}")
     return rec
 
 
-async def set_active(
-    db: AsyncSession, rec: Recording, active: bool, *, actor_id: int | None, actor: str
-) -> None:
+async def set_active(ctx: Context, rec: Recording, active: bool) -> None:
     """The host's start/stop: into the audit log and the case's timeline."""
     rec.active = active
     if active:
         rec.alarm = None
     action = "recording.started" if active else "recording.stopped"
-    await record(db, action, "recording", rec.id, actor=actor, session_id=rec.session_id)
+    await record(ctx, action, "recording", rec.id, session_id=rec.session_id)
     text = "recording started" if active else "recording stopped"
-    await _timeline(
-        db, rec, actor_id, "recording", f"{text} (session {rec.session_id})", active=active
-    )
+    _timeline(ctx, rec, "recording", f"{text} (session {rec.session_id})", active=active)
 
 
-async def _timeline(
-    db: AsyncSession,
-    rec: Recording,
-    actor_id: int | None,
-    kind: str,
-    text: str,
-    **extra: object,
-) -> None:
-    db.add(
+def _timeline(ctx: Context, rec: Recording, kind: str, text: str, **extra: object) -> None:
+    # The timeline names an account as the author; the system's entries have none.
+    actor_id = ctx.actor.id if ctx.actor.kind == "user" else None
+    ctx.db.add(
         DocketEntry(
             case_id=rec.case_id,
             actor_id=actor_id,

@@ -196,6 +196,19 @@ def can_view_recordings(user: User, case: Case) -> bool:
     return user.id in (case.judge_id, case.mediator_id)
 
 
+def can_hold_recording(user: User) -> bool:
+    """Setting or lifting a legal hold on a recording they may see (``can_view_recordings``):
+    judges, clerks and admins. A hold overrides the retention period, so it is the court's
+    decision about its record, not the mediator's."""
+    return user.role in (Role.ADMIN, Role.CLERK, Role.JUDGE)
+
+
+def can_administer_recordings(user: User) -> bool:
+    """The recordings' administration (the manifest-signing key, what is due for deletion):
+    admins, who keep the server's settings and keys."""
+    return user.role == Role.ADMIN
+
+
 def can_draft_agreement(user: User, case: Case) -> bool:
     """Drafting an agreement's terms: the mediators and judges (a fast-track judge mediates
     too), as for any case they may see."""

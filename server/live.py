@@ -7,7 +7,8 @@ service, and joins them through signaling's typed interface (``signaling.events`
 tells its listeners what happens in the rooms, and the recording service is handed the hub
 as the rooms' control (the recording indicator, keyframe requests). Recordings and signaling
 never import each other; this module is where their shapes are checked to fit. The sealing
-and composite worker runs under the app's supervisor.
+and composite worker runs under the app's supervisor, woken by the court's ``composite``
+signal (``Context.signal_after_commit("composite")``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from server.context import Actor, Court
 from server.models.accounts import User
 from server.models.sessions import MediationSession
 from server.sessions import LIVE_STATUSES, end_session
-from server.web.keys import COURT, SESSIONMAKER, SETTINGS, SUPERVISOR
+from server.web.keys import COURT, SETTINGS, SUPERVISOR
 from signaling.events import RoomListener, SessionEnded
 from signaling.hub import HUB, Hub
 from signaling.sfu import Sfu
@@ -54,26 +55,30 @@ class SessionCloser(RoomListener):
 
 async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     """Live sessions and their recording for the app's lifetime (``HUB``, ``RECORDINGS``)."""
-    settings, sessionmaker = app[SETTINGS], app[SESSIONMAKER]
+    court, settings = app[COURT], app[SETTINGS]
     paths.root(settings).mkdir(parents=True, exist_ok=True)
-    await crash.recover(sessionmaker, settings)
+    await crash.recover(court)
     sfu = Sfu(ice_servers=settings.ice_servers, max_video_kbps=settings.max_video_kbps)
     hub = Hub(sfu, ice_servers=settings.ice_servers)
-    service = RecordingService(settings, sessionmaker, rooms=hub)
+    service = RecordingService(court, rooms=hub)
     recording = RecordingListener(service)
     # In this order: a session its host ended is ended in the database before its recording
     # is sealed, and before anyone in the room is told (so a quick rejoin is refused).
-    hub.add_listener(SessionCloser(app[COURT]))
+    hub.add_listener(SessionCloser(court))
     hub.add_listener(recording)
     app[HUB] = hub
     app[RECORDINGS] = service
+    court.signals.register("composite", service.composite_wakeup.set)
     await service.start()
     hub.start()
-    app[SUPERVISOR].start("recordings", CompositeWorker(sessionmaker, settings, service).run)
+    app[SUPERVISOR].start("recordings", CompositeWorker(court, service).run)
     yield
     # The recordings first: what ended is sealed, what is open closes as "shutdown" (not as
-    # tracks ending when the peers below are closed).
+    # tracks ending when the peers below are closed). The worker stops before the service
+    # it seals and renders through.
     await recording.close()
+    await app[SUPERVISOR].stop_task("recordings")
+    court.signals.unregister("composite")
     await service.stop()
     await hub.close()
     await sfu.close()

@@ -1,10 +1,16 @@
-"""Test helpers for recordings: a case with a session, and a sealed recording of it made
-from the synthetic clip (files written by the real writer, rows as the recorder writes them)."""
+"""Test helpers for recordings: a case with a session, a sealed recording of it made from the
+synthetic clip (files written by the real writer, rows as the recorder writes them), and the
+``courtlink recordings`` command run against the app's database."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
@@ -15,7 +21,9 @@ from server.models.accounts import Office
 from server.models.docket import Case
 from server.models.recordings import Recording, RecordingSegment, SegmentStatus
 from server.models.sessions import MediationSession
+from server.settings import Settings
 from server.web.keys import SESSIONMAKER, SETTINGS
+from tests.helpers import unit
 from tests.recording_media import opus_clip, vp8_clip
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
@@ -60,7 +68,8 @@ async def recorded_session(
     starting half a second apart; sealed unless ``do_seal`` is false."""
     case_id, session_id = await case_with_session(client, **kw)  # type: ignore[arg-type]
     settings = client.app[SETTINGS]
-    async with client.app[SESSIONMAKER]() as db:
+    async with unit(client.app) as ctx:
+        db = ctx.db
         rec = Recording(session_id=session_id, case_id=case_id, active=False)
         db.add(rec)
         await db.flush()
@@ -77,8 +86,8 @@ async def recorded_session(
                     height=240,
                     tags={"segment": uid},
                 )
-                for unit in clip:
-                    writer.write(unit.data, unit.pts, unit.keyframe)
+                for frame in clip:
+                    writer.write(frame.data, frame.pts, frame.keyframe)
                 stats = writer.close()
                 db.add(
                     RecordingSegment(
@@ -105,8 +114,7 @@ async def recorded_session(
         await db.flush()
         if do_seal:
             await db.refresh(rec, ["segments"])
-            await seal.seal(db, settings, rec)
-        await db.commit()
+            await seal.seal(ctx, rec)
     return case_id, session_id
 
 
@@ -115,3 +123,19 @@ async def recording_of(client: TestClient, session_id: int) -> Recording:
         rec = await db.scalar(select(Recording).where(Recording.session_id == session_id))
         assert rec is not None
         return rec
+
+
+async def recordings_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``courtlink recordings ARGS`` without blocking this process's event loop (the app
+    under test keeps serving, as a live server would)."""
+    env = {
+        **os.environ,
+        "COURTLINK_DATA_DIR": str(settings.data_dir),
+        "COURTLINK_DATABASE_URL": settings.effective_database_url,
+    }
+    command = [str(Path(sys.executable).parent / "courtlink"), "recordings", *args]
+    proc = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return subprocess.CompletedProcess(command, proc.returncode or 0, out.decode(), err.decode())

@@ -3,11 +3,7 @@ outcome, legal holds, and ``courtlink recordings purge --dry-run`` and the real 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -18,8 +14,8 @@ from server.models.docket import Case, DocketEntry
 from server.models.recordings import Recording
 from server.models.sessions import MediationSession
 from server.web.keys import SESSIONMAKER, SETTINGS
-from tests.helpers import csrf, login, make_user
-from tests.recording_db import recorded_session, recording_of
+from tests.helpers import csrf, login, make_user, unit
+from tests.recording_db import recorded_session, recording_of, recordings_cli
 
 
 async def test_host_stops_and_starts_recording_into_audit_and_timeline(client):
@@ -71,25 +67,6 @@ async def _resolve(client, session_id: int, outcome: str, days_ago: int) -> None
         await db.commit()
 
 
-async def _purge_cli(settings, *args: str) -> tuple[int, str]:
-    env = {
-        **os.environ,
-        "COURTLINK_DATA_DIR": str(settings.data_dir),
-        "COURTLINK_DATABASE_URL": settings.effective_database_url,
-    }
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "courtlink"),
-        "recordings",
-        "purge",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    return proc.returncode or 0, out.decode()
-
-
 async def test_retention_hold_dry_run_and_purge(client):
     settings = client.app[SETTINGS]
     days = settings.recording_retention_days
@@ -106,16 +83,16 @@ async def test_retention_hold_dry_run_and_purge(client):
         await db.commit()
     old_files = [paths.inside(settings, s.path) for s in (await recording_of(client, old)).segments]
 
-    code, out = await _purge_cli(settings, "--dry-run")
-    assert code == 0, out
+    result = await recordings_cli(settings, "purge", "--dry-run")
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
     assert f"session {old} " in out and "would delete 2 file(s)" in out
     assert f"session {held}: kept, legal hold (appeal pending)" in out
     assert f"session {young}" not in out and f"session {open_case}" not in out
     assert all(f.exists() for f in old_files)
 
-    async with client.app[SESSIONMAKER]() as db:
-        done = await retention.purge(db, settings, actor="test")
-        await db.commit()
+    async with unit(client.app) as ctx:
+        done = await retention.purge(ctx)
     assert [c.recording.session_id for c in done] == [old]
     assert not any(f.exists() for f in old_files)
     rec = await recording_of(client, old)

@@ -4,18 +4,14 @@ altered or unlisted file and a manifest whose signature fails, in-process and th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 from recordings import keys, paths
 from recordings.verify import verify_session
 from server.models.recordings import Recording
 from server.web.keys import SESSIONMAKER, SETTINGS
-from tests.recording_db import recorded_session, recording_of
+from tests.recording_db import recorded_session, recording_of, recordings_cli
 
 
 async def _verify(client, session_id):
@@ -24,29 +20,6 @@ async def _verify(client, session_id):
 
         rec = await db.scalar(select(Recording).where(Recording.session_id == session_id))
         return await verify_session(db, client.app[SETTINGS], rec)
-
-
-async def _cli(settings, *args):
-    """Run ``courtlink recordings verify`` without blocking this process's event loop (the
-    app under test keeps serving, as a live server would)."""
-    env = {
-        **os.environ,
-        "COURTLINK_DATA_DIR": str(settings.data_dir),
-        "COURTLINK_DATABASE_URL": settings.effective_database_url,
-    }
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "courtlink"),
-        "recordings",
-        "verify",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    return subprocess.CompletedProcess(
-        proc.args if hasattr(proc, "args") else args, proc.returncode, out.decode(), err.decode()
-    )
 
 
 async def test_seal_stores_facts_and_a_signed_manifest(client):
@@ -86,7 +59,7 @@ async def test_verify_names_flipped_deleted_and_extra_files(client):
     assert ("unlisted", "extra.webm") in found
     assert len(report.problems) == 3
 
-    result = await _cli(settings, str(session_id))
+    result = await recordings_cli(settings, "verify", str(session_id))
     assert result.returncode == 1, result.stdout + result.stderr
     for name in (files[0].name, files[1].name, "extra.webm"):
         assert name in result.stdout
@@ -102,7 +75,7 @@ async def test_verify_names_flipped_deleted_and_extra_files(client):
 async def test_a_tampered_manifest_fails_its_signature(client):
     _, session_id = await recorded_session(client, people=1)
     settings = client.app[SETTINGS]
-    ok = await _cli(settings, str(session_id))
+    ok = await recordings_cli(settings, "verify", str(session_id))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "OK" in ok.stdout
     manifest = paths.session_dir(settings, session_id) / paths.MANIFEST
@@ -111,5 +84,5 @@ async def test_a_tampered_manifest_fails_its_signature(client):
     )
     report = await _verify(client, session_id)
     assert {p.kind for p in report.problems} == {"signature", "manifest"}
-    bad = await _cli(settings, str(session_id))
+    bad = await recordings_cli(settings, "verify", str(session_id))
     assert bad.returncode == 1 and "SIGNATURE" in bad.stdout

@@ -2,8 +2,8 @@
 progress bar that polls the JSON API, playback and download, legal hold, start/stop for the
 host), and the admin page with the manifest-signing public key and the purge preview.
 
-The access rules are the API's (``server.api.recordings.viewable_recording``); the case page
-shows a recordings section through ``recordings_case.html``.
+What may be seen and done is ``recordings.actions``, shared with the JSON API; the rules the
+page shows its buttons by are ``server.access``'s.
 """
 
 from __future__ import annotations
@@ -13,20 +13,14 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from recordings import keys, retention
-from server.access import is_host
-from server.api.recordings import (
-    apply_hold,
-    host_set_active,
-    queue_composite,
-    viewable_recording,
-)
-from server.errors import NotFound
-from server.models.accounts import Role
+from recordings import actions, keys
+from server.access import can_hold_recording, is_host
+from server.api.recordings import session_id_of
+from server.live import RECORDINGS
 from server.models.recordings import SegmentStatus
-from server.web.auth import require_role, require_user
+from server.web.auth import require_user
 from server.web.http import read_form, render, see_other
-from server.web.keys import DB, SETTINGS
+from server.web.keys import CTX, SETTINGS
 
 
 class HoldForm(BaseModel):
@@ -40,13 +34,6 @@ class ActiveForm(BaseModel):
     active: bool
 
 
-def _session_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["session_id"])
-    except ValueError:
-        raise NotFound("no such session", code="session_not_found") from None
-
-
 def _duration(ms: int | None) -> str:
     seconds = (ms or 0) // 1000
     return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -54,8 +41,7 @@ def _duration(ms: int | None) -> str:
 
 async def session_recordings(request: web.Request) -> web.Response:
     user = require_user(request)
-    db = request[DB]
-    rec = await viewable_recording(db, user, _session_id(request))
+    rec = await actions.viewable_recording(request[CTX], session_id_of(request))
     segments = [s for s in rec.segments if s.status != SegmentStatus.PURGED]
     people: dict[str, list[str]] = {}
     for seg in segments:
@@ -68,46 +54,44 @@ async def session_recordings(request: web.Request) -> web.Response:
         "people": people,
         "duration": _duration,
         "is_host": is_host(user, rec.session),
-        "may_hold": user.role in (Role.ADMIN, Role.CLERK, Role.JUDGE),
+        "may_hold": can_hold_recording(user),
     }
     return render(request, "recordings_session.html", ctx)
 
 
 async def retry_composite(request: web.Request) -> web.StreamResponse:
-    user = require_user(request)
-    db = request[DB]
-    rec = await viewable_recording(db, user, _session_id(request))
-    await queue_composite(db, request, rec)
+    require_user(request)
+    rec = await actions.queue_composite(request[CTX], session_id_of(request))
     return see_other(f"/recordings/sessions/{rec.session_id}")
 
 
 async def set_hold(request: web.Request) -> web.StreamResponse:
-    user = require_user(request)
+    require_user(request)
     form = await read_form(request, HoldForm)
-    db = request[DB]
-    rec = await viewable_recording(db, user, _session_id(request))
-    await apply_hold(db, request, user, rec, form.hold, form.reason)
+    rec = await actions.apply_hold(request[CTX], session_id_of(request), form.hold, form.reason)
     return see_other(f"/recordings/sessions/{rec.session_id}")
 
 
 async def set_active(request: web.Request) -> web.StreamResponse:
-    user = require_user(request)
+    require_user(request)
     form = await read_form(request, ActiveForm)
-    rec = await host_set_active(request, user, _session_id(request), form.active)
+    rec = await actions.host_set_active(
+        request[CTX], request.app[RECORDINGS], session_id_of(request), form.active
+    )
     return see_other(f"/sessions/{rec.session_id}")
 
 
 async def admin_page(request: web.Request) -> web.Response:
-    require_role(request, Role.ADMIN)
+    require_user(request)
+    due = await actions.retention_preview(request[CTX])
     settings = request.app[SETTINGS]
-    key = keys.load_or_create(settings.data_dir).public_key()
-    due = await retention.candidates(request[DB], settings)
+    key = keys.published(settings.data_dir)
     return render(
         request,
         "recordings_admin.html",
         {
-            "fingerprint": keys.fingerprint(key),
-            "pem": keys.public_pem(key).decode(),
+            "fingerprint": key.fingerprint,
+            "pem": key.pem,
             "due": due,
             "retention": settings.recording_retention_days,
         },

@@ -125,6 +125,9 @@ class OutboxSender:
                 await self.run_once(maker)
             except Exception:  # a database hiccup must not kill the sender
                 log.exception("outbox pass failed")
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives
+            # as the wake-up fires, and the supervisor could not stop the sender.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
             self._wake.clear()
