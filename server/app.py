@@ -30,7 +30,6 @@ from server.web.keys import (
     CATALOGS,
     COURT,
     ENGINE,
-    EXTRAS,
     JINJA,
     SENDER,
     SESSIONMAKER,
@@ -84,7 +83,6 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
     app[COURT] = court
     app[CALENDAR] = court.calendar
     app[CATALOGS] = Catalogs()
-    app[EXTRAS] = {}
     app[SUPERVISOR] = Supervisor()
     app[SENDER] = OutboxSender(court)
     env = jinja2.Environment(

@@ -33,7 +33,7 @@ from server.models.sessions import MediationSession
 from server.names import name_matches
 from server.sessions import LIVE_STATUSES, load_session_for, mark_open, verify_invite
 from server.web.errors import app_error_response
-from server.web.keys import COURT, CTX, DB, PARTY, SETTINGS, USER
+from server.web.keys import COURT, CTX, PARTY, SETTINGS, USER
 from signaling import protocol as p
 from signaling.conn import Conn
 from signaling.hub import HUB
@@ -102,10 +102,10 @@ async def session_ws(request: web.Request) -> web.StreamResponse:
         # A refused handshake is an HTTP error with its status; never the login redirect
         # the error middleware gives pages.
         return app_error_response(request, exc)
-    host = await request[DB].get(User, session.host_id) if session.host_id else None
+    host = await request[CTX].db.get(User, session.host_id) if session.host_id else None
     host_name = host.display_name if host else ""
     # Do not hold a database transaction open for the life of the socket.
-    await request[DB].commit()
+    await request[CTX].db.commit()
 
     ws = web.WebSocketResponse(max_msg_size=p.MAX_FRAME_BYTES + 1024, heartbeat=HEARTBEAT_TCP)
     await ws.prepare(request)

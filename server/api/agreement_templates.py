@@ -17,7 +17,7 @@ from server.errors import Forbidden, NotFound
 from server.models.agreements import AgreementTemplate
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
-from server.web.keys import CTX, DB
+from server.web.keys import CTX
 
 api = ApiRouter("agreement templates")
 
@@ -77,7 +77,7 @@ def _admin(request: web.Request) -> None:
 
 
 async def _load(request: web.Request) -> AgreementTemplate:
-    db = request[DB]
+    db = request[CTX].db
     try:
         template_id = int(request.match_info["template_id"])
     except ValueError:
@@ -95,7 +95,7 @@ async def _load(request: web.Request) -> AgreementTemplate:
 )  # fmt: skip
 async def list_templates(request: web.Request) -> web.Response:
     _staff(request)
-    db = request[DB]
+    db = request[CTX].db
     await templates.ensure_builtin(db)
     rows = (await db.scalars(select(AgreementTemplate).order_by(AgreementTemplate.id))).all()
     return json_ok([_out(t, bodies=False) for t in rows])

@@ -35,7 +35,7 @@ from server.models.sessions import Invite
 from server.sessions import verify_invite
 from server.web.auth import csrf_exempt, enter_as_party, require_user
 from server.web.http import json_ok, read_json
-from server.web.keys import CTX, DB, SETTINGS
+from server.web.keys import CTX, SETTINGS
 from server.web.zipstream import stream_zip
 
 api = ApiRouter("agreements")
@@ -74,7 +74,7 @@ async def create(request: web.Request) -> web.Response:
 )  # fmt: skip
 async def of_case(request: web.Request) -> web.Response:
     user = require_user(request)
-    db = request[DB]
+    db = request[CTX].db
     case = await load_case_for(db, user, _int(request, "case_id"))
     agreement = await drafting.agreement_of_case(db, case.id)
     if agreement is None:
@@ -120,7 +120,7 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
 )  # fmt: skip
 async def get_one(request: web.Request) -> web.Response:
     agreement = await _mine(request)
-    return json_ok(await agreement_out(request[DB], agreement))
+    return json_ok(await agreement_out(request[CTX].db, agreement))
 
 
 @api.route(
@@ -132,7 +132,7 @@ async def save(request: web.Request) -> web.Response:
     require_user(request)
     body = await read_json(request, TermsIn)
     agreement = await _mine(request, lock=True)
-    db = request[DB]
+    db = request[CTX].db
     _, voided = await drafting.save_terms(request[CTX], agreement, body.terms)
     message = (
         f"{voided} signature(s) on the earlier version are void: the parties must sign again"
@@ -176,7 +176,7 @@ async def document(request: web.Request) -> web.Response:
 )  # fmt: skip
 async def versions(request: web.Request) -> web.Response:
     agreement = await _mine(request)
-    rows = await request[DB].scalars(
+    rows = await request[CTX].db.scalars(
         select(AgreementVersion)
         .where(AgreementVersion.agreement_id == agreement.id)
         .order_by(AgreementVersion.number)
@@ -198,7 +198,7 @@ async def mediator_sign(request: web.Request) -> web.Response:
     body = await read_json(request, SignIn, cap=SIGN_BODY_CAP)
     agreement = await _mine(request, lock=True)
     await signing.sign_as_mediator(request[CTX], agreement, sign_request(body))
-    return json_ok(await agreement_out(request[DB], agreement), 201)
+    return json_ok(await agreement_out(request[CTX].db, agreement), 201)
 
 
 @api.route(
@@ -209,7 +209,7 @@ async def mediator_sign(request: web.Request) -> web.Response:
 async def download(request: web.Request) -> web.StreamResponse:
     agreement = await _mine(request)
     kind = request.match_info["kind"]
-    db = request[DB]
+    db = request[CTX].db
     doc = next((d for d in await sealed_documents(db, agreement.id) if d.kind == kind), None)
     if doc is None:
         raise NotFound(f"no sealed {kind} yet", code="not_sealed")
@@ -234,7 +234,7 @@ async def confirm(request: web.Request) -> web.Response:
     body = await read_json(request, ConfirmIn)
     agreement = await _mine(request, lock=True)
     await confirmation.confirm(request[CTX], agreement, note=body.note)
-    return json_ok(await agreement_out(request[DB], agreement))
+    return json_ok(await agreement_out(request[CTX].db, agreement))
 
 
 # --- parties, by invite link ---------------------------------------------------------------
@@ -257,7 +257,7 @@ async def _invited(request: web.Request) -> tuple[Invite, Agreement]:
 )  # fmt: skip
 async def party_view(request: web.Request) -> web.Response:
     _, agreement = await _invited(request)
-    return json_ok(await agreement_out(request[DB], agreement))
+    return json_ok(await agreement_out(request[CTX].db, agreement))
 
 
 @api.route(
@@ -286,4 +286,4 @@ async def party_sign(request: web.Request) -> web.StreamResponse:
     await signing.sign_as_party(
         request[CTX], agreement, invite.party, req, claimed_party_id=body.party_id
     )
-    return json_ok(await agreement_out(request[DB], agreement), 201)
+    return json_ok(await agreement_out(request[CTX].db, agreement), 201)

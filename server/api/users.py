@@ -19,7 +19,7 @@ from server.errors import Forbidden, NotFound, parse_model
 from server.models.accounts import Office, User
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
-from server.web.keys import CTX, DB
+from server.web.keys import CTX
 
 api = ApiRouter("users")
 
@@ -89,7 +89,7 @@ async def _load(request: web.Request) -> User:
         user_id = int(request.match_info["user_id"])
     except ValueError:
         raise NotFound("no such user", code="user_not_found") from None
-    user = await request[DB].get(User, user_id)
+    user = await request[CTX].db.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found", code="user_not_found")
     return user
@@ -109,7 +109,7 @@ async def list_users(request: web.Request) -> web.Response:
         stmt = stmt.where(User.role == q.role)
     if q.active is not None:
         stmt = stmt.where(User.active == q.active)
-    users = (await request[DB].scalars(stmt)).unique().all()
+    users = (await request[CTX].db.scalars(stmt)).unique().all()
     return json_ok([user_out(u) for u in users])
 
 

@@ -24,7 +24,7 @@ from server.sessions import verify_invite
 from server.web.auth import csrf_exempt, enter_as_party, require_user
 from server.web.errors import app_error_response
 from server.web.http import CHUNK, read_body, read_capped, render, see_other
-from server.web.keys import CTX, DB
+from server.web.keys import CTX
 
 STATUS_LABELS = {
     "draft": "Draft",
@@ -42,7 +42,7 @@ def _int(request: web.Request, key: str) -> int:
 
 async def case_agreement(request: web.Request) -> web.Response:
     user = require_user(request)
-    db = request[DB]
+    db = request[CTX].db
     case = await access.load_case_for(db, user, _int(request, "case_id"))
     agreement = await drafting.agreement_of_case(db, case.id)
     out = await agreement_out(db, agreement) if agreement else None
@@ -131,7 +131,7 @@ async def verify_form(request: web.Request) -> web.StreamResponse:
 
 
 async def verify_page(request: web.Request) -> web.Response:
-    db = request[DB]
+    db = request[CTX].db
     code = request.match_info["code"].upper()
     try:
         doc = await verify.by_code(db, code)

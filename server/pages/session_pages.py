@@ -36,7 +36,7 @@ from server.sessions import (
 from server.web.auth import require_user
 from server.web.errors import status_of
 from server.web.http import read_form, render, see_other
-from server.web.keys import CATALOGS, CTX, DB, LANG
+from server.web.keys import CATALOGS, CTX, LANG
 from signaling.hub import HUB
 
 
@@ -116,7 +116,7 @@ async def _recording_config(
     """Where the host starts and stops recording, whether it is on now (no row yet: on, as
     every session is recorded from its start), and a standing alarm (the client shows it to
     the host only; a party is not given the server's error text)."""
-    rec = await request[DB].scalar(select(Recording).where(Recording.session_id == session.id))
+    rec = await request[CTX].db.scalar(select(Recording).where(Recording.session_id == session.id))
     return {
         "api": f"/api/v1/sessions/{session.id}/recording",
         "active": rec.active if rec is not None else True,
@@ -127,7 +127,7 @@ async def _recording_config(
 async def _app_page(
     request: web.Request, session: MediationSession, *, ws_url: str, is_party: bool
 ) -> web.Response:
-    host = await request[DB].get(User, session.host_id) if session.host_id else None
+    host = await request[CTX].db.get(User, session.host_id) if session.host_id else None
     ctx: dict[str, Any] = {
         "session": session,
         "case": session.case,

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from server.context import Actor
 from server.i18n import LANG_COOKIE, pick_lang
-from server.web.keys import COURT, CTX, DB, LANG, Handler
+from server.web.keys import COURT, CTX, LANG, Handler
 
 STATIC_PREFIX = "/static/"
 
@@ -24,7 +24,6 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     court = request.app[COURT]
     async with court.sessionmaker() as session:
         ctx = court.context(session, Actor.anonymous(request.remote))
-        request[DB] = session
         request[CTX] = ctx
         try:
             response = await handler(request)

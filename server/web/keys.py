@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import jinja2
 from aiohttp import web
@@ -28,17 +28,13 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 CATALOGS: web.AppKey[Catalogs] = web.AppKey("catalogs")
 CALENDAR: web.AppKey[WorkCalendar] = web.AppKey("calendar")
-# Each later subsystem (signaling hub, recorder, outbox sender...) keeps its own key in its
-# own module; this holds only what the core owns.
-EXTRAS = web.AppKey("extras", dict[str, Any])
 JINJA = web.AppKey("jinja", jinja2.Environment)
 # The long-lived services every unit of work is built from (server.context).
 COURT: web.AppKey[Court] = web.AppKey("court")
 SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor")
 SENDER: web.AppKey[OutboxSender] = web.AppKey("outbox_sender")
 
-# Per-request state, set by the middlewares in server.app / server.auth.
-DB = web.RequestKey("db", AsyncSession)
+# Per-request state, set by the middlewares in server.web.context and server.web.auth.
 # The request's unit of work: what every domain function is handed.
 CTX: web.RequestKey[Context] = web.RequestKey("ctx")
 USER: web.RequestKey[User | None] = web.RequestKey("user")
