@@ -32,7 +32,7 @@ from tests.e2e.sessions import (
     wait_place,
     wait_playing,
 )
-from tests.test_recording_seal import _cli
+from tests.recording_db import recordings_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -155,14 +155,14 @@ async def test_recorded_session_then_the_clerk_plays_downloads_and_verifies(
     assert saved.name == paths.download_name(sid, seg_id, "camera")
 
     settings = live_server.settings
-    ok = await _cli(settings, str(sid))
+    ok = await recordings_cli(settings, "verify", str(sid))
     assert ok.returncode == 0 and f"session {sid}: OK" in ok.stdout, ok.stdout + ok.stderr
 
     stored = paths.inside(settings, seg.path)
     data = bytearray(stored.read_bytes())
     data[len(data) // 2] ^= 0x01
     stored.write_bytes(bytes(data))
-    bad = await _cli(settings, str(sid))
+    bad = await recordings_cli(settings, "verify", str(sid))
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert f"ALTERED: {stored}" in bad.stdout and saved.name in bad.stdout
     assert not refused, refused
