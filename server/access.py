@@ -141,6 +141,12 @@ def can_view_center_schedule(user: User) -> bool:
     return user.role in COURT_WIDE
 
 
+def can_browse_host_schedules(user: User) -> bool:
+    """The hosts' day and week pages (``/schedule/my``, any host's): the court's staff, who
+    host or cover for the hosts; an office books through its own dashboard."""
+    return user.role in COURT_WIDE
+
+
 def can_view_sessions_of(user: User, host_id: int) -> bool:
     """A host's day and week: their own; the court's staff may look at any host's, since
     they cover for each other."""

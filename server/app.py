@@ -91,7 +91,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
         undefined=jinja2.StrictUndefined,
     )
     formatting.install_filters(env)
-    env.globals["can_view_recordings"] = access.can_view_recordings
+    # Templates show a link or a control by the same named rules the handlers enforce.
+    env.globals["access"] = access
     app[JINJA] = env
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_workers_ctx)
