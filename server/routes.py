@@ -190,4 +190,9 @@ def add_routes(app: web.Application, static_dir: object) -> None:
             operations.append(op)
     app[OPERATIONS] = operations
     for route in PAGES:
-        app.router.add_route(route.method, route.path, route.handler, name=route.name)
+        if route.method == "GET":
+            # add_get also answers HEAD (a monitor's health check, a browser's prefetch), as
+            # every page did before the route table.
+            app.router.add_get(route.path, route.handler, name=route.name)
+        else:
+            app.router.add_route(route.method, route.path, route.handler, name=route.name)
