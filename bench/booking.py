@@ -41,6 +41,8 @@ import chinese_calendar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _client import bearer, free_port, percentile  # noqa: E402
+
 from server.auth import hash_password  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
 from server.settings import Settings  # noqa: E402
@@ -48,17 +50,6 @@ from server.settings import Settings  # noqa: E402
 TZ = ZoneInfo("Asia/Shanghai")
 PASSWORD = "bench-password-1"
 BLOCKS = ((8, 30, 12, 0), (14, 30, 17, 30))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def seed(dsn: str, past: int, cases_per_office: int) -> dict[str, object]:
@@ -302,21 +293,6 @@ def _future_slots(first: date, minutes: int):  # type: ignore[no-untyped-def]
         day += timedelta(days=1)
 
 
-async def _token(http: aiohttp.ClientSession, base: str, username: str) -> str:
-    async with http.get(base + "/login") as resp:
-        await resp.read()
-    csrf = next(c.value for c in http.cookie_jar if c.key == "cl_csrf")
-    async with http.post(
-        base + "/api/v1/auth/token",
-        headers={"X-CSRF-Token": csrf},
-        json={"username": username, "password": PASSWORD},
-    ) as resp:
-        assert resp.status == 201, await resp.text()
-        token: str = (await resp.json())["token"]
-    http.cookie_jar.clear()
-    return token
-
-
 async def throughput(
     base: str, dsn: str, staff: list[str], clients: int, attempts: int, minutes: int
 ) -> dict[str, object]:
@@ -337,7 +313,7 @@ async def throughput(
     latencies: list[float] = []
     remaining = [attempts]
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        tokens = [await _token(http, base, staff[i % len(staff)]) for i in range(clients)]
+        tokens = [await bearer(http, base, staff[i % len(staff, PASSWORD)]) for i in range(clients)]
 
         async def client(i: int) -> None:
             code = staff[i % len(staff)].removeprefix("bench_staff_")
@@ -370,8 +346,8 @@ async def throughput(
         "wall_s": round(wall, 2),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "accepted_per_s": round(statuses.get(201, 0) / wall, 1),
-        "latency_ms_p50": round(_pct(latencies, 50) * 1000, 1),
-        "latency_ms_p95": round(_pct(latencies, 95) * 1000, 1),
+        "latency_ms_p50": round(percentile(latencies, 50) * 1000, 1),
+        "latency_ms_p95": round(percentile(latencies, 95) * 1000, 1),
     }
 
 
@@ -379,7 +355,7 @@ async def availability(base: str, staff: str, rounds: int) -> dict[str, object]:
     code = staff.removeprefix("bench_staff_")
     latencies: list[float] = []
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        token = await _token(http, base, staff)
+        token = await bearer(http, base, staff, PASSWORD)
         headers = {"Authorization": f"Bearer {token}"}
         monday = date.today() + timedelta(days=7 - date.today().weekday())
         for n in range(rounds):
@@ -400,8 +376,8 @@ async def availability(base: str, staff: str, rounds: int) -> dict[str, object]:
     return {
         "rounds": rounds,
         "days_per_query": 5,
-        "p50_ms": round(_pct(latencies, 50) * 1000, 1),
-        "p95_ms": round(_pct(latencies, 95) * 1000, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+        "p95_ms": round(percentile(latencies, 95) * 1000, 1),
     }
 
 
@@ -436,7 +412,7 @@ def main() -> int:
     (data / "calendar").mkdir()
     (data / "calendar" / "2027.json").write_text('{"holidays": [], "workdays": []}')
     url = "postgresql+asyncpg://" + dsn.split("://", 1)[1]
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "COURTLINK_DATABASE_URL": url,

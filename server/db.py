@@ -1,16 +1,38 @@
 """Database engine and sessions: one async engine per app, one session per request.
 
-SQLite (the embedded default) runs in WAL mode and every transaction starts with
-``BEGIN IMMEDIATE``: writers are serialized by the database itself, which is what the audit
-chain, case numbering and booking rely on. PostgreSQL uses its own row locks and constraints.
+SQLite (the embedded default) runs in WAL mode. A transaction that may write begins
+``BEGIN IMMEDIATE``: it takes SQLite's one write lock up front, so writers are serialized by
+the database itself, which is what the audit chain, case numbering and booking rely on; a
+read-only one begins deferred (``BEGIN``) and, in WAL mode, never waits for a writer nor
+makes one wait. One mechanism picks between them: the ``courtlink_begin`` execution option,
+read by the ``begin`` listener below. Everything begins IMMEDIATE unless its engine says
+otherwise, so the CLI and every background worker (``Court.unit``, ``maker.begin()``) keep
+writing as before; only ``reader(engine)`` (the same pool, the option set to deferred) reads
+without the lock. The web layer opens a GET's or HEAD's session on the reader, an unsafe
+request's on the engine itself, and the latter only once its body has been read
+(``server.web.body``), so no client's slowness is ever paid for with the lock.
+
+A GET that writes after all (an audit row for a recording played, an invite's last use when
+its party connects) upgrades its deferred transaction at its first write. When another
+writer committed since its snapshot, SQLite refuses that upgrade with ``SQLITE_BUSY``
+(``is_busy``); the web layer then rolls back and runs the request once more on an IMMEDIATE
+transaction. That retry was chosen over marking such GETs as writers: it needs no list of
+handlers to keep right (a GET nobody marked would otherwise fail under contention), and a
+request that did not write never pays for the lock. A handler that has already started its
+answer (a stream) cannot be retried; none of the writing GETs writes after starting one.
+
+PostgreSQL has no such lock (its own row locks and constraints serialize writers); the
+option means nothing there, but the body is still read before the transaction opens.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,6 +41,15 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from server.settings import Settings
+
+# The execution option the ``begin`` listener reads, and its two values.
+BEGIN_OPTION = "courtlink_begin"
+IMMEDIATE = "IMMEDIATE"
+DEFERRED = "DEFERRED"
+SQLITE_BUSY = 5
+# One reader per engine, made once (an options engine is cheap, but not free per request);
+# weak so an engine a test or the CLI disposes of is not kept alive here.
+_READERS: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
@@ -47,7 +78,25 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = conn.get_execution_options().get(BEGIN_OPTION, IMMEDIATE)
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` (the same pool) for work that only reads: on SQLite its transactions begin
+    deferred and take no lock until they write (see the module docstring)."""
+    found = _READERS.get(engine)
+    if found is None:
+        found = _READERS[engine] = engine.execution_options(**{BEGIN_OPTION: DEFERRED})
+    return found
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite refused a lock (``SQLITE_BUSY`` and its extended codes such as
+    ``SQLITE_BUSY_SNAPSHOT``): a deferred transaction could not become a writer."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlite_errorcode", None)
+    return isinstance(exc, OperationalError) and code is not None and code & 0xFF == SQLITE_BUSY
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -56,7 +105,7 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 async def ping(engine: AsyncEngine) -> bool:
     try:
-        async with engine.connect() as conn:
+        async with reader(engine).connect() as conn:
             await conn.execute(text("SELECT 1"))
         return True
     except Exception:

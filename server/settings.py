@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = 15
     intake_rate_per_hour: int = 10
     max_body_bytes: int = 1_048_576
+    # A request body must arrive within this (408 otherwise): nothing waits on a slow client.
+    body_read_timeout_seconds: float = Field(default=15.0, gt=0)
     signing_p12: Path | None = None
     signing_p12_password: str = ""
     invite_hours: int = 72

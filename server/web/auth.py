@@ -17,6 +17,7 @@ from server.context import Actor, Context
 from server.errors import Forbidden, Unauthorized
 from server.models.accounts import User
 from server.models.docket import Party
+from server.web.body import UNSAFE
 from server.web.context import STATIC_PREFIX
 from server.web.keys import (
     AUTH_VIA,
@@ -34,7 +35,6 @@ SESSION_COOKIE = "cl_session"
 CSRF_COOKIE = "cl_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def client_address(request: web.Request) -> str:
@@ -108,6 +108,8 @@ def set_csrf_cookie(request: web.Request, response: web.StreamResponse, token: s
 
 
 async def _check_csrf(request: web.Request) -> None:
+    # The body is already in memory (server.web.body reads it before the request's database
+    # session exists), so reading the form here waits for no client.
     expected = request.cookies.get(CSRF_COOKIE)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.content_type in (
