@@ -36,6 +36,7 @@ from server.web.keys import (
     SETTINGS,
     SUPERVISOR,
 )
+from server.web.security import add_security_headers
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
     # first, then the supervisor's workers, then the database.
     app.cleanup_ctx.append(live.live_ctx)
     routes.add_routes(app, WEB_DIR / "static")
+    # CSP, framing, nosniff, referrer policy on every response (static files and errors too).
+    app.on_response_prepare.append(add_security_headers)
     if serving:
         app.on_startup.append(_freeze_startup_objects)
     return app

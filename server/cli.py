@@ -35,13 +35,21 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from server import eventloop
     from server.app import create_app
     from server.migrate import upgrade
+    from server.web.accesslog import RedactingAccessLogger
 
     host = args.host or settings.host
     port = args.port or settings.port
     upgrade(settings)
     print(f"courtlink serving on http://{host}:{port}", flush=True)
     app = create_app(settings, serving=True)
-    web.run_app(app, host=host, port=port, print=None, loop=eventloop.new_event_loop())
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        print=None,
+        loop=eventloop.new_event_loop(),
+        access_log_class=RedactingAccessLogger,  # invite and feed tokens never reach the log
+    )
     return 0
 
 

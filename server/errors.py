@@ -73,8 +73,28 @@ def invalid_from_pydantic(exc: ValidationError) -> Invalid:
 M = TypeVar("M", bound=BaseModel)
 
 
+def _has_nul(data: Any) -> bool:
+    # Iterative: the data may be nested deeper than Python's recursion limit.
+    todo = [data]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, list | tuple):
+            todo.extend(item)
+    return False
+
+
 def parse_model(model: type[M], data: Any) -> M:
-    """Validate untrusted data into a pydantic model, raising our ``Invalid`` on failure."""
+    """Validate untrusted data into a pydantic model, raising our ``Invalid`` on failure.
+    No text may hold a NUL character: PostgreSQL cannot store one (it was a 500 there) and
+    no field of the product means one."""
+    if _has_nul(data):
+        raise Invalid("text may not contain NUL characters", code="nul_character")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

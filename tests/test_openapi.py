@@ -1,4 +1,4 @@
-"""The OpenAPI document and the routes agree, both ways."""
+"""The OpenAPI document and the routes agree, both ways, and no two models share a name."""
 
 from __future__ import annotations
 
@@ -31,3 +31,69 @@ async def test_document_matches_routes(client):
                 r'"\$ref": "#/components/schemas/(\w+)"', str(op).replace("'", '"')
             ):
                 assert ref in doc["components"]["schemas"], ref
+
+
+def test_no_two_models_share_a_schema_name(app):
+    """Two models of one name would overwrite each other's component (the booking's invites
+    once pointed at the session's invite model, so real answers failed validation)."""
+    from server.api.openapi import document_models
+
+    models = document_models(app)
+    assert models
+    by_name: dict[str, set[str]] = {}
+    for model in models:
+        by_name.setdefault(model.__name__, set()).add(f"{model.__module__}.{model.__qualname__}")
+    assert {n: q for n, q in by_name.items() if len(q) > 1} == {}
+
+
+def test_a_collision_is_refused_when_the_document_is_built(app):
+    from pydantic import BaseModel
+
+    from server.api.openapi import SchemaNameCollision, build_document
+    from server.api.registry import OPERATIONS, Operation
+
+    async def handler(request):  # never called
+        raise AssertionError
+
+    def twin(module: str) -> type[BaseModel]:
+        return type("Twin", (BaseModel,), {"__module__": module, "__annotations__": {"x": int}})
+
+    ops = app[OPERATIONS]
+    app[OPERATIONS] = [
+        *ops,
+        Operation("GET", "/twin/a", handler, "twin_a", "A", "t", response=twin("one")),
+        Operation("GET", "/twin/b", handler, "twin_b", "B", "t", response=twin("two")),
+    ]
+    try:
+        build_document(app)
+    except SchemaNameCollision as exc:
+        assert "Twin" in str(exc)
+    else:
+        raise AssertionError("a collision was not refused")
+    finally:
+        app[OPERATIONS] = ops
+
+
+def test_booking_invites_are_documented_as_the_booking_sends_them(app):
+    from server.api.openapi import build_document
+
+    doc = build_document(app)
+    schemas = doc["components"]["schemas"]
+    booking = next(k for k in schemas if k.startswith("BookingOut"))
+    ref = schemas[booking]["properties"]["invites"]["items"]["$ref"].rsplit("/", 1)[1]
+    assert set(schemas[ref]["properties"]) == {"party_id", "party_name", "url", "revoked"}
+
+
+def test_path_ids_are_documented_as_ids(app):
+    from server.api.openapi import build_document
+
+    doc = build_document(app)
+    ids = [
+        p["schema"]
+        for ops in doc["paths"].values()
+        for op in ops.values()
+        for p in op.get("parameters", [])
+        if p["in"] == "path" and p["name"].endswith("_id")
+    ]
+    assert ids
+    assert all(s == {"type": "integer", "minimum": 1, "maximum": 2_147_483_647} for s in ids), ids

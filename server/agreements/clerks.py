@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import visible_cases_clause
+from server.bounds import Day
 from server.context import Context
 from server.models.accounts import Office, User
 from server.models.agreements import Agreement, SealedDocument
@@ -22,8 +23,8 @@ from server.models.docket import Case
 class AgreementFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
     office: str | None = Field(default=None, description="office code")
-    date_from: date | None = Field(default=None, description="created or sealed on or after")
-    date_to: date | None = Field(default=None, description="created or sealed on or before")
+    date_from: Day | None = Field(default=None, description="created or sealed on or after")
+    date_to: Day | None = Field(default=None, description="created or sealed on or before")
     stage: str | None = Field(default=None, description="the case's stage")
     signed: bool | None = Field(default=None, description="sealed (true) or still a draft")
 

@@ -15,6 +15,7 @@ from server.agreements.drafting import current_version, signatures_of
 from server.agreements.sealing import sealed_documents
 from server.agreements.signing import MAX_SIGNATURE_BYTES, SignRequest
 from server.agreements.terms import Terms
+from server.bounds import RowId
 from server.errors import Invalid
 from server.models.agreements import Agreement
 
@@ -25,7 +26,7 @@ SIGN_BODY_CAP = MAX_SIGNATURE_BYTES * 4 // 3 + 64 * 1024
 class CreateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     terms: Terms
-    session_id: int | None = Field(default=None, description="the session it is drafted in")
+    session_id: RowId | None = Field(default=None, description="the session it is drafted in")
 
 
 class TermsIn(BaseModel):
@@ -35,12 +36,12 @@ class TermsIn(BaseModel):
 
 class SignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version_id: int = Field(description="the version shown to the signer")
+    version_id: RowId = Field(description="the version shown to the signer")
     content_hash: str = Field(min_length=64, max_length=64, description="its SHA-256")
     typed_name: str = Field(min_length=1, max_length=64)
     image_png: str = Field(description="PNG, base64 or a data: URL, at most 1 MB")
-    party_id: int | None = Field(default=None, description="the party signing (invite only)")
-    session_id: int | None = None
+    party_id: RowId | None = Field(default=None, description="the party signing (invite only)")
+    session_id: RowId | None = None
 
 
 class ConfirmIn(BaseModel):

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
+
+from server.bounds import Day, RowId
 
 MAX_FEN = 10**15
 METHODS = ("bank_transfer", "cash", "wechat_alipay", "other")
@@ -28,14 +37,14 @@ class Obligation(BaseModel):
     """Who pays (or does) what, to whom, how much, by when and how."""
 
     model_config = ConfigDict(extra="forbid")
-    obligor_party_id: StrictInt = Field(description="party who pays or acts")
-    obligee_party_id: StrictInt = Field(description="party who receives")
+    obligor_party_id: Annotated[RowId, Strict()] = Field(description="party who pays or acts")
+    obligee_party_id: Annotated[RowId, Strict()] = Field(description="party who receives")
     action: Literal["pay", "do"] = "pay"
     description: str = Field(default="", max_length=500, description="what is paid or done")
     amount_fen: StrictInt | None = Field(
         default=None, description="positive whole fen (required to pay)"
     )
-    due_date: date
+    due_date: Day
     method: Literal["bank_transfer", "cash", "wechat_alipay", "other"] = "bank_transfer"
 
     @field_validator("description")

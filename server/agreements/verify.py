@@ -43,7 +43,12 @@ class UploadResult:
 
 
 async def by_code(db: AsyncSession, code: str) -> SealedDocument:
-    doc = await db.scalar(select(SealedDocument).where(SealedDocument.code == code.upper()))
+    wanted = code.upper()
+    # Codes are ASCII letters and digits: anything else names no seal and is not looked up
+    # (a NUL in it was a database error on PostgreSQL).
+    doc: SealedDocument | None = None
+    if wanted.isascii() and wanted.isalnum():
+        doc = await db.scalar(select(SealedDocument).where(SealedDocument.code == wanted))
     if doc is None:
         raise NotFound("no sealed document has this verification code", code="unknown_code")
     return doc

@@ -18,6 +18,7 @@ from server.models.agreements import AgreementTemplate
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
 from server.web.keys import CTX
+from server.web.params import path_id
 
 api = ApiRouter("agreement templates")
 
@@ -78,10 +79,7 @@ def _admin(request: web.Request) -> None:
 
 async def _load(request: web.Request) -> AgreementTemplate:
     db = request[CTX].db
-    try:
-        template_id = int(request.match_info["template_id"])
-    except ValueError:
-        raise NotFound("no such template") from None
+    template_id = path_id(request, "template_id")
     t = await db.get(AgreementTemplate, template_id)
     if t is None:
         raise NotFound(f"template {template_id} not found", code="template_not_found")

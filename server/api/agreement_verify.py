@@ -11,6 +11,7 @@ from server.agreements import verify
 from server.api.registry import ApiRouter
 from server.errors import BadRequest, UnsupportedMedia
 from server.web.auth import csrf_exempt
+from server.web.body import body_cap
 from server.web.http import json_ok, read_body
 from server.web.keys import CTX
 
@@ -74,9 +75,10 @@ async def by_code(request: web.Request) -> web.Response:
 @api.route(
     "POST", "/verify/{code}", name="api_verify_upload",
     summary="Is this PDF (the body, application/pdf) the sealed original of the code?",
-    response=UploadOut, public=True, errors=(404, 413, 415),
+    response=UploadOut, public=True, errors=(404, 413, 415), upload="application/pdf",
 )  # fmt: skip
 @csrf_exempt
+@body_cap(PDF_CAP)
 async def upload_for_code(request: web.Request) -> web.StreamResponse:
     data = await read_pdf(request)
     result = await verify.check_upload(request[CTX], data, code=request.match_info["code"])
@@ -86,9 +88,10 @@ async def upload_for_code(request: web.Request) -> web.StreamResponse:
 @api.route(
     "POST", "/verify", name="api_verify_any",
     summary="Is this PDF (the body, application/pdf) one the court sealed?",
-    response=UploadOut, public=True, errors=(413, 415),
+    response=UploadOut, public=True, errors=(413, 415), upload="application/pdf",
 )  # fmt: skip
 @csrf_exempt
+@body_cap(PDF_CAP)
 async def upload_any(request: web.Request) -> web.StreamResponse:
     data = await read_pdf(request)
     result = await verify.check_upload(request[CTX], data)

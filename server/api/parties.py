@@ -7,13 +7,14 @@ from aiohttp import web
 
 from server import docket
 from server.access import can_see_identity
-from server.api.case_paths import case_for_request, path_id
+from server.api.case_paths import case_for_request
 from server.api.registry import ApiRouter
 from server.docket.schemas import ConsentIn, ConsentOut, PartyIn, PartyOut, PartyUpdate
 from server.models.docket import Case, Party
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
 from server.web.keys import CTX
+from server.web.params import path_id
 
 api = ApiRouter("cases")
 

@@ -12,6 +12,7 @@ and ``server.routes`` lists ``api`` in the route table (modules add no routes th
 
 Request bodies are read with ``server.web.http.read_json(request, Model)`` using the same model
 given as ``body=``; query parameters with ``query=`` are documented from the model's fields.
+A body that is not JSON (an uploaded PDF) is declared by its media type with ``upload=``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Operation:
     public: bool = False
     content_type: str = "application/json"
     errors: tuple[int, ...] = ()
+    upload: str | None = None  # media type of a raw (non-JSON) request body
 
 
 OPERATIONS = web.AppKey("api_operations", list[Operation])
@@ -67,6 +69,7 @@ class ApiRouter:
         public: bool = False,
         content_type: str = "application/json",
         errors: tuple[int, ...] = (),
+        upload: str | None = None,
     ) -> Callable[[ApiHandler], ApiHandler]:
         def decorate(handler: ApiHandler) -> ApiHandler:
             self.operations.append(
@@ -85,6 +88,7 @@ class ApiRouter:
                     public,
                     content_type,
                     errors,
+                    upload,
                 )
             )
             return handler

@@ -47,10 +47,12 @@ from server.scheduling.schemas import (
     ResourcesOut,
     SlotOut,
     WaitingOut,
+    WaitingQuery,
 )
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
 from server.web.keys import CTX
+from server.web.params import path_id
 
 api = ApiRouter("scheduling")
 
@@ -162,7 +164,7 @@ async def book(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def get_booking(request: web.Request) -> web.Response:
-    return await _booking_response(request, int(request.match_info["booking_id"]))
+    return await _booking_response(request, path_id(request, "booking_id"))
 
 
 @api.route(
@@ -178,7 +180,7 @@ async def move(request: web.Request) -> web.Response:
     require_user(request)
     ctx = request[CTX]
     body = await read_json(request, MoveIn)
-    booking = await load_booking_for(ctx, int(request.match_info["booking_id"]))
+    booking = await load_booking_for(ctx, path_id(request, "booking_id"))
     start, end = body.span(ctx.tz)
     await booking_mod.move_booking(ctx, booking, start, end, body.reason, body.host_id)
     return await _booking_response(request, booking.id)
@@ -197,7 +199,7 @@ async def cancel(request: web.Request) -> web.Response:
     require_user(request)
     ctx = request[CTX]
     body = await read_json(request, CancelIn)
-    booking = await load_booking_for(ctx, int(request.match_info["booking_id"]))
+    booking = await load_booking_for(ctx, path_id(request, "booking_id"))
     await booking_mod.cancel_booking(ctx, booking, body.reason)
     return await _booking_response(request, booking.id)
 
@@ -207,6 +209,7 @@ async def cancel(request: web.Request) -> web.Response:
     "/scheduling/waiting",
     name="api_sched_waiting",
     summary="Cases at a bookable stage with no session to come",
+    query=WaitingQuery,
     response=WaitingOut,
     response_list=True,
     errors=(404,),
@@ -214,7 +217,8 @@ async def cancel(request: web.Request) -> web.Response:
 async def waiting(request: web.Request) -> web.Response:
     require_user(request)
     ctx = request[CTX]
-    office_id = await office_scope(ctx, request.query.get("office"))
+    q = parse_model(WaitingQuery, dict(request.query))
+    office_id = await office_scope(ctx, q.office)
     rows = await waiting_cases(ctx, office_id)
     return json_ok([r.model_dump(mode="json") for r in rows])
 
@@ -264,9 +268,7 @@ async def set_hours(request: web.Request) -> web.Response:
     require_user(request)
     require_resource_admin(request[CTX])
     body = await read_json(request, HoursIn)
-    person, blocks = await set_working_hours(
-        request[CTX], int(request.match_info["user_id"]), body.blocks
-    )
+    person, blocks = await set_working_hours(request[CTX], path_id(request, "user_id"), body.blocks)
     out = HostHoursOut(
         id=person.id, name=person.display_name, role=person.role, blocks=format_blocks(blocks)
     )

@@ -20,6 +20,7 @@ from server.models.accounts import Office, User
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
 from server.web.keys import CTX
+from server.web.params import path_id
 
 api = ApiRouter("users")
 
@@ -85,10 +86,7 @@ def _admin(request: web.Request) -> None:
 
 
 async def _load(request: web.Request) -> User:
-    try:
-        user_id = int(request.match_info["user_id"])
-    except ValueError:
-        raise NotFound("no such user", code="user_not_found") from None
+    user_id = path_id(request, "user_id")
     user = await request[CTX].db.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found", code="user_not_found")

@@ -15,12 +15,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from server.bounds import RowId
 from server.models.docket import Stage
 
 MAX_CLAIM_FEN = 10**15  # a trillion yuan: far above any civil claim, well inside BIGINT
-# The largest row id (INTEGER columns): a larger id cannot exist, and must not reach
-# PostgreSQL as an out-of-range integer.
-MAX_ROW_ID = 2_147_483_647
 
 # --- validators -------------------------------------------------------------------------
 
@@ -78,7 +76,7 @@ Fen = Annotated[int, BeforeValidator(_whole_fen), Field(ge=0, le=MAX_CLAIM_FEN)]
 Phone = Annotated[str, Field(max_length=32, pattern=r"^[0-9+\-() ]*$")]
 Email = Annotated[str, Field(max_length=254, pattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$")]
 # Row ids as they come from clients: bounded so an absurd number is a 422, not a database error.
-DbId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+DbId = RowId
 Side = Literal["applicant", "respondent"]
 Kind = Literal["person", "organisation"]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from aiohttp import web
 
 from server.auth import authenticate
@@ -11,14 +9,7 @@ from server.errors import TooManyRequests, Unauthorized
 from server.web.auth import log_in, log_out
 from server.web.http import render, see_other
 from server.web.keys import CTX, USER
-
-
-def _safe_next(value: str | None) -> str:
-    # Only same-site paths: an open redirect after login would be a phishing aid.
-    if not value or not value.startswith("/") or value.startswith("//"):
-        return "/"
-    parts = urlsplit(value)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
+from server.web.params import same_site_path
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -31,7 +22,7 @@ async def login_form(request: web.Request) -> web.Response:
     return render(
         request,
         "login.html",
-        {"error": None, "next": _safe_next(request.query.get("next")), "username": ""},
+        {"error": None, "next": same_site_path(request.query.get("next")), "username": ""},
     )
 
 
@@ -39,7 +30,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
-    nxt = _safe_next(str(form.get("next", "")))
+    nxt = same_site_path(str(form.get("next", "")))
     try:
         user = await authenticate(request[CTX], username, password)
     except (Unauthorized, TooManyRequests) as exc:

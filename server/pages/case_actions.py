@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from server import access, docket
-from server.api.case_paths import case_for_request, path_id
+from server.api.case_paths import case_for_request
 from server.context import Context
 from server.docket.intake import parse_yuan
 from server.docket.schemas import (
@@ -31,6 +31,7 @@ from server.pages.case_pages import case_url, render_case_error
 from server.pages.form_errors import form_values
 from server.web.http import see_other
 from server.web.keys import CTX
+from server.web.params import path_id
 
 PARTY_FIELDS = ("side", "kind", "name", "id_number", "phone", "email", "address", "representative")
 

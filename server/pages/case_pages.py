@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from server import access, docket
-from server.api.case_paths import case_for_request, path_id
+from server.api.case_paths import case_for_request
 from server.context import Actor
 from server.docket.schemas import DocketEntryOut
 from server.docket.stages import CONSENT_REQUIRED, STAGE_LABELS
@@ -25,6 +25,7 @@ from server.web.auth import require_user
 from server.web.errors import status_of
 from server.web.http import render, template_context
 from server.web.keys import CTX, USER
+from server.web.params import path_id
 
 SIDES = {"applicant": "Applicant", "respondent": "Respondent"}
 KINDS = {"person": "Person", "organisation": "Organisation"}

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from server import access
+from server import access, bounds
 from server.errors import AppError, Forbidden, Unauthorized, parse_model
 from server.models.accounts import Office, User
 from server.scheduling import booking as booking_mod
@@ -35,6 +35,7 @@ from server.web.auth import require_user
 from server.web.errors import status_of
 from server.web.http import render, see_other
 from server.web.keys import CTX
+from server.web.params import path_id
 
 
 async def _form(request: web.Request) -> dict[str, Any]:
@@ -81,10 +82,11 @@ async def _grid_context(request: web.Request, error: str | None = None) -> dict[
     day = parse_day(q.get("date"), ctx.today())
     view = "day" if q.get("view") == "day" else "week"
     span = [day] if view == "day" else week_of(day)
-    try:
-        minutes = int(q.get("duration_minutes") or 60)
-    except ValueError:
-        minutes = 60
+    raw_minutes = q.get("duration_minutes") or "60"
+    # A session lasts 1..1440 minutes (as BookingIn says); anything else is a bad link.
+    valid = raw_minutes.isascii() and raw_minutes.isdigit() and len(raw_minutes) <= 4
+    minutes = int(raw_minutes) if valid else 60
+    minutes = minutes if 1 <= minutes <= 24 * 60 else 60
     waiting = [
         w
         for w in await waiting_cases(ctx, office.id)
@@ -142,7 +144,7 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
 async def _booking_context(request: web.Request, error: str | None = None) -> dict[str, Any]:
     user = require_user(request)
     ctx = request[CTX]
-    booking = await load_booking_for(ctx, int(request.match_info["booking_id"]))
+    booking = await load_booking_for(ctx, path_id(request, "booking_id"))
     return {
         "b": await booking_out(ctx, booking, detail=True),
         "booking": booking,
@@ -162,7 +164,7 @@ async def _change(request: web.Request, action: str) -> web.StreamResponse:
     ctx = request[CTX]
     db = ctx.db
     data = await _form(request)
-    booking = await load_booking_for(ctx, int(request.match_info["booking_id"]))
+    booking = await load_booking_for(ctx, path_id(request, "booking_id"))
     try:
         async with db.begin_nested():
             if action == "move":
@@ -194,9 +196,9 @@ async def host_page(request: web.Request) -> web.Response:
     user = require_user(request)
     ctx = request[CTX]
     host = user
-    asked = request.query.get("host", "")
-    if asked.isdigit() and access.can_view_sessions_of(user, int(asked)):
-        host = await ctx.db.get(User, int(asked)) or user
+    asked = bounds.row_id(request.query.get("host"))
+    if asked is not None and access.can_view_sessions_of(user, asked):
+        host = await ctx.db.get(User, asked) or user
     day = parse_day(request.query.get("date"), ctx.today())
     view = "day" if request.query.get("view") == "day" else "week"
     span = [day] if view == "day" else week_of(day)

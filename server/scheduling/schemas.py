@@ -12,17 +12,18 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from server.bounds import Day, Moment
+from server.bounds import RowId as DbId
 from server.scheduling.hours import local_to_utc
 
-DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class _Times(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    starts_at: datetime
-    ends_at: datetime | None = None
+    starts_at: Moment
+    ends_at: Moment | None = None
     duration_minutes: Minutes | None = Field(
         default=None, description="length of the session; give this or ends_at"
     )
@@ -61,18 +62,25 @@ class CancelIn(BaseModel):
 class AvailabilityQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     office: str = Field(min_length=1, max_length=32, description="office code, e.g. shaping")
-    start: date = Field(description="first day (court's time zone)")
-    end: date | None = Field(default=None, description="last day; default the first")
+    start: Day = Field(description="first day (court's time zone)")
+    end: Day | None = Field(default=None, description="last day; default the first")
     duration_minutes: int = Field(default=60, ge=1, le=24 * 60)
     kind: Literal["mediation", "hearing"] = "mediation"
     host_id: DbId | None = Field(default=None, description="only this mediator or judge")
 
 
+class WaitingQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    office: str | None = Field(
+        default=None, max_length=32, description="office code; default every office one sees"
+    )
+
+
 class BookingsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     office: str | None = Field(default=None, max_length=32, description="office code")
-    start: date | None = Field(default=None, description="from this day (default today)")
-    end: date | None = Field(default=None, description="to this day (default start + 6)")
+    start: Day | None = Field(default=None, description="from this day (default today)")
+    end: Day | None = Field(default=None, description="to this day (default start + 6)")
     host_id: DbId | None = None
     status: Literal["active", "cancelled", "all"] = "active"
 
@@ -117,7 +125,7 @@ class AvailabilityOut(BaseModel):
     days: list[DayOut]
 
 
-class InviteOut(BaseModel):
+class BookingInviteOut(BaseModel):
     party_id: int
     party_name: str
     url: str | None
@@ -157,7 +165,7 @@ class BookingOut(BaseModel):
     session_id: int
     note: str
     cancel_reason: str | None
-    invites: list[InviteOut] = []
+    invites: list[BookingInviteOut] = []
     deliveries: list[DeliveryOut] = []
 
 

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from server import bounds
 from server.models.scheduling import Booking
 from server.scheduling.availability import Day, Slot
 
 
 def parse_day(value: str | None, default: date) -> date:
-    try:
-        return date.fromisoformat(value) if value else default
-    except ValueError:
-        return default
+    """A page's ``date`` parameter; a missing or bad one (or one outside the court's
+    calendar, ``server.bounds``) shows ``default`` rather than an error."""
+    return bounds.day(value) or default
 
 
 def week_of(day: date) -> list[date]:

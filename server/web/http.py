@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from server.errors import BadRequest, PayloadTooLarge, UnsupportedMedia, parse_model
 from server.i18n import DEFAULT_LANG
+from server.jsonlimits import MalformedJson, loads
 from server.web.auth import csrf_token
 from server.web.keys import CATALOGS, JINJA, LANG, SETTINGS, USER
 
@@ -50,8 +52,9 @@ async def read_json(request: web.Request, model: type[M], *, cap: int | None = N
         raise UnsupportedMedia("send the body as application/json")
     raw = await read_body(request, cap)
     try:
-        data: Any = json.loads(raw) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # The bounded decoder: nesting and number size limited, every refusal one exception.
+        data: Any = loads(raw) if raw else None
+    except MalformedJson as exc:
         raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", code="malformed_json")
@@ -98,8 +101,15 @@ def render(
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
+# What may stand unescaped in a Location header: URL syntax, never a control character or a
+# space (a CR/LF from the request would otherwise end the header and drop the connection).
+_LOCATION_SAFE = "/?#[]@!$&'()*+,;=:%-._~"
+
+
 def see_other(location: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": location})
+    """A 303 to ``location``, percent-encoding whatever is not URL syntax in it (a path or
+    query built from input, such as a verification code, cannot break the header)."""
+    return web.Response(status=303, headers={"Location": quote(location, safe=_LOCATION_SAFE)})
 
 
 def json_ok(data: Any, status: int = 200) -> web.Response:
