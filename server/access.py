@@ -10,19 +10,27 @@ Rules (DESIGN.md "The people"):
 - office staff see only the cases of their own office;
 - a party's ID number is shown unmasked only to the case's assigned judge, mediator and clerk;
 - parties (no account) see nothing of the docket; they reach only their own session through
-  an invite link (signaling checks that).
+  an invite link (signaling checks that), and sign only through it, as themselves;
+- the parties' links, and the agreement's original with their full ID numbers, go only to
+  the few who need them (``can_manage_invites``, ``can_read_agreement_original``); everyone
+  else who may see the case sees who is invited and a masked preview.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import Forbidden, NotFound
 from server.models.accounts import COURT_ROLES, Role, User
-from server.models.docket import Case
+from server.models.docket import Case, Party, Stage
 from server.models.scheduling import Booking
 from server.models.sessions import MediationSession
+
+if TYPE_CHECKING:
+    from server.context import Actor
 
 COURT_WIDE = frozenset({Role.ADMIN, Role.CLERK, Role.JUDGE, Role.MEDIATOR})
 # Who may change a case's details and parties (stage moves have their own table in stages).
@@ -189,10 +197,32 @@ def can_end_session(user: User, session: MediationSession) -> bool:
     return is_host(user, session) or user.role == Role.ADMIN
 
 
+def can_open_session(user: User, case: Case) -> bool:
+    """Opening a live session for a case (outside a booking, which has its own rule): those
+    who may book it (``can_book_case``: its office's staff, clerks, admins) and the case's
+    assigned judge, mediator and clerk, who host it or keep its record. Not everyone who may
+    see the case: a session carries the parties' invite links, so whoever opens one holds
+    their credentials (issue 12: an unassigned mediator opened one to get a party's link)."""
+    return user.active and (can_book_case(user, case) or is_assigned(user, case))
+
+
 def can_manage_invites(user: User, session: MediationSession) -> bool:
-    """Creating and revoking a party's invite link, and listing the links themselves: for
-    now whoever may join the session (``may_join``)."""
-    return may_join(user, session)
+    """Holding the parties' credentials: creating and revoking an invite link, and seeing the
+    links themselves (in the sessions API, the booking API and the session page). A link
+    lets its bearer join as the party and sign the agreement for them, so it goes only to
+    the session's host, the case's assigned judge, mediator and clerk, the clerks, and those
+    who book the session for its office (``can_book_for_office``: that office's staff and
+    admins, who hand the links to the residents). Everyone else who may see the session
+    sees who is invited, never a link."""
+    case = session.case
+    if not may_join(user, session):
+        return False
+    return (
+        user.id == session.host_id
+        or is_assigned(user, case)
+        or user.role == Role.CLERK
+        or can_book_for_office(user, session.office_id or case.office_id)
+    )
 
 
 def can_view_recordings(user: User, case: Case) -> bool:
@@ -229,14 +259,44 @@ def is_agreement_mediator(user: User, case: Case, drafted_by: int | None) -> boo
     return user.id == drafted_by and user.role in (Role.MEDIATOR, Role.JUDGE)
 
 
+def can_rewrite_agreement(user: User, case: Case) -> bool:
+    """Saving new terms over an agreement's text (which voids the signatures given on it):
+    the case's assigned mediator, or, while the case is in fast-track, its assigned judge,
+    who mediates there. Not any mediator or judge who may see the case: the parties signed
+    what their mediator wrote, and only that mediator may make them sign again."""
+    if user.id == case.mediator_id:
+        return True
+    return user.role == Role.JUDGE and user.id == case.judge_id and case.stage == Stage.FAST_TRACK
+
+
+def can_read_agreement_original(user: User, case: Case) -> bool:
+    """The agreement's text as signed, with the parties' full ID numbers (the current version,
+    a live preview unmasked, the sealed PDFs): the case's assigned judge, mediator and clerk
+    (``can_see_identity``) and the clerks, who keep the record. The parties read it through
+    their own invite links (``server.sessions.verify_invite``). Everyone else who may see
+    the case gets a masked preview and no original, as the case API masks the ID numbers
+    for them (admins keep the server, not the court's record)."""
+    return can_see_identity(user, case) or user.role == Role.CLERK
+
+
+def can_sign_as_party(actor: Actor, party: Party) -> bool:
+    """A party's signature is theirs alone: given through their own invite link, by the party
+    as the request's actor (``server.web.auth.enter_as_party``). A court account logged in
+    on the same request never signs for a party, whatever link it holds: the record would
+    name the party for what a member of the court did."""
+    return actor.kind == "party" and actor.id == party.id
+
+
 def can_confirm_agreement(user: User, case: Case) -> bool:
-    """Judicial confirmation is a judge's ruling (the stage machine checks the move too)."""
-    return user.role == Role.JUDGE and can_view_case(user, case)
+    """Judicial confirmation is a ruling of the case's assigned judge (the stage machine
+    checks the move too); another judge covering the hearing does not rule on it."""
+    return user.role == Role.JUDGE and user.id == case.judge_id
 
 
 def can_download_agreements_zip(user: User) -> bool:
-    """The zip of many sealed agreements is for the file: clerks and admins."""
-    return user.role in (Role.CLERK, Role.ADMIN)
+    """The zip of many sealed agreements is for the file: the clerks, as for a single sealed
+    original (``can_read_agreement_original``); it is not filtered by assignment."""
+    return user.role == Role.CLERK
 
 
 def can_read_agreement_templates(user: User) -> bool:

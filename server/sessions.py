@@ -3,15 +3,17 @@
 Scheduling (bookings), the case page, the JSON API and the room itself create, join and end
 sessions through these functions, so the rules live in one place:
 
-- a session belongs to one case; whoever may see the case may open one for it (office staff
-  only for their own office's cases, via ``server.access``);
+- a session belongs to one case; it is opened by those who book it or are assigned to the
+  case (``access.can_open_session``), because it carries the parties' invite links;
 - the host is the user given, else the case's assigned judge (hearings) or mediator
   (mediations), else the opener when the opener is a judge or mediator;
-- an invite names one party of that case and that session; its link carries a signed token
-  ``<invite id>.<nonce>.<HMAC>``; the row decides whether the link still works (revoked,
-  expired ``invite_hours`` after the session's scheduled end, or after creation when
-  unscheduled; a session that ended or was cancelled lets nobody in). ``verify_invite`` is
-  the one check of a link, for joining and for signing the agreement alike;
+- an invite names one party of that case and that session; only those who hold the parties'
+  credentials (``access.can_manage_invites``) create, revoke or see the links; a link
+  carries a signed token ``<invite id>.<nonce>.<HMAC>``; the row decides whether the link
+  still works (revoked, expired ``invite_hours`` after the session's scheduled end, or after
+  creation when unscheduled; a session that ended or was cancelled lets nobody in).
+  ``verify_invite`` is the one check of a link, for joining and for signing the agreement
+  alike;
 - ending a session (``end_session``) is recorded, then the live room is closed.
 """
 
@@ -27,9 +29,16 @@ from typing import Protocol
 from sqlalchemy import select
 
 from server import audit
-from server.access import can_end_session, can_manage_invites, can_view_case, may_join
+from server.access import (
+    can_end_session,
+    can_manage_invites,
+    can_open_session,
+    can_view_case,
+    may_join,
+)
 from server.context import Context
 from server.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from server.live_access import end_live_access
 from server.models.accounts import Role, User
 from server.models.docket import Case, Party
 from server.models.sessions import Invite, MediationSession, SessionStatus
@@ -129,6 +138,11 @@ async def create_session(
     actor = ctx.require_user()
     if not can_view_case(actor, case):
         raise NotFound(f"case {case.id} not found", code="case_not_found")
+    if not can_open_session(actor, case):
+        raise Forbidden(
+            "only those who book this case's sessions or are assigned to it may open one",
+            code="may_not_open_session",
+        )
     if kind not in KINDS:
         raise Invalid(f"kind must be one of {', '.join(KINDS)}", code="bad_kind")
     if starts_at is not None and ends_at is not None and ends_at <= starts_at:
@@ -196,6 +210,8 @@ async def end_session(
     session.status = SessionStatus.ENDED
     session.ended_at = ctx.now()
     await audit.record(ctx, "session.end", "session", session.id, case_id=session.case_id)
+    # Also when ended from outside a request that has the rooms (the CLI, a worker).
+    end_live_access(ctx, "ended", session_id=session.id)
     if rooms is not None:
         await ctx.db.commit()
         await rooms.end(session.id)
@@ -204,12 +220,24 @@ async def end_session(
 # --- invites -----------------------------------------------------------------------------
 
 
+def _check_manage_invites(ctx: Context, session: MediationSession) -> None:
+    """404 for who may not see the session, 403 for who may see it but not hold the links."""
+    user = ctx.require_user()
+    if not may_join(user, session):
+        raise NotFound(f"session {session.id} not found", code="session_not_found")
+    if not can_manage_invites(user, session):
+        raise Forbidden(
+            "only the session's host, the case's assigned staff, the clerks and those who "
+            "book the session hand out the parties' links",
+            code="may_not_manage_invites",
+        )
+
+
 async def create_invite(
     ctx: Context, session: MediationSession, party: Party
 ) -> tuple[Invite, str]:
     """A new link for ``party`` into ``session``; returns the row and the full URL."""
-    if not can_manage_invites(ctx.require_user(), session):
-        raise NotFound(f"session {session.id} not found", code="session_not_found")
+    _check_manage_invites(ctx, session)
     if party.case_id != session.case_id:
         raise Invalid("that party is not a party of this session's case", code="wrong_party")
     if session.status not in LIVE_STATUSES:
@@ -255,11 +283,12 @@ async def invite_of(ctx: Context, session: MediationSession, invite_id: int) -> 
 
 
 async def revoke_invite(ctx: Context, invite: Invite) -> None:
-    if not can_manage_invites(ctx.require_user(), invite.session):
-        raise NotFound(f"invite {invite.id} not found", code="invite_not_found")
+    _check_manage_invites(ctx, invite.session)
     if invite.revoked_at is not None:
         return
     invite.revoked_at = ctx.now()
+    # Whoever came in by this link leaves the room now, not only at their next connection.
+    end_live_access(ctx, "revoked", session_id=invite.session_id, invite_id=invite.id)
     await audit.record(
         ctx,
         "invite.revoke",

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from server.context import Actor
-from server.errors import AppError, Conflict, Invalid, NotFound
+from server.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from server.models.accounts import Office
 from server.models.audit import AuditEntry
 from server.models.base import utcnow
@@ -157,3 +157,24 @@ async def test_rules_on_who_and_what(client):
             await create_invite(as_stranger, session, case.parties[0])
         assert (await db.scalar(select(Invite).limit(1))) is None
         assert isinstance(session, MediationSession)
+
+
+async def test_only_holders_of_the_links_open_sessions_and_make_links(client):
+    """The domain refuses, whatever page or API calls it: a mediator who may see the case but
+    is neither assigned nor its host opens no session and makes, revokes no link (403)."""
+    mediator, case_id = await _setup(client)
+    other = await make_user(client, "med_other", "mediator")
+    async with unit(client.app, mediator) as ctx:
+        as_other = ctx.acting_as(Actor.for_user(other))
+        case = await ctx.db.get(Case, case_id)
+        with pytest.raises(Forbidden) as err:
+            await create_session(as_other, case, kind="mediation")
+        assert err.value.code == "may_not_open_session"
+        session = await create_session(ctx, case, kind="mediation")
+        invite, _url = await create_invite(ctx, session, case.parties[0])
+        with pytest.raises(Forbidden) as err:
+            await create_invite(as_other, session, case.parties[1])
+        assert err.value.code == "may_not_manage_invites"
+        with pytest.raises(Forbidden):
+            await revoke_invite(as_other, invite)
+        assert invite.revoked_at is None

@@ -16,7 +16,7 @@ from typing import Any
 
 from server.agreements.terms import METHOD_LABELS_ZH, Terms
 from server.errors import Invalid
-from server.formatting import local_time
+from server.formatting import local_time, mask_id_number
 from server.models.agreements import AgreementSignature, AgreementTemplateVersion
 from server.models.docket import Case
 
@@ -66,6 +66,13 @@ def snapshot(
         ],
         "terms": terms.model_dump(mode="json"),
     }
+
+
+def masked(data: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot with the parties' ID numbers masked as the case API masks them, for a
+    viewer who may not read the original (``access.can_read_agreement_original``)."""
+    parties = [{**p, "id_number": mask_id_number(p.get("id_number"))} for p in data["parties"]]
+    return {**data, "parties": parties}
 
 
 @dataclass

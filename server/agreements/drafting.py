@@ -5,6 +5,12 @@ the text voids the signatures given on earlier versions (they stay on record, bo
 old hash), and the answer says how many were voided so the page can tell the parties to
 sign again. The drafter's live preview and the read-only view of the current version are
 rendered here too, so the API and the pages show the same document.
+
+Who may do what (``server.access``): any mediator or judge who may see the case drafts the
+first version and previews; only the case's assigned mediator (or, in fast-track, its judge)
+saves new terms over it (``can_rewrite_agreement``); the preview shows the parties' full ID
+numbers only to who may read the original (``can_read_agreement_original``), masked to the
+rest, and the original itself is refused to them (``require_original``).
 """
 
 from __future__ import annotations
@@ -15,9 +21,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import audit
-from server.access import can_draft_agreement, can_view_case
+from server.access import (
+    can_draft_agreement,
+    can_read_agreement_original,
+    can_rewrite_agreement,
+    can_view_case,
+)
 from server.agreements import templates
-from server.agreements.documents import RenderInput, snapshot
+from server.agreements.documents import RenderInput, masked, snapshot
 from server.agreements.pdf import render_html
 from server.agreements.terms import Terms, content_hash
 from server.context import Context
@@ -93,6 +104,15 @@ def _check_drafter(ctx: Context, case: Case, what: str) -> User:
     return user
 
 
+def require_original(ctx: Context, case: Case) -> None:
+    """The agreement's unmasked text and its sealed PDFs: 403 for who may only see the case."""
+    if not can_read_agreement_original(ctx.require_user(), case):
+        raise Forbidden(
+            "the agreement's original is for the parties, the case's assigned staff and the clerks",
+            code="original_withheld",
+        )
+
+
 async def _add_version(
     ctx: Context,
     agreement: Agreement,
@@ -152,7 +172,11 @@ async def save_terms(
 ) -> tuple[AgreementVersion, int]:
     """A new version by the acting drafter; returns it and how many signatures it voided."""
     case = agreement.case
-    _check_drafter(ctx, case, "edits")
+    if not can_rewrite_agreement(ctx.require_user(), case):
+        raise Forbidden(
+            "only the case's mediator (in fast-track, its judge) changes the agreement's terms",
+            code="not_case_mediator",
+        )
     db = ctx.db
     if agreement.status != "draft":
         raise Conflict("the agreement is sealed and can no longer change", code="sealed")
@@ -177,15 +201,19 @@ async def save_terms(
 
 
 async def preview_html(ctx: Context, case: Case, terms: Terms) -> str:
-    """Unsaved terms rendered as the case's next version would read (the live preview)."""
-    _check_drafter(ctx, case, "drafts")
+    """Unsaved terms rendered as the case's next version would read (the live preview); the
+    parties' ID numbers masked unless the user may read the original."""
+    user = _check_drafter(ctx, case, "drafts")
     template = await templates.choose(ctx.db, "agreement", case)
     data = snapshot(case, terms, template, ctx.settings.court_name)
     agreement = await agreement_of_case(ctx.db, case.id)
     number = 1
     if agreement is not None and agreement.current_version_id is not None:
         number = (await current_version(ctx.db, agreement)).number + 1
-    return render_html(template.body, RenderInput(data, content_hash(data), number))
+    digest = content_hash(data)  # the hash the saved version would carry, masked or not
+    if not can_read_agreement_original(user, case):
+        data = masked(data)
+    return render_html(template.body, RenderInput(data, digest, number))
 
 
 async def document_html(ctx: Context, agreement: Agreement) -> str:

@@ -4,8 +4,9 @@ a handwritten signature and the typed name on the exact version they were shown.
 Refused with a 4xx and nothing written: a stale version or hash (409 ``stale_version``), a
 second signature (409 ``already_signed``), the mediator before every party (409
 ``parties_first``), an image that is not a PNG (422 ``not_png``) or over 1 MB (413), a typed
-name that is not the party's (the lobby's rule, ``server.names``), and a party signing for
-another (403 ``not_your_party``).
+name that is not the party's (the lobby's rule, ``server.names``), a party signing for
+another (403 ``not_your_party``), and anyone but the party themselves acting through their
+own link, a court account above all (403 ``court_account``, ``access.can_sign_as_party``).
 When the mediator signs, last, the agreement is sealed and the case recorded as mediated.
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import audit
-from server.access import is_agreement_mediator
+from server.access import can_sign_as_party, is_agreement_mediator
 from server.agreements import sealing
 from server.agreements.drafting import current_version, signatures_of
 from server.context import Context
@@ -87,8 +88,15 @@ async def sign_as_party(
     *,
     claimed_party_id: int | None,
 ) -> AgreementSignature:
-    """``party`` signs the version shown (the caller has checked their invite link)."""
+    """``party`` signs the version shown (the caller has checked their invite link and made
+    the party the actor: ``server.web.auth.enter_as_party``)."""
     db = ctx.db
+    if not can_sign_as_party(ctx.actor, party):
+        raise Forbidden(
+            "a party signs only through their own invitation link, never with a court "
+            "account logged in: log out, or let the party sign on their own device",
+            code="court_account" if ctx.actor.kind == "user" else "not_your_party",
+        )
     if claimed_party_id is not None and claimed_party_id != party.id:
         raise Forbidden("you may sign only for yourself", code="not_your_party")
     if party.case_id != agreement.case_id:

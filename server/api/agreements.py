@@ -34,24 +34,21 @@ from server.models.agreements import Agreement, AgreementVersion
 from server.models.sessions import Invite
 from server.sessions import verify_invite
 from server.web.auth import csrf_exempt, enter_as_party, require_user
+from server.web.body import body_cap
 from server.web.http import json_ok, read_json
 from server.web.keys import CTX, SETTINGS
+from server.web.params import path_id
+from server.web.security import same_origin_frames
 from server.web.zipstream import stream_zip
 
 api = ApiRouter("agreements")
 HTML = "text/html"
 
 
-def _int(request: web.Request, key: str) -> int:
-    try:
-        return int(request.match_info[key])
-    except ValueError:
-        raise NotFound(f"no such {key}") from None
-
-
 async def _mine(request: web.Request, *, lock: bool = False) -> Agreement:
     require_user(request)
-    return await drafting.load_agreement_for(request[CTX], _int(request, "agreement_id"), lock=lock)
+    agreement_id = path_id(request, "agreement_id")
+    return await drafting.load_agreement_for(request[CTX], agreement_id, lock=lock)
 
 
 @api.route(
@@ -63,7 +60,7 @@ async def create(request: web.Request) -> web.Response:
     user = require_user(request)
     body = await read_json(request, CreateIn)
     ctx = request[CTX]
-    case = await load_case_for(ctx.db, user, _int(request, "case_id"))
+    case = await load_case_for(ctx.db, user, path_id(request, "case_id"))
     agreement, _ = await drafting.create(ctx, case, body.terms, session_id=body.session_id)
     return json_ok(await agreement_out(ctx.db, agreement), 201)
 
@@ -75,7 +72,7 @@ async def create(request: web.Request) -> web.Response:
 async def of_case(request: web.Request) -> web.Response:
     user = require_user(request)
     db = request[CTX].db
-    case = await load_case_for(db, user, _int(request, "case_id"))
+    case = await load_case_for(db, user, path_id(request, "case_id"))
     agreement = await drafting.agreement_of_case(db, case.id)
     if agreement is None:
         raise NotFound("this case has no agreement yet", code="agreement_not_found")
@@ -102,7 +99,7 @@ async def listing(request: web.Request) -> web.Response:
 async def zip_download(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
     if not can_download_agreements_zip(user):
-        raise Forbidden("only clerks and admins download agreements in bulk")
+        raise Forbidden("only the clerks download sealed agreements in bulk")
     f = parse_model(clerks.AgreementFilter, dict(request.query))
     ctx = request[CTX]
     rows = await clerks.listing(ctx, f)
@@ -153,7 +150,7 @@ async def preview(request: web.Request) -> web.Response:
     user = require_user(request)
     body = await read_json(request, TermsIn)
     ctx = request[CTX]
-    case = await load_case_for(ctx.db, user, _int(request, "case_id"))
+    case = await load_case_for(ctx.db, user, path_id(request, "case_id"))
     html = await drafting.preview_html(ctx, case, body.terms)
     return web.Response(text=html, content_type=HTML)
 
@@ -161,10 +158,12 @@ async def preview(request: web.Request) -> web.Response:
 @api.route(
     "GET", r"/agreements/{agreement_id:\d+}/document", name="api_agreement_document",
     summary="The current version, read-only (session room view)", content_type=HTML,
-    errors=(404,),
+    errors=(403, 404),
 )  # fmt: skip
+@same_origin_frames  # shown in an iframe of the case and session pages
 async def document(request: web.Request) -> web.Response:
     agreement = await _mine(request)
+    drafting.require_original(request[CTX], agreement.case)
     return web.Response(
         text=await drafting.document_html(request[CTX], agreement), content_type=HTML
     )
@@ -193,6 +192,7 @@ async def versions(request: web.Request) -> web.Response:
     summary="The mediator signs (last); seals the agreement", body=SignIn,
     response=AgreementOut, status=201, errors=(403, 404, 409, 413),
 )  # fmt: skip
+@body_cap(SIGN_BODY_CAP)
 async def mediator_sign(request: web.Request) -> web.Response:
     require_user(request)
     body = await read_json(request, SignIn, cap=SIGN_BODY_CAP)
@@ -204,10 +204,11 @@ async def mediator_sign(request: web.Request) -> web.Response:
 @api.route(
     "GET", r"/agreements/{agreement_id:\d+}/documents/{kind:(agreement|ruling)}.pdf",
     name="api_agreement_pdf", summary="Download a sealed PDF (audited)",
-    content_type="application/pdf", errors=(404,),
+    content_type="application/pdf", errors=(403, 404),
 )  # fmt: skip
 async def download(request: web.Request) -> web.StreamResponse:
     agreement = await _mine(request)
+    drafting.require_original(request[CTX], agreement.case)
     kind = request.match_info["kind"]
     db = request[CTX].db
     doc = next((d for d in await sealed_documents(db, agreement.id) if d.kind == kind), None)
@@ -265,6 +266,7 @@ async def party_view(request: web.Request) -> web.Response:
     summary="The current version, read-only, for a party", content_type=HTML, public=True,
     errors=(401, 403, 404),
 )  # fmt: skip
+@same_origin_frames  # shown in an iframe of the signing page and the session room
 async def party_document(request: web.Request) -> web.Response:
     _, agreement = await _invited(request)
     return web.Response(
@@ -278,6 +280,7 @@ async def party_document(request: web.Request) -> web.Response:
     status=201, public=True, errors=(401, 403, 404, 409, 413),
 )  # fmt: skip
 @csrf_exempt
+@body_cap(SIGN_BODY_CAP)
 async def party_sign(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, SignIn, cap=SIGN_BODY_CAP)
     invite, agreement = await _invited(request)

@@ -1,6 +1,8 @@
 """JSON API for live sessions: open one for a case, list, invite parties, revoke, end.
 
-The rules are in ``server.sessions``; this module only reads input and shapes output.
+The rules are in ``server.sessions`` and ``server.access``; this module only reads input and
+shapes output. An invite's link is shown only to who may hold the parties' credentials
+(``access.can_manage_invites``); everyone else who may see the session sees who is invited.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.access import load_case_for
+from server.access import can_manage_invites, load_case_for
 from server.api.registry import ApiRouter
+from server.bounds import Moment, RowId
 from server.models.sessions import Invite, MediationSession
 from server.sessions import (
     create_invite,
@@ -29,6 +32,7 @@ from server.sessions import (
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
 from server.web.keys import CTX, SETTINGS
+from server.web.params import path_id
 from signaling.hub import HUB
 
 api = ApiRouter("sessions")
@@ -37,9 +41,9 @@ api = ApiRouter("sessions")
 class SessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["mediation", "hearing"] = "mediation"
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    host_id: int | None = None
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
+    host_id: RowId | None = None
     record_caucus: bool = True
 
 
@@ -60,7 +64,7 @@ class SessionOut(BaseModel):
 
 class InviteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    party_id: int = Field(ge=1)
+    party_id: RowId
 
 
 class InviteOut(BaseModel):
@@ -68,7 +72,9 @@ class InviteOut(BaseModel):
     session_id: int
     party_id: int
     party_name: str
-    url: str
+    url: str | None = Field(
+        description="the party's link; null unless the caller may hand out the links"
+    )
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
@@ -95,16 +101,17 @@ def session_out(s: MediationSession) -> dict[str, object]:
 async def session_of(request: web.Request) -> MediationSession:
     """The session the path names, if the logged-in user may see it (401, else 404)."""
     require_user(request)
-    return await load_session_for(request[CTX], int(request.match_info["session_id"]))
+    return await load_session_for(request[CTX], path_id(request, "session_id"))
 
 
 def invite_out(request: web.Request, inv: Invite) -> dict[str, object]:
+    shown = can_manage_invites(require_user(request), inv.session)
     return InviteOut(
         id=inv.id,
         session_id=inv.session_id,
         party_id=inv.party_id,
         party_name=inv.party.name,
-        url=invite_url(request.app[SETTINGS], inv),
+        url=invite_url(request.app[SETTINGS], inv) if shown else None,
         created_at=inv.created_at,
         expires_at=inv.expires_at,
         revoked_at=inv.revoked_at,
@@ -120,13 +127,13 @@ def invite_out(request: web.Request, inv: Invite) -> dict[str, object]:
     body=SessionIn,
     response=SessionOut,
     status=201,
-    errors=(401, 404, 422),
+    errors=(401, 403, 404, 422),
 )
 async def create(request: web.Request) -> web.Response:
     user = require_user(request)
     body = await read_json(request, SessionIn)
     ctx = request[CTX]
-    case = await load_case_for(ctx.db, user, int(request.match_info["case_id"]))
+    case = await load_case_for(ctx.db, user, path_id(request, "case_id"))
     session = await create_session(
         ctx,
         case,
@@ -151,7 +158,7 @@ async def create(request: web.Request) -> web.Response:
 async def list_for_case(request: web.Request) -> web.Response:
     user = require_user(request)
     ctx = request[CTX]
-    case = await load_case_for(ctx.db, user, int(request.match_info["case_id"]))
+    case = await load_case_for(ctx.db, user, path_id(request, "case_id"))
     return json_ok([session_out(s) for s in await list_sessions(ctx, case)])
 
 
@@ -175,7 +182,7 @@ async def get_one(request: web.Request) -> web.Response:
     body=InviteIn,
     response=InviteOut,
     status=201,
-    errors=(401, 404, 409, 422),
+    errors=(401, 403, 404, 409, 422),
 )
 async def invite(request: web.Request) -> web.Response:
     require_user(request)
@@ -205,12 +212,12 @@ async def invites(request: web.Request) -> web.Response:
     name="api_invite_revoke",
     summary="Revoke an invite link",
     response=InviteOut,
-    errors=(401, 404),
+    errors=(401, 403, 404),
 )
 async def revoke(request: web.Request) -> web.Response:
     session = await session_of(request)
     ctx = request[CTX]
-    row = await invite_of(ctx, session, int(request.match_info["invite_id"]))
+    row = await invite_of(ctx, session, path_id(request, "invite_id"))
     await revoke_invite(ctx, row)
     return json_ok(invite_out(request, row))
 

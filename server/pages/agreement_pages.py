@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -22,9 +23,11 @@ from server.errors import AppError, BadRequest, NotFound, parse_model
 from server.models.sessions import Invite
 from server.sessions import verify_invite
 from server.web.auth import csrf_exempt, enter_as_party, require_user
+from server.web.body import body_cap
 from server.web.errors import app_error_response
 from server.web.http import CHUNK, read_body, read_capped, render, see_other
 from server.web.keys import CTX
+from server.web.params import path_id
 
 STATUS_LABELS = {
     "draft": "Draft",
@@ -33,17 +36,10 @@ STATUS_LABELS = {
 }
 
 
-def _int(request: web.Request, key: str) -> int:
-    try:
-        return int(request.match_info[key])
-    except ValueError:
-        raise NotFound(f"no such {key}") from None
-
-
 async def case_agreement(request: web.Request) -> web.Response:
     user = require_user(request)
     db = request[CTX].db
-    case = await access.load_case_for(db, user, _int(request, "case_id"))
+    case = await access.load_case_for(db, user, path_id(request, "case_id"))
     agreement = await drafting.agreement_of_case(db, case.id)
     out = await agreement_out(db, agreement) if agreement else None
     version = await drafting.current_version(db, agreement) if agreement else None
@@ -52,8 +48,10 @@ async def case_agreement(request: web.Request) -> web.Response:
         "case": case,
         "agreement": out,
         "terms": version.terms["terms"] if version else {"obligations": [], "clauses": []},
+        # The first version: any drafter; new terms over it: the case's own mediator.
         "may_draft": access.can_draft_agreement(user, case)
-        and (agreement is None or agreement.status == "draft"),
+        if agreement is None
+        else agreement.status == "draft" and access.can_rewrite_agreement(user, case),
         "may_sign": agreement is not None
         and agreement.status == "draft"
         and not unsigned
@@ -71,7 +69,7 @@ async def case_agreement(request: web.Request) -> web.Response:
 async def confirm_submit(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
     ctx = request[CTX]
-    case = await access.load_case_for(ctx.db, user, _int(request, "case_id"))
+    case = await access.load_case_for(ctx.db, user, path_id(request, "case_id"))
     agreement = await drafting.agreement_of_case(ctx.db, case.id)
     if agreement is None:
         raise NotFound("this case has no agreement yet", code="agreement_not_found")
@@ -126,7 +124,7 @@ async def clerks_list(request: web.Request) -> web.Response:
 async def verify_form(request: web.Request) -> web.StreamResponse:
     code = request.query.get("code", "").strip().upper()
     if code:
-        return see_other(f"/verify/{code}")
+        return see_other(f"/verify/{quote(code, safe='')}")  # one path segment, whatever it holds
     return render(request, "agreement_verify.html", {"view": None, "code": "", "result": None})
 
 
@@ -143,6 +141,7 @@ async def verify_page(request: web.Request) -> web.Response:
 
 
 @csrf_exempt
+@body_cap(PDF_CAP)
 async def verify_upload(request: web.Request) -> web.Response:
     """A PDF uploaded in the page's form (multipart), read with our own cap: a PDF may be
     larger than ``max_body_bytes``. Public, changes nothing, so no CSRF token."""

@@ -13,8 +13,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from server.access import can_end_session, load_case_for
+from server.access import can_end_session, can_manage_invites, load_case_for
 from server.api.sessions import session_of
+from server.bounds import RowId
 from server.errors import AppError, Unauthorized
 from server.i18n import DEFAULT_LANG
 from server.models.accounts import User
@@ -37,6 +38,7 @@ from server.web.auth import require_user
 from server.web.errors import status_of
 from server.web.http import read_form, render, see_other
 from server.web.keys import CATALOGS, CTX, LANG
+from server.web.params import path_id
 from signaling.hub import HUB
 
 
@@ -47,7 +49,7 @@ class OpenForm(BaseModel):
 
 class InviteForm(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    party_id: int
+    party_id: RowId
 
 
 def client_strings(request: web.Request) -> dict[str, str]:
@@ -77,6 +79,11 @@ def client_strings(request: web.Request) -> dict[str, str]:
         "ended": _("The session has ended. You may close this page."),
         "replaced": _("You joined from another window; this one is closed."),
         "left": _("You left the session."),
+        "revoked": _("Your invitation link has been withdrawn."),
+        "cancelled": _("This session has been cancelled."),
+        "moved": _("This session has been moved to another time; see your new notice."),
+        "deactivated": _("Your account has been deactivated."),
+        "flood": _("Too many messages were sent from this page; it has been disconnected."),
         "mute_asked": _("{name} asks you to mute your microphone."),
         "main_room": _("Main room"),
         "caucus_room": _("Private room {x}"),
@@ -147,7 +154,7 @@ async def _app_page(
 async def open_from_case(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
     ctx = request[CTX]
-    case = await load_case_for(ctx.db, user, int(request.match_info["case_id"]))
+    case = await load_case_for(ctx.db, user, path_id(request, "case_id"))
     form = await read_form(request, OpenForm)
     session = await create_session(ctx, case, kind=form.kind)
     return see_other(f"/sessions/{session.id}")
@@ -156,7 +163,7 @@ async def open_from_case(request: web.Request) -> web.StreamResponse:
 async def case_sessions(request: web.Request) -> web.Response:
     user = require_user(request)
     ctx = request[CTX]
-    case = await load_case_for(ctx.db, user, int(request.match_info["case_id"]))
+    case = await load_case_for(ctx.db, user, path_id(request, "case_id"))
     return render(
         request, "session_list.html", {"case": case, "sessions": await list_sessions(ctx, case)}
     )
@@ -166,7 +173,12 @@ async def session_page(request: web.Request) -> web.Response:
     user = require_user(request)
     ctx = request[CTX]
     session = await session_of(request)
-    invites = [(inv, invite_url(ctx.settings, inv)) for inv in await list_invites(ctx, session)]
+    # Who is invited is shown to all who may see the session; the links only to their holders.
+    shown = can_manage_invites(user, session)
+    invites = [
+        (inv, invite_url(ctx.settings, inv) if shown else None)
+        for inv in await list_invites(ctx, session)
+    ]
     return render(
         request,
         "session_detail.html",
@@ -190,7 +202,7 @@ async def invite_submit(request: web.Request) -> web.StreamResponse:
 async def revoke_submit(request: web.Request) -> web.StreamResponse:
     session = await session_of(request)
     ctx = request[CTX]
-    await revoke_invite(ctx, await invite_of(ctx, session, int(request.match_info["invite_id"])))
+    await revoke_invite(ctx, await invite_of(ctx, session, path_id(request, "invite_id")))
     return see_other(f"/sessions/{session.id}")
 
 

@@ -19,10 +19,10 @@ from server.models.docket import Case
 from server.models.scheduling import Booking, BookingStatus, OutboxMessage
 from server.scheduling.resources import BOOKABLE
 from server.scheduling.schemas import (
+    BookingInviteOut,
     BookingOut,
     DeliveryOut,
     HostOut,
-    InviteOut,
     WaitingOut,
 )
 from server.sessions import invite_url, list_invites
@@ -128,11 +128,12 @@ async def booking_out(ctx: Context, booking: Booking, *, detail: bool = False) -
     )
     if not detail:
         return out
-    # Invite links are handed to residents by whoever books; others see only that they exist.
-    show_links = access.can_book_case(ctx.require_user(), booking.case)
+    # The parties' links go to who may hold them (the sessions API's rule); others see only
+    # that they exist.
+    show_links = access.can_manage_invites(ctx.require_user(), booking.session)
     for invite in await list_invites(ctx, booking.session):
         out.invites.append(
-            InviteOut(
+            BookingInviteOut(
                 party_id=invite.party_id,
                 party_name=invite.party.name,
                 url=invite_url(ctx.settings, invite)

@@ -11,7 +11,10 @@
   var token = (location.pathname.split("/join/")[1] || "").split("/")[0];
   var agreementId = null;
 
+  var mayRead = !!view.dataset.original;
+
   function load(id) {
+    if (!mayRead) return;  // the server refuses the original to this account anyway
     var src = isParty ? "/api/v1/invites/" + token + "/agreement/document"
                       : "/api/v1/agreements/" + id + "/document";
     frame.src = src + "?t=" + Date.now();  // a new show is a new version: never a stale copy
