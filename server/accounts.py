@@ -20,6 +20,7 @@ from server.auth import hash_password
 from server.context import Actor, Context, Court
 from server.db import make_engine, make_sessionmaker
 from server.errors import AppError, Conflict, Invalid, NotFound
+from server.live_access import end_live_access
 from server.models.accounts import ApiToken, Office, Role, User, WebSession
 from server.settings import Settings
 
@@ -174,6 +175,7 @@ async def update_user(
         user.active = changed["active"] = active
         if not active:
             await _end_logins(db, user)
+            end_live_access(ctx, "deactivated", user_id=user.id)
     await db.flush()
     await audit.record(ctx, "user.update", "user", user.id, changed=changed)
     return user

@@ -10,7 +10,7 @@ and a mail wake-up after commit is one named signal (``Context.signal_after_comm
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -89,22 +89,24 @@ class Signals:
 
     A worker registers a callback under its name at start; the domain asks for the signal
     after its commit (``Context.signal_after_commit``). An unregistered name is a no-op: the
-    CLI has no sender running, and the mail then waits in the outbox as designed.
+    CLI has no sender running, and the mail then waits in the outbox as designed. A signal
+    may carry values (``access_ended`` says whose live connection to end); the callback is
+    called with them.
     """
 
     def __init__(self) -> None:
-        self._callbacks: dict[str, Callable[[], None]] = {}
+        self._callbacks: dict[str, Callable[..., None]] = {}
 
-    def register(self, name: str, callback: Callable[[], None]) -> None:
+    def register(self, name: str, callback: Callable[..., None]) -> None:
         self._callbacks[name] = callback
 
     def unregister(self, name: str) -> None:
         self._callbacks.pop(name, None)
 
-    def fire(self, name: str) -> None:
+    def fire(self, name: str, *args: Hashable) -> None:
         callback = self._callbacks.get(name)
         if callback is not None:
-            callback()
+            callback(*args)
 
 
 @dataclass
@@ -155,14 +157,15 @@ class Context:
     def after_commit(self, hook: Callable[[], None]) -> None:
         self.hooks.append(hook)
 
-    def signal_after_commit(self, name: str) -> None:
+    def signal_after_commit(self, name: str, *args: Hashable) -> None:
         """Wake a background worker once this unit of work has committed, never before: a
-        worker woken earlier would look for rows it cannot see yet."""
-        if name not in self._pending_signals():
-            self.hooks.append(_SignalHook(self.signals, name))
+        worker woken earlier would look for rows it cannot see yet. The same signal with
+        the same values is sent once per unit of work."""
+        if (name, args) not in self._pending_signals():
+            self.hooks.append(_SignalHook(self.signals, name, args))
 
-    def _pending_signals(self) -> set[str]:
-        return {h.name for h in self.hooks if isinstance(h, _SignalHook)}
+    def _pending_signals(self) -> set[tuple[str, tuple[Hashable, ...]]]:
+        return {(h.name, h.args) for h in self.hooks if isinstance(h, _SignalHook)}
 
     def run_after_commit(self) -> None:
         hooks, self.hooks[:] = list(self.hooks), []
@@ -180,9 +183,10 @@ class Context:
 class _SignalHook:
     signals: Signals
     name: str
+    args: tuple[Hashable, ...] = ()
 
     def __call__(self) -> None:
-        self.signals.fire(self.name)
+        self.signals.fire(self.name, *self.args)
 
 
 @dataclass

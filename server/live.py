@@ -8,12 +8,13 @@ tells its listeners what happens in the rooms, and the recording service is hand
 as the rooms' control (the recording indicator, keyframe requests). Recordings and signaling
 never import each other; this module is where their shapes are checked to fit. The sealing
 and composite worker runs under the app's supervisor, woken by the court's ``composite``
-signal (``Context.signal_after_commit("composite")``).
+signal (``Context.signal_after_commit("composite")``). The court's ``access_ended`` signal
+(``server.live_access``) reaches the hub: whoever lost their access leaves the room at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -22,6 +23,7 @@ from recordings.jobs import CompositeWorker
 from recordings.listener import RecordingListener
 from recordings.service import RecordingService
 from server.context import Actor, Court
+from server.live_access import ACCESS_ENDED, AccessEnded
 from server.models.accounts import User
 from server.models.sessions import MediationSession
 from server.sessions import LIVE_STATUSES, end_session
@@ -33,6 +35,20 @@ from signaling.sfu import Sfu
 __all__ = ["HUB", "RECORDINGS", "SessionCloser", "live_ctx"]
 
 RECORDINGS = web.AppKey("recordings", RecordingService)
+
+
+def access_ended(hub: Hub) -> Callable[[AccessEnded], None]:
+    """The ``access_ended`` signal's callback: the domain's words into the hub's."""
+
+    def ended(event: AccessEnded) -> None:
+        hub.withdraw(
+            event.reason,
+            session_id=event.session_id,
+            invite_id=event.invite_id,
+            user_id=event.user_id,
+        )
+
+    return ended
 
 
 class SessionCloser(RoomListener):
@@ -69,6 +85,7 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     app[HUB] = hub
     app[RECORDINGS] = service
     court.signals.register("composite", service.composite_wakeup.set)
+    court.signals.register(ACCESS_ENDED, access_ended(hub))
     await service.start()
     hub.start()
     app[SUPERVISOR].start("recordings", CompositeWorker(court, service).run)
@@ -79,6 +96,7 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     await recording.close()
     await app[SUPERVISOR].stop_task("recordings")
     court.signals.unregister("composite")
+    court.signals.unregister(ACCESS_ENDED)
     await service.stop()
     await hub.close()
     await sfu.close()

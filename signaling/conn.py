@@ -1,8 +1,11 @@
 """One participant's WebSocket as the hub sees it: who is on it, and its outgoing queue.
 
 Sending never waits on a browser: each socket has a bounded outgoing queue drained by its own
-task, and a socket that falls that far behind is closed (it resumes like any dropped
-participant).
+task. The roster (``state``) is sent after every change, so it is never queued twice: a
+newer one replaces the one still waiting, and one person's toggles cannot fill anyone's
+queue. A socket that still falls ``OUT_QUEUE`` messages behind (it does not read) is cut off
+at once (its TCP connection aborted: a close frame would wait behind what it does not read)
+and resumes like any dropped participant; nobody else is touched.
 """
 
 from __future__ import annotations
@@ -22,8 +25,20 @@ from signaling.rooms import Role
 log = logging.getLogger(__name__)
 
 OUT_QUEUE = 256
-CLOSE_CODES = {"denied": 4003, "removed": 4004, "ended": 4005, "replaced": 4006,
-               "timeout": 4008, "left": 1000}  # fmt: skip
+CLOSE_CODES: dict[p.ByeReason, int] = {
+    "denied": 4003, "removed": 4004, "ended": 4005, "replaced": 4006, "timeout": 4008,
+    "left": 1000, "revoked": 4010, "cancelled": 4011, "moved": 4012, "deactivated": 4013,
+    "flood": 4029,
+}  # fmt: skip
+# Far behind and no way to cut the connection (a stand-in socket): closed with this.
+BEHIND = 4009
+
+
+class _Roster:
+    """The place in a queue of the latest roster (``Conn.pending_state``)."""
+
+
+_ROSTER = _Roster()
 
 
 class Conn:
@@ -38,38 +53,65 @@ class Conn:
         role: Role,
         user_id: int | None = None,
         party_id: int | None = None,
+        invite_id: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        abort: Callable[[], None] | None = None,
     ) -> None:
         self.ws, self.identity, self.name, self.role = ws, identity, name, role
-        self.user_id, self.party_id = user_id, party_id
+        self.user_id, self.party_id, self.invite_id = user_id, party_id, invite_id
         self.pid = ""
         self.peer_id = ""
         self.clock = clock
         self.last_seen = clock()
-        self._out: asyncio.Queue[str | int] = asyncio.Queue(OUT_QUEUE)
+        self.closing = False  # a close is queued (or the socket was cut): nothing more to do
+        self.pending_state: str | None = None
+        self._abort = abort
+        self._out: asyncio.Queue[str | int | _Roster] = asyncio.Queue(OUT_QUEUE)
         self._writer = asyncio.create_task(self._write_loop())
 
     def send(self, message: p._Out) -> None:
         self.send_raw(p.serialize(message))
 
+    def send_state(self, state: p.State) -> None:
+        """Send the roster; if one is still queued, it goes out as this one instead."""
+        frame = p.serialize(state)
+        if self.pending_state is not None:
+            self.pending_state = frame
+            return
+        self.pending_state = frame
+        self._put(_ROSTER)
+
     def send_raw(self, frame: str) -> None:
+        self._put(frame)
+
+    def _put(self, item: str | _Roster) -> None:
+        if self.closing:
+            return
         try:
-            self._out.put_nowait(frame)
+            self._out.put_nowait(item)
         except asyncio.QueueFull:
-            log.warning("closing %s: %d messages behind", self.pid, OUT_QUEUE)
-            self._drain_and_close(CLOSE_CODES["timeout"])
+            self._behind()
+
+    def _behind(self) -> None:
+        log.warning("cutting off %s: %d messages behind", self.pid or self.identity, OUT_QUEUE)
+        self.closing = True
+        while not self._out.empty():
+            self._out.get_nowait()
+        self.pending_state = None
+        if self._abort is not None:
+            self._abort()  # the handler's read loop ends, and the hub drops this socket
+        else:
+            self._out.put_nowait(BEHIND)
 
     def close(self, code: int) -> None:
         """Close after what is queued has been sent."""
+        if self.closing:
+            return
         try:
             self._out.put_nowait(code)
         except asyncio.QueueFull:
-            self._drain_and_close(code)
-
-    def _drain_and_close(self, code: int) -> None:
-        while not self._out.empty():
-            self._out.get_nowait()
-        self._out.put_nowait(code)
+            self._behind()
+        self.closing = True
 
     async def _write_loop(self) -> None:
         while True:
@@ -77,8 +119,13 @@ class Conn:
             if isinstance(item, int):
                 await self.ws.close(code=item)
                 return
+            frame = item if isinstance(item, str) else self.pending_state
+            if isinstance(item, _Roster):
+                self.pending_state = None
+            if frame is None:
+                continue
             try:
-                await self.ws.send_str(item)
+                await self.ws.send_str(frame)
             except (ConnectionError, RuntimeError):
                 return
 

@@ -8,6 +8,11 @@ peer, so a resumed participant always starts a fresh peer connection.
 What happens in the rooms goes to the listeners added with ``add_listener`` as the typed
 events of ``signaling.events``; the hub is the ``RoomControl`` they may call back (the
 recording indicator, keyframe requests).
+
+Whoever loses their access while in a room (an invite revoked, the session ended, cancelled
+or moved, an account deactivated) is sent away at once through ``withdraw``; a socket that
+floods is sent away through ``expel``. Either way the room forgets them (no place is kept
+to resume) and only they are closed.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aiohttp import web
 
 from signaling import protocol as p
 from signaling.conn import CLOSE_CODES, Conn
 from signaling.events import Participant, PlaceChanged, RoomListener, SessionEnded
+from signaling.limits import FrameLimit
 from signaling.listeners import Listeners
 from signaling.rooms import HOST, MAIN, Close, Effect, Place, Room, Roster, Send
 
@@ -83,6 +89,7 @@ class Hub:
         self.sfu = sfu
         self.ice_servers = ice_servers
         self.clock = clock
+        self.frame_limit = FrameLimit()  # per socket (``signaling.limits``)
         self.live: dict[int, Live] = {}
         self.listeners = Listeners()
         sfu.add_tap(self.listeners)
@@ -194,15 +201,68 @@ class Hub:
         await self._release(conn)
         await conn.stop()
 
-    async def end(self, session_id: int) -> None:
+    async def end(self, session_id: int, reason: Literal["ended", "cancelled"] = "ended") -> None:
         """End a live session from outside (the API): everyone is told and closed."""
         live = self.live.get(session_id)
         if live is None:
             return
         async with live.lock:
-            effects = live.room.end()
+            if self.live.get(session_id) is not live:
+                return  # ended while this waited for the lock
+            effects = live.room.end(reason)
             await self._finish(live, None)
             await self._apply(live, effects)
+
+    async def expel(self, session_id: int, conn: Conn, reason: p.ByeReason) -> None:
+        """Send one connection away with ``reason``: the room forgets its participant."""
+        live = self.live.get(session_id)
+        if live is None:
+            return
+        async with live.lock:
+            if live.conns.get(conn.pid) is conn:
+                await self._apply(live, live.room.expel(conn.pid, reason))
+
+    def withdraw(
+        self,
+        reason: p.ByeReason,
+        *,
+        session_id: int | None = None,
+        invite_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        """Access was withdrawn (called after the change committed, from synchronous code):
+        end the connections named, with ``reason``. ``session_id`` alone names everyone in
+        that session (``ended`` and ``cancelled`` end the live session itself); with
+        ``invite_id`` whoever came by that invite link; with ``user_id`` that account's."""
+        task = asyncio.ensure_future(self._withdraw(reason, session_id, invite_id, user_id))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _withdraw(
+        self,
+        reason: p.ByeReason,
+        session_id: int | None,
+        invite_id: int | None,
+        user_id: int | None,
+    ) -> None:
+        try:
+            whole = invite_id is None and user_id is None
+            if whole and session_id is not None and reason in ("ended", "cancelled"):
+                await self.end(session_id, "cancelled" if reason == "cancelled" else "ended")
+                return
+            for live in list(self.live.values()):
+                if session_id is not None and live.session_id != session_id:
+                    continue
+                async with live.lock:
+                    gone = [
+                        m.pid
+                        for m in live.room.members.values()
+                        if whole or _named(live.conns.get(m.pid), m.identity, invite_id, user_id)
+                    ]
+                    effects = [e for pid in gone for e in live.room.expel(pid, reason)]
+                    await self._apply(live, effects)
+        except Exception:  # run as a task: nobody else would hear of it
+            log.exception("ending live access (%s) failed", reason)
 
     async def _finish(self, live: Live, by: Conn | None) -> None:
         self.live.pop(live.session_id, None)
@@ -242,7 +302,7 @@ class Hub:
         if roster:
             for pid, c in live.conns.items():
                 if pid in live.room.members:
-                    c.send(live.room.view(pid))
+                    c.send_state(live.room.view(pid))
         self._moved(live, moves)
 
     def _moved(self, live: Live, moves: list[Place]) -> None:
@@ -336,6 +396,15 @@ class Hub:
         self.live.clear()
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+
+
+def _named(conn: Conn | None, identity: str, invite_id: int | None, user_id: int | None) -> bool:
+    """Whether a member (connected on ``conn``, or dropped and keeping their place) is one
+    whose access ended. A dropped party's invite is not known; their link is refused anyway,
+    so their kept place simply runs out."""
+    if invite_id is not None:
+        return conn is not None and conn.invite_id == invite_id
+    return user_id is not None and identity == f"user:{user_id}"
 
 
 def _recorded(recorded: tuple[bool, bool] | None, place: str | None) -> bool:

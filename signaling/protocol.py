@@ -9,14 +9,19 @@ signaling/PROTOCOL.md documents the same messages for people; keep the two in st
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from server import jsonlimits
+
 VERSION = 1
 # An SDP offer for a room of six with screen shares is ~20 KB; leave room, but bound it.
 MAX_FRAME_BYTES = 256 * 1024
+# Every message is a flat object (a server offer's track map is three levels deep, the ICE
+# servers of a welcome four); a frame nested deeper is not one of ours. Numbers are bounded
+# by the one JSON decoder (``server.jsonlimits``).
+MAX_DEPTH = 8
 
 Pid = Annotated[str, Field(pattern=r"^p[0-9a-f]{8,32}$")]
 RoomName = Annotated[str, Field(pattern=r"^(main|caucus-[a-z0-9]{1,16})$")]
@@ -36,6 +41,7 @@ BAD_STATE = "bad_state"
 NAME_MISMATCH = "name_mismatch"
 SESSION_ENDED = "session_ended"
 INTERNAL = "internal"
+RATE_LIMITED = "rate_limited"
 
 
 class ProtocolError(Exception):
@@ -62,7 +68,10 @@ class Hello(_In):
 
     type: Literal["hello"]
     name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    resume: Annotated[str, Field(min_length=8, max_length=64)] | None = None
+    # A token the server made (``secrets.token_urlsafe``): anything else cannot be one.
+    resume: (
+        Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None
+    ) = None
 
 
 class Answer(_In):
@@ -156,11 +165,13 @@ _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
 def _load(frame: str | bytes) -> dict[str, Any]:
-    if len(frame) > MAX_FRAME_BYTES:
+    # In UTF-8 bytes, as it came; a lone surrogate (only a test can send one) is no crash.
+    size = len(frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else frame)
+    if size > MAX_FRAME_BYTES:
         raise ProtocolError(TOO_LARGE, f"messages are limited to {MAX_FRAME_BYTES} bytes")
     try:
-        data = json.loads(frame)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = jsonlimits.loads(frame, max_depth=MAX_DEPTH)
+    except jsonlimits.MalformedJson as exc:
         raise ProtocolError(BAD_JSON, f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ProtocolError(BAD_JSON, "a message is a JSON object")
@@ -171,7 +182,17 @@ def _req_id(data: dict[str, Any]) -> int | str | None:
     rid = data.get("id")
     if isinstance(rid, bool) or not isinstance(rid, int | str):
         return None
-    return rid if isinstance(rid, int) or len(rid) <= 64 else None
+    if isinstance(rid, str) and (len(rid) > 64 or _lone_surrogate(rid)):
+        return None  # echoed back only if it can be: JSON text holds no lone surrogate
+    return rid
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def parse_client(frame: str | bytes) -> ClientMessage:
@@ -180,8 +201,10 @@ def parse_client(frame: str | bytes) -> ClientMessage:
     rid = _req_id(data)
     if data.get("v") != VERSION:
         raise ProtocolError(BAD_VERSION, f"this server speaks version {VERSION}", rid)
-    if data.get("type") not in CLIENT_TYPES:
-        raise ProtocolError(UNKNOWN_TYPE, f"unknown message type {data.get('type')!r}", rid)
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+        shown = repr(kind)[:40]  # never echo a whole frame back
+        raise ProtocolError(UNKNOWN_TYPE, f"unknown message type {shown}", rid)
     try:
         return _client_adapter.validate_python(data)
     except ValidationError as exc:
@@ -275,11 +298,18 @@ class MuteRequested(_Out):
     by: str
 
 
+# Why the server closes a socket (PROTOCOL.md "Server -> browser", ``bye``).
+ByeReason = Literal[
+    "denied", "removed", "ended", "replaced", "timeout", "left",
+    "flood", "revoked", "cancelled", "moved", "deactivated",
+]  # fmt: skip
+
+
 class Bye(_Out):
-    """The server is closing this socket: denied, removed, ended, replaced, timeout."""
+    """The server is closing this socket, and why."""
 
     type: Literal["bye"] = "bye"
-    reason: Literal["denied", "removed", "ended", "replaced", "timeout", "left"]
+    reason: ByeReason
 
 
 class AgreementShown(_Out):
@@ -327,4 +357,7 @@ def parse_server(frame: str | bytes) -> ServerMessage:
 
 
 def error(exc: ProtocolError) -> str:
-    return serialize(Error(re=exc.re, code=exc.code, message=exc.message))
+    try:
+        return serialize(Error(re=exc.re, code=exc.code, message=exc.message))
+    except ValueError:  # something of the sender's that JSON cannot carry: say less
+        return serialize(Error(code=exc.code, message=exc.code))

@@ -75,7 +75,7 @@ class Send:
 @dataclass(frozen=True)
 class Close:
     pid: str
-    reason: Literal["denied", "removed", "ended", "replaced", "timeout", "left"]
+    reason: p.ByeReason
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class Room:
         resumed = bool(
             old is not None
             and resume is not None
-            and hmac.compare_digest(old.resume, resume)
+            and hmac.compare_digest(old.resume.encode(), resume.encode())  # any text at all
             and (old.connected or self._within_window(old))
         )
         if role == HOST:
@@ -206,13 +206,22 @@ class Room:
             return [Place(target.pid, msg.room), Roster()]
         return [Send(target.pid, p.MuteRequested(by=me.name))]
 
-    def end(self) -> list[Effect]:
+    def expel(self, pid: str, reason: p.ByeReason) -> list[Effect]:
+        """``pid`` may no longer be here (their access was withdrawn): forgotten at once, with
+        no place kept to resume; closed with ``reason`` if connected."""
+        m = self.members.pop(pid, None)
+        if m is None:
+            return []
+        effects: list[Effect] = [Close(pid, reason)] if m.connected else []
+        return [*effects, Place(pid, None), Roster()]
+
+    def end(self, reason: Literal["ended", "cancelled"] = "ended") -> list[Effect]:
         """End the session: everyone is closed; later joins are refused."""
         self.ended = True
         effects: list[Effect] = []
         for m in list(self.members.values()):
             if m.connected:
-                effects.append(Close(m.pid, "ended"))
+                effects.append(Close(m.pid, reason))
             effects.append(Place(m.pid, None))
         self.members.clear()
         return effects

@@ -12,7 +12,10 @@ Everything about *who* is settled before the upgrade, so a refusal is an ordinar
 
 After the upgrade the first message must be ``hello``; a party must type their name, checked
 against the invited party (or their representative). Every frame is validated by
-``signaling.protocol``; a refused one is answered with an ``error`` and the socket stays up.
+``signaling.protocol``; a refused one is answered with an ``error`` and the socket stays up,
+whatever the frame held (binary, not UTF-8, not JSON, nested or numbered past the limits).
+Each socket may send so many frames a second (``signaling.limits``): beyond, frames are
+refused unread, and a socket that keeps on is sent away alone (``bye`` ``flood``).
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from server.names import name_matches
 from server.sessions import LIVE_STATUSES, load_session_for, mark_open, verify_invite
 from server.web.errors import app_error_response
 from server.web.keys import COURT, CTX, PARTY, SETTINGS, USER
+from server.web.params import path_id
 from signaling import protocol as p
-from signaling.conn import Conn
-from signaling.hub import HUB
+from signaling.conn import CLOSE_CODES, Conn
+from signaling.hub import HUB, Hub
+from signaling.limits import FrameGate
 from signaling.rooms import HOST, STAFF, Role
 from signaling.rooms import PARTY as PARTY_ROLE
 
@@ -67,6 +72,7 @@ class Caller:
     role: Role
     user_id: int | None = None
     party: Party | None = None
+    invite_id: int | None = None
 
 
 async def _caller(request: web.Request, session_id: int) -> tuple[MediationSession, Caller]:
@@ -80,8 +86,9 @@ async def _caller(request: web.Request, session_id: int) -> tuple[MediationSessi
         invite.last_used_at = utcnow()
         session = invite.session
         caller = Caller(
-            f"party:{invite.party_id}", invite.party.name, PARTY_ROLE, None, invite.party
-        )
+            f"party:{invite.party_id}", invite.party.name, PARTY_ROLE, None, invite.party,
+            invite.id,
+        )  # fmt: skip
     elif user is not None:
         session = await load_session_for(request[CTX], session_id)
         role: Role = HOST if is_host(user, session) else STAFF
@@ -94,8 +101,8 @@ async def _caller(request: web.Request, session_id: int) -> tuple[MediationSessi
 
 
 async def session_ws(request: web.Request) -> web.StreamResponse:
-    session_id = int(request.match_info["session_id"])
     try:
+        session_id = path_id(request, "session_id", code="session_not_found")
         check_origin(request)
         session, caller = await _caller(request, session_id)
     except AppError as exc:
@@ -107,7 +114,12 @@ async def session_ws(request: web.Request) -> web.StreamResponse:
     # Do not hold a database transaction open for the life of the socket.
     await request[CTX].db.commit()
 
-    ws = web.WebSocketResponse(max_msg_size=p.MAX_FRAME_BYTES + 1024, heartbeat=HEARTBEAT_TCP)
+    # Text frames come as bytes: a frame that is not UTF-8 is answered ``bad_json`` here
+    # (aiohttp would close the socket for it). A frame past the transport's limit closes the
+    # socket (1009) unread; up to it, an oversize one is answered ``too_large``.
+    ws = web.WebSocketResponse(
+        max_msg_size=2 * p.MAX_FRAME_BYTES, heartbeat=HEARTBEAT_TCP, decode_text=False
+    )
     await ws.prepare(request)
     hub = request.app[HUB]
     conn = Conn(
@@ -117,17 +129,26 @@ async def session_ws(request: web.Request) -> web.StreamResponse:
         role=caller.role,
         user_id=caller.user_id,
         party_id=caller.party.id if caller.party else None,
+        invite_id=caller.invite_id,
         clock=hub.clock,
+        abort=lambda: _abort(request),
     )
+    gate = FrameGate(hub.frame_limit, hub.clock)
     joined = False
     try:
         async for frame in ws:
             conn.last_seen = hub.clock()
-            if frame.type != WSMsgType.TEXT:
-                if frame.type == WSMsgType.BINARY:
-                    conn.send_raw(p.error(p.ProtocolError(p.BAD_JSON, "send text frames")))
+            if conn.closing or frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue
+            verdict = gate.check()
+            if verdict == "cut":
+                await _flooded(hub, session_id, conn, joined)
                 continue
             try:
+                if verdict == "refuse":
+                    raise p.ProtocolError(p.RATE_LIMITED, "too many messages; slow down")
+                if frame.type == WSMsgType.BINARY:
+                    raise p.ProtocolError(p.BAD_JSON, "send text frames")
                 msg = p.parse_client(frame.data)
                 if joined:
                     await hub.on_message(session_id, conn, msg)
@@ -146,9 +167,30 @@ async def session_ws(request: web.Request) -> web.StreamResponse:
                         await _mark_open(request.app, session_id)
             except p.ProtocolError as exc:
                 conn.send_raw(p.error(exc))
+            except Exception:
+                # A fault of ours must not end the socket (or write an HTTP 500 into it);
+                # it is logged with its traceback and the sender hears ``internal``.
+                log.exception("signaling message failed in session %s", session_id)
+                conn.send_raw(p.error(p.ProtocolError(p.INTERNAL, "the server failed")))
     finally:
         await hub.disconnect(session_id, conn)
     return ws
+
+
+def _abort(request: web.Request) -> None:
+    """Cut a socket that does not read: its close frame would only queue behind the rest."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+
+
+async def _flooded(hub: Hub, session_id: int, conn: Conn, joined: bool) -> None:
+    log.warning("sending %s away: flooding session %s", conn.pid or conn.identity, session_id)
+    if joined:
+        await hub.expel(session_id, conn, "flood")
+    if not conn.closing:  # not joined (or no longer in the room): only the socket to close
+        conn.send(p.Bye(reason="flood"))
+        conn.close(CLOSE_CODES["flood"])
 
 
 HEARTBEAT_TCP = 20.0

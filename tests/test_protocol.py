@@ -51,6 +51,17 @@ def test_every_client_message_parses():
         ("[1, 2]", p.BAD_JSON),
         (b"\xff\xfe", p.BAD_JSON),
         ("x" * (p.MAX_FRAME_BYTES + 1), p.TOO_LARGE),
+        ("字" * (p.MAX_FRAME_BYTES // 3 + 1), p.TOO_LARGE),  # the limit is in bytes
+        ("[" * 2000 + "]" * 2000, p.BAD_JSON),
+        ("[" * (p.MAX_DEPTH + 1) + "]" * (p.MAX_DEPTH + 1), p.BAD_JSON),
+        ('{"v": 1, "type": "ping", "id": ' + "5" * 5000 + "}", p.BAD_JSON),
+        ('{"v": 1, "type": "ping", "id": 1e999}', p.BAD_JSON),
+        ('{"v": 1, "type": "ping", "id": NaN}', p.BAD_JSON),
+        ('{"v": 1, "type": "ping", "id": -Infinity}', p.BAD_JSON),
+        (b'{"v": 1, "type": "ping", "x": "\xed\xa0\x80"}', p.BAD_JSON),  # a lone surrogate
+        ('{"v": 1, "type": ["ping"]}', p.UNKNOWN_TYPE),
+        ('{"v": 1, "type": {"a": 1}}', p.UNKNOWN_TYPE),
+        ('{"v": [1], "type": "ping"}', p.BAD_VERSION),
         (json.dumps({"type": "ping"}), p.BAD_VERSION),
         (json.dumps({"v": 2, "type": "ping"}), p.BAD_VERSION),
         (frame(type="shout"), p.UNKNOWN_TYPE),
@@ -62,6 +73,8 @@ def test_every_client_message_parses():
         (frame(type="media", audio="yes", video=True, screen=False), p.INVALID),
         (frame(type="hello", name=""), p.INVALID),
         (frame(type="hello", name="x" * 65), p.INVALID),
+        (frame(type="hello", resume="续会令牌续会令牌续会"), p.INVALID),  # found by the fuzz
+        (frame(type="hello", resume="abc/defgh+ij"), p.INVALID),
         (frame(type="agreement.show", agreement_id=0), p.INVALID),
         (frame(type="ping", id={"a": 1}), p.INVALID),
     ],
@@ -120,3 +133,22 @@ def test_server_messages_round_trip():
         assert p.parse_server(raw) == msg
     with pytest.raises(p.ProtocolError):
         p.parse_server(json.dumps({"v": 1, "type": "bye", "reason": "bored"}))
+
+
+def test_json_within_the_limits_is_read():
+    nested = "[" * (p.MAX_DEPTH - 1) + "]" * (p.MAX_DEPTH - 1)  # inside the message's object
+    raw = '{"v": 1, "type": "ping", "id": 12345678901234, "x": ' + nested + "}"
+    with pytest.raises(p.ProtocolError) as err:
+        p.parse_client(raw)
+    assert err.value.code == p.INVALID and err.value.re == 12345678901234  # read, then refused
+
+
+def test_unknown_type_is_not_echoed_whole():
+    err = refused(frame(type="x" * 10_000))
+    assert err.code == p.UNKNOWN_TYPE and len(err.message) < 100
+
+
+def test_a_request_id_that_cannot_be_echoed_is_not():
+    err = refused('{"v": 1, "type": "ping", "id": "\\ud800"}')
+    assert err.code == p.INVALID and err.re is None
+    assert json.loads(p.error(err))["re"] is None

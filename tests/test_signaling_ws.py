@@ -43,6 +43,7 @@ class WsPeer:
         self.players: list[Any] = []
         self._reader: asyncio.Task[None] | None = None
         self._answering = asyncio.Lock()
+        self._rid = 0
 
     async def connect(self, **headers: str) -> None:
         self.ws = await self.http.ws_connect(self.url, headers={"Origin": ORIGIN, **headers})
@@ -51,6 +52,8 @@ class WsPeer:
     async def _read(self) -> None:
         assert self.ws is not None
         async for frame in self.ws:
+            if frame.type != aiohttp.WSMsgType.TEXT:
+                continue  # the server only ever sends text; anything else is not a message
             msg = p.parse_server(frame.data)
             self.messages.append(msg)
             if isinstance(msg, p.Welcome):
@@ -85,7 +88,8 @@ class WsPeer:
 
     async def send(self, kind: str, **body: Any) -> int:
         assert self.ws is not None
-        rid = len(self.messages) * 1000 + len(body)
+        self._rid += 1  # unique per socket, so a reply is never mistaken for another's
+        rid = self._rid
         await self.ws.send_str(json.dumps({"v": 1, "type": kind, "id": rid, **body}))
         return rid
 
@@ -208,10 +212,13 @@ async def test_revoked_expired_and_other_office_refused(client):
     await login(client, "near")
     staff = WsPeer(client.session, url)
     await staff.connect()
+    # Anything but hello before joining is refused, and the socket stays up.
+    refusal = await staff.reply("media", audio=False, video=False, screen=False)
+    assert isinstance(refusal, p.Error) and refusal.code == p.NOT_JOINED
+    assert staff.ws is not None and not staff.ws.closed
     await staff.send("hello")
     welcome = await staff.wait(lambda m: isinstance(m, p.Welcome))
     assert welcome.role == "staff" and welcome.place is None  # staff wait in the lobby too
-    # Anything but hello before joining is refused, and the socket stays up.
     await staff.close()
 
 

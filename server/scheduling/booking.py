@@ -28,6 +28,7 @@ from server import audit
 from server.access import load_case_for
 from server.context import Context
 from server.docket.log import log_change
+from server.live_access import end_live_access
 from server.models.docket import Case
 from server.models.scheduling import Booking, BookingStatus
 from server.models.sessions import SessionStatus
@@ -121,6 +122,9 @@ async def move_booking(
     booking.updated_at = ctx.now()
     session = booking.session
     session.starts_at, session.ends_at, session.host_id = start, end, host.id
+    # Whoever is already in its room (early, or the host being replaced) leaves: the session
+    # is at another time now.
+    end_live_access(ctx, "moved", session_id=session.id)
     await db.flush()
     await db.refresh(booking)
     text = f"from {old[0].astimezone(ctx.tz):%Y-%m-%d %H:%M}: {reason}"
@@ -155,6 +159,8 @@ async def cancel_booking(ctx: Context, booking: Booking, reason: str) -> Booking
     booking.sequence += 1
     booking.updated_at = ctx.now()
     booking.session.status = SessionStatus.CANCELLED
+    # Before the links are revoked below: everyone hears "cancelled", not "revoked".
+    end_live_access(ctx, "cancelled", session_id=booking.session_id)
     await _log(ctx, booking, "booking_cancelled", "booking.cancel", reason, reason=reason)
     await release(ctx, booking)
     for invite in await list_invites(ctx, booking.session):

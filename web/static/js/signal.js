@@ -2,7 +2,8 @@
 // with the resume token. Events: "status" (connecting | connected | reconnecting | closed),
 // "message" (every server message, parsed), "final" (the server said bye for good).
 
-const FINAL = new Set(["denied", "removed", "ended", "replaced", "left"]);
+const FINAL = new Set(["denied", "removed", "ended", "replaced", "left", "flood", "revoked",
+                       "cancelled", "moved", "deactivated"]);
 
 export class Signal extends EventTarget {
   constructor(url) {
