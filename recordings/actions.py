@@ -1,6 +1,7 @@
 """What people do with recordings, for the JSON API and the pages alike: see a session's
 recording, start or stop it (the host), queue the composite again, set a legal hold, list a
-case's recordings, open a recording's files (audited), and the administration's purge preview.
+case's recordings, open a recording's files (every play and download audited), and the
+administration's purge preview.
 
 Who may see recordings is ``server.access.can_view_recordings`` (the case's assigned judge
 and mediator, clerks, admins); anyone else who may see the case is refused (403), anyone who
@@ -11,6 +12,7 @@ resolved inside the recordings directory; no caller names a file.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -28,6 +30,7 @@ from server.audit import record
 from server.context import Context
 from server.errors import Conflict, Forbidden, NotFound
 from server.models.accounts import User
+from server.models.audit import AuditEntry
 from server.models.docket import Case
 from server.models.recordings import CompositeStatus, Recording, RecordingSegment, SegmentStatus
 from server.sessions import LIVE_STATUSES, load_session_for
@@ -157,19 +160,41 @@ async def composite_file(ctx: Context, session_id: int) -> RecordingFile:
     return RecordingFile(rec, _on_disk(ctx, rec.composite_path), "composite", "composite", name)
 
 
+# How long a play lasts for the audit log: a player's follow-up ranges and seeks for the same
+# file by the same user within this time of the play's audited request are that play.
+PLAY_WINDOW = timedelta(minutes=15)
+
+
 async def file_opened(
     ctx: Context, file: RecordingFile, *, download: bool, range_header: str
 ) -> None:
-    """Into the audit log: every download, and every play that starts at the beginning of
-    the file (no Range, or a Range from byte 0: a browser's seeks within one play are not
-    counted again)."""
-    if download or not range_header or range_header.replace(" ", "").startswith("bytes=0-"):
-        await record(
-            ctx,
-            "recording.downloaded" if download else "recording.played",
-            "recording",
-            file.recording.id,
-            file=file.name,
-            what=file.what,
-            range=range_header or None,
+    """Into the audit log: every download, and every play. A play is audited at its first
+    request whatever byte that request starts at (a range from byte 1 fetches nearly the
+    whole file, so the start of the range cannot decide); the same user's further requests
+    for the same file within ``PLAY_WINDOW`` of that row are the same play, not counted
+    again. So no request for a file's bytes goes unaudited unless its user has an audited
+    play of that file in the last ``PLAY_WINDOW``."""
+    if not download and await _playing(ctx, file):
+        return
+    await record(
+        ctx,
+        "recording.downloaded" if download else "recording.played",
+        "recording",
+        file.recording.id,
+        file=file.name,
+        what=file.what,
+        range=range_header or None,
+    )
+
+
+async def _playing(ctx: Context, file: RecordingFile) -> bool:
+    rows = await ctx.db.scalars(
+        select(AuditEntry.detail).where(
+            AuditEntry.action == "recording.played",
+            AuditEntry.object_type == "recording",
+            AuditEntry.object_id == str(file.recording.id),
+            AuditEntry.actor == ctx.actor.audit_name,
+            AuditEntry.at >= ctx.now() - PLAY_WINDOW,
         )
+    )
+    return any(detail.get("file") == file.name for detail in rows.all())

@@ -1,7 +1,8 @@
 """``courtlink recordings verify [SESSION]`` and ``courtlink recordings purge [--dry-run]``.
 
-``verify`` exits 1 naming every file that is missing, altered or unlisted and every manifest
-whose signature fails; ``purge`` lists (``--dry-run``) or deletes the recordings whose
+``verify`` exits 1 naming every file that is missing, altered, unlisted, unplayable or empty
+or decodes another number of frames than its segment says, and every manifest whose signature
+fails; ``purge`` lists (``--dry-run``) or deletes the recordings whose
 retention period has run out, skipping those under legal hold.
 """
 
@@ -50,7 +51,11 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             report = await verify.verify_session(db, settings, rec)
             if report.ok:
-                print(f"session {rec.session_id}: OK ({report.files} files, signature valid)")
+                empty = f", {report.empty} segment(s) with no media" if report.empty else ""
+                print(
+                    f"session {rec.session_id}: OK ({report.files} files decode, "
+                    f"signature valid{empty})"
+                )
                 continue
             bad += 1
             print(f"session {rec.session_id}: FAILED")
@@ -94,7 +99,8 @@ def _register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         dest="recordings_cmd", required=True
     )
     p = group.add_parser(
-        "verify", help="re-hash files and check manifest signatures; exit 1 naming each problem"
+        "verify",
+        help="re-hash and decode files, check manifest signatures; exit 1 naming each problem",
     )
     p.add_argument("session", nargs="?", type=int, help="session id (default: all)")
     p.set_defaults(func=_cmd_verify)

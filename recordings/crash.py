@@ -4,10 +4,15 @@ before the recorder starts).
 Two kinds of leftovers, none dropped silently:
 - rows still ``recording``: their file is remuxed (packets copied as they are, no codec) into
   a finalized file with duration and cues, which replaces the cut one; the row becomes
-  ``interrupted`` with what could be read, or keeps the raw file with a note if nothing could;
+  ``interrupted`` with what could be read, or keeps the raw file with a note if it could not
+  be remuxed;
 - files with no row (the process died before the row was written): registered from the tags
   every file carries in its header, also as ``interrupted``.
-Every recording touched is marked interrupted, audited and sealed again.
+A segment with no media on disk (no file, or a header and no frame: killed right after it
+opened) becomes ``empty``: its header-only file is removed (the row keeps what the header
+said), it is not sealed as a recording, and its note says so. Every recording touched is
+marked interrupted, audited and sealed again. Notes name files relative to the recordings
+directory, never by the server's absolute path.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import av
 from sqlalchemy import select
 
 from recordings import paths, seal
-from recordings.probe import probe
+from recordings.probe import describe, probe
 from recordings.store import RECORDER, recording_for
 from recordings.writer import add_opus_stream
 from server.audit import record
@@ -32,6 +37,8 @@ from server.models.sessions import MediationSession
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
+# A file this small with no readable frame is a segment's header alone (its tags: under 1 KB).
+HEADER_MAX_BYTES = 4096
 
 
 def finalize(path: Path) -> tuple[int, str]:
@@ -61,7 +68,7 @@ def finalize(path: Path) -> tuple[int, str]:
                     kept += 1
     except (av.FFmpegError, IndexError, OSError) as exc:
         tmp.unlink(missing_ok=True)
-        return kept, str(exc) or type(exc).__name__
+        return kept, describe(exc)
     if kept == 0:
         tmp.unlink(missing_ok=True)
         return 0, "no readable frames"
@@ -79,27 +86,39 @@ def _tags(path: Path) -> dict[str, str]:
         return {}
 
 
+def _note(seg: RecordingSegment, text: str) -> None:
+    seg.note = (seg.note + "; " + text).strip("; ")
+
+
 async def _recover_segment(settings: Settings, seg: RecordingSegment) -> None:
     path = paths.inside(settings, seg.path)
     seg.status = SegmentStatus.INTERRUPTED
     seg.end_reason = "crash"
     if not path.exists():
-        seg.note = (seg.note + "; no file was written before the crash").strip("; ")
+        seg.status = SegmentStatus.EMPTY
+        seg.frames = seg.keyframes = seg.duration_ms = 0
         seg.ended_at = seg.started_at
+        _note(seg, "no media: no file was written before the crash")
         return
     raw_size = path.stat().st_size
     kept, error = await asyncio.to_thread(finalize, path)
     facts = await asyncio.to_thread(probe, path)
+    if facts.frames == 0 and raw_size <= HEADER_MAX_BYTES:
+        # Only the header reached the disk: nothing to play, nothing to seal. The header's
+        # tags are already in the row. (A larger file with no readable frame is kept and
+        # sealed as it is: something other than a kill broke it, and verify names it.)
+        path.unlink(missing_ok=True)
+        seg.status = SegmentStatus.EMPTY
+        seg.frames = seg.keyframes = seg.duration_ms = 0
+        seg.ended_at = seg.started_at
+        _note(seg, f"no media: the crash left a header of {raw_size} bytes and no frame; removed")
+        return
     seg.frames, seg.keyframes, seg.duration_ms = facts.frames, facts.keyframes, facts.duration_ms
     seg.ended_at = seg.started_at + timedelta(milliseconds=facts.duration_ms)
     if error:
-        seg.note = (seg.note + f"; recovery kept the raw file ({raw_size} bytes): {error}").strip(
-            "; "
-        )
+        _note(seg, f"recovery kept the raw file ({raw_size} bytes): {error}")
     else:
-        seg.note = (
-            seg.note + f"; recovered {kept} frames from a cut file of {raw_size} bytes"
-        ).strip("; ")
+        _note(seg, f"recovered {kept} frames from a cut file of {raw_size} bytes")
 
 
 async def _orphans(ctx: Context) -> list[RecordingSegment]:
@@ -117,7 +136,7 @@ async def _orphans(ctx: Context) -> list[RecordingSegment]:
         tags = await asyncio.to_thread(_tags, path)
         session_id = int(path.parent.name.removeprefix("session-"))
         if await db.get(MediationSession, session_id) is None:
-            log.error("recording file %s belongs to no known session; left in place", path)
+            log.error("recording file %s belongs to no known session; left in place", rel)
             continue
         rec = await recording_for(db, session_id)
         started = tags.get("courtlink_started_at") or tags.get("creation_time") or ""

@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recordings import paths
 from recordings.composite import Source, render
 from recordings.probe import sha256_file
+from recordings.seal import SEALED
 from recordings.service import RecordingService
 from recordings.store import RECORDER
 from server.audit import record
 from server.context import Court
-from server.models.recordings import CompositeStatus, Recording, SegmentStatus
+from server.models.recordings import CompositeStatus, Recording
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,20 +32,28 @@ AUTO_ATTEMPTS = 2
 POLL_SECONDS = 30.0
 
 
+class RenderStopped(Exception):
+    """Raised inside the render thread when the worker is stopping (the row stays "running"
+    and the job runs again at the next start)."""
+
+
 class _Progress:
+    """The render's progress, and the way to stop it: the thread reports here after every
+    chunk it encodes, so a stop takes effect within one chunk instead of after the whole
+    render (a two-minute recording takes minutes to render on a busy machine, and a server
+    told to stop must not wait for it)."""
+
     value = 0.0
+    stopping = False
 
     def set(self, value: float) -> None:
+        if self.stopping:
+            raise RenderStopped
         self.value = value
 
 
 def sources_of(settings: Settings, rec: Recording) -> list[Source]:
-    usable = [
-        s
-        for s in rec.segments
-        if s.status in (SegmentStatus.COMPLETE, SegmentStatus.INTERRUPTED, SegmentStatus.FAILED)
-        and (s.frames or 0) > 0
-    ]
+    usable = [s for s in rec.segments if s.status in SEALED and (s.frames or 0) > 0]
     if not usable:
         return []
     t0 = min(s.started_at for s in usable)
@@ -76,12 +85,19 @@ async def run_job(court: Court, rec_id: int) -> bool:
     progress = _Progress()
     out = paths.inside(settings, paths.composite_relpath(session_id))
     task = asyncio.ensure_future(asyncio.to_thread(render, sources, out, progress.set))
-    while not task.done():
-        await asyncio.wait([task], timeout=0.5)
-        async with court.unit(RECORDER) as ctx:
-            row = await ctx.db.get(Recording, rec_id)
-            if row is not None and not task.done():
-                row.composite_progress = round(progress.value, 3)
+    try:
+        while not task.done():
+            await asyncio.wait([task], timeout=0.5)
+            async with court.unit(RECORDER) as ctx:
+                row = await ctx.db.get(Recording, rec_id)
+                if row is not None and not task.done():
+                    row.composite_progress = round(progress.value, 3)
+    except asyncio.CancelledError:
+        progress.stopping = True
+        done, _ = await asyncio.wait([task], timeout=10)
+        for finished in done:
+            finished.exception()  # RenderStopped: retrieved, so asyncio does not report it lost
+        raise
     async with court.unit(RECORDER) as ctx:
         rec = await ctx.db.get(Recording, rec_id)
         assert rec is not None

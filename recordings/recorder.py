@@ -60,9 +60,10 @@ Live = dict[Key, LiveTrack]  # the batch side's tracks being written
 
 log = logging.getLogger(__name__)
 MIN_FREE_BYTES = 64 * 1024 * 1024
-# How long packets wait for the writer: inside the 2 s crash window with a 1 s cluster (bytes
-# reach the kernel at most ~1.5 s after their frame), long enough that a batch holds many
-# frames of every track. Measured with bench/media.py --record at 3 x 640x480: 0.5 s costs
+# How long packets wait for the writer: with the writer's 250 ms clusters a frame's bytes
+# reach the kernel at most ~0.76 s after the frame (what a SIGKILL may lose, first frame of a
+# segment included: bench/recording_cut.py), long enough that a batch holds many frames of
+# every track. Measured with bench/media.py --record at 3 x 640x480: 0.5 s costs
 # the recorder a third less CPU than 0.2 s (fewer timer wake-ups and disk-thread hand-offs);
 # 1.0 s saves nothing more.
 BATCH_SECONDS = 0.5

@@ -1,8 +1,12 @@
 """Retention: how long a case's recordings are kept, legal holds, and the purge.
 
 The period depends on how the case ended (``COURTLINK_RECORDING_RETENTION_DAYS``, a JSON map
-from outcome to days, counted from the case's resolution). A case with no outcome in that
-map (still open, or an outcome nobody configured) is kept. A legal hold on a recording blocks
+to days, counted from the case's resolution), keyed by retention class: ``mediated``,
+``adjudicated``, ``withdrawn``. ``RETENTION_CLASS`` maps every outcome the docket gives
+(``server.docket.stages``: a mediated case ends as ``mediated_pre_litigation``,
+``mediated_pretrial`` or ``mediated_fast_track``) to its class, in this one place; a key
+naming an outcome itself overrides its class's period. A case with no period (still open, or
+a class nobody configured) is kept. A legal hold on a recording blocks
 its deletion whatever the period says. The purge deletes the files, keeps the rows (marked
 ``purged``) and the manifest, and audits every recording it removes (as ``ctx.actor``:
 ``cli:purge`` from the command line). "Now" is the unit of work's clock.
@@ -19,6 +23,11 @@ from sqlalchemy import select
 from recordings import paths
 from server.audit import record
 from server.context import Context
+from server.docket.stages import (
+    MEDIATED_OUTCOMES,
+    OUTCOME_ADJUDICATED,
+    OUTCOME_WITHDRAWN,
+)
 from server.models.docket import Case
 from server.models.recordings import Recording, SegmentStatus
 from server.settings import Settings
@@ -35,8 +44,24 @@ class Candidate:
     held: bool
 
 
+# Every outcome a case can end with, to the class its retention period is configured by.
+RETENTION_CLASS: dict[str, str] = {
+    **{outcome: "mediated" for outcome in MEDIATED_OUTCOMES},
+    OUTCOME_ADJUDICATED: "adjudicated",
+    OUTCOME_WITHDRAWN: "withdrawn",
+}
+
+
 def outcome_of(case: Case) -> str:
     return case.outcome or case.stage
+
+
+def retention_days(settings: Settings, outcome: str) -> int | None:
+    """How long recordings of a case that ended with ``outcome`` are kept (None: for ever)."""
+    periods = settings.recording_retention_days
+    if outcome in periods:
+        return periods[outcome]
+    return periods.get(RETENTION_CLASS.get(outcome, outcome))
 
 
 async def candidates(ctx: Context) -> list[Candidate]:
@@ -53,7 +78,7 @@ async def candidates(ctx: Context) -> list[Candidate]:
     out: list[Candidate] = []
     for rec, case in rows:
         outcome = outcome_of(case)
-        days = settings.recording_retention_days.get(outcome)
+        days = retention_days(settings, outcome)
         if days is None or case.resolved_at is None:
             continue
         expires = case.resolved_at + timedelta(days=days)

@@ -28,6 +28,9 @@ from server.models.recordings import Recording, RecordingSegment, SegmentStatus
 from server.settings import Settings
 
 FORMAT = "courtlink-recording-manifest/1"
+# The segments whose files a seal covers: closed ones with media (not still recording, not
+# purged, not ``empty``).
+SEALED = frozenset({SegmentStatus.COMPLETE, SegmentStatus.INTERRUPTED, SegmentStatus.FAILED})
 
 
 def canonical(data: dict[str, Any]) -> bytes:
@@ -45,14 +48,14 @@ async def refresh_facts(settings: Settings, segment: RecordingSegment) -> None:
     """Store SHA-256, size, duration and frame counts of one closed segment's file."""
     path = paths.inside(settings, segment.path)
     if not path.exists():
-        segment.note = (segment.note + " file missing at sealing").strip()
+        segment.note = (segment.note + "; file missing at sealing").strip("; ")
         return
     facts = await asyncio.to_thread(probe, path)
     segment.sha256, segment.size = facts.sha256, facts.size
     segment.duration_ms, segment.frames = facts.duration_ms, facts.frames
     segment.keyframes = facts.keyframes
     if not facts.readable:
-        segment.note = (segment.note + f" unreadable: {facts.error}").strip()
+        segment.note = (segment.note + f"; unreadable: {facts.error}").strip("; ")
 
 
 def manifest_for(
@@ -61,7 +64,7 @@ def manifest_for(
     files = []
     people: dict[str, str] = {}
     for seg in rec.segments:
-        if seg.status in (SegmentStatus.PURGED, SegmentStatus.RECORDING) or seg.sha256 is None:
+        if seg.status not in SEALED or seg.sha256 is None:
             continue
         people.setdefault(seg.identity or seg.peer_id, seg.participant)
         files.append(
@@ -121,7 +124,7 @@ async def seal(ctx: Context, rec: Recording) -> dict[str, Any]:
         await db.scalars(select(RecordingSegment).where(RecordingSegment.recording_id == rec.id))
     ).all()
     for seg in segments:
-        if seg.status not in (SegmentStatus.PURGED, SegmentStatus.RECORDING):
+        if seg.status in SEALED:
             await refresh_facts(settings, seg)
     await db.flush()
     await db.refresh(rec, ["segments", "session"])

@@ -36,7 +36,12 @@ async def recording_for(db: AsyncSession, session_id: int, *, create: bool = Tru
         # Two tasks may create it at once (policy load and first segment): the unique
         # constraint decides, and the loser reads the winner's row.
         async with db.begin_nested():
-            rec = Recording(session_id=session_id, case_id=session.case_id)
+            # Its relations are given, not left to load: a fresh row's lazy load of
+            # ``segments`` would be I/O outside the async session (a 500 for the host who
+            # starts recording before any media arrived).
+            rec = Recording(
+                session_id=session_id, case_id=session.case_id, session=session, segments=[]
+            )
             db.add(rec)
     except IntegrityError:
         rec = await db.scalar(select(Recording).where(Recording.session_id == session_id))

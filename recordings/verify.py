@@ -1,5 +1,8 @@
 """Checking a sealed recording: the manifest's signature, every file's SHA-256, files that
-are missing, altered or not listed, and the database's copy of the seal.
+are missing, altered or not listed, that every file opens and decodes the frames the manifest
+and the segment's row say it holds (an unplayable or empty file fails), and the database's
+copy of the seal. Segments recorded as ``empty`` (no media reached the disk) are counted, not
+failed: they are not part of the sealed recording.
 
 Pure reads; used by ``courtlink recordings verify`` and the session page.
 """
@@ -14,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings import keys, paths
-from recordings.probe import sha256_file
+from recordings.probe import decoded_frames, sha256_file
+from recordings.seal import SEALED
 from server.models.recordings import Recording, SegmentStatus
 from server.settings import Settings
 
@@ -22,7 +26,8 @@ from server.settings import Settings
 @dataclass
 class Problem:
     name: str
-    kind: str  # missing | altered | unlisted | signature | manifest | unsealed
+    # missing | altered | unlisted | unplayable | frames | signature | manifest | unsealed
+    kind: str
     detail: str = ""
 
     def __str__(self) -> str:
@@ -34,6 +39,8 @@ class Report:
     session_id: int
     files: int = 0
     problems: list[Problem] = field(default_factory=list)
+    decoded: dict[str, int] = field(default_factory=dict)  # file name: frames decoded
+    empty: int = 0  # segments recorded as having no media
 
     @property
     def ok(self) -> bool:
@@ -72,11 +79,26 @@ def verify_directory(settings: Settings, session_id: int) -> Report:
         digest, size = sha256_file(path)
         if digest != entry.get("sha256") or size != entry.get("size"):
             report.problems.append(Problem(str(path), "altered", "SHA-256 differs from manifest"))
+        _check_decodes(report, path, entry.get("frames"))
     for path in sorted(directory.iterdir()):
         if path.name in (paths.MANIFEST, paths.SIGNATURE) or path.name in listed:
             continue
         report.problems.append(Problem(str(path), "unlisted"))
     return report
+
+
+def _check_decodes(report: Report, path: Path, expected: object) -> None:
+    """Open and decode the file as a player would: it must give the frames it should."""
+    frames, error = decoded_frames(path)
+    report.decoded[path.name] = frames
+    if error:
+        report.problems.append(Problem(str(path), "unplayable", error))
+    elif frames == 0:
+        report.problems.append(Problem(str(path), "unplayable", "no frame decodes (empty)"))
+    elif frames != expected:
+        report.problems.append(
+            Problem(str(path), "frames", f"the manifest says {expected}, the file decodes {frames}")
+        )
 
 
 async def verify_session(db: AsyncSession, settings: Settings, rec: Recording) -> Report:
@@ -99,6 +121,16 @@ async def verify_session(db: AsyncSession, settings: Settings, rec: Recording) -
         name = Path(seg.path).name
         if seg.status == SegmentStatus.PURGED:
             continue
+        if seg.status == SegmentStatus.EMPTY:
+            report.empty += 1
+            continue
+        decoded = report.decoded.get(name)
+        if seg.status in SEALED and decoded is not None and decoded != seg.frames:
+            report.problems.append(
+                Problem(
+                    name, "frames", f"the segment says {seg.frames}, the file decodes {decoded}"
+                )
+            )
         if seg.status == SegmentStatus.RECORDING:
             report.problems.append(Problem(name, "unsealed", "still recording"))
         elif name not in listed:

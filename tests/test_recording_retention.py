@@ -8,11 +8,14 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from recordings import paths, retention
+from server.docket import get_case, transition
+from server.models.accounts import User
 from server.models.audit import AuditEntry
 from server.models.base import utcnow
-from server.models.docket import Case, DocketEntry
+from server.models.docket import Case, DocketEntry, Stage
 from server.models.recordings import Recording
 from server.models.sessions import MediationSession
+from server.settings import Settings
 from server.web.keys import SESSIONMAKER, SETTINGS
 from tests.helpers import csrf, login, make_user, unit
 from tests.recording_db import recorded_session, recording_of, recordings_cli
@@ -58,25 +61,35 @@ async def test_host_stops_and_starts_recording_into_audit_and_timeline(client):
     assert f"会话 #{session_id}：停止录像" in page and f"会话 #{session_id}：开始录像" in page
 
 
-async def _resolve(client, session_id: int, outcome: str, days_ago: int) -> None:
+async def _resolve(client, session_id: int, stage: Stage, days_ago: int) -> str:
+    """Resolve the session's case as its mediator does (``server.docket.transition``), with
+    the unit's clock set ``days_ago`` back: returns the outcome the product gave it."""
     async with client.app[SESSIONMAKER]() as db:
-        session = await db.get(MediationSession, session_id)
-        case = await db.get(Case, session.case_id)
-        case.outcome, case.stage = outcome, "closed"
-        case.resolved_at = utcnow() - timedelta(days=days_ago)
-        await db.commit()
+        case_id = (await db.get(MediationSession, session_id)).case_id
+        mediator = await db.get(User, (await db.get(Case, case_id)).mediator_id)
+    at = utcnow() - timedelta(days=days_ago)
+    async with unit(client.app, mediator) as ctx:
+        ctx.clock = lambda: at
+        case = await transition(ctx, await get_case(ctx, case_id), stage)
+        return str(case.outcome)
 
 
 async def test_retention_hold_dry_run_and_purge(client):
     settings = client.app[SETTINGS]
     days = settings.recording_retention_days
-    _, old = await recorded_session(client, people=1, seconds=0.5)
-    _, held = await recorded_session(client, people=1, seconds=0.5)
-    _, young = await recorded_session(client, people=1, seconds=0.5)
-    _, open_case = await recorded_session(client, people=1, seconds=0.5)
-    await _resolve(client, old, "withdrawn", days["withdrawn"] + 1)
-    await _resolve(client, held, "mediated", days["mediated"] + 1)
-    await _resolve(client, young, "mediated", days["mediated"] - 1)
+    med = await make_user(client, "med", "mediator")
+    sessions = [
+        (await recorded_session(client, people=1, seconds=0.5, mediator_id=med.id))[1]
+        for _ in range(5)
+    ]
+    old, mediated, held, young, open_case = sessions
+    assert await _resolve(client, old, Stage.WITHDRAWN, days["withdrawn"] + 1) == "withdrawn"
+    # A mediated case ends with an outcome saying where it was mediated, never "mediated":
+    # its period is the "mediated" one all the same.
+    outcome = await _resolve(client, mediated, Stage.MEDIATED, days["mediated"] + 1)
+    assert outcome == "mediated_pre_litigation"
+    await _resolve(client, held, Stage.MEDIATED, days["mediated"] + 1)
+    await _resolve(client, young, Stage.MEDIATED, days["mediated"] - 1)
     async with client.app[SESSIONMAKER]() as db:
         rec = await db.scalar(select(Recording).where(Recording.session_id == held))
         rec.legal_hold, rec.hold_reason = True, "appeal pending"
@@ -87,13 +100,14 @@ async def test_retention_hold_dry_run_and_purge(client):
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert f"session {old} " in out and "would delete 2 file(s)" in out
+    assert f"session {mediated} " in out and "(outcome mediated_pre_litigation, expired" in out
     assert f"session {held}: kept, legal hold (appeal pending)" in out
     assert f"session {young}" not in out and f"session {open_case}" not in out
     assert all(f.exists() for f in old_files)
 
     async with unit(client.app) as ctx:
         done = await retention.purge(ctx)
-    assert [c.recording.session_id for c in done] == [old]
+    assert sorted(c.recording.session_id for c in done) == sorted([old, mediated])
     assert not any(f.exists() for f in old_files)
     rec = await recording_of(client, old)
     assert rec.purged_at is not None and {s.status for s in rec.segments} == {"purged"}
@@ -103,5 +117,26 @@ async def test_retention_hold_dry_run_and_purge(client):
             for s in (await recording_of(client, kept)).segments
         )
     async with client.app[SESSIONMAKER]() as db:
-        audit = await db.scalar(select(AuditEntry).where(AuditEntry.action == "recording.purged"))
-        assert audit is not None and audit.detail["session_id"] == old
+        audits = (
+            await db.scalars(select(AuditEntry).where(AuditEntry.action == "recording.purged"))
+        ).all()
+        assert sorted(a.detail["session_id"] for a in audits) == sorted([old, mediated])
+
+
+def test_every_outcome_has_its_retention_period():
+    settings = Settings(
+        recording_retention_days={"mediated": 30, "adjudicated": 40, "withdrawn": 5}
+    )
+    periods = {
+        "mediated_pre_litigation": 30,
+        "mediated_pretrial": 30,
+        "mediated_fast_track": 30,
+        "adjudicated": 40,
+        "withdrawn": 5,
+    }
+    assert {o: retention.retention_days(settings, o) for o in periods} == periods
+    # An outcome named itself overrides its class.
+    settings = Settings(recording_retention_days={"mediated": 30, "mediated_pretrial": 90})
+    assert retention.retention_days(settings, "mediated_pretrial") == 90
+    assert retention.retention_days(settings, "mediated_fast_track") == 30
+    assert retention.retention_days(settings, "adjudicated") is None

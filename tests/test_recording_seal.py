@@ -57,7 +57,9 @@ async def test_verify_names_flipped_deleted_and_extra_files(client):
     assert ("altered", files[0].name) in found
     assert ("missing", files[1].name) in found
     assert ("unlisted", "extra.webm") in found
-    assert len(report.problems) == 3
+    # The flipped byte may also cost the altered file a frame when decoded; nothing else fails.
+    named = {os.path.basename(p.name) for p in report.problems}
+    assert named == {files[0].name, files[1].name, "extra.webm"}
 
     result = await recordings_cli(settings, "verify", str(session_id))
     assert result.returncode == 1, result.stdout + result.stderr

@@ -13,13 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recordings import actions, keys
 from server.api.registry import ApiRouter
-from server.docket.schemas import MAX_ROW_ID
-from server.errors import NotFound
 from server.live import RECORDINGS
 from server.models.recordings import Recording, SegmentStatus
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
 from server.web.keys import CTX, SETTINGS
+from server.web.params import path_id
 
 api = ApiRouter("recordings")
 
@@ -136,21 +135,9 @@ def case_recording_out(rec: Recording) -> dict[str, object]:
     ).model_dump(mode="json")
 
 
-def _id(request: web.Request, key: str, message: str, code: str) -> int:
-    # These routes take any text as the id: what is not an id in the column's range names
-    # nothing, and is not found (never a database error).
-    try:
-        value = int(request.match_info[key])
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_ROW_ID:
-        raise NotFound(message, code=code)
-    return value
-
-
 def session_id_of(request: web.Request) -> int:
     """The route's session id (a malformed one is a session that does not exist)."""
-    return _id(request, "session_id", "no such session", "session_not_found")
+    return path_id(request, "session_id")
 
 
 @api.route(
@@ -227,7 +214,7 @@ async def set_hold(request: web.Request) -> web.Response:
 )
 async def case_recordings(request: web.Request) -> web.Response:
     require_user(request)
-    case_id = _id(request, "case_id", "no such case", "case_not_found")
+    case_id = path_id(request, "case_id")
     recs = await actions.case_recordings(request[CTX], case_id)
     return json_ok([case_recording_out(rec) for rec in recs])
 
@@ -266,7 +253,7 @@ async def _serve(
 
 async def segment_file(request: web.Request, *, download: bool) -> web.StreamResponse:
     require_user(request)
-    seg_id = _id(request, "segment_id", actions.NO_FILE, "recording_file_not_found")
+    seg_id = path_id(request, "segment_id", code="recording_file_not_found")
     return await _serve(
         request, await actions.segment_file(request[CTX], seg_id), download=download
     )

@@ -22,6 +22,9 @@ class SegmentStatus(StrEnum):
     COMPLETE = "complete"
     INTERRUPTED = "interrupted"  # the server died while writing; recovered at start-up
     FAILED = "failed"  # the writer hit an error (e.g. a full disk); file kept as far as written
+    # No media reached the disk (a kill right after the segment opened): recorded as such,
+    # never sealed as a recording; its header-only file is removed by recovery.
+    EMPTY = "empty"
     PURGED = "purged"
 
 
