@@ -13,7 +13,11 @@ keeps its state in locals and builds no object per packet, only one per frame.
 A VP8 frame is the payloads (descriptor stripped) of consecutive packets sharing one RTP
 timestamp, from the packet with the S bit and partition 0 up to the one with the marker bit.
 A frame with a sequence gap inside is incomplete and is counted as lost, never written
-half-way (a decoder would choke on it).
+half-way (a decoder would choke on it). Before that, packets are put back in sequence order:
+the SFU asks publishers to resend what their uplink lost, and a resent packet arrives a round
+trip or more after its neighbours; a gap is waited for up to ``REORDER_SECONDS`` (by the
+packets' arrival times; ``REORDER_PACKETS`` packets for packets without one) before the
+frames behind it are given up on. In-order packets pass straight through.
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 _RAW = (bytes, bytearray, memoryview)
+# How long a sequence gap is waited for: as long as the SFU goes on asking the publisher for
+# the missing packet (signaling/sfu/nack.py gives up after 1 s; the two never import each
+# other). Only the packets behind an unfilled gap wait that long.
+REORDER_SECONDS = 1.0
+REORDER_PACKETS = 512  # packets held behind a gap at most (and the window without arrivals)
+_LATE = 3000  # a packet this far behind what was released is a restart, not a late packet
 
 
 @dataclass(slots=True)
@@ -106,14 +116,84 @@ def vp8_keyframe_size(frame: bytes) -> tuple[int, int] | None:
     return width, height
 
 
+class Reorder:
+    """Puts one track's packets back in sequence order, waiting a bounded time for a gap."""
+
+    __slots__ = ("_expect", "_gap_since", "_held", "late")
+
+    def __init__(self) -> None:
+        self._expect: int | None = None  # the next sequence number to release
+        self._held: dict[int, Any] = {}  # packets behind a gap, by sequence number
+        self._gap_since = 0.0  # arrival of the first packet held behind the current gap
+        self.late = 0  # packets that came after their place was given up (or duplicates)
+
+    def order(self, packets: Iterable[Any]) -> list[Any]:
+        """The packets that are due, in sequence order (parsed when raw)."""
+        out: list[Any] = []
+        expect, held = self._expect, self._held
+        for packet in packets:
+            p = parse_rtp(bytes(packet)) if isinstance(packet, _RAW) else packet
+            seq = p.sequence_number
+            if expect is None or (seq == expect and not held):  # the usual case
+                out.append(p)
+                expect = (seq + 1) & 0xFFFF
+            else:
+                expect = self._out_of_order(p, seq, expect, out)
+        self._expect = expect
+        return out
+
+    def _out_of_order(self, p: Any, seq: int, expect: int, out: list[Any]) -> int:
+        """Hold or release ``p`` (not the next packet due); returns the next one due."""
+        held = self._held
+        ahead = (seq - expect) & 0xFFFF
+        if ahead >= 0x8000 and 0x10000 - ahead <= _LATE:
+            self.late += 1  # a duplicate, or its gap was already given up
+            return expect
+        if ahead >= 0x8000 or ahead > REORDER_PACKETS * 4:  # the stream restarted
+            out.extend(held[s] for s in sorted(held, key=lambda s: (s - expect) & 0xFFFF))
+            held.clear()
+            out.append(p)
+            return (seq + 1) & 0xFFFF
+        now = getattr(p, "arrival", 0.0)
+        if not held:
+            self._gap_since = now
+        held[seq] = p
+        start = expect
+        expect = _release(held, expect, out)
+        if not held:
+            return expect
+        if expect != start:  # a new gap: noticed when the packet right after it came
+            self._gap_since = getattr(held[_oldest(held, expect)], "arrival", now)
+        if len(held) > REORDER_PACKETS or (now and now - self._gap_since > REORDER_SECONDS):
+            # give up on this gap: go on from the oldest packet held
+            expect = _release(held, _oldest(held, expect), out)
+            if held:
+                self._gap_since = getattr(held[_oldest(held, expect)], "arrival", now)
+        return expect
+
+
+def _oldest(held: dict[int, Any], expect: int) -> int:
+    return min(held, key=lambda s: (s - expect) & 0xFFFF)
+
+
+def _release(held: dict[int, Any], expect: int, out: list[Any]) -> int:
+    """Move the run of held packets from ``expect`` on to ``out``; the next one due."""
+    while expect in held:
+        out.append(held.pop(expect))
+        expect = (expect + 1) & 0xFFFF
+    return expect
+
+
 class Vp8Assembler:
-    """Reassembles VP8 frames from RTP packets arriving in order (the SFU's receive order)."""
+    """Reassembles VP8 frames from RTP packets (the SFU's receive order, put back in sequence
+    order by ``Reorder``)."""
 
     def __init__(self) -> None:
         self._parts: list[bytes] = []
         self._ts: int | None = None
         self._next_seq: int | None = None
         self._broken = False
+        self._reorder = Reorder()
         self.lost_frames = 0
         self.bad_packets = 0
 
@@ -126,8 +206,7 @@ class Vp8Assembler:
         out: list[Frame] = []
         parts, cur_ts, next_seq, broken = self._parts, self._ts, self._next_seq, self._broken
         lost = bad = 0
-        for packet in packets:
-            p = parse_rtp(bytes(packet)) if isinstance(packet, _RAW) else packet
+        for p in self._reorder.order(packets):
             payload = p.payload
             size = len(payload)
             if not size:

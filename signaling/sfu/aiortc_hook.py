@@ -456,6 +456,12 @@ def send_link(dtls: RTCDtlsTransport) -> SendLink | None:
     return SendLink(srtp, udp, pair.remote_addr)
 
 
+def sender_ssrc(sender: RTCRtpSender) -> int:
+    """The SSRC aiortc chose for a sender: a slot's forwarded stream, or (for the publishing
+    m-lines' senders, which never send media) the sender SSRC of the SFU's RTCP feedback."""
+    return int(sender._ssrc)
+
+
 def set_msid(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
     """What the next offer's ``a=msid`` says for this sender (browsers group by stream id)."""
     sender._stream_id = stream_id

@@ -7,6 +7,10 @@ payload type for the subscriber's negotiation, drops the header extensions (thei
 MID belong to the publisher's connection), SRTP-protects it with the subscriber's session and
 sends it. Nothing is decoded, reassembled or re-packetized.
 
+Loss on the way in: a publisher's video track asks for what its uplink lost (nack.py); the
+resent packet comes late with its original sequence number, and each outlet maps it into the
+gap it left (the rewrite is a fixed offset per outlet run), so subscribers get it in place.
+
 Keyframes: a video outlet starts (and restarts after dropping) at the first packet of a
 keyframe; while it waits it asks the publisher for one, and those requests (PLI) are
 rate-limited per publisher track. The only send queue is the UDP transport's own buffer; an
@@ -16,6 +20,7 @@ of letting the buffer grow.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import struct
 import time
@@ -30,6 +35,7 @@ from signaling.sfu.media import (
     payload_offset,
     vp8_keyframe_start,
 )
+from signaling.sfu.nack import NackTracker
 
 if TYPE_CHECKING:
     from signaling.sfu.aiortc_hook import SendLink
@@ -55,6 +61,7 @@ class Outlet:
     __slots__ = (
         "bytes_out",
         "drops",
+        "first_out",
         "frames_out",
         "gated",
         "holder",
@@ -97,6 +104,7 @@ class Outlet:
         self.next_seq = random.randrange(0x8000) if next_seq is None else next_seq
         self.last_ts_out = last_ts_out
         self.seq_offset = 0
+        self.first_out = 0  # the rewritten sequence number this outlet (re)started at
         self.ts_offset: int | None = None
         self.waiting = track.is_video
         self.packets_out = self.bytes_out = self.frames_out = 0
@@ -118,6 +126,12 @@ class Outlet:
             self._start(seq, ts)
         out_seq = (seq + self.seq_offset) & 0xFFFF
         out_ts = (ts + self.ts_offset) & 0xFFFFFFFF  # type: ignore[operator]
+        # A late packet (reordered, or a retransmission the SFU asked the publisher for)
+        # keeps its place: the same offset maps it into the gap it left. One from before
+        # this outlet (re)started would land in numbers already used: it is dropped.
+        late = (out_seq - self.next_seq) & 0xFFFF >= 0x8000
+        if late and (out_seq - self.first_out) & 0xFFFF >= 0x8000:
+            return
         # V=2, padding bit kept (the padding is in the payload), no CSRCs and no extensions
         if not link.forward(
             0x80 | (b0 & 0x20), (b1 & 0x80) | self.pt, out_seq, out_ts, self.ssrc, payload,
@@ -125,8 +139,9 @@ class Outlet:
         ):  # fmt: skip
             self._drop()
             return
-        self.next_seq = (out_seq + 1) & 0xFFFF
-        self.last_ts_out = out_ts
+        if not late:
+            self.next_seq = (out_seq + 1) & 0xFFFF
+            self.last_ts_out = out_ts
         self.packets_out += 1
         self.bytes_out += len(payload)
         if b1 & 0x80:
@@ -137,6 +152,7 @@ class Outlet:
         """(Re)start at a keyframe: continue this sender's sequence numbers and timestamps."""
         self.waiting = False
         self.seq_offset = (self.next_seq - seq) & 0xFFFF
+        self.first_out = self.next_seq
         if self.ts_offset is None:
             base = random.getrandbits(32) if self.last_ts_out is None else self.last_ts_out
             self.ts_offset = (base + 3000 - ts) & 0xFFFFFFFF
@@ -180,6 +196,7 @@ class InboundTrack:
         *,
         send_pli: Callable[[int], None],
         on_first_packet: Callable[[InboundTrack], None],
+        send_nack: Callable[[int, list[int]], None] | None = None,
     ) -> None:
         self.peer_id = peer_id
         self.label = label
@@ -211,6 +228,14 @@ class InboundTrack:
         self.malformed = 0
         self.bitrate_bps = 0.0
         self._rate_mark = (0.0, 0)
+        # Video lost on the publisher's uplink is asked for again (nack.py); audio is not.
+        self.nack: NackTracker | None = None
+        if self.is_video and send_nack is not None:
+            self.nack = NackTracker(
+                lambda lost: send_nack(ssrc, lost),
+                lambda delay, callback: asyncio.get_running_loop().call_later(delay, callback),
+                self.request_keyframe,
+            )
 
     def on_rtp(self, data: bytes) -> None:
         """Forward one decrypted RTP packet from the publisher to every outlet."""
@@ -240,6 +265,8 @@ class InboundTrack:
             if seq < self.max_seq:
                 self.cycles += 0x10000
             self.max_seq = seq
+        if self.nack is not None:
+            self.nack.seen(seq, now)
         keyframe = False
         if self.is_video:
             self._ring[seq % RING] = data
@@ -307,6 +334,12 @@ class InboundTrack:
 
     def remove_outlet(self, outlet: Outlet) -> None:
         self.outlets = tuple(o for o in self.outlets if o is not outlet)
+
+    def close(self) -> None:
+        """The publisher's track is gone: stop asking it for anything."""
+        self.outlets = ()
+        if self.nack is not None:
+            self.nack.close()
 
     @property
     def extended_max_seq(self) -> int:

@@ -58,7 +58,9 @@ def ice_configuration(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
 
 
 def prefer_codec(transceiver: RTCRtpTransceiver, kind: str) -> None:
-    """Offer VP8 only for video (no RTX: the SFU answers NACKs itself) and Opus for audio."""
+    """Offer VP8 only for video and Opus for audio. No RTX: the SFU answers subscribers'
+    NACKs itself, and a publisher (Chromium, aiortc) resends what the SFU's NACKs ask for on
+    the media SSRC with the original sequence number (nack.py)."""
     wanted = "video/vp8" if kind == "video" else "audio/opus"
     caps = RTCRtpSender.getCapabilities(kind).codecs
     transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() == wanted])
@@ -155,6 +157,7 @@ class Peer:
                 continue
             if old is not None:
                 self.by_ssrc.pop(old.ssrc, None)
+                old.close()
             track = make_track(label, _KIND[label], ssrc)
             self.inbound[label] = track
             self.by_ssrc[ssrc] = track
@@ -180,24 +183,53 @@ class Peer:
         for t in self.publish.values():
             hook.intercept_receiver(t.receiver)
 
+    @property
+    def rtcp_ssrc(self) -> int:
+        """The SSRC the SFU's feedback to this publisher (PLI, NACK, RR, REMB) comes from."""
+        return hook.sender_ssrc(self.publish["camera"].sender)
+
     def send_pli(self, media_ssrc: int) -> None:
         link = self.holder.link
         if link is not None:
-            rtcp_ssrc = self.publish["camera"].sender._ssrc
+            rtcp_ssrc = self.rtcp_ssrc
             pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=rtcp_ssrc, media_ssrc=media_ssrc)
             link.send_rtcp(bytes(pli))
 
+    def send_nack(self, media_ssrc: int, lost: list[int]) -> None:
+        """Ask the publisher to resend these packets of its track (a generic NACK)."""
+        link = self.holder.link
+        if link is None or not lost:
+            return
+        rtcp_ssrc = self.rtcp_ssrc
+        # aiortc packs ascending numbers only: one packet per run, split where they wrap
+        runs: list[list[int]] = []
+        for seq in lost:
+            if runs and seq > runs[-1][-1]:
+                runs[-1].append(seq)
+            else:
+                runs.append([seq])
+        link.send_rtcp(
+            b"".join(
+                bytes(RtcpRtpfbPacket(RTCP_RTPFB_NACK, rtcp_ssrc, media_ssrc, lost=run))
+                for run in runs
+            )
+        )
+
     def send_receiver_report(self, max_video_kbps: int) -> None:
-        """RR for every inbound track, plus REMB capping the publisher's video."""
+        """RR for every inbound track, plus REMB capping the publisher's video. The loss it
+        reports counts packets recovered by NACK as lost (see below)."""
         link = self.holder.link
         if link is None or not self.by_ssrc:
             return
-        rtcp_ssrc = self.publish["camera"].sender._ssrc
+        rtcp_ssrc = self.rtcp_ssrc
         reports = []
         for track in self.by_ssrc.values():
             if track.base_seq is None:
                 continue
-            expected, received = track.expected, track.packets_in
+            # Loss as the network caused it, before NACK repair: with a fixed REMB this is
+            # the publisher's only congestion signal, and what its quality badge shows.
+            repaired = track.nack.recovered if track.nack is not None else 0
+            expected, received = track.expected, track.packets_in - repaired
             prior_e, prior_r = self._rr_prior.get(track.ssrc, (0, 0))
             self._rr_prior[track.ssrc] = (expected, received)
             interval_e, interval_lost = (

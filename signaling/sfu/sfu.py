@@ -151,7 +151,7 @@ class Sfu:
         peer.closed = True
         self._end_taps(peer)
         for track in peer.inbound.values():
-            track.outlets = ()
+            track.close()
         for slot in peer.slots:
             self._detach(slot)
         others = [p for p in self._peers.values() if peer.room and p.room == peer.room]
@@ -211,8 +211,9 @@ class Sfu:
 
     def stats(self) -> dict[str, Any]:
         """Per peer: room, connection state, per published track packets/frames in, keyframes,
-        keyframe requests, bitrate; per received track packets/frames out, drops (send queue
-        full), packets held back until a keyframe, NACKs and retransmissions."""
+        keyframe requests, bitrate, NACKs to the publisher and what they recovered (video); per
+        received track packets/frames out, drops (send queue full), packets held back until a
+        keyframe, NACKs and retransmissions."""
         return {peer.id: peer_stats(peer) for peer in self._peers.values()}
 
     async def close(self) -> None:
@@ -253,7 +254,13 @@ class Sfu:
 
     def _make_track(self, peer: Peer, label: str, kind: str, ssrc: int) -> InboundTrack:
         return InboundTrack(
-            peer.id, label, kind, ssrc, send_pli=peer.send_pli, on_first_packet=self._on_live
+            peer.id,
+            label,
+            kind,
+            ssrc,
+            send_pli=peer.send_pli,
+            send_nack=peer.send_nack if self.passthrough else None,
+            on_first_packet=self._on_live,
         )
 
     def _desired(self, peer: Peer) -> list[InboundTrack]:
@@ -335,7 +342,7 @@ class Sfu:
             slot.track,
             peer.id,
             peer.holder,
-            ssrc=slot.sender._ssrc,
+            ssrc=hook.sender_ssrc(slot.sender),
             payload_type=hook.negotiated_payload_type(slot.transceiver),
             next_seq=slot.next_seq,
             last_ts_out=slot.last_ts_out,

@@ -64,6 +64,21 @@ def track_stats(t: InboundTrack) -> dict[str, Any]:
         "malformed": t.malformed,
         "bitrate_kbps": round(t.bitrate_bps / 1000, 1),
         "subscribers": len(t.outlets),
+        **nack_stats(t),
+    }
+
+
+def nack_stats(t: InboundTrack) -> dict[str, Any]:
+    """Upstream loss recovery (video): NACKs sent to the publisher, the packets they asked
+    for (retries counted again), how many came back, and how many were given up."""
+    n = t.nack
+    if n is None:
+        return {}
+    return {
+        "nacks_sent": n.nacks_sent,
+        "nacked_packets": n.nacked,
+        "recovered": n.recovered,
+        "unrecovered": n.given_up,
     }
 
 
