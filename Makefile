@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test check install install-test browser pdf-libs serve demo migrate clean
+.PHONY: run test check install install-test browser pdf-libs coturn serve demo migrate clean \
+	fuzz soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +44,14 @@ pdf-libs:
 	    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0) \
 	    || { echo "could not install Pango (need root and Debian's package index)"; exit 1; }; }
 
+# Debian's coturn: the TURN server the bad-network test puts behind its impairment relay
+# (tests/netimpair.py, tests/e2e/test_bad_network.py).
+coturn:
+	@command -v turnserver >/dev/null 2>&1 || { \
+	  echo "installing Debian's coturn for the bad-network test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn) \
+	    || { echo "could not install coturn (need root and Debian's package index)"; exit 1; }; }
+
 migrate: install
 	$(BIN)/courtlink migrate
 
@@ -55,8 +64,31 @@ run: install pdf-libs
 	$(BIN)/courtlink agreements prepare-fonts
 	$(BIN)/courtlink serve --host $(HOST) --port $(PORT)
 
-test: install-test browser pdf-libs
+test: install-test browser pdf-libs coturn
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long attack runs, outside `make test`. schemathesis against /api/v1/openapi.json as every
+# role and anonymous, on SQLite and PostgreSQL, FUZZ_EXAMPLES inputs per operation and mode
+# (the CI-sized run in `make test` uses 2); one JSON of figures per run in var/bench/fuzz/.
+FUZZ_EXAMPLES ?= 25
+# Random frame sequences against the signaling WebSocket (random, not derandomized; the
+# CI-sized run in `make test` is 50 fixed examples).
+SIGNALING_FUZZ_EXAMPLES ?= 1000
+fuzz: install-test
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_FIGURES=var/bench/fuzz \
+	  $(BIN)/python -m pytest tests/test_schemathesis.py -q $(PYTEST_ARGS)
+	SIGNALING_FUZZ_EXAMPLES=$(SIGNALING_FUZZ_EXAMPLES) \
+	  $(BIN)/python -m pytest tests/test_signaling_fuzz.py -q $(PYTEST_ARGS)
+
+# The soak: SOAK_ROOMS rooms x SOAK_PEERS recorded aiortc peers for SOAK_MINUTES through the
+# real server; JSON (rooms, peers, minutes, errors, rss_growth_mb, fd_growth,
+# recordings_verified) in var/bench/soak.json; exits 1 when a target is missed.
+SOAK_ROOMS ?= 10
+SOAK_PEERS ?= 3
+SOAK_MINUTES ?= 10
+soak: install-test
+	$(BIN)/python bench/soak.py --rooms $(SOAK_ROOMS) --peers $(SOAK_PEERS) \
+	  --minutes $(SOAK_MINUTES) --json var/bench/soak.json
 
 check: install-test
 	$(BIN)/ruff check server signaling recordings tests bench

@@ -74,6 +74,26 @@ async def render_signed(
     return signed, key
 
 
+async def _remove_uncommitted(ctx: Context, agreement: Agreement, kind: str, folder: Path) -> None:
+    """The file is written before its row commits, so a process killed in between leaves a
+    signed PDF that no row names (``agreements verify`` refuses it). The next seal of the
+    same agreement and kind removes it. Only one transaction at a time gets this far for an
+    agreement: the mediator's signature row (unique per version and signer) and, for a
+    ruling, the case's stage move lock out a second one until the first has ended."""
+    known = set(
+        await ctx.db.scalars(
+            select(SealedDocument.filename).where(SealedDocument.agreement_id == agreement.id)
+        )
+    )
+    _unlink_unknown(folder, f"{agreement.id}-{kind}-", known)
+
+
+def _unlink_unknown(folder: Path, prefix: str, known: set[str]) -> None:
+    for path in folder.iterdir():
+        if path.name.startswith(prefix) and path.name not in known:
+            path.unlink(missing_ok=True)
+
+
 async def store(
     ctx: Context,
     agreement: Agreement,
@@ -88,6 +108,7 @@ async def store(
     filename = f"{agreement.id}-{kind}-{code}.pdf"
     target = ctx.settings.data_dir / "agreements" / filename
     target.parent.mkdir(parents=True, exist_ok=True)
+    await _remove_uncommitted(ctx, agreement, kind, target.parent)
     tmp = target.with_suffix(".tmp")
     tmp.write_bytes(signed)
     os.replace(tmp, target)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -76,12 +76,20 @@ def feed_calendar(bookings: list[Booking], settings: Settings, name: str) -> byt
     return body
 
 
+def message_id(message: OutboxMessage, settings: Settings) -> str:
+    """The same Message-ID every time one outbox row is sent: delivery is at least once (a
+    send cut by a crash is sent again), and mail programs drop the copy by this header."""
+    domain = settings.mail_from.rsplit("@", 1)[-1]
+    stamp = message.created_at.strftime("%Y%m%d%H%M%S%f")
+    return f"<outbox.{message.id}.{stamp}@{domain}>"
+
+
 def build_email(message: OutboxMessage, settings: Settings) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = formataddr((settings.court_name, settings.mail_from))
     mail["To"] = formataddr((message.recipient_name, message.recipient))
     mail["Subject"] = message.subject
-    mail["Message-ID"] = make_msgid(domain=settings.mail_from.rsplit("@", 1)[-1])
+    mail["Message-ID"] = message_id(message, settings)
     mail.set_content(message.body)
     if message.ics:
         method = "CANCEL" if "METHOD:CANCEL" in message.ics else "REQUEST"

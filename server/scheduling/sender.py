@@ -93,6 +93,9 @@ class OutboxSender:
         now = now or self.court.clock()
         async with maker.begin() as db:
             claimed = await self._claim(db, now)
+            # The claim (status and lease) must reach the database before the rows leave the
+            # session: expunged rows are no longer flushed at commit.
+            await db.flush()
             db.expunge_all()
         results: dict[int, str | None] = {}
         for row in claimed:
