@@ -1,22 +1,28 @@
-"""Shared set-up for the agreement tests: a pre-litigation case with two parties, a session
-with one invite link per party, the staff around it, and a PNG signature drawn in memory."""
+"""Shared set-up for the agreement tests: a pre-litigation case with two consenting parties
+(registered, moved and assigned through the domain functions), a session with one invite link
+per party, the staff around it, and a PNG signature drawn in memory."""
 
 from __future__ import annotations
 
 import io
 import shutil
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from PIL import Image, ImageDraw
 
+from server import docket
 from server.agreements import fonts
-from server.models.accounts import Office, User
-from server.models.docket import Case, Party
+from server.docket.schemas import CaseCreate, PartyIn
+from server.models.accounts import User
+from server.models.docket import Stage
 from server.sessions import create_invite, create_session
 from server.web.keys import SETTINGS
+from tests.docket_helpers import office_id as docket_office_id
+from tests.docket_helpers import stop_clock
 from tests.helpers import make_user, unit
 
 _FONT_CACHE: dict[str, Path] = {}
@@ -86,25 +92,38 @@ async def build_world(client: TestClient, office: str = "shaping") -> World:
         "staff_other": await make_user(client, "staff_other", "office_staff", office="caiwa"),
     }
     share_fonts(client.app[SETTINGS].data_dir / "fonts", Path("/tmp") / "courtlink-test-fonts")
-    async with unit(client.app, users["mediator"]) as ctx:
-        from sqlalchemy import select
-
-        db = ctx.db
-        office_row = await db.scalar(select(Office).where(Office.code == office))
-        assert office_row is not None
-        case = Case(
-            number="（2026）晋0303民诉前调17号", cause="民间借贷纠纷",
-            facts="申请人于2025年借给被申请人人民币五万元，约定半年归还，被申请人到期未还。",
-            claim_fen=5_000_000, stage="pre_litigation_mediation", office_id=office_row.id,
-            mediator_id=users["mediator"].id, judge_id=users["judge"].id,
-            clerk_id=users["clerk"].id, was_pre_litigation=True,
+    office_id = await docket_office_id(client, office)
+    async with unit(client.app, users["admin"]) as ctx:
+        # Registered and taken into pre-litigation mediation on a fixed day of 2026 (so the
+        # case carries that year's first 民诉前调 number), assigned, all by the domain
+        # functions; the session and its links are made now.
+        stop_clock(ctx, date(2026, 11, 20))
+        case = await docket.create_case(
+            ctx,
+            CaseCreate(
+                cause="民间借贷纠纷",
+                facts="申请人于2025年借给被申请人人民币五万元，约定半年归还，被申请人到期未还。",
+                claim_fen=5_000_000,
+                parties=[
+                    PartyIn(side="applicant", name="张三", address="沙坪街道幸福路1号",
+                            phone="13800000001", consent=True),
+                    PartyIn(side="respondent", name="李四", address="蔡洼街道光明路8号",
+                            consent=True),
+                ],
+            ),
+            office_id=office_id,
         )  # fmt: skip
-        case.parties = [
-            Party(side="applicant", name="张三", address="沙坪街道幸福路1号", phone="13800000001"),
-            Party(side="respondent", name="李四", address="蔡洼街道光明路8号"),
-        ]
-        db.add(case)
-        await db.flush()
+        await docket.transition(ctx, case, Stage.PRE_LITIGATION_MEDIATION)
+        await docket.assign(
+            ctx,
+            case,
+            mediator_id=users["mediator"].id,
+            judge_id=users["judge"].id,
+            clerk_id=users["clerk"].id,
+        )
+    async with unit(client.app, users["mediator"]) as ctx:
+        case = await docket.get_case(ctx, case.id)
+        await ctx.db.refresh(case, ["parties"])
         session = await create_session(ctx, case, kind="mediation")
         tokens = {}
         for party in case.parties:

@@ -1,5 +1,5 @@
-"""Helpers for the docket tests: valid ID numbers, cases set up through the domain functions,
-and a case put straight into a given stage (test setup, not a move)."""
+"""Helpers for the docket tests: valid ID numbers, and cases set up through the domain
+functions (registered, moved to a stage by the table's own moves, assigned)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from server.docket.schemas import CaseCreate, PartyIn
 from server.models.accounts import Office, User
 from server.models.docket import Case, Stage
 from server.web.keys import COURT, SESSIONMAKER
-from tests.helpers import PASSWORD, csrf, unit
+from tests.helpers import PASSWORD, csrf, make_user, unit
 
 _W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -57,6 +57,34 @@ def parties(consent: bool | None = True) -> list[PartyIn]:
     ]
 
 
+# How a new case reaches each stage through the product's own moves (written out by hand,
+# so a test set up "in stage X" is in a state the product can produce).
+PATH_TO: dict[Stage, tuple[Stage, ...]] = {
+    Stage.INTAKE: (),
+    Stage.PRE_LITIGATION_MEDIATION: (Stage.PRE_LITIGATION_MEDIATION,),
+    Stage.FILED: (Stage.FILED,),
+    Stage.PRETRIAL_MEDIATION: (Stage.FILED, Stage.PRETRIAL_MEDIATION),
+    Stage.FAST_TRACK: (Stage.FILED, Stage.FAST_TRACK),
+    Stage.MEDIATED: (Stage.PRE_LITIGATION_MEDIATION, Stage.MEDIATED),
+    Stage.JUDICIAL_CONFIRMATION: (
+        Stage.PRE_LITIGATION_MEDIATION,
+        Stage.MEDIATED,
+        Stage.JUDICIAL_CONFIRMATION,
+    ),
+    Stage.ADJUDICATED: (Stage.FILED, Stage.FAST_TRACK, Stage.ADJUDICATED),
+    Stage.WITHDRAWN: (Stage.WITHDRAWN,),
+    Stage.CLOSED: (Stage.WITHDRAWN, Stage.CLOSED),
+}
+
+
+async def court_admin(client: TestClient) -> User:
+    """The admin a fixture acts as when it sets up cases and sessions the way the court would
+    (made once per app, under a name no test uses)."""
+    async with session(client) as db:
+        found = await db.scalar(select(User).where(User.username == "fixture-admin"))
+    return found or await make_user(client, "fixture-admin", "admin")
+
+
 async def new_case(
     client: TestClient,
     actor: User | None,
@@ -65,19 +93,31 @@ async def new_case(
     consent: bool | None = True,
     cause: str = "民间借贷纠纷",
     claim_fen: int = 1234567,
-    **fields: Any,
+    stage: Stage | str = Stage.INTAKE,
+    on: date | datetime | None = None,
+    mediator_id: int | None = None,
+    judge_id: int | None = None,
+    clerk_id: int | None = None,
 ) -> int:
-    """Register a case with two parties; ``fields`` are then written straight onto the row
-    (e.g. ``stage=...``) to set up a state without going through the moves."""
+    """Register a case with two parties as ``actor``, then bring it to ``stage`` by the moves
+    of ``PATH_TO`` and assign the people given, all as ``actor`` through the domain functions
+    (so the actor must be allowed to: an admin always is). ``on`` stops the clock at that day
+    (or moment) for all of it (a fast-track deadline is counted from it)."""
     oid = await office_id(client, office)
     async with unit(client.app, actor) as ctx:
+        if on is not None:
+            stop_clock(ctx, on)
         case = await docket.create_case(
             ctx,
             CaseCreate(cause=cause, claim_fen=claim_fen, parties=parties(consent)),
             office_id=oid,
         )
-        for key, value in fields.items():
-            setattr(case, key, value)
+        for step in PATH_TO[Stage(stage)]:
+            await docket.transition(ctx, case, step)
+        if (mediator_id, judge_id, clerk_id) != (None, None, None):
+            await docket.assign(
+                ctx, case, mediator_id=mediator_id, judge_id=judge_id, clerk_id=clerk_id
+            )
     return case.id
 
 

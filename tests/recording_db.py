@@ -1,6 +1,7 @@
-"""Test helpers for recordings: a case with a session, a sealed recording of it made from the
-synthetic clip (files written by the real writer, rows as the recorder writes them), and the
-``courtlink recordings`` command run against the app's database."""
+"""Test helpers for recordings: a case with a session (made through the domain functions), a
+sealed recording of it made from the synthetic clip (files written by the real writer, rows as
+the recorder writes them), and the ``courtlink recordings`` command run against the app's
+database."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from sqlalchemy import select
 
 from recordings import paths, seal
 from recordings.writer import SegmentWriter
-from server.models.accounts import Office
-from server.models.docket import Case
+from server.docket import get_case
+from server.models.docket import Stage
 from server.models.recordings import Recording, RecordingSegment, SegmentStatus
-from server.models.sessions import MediationSession
+from server.sessions import create_session, end_session, mark_open
 from server.settings import Settings
 from server.web.keys import SESSIONMAKER, SETTINGS
+from tests.docket_helpers import court_admin, new_case, stop_clock
 from tests.helpers import unit
 from tests.recording_media import opus_clip, vp8_clip
 
@@ -35,37 +37,39 @@ async def case_with_session(
     mediator_id: int | None = None,
     judge_id: int | None = None,
     office: str = "center",
-    number: str | None = None,
+    status: str = "ended",
 ) -> tuple[int, int]:
-    async with client.app[SESSIONMAKER]() as db:
-        office_id = await db.scalar(select(Office.id).where(Office.code == office))
-        case = Case(
-            cause="民间借贷纠纷",
-            office_id=office_id,
-            number=number or f"(2026)晋0303民诉前调{uuid.uuid4().int % 100000}号",
-            stage="pre_litigation_mediation",
-            mediator_id=mediator_id,
-            judge_id=judge_id,
-        )
-        db.add(case)
-        await db.flush()
-        session = MediationSession(
-            case_id=case.id,
-            kind="mediation",
-            status="ended",
-            opened_at=T0,
-            ended_at=T0 + timedelta(minutes=5),
-        )
-        db.add(session)
-        await db.commit()
-        return case.id, session.id
+    """A case in pre-litigation mediation (two consenting parties) with a mediation session
+    opened at ``T0`` and, unless ``status`` is "open", ended five minutes later: all made by
+    an admin through the domain functions, as the court would."""
+    assert status in ("open", "ended"), status
+    admin = await court_admin(client)
+    case_id = await new_case(
+        client,
+        admin,
+        office=office,
+        stage=Stage.PRE_LITIGATION_MEDIATION,
+        on=T0,
+        mediator_id=mediator_id,
+        judge_id=judge_id,
+    )
+    async with unit(client.app, admin) as ctx:
+        stop_clock(ctx, T0)
+        session = await create_session(ctx, await get_case(ctx, case_id), kind="mediation")
+        await mark_open(ctx, session)
+        if status == "ended":
+            stop_clock(ctx, T0 + timedelta(minutes=5))
+            await end_session(ctx, session)
+    return case_id, session.id
 
 
 async def recorded_session(
     client: TestClient, people: int = 2, *, seconds: float = 2.0, do_seal: bool = True, **kw: object
 ) -> tuple[int, int]:
     """A session whose ``people`` participants each left a camera and an audio segment,
-    starting half a second apart; sealed unless ``do_seal`` is false."""
+    starting half a second apart; sealed unless ``do_seal`` is false (the court seals a
+    recording when its session ends, so an open session's recording is never sealed)."""
+    assert not (do_seal and kw.get("status") == "open"), "an open session is not sealed"
     case_id, session_id = await case_with_session(client, **kw)  # type: ignore[arg-type]
     settings = client.app[SETTINGS]
     async with unit(client.app) as ctx:

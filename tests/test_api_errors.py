@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from server.models.accounts import WebSession
 from server.models.audit import AuditEntry
 from server.models.base import utcnow
 from server.models.docket import Case, CaseNumber, Consent, DocketEntry, Party
-from server.web.keys import SETTINGS
+from server.web.keys import COURT, SETTINGS
 from tests.docket_helpers import PERSON_ID, bearer, new_case, session
 from tests.helpers import csrf, login, make_user
 
@@ -218,9 +217,9 @@ async def test_expired_browser_session(client: TestClient) -> None:
     assert resp.status == 201  # the browser session works for the API, with its CSRF token
     # Without the CSRF token the same browser is refused.
     await expect(await client.post("/api/v1/cases", json=GOOD), 403, "csrf_failed")
-    async with session(client) as db:
-        await db.execute(update(WebSession).values(expires_at=utcnow() - timedelta(minutes=1)))
-        await db.commit()
+    # A browser session lasts 12 hours: a minute past that on the court's clock it has expired.
+    later = utcnow() + timedelta(hours=12, minutes=1)
+    client.app[COURT].clock = lambda: later
     before = await counts(client)
     await expect(await client.get("/api/v1/cases"), 401, "session_expired")
     resp = await client.post("/api/v1/cases", json=GOOD, headers={"X-CSRF-Token": csrf(client)})

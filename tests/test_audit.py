@@ -1,5 +1,6 @@
 """The audit log: rows chain by hash, ``courtlink audit verify`` finds the first edited or
-deleted row, and concurrent appends still make one intact chain."""
+deleted row (the command itself, on SQLite and on PostgreSQL), and concurrent appends still
+make one intact chain."""
 
 from __future__ import annotations
 
@@ -35,30 +36,20 @@ async def _run(settings, stmt) -> None:
         await engine.dispose()
 
 
-async def _verify(settings, backend: str) -> tuple[int, str]:
-    """``courtlink audit verify`` as a process on SQLite; the same function on PostgreSQL."""
-    if backend == "sqlite":
-        env = {
-            **os.environ,
-            "COURTLINK_DATA_DIR": str(settings.data_dir),
-            "COURTLINK_DATABASE_URL": settings.database_url,
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server.cli", "audit", "verify",
-            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, _err = await asyncio.wait_for(proc.communicate(), timeout=120)
-        assert proc.returncode is not None
-        return proc.returncode, out.decode()
-    engine = make_engine(settings)
-    try:
-        async with make_sessionmaker(engine)() as db:
-            report = await verify_chain(db)
-    finally:
-        await engine.dispose()
-    if report.ok:
-        return 0, f"audit log intact: {report.rows} rows"
-    return 1, f"audit log BROKEN at row {report.first_bad_id}: {report.reason}"
+async def _verify(settings) -> tuple[int, str]:
+    """``courtlink audit verify`` as a process, on the test's database (SQLite or PostgreSQL)."""
+    env = {
+        **os.environ,
+        "COURTLINK_DATA_DIR": str(settings.data_dir),
+        "COURTLINK_DATABASE_URL": settings.effective_database_url,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server.cli", "audit", "verify",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode() + err.decode()
 
 
 async def test_record_chains_each_row_to_the_one_before(settings):
@@ -78,30 +69,30 @@ async def test_record_chains_each_row_to_the_one_before(settings):
         await engine.dispose()
 
 
-async def test_verify_passes_an_intact_log(settings, backend):
+async def test_verify_passes_an_intact_log(settings):
     await _append(settings, 4)
-    code, out = await _verify(settings, backend)
+    code, out = await _verify(settings)
     assert code == 0, out
     assert "intact: 4 rows" in out
 
 
-async def test_verify_names_the_row_whose_detail_was_edited(settings, backend):
+async def test_verify_names_the_row_whose_detail_was_edited(settings):
     await _append(settings, 4)
     await _run(settings, update(AuditEntry).where(AuditEntry.id == 2).values(detail={"x": 1}))
-    code, out = await _verify(settings, backend)
+    code, out = await _verify(settings)
     assert code == 1
     assert "BROKEN at row 2" in out and "hash" in out
 
 
-async def test_verify_names_the_gap_left_by_a_deleted_middle_row(settings, backend):
+async def test_verify_names_the_gap_left_by_a_deleted_middle_row(settings):
     await _append(settings, 4)
     await _run(settings, delete(AuditEntry).where(AuditEntry.id == 3))
-    code, out = await _verify(settings, backend)
+    code, out = await _verify(settings)
     assert code == 1
     assert "BROKEN at row 3" in out and "missing" in out
 
 
-async def test_a_rehashed_forgery_breaks_the_next_link(settings, backend):
+async def test_a_rehashed_forgery_breaks_the_next_link(settings):
     """Someone who edits a row and recomputes its hash still breaks the row after it."""
     await _append(settings, 4)
     engine = make_engine(settings)
@@ -113,7 +104,7 @@ async def test_a_rehashed_forgery_breaks_the_next_link(settings, backend):
             row.hash = _digest(row)
     finally:
         await engine.dispose()
-    code, out = await _verify(settings, backend)
+    code, out = await _verify(settings)
     assert code == 1
     assert "BROKEN at row 3" in out and "link" in out
 

@@ -59,12 +59,13 @@ async def test_move_frees_the_old_slot_and_bumps_the_sequence(world: World):
                 .order_by(DocketEntry.id)
             )
         )
-        assert kinds == ["booked", "booking_moved"]
+        assert kinds == ["created", "transition", "booked", "booking_moved"]
         text = await db.scalar(select(DocketEntry.text).where(DocketEntry.kind == "booking_moved"))
         assert text and "当事人请假" in text
         invites = list(
             await db.scalars(select(Invite).where(Invite.session_id == booking["session_id"]))
         )
+        assert len(invites) == 2
         assert all(i.expires_at > session.ends_at for i in invites)  # links still work
 
 
@@ -111,6 +112,7 @@ async def test_cancel_releases_everything_and_kills_the_links(world: World):
     body = await resp.json()
     assert body["status"] == "cancelled" and body["cancel_reason"] == "双方已自行和解"
     assert body["sequence"] == 1
+    assert len(body["invites"]) == 2
     assert all(i["revoked"] and i["url"] is None for i in body["invites"])
     async with world.client.app[SESSIONMAKER]() as db:
         session = await db.get(MediationSession, booking["session_id"])

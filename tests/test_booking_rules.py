@@ -4,7 +4,7 @@ reason and writes nothing."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -13,8 +13,8 @@ from server.models.audit import AuditEntry
 from server.models.docket import DocketEntry
 from server.models.scheduling import Booking, OutboxMessage
 from server.models.sessions import MediationSession
-from server.web.keys import CALENDAR, SESSIONMAKER
-from tests.test_booking_support import MONDAY, World, add_case, local, start_world
+from server.web.keys import SESSIONMAKER
+from tests.test_booking_support import MONDAY, SHANGHAI, World, add_case, local, start_world
 
 
 @pytest.fixture
@@ -159,13 +159,13 @@ async def test_another_offices_case_is_not_found(world: World):
 
 
 async def test_fast_track_deadline_across_national_day(world: World):
-    calendar = world.client.app[CALENDAR]
     # Entered fast track on Tuesday 29 September: Wed 30 Sep, then (1–7 Oct off) Thu 8,
     # Fri 9, Sat 10 (worked), Mon 12 October is the 5th working day.
-    deadline = calendar.add_workdays(date(2026, 9, 29), 5)
-    assert deadline == date(2026, 10, 12)
-    world.cases["fast"] = await add_case(world.client, "shaping", "fast_track", deadline=deadline)
-    world.cases["fast2"] = await add_case(world.client, "shaping", "fast_track", deadline=deadline)
+    world.clock.set(datetime(2026, 9, 29, 9, 0, tzinfo=SHANGHAI))
+    world.cases["fast"] = await add_case(world.client, "shaping", "fast_track")
+    world.cases["fast2"] = await add_case(world.client, "shaping", "fast_track")
+    for key in ("fast", "fast2"):
+        assert world.cases[key].fast_track_deadline == date(2026, 10, 12)
     resp = await world.book("staff_shaping", "fast", local(date(2026, 10, 13), 9, 0))
     message = await _refused(resp, 409, "past_deadline")
     assert "2026-10-12" in message
@@ -195,10 +195,13 @@ async def test_a_booking_enters_the_timeline_and_the_audit_log(world: World):
     async with world.client.app[SESSIONMAKER]() as db:
         entries = list(
             await db.scalars(
-                select(DocketEntry).where(DocketEntry.case_id == world.cases["shaping"].id)
+                select(DocketEntry)
+                .where(DocketEntry.case_id == world.cases["shaping"].id)
+                .order_by(DocketEntry.id)
             )
         )
-        assert [e.kind for e in entries] == ["booked"]
-        assert entries[0].data and entries[0].data["booking_id"] == booking["id"]
+        # Registered, taken into mediation, then booked.
+        assert [e.kind for e in entries] == ["created", "transition", "booked"]
+        assert entries[-1].data and entries[-1].data["booking_id"] == booking["id"]
         actions = set(await db.scalars(select(AuditEntry.action)))
     assert {"booking.create", "session.create", "invite.create"} <= actions

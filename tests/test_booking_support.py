@@ -17,11 +17,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from server import docket
 from server.auth import hash_password
+from server.docket.schemas import CaseCreate, PartyIn
 from server.models.accounts import Office, User
-from server.models.docket import Case, Consent, Party
+from server.models.docket import Case, Stage
 from server.web.keys import COURT, SESSIONMAKER
-from tests.helpers import PASSWORD, csrf
+from tests.docket_helpers import PATH_TO, court_admin
+from tests.helpers import PASSWORD, csrf, unit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _HASH = hash_password(PASSWORD)  # once: argon2 is slow on purpose
@@ -97,38 +100,40 @@ PEOPLE = {
 }
 
 
-async def add_case(
-    client: TestClient,
-    office: str,
-    stage: str,
-    *,
-    consents: bool = True,
-    deadline: date | None = None,
-    number: str | None = None,
-) -> Case:
+async def add_case(client: TestClient, office: str, stage: str, *, consents: bool = True) -> Case:
+    """A case of ``office`` with two parties, registered and brought to ``stage`` by an admin
+    through the domain functions, on the court's clock (so a fast-track deadline counts from
+    the clock's day). ``consents=False``: both parties agreed, the case went into mediation,
+    and then both withdrew their consent (the only way a mediation case lacks it)."""
+    admin = await court_admin(client)
     async with client.app[SESSIONMAKER]() as db:
         office_id = await db.scalar(select(Office.id).where(Office.code == office))
         assert office_id is not None
-        case = Case(
-            cause="民间借贷纠纷",
+    async with unit(client.app, admin) as ctx:
+        case = await docket.create_case(
+            ctx,
+            CaseCreate(
+                cause="民间借贷纠纷",
+                parties=[
+                    PartyIn(side="applicant", name="张三", email="zhangsan@example.cn",
+                            phone="13800000001", consent=True),
+                    PartyIn(side="respondent", name="李四", phone="13800000002", consent=True),
+                ],
+            ),
             office_id=office_id,
-            stage=stage,
-            number=number,
-            fast_track_deadline=deadline,
-        )
-        db.add(case)
-        await db.flush()
-        for side, name, email, phone in (
-            ("applicant", "张三", "zhangsan@example.cn", "13800000001"),
-            ("respondent", "李四", None, "13800000002"),
-        ):
-            party = Party(case_id=case.id, side=side, name=name, email=email, phone=phone)
-            db.add(party)
-            await db.flush()
-            db.add(Consent(case_id=case.id, party_id=party.id, consents=consents))
-        await db.commit()
-        await db.refresh(case, ["parties"])
-        return case
+        )  # fmt: skip
+        for step in PATH_TO[Stage(stage)]:
+            await docket.transition(ctx, case, step)
+        if not consents:
+            await ctx.db.refresh(case, ["parties"])
+            for party in case.parties:
+                await docket.record_consent(ctx, case, party.id, False, "不同意调解")
+        case_id = case.id
+    async with client.app[SESSIONMAKER]() as db:
+        stored = await db.get(Case, case_id)
+        assert stored is not None
+        await db.refresh(stored, ["parties"])
+        return stored
 
 
 async def make_world(client: TestClient, clock: Clock) -> World:
@@ -147,9 +152,8 @@ async def make_world(client: TestClient, clock: Clock) -> World:
             db.add(user)
             world.users[username] = user
         await db.commit()
-    world.cases["shaping"] = await add_case(
-        client, "shaping", "pre_litigation_mediation", number="(2026)晋0303民诉前调1号"
-    )
+    world.cases["shaping"] = await add_case(client, "shaping", "pre_litigation_mediation")
+    assert world.cases["shaping"].number.endswith("晋0303民诉前调1号")  # the year's first
     world.cases["shaping2"] = await add_case(client, "shaping", "pretrial_mediation")
     world.cases["qiaotou"] = await add_case(client, "qiaotou", "pre_litigation_mediation")
     return world

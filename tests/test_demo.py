@@ -83,6 +83,7 @@ async def test_demo_reproduces_the_figures_and_is_idempotent(client):
         entries = (
             await db.execute(select(DocketEntry.case_id, DocketEntry.at).order_by(DocketEntry.id))
         ).all()
+        assert len(entries) > 300
         last: dict[int, object] = {}
         for case_id, at in entries:
             assert case_id not in last or at >= last[case_id], case_id

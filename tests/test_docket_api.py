@@ -3,18 +3,20 @@ search, the timeline and the audit log, the overdue and due-soon lists."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from server.models.audit import AuditEntry
-from server.models.docket import Case, DocketEntry, Stage
-from server.web.keys import CALENDAR
+from server.models.docket import DocketEntry, Stage
+from server.web.keys import COURT
 from tests.docket_helpers import (
     OTHER_ID,
     PERSON_ID,
     bearer,
     court_today,
+    load,
     new_case,
     session,
 )
@@ -36,7 +38,15 @@ async def _auth(client, username, role, office="center"):  # type: ignore[no-unt
     return user, await bearer(client, username)
 
 
+def _stand_clock(client, day: date) -> None:  # type: ignore[no-untyped-def]
+    """Stop the court's clock at ``day``'s local noon."""
+    noon = datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
+    client.app[COURT].clock = lambda: noon.astimezone(UTC)
+    assert court_today(client.app) == day
+
+
 async def test_clerk_walks_a_case_to_fast_track(client) -> None:
+    _stand_clock(client, date(2026, 11, 18))  # a Wednesday
     clerk, h = await _auth(client, "clerk1", "clerk")
     resp = await client.post("/api/v1/cases", json=NEW_CASE, headers=h)
     assert resp.status == 201, await resp.text()
@@ -60,6 +70,7 @@ async def test_clerk_walks_a_case_to_fast_track(client) -> None:
     assert body["error"]["code"] == "consent_required"
     assert len(body["error"]["details"]["missing"]) == 2
 
+    assert len(case["parties"]) == 2
     for party in case["parties"]:
         resp = await client.post(
             f"/api/v1/cases/{cid}/consents",
@@ -85,8 +96,7 @@ async def test_clerk_walks_a_case_to_fast_track(client) -> None:
     )
     assert resp.status == 200, await resp.text()
     body = await resp.json()
-    year = court_today(client.app).year
-    assert body["number"] == f"({year})晋0303民诉前调1号"
+    assert body["number"] == "(2026)晋0303民诉前调1号"
     assert body["was_pre_litigation"] is True
 
     resp = await client.post(f"/api/v1/cases/{cid}/transitions", json={"to": "filed"}, headers=h)
@@ -96,11 +106,10 @@ async def test_clerk_walks_a_case_to_fast_track(client) -> None:
     )
     assert resp.status == 200, await resp.text()
     body = await resp.json()
-    today = court_today(client.app)
-    assert body["number"] == f"({year})晋0303民初1号"
+    assert body["number"] == "(2026)晋0303民初1号"
     assert [n["track"] for n in body["numbers"]] == ["民诉前调", "民初"]
-    assert body["fast_track_entered_on"] == today.isoformat()
-    assert body["fast_track_deadline"] == client.app[CALENDAR].add_workdays(today, 5).isoformat()
+    assert body["fast_track_entered_on"] == "2026-11-18"
+    assert body["fast_track_deadline"] == "2026-11-25"  # Thu, Fri, Mon, Tue, Wed
     kinds = [e["kind"] for e in body["timeline"]]
     assert kinds == ["created", "consent", "consent", "assigned"] + ["transition"] * 3
     assert [e["to_stage"] for e in body["timeline"] if e["kind"] == "transition"] == [
@@ -207,35 +216,43 @@ async def test_search_filters_and_pages(client) -> None:
     resp = await client.get("/api/v1/cases", params={"stage": "nonsense"}, headers=h)
     assert resp.status == 422
 
-    # A number is found, also by a number the case carried before.
-    async with session(client) as db:
-        case = await db.get(Case, ids[4])
-        assert case is not None
-        case.number = "(2026)晋0303民初9号"
-        await db.commit()
-    resp = await client.get("/api/v1/cases", params={"q": "民初9号"}, headers=h)
-    assert [c["id"] for c in (await resp.json())["items"]] == [ids[4]]
+    # A number is found, also by a number the case carried before: the case is mediated
+    # before litigation (the year's first 民诉前调 number), then filed (the first 民初).
+    for stage in ("pre_litigation_mediation", "filed"):
+        resp = await client.post(
+            f"/api/v1/cases/{ids[4]}/transitions", json={"to": stage}, headers=h
+        )
+        assert resp.status == 200, await resp.text()
+    assert (await resp.json())["number"].endswith("晋0303民初1号")
+    for q in ("民初1号", "民诉前调1号"):
+        resp = await client.get("/api/v1/cases", params={"q": q}, headers=h)
+        assert [c["id"] for c in (await resp.json())["items"]] == [ids[4]], q
 
 
 async def test_overdue_and_due_soon(client) -> None:
+    # The court's clock stands on Wednesday 18 November 2026; each case enters fast-track on
+    # the day given, and its deadline is five working days on (written out by hand).
+    _stand_clock(client, date(2026, 11, 18))
     admin, h = await _auth(client, "admin1", "admin")
     _staff, hs = await _auth(client, "staff1", "office_staff", "qiaotou")
-    cal = client.app[CALENDAR]
-    today = court_today(client.app)
-    nxt = cal.next_workday(today)
-    after = cal.next_workday(nxt)
     ft = Stage.FAST_TRACK
-    late = await new_case(client, admin, stage=ft, fast_track_deadline=today - timedelta(days=1))
-    late_q = await new_case(
-        client, admin, office="qiaotou", stage=ft, fast_track_deadline=today - timedelta(days=3)
-    )
-    due_today = await new_case(client, admin, stage=ft, fast_track_deadline=today)
-    due_next = await new_case(client, admin, stage=ft, fast_track_deadline=nxt)
-    await new_case(client, admin, stage=ft, fast_track_deadline=after)  # neither list
+    late = await new_case(client, admin, stage=ft, on=date(2026, 11, 10))
+    late_q = await new_case(client, admin, office="qiaotou", stage=ft, on=date(2026, 11, 6))
+    due_today = await new_case(client, admin, stage=ft, on=date(2026, 11, 11))
+    due_next = await new_case(client, admin, stage=ft, on=date(2026, 11, 12))
+    later = await new_case(client, admin, stage=ft, on=date(2026, 11, 13))  # neither list
     # Decided already: a past deadline no longer counts.
-    await new_case(
-        client, admin, stage=Stage.ADJUDICATED, fast_track_deadline=today - timedelta(days=9)
-    )
+    decided = await new_case(client, admin, stage=Stage.ADJUDICATED, on=date(2026, 11, 2))
+    deadlines = {
+        late: date(2026, 11, 17),
+        late_q: date(2026, 11, 13),
+        due_today: date(2026, 11, 18),
+        due_next: date(2026, 11, 19),
+        later: date(2026, 11, 20),
+        decided: date(2026, 11, 9),
+    }
+    for cid, deadline in deadlines.items():
+        assert (await load(client, cid)).fast_track_deadline == deadline, cid
 
     resp = await client.get("/api/v1/cases/overdue", headers=h)
     assert [c["id"] for c in await resp.json()] == [late_q, late]

@@ -175,6 +175,7 @@ async def test_reminders_24_hours_and_1_hour_before(world: World, inbox):
     box.messages.clear()
     assert await _send(world, start - timedelta(hours=25)) == 0
     assert await _send(world, start - timedelta(hours=24)) == 5
+    assert len(box.messages) == 3  # the e-mails (the other two are text messages)
     assert all("提醒：明天" in m["Subject"] for _, m in box.messages)
     assert all(
         not [p for p in m.walk() if p.get_content_type() == "text/calendar"]
@@ -183,6 +184,7 @@ async def test_reminders_24_hours_and_1_hour_before(world: World, inbox):
     box.messages.clear()
     assert await _send(world, start - timedelta(hours=2)) == 0
     assert await _send(world, start - timedelta(minutes=60)) == 5
+    assert len(box.messages) == 3
     assert all("1小时后" in m["Subject"] for _, m in box.messages)
 
 

@@ -252,6 +252,7 @@ async def test_consent_then_mediation_then_filed_then_fast_track_overdue(client)
     clerk = await _clerk(client)
     case_id = await new_case(client, clerk, consent=None)
     case = await load(client, case_id)
+    assert len(case.parties) == 2
     for party in case.parties:
         resp = await post_form(
             client,

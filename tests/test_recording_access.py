@@ -22,7 +22,7 @@ async def _audits(client, action: str) -> list[AuditEntry]:
         return list(rows.all())
 
 
-async def _setup(client):
+async def _setup(client, **kw):
     users = {
         "admin": await make_user(client, "adm", "admin"),
         "clerk": await make_user(client, "clk", "clerk"),
@@ -39,6 +39,7 @@ async def _setup(client):
         office="shaping",
         mediator_id=users["mediator"].id,
         judge_id=users["judge"].id,
+        **kw,
     )
     async with client.app[SESSIONMAKER]() as db:
         seg = await db.scalar(select(RecordingSegment).where(RecordingSegment.kind == "video"))
@@ -75,28 +76,32 @@ async def test_access_matrix_and_audit(client):
     played = await _audits(client, "recording.played")
     downloaded = await _audits(client, "recording.downloaded")
     allowed = [u for who, u in users.items() if expect[who] == 200]
+    assert allowed
     assert [a.actor for a in played] == [f"user:{u.id}:{u.username}" for u in allowed]
     assert [a.actor for a in downloaded] == [f"user:{u.id}:{u.username}" for u in allowed]
     assert all(a.detail["file"] == f"segment:{seg_id}" for a in played + downloaded)
 
 
 async def test_anonymous_and_party_invite_link_get_nothing(client):
-    users, session_id, seg_id = await _setup(client)
+    # The session is still open (its recording stopped, its segments complete), so a party
+    # holds a working invite link to it.
+    users, session_id, seg_id = await _setup(client, status="open", do_seal=False)
     resp = await client.get(f"/api/v1/sessions/{session_id}/recording")
     assert resp.status == 401
     resp = await client.get(f"/recordings/segments/{seg_id}/play", allow_redirects=False)
     assert resp.status == 302 and resp.headers["Location"].startswith("/login")
     # A party who holds a working invite link to this very session.
     async with unit(client.app, users["mediator"]) as ctx:
-        db = ctx.db
-        session = await db.get(MediationSession, session_id)
-        session.status = "open"
-        party = Party(case_id=session.case_id, side="applicant", name="张三")
-        db.add(party)
-        await db.flush()
+        session = await ctx.db.get(MediationSession, session_id)
+        assert session is not None and session.status == "open"
+        party = await ctx.db.scalar(
+            select(Party).where(Party.case_id == session.case_id, Party.side == "applicant")
+        )
+        assert party is not None
         invite, _ = await create_invite(ctx, session, party)
         token = invite_token(client.app[SETTINGS], invite)
-    await client.get(f"/join/{token}")
+    joined = await client.get(f"/join/{token}", allow_redirects=False)
+    assert joined.status in (200, 302, 303), joined.status  # the link works
     for path in (
         f"/api/v1/sessions/{session_id}/recording",
         f"/recordings/segments/{seg_id}/play",

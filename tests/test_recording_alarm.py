@@ -100,6 +100,7 @@ async def test_full_disk_alarms_the_host_and_the_room_goes_on(client, monkeypatc
                     select(AuditEntry).where(AuditEntry.action == "recording.alarm")
                 )
                 assert audit is not None and audit.detail["reason"] == "disk_full"
+                assert rec.segments
                 for seg in rec.segments:
                     assert seg.status == SegmentStatus.FAILED and seg.end_reason == "disk_full"
             page = await (await client.get(f"/cases/{case_id}")).text()

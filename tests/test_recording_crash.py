@@ -24,13 +24,16 @@ from sqlalchemy import select
 
 from recordings import paths
 from recordings.verify import verify_session
-from server.auth import hash_password
+from server import docket
+from server.accounts import add_user
+from server.context import Actor, Court
 from server.db import make_engine, make_sessionmaker
-from server.models.accounts import Office, User
-from server.models.docket import Case
+from server.docket.schemas import CaseCreate
+from server.models.docket import Stage
 from server.models.recordings import Recording, RecordingSegment
-from server.models.sessions import MediationSession
+from server.sessions import create_session
 from signaling import protocol as p
+from tests.docket_helpers import parties
 from tests.helpers import PASSWORD
 from tests.recording_media import decoded_frames
 from tests.test_signaling_ws import WsPeer
@@ -92,30 +95,27 @@ class Server:
         await asyncio.wait_for(self.proc.wait(), 60)
 
 
-async def _seed(maker) -> tuple[int, int]:
-    async with maker() as db:
-        office = await db.scalar(select(Office).where(Office.code == "center"))
-        med = User(
-            username="med",
-            display_name="王调解员",
-            role="mediator",
-            office_id=office.id,
-            password_hash=hash_password(PASSWORD),
+async def _seed(settings, maker) -> tuple[int, int]:
+    """The mediator, and a case in pre-litigation mediation assigned to them with a session
+    to host, made by an admin through the domain functions."""
+    court = Court.build(settings, maker)
+    async with court.unit(Actor.system("cli")) as ctx:
+        admin = await add_user(
+            ctx, username="fixture-admin", display_name="管理员", role="admin",
+            office_code="center", password=PASSWORD,
+        )  # fmt: skip
+        med = await add_user(
+            ctx, username="med", display_name="王调解员", role="mediator",
+            office_code="center", password=PASSWORD,
+        )  # fmt: skip
+        ctx.actor = Actor.for_user(admin)
+        case = await docket.create_case(
+            ctx, CaseCreate(cause="民间借贷纠纷", parties=parties(True)), office_id=admin.office_id
         )
-        db.add(med)
-        await db.flush()
-        case = Case(
-            cause="民间借贷纠纷",
-            office_id=office.id,
-            mediator_id=med.id,
-            stage="pre_litigation_mediation",
-            number="(2026)晋0303民诉前调9号",
-        )
-        db.add(case)
-        await db.flush()
-        session = MediationSession(case_id=case.id, kind="mediation", host_id=med.id)
-        db.add(session)
-        await db.commit()
+        await docket.transition(ctx, case, Stage.PRE_LITIGATION_MEDIATION)
+        await docket.assign(ctx, case, mediator_id=med.id)
+        session = await create_session(ctx, case, kind="mediation")
+        assert session.host_id == med.id
         return med.id, session.id
 
 
@@ -129,7 +129,7 @@ async def test_sigkill_mid_recording_then_restart_recovers(settings, tmp_path):
     engine = make_engine(settings)
     maker = make_sessionmaker(engine)
     try:
-        _, session_id = await _seed(maker)
+        _, session_id = await _seed(settings, maker)
         server = Server(settings, _free_port(), tmp_path / "server.log")
         await server.start()
         jar = aiohttp.CookieJar(unsafe=True)

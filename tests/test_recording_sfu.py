@@ -1,13 +1,12 @@
 """Recording what the SFU forwards: real in-process aiortc peers, participants of the running
 app's hub, publish a known pre-encoded VP8/Opus clip through its pass-through SFU; the
 recording service (the app's own, on its database, told by the hub's events) writes it; the
-files hold the same frames byte for byte, last as long as the clip played, are sealed when
+files hold the same frames byte for byte, last as long as the clip does, are sealed when
 the session ends, and no codec was created."""
 
 from __future__ import annotations
 
 import gc
-import time
 
 from av.codec.context import CodecContext
 from sqlalchemy import select
@@ -32,13 +31,7 @@ async def test_forwarded_clip_is_recorded_frame_for_frame(client):
     app = client.app
     service = app[RECORDINGS]
     hub = app[HUB]
-    _, session_id = await case_with_session(client)
-    async with app[SESSIONMAKER]() as db:
-        from server.models.sessions import MediationSession
-
-        row = await db.get(MediationSession, session_id)
-        row.status = "open"
-        await db.commit()
+    _, session_id = await case_with_session(client, status="open")
     await service.session_opened(session_id)
     clips = small_clips()
     video, audio = ClipTrack(clips["video"], loop=False), ClipTrack(clips["audio"], loop=False)
@@ -47,7 +40,6 @@ async def test_forwarded_clip_is_recorded_frame_for_frame(client):
         hub, session_id, name="张三", role="party", party_id=1, tracks=[audio, video]
     )
     encoders_before = len(_encoders())
-    started = time.monotonic()
     try:
         await viewer.join()
         await publisher.join()
@@ -59,7 +51,6 @@ async def test_forwarded_clip_is_recorded_frame_for_frame(client):
             return all(t.readyState == "ended" for t in tracks)
 
         await wait_for(clip_played_out, within=30)
-        played = time.monotonic() - started
         await service.drain()
         forwarded_video = viewer.client.got(publisher.pid, "camera").frames("VP8")
     finally:
@@ -90,7 +81,6 @@ async def test_forwarded_clip_is_recorded_frame_for_frame(client):
         assert seg.frames == len(payloads) and seg.sha256 is not None
         clip_seconds = len(clip) / (30 if label == "camera" else 50)
         assert abs(seconds - clip_seconds) <= 0.02 * clip_seconds + 0.04
-        assert seconds <= played + 0.1
     # What the subscriber got is what was recorded (the same forwarded units).
     video_seg = segments["camera"]
     _, recorded, _ = decoded_frames(str(paths.inside(settings, video_seg.path)))

@@ -1,5 +1,6 @@
-"""Reports on a small hand-built docket whose every figure is counted by hand below, the
-page, the CSV and the API with their access matrix, and the SVG charts."""
+"""Reports on a small docket (built by the court's own moves, each on its day) whose every
+figure is counted by hand below, the page, the CSV and the API with their access matrix, and
+the SVG charts."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from server import docket
+from server.docket.schemas import CaseCreate
 from server.models.accounts import Office
-from server.models.docket import Case
+from server.models.docket import Stage
 from server.svgcharts import bar_chart, donut_chart, line_chart
-from server.web.keys import SESSIONMAKER
-from tests.helpers import csrf, login, make_user
+from tests.docket_helpers import court_admin, parties
+from tests.helpers import csrf, login, make_user, unit
 from tests.test_users import api_token
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -58,6 +61,27 @@ CASES = [
     # holidays and Sunday 1-4 a swapped working day: 2 working days to 1-5.
     ("N", "center", "closed", PRE, True, False, NEW_YEAR_01H, d26(1, 5), None),
 ]  # fmt: skip
+# How each case got there: the moves, each on its day (None: the day it was registered).
+# The seed makes them through the domain functions and checks that every case ends as the
+# row above says, so the docket is one the court could have.
+_P, _F, _T = "pre_litigation_mediation", "filed", "pretrial_mediation"
+_FT, _M, _C, _W = "fast_track", "mediated", "closed", "withdrawn"
+PATHS: dict[str, tuple[tuple[str, datetime | None], ...]] = {
+    "A": (),
+    "B": ((_W, d26(3, 3)), (_C, d26(3, 3))),
+    "C": ((_P, None), (_M, d26(3, 9)), (_C, d26(3, 9))),
+    "D": ((_P, None), (_M, d26(3, 5)), ("judicial_confirmation", d26(3, 5))),
+    "E": ((_P, None), (_F, None), (_T, None), (_M, d26(3, 13)), (_C, d26(3, 13))),
+    "F": ((_F, None), (_T, None), (_M, d26(5, 12))),
+    "G": ((_F, None), (_FT, None), ("adjudicated", d26(6, 5))),  # deadline Mon 6-8
+    "H": ((_F, None), (_FT, d26(6, 2)), ("adjudicated", d26(6, 12)), (_C, d26(6, 12))),
+    "I": ((_F, None), (_FT, None), (_M, d26(3, 10)), (_C, d26(3, 10))),
+    "J": ((_F, None), (_W, d26(3, 4))),
+    "K": ((_F, None),),
+    "L": ((_P, None),),
+    "M": ((_P, None), (_M, d26(1, 6))),
+    "N": ((_P, None), (_M, d26(1, 5)), (_C, d26(1, 5))),
+}  # fmt: skip
 
 
 USERS = {
@@ -72,26 +96,24 @@ USERS = {
 
 
 async def _seed(client, *only: str) -> None:
-    async with client.app[SESSIONMAKER]() as db:
-        offices = {o.code: o.id for o in (await db.scalars(select(Office))).all()}
+    admin = await court_admin(client)
+    async with unit(client.app, admin) as ctx:
+        offices = {o.code: o.id for o in (await ctx.db.scalars(select(Office))).all()}
         for name, office, stage, outcome, pre, filed, created, resolved, deadline in CASES:
-            db.add(
-                Case(
-                    cause=f"民间借贷纠纷 {name}",
-                    office_id=offices[office],
-                    stage=stage,
-                    outcome=outcome,
-                    was_pre_litigation=pre,
-                    was_filed=filed,
-                    created_at=created,
-                    updated_at=created,
-                    stage_entered_at=resolved or created,
-                    resolved_at=resolved,
-                    fast_track_deadline=deadline,
-                    fast_track_entered_on=None if deadline is None else date(2026, 6, 1),
-                )
+            ctx.clock = lambda at=created: at
+            case = await docket.create_case(
+                ctx,
+                CaseCreate(cause=f"民间借贷纠纷 {name}", parties=parties(True)),
+                office_id=offices[office],
             )
-        await db.commit()
+            for to_stage, on in PATHS[name]:
+                ctx.clock = lambda at=on or created: at
+                await docket.transition(ctx, case, Stage(to_stage))
+            got = (
+                case.stage, case.outcome, case.was_pre_litigation, case.was_filed,
+                case.created_at, case.resolved_at, case.fast_track_deadline,
+            )  # fmt: skip
+            assert got == (stage, outcome, pre, filed, created, resolved, deadline), name
     # The center's judicial resources: active mediators and judges of the center only.
     for username, (role, office) in USERS.items():
         if not only or username in only:

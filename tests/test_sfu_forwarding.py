@@ -104,6 +104,7 @@ async def test_subscribers_get_identical_frames_and_server_never_codes(
         assert all(caller in publisher_senders for caller in codec_calls["encoder"])
         stats = sfu.stats()
         assert stats["alice"]["published"]["camera"]["subscribers"] == 2
+        assert stats["bob"]["received"]
         assert all(
             o["drops"] == 0 or o["waiting_keyframe"] is False for o in stats["bob"]["received"]
         )
