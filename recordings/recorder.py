@@ -385,6 +385,10 @@ class Recorder:
         state = live.get(key) if keep else live.pop(key, None)
         if state is None or state.writer is None:
             return
+        if not keep and not failed:
+            # The track is going: frames still held behind a lost packet that will never
+            # come are written now instead of lost with the assembler.
+            self._write(live, state, state.assembler.flush())
         writer, state.writer = state.writer, None
         closed = Closed(
             state.uid,

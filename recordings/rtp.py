@@ -171,6 +171,16 @@ class Reorder:
                 self._gap_since = getattr(held[_oldest(held, expect)], "arrival", now)
         return expect
 
+    def flush(self) -> list[Any]:
+        """Everything still held, in sequence order, its gaps given up: the track has ended
+        (or its segment closes), so nothing more will fill them."""
+        out: list[Any] = []
+        held, expect = self._held, self._expect
+        while held and expect is not None:
+            expect = _release(held, _oldest(held, expect), out)
+        self._expect = expect
+        return out
+
 
 def _oldest(held: dict[int, Any], expect: int) -> int:
     return min(held, key=lambda s: (s - expect) & 0xFFFF)
@@ -203,10 +213,18 @@ class Vp8Assembler:
 
     def take(self, packets: Iterable[Any]) -> list[Frame]:
         """The frames completed by ``packets`` (in arrival order), oldest first."""
+        return self._assemble(self._reorder.order(packets))
+
+    def flush(self) -> list[Frame]:
+        """The frames completed by the packets still held behind a gap (see
+        ``Reorder.flush``): called when the track's segment closes."""
+        return self._assemble(self._reorder.flush())
+
+    def _assemble(self, ordered: list[Any]) -> list[Frame]:
         out: list[Frame] = []
         parts, cur_ts, next_seq, broken = self._parts, self._ts, self._next_seq, self._broken
         lost = bad = 0
-        for p in self._reorder.order(packets):
+        for p in ordered:
             payload = p.payload
             size = len(payload)
             if not size:
@@ -273,6 +291,9 @@ class OpusAssembler:
             if p.payload:
                 out.append(Frame(p.payload, p.timestamp, True))
         return out
+
+    def flush(self) -> list[Frame]:
+        return []  # nothing is held: each packet is a frame
 
 
 def assembler_for(kind: str) -> Vp8Assembler | OpusAssembler:
