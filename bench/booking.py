@@ -13,9 +13,9 @@
 
     .venv/bin/python bench/booking.py --json var/bench/booking.json
 
-The database is dropped afterwards unless ``--keep``. 2027's official calendar is not
-published yet; the benchmark gives its own server a plain Monday–Friday 2027 override file so
-bookings can run past New Year (the app's admin override mechanism, not the real calendar).
+The database is dropped afterwards unless ``--keep``. Slots follow the server's own working
+calendar (``server.workdays``: provisional for a year no official schedule covers yet), so
+bookings run past New Year.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import asyncpg
-import chinese_calendar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,8 +45,10 @@ from _client import bearer, free_port, percentile  # noqa: E402
 from server.auth import hash_password  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
 from server.settings import Settings  # noqa: E402
+from server.workdays import WorkCalendar  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
+CALENDAR = WorkCalendar(None)  # the server's, with no admin year files
 PASSWORD = "bench-password-1"
 BLOCKS = ((8, 30, 12, 0), (14, 30, 17, 30))
 
@@ -164,7 +165,7 @@ async def _past(conn, count, streets, terminals, rooms, mediators, cases, staff)
     made, slot_no = 0, 0
     created = datetime.now(UTC)
     while made < count:
-        if chinese_calendar.is_workday(day):
+        if CALENDAR.is_workday(day):
             for h1, m1, h2, m2 in BLOCKS:
                 t = datetime(day.year, day.month, day.day, h1, m1, tzinfo=TZ)
                 stop = datetime(day.year, day.month, day.day, h2, m2, tzinfo=TZ)
@@ -279,11 +280,10 @@ async def _past(conn, count, streets, terminals, rooms, mediators, cases, staff)
 
 
 def _future_slots(first: date, minutes: int):  # type: ignore[no-untyped-def]
-    """Working-day slot starts from ``first`` on (Mon–Fri past 2026, as the override says)."""
+    """Working-day slot starts from ``first`` on, on the server's calendar."""
     day = first
     while True:
-        workday = chinese_calendar.is_workday(day) if day.year <= 2026 else day.weekday() < 5
-        if workday:
+        if CALENDAR.is_workday(day):
             for h1, m1, h2, m2 in BLOCKS:
                 t = datetime(day.year, day.month, day.day, h1, m1, tzinfo=TZ)
                 stop = datetime(day.year, day.month, day.day, h2, m2, tzinfo=TZ)
@@ -409,8 +409,7 @@ def main() -> int:
 
     asyncio.run(pg(f"CREATE DATABASE {name}"))
     data = Path(tempfile.mkdtemp(prefix="cl-bench-booking-"))
-    (data / "calendar").mkdir()
-    (data / "calendar" / "2027.json").write_text('{"holidays": [], "workdays": []}')
+    (data / "calendar").mkdir()  # no admin year files: the official or provisional calendar
     url = "postgresql+asyncpg://" + dsn.split("://", 1)[1]
     port = free_port()
     env = {

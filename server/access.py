@@ -311,6 +311,12 @@ def can_edit_agreement_templates(user: User) -> bool:
     return user.role == Role.ADMIN
 
 
+def can_manage_calendar(user: User) -> bool:
+    """Told which years the working calendar counts provisionally, and how to add a year's
+    official schedule (a file on the server): admins, who keep the server's settings."""
+    return user.role == Role.ADMIN
+
+
 def can_manage_users(user: User) -> bool:
     """Listing, creating, changing and deactivating accounts: admins (everyone reads their
     own profile through the auth API)."""

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import jinja2
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
-from server import access, formatting, live, routes
+from server import access, docket, formatting, live, routes
 from server import db as dbmod
-from server.context import Court
+from server.context import Actor, Court
 from server.i18n import Catalogs
 from server.scheduling.sender import OutboxSender
 from server.settings import Settings
@@ -59,6 +60,20 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
     await supervisor.stop()
 
 
+async def _recompute_deadlines(app: web.Application) -> None:
+    # A year whose calendar became official since the last start (a newer chinesecalendar, an
+    # admin's year file) recounts the provisional deadlines before the first request.
+    court = app[COURT]
+    try:
+        async with court.unit(Actor.system("calendar")) as ctx:
+            changed = await docket.recompute_deadlines(ctx)
+    except SQLAlchemyError:  # a database not migrated yet has nothing to recount
+        log.warning("provisional deadlines not recomputed at start", exc_info=True)
+        return
+    if changed:
+        log.info("recomputed %d provisional fast-track deadline(s)", len(changed))
+
+
 async def _freeze_startup_objects(app: web.Application) -> None:
     # A full collection (the SFU runs one after participants leave) then takes milliseconds
     # instead of ~55 ms: see signaling/sfu/trim.py.
@@ -96,6 +111,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
     env.globals["access"] = access
     app[JINJA] = env
     app.cleanup_ctx.append(_database_ctx)
+    app.on_startup.append(_recompute_deadlines)
     app.cleanup_ctx.append(_workers_ctx)
     # After the workers: cleanup runs in reverse, so the live rooms and the recorder stop
     # first, then the supervisor's workers, then the database.

@@ -58,7 +58,7 @@ from server.docket.stages import (
     OUTCOME_MEDIATED_PRETRIAL,
     OUTCOME_WITHDRAWN,
 )
-from server.errors import Forbidden, Invalid
+from server.errors import Forbidden
 from server.models.accounts import Office, Role, User
 from server.models.docket import Case, Stage
 from server.workdays import WorkCalendar
@@ -99,7 +99,8 @@ class Report:
     resolved_by_center: int = 0
     resolved_with_days: int = 0
     average_workdays: Decimal | None = None
-    calendar_note: str = ""
+    # Years whose working days were counted on the provisional calendar (server.workdays).
+    provisional_years: list[int] = field(default_factory=list)
     fast_track_decided: int = 0
     fast_track_in_time: int = 0
     registered_by_month: list[int] = field(default_factory=lambda: [0] * 12)
@@ -205,13 +206,12 @@ async def build_report(ctx: Context, *, year: int, office: Office | None) -> Rep
 
 
 def _workdays(calendar: WorkCalendar, start: date, end: date, report: Report) -> int | None:
-    try:
-        return calendar.workdays_between(start, end)
-    except Invalid as exc:
-        # A year the official calendar does not know yet must not take the whole report down;
-        # the page says which cases the average leaves out and why.
-        report.calendar_note = exc.message
-        return None
+    # A year no official schedule covers yet is counted on the provisional calendar; the
+    # page says which years the average rests on provisionally.
+    if calendar.span_provisional(start, end):
+        years = set(report.provisional_years) | set(range(start.year, end.year + 1))
+        report.provisional_years = calendar.provisional_years(years)
+    return calendar.workdays_between(start, end)
 
 
 async def report_for(ctx: Context, *, year: int | None, office_code: str | None) -> Report:

@@ -1,5 +1,6 @@
 """Working-day deadlines on the official calendar across the 2026 Mid-autumn and National Day
-holidays and their swapped working weekend, and an admin's override file for a year."""
+holidays and their swapped working weekend, and an admin's override file for a year (the
+provisional calendar of a year no schedule covers is tests/test_workdays_provisional.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
 from server import docket
 from server.app import create_app
-from server.errors import Invalid
-from server.models.docket import Case, CaseNumber, Stage
+from server.models.docket import Case, Stage
 from server.workdays import WorkCalendar
 from tests.conftest import _base_settings
 from tests.docket_helpers import new_case, session, stop_clock
@@ -102,11 +101,10 @@ def test_override_file_changes_the_answer(override_dir: Path) -> None:
     # The override is the whole truth for its year: Sep 26 was left out, so it is a
     # Saturday like any other, and Sep 28 is an ordinary Monday.
     assert cal.is_workday(D(2026, 9, 28))
-    # A year the package does not know works once the admin adds it.
+    # A year the package does not know is the admin's once they add it; without the file it
+    # is counted provisionally (tests/test_workdays_provisional.py).
     assert cal.add_workdays(D(2031, 3, 7), 1) == D(2031, 3, 10)  # Friday to Monday
-    with pytest.raises(Invalid) as err:
-        WorkCalendar(None).is_workday(D(2031, 3, 6))
-    assert err.value.code == "calendar_unknown"
+    assert cal.source(2031) == "admin" and WorkCalendar(None).source(2031) == "provisional"
 
 
 async def test_override_through_the_app(override_client) -> None:
@@ -114,19 +112,12 @@ async def test_override_through_the_app(override_client) -> None:
     assert case.fast_track_deadline == D(2026, 10, 13)
 
 
-async def test_unknown_year_refuses_the_move_whole(client) -> None:
-    admin = await make_user(client, "admin1", "admin")
-    cid = await new_case(client, admin, stage=Stage.FILED)
+async def test_unknown_year_moves_with_a_provisional_deadline(client) -> None:
+    # Before, a year the package did not know refused the move (calendar_unknown); now the
+    # deadline is counted on the provisional calendar and marked so.
+    case = await _fast_track(client, D(2031, 3, 6))  # Thursday: Mar 7, 10, 11, 12, 13
     async with session(client) as db:
-        numbers = await db.scalar(select(func.count()).select_from(CaseNumber))
-    assert numbers == 1  # the 民初 number filing gave it
-    with pytest.raises(Invalid):
-        async with unit(client.app, admin) as ctx:
-            case = await ctx.db.get(Case, cid)
-            assert case is not None
-            await docket.transition(stop_clock(ctx, D(2031, 3, 6)), case, Stage.FAST_TRACK)
-    async with session(client) as db:
-        stored = await db.get(Case, cid)
-        assert stored is not None and stored.stage == Stage.FILED
-        assert stored.fast_track_deadline is None
-        assert await db.scalar(select(func.count()).select_from(CaseNumber)) == numbers
+        stored = await db.get(Case, case.id)
+        assert stored is not None and stored.stage == Stage.FAST_TRACK
+        assert stored.fast_track_deadline == D(2031, 3, 13)
+        assert stored.fast_track_deadline_provisional

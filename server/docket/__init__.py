@@ -10,6 +10,7 @@ and output models the API and the pages share.
 | ``numbers`` | case numbers in the court's style, one sequence per year and track |
 | ``log`` | the timeline entry and audit row every change leaves |
 | ``queries`` | search, the timeline, overdue and due-soon lists |
+| ``deadlines`` | recompute provisional fast-track deadlines once a year is official |
 | ``output`` | the output models built from rows (ID numbers masked) |
 | ``schemas`` | the input and output models |
 | ``intake`` | online reception (网上接待): public submissions and tracking codes |
@@ -30,6 +31,7 @@ from server.docket.cases import (
     transition,
     update_case,
 )
+from server.docket.deadlines import Recomputed, recompute_deadlines
 from server.docket.log import log_change
 from server.docket.output import (
     case_detail,
@@ -59,6 +61,7 @@ from server.docket.queries import (
 
 __all__ = [
     "CasePage",
+    "Recomputed",
     "add_party",
     "all_offices",
     "assign",
@@ -78,6 +81,7 @@ __all__ = [
     "log_change",
     "overdue_cases",
     "party_out",
+    "recompute_deadlines",
     "record_consent",
     "registration_source",
     "resolve_office",

@@ -170,8 +170,9 @@ async def transition(ctx: Context, case: Case, to_stage: Stage, *, note: str = "
     Entering a numbered stage (pre-litigation mediation 民诉前调, filed 民初, judicial
     confirmation 民特) gives the case its next number for the court-local year. Entering
     fast_track sets ``fast_track_entered_on`` (``ctx.today()``) and the deadline, 5 working
-    days later on ``ctx.calendar``. Entering mediated/adjudicated/withdrawn sets ``outcome``
-    (see ``server.docket.stages.outcome_for``) and ``resolved_at``.
+    days later on ``ctx.calendar`` (marked provisional when counted over a provisional year).
+    Entering mediated/adjudicated/withdrawn sets ``outcome`` (see
+    ``server.docket.stages.outcome_for``) and ``resolved_at``.
     """
     user = ctx.require_user()
     await lock_case(ctx, case)
@@ -181,10 +182,15 @@ async def transition(ctx: Context, case: Case, to_stage: Stage, *, note: str = "
     from_stage = Stage(case.stage)
     data: dict[str, object] = {}
     if to_stage == Stage.FAST_TRACK:
-        # Computed before anything changes: an unknown calendar year refuses the move whole.
-        case.fast_track_deadline = ctx.calendar.add_workdays(today, FAST_TRACK_WORKDAYS)
+        # A year no official schedule covers yet is counted on the provisional calendar, and
+        # the deadline says so (server.docket.deadlines recomputes it once official).
+        deadline = ctx.calendar.deadline(today, FAST_TRACK_WORKDAYS)
+        case.fast_track_deadline = deadline.day
+        case.fast_track_deadline_provisional = deadline.provisional
         case.fast_track_entered_on = today
-        data["deadline"] = case.fast_track_deadline.isoformat()
+        data["deadline"] = deadline.day.isoformat()
+        if deadline.provisional:
+            data["provisional"] = True
     if to_stage in TRACKS:
         row = await assign_number(ctx, case, to_stage)
         data["number"] = row.number

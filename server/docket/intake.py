@@ -139,6 +139,7 @@ class IntakeStatus(BaseModel):
     submitted_at: datetime
     updated_at: datetime
     fast_track_deadline: date | None
+    fast_track_deadline_provisional: bool = False
 
 
 def status_of(case: Case, lang: str, gettext: Callable[[str], str]) -> IntakeStatus:
@@ -154,6 +155,8 @@ def status_of(case: Case, lang: str, gettext: Callable[[str], str]) -> IntakeSta
         submitted_at=case.created_at,
         updated_at=case.updated_at,
         fast_track_deadline=case.fast_track_deadline if case.stage == "fast_track" else None,
+        fast_track_deadline_provisional=case.stage == "fast_track"
+        and case.fast_track_deadline_provisional,
     )
 
 

@@ -77,6 +77,9 @@ def case_out(
         was_filed=case.was_filed,
         fast_track_entered_on=case.fast_track_entered_on,
         fast_track_deadline=case.fast_track_deadline,
+        fast_track_deadline_provisional=bool(
+            case.fast_track_deadline and case.fast_track_deadline_provisional
+        ),
         overdue=bool(
             today is not None
             and case.stage == Stage.FAST_TRACK

@@ -255,6 +255,11 @@ class CaseOut(BaseModel):
     was_filed: bool
     fast_track_entered_on: date | None
     fast_track_deadline: date | None
+    fast_track_deadline_provisional: bool = Field(
+        False,
+        description="the deadline was counted over a year the official calendar does not "
+        "cover yet; it is recomputed when the year is official",
+    )
     overdue: bool
     outcome: str | None
     resolved_at: datetime | None

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -58,6 +59,11 @@ class Case(Base):
     was_filed: Mapped[bool] = mapped_column(Boolean, default=False)
     fast_track_entered_on: Mapped[date | None] = mapped_column(Date, default=None)
     fast_track_deadline: Mapped[date | None] = mapped_column(Date, default=None, index=True)
+    # Counted over a year no official schedule covered yet (server.workdays): recomputed by
+    # server.docket.deadlines once the year is official.
+    fast_track_deadline_provisional: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     outcome: Mapped[str | None] = mapped_column(String(32), default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)

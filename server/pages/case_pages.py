@@ -40,9 +40,11 @@ ENTRY_KINDS = {
     "updated": "Case details changed",
     "recording": "Session recording",
     "recording_alarm": "Recording stopped by itself",
+    "deadline": "Deadline recounted",
 }
-# Who an entry without a person is by: online intake is a resident; an alarm is the server.
-NO_ACTOR = {"recording_alarm": "The system"}
+# Who an entry without a person is by: online intake is a resident; an alarm or a deadline
+# recounted when a year's calendar became official is the server.
+NO_ACTOR = {"recording_alarm": "The system", "deadline": "The system"}
 RECORDING_ALARMS = {
     "disk_full": "the disk for recordings is full",
     "write_error": "the recording could not be written",
@@ -79,7 +81,12 @@ def _entry_line(entry: DocketEntryOut, party_names: dict[int, str], _: Gettext) 
             line += f"{_(', number ')}{data['number']}"
         if data.get("deadline"):
             line += f"{_(', deadline ')}{data['deadline']}"
+            if data.get("provisional"):
+                line += _("(provisional)")
         return line
+    if entry.kind == "deadline":
+        mark = _("(provisional)") if data.get("provisional") else ""
+        return f"{data.get('from', '')} → {data.get('to', '')}{mark}"
     if entry.kind == "consent":
         answer = _("agrees to mediate") if data.get("consents") else _("declines to mediate")
         return f"{party}{_(': ')}{answer}"

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from server import access, docket
+from server.context import Context
 from server.docket.intake import parse_yuan
 from server.docket.schemas import CaseCreate, CaseFilters
 from server.docket.stages import STAGE_LABELS
@@ -84,13 +85,28 @@ def _page_url(request: web.Request, page: int) -> str:
     return f"{request.path}?{urlencode(query)}"
 
 
+def calendar_notice(ctx: Context) -> dict[str, Any] | None:
+    """For an admin: this year and next if counted provisionally, and where the official
+    year file goes (``server.workdays``)."""
+    today = ctx.today()
+    years = ctx.calendar.provisional_years([today.year, today.year + 1])
+    if not years:
+        return None
+    folder = ctx.calendar.override_dir
+    return {"years": years, "path": str(folder / f"{years[0]}.json") if folder else ""}
+
+
 async def _list_context(request: web.Request, user: User) -> dict[str, Any]:
     ctx = request[CTX]
     due = await docket.due_soon_cases(ctx)
     # The office and assignee filters are offered to those who see every office's cases.
     court_wide = access.can_see_every_office(user)
+    today, calendar = ctx.today(), ctx.calendar
     return {
-        "today": ctx.today(),
+        "today": today,
+        # The due-soon horizon (the next working day) rests on a provisional year.
+        "horizon_provisional": calendar.span_provisional(today, calendar.next_workday(today)),
+        "calendar_notice": calendar_notice(ctx) if access.can_manage_calendar(user) else None,
         "due_soon_cases": due,
         "due_soon_ids": {c.id for c in due},
         "due_soon_count": len(due),

@@ -24,8 +24,9 @@ from server.scheduling.schemas import (
     DeliveryOut,
     HostOut,
     WaitingOut,
+    local_minute,
 )
-from server.sessions import invite_url, list_invites
+from server.sessions import invite_token, invite_url, list_invites
 
 
 async def office_for(ctx: Context, code: str | None) -> Office:
@@ -95,10 +96,6 @@ async def list_bookings(
     return list(await ctx.db.scalars(query.order_by(Booking.starts_at, Booking.id).limit(1000)))
 
 
-def _local(value: datetime, tz: ZoneInfo) -> str:
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-
-
 def host_out(user: User) -> HostOut:
     return HostOut(id=user.id, name=user.display_name, role=user.role)
 
@@ -118,8 +115,8 @@ async def booking_out(ctx: Context, booking: Booking, *, detail: bool = False) -
         terminal=booking.terminal.name,
         starts_at=booking.starts_at,
         ends_at=booking.ends_at,
-        local_start=_local(booking.starts_at, ctx.tz),
-        local_end=_local(booking.ends_at, ctx.tz),
+        local_start=local_minute(booking.starts_at, ctx.tz),
+        local_end=local_minute(booking.ends_at, ctx.tz),
         sequence=booking.sequence,
         uid=booking.uid,
         session_id=booking.session_id,
@@ -132,13 +129,13 @@ async def booking_out(ctx: Context, booking: Booking, *, detail: bool = False) -
     # that they exist.
     show_links = access.can_manage_invites(ctx.require_user(), booking.session)
     for invite in await list_invites(ctx, booking.session):
+        linked = show_links and invite.revoked_at is None
         out.invites.append(
             BookingInviteOut(
                 party_id=invite.party_id,
                 party_name=invite.party.name,
-                url=invite_url(ctx.settings, invite)
-                if show_links and invite.revoked_at is None
-                else None,
+                url=invite_url(ctx.settings, invite) if linked else None,
+                token=invite_token(ctx.settings, invite) if linked else None,
                 revoked=invite.revoked_at is not None,
             )
         )
@@ -192,6 +189,7 @@ async def waiting_cases(ctx: Context, office_id: int | None = None) -> list[Wait
                 stage=case.stage,
                 office=case.office.code,
                 fast_track_deadline=case.fast_track_deadline,
+                fast_track_deadline_provisional=case.fast_track_deadline_provisional,
                 consent_complete=complete,
             )
         )

@@ -18,6 +18,20 @@ from server.scheduling.hours import local_to_utc
 
 Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
+# One meaning wherever it is sent (a booking, a free slot): the full court-local minute.
+LocalMinute = Annotated[
+    str,
+    Field(
+        description='court-local time, "YYYY-MM-DD HH:MM" in the court\'s time zone '
+        "(COURTLINK_TIMEZONE); the instant itself is the UTC field beside it",
+        examples=["2026-09-21 09:00"],
+    ),
+]
+
+
+def local_minute(value: datetime, tz: ZoneInfo) -> str:
+    """``value`` as a ``LocalMinute``."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 class _Times(BaseModel):
@@ -106,8 +120,8 @@ class HostOut(BaseModel):
 class SlotOut(BaseModel):
     starts_at: datetime
     ends_at: datetime
-    local_start: str
-    local_end: str
+    local_start: LocalMinute
+    local_end: LocalMinute
     hosts: list[HostOut]
 
 
@@ -128,7 +142,13 @@ class AvailabilityOut(BaseModel):
 class BookingInviteOut(BaseModel):
     party_id: int
     party_name: str
-    url: str | None
+    url: str | None = Field(
+        description="the party's link; null if revoked or unless the caller may hand out links"
+    )
+    token: str | None = Field(
+        description="the link's token alone (what /api/v1/invites/{token}/... takes); null "
+        "exactly when url is"
+    )
     revoked: bool
 
 
@@ -158,8 +178,8 @@ class BookingOut(BaseModel):
     terminal: str
     starts_at: datetime
     ends_at: datetime
-    local_start: str
-    local_end: str
+    local_start: LocalMinute
+    local_end: LocalMinute
     sequence: int
     uid: str
     session_id: int
@@ -176,6 +196,7 @@ class WaitingOut(BaseModel):
     stage: str
     office: str
     fast_track_deadline: date | None
+    fast_track_deadline_provisional: bool = False
     consent_complete: bool
 
 
