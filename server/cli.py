@@ -9,6 +9,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Callable
+from datetime import date
 
 from server.settings import Settings
 
@@ -102,6 +103,44 @@ def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(go())
 
 
+def _cmd_calendar_recompute(args: argparse.Namespace, settings: Settings) -> int:
+    from server.context import Actor, Court
+    from server.db import make_engine, make_sessionmaker
+    from server.docket import recompute_deadlines
+    from server.migrate import upgrade
+
+    upgrade(settings)
+
+    async def go() -> int:
+        engine = make_engine(settings)
+        try:
+            court = Court.build(settings, make_sessionmaker(engine))
+            async with court.unit(Actor.system("cli")) as ctx:
+                changed = await recompute_deadlines(ctx)
+                today = ctx.today()
+                years = ctx.calendar.provisional_years([today.year, today.year + 1])
+        finally:
+            await engine.dispose()
+        for c in changed:
+            mark = " (provisional)" if c.provisional else ""
+            print(f"case {c.number or c.case_id}: deadline {c.old} -> {c.new}{mark}")
+        print(f"{len(changed)} open fast-track deadline(s) recomputed")
+        if years:
+            print("still provisional: " + ", ".join(map(str, years)))
+        return 0
+
+    return asyncio.run(go())
+
+
+def _today_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="run as of this day, at the real time of day (default COURTLINK_TODAY, else today)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="courtlink", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,12 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="apply migrations, then serve HTTP, WebSocket and media")
     p.add_argument("--host", help="address to bind (default COURTLINK_HOST)")
     p.add_argument("--port", type=int, help="port to bind (default COURTLINK_PORT)")
+    _today_option(p)
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("migrate", help="apply database migrations")
     p.set_defaults(func=_cmd_migrate)
 
     p = sub.add_parser("demo", help="seed offices, one user per role and sample cases (idempotent)")
+    _today_option(p)
     p.set_defaults(func=_cmd_demo)
 
     user = sub.add_parser("user", help="manage users").add_subparsers(
@@ -137,6 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = audit.add_parser("verify", help="check the hash chain; exit 1 naming the first bad row")
     p.set_defaults(func=_cmd_audit_verify)
 
+    calendar = sub.add_parser("calendar", help="the working calendar").add_subparsers(
+        dest="calendar_cmd", required=True
+    )
+    p = calendar.add_parser(
+        "recompute",
+        help="recount open provisional fast-track deadlines on the current calendar (audited)",
+    )
+    p.set_defaults(func=_cmd_calendar_recompute)
+
     for registrar in _REGISTRARS:
         registrar(sub)
     return parser
@@ -152,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise
     args = build_parser().parse_args(argv)
     func: Command = args.func
-    return func(args, Settings())
+    settings = Settings()
+    if getattr(args, "today", None) is not None:
+        settings = settings.model_copy(update={"today": args.today})
+    return func(args, settings)
 
 
 if __name__ == "__main__":

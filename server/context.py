@@ -202,7 +202,7 @@ class Court:
 
     @classmethod
     def build(cls, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> Court:
-        return cls(settings, sessionmaker, make_calendar(settings))
+        return cls(settings, sessionmaker, make_calendar(settings), make_clock(settings))
 
     def context(self, db: AsyncSession, actor: Actor) -> Context:
         return Context(db, actor, self.settings, self.calendar, self.clock, self.signals)
@@ -225,3 +225,15 @@ class Court:
 
 def make_calendar(settings: Settings) -> WorkCalendar:
     return WorkCalendar(settings.calendar_dir or settings.data_dir / "calendar")
+
+
+def make_clock(settings: Settings) -> Clock:
+    """The court's clock: the real one, or with ``settings.today`` (``--today``) that day at
+    the real time of day in the court's zone, running on from there (a fixed offset from the
+    real clock, so time never stands still or jumps back at midnight)."""
+    if settings.today is None:
+        return utcnow
+    real = utcnow()
+    local = real.astimezone(settings.tz)
+    shift = datetime.combine(settings.today, local.time(), settings.tz).astimezone(UTC) - real
+    return lambda: utcnow() + shift

@@ -3,17 +3,20 @@
 Accounts are created through ``server.accounts`` and cases through ``server.docket``
 (create_case with the parties' consent, assign, transition), backdated to the day each step
 took, so numbers, deadlines, timelines and audit rows are the real ones. The plan is fixed
-(``server.demo_data``), and the 2026 report reproduces the court's figures. A few cases stay
-in progress, dated from today: at intake, in pre-litigation mediation, and two in fast-track
-(one overdue, one due within a working day). Those count in the 2026 figures too, which are
-therefore exact when the demo is seeded in 2026 (as the official calendar the deadlines need
-is, for now, only known up to 2026).
+(``server.demo_data``), and the 2026 report reproduces the court's figures. Some cases stay
+in progress, dated from today: at intake, in pre-litigation mediation (three at every street
+office and one of the demo mediator's), and two in fast-track (one overdue, one due within a
+working day). Those count in the 2026 figures too, which are therefore exact when the demo is
+seeded in 2026. Then ``server.demo_today`` sets up the day: sessions booked at every street
+office for later today, and the mediator's session live now with its parties' links, printed.
+"Today" is the court's clock: the real one, or with ``--today`` (``settings.today``) any day.
 
 Running it again changes nothing: existing accounts are kept (their passwords too), and the
 cases are seeded only when the audit log holds no ``demo.seed.start`` row. The seed commits
 every ``CHUNK`` steps, so that a server running beside it is never locked out of SQLite for
 long; ``demo.seed`` closes it, and a seed that started but never closed is reported instead of
-being seeded twice.
+being seeded twice. The ``demo.seed`` row keeps what the day was set up with, so a second run
+prints the same lines.
 """
 
 from __future__ import annotations
@@ -28,19 +31,26 @@ from sqlalchemy import select
 from server import audit, docket
 from server.accounts import add_user
 from server.auth import hash_password
-from server.context import Actor, Context, Court
+from server.context import Actor, Clock, Context, Court
 from server.db import make_engine, make_sessionmaker
 from server.demo_data import (
     ASSIGN,
     DEMO_YEAR,
     FAST,
     FILE,
+    LATER,
+    LIVE,
+    LIVE_OFFICE,
     PRE,
+    STREET_OFFICES,
+    TODAY,
     USERS,
+    WAITING,
     PlannedCase,
     new_case,
     plan_year,
 )
+from server.demo_today import day_lines, set_the_day
 from server.docket.schemas import CaseCreate
 from server.models.accounts import Office, User
 from server.models.audit import AuditEntry
@@ -59,10 +69,14 @@ class InterruptedSeed(RuntimeError):
 Event = tuple[datetime, int, int]  # when, case index, step index (-1: registration)
 
 
-async def run_demo(settings: Settings) -> list[str]:
-    """Seed the demo (if not yet there) and return the lines to print: URL and logins."""
+async def run_demo(settings: Settings, *, clock: Clock | None = None) -> list[str]:
+    """Seed the demo (if not yet there) and return the lines to print: URL, logins, and
+    what to do today. ``clock``: the court's clock to seed as of (default: the settings',
+    ``--today`` included)."""
     engine = make_engine(settings)
     court = Court.build(settings, make_sessionmaker(engine))
+    if clock is not None:
+        court.clock = clock
     try:
         async with court.unit(Actor.system("demo")) as ctx:
             users = await ensure_users(ctx)
@@ -83,8 +97,13 @@ async def run_demo(settings: Settings) -> list[str]:
             count = 0
             if not marks:
                 await audit.record(ctx, START_ACTION, "demo", DEMO_YEAR)
-                count = await Seeder(ctx, users).run()
-                await audit.record(ctx, SEED_ACTION, "demo", DEMO_YEAR, cases=count)
+                seeder = Seeder(ctx, users)
+                count = await seeder.run()
+                day = await set_the_day(ctx, users, seeder.by_purpose())
+                await audit.record(ctx, SEED_ACTION, "demo", DEMO_YEAR, cases=count, **day)
+            seed = await ctx.db.scalar(select(AuditEntry).where(AuditEntry.action == SEED_ACTION))
+            assert seed is not None
+            today = await day_lines(ctx, seed.detail)
     finally:
         await engine.dispose()
     lines = [f"courtlink demo: open {settings.public_url}"]
@@ -92,7 +111,7 @@ async def run_demo(settings: Settings) -> list[str]:
     lines.append("logins (username / password):")
     for username, role, office, name, password in USERS:
         lines.append(f"  {role:<13} {username:<15} / {password:<18} {name} ({office})")
-    return lines
+    return lines + today
 
 
 async def ensure_users(ctx: Context) -> dict[str, User]:
@@ -136,9 +155,19 @@ class Seeder:
         self.today = ctx.today()
         self.cases: dict[int, Case] = {}
         self.staff: dict[int, tuple[User, User]] = {}  # case index: mediator, judge
+        self.planned: list[PlannedCase] = []
+
+    def by_purpose(self) -> dict[str, list[tuple[str, Case]]]:
+        """The in-progress cases in mediation by what they are for on the demo's day, each
+        with its office, in plan order."""
+        out: dict[str, list[tuple[str, Case]]] = {}
+        for i, plan in enumerate(self.planned):
+            if plan.purpose:
+                out.setdefault(plan.purpose, []).append((plan.office, self.cases[i]))
+        return out
 
     async def run(self) -> int:
-        planned = plan_year(self.rng, self.calendar) + self.in_progress()
+        planned = self.planned = plan_year(self.rng, self.calendar) + self.in_progress()
         offices = {o.code: o.id for o in (await self.db.scalars(select(Office))).all()}
         events: list[Event] = []
         for i, case in enumerate(planned):
@@ -173,8 +202,14 @@ class Seeder:
             out.append(
                 new_case(rng, "intake", None if back == 2 else True, today - timedelta(back))
             )
-        for back in (3, 5, 8):
-            case = new_case(rng, "pre_open", True, back_workdays(cal, today, back))
+        # In mediation, both parties agreeing: at every street office one case to book for
+        # later today, one for a coming day and one left waiting; and the mediator's case
+        # whose session is live now (``server.demo_today``).
+        plans = [(code, use) for code in STREET_OFFICES for use in (TODAY, LATER, WAITING)]
+        for n, (code, use) in enumerate([*plans, (LIVE_OFFICE, LIVE)]):
+            case = new_case(rng, "pre_open", True, back_workdays(cal, today, 3 + n % 8))
+            case.office, case.purpose = code, use
+            case.mediator = "mediator" if use == LIVE else ""
             case.steps = [(case.registered, ASSIGN), (cal.next_workday(case.registered), PRE)]
             out.append(case)
         # Fast-track entered 8 working days ago (overdue), and on the latest day whose
@@ -210,7 +245,7 @@ class Seeder:
         self.cases[i] = case
         two = i % 2 == 0
         self.staff[i] = (
-            self.users["mediator" if two else "mediator2"],
+            self.users[plan.mediator or ("mediator" if two else "mediator2")],
             self.users["judge" if i % 3 else "judge2"],
         )
 

@@ -67,7 +67,7 @@ def _sign(secret: str, payload: str) -> str:
 
 def invite_token(settings: Settings, invite: Invite) -> str:
     payload = f"{invite.id}.{invite.nonce}"
-    return f"{payload}.{_sign(settings.secret_key, payload)}"
+    return f"{payload}.{_sign(settings.signing_secret(), payload)}"
 
 
 def invite_url(settings: Settings, invite: Invite) -> str:
@@ -80,7 +80,7 @@ def parse_invite_token(settings: Settings, token: str) -> tuple[int, str]:
     if len(parts) != 3 or not parts[0].isdigit() or len(parts[0]) > 12:
         raise Unauthorized("this invitation link is not valid", code="invite_invalid")
     payload = f"{parts[0]}.{parts[1]}"
-    if not hmac.compare_digest(_sign(settings.secret_key, payload), parts[2]):
+    if not hmac.compare_digest(_sign(settings.signing_secret(), payload), parts[2]):
         raise Unauthorized("this invitation link is not valid", code="invite_invalid")
     return int(parts[0]), parts[1]
 

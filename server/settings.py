@@ -6,9 +6,12 @@ environment themselves; they take the ``Settings`` the app factory was given.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
-from functools import cached_property
+from datetime import date
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -17,10 +20,24 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
-def _default_secret() -> str:
-    # A per-process random secret keeps a bare `courtlink serve` safe; sessions then do not
-    # survive a restart, which is why the README tells operators to set SECRET_KEY.
-    return secrets.token_urlsafe(32)
+@cache
+def _kept_secret(data_dir: Path) -> str:
+    """The random key kept in ``<data_dir>/keys/secret_key`` (readable by the server's user
+    only), created on first use: every process on that data directory (``courtlink demo``,
+    then ``serve``, a restart) signs and checks links with the same key."""
+    path = data_dir / "keys" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".secret_key.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+        # A hard link appears whole or not at all, and never replaces a key another process
+        # made first: both then read that one.
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
+    return path.read_text(encoding="ascii").strip()
 
 
 class Settings(BaseSettings):
@@ -32,7 +49,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("var"), description="database, recordings, keys")
     database_url: str = Field(default="", description="SQLAlchemy async URL; default SQLite file")
-    secret_key: str = Field(default_factory=_default_secret)
+    secret_key: str = ""  # empty: one kept in the data directory (``signing_secret``)
     public_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"
     port: int = 8080
@@ -44,6 +61,9 @@ class Settings(BaseSettings):
     court_name: str = "平潭区人民法院"
     timezone: str = "Asia/Shanghai"
     calendar_dir: Path | None = None
+    # Run as of this day (``--today``): the court's clock reads this date at the real time of
+    # day (``server.context.make_clock``), so the demo and the tests can run on any date.
+    today: date | None = None
     session_hours: int = 12
     token_days: int = 30
     login_max_failures: int = 5
@@ -88,6 +108,11 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def signing_secret(self) -> str:
+        """The key that signs invite links: ``SECRET_KEY``, else the one kept in the data
+        directory, so a link printed by ``courtlink demo`` or sent before a restart works."""
+        return self.secret_key or _kept_secret(self.data_dir.resolve())
 
     @property
     def is_sqlite(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server.settings import Settings
+from server.settings import Settings, _kept_secret
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -33,3 +33,14 @@ def test_settings_read_from_environment(monkeypatch, tmp_path):
 def test_empty_ice_servers_means_none(monkeypatch):
     monkeypatch.setenv("COURTLINK_ICE_SERVERS", "")
     assert Settings(_env_file=None).ice_servers == []
+
+
+def test_without_a_secret_key_the_data_directory_keeps_one(monkeypatch, tmp_path):
+    """Invite links signed by one process (``courtlink demo``) work in the next (``serve``)."""
+    monkeypatch.delenv("COURTLINK_SECRET_KEY", raising=False)
+    key = Settings(_env_file=None, data_dir=tmp_path).signing_secret()
+    kept = tmp_path / "keys" / "secret_key"
+    assert len(key) >= 40 and kept.stat().st_mode & 0o077 == 0
+    _kept_secret.cache_clear()  # as another process: read back from the file
+    assert Settings(_env_file=None, data_dir=tmp_path).signing_secret() == key
+    assert Settings(_env_file=None, data_dir=tmp_path, secret_key="set").signing_secret() == "set"
