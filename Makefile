@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test check install install-test browser pdf-libs coturn serve demo migrate clean \
+.PHONY: run test check install install-test browser pdf-libs cjk-fonts coturn serve demo migrate clean \
 	fuzz soak
 
 $(BIN)/python:
@@ -44,6 +44,14 @@ pdf-libs:
 	    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0) \
 	    || { echo "could not install Pango (need root and Debian's package index)"; exit 1; }; }
 
+# Debian's CJK fonts, for the test that a sealed document embeds the product's fonts alone
+# even on a server that has its own (tests/test_agreement_fonts.py); documents never use them.
+cjk-fonts:
+	@[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || { \
+	  echo "installing Debian's fonts-noto-cjk for the document font test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk) \
+	    || { echo "could not install fonts-noto-cjk (need root and Debian's package index)"; exit 1; }; }
+
 # Debian's coturn: the TURN server the bad-network test puts behind its impairment relay
 # (tests/netimpair.py, tests/e2e/test_bad_network.py).
 coturn:
@@ -64,7 +72,7 @@ run: install pdf-libs
 	$(BIN)/courtlink agreements prepare-fonts
 	$(BIN)/courtlink serve --host $(HOST) --port $(PORT)
 
-test: install-test browser pdf-libs coturn
+test: install-test browser pdf-libs cjk-fonts coturn
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The long attack runs, outside `make test`. schemathesis against /api/v1/openapi.json as every

@@ -25,16 +25,16 @@ from tests.docket_helpers import office_id as docket_office_id
 from tests.docket_helpers import stop_clock
 from tests.helpers import make_user, unit
 
-_FONT_CACHE: dict[str, Path] = {}
+_FONT_CACHE: dict[int, Path] = {}
 
 
 def share_fonts(target: Path, cache_root: Path) -> None:
-    """Static font instances are made once per test run, then copied into each data dir."""
-    if "dir" not in _FONT_CACHE:
-        fonts.prepare(cache_root)
-        _FONT_CACHE["dir"] = cache_root
+    """Static font instances are made once per test run, then copied into each data dir
+    (the current ones only: the cache may hold instances older code made)."""
+    if not _FONT_CACHE:
+        _FONT_CACHE.update(fonts.prepare(cache_root))
     target.mkdir(parents=True, exist_ok=True)
-    for f in _FONT_CACHE["dir"].glob("*.ttf"):
+    for f in _FONT_CACHE.values():
         if not (target / f.name).exists():
             shutil.copyfile(f, target / f.name)
 

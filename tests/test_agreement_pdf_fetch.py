@@ -101,7 +101,7 @@ async def test_the_renderer_fetches_no_file_and_no_url(tmp_path, aiohttp_server)
     assert images(out) == 1
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(out)).pages)
     assert "调解协议书" in text
-    assert fonts_embedded(out) and all("CourtlinkSans" in f for f in fonts_embedded(out))
+    assert fonts_embedded(out) and all("Noto-Sans-SC" in f for f in fonts_embedded(out))
 
 
 async def test_an_admins_template_cannot_attach_a_server_file(client, aiohttp_server):

@@ -5,6 +5,13 @@ one variable TrueType file whose default instance is Thin. WeasyPrint would inst
 variable font on every render (seconds each), so static Regular and Bold instances are made
 once, atomically, into a cache directory and referenced by ``@font-face`` file URLs; WeasyPrint
 then subsets and embeds only the glyphs a document uses.
+
+The instances carry their own names (family "Noto Sans SC", Regular and Bold, PostScript
+``NotoSansSC-Regular``/``-Bold``), not the variable font's default-instance "Noto Sans SC
+Thin". It is the only font a document uses: the renderer gives WeasyPrint a font
+configuration holding these files and nothing else (``pdf.ProductFonts``), and the hash line
+sets its digest in this font's own half-width Latin (the ``hwid`` feature: 500 units each,
+i.e. monospaced) rather than a system ``monospace``.
 """
 
 from __future__ import annotations
@@ -15,8 +22,11 @@ import threading
 from importlib.resources import files
 from pathlib import Path
 
-FAMILY = "CourtlinkSans"
+# The CSS family is the font's own name, so a PDF's font list says "Noto Sans SC".
+FAMILY = "Noto Sans SC"
 WEIGHTS = (400, 700)
+# Part of the cache file name: an instance made by older code (named "Thin") is not reused.
+_NAMES_VERSION = 2
 _lock = threading.Lock()
 
 
@@ -46,7 +56,9 @@ def _instance(src: Path, weight: int, dest: Path) -> None:
     from fontTools.varLib.instancer import instantiateVariableFont
 
     font = TTFont(str(src))
-    static = instantiateVariableFont(font, {"wght": weight})
+    # updateFontNames rewrites the name table from the font's STAT/fvar for this weight: family
+    # "Noto Sans SC", subfamily "Regular"/"Bold", full name and PostScript name to match.
+    static = instantiateVariableFont(font, {"wght": weight}, updateFontNames=True)
     tmp = dest.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     static.save(str(tmp))
     os.replace(tmp, dest)  # atomic: a reader never sees half a font
@@ -60,7 +72,7 @@ def prepare(cache_dir: Path) -> dict[int, Path]:
     out: dict[int, Path] = {}
     with _lock:
         for weight in WEIGHTS:
-            dest = cache_dir / f"NotoSansSC-{weight}-{stamp}.ttf"
+            dest = cache_dir / f"NotoSansSC-{weight}-n{_NAMES_VERSION}-{stamp}.ttf"
             if not dest.exists():
                 _instance(src, weight, dest)
             out[weight] = dest
@@ -69,8 +81,8 @@ def prepare(cache_dir: Path) -> dict[int, Path]:
 
 def font_css(paths: dict[int, Path]) -> str:
     faces = "\n".join(
-        f"@font-face {{ font-family: {FAMILY}; src: url('{p.resolve().as_uri()}'); "
+        f"@font-face {{ font-family: '{FAMILY}'; src: url('{p.resolve().as_uri()}'); "
         f"font-weight: {w}; font-style: normal; }}"
         for w, p in sorted(paths.items())
     )
-    return f"{faces}\nhtml, body {{ font-family: {FAMILY}; }}\n"
+    return f"{faces}\nhtml, body {{ font-family: '{FAMILY}'; }}\n"

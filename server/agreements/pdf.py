@@ -10,6 +10,11 @@ code's SVG). A template is an admin's text, and WeasyPrint would otherwise read 
 names into the court-signed PDF: ``<a rel="attachment" href="file:///...">`` attaches a
 server file (the recordings' signing key, say), ``<img src="http://...">`` makes the server
 call out. Anything else is refused, and WeasyPrint renders the document without it.
+
+Fonts are the product's own in the same way (``ProductFonts``): WeasyPrint's font
+configuration would start from the machine's fontconfig, so a generic family (``monospace``,
+``serif``) or a glyph missing from the product font would be filled from whatever the server
+has installed, and the sealed PDF would depend on the server it was made on (issue 13).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from urllib.request import url2pathname
 import segno
 from pypdf import PdfReader
 from weasyprint import CSS, HTML
+from weasyprint.text.ffi import ffi, fontconfig, pangoft2
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -38,6 +44,31 @@ _render_lock = threading.Lock()
 log = logging.getLogger(__name__)
 # The inline images documents use: signatures (PNG) and the verification QR code (SVG).
 INLINE_TYPES = frozenset({"image/png", "image/svg+xml"})
+
+
+if not hasattr(fontconfig, "FcConfigCreate"):  # WeasyPrint does not declare it (v70)
+    ffi.cdef("FcConfig * FcConfigCreate (void);")
+
+
+class ProductFonts(FontConfiguration):  # type: ignore[misc]  # WeasyPrint ships no type hints
+    """WeasyPrint's font configuration with the machine's fonts taken out: Pango gets an empty
+    fontconfig configuration, to which the ``@font-face`` rules then add the product's font.
+
+    With no other font to choose, every family a template names (an admin's ``monospace``
+    too, or an old template copy in the database) and every fallback for a glyph resolves to
+    the product's font, so the same document embeds the same fonts on any server. A glyph the
+    product font lacks shows as its .notdef box instead of a server font's glyph; the
+    built-in documents use none (tests/test_agreement_fonts.py).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        empty = fontconfig.FcConfigCreate()
+        if empty == ffi.NULL:
+            raise MemoryError("fontconfig could not create a configuration")
+        pangoft2.pango_fc_font_map_set_config(ffi.cast("PangoFcFontMap *", self.font_map), empty)
+        fontconfig.FcConfigDestroy(empty)  # the font map keeps its own reference
+        self._config = empty  # where add_font_face adds the @font-face files
 
 
 class AssetFetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no type hints
@@ -78,7 +109,7 @@ def render_html(body: str, inp: RenderInput) -> str:
 
 
 def render_pdf(html: str, font_dir: Path) -> bytes:
-    font_config = FontConfiguration()  # @font-face in a stylesheet needs one, shared
+    font_config = ProductFonts()  # @font-face in a stylesheet needs one, shared
     font_files = fonts.prepare(font_dir)
     fetcher = AssetFetcher(font_files.values())
     css = CSS(string=fonts.font_css(font_files), font_config=font_config, url_fetcher=fetcher)
