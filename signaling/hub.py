@@ -32,7 +32,7 @@ from signaling.conn import CLOSE_CODES, Conn
 from signaling.events import Participant, PlaceChanged, RoomListener, SessionEnded
 from signaling.limits import FrameLimit
 from signaling.listeners import Listeners
-from signaling.rooms import HOST, MAIN, Close, Effect, Place, Room, Roster, Send
+from signaling.rooms import HOST, MAIN, Close, Effect, Member, Place, Room, Roster, Send
 
 if TYPE_CHECKING:
     from signaling.sfu.media import MediaTap
@@ -120,7 +120,10 @@ class Hub:
                 session_id, Room(host_name=host_name, clock=lambda: self.clock())
             )
         async with live.lock:
-            member, resumed, effects = live.room.join(conn.identity, conn.name, conn.role, resume)
+            via = f"invite:{conn.invite_id}" if conn.invite_id is not None else conn.identity
+            member, resumed, effects = live.room.join(
+                conn.identity, conn.name, conn.role, resume, via=via
+            )
             conn.pid, conn.peer_id = member.pid, f"s{session_id}-{member.pid}"
             live.conns[member.pid] = conn
             who = Participant(member.pid, member.name, member.role, conn.user_id, conn.party_id)
@@ -257,7 +260,7 @@ class Hub:
                     gone = [
                         m.pid
                         for m in live.room.members.values()
-                        if whole or _named(live.conns.get(m.pid), m.identity, invite_id, user_id)
+                        if whole or _named(m, invite_id, user_id)
                     ]
                     effects = [e for pid in gone for e in live.room.expel(pid, reason)]
                     await self._apply(live, effects)
@@ -398,13 +401,13 @@ class Hub:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
 
-def _named(conn: Conn | None, identity: str, invite_id: int | None, user_id: int | None) -> bool:
-    """Whether a member (connected on ``conn``, or dropped and keeping their place) is one
-    whose access ended. A dropped party's invite is not known; their link is refused anyway,
-    so their kept place simply runs out."""
+def _named(member: Member, invite_id: int | None, user_id: int | None) -> bool:
+    """Whether a member (connected, or dropped and keeping their place) is one whose access
+    ended: come in by that invite link, or that account. A dropped one is forgotten too, so
+    the resume token a closed tab left in the browser opens nothing."""
     if invite_id is not None:
-        return conn is not None and conn.invite_id == invite_id
-    return user_id is not None and identity == f"user:{user_id}"
+        return member.via == f"invite:{invite_id}"
+    return user_id is not None and member.identity == f"user:{user_id}"
 
 
 def _recorded(recorded: tuple[bool, bool] | None, place: str | None) -> bool:

@@ -8,8 +8,9 @@ changed) which ``signaling.hub`` carries out against WebSockets and the SFU.
 A participant is in exactly one place: the lobby (``None``), ``main`` or one caucus room
 (``caucus-<x>``). Hosts go straight to ``main``; everyone else waits in the lobby until a host
 admits them. A participant whose connection drops keeps their place for ``resume_seconds``
-and gets it back by presenting their resume token; after that they are forgotten, and a new
-join starts in the lobby again.
+and gets it back by presenting their resume token, as the same identity and by the same way
+in (``via``: a party's invite link); after that they are forgotten, and a new join starts in
+the lobby again.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class Member:
     role: Role
     place: str | None
     resume: str
+    # How they came in ("invite:<id>" for a party's link, else the identity): their resume
+    # token is good by this way in only.
+    via: str = ""
     connected: bool = True
     dropped_at: float | None = None
     audio: bool = True
@@ -103,9 +107,17 @@ class Room:
     # --- joining and leaving -------------------------------------------------------------
 
     def join(
-        self, identity: str, name: str, role: Role, resume: str | None = None
+        self,
+        identity: str,
+        name: str,
+        role: Role,
+        resume: str | None = None,
+        *,
+        via: str | None = None,
     ) -> tuple[Member, bool, list[Effect]]:
-        """A new connection for ``identity``. Returns (member, resumed, effects)."""
+        """A new connection for ``identity``, come in by ``via`` (default: the identity).
+        Returns (member, resumed, effects)."""
+        via = via or identity
         if self.ended:
             raise p.ProtocolError(p.SESSION_ENDED, "this session has ended")
         effects = self.expire()
@@ -113,6 +125,7 @@ class Room:
         resumed = bool(
             old is not None
             and resume is not None
+            and old.via == via
             and hmac.compare_digest(old.resume.encode(), resume.encode())  # any text at all
             and (old.connected or self._within_window(old))
         )
@@ -126,7 +139,7 @@ class Room:
             del self.members[old.pid]
             if old.connected:
                 effects.append(Close(old.pid, "replaced"))
-        member = Member(_new_pid(), identity, name, role, place, secrets.token_urlsafe(24))
+        member = Member(_new_pid(), identity, name, role, place, secrets.token_urlsafe(24), via)
         self.members[member.pid] = member
         effects += [Place(member.pid, place), Roster()]
         return member, resumed, effects

@@ -177,6 +177,23 @@ def test_resume_token_is_bound_to_identity(room):
     assert not resumed and wrong.place is None
 
 
+def test_resume_token_is_bound_to_the_link_it_came_by(room):
+    """A party's token is good only with the invite link it was given on (a stored token
+    names that link in the browser); the same party on another link starts in the lobby."""
+    host, _, _ = join(room, "user:1", "王", HOST)
+    party, _, _ = room.join("party:1", "张三", "party", None, via="invite:1")
+    room.handle(host.pid, msg("admit", pid=party.pid))
+    room.drop(party.pid)
+    other, resumed, _ = room.join("party:1", "张三", "party", party.resume, via="invite:2")
+    assert not resumed and other.place is None
+    room.drop(other.pid)
+    again, resumed, _ = room.join("party:1", "张三", "party", other.resume, via="invite:1")
+    assert not resumed and again.place is None  # a token of link 2 does not open link 1
+    room.drop(again.pid)
+    back, resumed, _ = room.join("party:1", "张三", "party", again.resume, via="invite:1")
+    assert resumed and back.place is None and back.via == "invite:1"
+
+
 def test_second_connection_replaces_the_first(room):
     host, _, _ = join(room, "user:1", "王", HOST)
     again, resumed, effects = join(room, "user:1", "王", HOST, host.resume)

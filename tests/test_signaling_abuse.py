@@ -301,6 +301,32 @@ async def test_revoking_the_invite_sends_the_party_away(room: Room):
     await still_served(room, room.host, room.staff)
 
 
+async def test_revoking_the_invite_forgets_a_dropped_party_and_their_token(room: Room):
+    """A party whose tab closed keeps their place for the resume window; revoking their link
+    forgets that place at once, and the token it gave works on no other link of theirs."""
+    await room.host.reply("admit", pid=room.w.pid)
+    await room.party.close()
+    await room.host.wait(
+        lambda m: (
+            isinstance(m, p.State)
+            and any(x.pid == room.w.pid and not x.connected for x in m.people)
+        )
+    )
+    async with unit(room.client.app, room.med) as ctx:
+        invite = await ctx.db.get(Invite, room.invite_id)
+        await revoke_invite(ctx, invite)
+        _new, url = await create_invite(ctx, invite.session, invite.party)
+
+    def forgotten(_m: Any) -> bool:  # the host's latest roster no longer has the party
+        states = [m for m in room.host.messages if isinstance(m, p.State)]
+        return all(x.pid != room.w.pid for x in states[-1].people)
+
+    await room.host.wait(forgotten)
+    again = room.peer(room.http, f"{room.url}?invite={url.rsplit('/', 1)[1]}")
+    back = await again.hello(name="张三", resume=room.w.resume)
+    assert not back.resumed and back.place is None
+
+
 async def test_deactivating_an_account_sends_its_connection_away(room: Room):
     admin = await make_user(room.client, "root", "admin")
     async with unit(room.client.app, admin) as ctx:

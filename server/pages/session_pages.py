@@ -132,8 +132,16 @@ async def _recording_config(
 
 
 async def _app_page(
-    request: web.Request, session: MediationSession, *, ws_url: str, is_party: bool
+    request: web.Request,
+    session: MediationSession,
+    *,
+    ws_url: str,
+    is_party: bool,
+    resume_key: str,
 ) -> web.Response:
+    """The session app. ``resume_key`` names the link's identity (a party's invite, a staff
+    account) under which the browser keeps its resume token (``web/static/js/rejoin.js``), so
+    only the same link in the same browser gets a closed tab's place back."""
     host = await request[CTX].db.get(User, session.host_id) if session.host_id else None
     ctx: dict[str, Any] = {
         "session": session,
@@ -144,6 +152,7 @@ async def _app_page(
             "ws": ws_url,
             "session": session.id,
             "party": is_party,
+            "resume_key": resume_key,
             "strings": client_strings(request),
             "recording": await _recording_config(request, session, is_party=is_party),
         },
@@ -213,10 +222,17 @@ async def end_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def staff_join(request: web.Request) -> web.Response:
+    user = require_user(request)
     session = await session_of(request)
     if session.status not in LIVE_STATUSES:
         raise AppError("this session has ended", code="session_ended")
-    return await _app_page(request, session, ws_url=f"/ws/sessions/{session.id}", is_party=False)
+    return await _app_page(
+        request,
+        session,
+        ws_url=f"/ws/sessions/{session.id}",
+        is_party=False,
+        resume_key=f"{session.id}.user.{user.id}",
+    )
 
 
 async def party_join(request: web.Request) -> web.Response:
@@ -238,4 +254,5 @@ async def party_join(request: web.Request) -> web.Response:
         invite.session,
         ws_url=f"/ws/sessions/{invite.session_id}?invite={token}",
         is_party=True,
+        resume_key=f"{invite.session_id}.invite.{invite.id}",
     )

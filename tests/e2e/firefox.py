@@ -217,6 +217,10 @@ class Tab:
             },
         )
 
+    async def close(self) -> None:
+        """Close the tab (as a person closes it: not a reload)."""
+        await self.browser.command("browsingContext.close", {"context": self.context})
+
     async def screenshot(self, path: str) -> None:
         shot = await self.browser.command(
             "browsingContext.captureScreenshot", {"context": self.context}

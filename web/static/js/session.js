@@ -7,6 +7,7 @@ import { MediaLink, quality } from "./media.js";
 import { SelfTest } from "./selftest.js";
 import { renderHostPanel, roomLabel } from "./host.js";
 import { RecordingControl } from "./recording.js";
+import { ResumeStore } from "./rejoin.js";
 
 const config = JSON.parse(document.getElementById("session-config").textContent);
 const t = config.strings;
@@ -79,7 +80,7 @@ function join() {
     app.media.setTrack("camera", stream.getVideoTracks()[0] || null);
     $("self-video").srcObject = new MediaStream(stream.getVideoTracks());
   }
-  app.signal = new Signal(config.ws);
+  app.signal = new Signal(config.ws, app.resumeStore);
   app.signal.addEventListener("status", (ev) => setStatus(ev.detail));
   app.signal.addEventListener("message", (ev) => onMessage(ev.detail));
   app.signal.addEventListener("final", (ev) => finish(ev.detail));
@@ -293,6 +294,14 @@ async function updateQuality() {
 // --- start ------------------------------------------------------------------------------
 
 app.recording = new RecordingControl(config.recording, t, toast);
+// This link's place, kept by a tab closed (or reloaded) a moment ago: the page says joining
+// now returns to it, and a party's name is filled in as they typed it.
+app.resumeStore = new ResumeStore(config.resume_key);
+const kept = app.resumeStore.load();
+if (kept) {
+  $("rejoin-note").hidden = false;
+  if (config.party && kept.name) $("party-name").value = kept.name;
+}
 app.test = new SelfTest({
   video: $("preview"),
   meter: $("mic-level"),

@@ -1,17 +1,21 @@
 // The signaling socket: protocol v1 (signaling/PROTOCOL.md), heartbeats, automatic reconnect
-// with the resume token. Events: "status" (connecting | connected | reconnecting | closed),
-// "message" (every server message, parsed), "final" (the server said bye for good).
+// with the resume token, kept in the browser's ResumeStore (rejoin.js) when one is given, so a
+// new page of the same link resumes too. Events: "status" (connecting | connected |
+// reconnecting | closed), "message" (every server message, parsed), "final" (the server said
+// bye for good).
 
 const FINAL = new Set(["denied", "removed", "ended", "replaced", "left", "flood", "revoked",
                        "cancelled", "moved", "deactivated"]);
 
 export class Signal extends EventTarget {
-  constructor(url) {
+  constructor(url, store = null) {
     super();
+    this.store = store;
     this.url = new URL(url, location.href);
     this.url.protocol = this.url.protocol === "https:" ? "wss:" : "ws:";
     this.ws = null;
     this.resume = null;
+    this.welcomed = false;
     this.name = null;
     this.nextId = 1;
     this.heartbeat = 10;
@@ -23,12 +27,14 @@ export class Signal extends EventTarget {
 
   start(name) {
     this.name = name || null;
+    const kept = this.store && this.store.load();
+    if (kept) this.resume = kept.token;  // this link's place, left by a closed tab or a reload
     this.open();
     this.timer = setInterval(() => this.beat(), 1000);
   }
 
   open() {
-    this.emit("status", this.resume ? "reconnecting" : "connecting");
+    this.emit("status", this.welcomed ? "reconnecting" : "connecting");
     const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.onopen = () => {
@@ -45,12 +51,16 @@ export class Signal extends EventTarget {
       if (msg.type === "ping") { this.send({ type: "pong" }); return; }
       if (msg.type === "welcome") {
         this.resume = msg.resume;
+        this.welcomed = true;
+        if (this.store) this.store.save(msg.resume, this.name, msg.resume_seconds);
         this.heartbeat = msg.heartbeat_seconds || 10;
         this.attempt = 0;
         this.emit("status", "connected");
       }
       if (msg.type === "bye" && FINAL.has(msg.reason)) {
         this.final = true;
+        // The place is gone (or, "replaced", now another page's): nothing left to resume here.
+        if (this.store && msg.reason !== "replaced") this.store.clear();
         this.emit("final", msg.reason);
       }
       this.emit("message", msg);
@@ -71,6 +81,7 @@ export class Signal extends EventTarget {
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
     const silent = Date.now() - this.lastHeard;
     if (silent > 3 * this.heartbeat * 1000) { ws.close(); return; }  // dead: reconnect
+    if (this.store) this.store.touch();  // connected: the place is kept from now on
     if (silent > this.heartbeat * 1000) this.send({ type: "ping" });
   }
 
