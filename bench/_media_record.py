@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +56,14 @@ class _Tap:
         typed: Kind = "video" if kind == "video" else "audio"
         source, clock_rate = _SOURCES[label], 90000 if typed == "video" else 48000
         event = TrackStarted(session_id, "main", who, source, typed, codec, clock_rate)
-        self.started[(peer_id, track_id)] = TrackEnded(session_id, "main", who, source)
+        self.started[(peer_id, track_id)] = TrackEnded(session_id, "main", who, source, "left")
         return self.recorder.on_track_start(event)
 
-    def on_track_end(self, peer_id: str, track_id: str) -> None:
+    def on_track_end(self, peer_id: str, track_id: str, reason: str) -> None:
         ended = self.started.pop((peer_id, track_id), None)
         if ended is not None:
-            self.recorder.on_track_end(ended)
+            why = "moved" if reason == "moved" else "left"
+            self.recorder.on_track_end(replace(ended, reason=why))
 
 
 def count_file_frames(root: Path) -> dict[str, int]:

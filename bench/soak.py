@@ -121,7 +121,7 @@ async def soak(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
                     party_id, name = room["parties"][k % 2]
                     invite = await api(http, "POST", f"{base}/api/v1/sessions/{sid}/invites",
                                        token, json={"party_id": party_id})  # fmt: skip
-                    secret = invite["url"].rstrip("/").rsplit("/", 1)[1]
+                    secret = invite["token"]
                     party = RoomPeer(f"r{n}-p{k}", f"{ws_base}/{sid}?invite={secret}", name,
                                      False, clip_args, clip)  # fmt: skip
                     await party.start(http)

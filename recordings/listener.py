@@ -2,7 +2,7 @@
 matched by shape: recordings never import signaling; ``recordings.ports`` says what is read).
 
 - a track starting in a room goes to the recorder, which gives the sink for its packets; a
-  track ending closes its segment;
+  track ending closes its segment (as a room move when its participant moved);
 - whenever someone arrives somewhere, the rooms are shown which places are recorded (the
   main room when recording is on, caucus rooms only if the policy records them, the lobby
   never), so even someone who publishes nothing sees the indicator;

@@ -46,7 +46,9 @@ class StartedTrack(Protocol):
 
 
 class EndedTrack(Protocol):
-    """The track with these fields is no longer forwarded in its room."""
+    """The track with these fields is no longer forwarded in its room; ``reason`` is
+    ``"moved"`` when its participant was put in another room (a caucus room, back to the
+    main room, the lobby), else why the track went (``"left"``, ``"stopped"``)."""
 
     @property
     def session_id(self) -> int: ...
@@ -54,6 +56,8 @@ class EndedTrack(Protocol):
     def participant(self) -> Person: ...
     @property
     def source(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
 
 
 class SessionEvent(Protocol):

@@ -19,8 +19,9 @@ first drains that track's packets, so what was forwarded before an ``end`` lands
 the segment it ends. A track that starts recording again gets a new deque.
 
 Segments: one file per participant per track; a new segment when the track restarts
-(reconnect), moves room (``on_track_start`` again with another room) or changes resolution
-(a VP8 keyframe with other dimensions). Video segments start at a keyframe: frames before the
+(reconnect), moves room (its end says ``moved``, or ``on_track_start`` again with another
+room: the segment's end reason is ``room_move`` either way) or changes resolution (a VP8
+keyframe with other dimensions). Video segments start at a keyframe: frames before the
 first one cannot be decoded by anyone and are counted, not written.
 """
 
@@ -139,7 +140,10 @@ class Recorder:
         track = self.tracks.pop(key, None)
         if track is not None:
             track.sink.packets = None
-            self._command("end", key, "track_end")
+            # A segment closed because its participant changed rooms says so: the record
+            # must not read as if they had turned their camera off.
+            reason = "room_move" if event.reason == "moved" else "track_end"
+            self._command("end", key, reason)
 
     def _begin(self, track: Track) -> None:
         """(Re)start ``track``: a fresh deque for its packets if it is recorded."""

@@ -24,6 +24,8 @@ from signaling.rooms import Role
 
 Source = Literal["camera", "microphone", "screen"]
 Kind = Literal["audio", "video"]
+# Why a track is no longer forwarded in its room (``TrackEnded.reason``).
+EndReason = Literal["moved", "left", "stopped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +60,17 @@ class TrackStarted:
 @dataclass(frozen=True, slots=True)
 class TrackEnded:
     """The track named by the same fields in a ``TrackStarted`` is no longer forwarded in
-    ``room``: its participant moved, left, dropped, or stopped sharing."""
+    ``room``. ``reason`` says why: ``"moved"``, its participant was put in another room (a
+    caucus room, back to the main room, or the lobby; their track starts again there unless
+    it was the lobby); ``"left"``, the participant is gone (left, dropped, removed, replaced
+    by their own new connection, the session ended); ``"stopped"``, the track itself stopped
+    (a screen share ended)."""
 
     session_id: int
     room: str
     participant: Participant
     source: Source
+    reason: EndReason
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,10 @@ where track events are called from.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from signaling.events import (
+    EndReason,
     Kind,
     MediaPacket,
     PacketSink,
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 # The SFU's track labels are the names of its m-lines; listeners hear what the track is.
 _SOURCES: dict[str, Source] = {"camera": "camera", "audio": "microphone", "screen": "screen"}
 _CLOCK_RATES: dict[Kind, int] = {"video": 90000, "audio": 48000}
+# The SFU's words for why a track left its room (``MediaTap.on_track_end``), typed.
+_END_REASONS: dict[str, EndReason] = {"moved": "moved", "left": "left", "stopped": "stopped"}
 
 
 class Listeners:
@@ -39,9 +43,9 @@ class Listeners:
         self._listeners: list[RoomListener] = []
         self._peers: dict[str, tuple[int, Participant]] = {}  # SFU peer id -> session, who
         self._rooms: dict[str, tuple[int, str]] = {}  # SFU room id -> session, room
-        # Every track started and not yet ended, by the SFU's ids: what its end will say
-        # (its peer may be gone from ``_peers`` by then).
-        self._tracks: dict[tuple[str, str], TrackEnded] = {}
+        # Every track started and not yet ended, by the SFU's ids: its end event, all but
+        # the reason the SFU gives then (its peer may be gone from ``_peers`` by then).
+        self._tracks: dict[tuple[str, str], partial[TrackEnded]] = {}
 
     def add(self, listener: RoomListener) -> None:
         self._listeners.append(listener)
@@ -80,7 +84,7 @@ class Listeners:
         started = TrackStarted(
             session_id, where[1], who, source, typed_kind, codec, _CLOCK_RATES[typed_kind]
         )
-        self._tracks[(peer_id, track_id)] = TrackEnded(session_id, where[1], who, source)
+        self._tracks[(peer_id, track_id)] = partial(TrackEnded, session_id, where[1], who, source)
         sinks: list[PacketSink] = []
         for listener in self._listeners:
             try:
@@ -94,10 +98,12 @@ class Listeners:
             return sinks[0] if sinks else None
         return _fan_out(tuple(sinks))
 
-    def on_track_end(self, peer_id: str, track_id: str) -> None:
-        ended = self._tracks.pop((peer_id, track_id), None)
-        if ended is None:
+    def on_track_end(self, peer_id: str, track_id: str, reason: str) -> None:
+        track = self._tracks.pop((peer_id, track_id), None)
+        if track is None:
             return
+        # A reason the SFU may learn later is, to a listener, the track having stopped.
+        ended = track(_END_REASONS.get(reason, "stopped"))
         for listener in list(self._listeners):
             try:
                 listener.on_track_ended(ended)

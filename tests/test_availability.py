@@ -4,6 +4,7 @@ minus what is booked, with the hosts who could take each slot."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -22,12 +23,21 @@ async def _slots(world: World, who: str, **params) -> dict:
     return await resp.json()
 
 
+def _starts(day: dict[str, Any]) -> list[str]:
+    """The day's slot start times. ``local_start``/``local_end`` mean what they mean on a
+    booking: the full court-local "YYYY-MM-DD HH:MM", whatever the day."""
+    assert day["slots"], day
+    for slot in day["slots"]:
+        assert slot["local_start"][:11] == slot["local_end"][:11] == day["date"] + " ", slot
+    return [slot["local_start"][11:] for slot in day["slots"]]
+
+
 async def test_a_free_day_offers_every_slot_of_both_blocks(world: World):
     body = await _slots(world, "staff_shaping")
     assert body["timezone"] == "Asia/Shanghai"
     (day,) = body["days"]
     assert day["working"] is True
-    starts = [s["local_start"] for s in day["slots"]]
+    starts = _starts(day)
     # 08:30–12:00 and 14:30–17:30, a 60-minute session every 30 minutes, never across noon.
     assert starts == [
         "08:30",
@@ -53,12 +63,12 @@ async def test_booked_time_leaves_the_grid(world: World):
     )
     assert resp.status == 201, await resp.text()
     own = await _slots(world, "staff_shaping")
-    starts = [s["local_start"] for s in own["days"][0]["slots"]]
+    starts = _starts(own["days"][0])
     # The office's one terminal is busy 09:00–10:00.
     assert "08:30" not in starts and "09:00" not in starts and "09:30" not in starts
     assert "10:00" in starts
     other = await _slots(world, "staff_qiaotou", office="qiaotou")
-    nine = next(s for s in other["days"][0]["slots"] if s["local_start"] == "09:00")
+    nine = next(s for s in other["days"][0]["slots"] if s["local_start"] == "2026-09-21 09:00")
     assert [h["name"] for h in nine["hosts"]] == ["med_li"]  # med_wang is taken
 
 
@@ -67,7 +77,7 @@ async def test_a_chosen_mediator_only(world: World):
         "staff_qiaotou", "qiaotou", local(MONDAY, 14, 30), 60, host_id=world.users["med_li"].id
     )
     body = await _slots(world, "staff_shaping", host_id=str(world.users["med_li"].id))
-    starts = [s["local_start"] for s in body["days"][0]["slots"]]
+    starts = _starts(body["days"][0])
     assert "14:30" not in starts and "15:00" not in starts and "15:30" in starts
     assert all([h["name"] for h in s["hosts"]] == ["med_li"] for s in body["days"][0]["slots"])
 
@@ -87,7 +97,7 @@ async def test_holidays_and_swapped_working_weekends(world: World):
 
 async def test_past_slots_are_not_offered(world: World):
     body = await _slots(world, "staff_shaping", start="2026-09-14")
-    starts = [s["local_start"] for s in body["days"][0]["slots"]]
+    starts = _starts(body["days"][0])
     assert starts[0] == "09:30"  # the clock says 09:00 on that day
 
 

@@ -113,7 +113,7 @@ async def test_cancel_releases_everything_and_kills_the_links(world: World):
     assert body["status"] == "cancelled" and body["cancel_reason"] == "双方已自行和解"
     assert body["sequence"] == 1
     assert len(body["invites"]) == 2
-    assert all(i["revoked"] and i["url"] is None for i in body["invites"])
+    assert all(i["revoked"] and i["url"] is None and i["token"] is None for i in body["invites"])
     async with world.client.app[SESSIONMAKER]() as db:
         session = await db.get(MediationSession, booking["session_id"])
         assert session is not None and session.status == "cancelled"

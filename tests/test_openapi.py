@@ -81,7 +81,28 @@ def test_booking_invites_are_documented_as_the_booking_sends_them(app):
     schemas = doc["components"]["schemas"]
     booking = next(k for k in schemas if k.startswith("BookingOut"))
     ref = schemas[booking]["properties"]["invites"]["items"]["$ref"].rsplit("/", 1)[1]
-    assert set(schemas[ref]["properties"]) == {"party_id", "party_name", "url", "revoked"}
+    assert set(schemas[ref]["properties"]) == {
+        "party_id",
+        "party_name",
+        "url",
+        "token",
+        "revoked",
+    }
+
+
+def test_local_start_means_one_thing_in_every_schema(app):
+    from server.api.openapi import build_document
+
+    schemas = build_document(app)["components"]["schemas"]
+    fields = [
+        (name, field, props[field])
+        for name, schema in schemas.items()
+        for props in [schema.get("properties", {})]
+        for field in ("local_start", "local_end")
+        if field in props
+    ]
+    assert {name.split("-")[0] for name, _, _ in fields} >= {"BookingOut", "SlotOut"}, fields
+    assert all("YYYY-MM-DD HH:MM" in prop["description"] for _, _, prop in fields), fields
 
 
 def test_path_ids_are_documented_as_ids(app):

@@ -145,11 +145,19 @@ async def test_invite_matrix(client, who, open_, list_, urls, create, revoke):
         )
         shown = [r["url"] for r in rows]
         assert all(shown) if urls else shown == [None, None, None], (who, shown)
+        # The bare token (what the signing API takes) beside each URL, under the same rule.
+        tokens = [r["token"] for r in rows]
+        assert all(tokens) if urls else tokens == [None, None, None], (who, tokens)
+        assert all(r["url"].endswith("/join/" + r["token"]) for r in rows if r["url"])
     resp = await client.post(f"/api/v1/sessions/{w.session_id}/invites",
                              json={"party_id": w.respondent_id}, headers=auth)  # fmt: skip
     assert resp.status == create, (who, await resp.text())
     if create == 201:
-        assert (await resp.json())["url"].startswith("http://127.0.0.1:8080/join/")
+        made = await resp.json()
+        assert made["url"] == "http://127.0.0.1:8080/join/" + made["token"]
+        # The token is the one the party's own routes take (here: their agreement, none yet).
+        resp = await client.get(f"/api/v1/invites/{made['token']}/agreement")
+        assert resp.status == 404, (who, await resp.text())
     resp = await client.delete(f"/api/v1/sessions/{w.session_id}/invites/{spare.id}",
                                headers=auth)  # fmt: skip
     assert resp.status == revoke, (who, await resp.text())
@@ -190,7 +198,8 @@ async def test_the_finding_an_unassigned_mediator_cannot_get_a_link_to_sign_with
                              json={"party_id": w.applicant_id}, headers=auth)  # fmt: skip
     assert resp.status == 403, await resp.text()
     resp = await client.get(f"/api/v1/sessions/{w.session_id}/invites", headers=auth)
-    assert [r["url"] for r in await resp.json()] == [None, None]
+    rows = await resp.json()
+    assert [(r["url"], r["token"]) for r in rows] == [(None, None), (None, None)]
 
 
 # (who signs through the applicant's own link with their court login on the request)

@@ -29,7 +29,7 @@ from signaling.events import (
 )
 from signaling.hub import Hub
 from signaling.sfu import Sfu
-from tests.helpers import make_user
+from tests.helpers import api_token, login, make_user
 from tests.hub_peers import HubPeer
 from tests.recording_db import case_with_session
 from tests.sfu_peers import clip_tracks, wait_for
@@ -136,7 +136,9 @@ async def test_a_listener_hears_tracks_places_and_the_end_in_typed_fields(sfu: S
 
         await host.send("move", pid=party.pid, room="caucus-1")
         assert watcher.events[-1] == PlaceChanged(7, them, "main", "caucus-1")
-        assert TrackEnded(7, "main", them, "camera") in watcher.events
+        # The track ended in the main room because its participant moved, not stopped.
+        assert TrackEnded(7, "main", them, "camera", "moved") in watcher.events
+        assert TrackEnded(7, "main", them, "microphone", "moved") in watcher.events
         assert await indicator(party) == [False, True, False]  # caucus rooms are not recorded
         assert await indicator(host) == [True]
 
@@ -170,7 +172,7 @@ async def test_a_listener_hears_tracks_places_and_the_end_in_typed_fields(sfu: S
         assert PlaceChanged(7, them, "caucus-1", None) in after
         for who, room in ((me, "main"), (them, "caucus-1")):
             for source in ("camera", "microphone"):
-                assert TrackEnded(7, room, who, source) in after  # type: ignore[arg-type]
+                assert TrackEnded(7, room, who, source, "left") in after  # type: ignore[arg-type]
 
         def both_closed_as_ended() -> bool:
             return host.socket.closed == party.socket.closed == 4005
@@ -231,6 +233,73 @@ async def test_the_app_records_through_the_interface_and_ends_from_the_room(clie
                 break
             await asyncio.sleep(0.1)
         assert await sealed()
+    finally:
+        for peer in (host, party):
+            await peer.close()
+
+
+async def test_a_segment_closed_by_a_move_says_the_participant_moved(client) -> None:
+    """Moving a party into a caucus room closes their main-room segments as ``room_move``
+    (not as if their camera had stopped) and opens new ones in the caucus room; the API
+    and the recording page say so."""
+    app = client.app
+    med = await make_user(client, "med", "mediator", display_name="王调解员")
+    _case_id, sid = await case_with_session(client, mediator_id=med.id, status="open")
+    hub = app[HUB]
+    host = HubPeer(hub, sid, name="王调解员", role="host", user_id=med.id, tracks=clip_tracks())
+    party = HubPeer(hub, sid, name="张三", role="party", party_id=5, tracks=clip_tracks())
+
+    async def segments() -> list[tuple[str, str, str, str, str]]:
+        async with app[SESSIONMAKER]() as db:
+            rec = await db.scalar(select(Recording).where(Recording.session_id == sid))
+            if rec is None:
+                return []
+            return sorted(
+                (s.identity, s.room, s.label, s.status, s.end_reason) for s in rec.segments
+            )
+
+    async def until(wanted: list[tuple[str, str, str, str, str]]) -> None:
+        for _ in range(150):  # rows follow the files; files begin at a keyframe
+            if await segments() == wanted:
+                return
+            await asyncio.sleep(0.1)
+        assert await segments() == wanted
+
+    host_rows = [
+        (f"user:{med.id}", "main", label, "recording", "") for label in ("audio", "camera")
+    ]
+    try:
+        await host.join()
+        await party.join()
+        await host.send("admit", pid=party.pid)
+        await until(
+            sorted(
+                host_rows + [("party:5", "main", lb, "recording", "") for lb in ("audio", "camera")]
+            )
+        )
+
+        await host.send("move", pid=party.pid, room="caucus-1")
+        await until(
+            sorted(
+                host_rows
+                + [("party:5", "main", lb, "complete", "room_move") for lb in ("audio", "camera")]
+                + [("party:5", "caucus-1", lb, "recording", "") for lb in ("audio", "camera")]
+            )
+        )
+
+        auth = {"Authorization": f"Bearer {await api_token(client, 'med')}"}
+        resp = await client.get(f"/api/v1/sessions/{sid}/recording", headers=auth)
+        assert resp.status == 200, await resp.text()
+        reasons = {
+            (s["room"], s["label"]): s["end_reason"] for s in (await resp.json())["segments"]
+        }
+        assert reasons[("main", "camera")] == reasons[("main", "audio")] == "room_move"
+        await login(client, "med")
+        for lang, words in (("zh_CN", "移至其他房间"), ("en", "moved to another room")):
+            resp = await client.get(f"/recordings/sessions/{sid}", params={"lang": lang})
+            html = await resp.text()
+            assert resp.status == 200, html
+            assert html.count(words) == 2, (lang, html)  # the party's two main-room files
     finally:
         for peer in (host, party):
             await peer.close()

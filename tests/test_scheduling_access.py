@@ -67,6 +67,11 @@ async def test_who_may_see_and_change_a_booking(world: World):
             # Only those who book, the clerks and the session's host hold the parties' links.
             holders = ("staff_shaping", "clerk_sun", "admin", "med_wang")
             assert all(links) if who in holders else not any(links), (who, links)
+            tokens = [i["token"] for i in (await resp.json())["invites"]]
+            assert all(tokens) if who in holders else not any(tokens), (who, tokens)
+            assert [t and f"/join/{t}" for t in tokens] == [
+                u and u[u.index("/join/") :] for u in links
+            ]
     move = {"starts_at": local(MONDAY, 15, 0), "duration_minutes": 60, "reason": "r"}
     for who, status in {"staff_qiaotou": 404, "med_li": 403, "judge_zhao": 403}.items():
         resp = await world.api(who, "POST", path + "/move", json=move)

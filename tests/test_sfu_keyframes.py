@@ -241,7 +241,7 @@ class _QuietTap:
     def drop(self, packet: Any) -> None:
         pass
 
-    def on_track_end(self, peer_id: str, track_id: str) -> None:
+    def on_track_end(self, peer_id: str, track_id: str, reason: str) -> None:
         pass
 
 

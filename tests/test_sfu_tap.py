@@ -21,8 +21,8 @@ class RecordingTap:
         self.events.append(("start", peer_id, room, track_id, kind, label, codec))
         return self.packets.setdefault(track_id, []).append
 
-    def on_track_end(self, peer_id: str, track_id: str) -> None:
-        self.events.append(("end", peer_id, track_id))
+    def on_track_end(self, peer_id: str, track_id: str, reason: str) -> None:
+        self.events.append(("end", peer_id, track_id, reason))
 
 
 async def test_tap_sees_what_is_forwarded_and_track_lifetimes(sfu: Sfu) -> None:
@@ -48,7 +48,8 @@ async def test_tap_sees_what_is_forwarded_and_track_lifetimes(sfu: Sfu) -> None:
 
         await wait_for(recorded_enough)
         await sfu.set_room("alice", "caucus-1")
-        assert ("end", "alice", "alice:camera") in tap.events
+        assert ("end", "alice", "alice:camera", "moved") in tap.events
+        assert ("end", "alice", "alice:audio", "moved") in tap.events
         assert tap.events[-1][0] == "start" and tap.events[-1][2] == "caucus-1"
 
         assembler = FrameAssembler("VP8")

@@ -48,6 +48,7 @@ from server.scheduling.schemas import (
     SlotOut,
     WaitingOut,
     WaitingQuery,
+    local_minute,
 )
 from server.web.auth import require_user
 from server.web.http import json_ok, read_json
@@ -88,8 +89,8 @@ async def availability(request: web.Request) -> web.Response:
                     SlotOut(
                         starts_at=s.starts_at,
                         ends_at=s.ends_at,
-                        local_start=s.starts_at.astimezone(tz).strftime("%H:%M"),
-                        local_end=s.ends_at.astimezone(tz).strftime("%H:%M"),
+                        local_start=local_minute(s.starts_at, tz),
+                        local_end=local_minute(s.ends_at, tz),
                         hosts=[host_out(h) for h in s.hosts],
                     )
                     for s in d.slots

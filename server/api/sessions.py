@@ -22,6 +22,7 @@ from server.sessions import (
     create_session,
     end_session,
     invite_of,
+    invite_token,
     invite_url,
     list_invites,
     list_sessions,
@@ -75,6 +76,10 @@ class InviteOut(BaseModel):
     url: str | None = Field(
         description="the party's link; null unless the caller may hand out the links"
     )
+    token: str | None = Field(
+        description="the link's token alone (what /api/v1/invites/{token}/... takes); null "
+        "exactly when url is"
+    )
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
@@ -106,12 +111,14 @@ async def session_of(request: web.Request) -> MediationSession:
 
 def invite_out(request: web.Request, inv: Invite) -> dict[str, object]:
     shown = can_manage_invites(require_user(request), inv.session)
+    settings = request.app[SETTINGS]
     return InviteOut(
         id=inv.id,
         session_id=inv.session_id,
         party_id=inv.party_id,
         party_name=inv.party.name,
-        url=invite_url(request.app[SETTINGS], inv) if shown else None,
+        url=invite_url(settings, inv) if shown else None,
+        token=invite_token(settings, inv) if shown else None,
         created_at=inv.created_at,
         expires_at=inv.expires_at,
         revoked_at=inv.revoked_at,

@@ -80,16 +80,18 @@ class MediaTap(Protocol):
     it returns where that track's packets go from now on (a ``PacketSink``, called once per
     forwarded ``MediaPacket`` in arrival order, not reassembled frames), or None.
     ``on_track_end`` is called when the track leaves the room, stops, or its peer goes away;
-    its sink gets nothing after that. The track ids are ``"<peer_id>:<label>"`` with label
-    "camera", "screen" or "audio"; codec "VP8" or "opus" (RTP clock 90 kHz for VP8, 48 kHz
-    for Opus).
+    its sink gets nothing after that. Its ``reason`` says which: ``"moved"`` (the peer was
+    put in another room, or the lobby), ``"left"`` (the peer was removed: left, dropped,
+    replaced, the session ended) or ``"stopped"`` (the track stopped, e.g. a screen share).
+    The track ids are ``"<peer_id>:<label>"`` with label "camera", "screen" or "audio";
+    codec "VP8" or "opus" (RTP clock 90 kHz for VP8, 48 kHz for Opus).
     """
 
     def on_track_start(
         self, peer_id: str, room: str, track_id: str, kind: str, label: str, codec: str
     ) -> PacketSink | None: ...
 
-    def on_track_end(self, peer_id: str, track_id: str) -> None: ...
+    def on_track_end(self, peer_id: str, track_id: str, reason: str) -> None: ...
 
 
 @dataclass(slots=True)

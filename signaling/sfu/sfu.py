@@ -132,7 +132,7 @@ class Sfu:
         old = peer.room
         if old == room:
             return
-        self._end_taps(peer)
+        self._end_taps(peer, "moved")
         peer.room = room
         self._start_taps(peer)
         affected = [p for p in self._peers.values() if p.room in (old, room) and p.room]
@@ -149,7 +149,7 @@ class Sfu:
         if peer is None:
             return
         peer.closed = True
-        self._end_taps(peer)
+        self._end_taps(peer, "left")
         for track in peer.inbound.values():
             track.close()
         for slot in peer.slots:
@@ -378,9 +378,9 @@ class Sfu:
                 if track.live:
                     start_taps(self._taps, peer.room, track)
 
-    def _end_taps(self, peer: Peer) -> None:
+    def _end_taps(self, peer: Peer, reason: str) -> None:
         for track in peer.inbound.values():
-            end_taps(track)
+            end_taps(track, reason)
 
     async def _tick(self) -> None:
         count = 0
@@ -405,7 +405,7 @@ class Sfu:
 
     def _screen_stopped(self, peer: Peer, track: InboundTrack) -> None:
         track.live = False
-        end_taps(track)
+        end_taps(track, "stopped")
         for p in self._peers.values():
             if p is not peer and p.room == peer.room and p.room:
                 self._prune(p)

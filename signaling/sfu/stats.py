@@ -36,11 +36,12 @@ def stop_tap(tap: MediaTap, track: InboundTrack) -> None:
     track.sinks = tuple(sink for _, sink in track.taps if sink is not None)
 
 
-def end_taps(track: InboundTrack) -> None:
-    """The track left its room (or stopped): stop sending to the taps' sinks, tell them."""
+def end_taps(track: InboundTrack, reason: str) -> None:
+    """The track left its room (or stopped): stop sending to the taps' sinks, tell them why
+    (``MediaTap.on_track_end``)."""
     taps, track.taps, track.sinks = track.taps, (), ()
     for tap, _ in taps:
-        tap.on_track_end(track.peer_id, track.track_id)
+        tap.on_track_end(track.peer_id, track.track_id, reason)
 
 
 def peer_stats(peer: Peer) -> dict[str, Any]:
