@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: run test check install install-test browser pdf-libs cjk-fonts coturn serve demo migrate clean \
-	fuzz soak
+	fuzz soak axe screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,17 @@ coturn:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn) \
 	    || { echo "could not install coturn (need root and Debian's package index)"; exit 1; }; }
 
+# axe-core from the npm registry for the accessibility tests (tests/a11y/package.json and its
+# lock), kept in the test tree and injected by the tests; the product never loads it.
+AXE := tests/a11y/node_modules/axe-core/axe.min.js
+$(AXE): tests/a11y/package.json tests/a11y/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "installing Debian's npm for axe-core"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm) \
+	    || { echo "could not install npm (need root and Debian's package index)"; exit 1; }; }
+	npm ci --prefix tests/a11y --no-audit --no-fund
+	touch $@
+axe: $(AXE)
+
 migrate: install
 	$(BIN)/courtlink migrate
 
@@ -72,8 +83,13 @@ run: install pdf-libs
 	$(BIN)/courtlink agreements prepare-fonts
 	$(BIN)/courtlink serve --host $(HOST) --port $(PORT)
 
-test: install-test browser pdf-libs cjk-fonts coturn
+test: install-test browser pdf-libs cjk-fonts coturn axe
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Every screen at 1366x768 and 375x812 on the demo seed, as PNGs in var/screenshots/
+# (tests/e2e/screenshots.py): staff pages and a resident's path from pre-join to signed.
+screenshots: install-test browser pdf-libs
+	$(BIN)/python -m tests.e2e.screenshots --out var/screenshots
 
 # The long attack runs, outside `make test`. schemathesis against /api/v1/openapi.json as every
 # role and anonymous, on SQLite and PostgreSQL, FUZZ_EXAMPLES inputs per operation and mode
