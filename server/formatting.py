@@ -40,10 +40,12 @@ def mask_phone(value: str | None) -> str:
 
 
 def local_time(
-    value: datetime | None, tz: str = "Asia/Shanghai", fmt: str = "%Y-%m-%d %H:%M"
+    value: datetime | str | None, tz: str = "Asia/Shanghai", fmt: str = "%Y-%m-%d %H:%M"
 ) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):  # an API shape's ISO time (``model_dump(mode="json")``)
+        value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)

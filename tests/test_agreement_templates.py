@@ -75,3 +75,23 @@ async def test_admin_templates_versions_and_choice(client):
     aid = (await resp.json())["id"]
     html = await (await client.get(f"/api/v1/agreements/{aid}/document", headers=med)).text()
     assert "民间借贷调解协议书" in html
+
+
+async def test_the_document_names_the_mediators_own_unit_and_where_the_case_came_from(client):
+    """The mediator (诉调对接中心) is named with her own unit; the street office that
+    registered the case (沙坪街道办事处) is where the case came from, not who mediated it."""
+    w = await build_world(client, office="shaping")
+    med = {"Authorization": f"Bearer {await bearer(client, 'med')}"}
+    resp = await client.post(f"/api/v1/cases/{w.case_id}/agreement",
+                             json={"terms": terms_for(w)}, headers=med)  # fmt: skip
+    assert resp.status == 201, await resp.text()
+    aid = (await resp.json())["id"]
+    html = await (await client.get(f"/api/v1/agreements/{aid}/document", headers=med)).text()
+    assert "经诉调对接中心调解员王调解主持调解" in html
+    assert "案件来源：沙坪街道办事处" in html
+    assert "经沙坪街道办事处调解员" not in html
+    # The judicial ruling says which unit mediated, from the same snapshot.
+    ctx = sample_context()
+    ctx["case"] = {**ctx["case"], "office": "蔡洼街道办事处", "mediator_office": "诉调对接中心"}
+    ruling = templates.compiled(templates.builtin_body("ruling")).render(ctx)
+    assert "经诉调对接中心主持调解" in ruling and "经蔡洼街道办事处主持调解" not in ruling

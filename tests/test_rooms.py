@@ -228,3 +228,27 @@ def test_messages_from_unknown_or_dropped_refused(room):
     assert refuse(room, "p000000000000", msg("leave")) == p.NOT_JOINED
     room.drop(host.pid)
     assert refuse(room, host.pid, msg("end")) == p.NOT_JOINED
+
+
+def test_a_party_can_tell_where_the_mediator_is(room, clock):
+    """What the room's notice (web/static/js/room_status.js) reads from the roster: a host
+    present but not among the people of my room is with someone in another room (not which
+    one); a host among them is with me; no host present is the mediator gone."""
+    host, _, _ = join(room, "user:1", "王调解员", HOST)
+    a, _, _ = join(room, "party:1", "张三", "party")
+    b, _, _ = join(room, "party:2", "李四", "party")
+    room.handle(host.pid, msg("admit", pid=a.pid))
+    room.handle(host.pid, msg("admit", pid=b.pid))
+    room.handle(host.pid, msg("move", pid=a.pid, room="caucus-1"))
+    room.handle(host.pid, msg("move", pid=host.pid, room="caucus-1"))
+
+    def facts(pid):
+        view = room.view(pid)
+        with_me = any(x.role == HOST and x.connected for x in view.people)
+        return with_me, any(h.present for h in view.hosts), view.rooms
+
+    assert facts(a.pid) == (True, True, ["caucus-1"])  # taken aside, with the mediator
+    assert facts(b.pid) == (False, True, ["main"])  # left waiting: the host is elsewhere
+    room.drop(host.pid)
+    assert facts(a.pid) == (False, False, ["caucus-1"])  # the mediator's connection dropped
+    assert facts(b.pid) == (False, False, ["main"])

@@ -36,6 +36,9 @@ def snapshot(
                     code="unknown_party",
                 )
     mediator = case.mediator.display_name if case.mediator else ""
+    # Two different units: the case's office is where the case came from (a street office
+    # registers it), the mediator's own office is who mediated it (诉调对接中心, say).
+    mediator_office = case.mediator.office.name_zh if case.mediator else ""
     return {
         "court": court_name,
         "template": {
@@ -50,6 +53,7 @@ def snapshot(
             "facts": case.facts,
             "office": case.office.name_zh,
             "mediator": mediator,
+            "mediator_office": mediator_office,
         },
         "parties": [
             {
@@ -151,7 +155,9 @@ def context(inp: RenderInput) -> dict[str, Any]:
     )
     ctx: dict[str, Any] = {
         "court": data["court"],
-        "case": data["case"],
+        # A snapshot frozen before the mediator's unit was recorded has none: "" (the
+        # templates then fall back to the case's office, as those versions said).
+        "case": {"mediator_office": "", **data["case"]},
         "parties": parties,
         "applicants": [p for p in parties if p["side"] == "applicant"],
         "respondents": [p for p in parties if p["side"] != "applicant"],
@@ -185,8 +191,9 @@ def sample_context() -> dict[str, Any]:
             "number": "（2026）晋0303民诉前调1号",
             "cause": "民间借贷纠纷",
             "facts": "申请人借给被申请人人民币五万元，被申请人到期未还。",
-            "office": "诉调对接中心",
+            "office": "蔡洼街道办事处",
             "mediator": "王调解",
+            "mediator_office": "诉调对接中心",
         },
         "parties": [
             {

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from markupsafe import Markup
 
 from server import access
 from server.agreements import clerks, confirmation, drafting, verify
@@ -26,7 +27,7 @@ from server.web.auth import csrf_exempt, enter_as_party, require_user
 from server.web.body import body_cap
 from server.web.errors import app_error_response
 from server.web.http import CHUNK, read_body, read_capped, render, see_other
-from server.web.keys import CTX
+from server.web.keys import CTX, USER
 from server.web.params import path_id
 
 STATUS_LABELS = {
@@ -88,11 +89,27 @@ async def party_sign_page(request: web.Request) -> web.Response:
         # A party has no login to be sent to: say plainly that the link does not work.
         return app_error_response(request, exc)
     enter_as_party(request, invite.party)
-    agreement = await drafting.agreement_of_case(db, invite.session.case_id)
+    case = invite.session.case
+    agreement = await drafting.agreement_of_case(db, case.id)
     out = await agreement_out(db, agreement) if agreement else None
     signed = out is not None and invite.party_id not in out["unsigned_party_ids"]
-    page = {"agreement": out, "party": invite.party, "token": token, "signed": signed,
-           "status_labels": STATUS_LABELS}  # fmt: skip
+    page = {
+        "agreement": out,
+        "party": invite.party,
+        "case": case,
+        "token": token,
+        "signed": signed,
+        # The other parties still to sign, for the "what happens next" steps.
+        "others_unsigned": [i for i in out["unsigned_party_ids"] if i != invite.party_id]
+        if out
+        else [],
+        # The whole text in the page's own flow (no inner scroll box): the same document
+        # the iframe views show, set in a shadow root so its styles stay its own.
+        "document_html": Markup(await drafting.document_html(ctx, agreement)) if agreement else "",
+        "status_labels": STATUS_LABELS,
+        # By the party's link with no court login: the party chrome, no staff menu.
+        "party_layout": request.get(USER) is None,
+    }
     return render(request, "agreement_sign.html", page)
 
 

@@ -37,7 +37,7 @@ from server.sessions import (
 from server.web.auth import require_user
 from server.web.errors import status_of
 from server.web.http import read_form, render, see_other
-from server.web.keys import CATALOGS, CTX, LANG
+from server.web.keys import CATALOGS, CTX, LANG, USER
 from server.web.params import path_id
 from signaling.hub import HUB
 
@@ -103,6 +103,12 @@ def client_strings(request: web.Request) -> dict[str, str]:
         "quality_poor": _("Connection poor"),
         "quality_bad": _("Connection bad"),
         "confirm_end": _("End the session for everyone?"),
+        # ROOM-LAYOUT: the in-page confirmations and the lobby arrival toast.
+        "end_session": _("End session"),
+        "confirm_deny": _("Deny {name}? They will not be admitted to this session."),
+        "confirm_remove": _("Remove {name} from the session?"),
+        "lobby_arrived": _("{name} is waiting in the lobby."),
+        "show_panel": _("Show"),
         "error": _("Error"),
         "rec_start": _("Start recording"),
         "rec_stop": _("Stop recording"),
@@ -114,6 +120,44 @@ def client_strings(request: web.Request) -> dict[str, str]:
         ),
         "rec_disk_full": _("the disk for recordings is full"),
         "rec_write_error": _("the recording could not be written"),
+        # The room explains itself (web/static/js/room_status.js): where you are, what
+        # happens next, the time waited.
+        "lobby_next": _(
+            "When the mediator admits you, you will see and hear the others here. You do not"
+            " need to do anything until then."
+        ),
+        "st_main": _("You are in the main room: everyone here can see and hear you."),
+        "st_caucus": _(
+            "The mediator is speaking with you privately. The other side cannot see or hear"
+            " you. Afterwards the mediator will bring you back to the main room."
+        ),
+        "st_caucus_alone": _(
+            "You are in a private room. The mediator will join you here shortly; the other"
+            " side cannot see or hear you. Please wait."
+        ),
+        "st_waiting": _(
+            "The mediator is speaking privately with the other side. Please wait: the"
+            " mediator will come back to this room, and the session goes on here."
+        ),
+        "st_host_absent": _(
+            "The mediator has stepped away or lost their connection. Please stay here: the"
+            " session goes on when the mediator is back."
+        ),
+        "st_reconnecting": _(
+            "Your connection dropped. Reconnecting on its own; your place is kept for a"
+            " minute. You do not need to do anything."
+        ),
+        "st_in_room": _("In this room: {names}"),
+        "st_you": _(" (you)"),
+        "st_waited": _("Waited so far: {time}"),
+        "st_recorded": _("This room is being recorded, sound and picture."),
+        "st_not_recorded": _("This room is not being recorded."),
+        "dur_seconds": _("{s} s"),
+        "dur_minutes": _("{m} min {s} s"),
+        "ended_next": _(
+            "What happens next: the court will contact you about the outcome. You may close"
+            " this page."
+        ),
     }
 
 
@@ -148,6 +192,8 @@ async def _app_page(
         "case": session.case,
         "host_name": host.display_name if host else "",
         "is_party": is_party,
+        # By a party's link with no court login: the party chrome (base.html), no staff menu.
+        "party_layout": is_party and request.get(USER) is None,
         "config": {
             "ws": ws_url,
             "session": session.id,

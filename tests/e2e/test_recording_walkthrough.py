@@ -106,7 +106,8 @@ async def test_recorded_session_then_the_clerk_plays_downloads_and_verifies(
 
     # The host stops recording from the room: the party's indicator goes off at once; and
     # starts it again: it comes back.
-    await host.click("#recording-button")  # the confirm() is accepted by open_page
+    await host.click("#recording-button")
+    await host.click("#confirm-yes")  # the page asks first (room_layout.js)
     await party.locator("#recording-indicator").wait_for(state="hidden")
     await host.locator("#recording-button[data-active=false]").wait_for()
     assert await host.text_content("#recording-button") == "开始录像"
@@ -117,6 +118,7 @@ async def test_recorded_session_then_the_clerk_plays_downloads_and_verifies(
     await party.wait_for_timeout(2000)  # a little more of the record after the restart
 
     await host.click("#end-button")
+    await host.click("#confirm-yes")
     for page in (host, party):
         await page.wait_for_selector("#screen-ended:not([hidden])")
 
@@ -205,4 +207,5 @@ async def test_a_full_disk_alarms_the_host_in_chinese_and_the_room_goes_on(
     await wait_place(host, "main")
     await banner.wait_for(state="visible")
     await host.click("#end-button")
+    await host.click("#confirm-yes")
     await party.wait_for_selector("#screen-ended:not([hidden])")

@@ -107,6 +107,7 @@ async def test_three_browsers_lobby_room_caucus_reconnect(
 
     # The host ends the session: everyone sees the end.
     await host.click("#end-button")
+    await host.click("#confirm-yes")  # the page asks first (room_layout.js)
     for page in (host, staff, party):
         await page.wait_for_selector("#screen-ended:not([hidden])")
     async with live_server.app[SESSIONMAKER]() as db:

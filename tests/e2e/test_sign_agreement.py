@@ -58,8 +58,8 @@ async def test_party_draws_and_signs(live_server, live_user, new_page):
     token, party_id = await _world(live_server, live_user)
     page = await new_page()
     await page.goto(f"/sign/{token}")
-    frame = page.frame_locator("iframe.agreement-doc")
-    await frame.locator("text=调解协议书").first.wait_for()
+    # The agreement is in the page's own flow (issue 14), not in a frame.
+    await page.locator(".agreement-text h1", has_text="调解协议书").wait_for()
     canvas = page.locator("canvas.signature-pad")
     await canvas.scroll_into_view_if_needed()
     box = await canvas.bounding_box()
@@ -78,7 +78,7 @@ async def test_party_draws_and_signs(live_server, live_user, new_page):
     await page.screenshot(path=str(SCREENSHOT_DIR / "agreement-party-drawn.png"), full_page=True)
     await page.click("form.signature-form button[type=submit]")
     await page.locator("text=您已签署本版本").wait_for()
-    await page.frame_locator("iframe.agreement-doc").locator("text=张三").first.wait_for()
+    await page.locator(".agreement-text").get_by_text("张三").first.wait_for()
     await page.screenshot(path=str(SCREENSHOT_DIR / "agreement-party-signed.png"), full_page=True)
 
     async with live_server.app[SESSIONMAKER]() as db:

@@ -1,6 +1,7 @@
 // The host's controls: who is where, and admit / deny / remove / move to a private (caucus)
 // room / bring back / ask to mute / end. Rendered from each "state" message; every button
-// sends one protocol message (the server decides, and answers with the next state).
+// sends one protocol message (the server decides, and answers with the next state). What
+// cannot be undone (deny, remove) stands apart at the row's far end and asks first.
 
 const CAUCUS_CHOICES = ["caucus-1", "caucus-2", "caucus-3"];
 
@@ -10,10 +11,12 @@ export function roomLabel(place, t) {
   return t.caucus_room.replace("{x}", place.replace("caucus-", ""));
 }
 
+const ASK_FIRST = { deny: ["confirm_deny", "deny"], remove: ["confirm_remove", "remove"] };
+
 function button(label, action, pid, extra = {}) {
   const b = document.createElement("button");
   b.type = "button";
-  b.className = "secondary small";
+  b.className = action in ASK_FIRST ? "secondary danger-outline apart" : "secondary";
   b.textContent = label;
   b.dataset.action = action;
   if (pid) b.dataset.pid = pid;
@@ -21,7 +24,7 @@ function button(label, action, pid, extra = {}) {
   return b;
 }
 
-export function renderHostPanel(panel, state, t, send) {
+export function renderHostPanel(panel, state, t, send, ask) {
   const places = new Map();
   places.set(null, []);
   for (const room of state.rooms) places.set(room, []);
@@ -58,6 +61,7 @@ export function renderHostPanel(panel, state, t, send) {
           const select = document.createElement("select");
           select.dataset.action = "move";
           select.dataset.pid = person.pid;
+          select.setAttribute("aria-label", `${t.to_caucus}: ${person.name}`);  // axe select-name
           select.append(new Option(t.to_caucus, ""));
           for (const r of rooms) if (r !== place && r !== "main") select.append(new Option(roomLabel(r, t), r));
           li.append(select);
@@ -71,11 +75,17 @@ export function renderHostPanel(panel, state, t, send) {
     frag.append(box);
   }
   panel.replaceChildren(frag);
-  panel.onclick = (ev) => {
+  panel.onclick = async (ev) => {
     const b = ev.target.closest("button[data-action]");
     if (!b) return;
     const msg = { type: b.dataset.action, pid: b.dataset.pid };
     if (b.dataset.room) msg.room = b.dataset.room;
+    const confirm = ASK_FIRST[msg.type];
+    if (confirm) {
+      const who = state.people.find((p) => p.pid === msg.pid);
+      const text = t[confirm[0]].replace("{name}", who ? who.name : "");
+      if (!(await ask(text, t[confirm[1]]))) return;
+    }
     send(msg);
   };
   panel.onchange = (ev) => {

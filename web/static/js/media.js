@@ -76,6 +76,27 @@ export class MediaLink {
     this.onRemote(byPid);
   }
 
+  /** The level (0..1) of each remote voice just now, by track id: the receiving side's
+   *  statistics (inbound-rtp audioLevel, measured on what was decoded), else the receivers'
+   *  synchronization sources (the sender's audio level header extension). */
+  async audioLevels() {
+    const out = {};
+    if (!this.pc) return out;
+    const stats = await this.pc.getStats();
+    stats.forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "audio" && s.trackIdentifier) {
+        out[s.trackIdentifier] = s.audioLevel || 0;
+      }
+    });
+    if (Object.keys(out).length) return out;
+    for (const r of this.pc.getReceivers()) {
+      if (!r.track || r.track.kind !== "audio" || !r.getSynchronizationSources) continue;
+      const sources = r.getSynchronizationSources();
+      out[r.track.id] = sources.length ? sources[0].audioLevel || 0 : 0;
+    }
+    return out;
+  }
+
   /** Packet loss over the last interval across everything received and sent, 0..1. */
   async loss() {
     if (!this.pc) return null;

@@ -6,8 +6,10 @@
 const $ = (id) => document.getElementById(id);
 
 export class RecordingControl {
-  // config: {api, active, alarm} from the page; t: the page's strings; toast(text) for errors.
-  constructor(config, t, toast) {
+  // config: {api, active, alarm} from the page; t: the page's strings; toast(text) for errors;
+  // ask(text, yesLabel) -> Promise<bool>, the page's own confirmation (room_layout.js).
+  constructor(config, t, toast, ask) {
+    this.ask = ask;
     this.api = config.api;
     this.active = config.active;  // the session's recording, as the host controls it
     this.alarmText = config.active ? null : config.alarm;
@@ -68,7 +70,7 @@ export class RecordingControl {
   async toggle() {
     if (this.busy) return;
     const want = !this.active;
-    if (!want && !confirm(this.t.rec_confirm_stop)) return;
+    if (!want && !(await this.ask(this.t.rec_confirm_stop, this.t.rec_stop))) return;
     this.busy = true;
     this.render();
     const meta = document.querySelector("meta[name=csrf-token]");

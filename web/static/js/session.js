@@ -8,6 +8,8 @@ import { SelfTest } from "./selftest.js";
 import { renderHostPanel, roomLabel } from "./host.js";
 import { RecordingControl } from "./recording.js";
 import { ResumeStore } from "./rejoin.js";
+import { Grid, PanelToggle, ask, cameraCount, chime, lobbyArrivals, otherCamera } from "./room_layout.js";
+import { RoomStatus } from "./room_status.js";
 
 const config = JSON.parse(document.getElementById("session-config").textContent);
 const t = config.strings;
@@ -24,7 +26,17 @@ function note(...event) {
 }
 
 function show(screen) {
+  const entering = screen === "screen-room" && $("screen-room").hidden;
   for (const id of screens) $(id).hidden = id !== screen;
+  // In the room the connection badge sits in the room's top bar, where it covers nothing.
+  const badge = $("conn-state"), home = screen === "screen-room" ? $("conn-slot") : $("session-app");
+  if (badge.parentElement !== home) home.append(badge);
+  if (entering) {
+    // Into the room: at the top of the page (the pre-join may have been scrolled down), the
+    // grid sized to what the screen has left.
+    window.scrollTo(0, 0);
+    requestAnimationFrame(() => app.grid.layout());
+  }
 }
 
 function setStatus(status) {
@@ -32,6 +44,7 @@ function setStatus(status) {
   const el = $("conn-state");
   el.dataset.state = status;
   el.textContent = { connecting: t.connecting, reconnecting: t.reconnecting, connected: t.connected }[status] || "";
+  if (app.status) app.status.connection(status);
 }
 
 // --- pre-join ---------------------------------------------------------------------------
@@ -131,6 +144,7 @@ function onMessage(msg) {
       break;
     case "recording":
       app.recording.onMessage(msg);
+      app.status.setRecording(msg.active);
       document.dispatchEvent(new CustomEvent("courtlink:recording", { detail: msg }));
       break;
   }
@@ -139,6 +153,7 @@ function onMessage(msg) {
 function finish(reason) {
   show("screen-ended");
   $("ended-text").textContent = t[reason] || t.ended;
+  app.status.finish(reason);
   setStatus("closed");
   if (app.media) app.media.reset();
   if (app.test) app.test.stop();
@@ -150,6 +165,7 @@ function hostNames(state) {
 
 function renderState(state) {
   for (const p of state.people) app.names[p.pid] = p.name;
+  app.status.update(state);  // the notice: where you are and what happens next
   const me = state.you;
   if (me.place === null) {
     show("screen-lobby");
@@ -165,8 +181,24 @@ function renderState(state) {
   panel.hidden = me.role !== "host";
   $("end-button").hidden = me.role !== "host";
   app.recording.setPlace(me.role, me.place);
-  if (me.role === "host") renderHostPanel(panel, state, t, (m) => app.signal.send(m));
+  $("panel-toggle").hidden = me.role !== "host";
+  if (me.role === "host") {
+    renderHostPanel(panel, state, t, (m) => app.signal.send(m), ask);
+    announceArrivals(state);
+  }
   for (const tile of document.querySelectorAll(".tile.remote")) labelTile(tile);
+  requestAnimationFrame(() => app.grid.layout());  // the notice above the grid may have changed
+}
+
+// Someone new in the lobby: a chime, a toast naming them, and the count on the panel's toggle.
+function announceArrivals(state) {
+  const { waiting, fresh } = lobbyArrivals(state, app.lobbySeen);
+  app.panel.count(waiting.length);
+  if (!fresh.length) return;
+  chime();
+  const names = fresh.map((p) => p.name).join("、");
+  const open = app.panel.open ? null : () => app.panel.set(true);
+  toast(t.lobby_arrived.replace("{name}", names), open ? { action: open, label: t.show_panel } : {});
 }
 
 // --- tiles ------------------------------------------------------------------------------
@@ -247,6 +279,28 @@ function setCamera(on) {
   announce();
 }
 
+async function flipCamera() {
+  const stream = app.test.stream;
+  if (!stream) return;
+  const old = stream.getVideoTracks()[0];
+  const enabled = old ? old.enabled : true;
+  $("flip-button").disabled = true;
+  try {
+    const next = await otherCamera(old);
+    next.enabled = enabled;
+    if (old) stream.removeTrack(old);
+    stream.addTrack(next);
+    $("self-video").srcObject = new MediaStream([next]);
+    // The back camera is not mirrored: text held up to it should read the right way round.
+    $("self-video").closest(".tile").dataset.facing = next.getSettings().facingMode || "user";
+    await app.media.setTrack("camera", next);
+  } catch (err) {
+    toast(`${t.error}: ${err.message || err}`);
+  } finally {
+    $("flip-button").disabled = false;
+  }
+}
+
 async function toggleScreen() {
   let next = null;
   if (app.media.local.screen) {
@@ -267,13 +321,13 @@ async function toggleScreen() {
 }
 
 let toastTimer = 0;
-function toast(text, { action } = {}) {
+function toast(text, { action, label = "OK" } = {}) {
   const el = $("toast");
   el.replaceChildren(text);
   if (action) {
     const b = document.createElement("button");
     b.type = "button";
-    b.textContent = "OK";
+    b.textContent = label;
     b.onclick = () => { action(); el.hidden = true; };
     el.append(" ", b);
   }
@@ -293,7 +347,11 @@ async function updateQuality() {
 
 // --- start ------------------------------------------------------------------------------
 
-app.recording = new RecordingControl(config.recording, t, toast);
+app.recording = new RecordingControl(config.recording, t, toast, ask);
+app.grid = new Grid($("tiles"), $("control-bar"));
+app.panel = new PanelToggle($("screen-room"), $("panel-toggle"), $("panel-badge"));
+app.lobbySeen = new Set();
+app.status = new RoomStatus(t, { party: config.party });
 // This link's place, kept by a tab closed (or reloaded) a moment ago: the page says joining
 // now returns to it, and a party's name is filled in as they typed it.
 app.resumeStore = new ResumeStore(config.resume_key);
@@ -326,6 +384,17 @@ $("camera-button").addEventListener("click", () => {
 });
 $("screen-button").addEventListener("click", toggleScreen);
 $("leave-button").addEventListener("click", () => app.signal.send({ type: "leave" }));
-$("end-button").addEventListener("click", () => { if (confirm(t.confirm_end)) app.signal.send({ type: "end" }); });
+$("end-button").addEventListener("click", async () => {
+  if (await ask(t.confirm_end, t.end_session)) app.signal.send({ type: "end" });
+});
+$("flip-button").addEventListener("click", flipCamera);
+// Phones' browsers cannot share a screen: no button that cannot work.
+$("screen-button").hidden = !(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
+// The camera switch is for a device with more than one camera (a phone's front and back).
+cameraCount().then((n) => { $("flip-button").hidden = n < 2; });
+// Who is speaking, from the receivers' audio levels: their tile is drawn larger.
+setInterval(async () => {
+  if (app.media && !$("screen-room").hidden) app.grid.levels(await app.media.audioLevels());
+}, 400);
 setInterval(updateQuality, 2000);
 show("screen-prejoin");

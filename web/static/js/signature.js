@@ -1,11 +1,13 @@
 // A handwritten signature on a <canvas>: mouse, pen and touch through Pointer Events.
-// CourtlinkSignature.attach(canvas) -> {isEmpty(), clear(), toDataURL()}
+// CourtlinkSignature.attach(canvas, hint) -> {isEmpty(), clear(), toDataURL()}
 // The canvas is drawn at the device's pixel ratio so a signature stays sharp on a tablet;
-// touch-action:none keeps a finger from scrolling the page while signing.
+// touch-action:none keeps a finger from scrolling the page while signing. The "sign here"
+// prompt is an element laid over the pad (never ink in the image): hidden at the first
+// stroke, shown again when the pad is cleared.
 (function () {
   "use strict";
 
-  function attach(canvas) {
+  function attach(canvas, hint) {
     var ctx = canvas.getContext("2d");
     var ratio = Math.max(window.devicePixelRatio || 1, 1);
     var strokes = 0;
@@ -21,6 +23,7 @@
       ctx.lineJoin = "round";
       ctx.strokeStyle = "#111";
       strokes = 0;
+      if (hint) hint.hidden = false;
     }
 
     function point(ev) {
@@ -34,6 +37,7 @@
     canvas.addEventListener("pointerdown", function (ev) {
       if (ev.button !== undefined && ev.button > 0) return;
       drawing = true;
+      if (hint) hint.hidden = true;
       last = point(ev);
       canvas.setPointerCapture(ev.pointerId);
       ctx.beginPath();
@@ -69,10 +73,20 @@
     canvas.addEventListener("pointerup", end);
     canvas.addEventListener("pointercancel", end);
     size();
+    // A phone turned, a window resized: fit the bitmap to the new box while nothing is drawn
+    // (resizing clears it, so a signature in progress is left as it is).
+    window.addEventListener("resize", function () {
+      var rect = canvas.getBoundingClientRect();
+      if (strokes === 0 && !drawing && Math.round(rect.width * ratio) !== canvas.width) size();
+    });
 
     return {
       isEmpty: function () { return strokes < 2; },
-      clear: function () { ctx.clearRect(0, 0, canvas.width, canvas.height); strokes = 0; },
+      clear: function () {
+        ctx.clearRect(0, 0, canvas.width, canvas.height);
+        strokes = 0;
+        if (hint) hint.hidden = false;
+      },
       toDataURL: function () { return canvas.toDataURL("image/png"); },
     };
   }
@@ -80,7 +94,7 @@
   // Sign through the JSON API; the form names the endpoint and the version shown.
   function wire(form) {
     var canvas = form.querySelector("canvas.signature-pad");
-    var pad = attach(canvas);
+    var pad = attach(canvas, form.querySelector(".signature-hint"));
     var status = form.querySelector("[data-status]");
     form.querySelector("[data-clear]").addEventListener("click", function () { pad.clear(); });
     form.addEventListener("submit", function (ev) {
@@ -107,7 +121,12 @@
             status.textContent = form.dataset.msgDone;
             form.classList.add("signed");
             form.querySelector("button[type=submit]").disabled = true;
-            if (form.dataset.reload) window.location.reload();
+            if (form.dataset.reload) {
+              // The page comes back with the confirmation at its top: start there, not
+              // where the pad was.
+              if ("scrollRestoration" in history) history.scrollRestoration = "manual";
+              window.location.reload();
+            }
           } else {
             status.textContent = r.data.error ? r.data.error.message : form.dataset.msgFailed;
           }
@@ -116,6 +135,22 @@
     });
   }
 
+  // Browsers without declarative shadow DOM leave <template shadowrootmode> inert: attach
+  // the agreement's text to its shadow root here, so it is shown all the same.
+  document.querySelectorAll("template[shadowrootmode]").forEach(function (t) {
+    var host = t.parentNode;
+    if (!host.shadowRoot && host.attachShadow) {
+      host.attachShadow({ mode: t.getAttribute("shadowrootmode") }).appendChild(t.content);
+    }
+    t.remove();
+  });
+
   window.CourtlinkSignature = { attach: attach, wire: wire };
   document.querySelectorAll("form.signature-form").forEach(wire);
+  // After signing: the confirmation (what happens next) in view and read out first.
+  var done = document.getElementById("sign-done");
+  if (done) {
+    window.scrollTo(0, 0);
+    done.focus({ preventScroll: true });
+  }
 })();
