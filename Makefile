@@ -81,7 +81,8 @@ run: install pdf-libs
 	$(BIN)/courtlink migrate
 	$(BIN)/courtlink demo
 	$(BIN)/courtlink agreements prepare-fonts
-	$(BIN)/courtlink serve --host $(HOST) --port $(PORT)
+	COURTLINK_HELP_PHONE="$${COURTLINK_HELP_PHONE-0353-0000000}" \
+	  $(BIN)/courtlink serve --host $(HOST) --port $(PORT)
 
 test: install-test browser pdf-libs cjk-fonts coturn axe
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -245,6 +245,13 @@ def can_administer_recordings(user: User) -> bool:
     return user.role == Role.ADMIN
 
 
+def can_view_audit_status(user: User) -> bool:
+    """The audit log's state (how far the sequencer is behind, its checkpoints and key):
+    admins, who keep the server; the log's rows themselves are read with the objects they
+    are about, never listed whole on a page."""
+    return user.role == Role.ADMIN
+
+
 def can_draft_agreement(user: User, case: Case) -> bool:
     """Drafting an agreement's terms: the mediators and judges (a fast-track judge mediates
     too), as for any case they may see."""

@@ -16,8 +16,9 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from server import access, docket, formatting, live, routes
+from server import access, audit, docket, formatting, live, routes
 from server import db as dbmod
+from server.audit.chain import Sequencer
 from server.context import Actor, Court
 from server.i18n import Catalogs
 from server.scheduling.sender import OutboxSender
@@ -55,9 +56,14 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
     court.signals.register("outbox", sender.wake)
     if sender.autostart:
         supervisor.start("outbox-sender", lambda: sender.run(court.sessionmaker))
+    sequencer = Sequencer(court)
+    court.signals.register(audit.SIGNAL, sequencer.wake)
+    supervisor.start("audit-sequencer", sequencer.run)
     yield
     court.signals.unregister("outbox")
+    court.signals.unregister(audit.SIGNAL)
     await supervisor.stop()
+    await sequencer.finish()
 
 
 async def _recompute_deadlines(app: web.Application) -> None:

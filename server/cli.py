@@ -1,11 +1,12 @@
-"""The ``courtlink`` command line: serve, migrate, demo, user add, audit verify, and the
-subcommands later subsystems add (recordings, agreements)."""
+"""The ``courtlink`` command line: serve, migrate, demo, user add, calendar, and the
+subcommands subsystems add themselves (recordings, agreements, audit)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import importlib
 import logging
 import sys
 from collections.abc import Callable
@@ -83,26 +84,6 @@ def _cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
-def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from server.audit import verify_chain
-    from server.db import make_engine, make_sessionmaker
-
-    async def go() -> int:
-        engine = make_engine(settings)
-        try:
-            async with make_sessionmaker(engine)() as db:
-                report = await verify_chain(db)
-        finally:
-            await engine.dispose()
-        if report.ok:
-            print(f"audit log intact: {report.rows} rows")
-            return 0
-        print(f"audit log BROKEN at row {report.first_bad_id}: {report.reason}")
-        return 1
-
-    return asyncio.run(go())
-
-
 def _cmd_calendar_recompute(args: argparse.Namespace, settings: Settings) -> int:
     from server.context import Actor, Court
     from server.db import make_engine, make_sessionmaker
@@ -172,12 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="password (prompted when omitted)")
     p.set_defaults(func=_cmd_user_add)
 
-    audit = sub.add_parser("audit", help="the audit log").add_subparsers(
-        dest="audit_cmd", required=True
-    )
-    p = audit.add_parser("verify", help="check the hash chain; exit 1 naming the first bad row")
-    p.set_defaults(func=_cmd_audit_verify)
-
     calendar = sub.add_parser("calendar", help="the working calendar").add_subparsers(
         dest="calendar_cmd", required=True
     )
@@ -194,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for module in ("recordings.cli", "server.agreements_cli"):
+    for module in ("recordings.cli", "server.agreements_cli", "server.audit.cli"):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:
@@ -209,4 +184,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as ``python -m server.cli``: subsystems register with the importable
+    # ``server.cli``, not with this ``__main__`` copy of it, so run that one's ``main``.
+    sys.exit(importlib.import_module("server.cli").main())

@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from server import audit, docket
 from server.accounts import add_user
+from server.audit.chain import chain_all
 from server.auth import hash_password
 from server.context import Actor, Clock, Context, Court
 from server.db import make_engine, make_sessionmaker
@@ -104,6 +105,8 @@ async def run_demo(settings: Settings, *, clock: Clock | None = None) -> list[st
             seed = await ctx.db.scalar(select(AuditEntry).where(AuditEntry.action == SEED_ACTION))
             assert seed is not None
             today = await day_lines(ctx, seed.detail)
+        # No server's sequencer may run yet: the demo's database leaves fully chained.
+        await chain_all(court)
     finally:
         await engine.dispose()
     lines = [f"courtlink demo: open {settings.public_url}"]

@@ -32,6 +32,7 @@ from server.api.registry import API_PREFIX, OPERATIONS, ApiRouter, Operation
 from server.api.registry import ApiHandler as Handler
 from server.pages import (
     agreement_pages,
+    audit_pages,
     auth_pages,
     case_actions,
     case_pages,
@@ -153,6 +154,7 @@ PAGES: tuple[Route, ...] = (
         "/recordings/sessions/{session_id}/active", recording_pages.set_active, "recording_active"
     ),
     get("/admin/recordings", recording_pages.admin_page, "recordings_admin"),
+    get("/admin/audit", audit_pages.admin_page, "audit_admin"),
     get("/recordings/segments/{segment_id}/play", recordings.segment_play, "recording_play"),
     get(
         "/recordings/segments/{segment_id}/download",

@@ -85,16 +85,23 @@ def parse_invite_token(settings: Settings, token: str) -> tuple[int, str]:
     return int(parts[0]), parts[1]
 
 
+async def genuine_invite(ctx: Context, token: str) -> Invite:
+    """The invite a genuine token names, whether or not its link still works (a page saying
+    why a link is dead can name its session); 401 for a token we did not issue."""
+    invite_id, nonce = parse_invite_token(ctx.settings, token)
+    invite = await ctx.db.get(Invite, invite_id)
+    if invite is None or not hmac.compare_digest(invite.nonce, nonce):
+        raise Unauthorized("this invitation link is not valid", code="invite_invalid")
+    return invite
+
+
 async def verify_invite(ctx: Context, token: str, *, after_end: bool = False) -> Invite:
     """The invite a token names, if its link still works; otherwise a 401/403 naming why.
 
     ``after_end``: the link still opens the agreement once its session has ended (the last
     party may sign after the hearing), never once it was cancelled; every other check holds.
     """
-    invite_id, nonce = parse_invite_token(ctx.settings, token)
-    invite = await ctx.db.get(Invite, invite_id)
-    if invite is None or not hmac.compare_digest(invite.nonce, nonce):
-        raise Unauthorized("this invitation link is not valid", code="invite_invalid")
+    invite = await genuine_invite(ctx, token)
     if invite.revoked_at is not None:
         raise Forbidden("this invitation link has been withdrawn", code="invite_revoked")
     if invite.expires_at <= ctx.now():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 from datetime import date
 from functools import cache, cached_property
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{2,31}")
 
 
 @cache
@@ -84,6 +87,8 @@ class Settings(BaseSettings):
     # The court's whole judicial staff (judges and judge assistants, with or without an
     # account here): the denominator of the reports' "x% of judicial resources" figure.
     judicial_staff: int = Field(default=80, ge=0)
+    # The court's help line on the party pages (a tel: link under 帮助); empty: none shown.
+    help_phone: str = ""
 
     @field_validator("ice_servers", mode="before")
     @classmethod
@@ -98,6 +103,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value)
         return value
+
+    @field_validator("help_phone", mode="after")
+    @classmethod
+    def _check_phone(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _PHONE.fullmatch(value):
+            raise ValueError("a phone number: digits, spaces, '-', '()' and a leading '+'")
+        return value
+
+    @property
+    def help_phone_uri(self) -> str:
+        """The help line as a ``tel:`` URI (RFC 3966: digits, '-' between the groups)."""
+        digits = "-".join(re.findall(r"\d+", self.help_phone))
+        return f"tel:{'+' if self.help_phone.startswith('+') else ''}{digits}"
 
     @cached_property
     def effective_database_url(self) -> str:

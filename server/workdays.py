@@ -20,7 +20,8 @@ recomputes it once the year becomes official or an admin adds its file.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -45,14 +46,26 @@ class Deadline:
 
 
 class WorkCalendar:
-    def __init__(self, override_dir: Path | None = None) -> None:
+    # How often a year's file is looked for again: a deadline counts a dozen days, and a
+    # report thousands, so the disk is asked at most once a second per year, not per day.
+    RECHECK_S = 1.0
+
+    def __init__(
+        self, override_dir: Path | None = None, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._override_dir = override_dir
         self._overrides: dict[int, tuple[frozenset[date], frozenset[date]] | None] = {}
+        self._checked: dict[int, float] = {}
+        self._monotonic = monotonic  # a test moves it instead of waiting
 
     def _override(self, year: int) -> tuple[frozenset[date], frozenset[date]] | None:
+        now = self._monotonic()
+        if year in self._overrides and now - self._checked[year] < self.RECHECK_S:
+            return self._overrides[year]
+        self._checked[year] = now
         path = None if self._override_dir is None else self._override_dir / f"{year}.json"
-        # One stat per look-up: a year file the admin adds (or removes) counts at once in a
-        # running server; a file changed in place is read again by ``reload``.
+        # A year file the admin adds (or removes) counts within a second in a running
+        # server; a file changed in place is read again by ``reload``.
         present = path is not None and path.exists()
         if year not in self._overrides or (self._overrides[year] is not None) != present:
             found = None
@@ -68,6 +81,7 @@ class WorkCalendar:
     def reload(self) -> None:
         """Read the admin's year files again (one changed in place since)."""
         self._overrides.clear()
+        self._checked.clear()
 
     @property
     def override_dir(self) -> Path | None:

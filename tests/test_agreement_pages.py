@@ -5,6 +5,7 @@ own body cap: a PDF larger than max_body_bytes is accepted, one over the cap is 
 from __future__ import annotations
 
 import io
+import re
 
 from aiohttp import FormData
 
@@ -97,3 +98,26 @@ async def test_session_room_carries_the_agreement_panel(client):
     await login(client, "med")
     html = await (await client.get(f"/sessions/{w.session_id}/join")).text()
     assert 'id="agreement-show"' in html and 'data-party=""' in html
+
+
+async def test_the_staff_agreement_page_shows_the_text_in_the_page_and_names_the_version(client):
+    """The agreement's text stands in the page's own flow (no frame, no inner scroll box);
+    the version is named by number and time, its hash kept in a small line for the record."""
+    w = await build_world(client)
+    med = await bearer(client, "med")
+    resp = await client.post(f"/api/v1/cases/{w.case_id}/agreement",
+                             json={"terms": terms_for(w)},
+                             headers={"Authorization": f"Bearer {med}"})  # fmt: skip
+    digest = (await resp.json())["current_version"]["content_hash"]
+    await login(client, "judge")  # assigned, reads the original, does not draft
+    html = await (await client.get(f"/cases/{w.case_id}/agreement")).text()
+    assert "<iframe" not in html
+    text = html[html.index('class="agreement-text"') :]
+    assert text.index('<template shadowrootmode="open">') < text.index("伍万元整")
+    assert re.search(r'class="version-label">第 1 版 · \d{4}-\d\d-\d\d \d\d:\d\d<', html)
+    assert re.search(rf'<p class="version-hash[^"]*">[^<]*<code>{digest}</code>', html)
+    assert not re.search(r"<h\d[^>]*>[^<]*" + digest[:16], html)  # no hash in a heading
+    # Who may see the case but not the original sees neither text nor its frame.
+    await login(client, "med2")
+    html = await (await client.get(f"/cases/{w.case_id}/agreement")).text()
+    assert "伍万元整" not in html and "<iframe" not in html and "第 1 版" in html

@@ -5,12 +5,17 @@ type; a broken template is refused; non-admins may not edit."""
 from __future__ import annotations
 
 from datetime import date
+from uuid import uuid4
+
+from sqlalchemy import select
 
 from server.agreements import templates
 from server.agreements.documents import RenderInput, RulingInfo, sample_context
 from server.agreements.pdf import render_html
 from server.agreements.terms import amount_in_words
+from server.models.agreements import AgreementTemplate, AgreementTemplateVersion
 from tests.agreement_helpers import bearer, build_world, terms_for
+from tests.helpers import make_user, unit
 
 
 def test_each_builtin_template_renders_chinese():
@@ -95,3 +100,75 @@ async def test_the_document_names_the_mediators_own_unit_and_where_the_case_came
     ctx["case"] = {**ctx["case"], "office": "蔡洼街道办事处", "mediator_office": "诉调对接中心"}
     ruling = templates.compiled(templates.builtin_body("ruling")).render(ctx)
     assert "经诉调对接中心主持调解" in ruling and "经蔡洼街道办事处主持调解" not in ruling
+
+
+# The wording of databases made before issue 14: the street office named as the mediator's unit.
+_NEW_WORDING = "经{{ case.mediator_office or case.office }}调解员"
+_OLD_BODY = templates.builtin_body("agreement").replace(_NEW_WORDING, "经{{ case.office }}调解员")
+
+
+async def _old_database(client, *, admin_edit: str | None = None) -> int:
+    """The built-in agreement template as an older release copied it in (its version 1 the
+    old wording), optionally followed by an admin's own version; returns the template id."""
+    admin = await make_user(client, "tpl-admin", "admin")
+    async with unit(client.app) as ctx:
+        t = AgreementTemplate(kind="agreement", name="调解协议书（通用）", case_type="")
+        ctx.db.add(t)
+        await ctx.db.flush()
+        bodies = [(_OLD_BODY, None)] + ([(admin_edit, admin.id)] if admin_edit else [])
+        for number, (body, by) in enumerate(bodies, 1):
+            ctx.db.add(AgreementTemplateVersion(template_id=t.id, number=number, body=body,
+                                                sha256=templates.body_hash(body),
+                                                created_by_id=by))  # fmt: skip
+        return t.id
+
+
+async def _versions(client, template_id: int) -> list[AgreementTemplateVersion]:
+    async with unit(client.app) as ctx:
+        rows = await ctx.db.scalars(
+            select(AgreementTemplateVersion)
+            .where(AgreementTemplateVersion.template_id == template_id)
+            .order_by(AgreementTemplateVersion.number)
+        )
+        return list(rows)
+
+
+async def test_an_old_databases_builtin_wording_is_upgraded_once(client):
+    assert templates.builtin_body("agreement") != _OLD_BODY
+    tid = await _old_database(client)
+    async with unit(client.app) as ctx:
+        await templates.ensure_builtin(ctx.db)
+    versions = await _versions(client, tid)
+    assert [v.number for v in versions] == [1, 2]
+    assert versions[0].body == _OLD_BODY  # the old version stays, as every version does
+    assert versions[1].body == templates.builtin_body("agreement")
+    assert versions[1].created_by_id is None  # a built-in version, not an admin's
+    # The file unchanged since: nothing more is added, however often it is checked.
+    for _ in range(2):
+        async with unit(client.app) as ctx:
+            await templates.ensure_builtin(ctx.db)
+    assert [v.number for v in await _versions(client, tid)] == [1, 2]
+
+
+async def test_an_admins_edit_of_a_builtin_template_is_kept(client, caplog):
+    # Its own text in each run: the notice is logged once per process for each text.
+    edited = _OLD_BODY.replace("调解协议书</h1>", f"人民调解协议书</h1><!-- {uuid4().hex} -->")
+    tid = await _old_database(client, admin_edit=edited)
+    with caplog.at_level("INFO", logger="server.agreements.templates"):
+        async with unit(client.app) as ctx:
+            await templates.ensure_builtin(ctx.db)
+    versions = await _versions(client, tid)
+    assert [v.number for v in versions] == [1, 2] and versions[-1].body == edited
+    assert "newer built-in" in caplog.text  # said where the admin can read it: the log
+
+
+async def test_a_fresh_database_gets_each_builtin_once(client):
+    for _ in range(2):
+        async with unit(client.app) as ctx:
+            await templates.ensure_builtin(ctx.db)
+    async with unit(client.app) as ctx:
+        rows = (await ctx.db.scalars(select(AgreementTemplate))).all()
+        assert sorted(t.kind for t in rows) == ["agreement", "ruling"]
+        for t in rows:
+            latest = await templates.latest_version(ctx.db, t.id)
+            assert latest.number == 1 and latest.body == templates.builtin_body(t.kind)

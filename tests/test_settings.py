@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from server.settings import Settings, _kept_secret
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -44,3 +47,16 @@ def test_without_a_secret_key_the_data_directory_keeps_one(monkeypatch, tmp_path
     _kept_secret.cache_clear()  # as another process: read back from the file
     assert Settings(_env_file=None, data_dir=tmp_path).signing_secret() == key
     assert Settings(_env_file=None, data_dir=tmp_path, secret_key="set").signing_secret() == "set"
+
+
+def test_help_phone_is_read_from_the_environment_and_empty_by_default(monkeypatch):
+    """The court's help line on the party pages: none unless set; only a phone number."""
+    monkeypatch.delenv("COURTLINK_HELP_PHONE", raising=False)
+    assert Settings(_env_file=None).help_phone == ""
+    monkeypatch.setenv("COURTLINK_HELP_PHONE", " +86 (353) 555-0100 ")
+    settings = Settings(_env_file=None)
+    assert settings.help_phone == "+86 (353) 555-0100"
+    assert settings.help_phone_uri == "tel:+86-353-555-0100"
+    monkeypatch.setenv("COURTLINK_HELP_PHONE", "javascript:alert(1)")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)

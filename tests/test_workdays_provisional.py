@@ -100,13 +100,19 @@ def test_an_admin_file_is_authoritative(tmp_path: Path) -> None:
     assert (deadline.day, deadline.provisional) == (D(2027, 1, 5), False)
 
 
-def test_a_year_file_added_counts_at_once(tmp_path: Path) -> None:
-    cal = WorkCalendar(tmp_path)
+def test_a_year_file_added_counts_within_a_second(tmp_path: Path) -> None:
+    """The running server looks for a year's file again once a second, not once per day it
+    counts: a file added (or removed) counts from the next look."""
+    clock = [100.0]
+    cal = WorkCalendar(tmp_path, monotonic=lambda: clock[0])
     assert cal.is_provisional_year(2028) and not cal.is_workday(D(2028, 1, 3))  # 元旦 补假
     (tmp_path / "2028.json").write_text(json.dumps({"holidays": ["2028-01-03"], "workdays": []}))
+    assert cal.source(2028) == "provisional"  # not looked for again within the second
+    clock[0] += WorkCalendar.RECHECK_S
     assert cal.source(2028) == "admin" and not cal.is_workday(D(2028, 1, 3))
     assert cal.is_workday(D(2028, 1, 4))
     (tmp_path / "2028.json").unlink()
+    clock[0] += WorkCalendar.RECHECK_S
     assert cal.source(2028) == "provisional"
 
 

@@ -11,6 +11,7 @@ causes of action) occurs in the case's cause wins over the default (``case_type`
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import audit
@@ -35,6 +37,7 @@ BUILTIN = {
     "agreement": ("调解协议书（通用）", "mediation_agreement.html"),
     "ruling": ("民事裁定书（司法确认）", "judicial_ruling.html"),
 }
+log = logging.getLogger(__name__)
 _CN_DIGITS = "〇一二三四五六七八九"
 
 
@@ -110,7 +113,9 @@ async def _add_version(
 
 
 async def ensure_builtin(db: AsyncSession) -> None:
-    """Copy the built-in templates into the database the first time one is needed."""
+    """Copy the built-in templates into the database the first time one is needed, and keep
+    an unedited built-in template up to its file: a database made by an older release gets
+    the shipped wording (issue 14: the mediator's own unit) as a new version."""
     for kind, (name, _file) in BUILTIN.items():
         exists = await db.scalar(
             select(AgreementTemplate.id).where(AgreementTemplate.kind == kind).limit(1)
@@ -120,6 +125,47 @@ async def ensure_builtin(db: AsyncSession) -> None:
             db.add(template)
             await db.flush()
             await _add_version(db, template, builtin_body(kind), None)
+        else:
+            await _follow_builtin(db, kind)
+
+
+async def _follow_builtin(db: AsyncSession, kind: str) -> None:
+    """A built-in version (one no user made) whose text differs from the shipped file gets
+    the file's text as a new built-in version, unless an admin has saved a version after it:
+    the admin's text is theirs to keep, and the newer built-in is only logged."""
+    builtin = await db.scalar(
+        select(AgreementTemplateVersion)
+        .join(AgreementTemplate)
+        .where(AgreementTemplate.kind == kind, AgreementTemplateVersion.created_by_id.is_(None))
+        .order_by(AgreementTemplateVersion.template_id, AgreementTemplateVersion.number.desc())
+        .limit(1)
+    )
+    body = builtin_body(kind)
+    if builtin is None or builtin.sha256 == body_hash(body):
+        return
+    latest = await latest_version(db, builtin.template_id)
+    if latest.number != builtin.number:
+        noted = (latest.sha256, builtin.sha256, body_hash(body))
+        if noted not in _NOTED:
+            _NOTED.add(noted)
+            log.info(
+                "template %s (%s) has a newer built-in text in %s; an admin's version %s is"
+                " kept: compare them and edit the template to take it",
+                builtin.template_id, kind, BUILTIN[kind][1], latest.number,
+            )  # fmt: skip
+        return
+    template = await db.get(AgreementTemplate, builtin.template_id)
+    assert template is not None  # the version's foreign key
+    try:
+        async with db.begin_nested():
+            await _add_version(db, template, body, None)
+    except IntegrityError:
+        pass  # another request added the same number first: the file's text is in
+
+
+# (admin's text, older built-in, newer built-in) already logged: once per process, not on
+# every document drafted.
+_NOTED: set[tuple[str, str, str]] = set()
 
 
 async def latest_version(db: AsyncSession, template_id: int) -> AgreementTemplateVersion:

@@ -13,10 +13,9 @@ the counter back with it. On SQLite every write transaction is serialized (BEGIN
 
 from __future__ import annotations
 
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from server.audit import _PG_LOCK_KEY
 from server.context import Context
 from server.models.docket import Case, CaseNumber, CaseNumberCounter, Stage
 
@@ -38,10 +37,6 @@ async def next_seq(ctx: Context, year: int, track: str) -> int:
     db = ctx.db
     dialect = db.get_bind().dialect.name
     if dialect == "postgresql":
-        # Every docket change also appends to the audit chain, which takes this advisory lock.
-        # Taking it first here keeps one lock order (audit lock, then counter row) for every
-        # transaction, so two transactions can never deadlock on the pair.
-        await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
         ins: postgresql.Insert | sqlite.Insert = postgresql.insert(CaseNumberCounter)
     else:
         ins = sqlite.insert(CaseNumberCounter)

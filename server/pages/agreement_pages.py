@@ -22,10 +22,10 @@ from server.api.agreement_verify import PDF_CAP
 from server.docket.stages import STAGE_LABELS
 from server.errors import AppError, BadRequest, NotFound, parse_model
 from server.models.sessions import Invite
+from server.pages.invite_error import invite_error_page
 from server.sessions import verify_invite
 from server.web.auth import csrf_exempt, enter_as_party, require_user
 from server.web.body import body_cap
-from server.web.errors import app_error_response
 from server.web.http import CHUNK, read_body, read_capped, render, see_other
 from server.web.keys import CTX, USER
 from server.web.params import path_id
@@ -45,14 +45,24 @@ async def case_agreement(request: web.Request) -> web.Response:
     out = await agreement_out(db, agreement) if agreement else None
     version = await drafting.current_version(db, agreement) if agreement else None
     unsigned = set(out["unsigned_party_ids"]) if out else set()
+    # The first version: any drafter; new terms over it: the case's own mediator.
+    may_draft = (
+        access.can_draft_agreement(user, case)
+        if agreement is None
+        else agreement.status == "draft" and access.can_rewrite_agreement(user, case)
+    )
     page: dict[str, Any] = {
         "case": case,
         "agreement": out,
         "terms": version.terms["terms"] if version else {"obligations": [], "clauses": []},
-        # The first version: any drafter; new terms over it: the case's own mediator.
-        "may_draft": access.can_draft_agreement(user, case)
-        if agreement is None
-        else agreement.status == "draft" and access.can_rewrite_agreement(user, case),
+        "may_draft": may_draft,
+        # Who does not draft reads the current text in the page's flow, if the original is
+        # theirs to read (the drafter has the live preview).
+        "document_html": Markup(await drafting.document_html(request[CTX], agreement))
+        if agreement is not None
+        and not may_draft
+        and access.can_read_agreement_original(user, case)
+        else "",
         "may_sign": agreement is not None
         and agreement.status == "draft"
         and not unsigned
@@ -87,7 +97,7 @@ async def party_sign_page(request: web.Request) -> web.Response:
         invite: Invite = await verify_invite(ctx, token, after_end=True)
     except AppError as exc:
         # A party has no login to be sent to: say plainly that the link does not work.
-        return app_error_response(request, exc)
+        return await invite_error_page(request, token, exc)
     enter_as_party(request, invite.party)
     case = invite.session.case
     agreement = await drafting.agreement_of_case(db, case.id)

@@ -21,6 +21,7 @@ from server.i18n import DEFAULT_LANG
 from server.models.accounts import User
 from server.models.recordings import Recording
 from server.models.sessions import MediationSession
+from server.pages.invite_error import invite_error_page
 from server.sessions import (
     LIVE_STATUSES,
     create_invite,
@@ -35,7 +36,6 @@ from server.sessions import (
     verify_invite,
 )
 from server.web.auth import require_user
-from server.web.errors import status_of
 from server.web.http import read_form, render, see_other
 from server.web.keys import CATALOGS, CTX, LANG, USER
 from server.web.params import path_id
@@ -288,13 +288,8 @@ async def party_join(request: web.Request) -> web.Response:
         invite = await verify_invite(request[CTX], token)
     except AppError as exc:
         # Not a login matter: say plainly that the link does not work (no redirect to login).
-        status = 404 if isinstance(exc, Unauthorized) else status_of(exc)
-        return render(
-            request,
-            "error.html",
-            {"status": status, "code": exc.code, "message": exc.message},
-            status=status,
-        )
+        status = 404 if isinstance(exc, Unauthorized) else None
+        return await invite_error_page(request, token, exc, status=status)
     return await _app_page(
         request,
         invite.session,

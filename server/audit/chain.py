@@ -1,0 +1,158 @@
+"""The sequencer: gives committed audit rows their place in the hash chain.
+
+One pass (``chain_pending``) takes the rows that have no place yet in id order, links each to
+the one before (``prev_hash``) and hashes it, in one short transaction. Only one pass runs at
+a time in the whole cluster: on PostgreSQL it holds a transaction-level advisory lock that
+only sequencers ask for (``pg_try_advisory_xact_lock``: a second node's pass just returns,
+and a node that dies releases it with its connection); on SQLite the pass is a write
+transaction, which the database already serializes. Request transactions never touch that
+lock, so the log costs them one INSERT each.
+
+Rows are chained in the order they become visible, which is commit order up to a pass: a row
+whose transaction commits late gets a later place than rows with higher ids. The position,
+not the id, is the chain's order.
+
+``Sequencer.run`` is the background worker: woken after every commit that wrote a row (the
+``audit`` signal) and at least every ``POLL_S``, so a row waits well under a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.audit.checkpoints import checkpoint_if_due
+from server.context import Court
+from server.db import reader
+from server.models.audit import AuditEntry
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+SEQUENCER_LOCK_KEY = 0x636C61  # "cla": courtlink audit; only sequencers take it
+BATCH = 1000
+POLL_S = 0.25
+
+
+def digest(entry: AuditEntry, prev_hash: str) -> str:
+    """The row's hash: its content and its predecessor's hash (the same fields as rows
+    chained before the sequencer, so those still verify)."""
+    payload = json.dumps(
+        {
+            "id": entry.id,
+            "at": entry.at.isoformat(),
+            "actor": entry.actor,
+            "action": entry.action,
+            "object_type": entry.object_type,
+            "object_id": entry.object_id,
+            "detail": entry.detail,
+            "address": entry.address,
+            "prev": prev_hash,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Head:
+    size: int  # rows chained (the last position)
+    hash: str  # the last row's hash, GENESIS for an empty chain
+
+
+async def chain_head(db: AsyncSession) -> Head:
+    last = await db.scalar(
+        select(AuditEntry).where(AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq.desc())
+    )
+    if last is None or last.seq is None or last.hash is None:
+        return Head(0, GENESIS)
+    return Head(last.seq, last.hash)
+
+
+async def pending_count(db: AsyncSession) -> int:
+    return int(await db.scalar(select(func.count()).where(AuditEntry.seq.is_(None))) or 0)
+
+
+async def _take_turn(db: AsyncSession) -> bool:
+    if db.get_bind().dialect.name != "postgresql":
+        return True  # the write transaction itself is the one writer
+    got = await db.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEQUENCER_LOCK_KEY})
+    return bool(got)
+
+
+async def chain_pending(court: Court, *, batch: int = BATCH) -> int:
+    """Chain up to ``batch`` committed rows and sign a checkpoint when one is due; returns
+    how many rows were chained (0 when none waited or another node holds the turn)."""
+    async with _reader_session(court) as peek:
+        if not await peek.scalar(select(AuditEntry.id).where(AuditEntry.seq.is_(None)).limit(1)):
+            return 0  # nothing waits: no write lock taken on SQLite
+    async with court.sessionmaker() as db, db.begin():
+        if not await _take_turn(db):
+            return 0
+        head = await chain_head(db)
+        rows = (
+            await db.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.seq.is_(None))
+                .order_by(AuditEntry.id)
+                .limit(batch)
+            )
+        ).all()
+        now = court.clock()
+        size, prev = head.size, head.hash
+        for row in rows:
+            size += 1
+            row.seq, row.prev_hash, row.chained_at = size, prev, now
+            row.hash = prev = digest(row, prev)
+        await db.flush()
+        await checkpoint_if_due(db, court, size, prev)
+    return len(rows)
+
+
+def _reader_session(court: Court) -> AsyncSession:
+    return AsyncSession(reader(court.sessionmaker.kw["bind"]))
+
+
+async def chain_all(court: Court) -> int:
+    """Chain everything that waits (the CLI's and the demo's way, with no server running)."""
+    total = 0
+    while n := await chain_pending(court):
+        total += n
+    return total
+
+
+class Sequencer:
+    """The background worker (see the module docstring)."""
+
+    def __init__(self, court: Court) -> None:
+        self.court = court
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            if await chain_pending(self.court) == BATCH:
+                continue  # more may wait: no pause between full batches
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_S)
+
+    async def finish(self) -> None:
+        """On shutdown: chain what the last requests wrote, so a stopped server leaves no row
+        waiting; a database already gone leaves them to the next start."""
+        try:
+            await asyncio.wait_for(chain_all(self.court), 5.0)
+        except (TimeoutError, SQLAlchemyError, OSError):
+            log.warning("audit rows left unchained at shutdown", exc_info=True)
