@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: run test check install install-test browser pdf-libs cjk-fonts coturn serve demo migrate clean \
-	fuzz soak axe screenshots
+	fuzz soak axe screenshots fonts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,10 +77,17 @@ migrate: install
 demo: install
 	$(BIN)/courtlink demo
 
+# The CJK font the sealed PDFs embed (server.agreements.fonts), ~35 s of CPU, made once.
+# `make run` never waits for it: `courtlink serve` makes it aside when it is missing.
+FONTS_STAMP := var/fonts/.prepared
+$(FONTS_STAMP): $(VENV)/.installed
+	$(BIN)/courtlink agreements prepare-fonts
+	touch $@
+fonts: $(FONTS_STAMP)
+
 run: install pdf-libs
 	$(BIN)/courtlink migrate
 	$(BIN)/courtlink demo
-	$(BIN)/courtlink agreements prepare-fonts
 	COURTLINK_HELP_PHONE="$${COURTLINK_HELP_PHONE-0353-0000000}" \
 	  $(BIN)/courtlink serve --host $(HOST) --port $(PORT)
 

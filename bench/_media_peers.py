@@ -35,7 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _media_clip import read_frames, vp8_descriptor, vp8_payloads
 
-from signaling.sfu import aiortc_hook as hook
+from signaling.sfu.aiortc_hook.receiving import intercept_rtp
+from signaling.sfu.aiortc_hook.sending import SendLink, send_link
+from signaling.sfu.aiortc_hook.transceivers import (
+    IdleTrack,
+    dtls_transport,
+    intercept_sender_rtcp,
+    negotiated_payload_type,
+)
 from signaling.sfu.media import payload_offset, vp8_picture_id
 
 HDR = struct.Struct("!BBHII")
@@ -51,8 +58,8 @@ class LeanPeer:
         self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.publish = args.publish
         if self.publish:
-            self.pc.addTrack(hook.IdleTrack("audio", f"{peer_id}-a"))
-            self.pc.addTrack(hook.IdleTrack("video", f"{peer_id}-v"))
+            self.pc.addTrack(IdleTrack("audio", f"{peer_id}-a"))
+            self.pc.addTrack(IdleTrack("video", f"{peer_id}-v"))
         self.video_pub: dict[int, str] = {}  # server SSRC -> publisher
         self.recv: dict[str, dict[int, list[float]]] = {}  # pub -> pic -> [packets, t_last]
         self.markers: dict[str, int] = {}
@@ -61,7 +68,7 @@ class LeanPeer:
         self.video_packets_out = 0
         self.sent: dict[int, tuple[float, int]] = {}  # frame number -> (t_last, packets)
         self.want_key = False
-        self.link: hook.SendLink | None = None
+        self.link: SendLink | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.answered = asyncio.Event()
@@ -77,7 +84,7 @@ class LeanPeer:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.id}: no connection")
             await asyncio.sleep(0.05)
-            self.link = hook.send_link(hook.dtls_transport(self.pc))
+            self.link = send_link(dtls_transport(self.pc))
         if self.publish:
             self.tasks.append(asyncio.create_task(self._send_video()))
             self.tasks.append(asyncio.create_task(self._send_audio()))
@@ -99,10 +106,10 @@ class LeanPeer:
                 json.dumps({"type": "answer", "sdp": self.pc.localDescription.sdp})
             )
             if not self.answered.is_set():
-                hook.intercept_rtp(hook.dtls_transport(self.pc), self._on_rtp)
+                intercept_rtp(dtls_transport(self.pc), self._on_rtp)
                 if self.publish:
                     camera = self.pc.getTransceivers()[1].sender
-                    hook.intercept_sender_rtcp(camera, self._on_rtcp)
+                    intercept_sender_rtcp(camera, self._on_rtcp)
                 self.answered.set()
 
     def _on_rtcp(self, packet: Any) -> None:
@@ -131,7 +138,7 @@ class LeanPeer:
 
     async def _send_video(self) -> None:
         t = self.pc.getTransceivers()[1]
-        ssrc, pt = t.sender._ssrc, hook.negotiated_payload_type(t)
+        ssrc, pt = t.sender._ssrc, negotiated_payload_type(t)
         seq, ts = random.randrange(0x8000), random.getrandbits(32)
         step = 90000 // self.args.fps
         period = 1 / self.args.fps
@@ -163,7 +170,7 @@ class LeanPeer:
 
     async def _send_audio(self) -> None:
         t = self.pc.getTransceivers()[0]
-        ssrc, pt = t.sender._ssrc, hook.negotiated_payload_type(t)
+        ssrc, pt = t.sender._ssrc, negotiated_payload_type(t)
         seq, ts, index = random.randrange(0x8000), random.getrandbits(32), 0
         due = time.monotonic()
         while True:

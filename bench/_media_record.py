@@ -26,7 +26,8 @@ from typing import Any
 import av
 from aiohttp import web
 
-from recordings.recorder import Alarm, Closed, Opened, Recorder
+from recordings.events import Alarm, Closed, Opened
+from recordings.recorder import Recorder
 from signaling.events import Kind, PacketSink, Participant, Source, TrackEnded, TrackStarted
 from signaling.sfu import Sfu
 
@@ -97,7 +98,7 @@ class RecordingProbe:
 
     def disk_thread_id(self) -> int:
         """The recorder's disk thread (its muxing runs on the event loop)."""
-        disk = self.recorder._disk
+        disk = self.recorder.segments.disk
         return disk.native_id if disk is not None else 0
 
     def counters(self) -> dict[str, float]:

@@ -33,7 +33,9 @@ from server.db import make_engine, make_sessionmaker  # noqa: E402
 from server.models.accounts import Office, User  # noqa: E402
 from server.models.docket import Case, Consent, Party  # noqa: E402
 from server.settings import Settings  # noqa: E402
-from signaling.sfu import aiortc_hook as hook  # noqa: E402
+from signaling.sfu.aiortc_hook.receiving import intercept_rtp  # noqa: E402
+from signaling.sfu.aiortc_hook.sending import send_link  # noqa: E402
+from signaling.sfu.aiortc_hook.transceivers import dtls_transport, intercept_sender_rtcp  # noqa: E402
 
 PASSWORD = "soak-password-1"
 PARTIES = ("张三", "李四", "王五", "赵六")
@@ -64,7 +66,7 @@ class RoomPeer(LeanPeer):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.id}: no media connection")
             await asyncio.sleep(0.05)
-            self.link = hook.send_link(hook.dtls_transport(self.pc))
+            self.link = send_link(dtls_transport(self.pc))
         self.tasks.append(asyncio.create_task(self._send_video()))
         self.tasks.append(asyncio.create_task(self._send_audio()))
 
@@ -100,8 +102,8 @@ class RoomPeer(LeanPeer):
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         await self._send("answer", sdp=self.pc.localDescription.sdp)
         if not self.answered.is_set():
-            hook.intercept_rtp(hook.dtls_transport(self.pc), self._on_rtp)
-            hook.intercept_sender_rtcp(self.pc.getTransceivers()[1].sender, self._on_rtcp)
+            intercept_rtp(dtls_transport(self.pc), self._on_rtp)
+            intercept_sender_rtcp(self.pc.getTransceivers()[1].sender, self._on_rtcp)
             self.answered.set()
 
     async def stop(self) -> None:

@@ -313,7 +313,7 @@ async def throughput(
     latencies: list[float] = []
     remaining = [attempts]
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        tokens = [await bearer(http, base, staff[i % len(staff, PASSWORD)]) for i in range(clients)]
+        tokens = [await bearer(http, base, staff[i % len(staff)], PASSWORD) for i in range(clients)]
 
         async def client(i: int) -> None:
             code = staff[i % len(staff)].removeprefix("bench_staff_")
@@ -381,6 +381,34 @@ async def availability(base: str, staff: str, rounds: int) -> dict[str, object]:
     }
 
 
+async def _audit_figures(dsn: str, accepted: int) -> dict[str, object]:
+    """How long the run's audit rows waited to be chained, and how many a booking writes."""
+    await asyncio.sleep(2)  # the sequencer's last pass
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, count(*) FILTER (WHERE seq IS NULL) AS waiting,"
+            " percentile_cont(0.95) WITHIN GROUP"
+            " (ORDER BY extract(epoch FROM chained_at - at)) AS p95,"
+            " max(extract(epoch FROM chained_at - at)) AS longest"
+            " FROM audit_log"
+        )
+    finally:
+        await conn.close()
+    return {
+        "audit_rows_per_booking": round(row["n"] / max(1, accepted), 1),
+        "audit_waiting_after_2s": row["waiting"],
+        "audit_chain_delay_ms_p95": round(float(row["p95"] or 0) * 1000, 1),
+        "audit_chain_delay_ms_max": round(float(row["longest"] or 0) * 1000, 1),
+    }
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -441,9 +469,16 @@ def main() -> int:
                 time.sleep(0.2)
         staff = list(seeded["staff"])  # type: ignore[call-overload]
         print("booking ...", flush=True)
+        cpu_before = _cpu_s(server.pid)
         booked = asyncio.run(
             throughput(base, dsn, staff, args.clients, args.attempts, args.minutes)
         )
+        # What one booking costs the server, whatever the machine's load: its CPU time.
+        accepted = int(booked["statuses"].get("201", 0))  # type: ignore[attr-defined]
+        booked["server_cpu_ms_per_booking"] = round(
+            (_cpu_s(server.pid) - cpu_before) * 1000 / max(1, accepted), 1
+        )
+        booked.update(asyncio.run(_audit_figures(dsn, accepted)))
         print(json.dumps(booked), flush=True)
         print("availability ...", flush=True)
         avail = asyncio.run(availability(base, staff[0], args.rounds))

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from recordings import paths, seal, store
+from recordings.events import Alarm, Closed, Opened
 from recordings.ports import Rooms
-from recordings.recorder import Alarm, Closed, Opened, Recorder
+from recordings.recorder import Recorder
 from recordings.store import RECORDER
 from server.context import Context, Court
 from server.models.recordings import CompositeStatus, Recording, SegmentStatus

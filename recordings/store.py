@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recordings.recorder import Alarm, Closed, Opened
+from recordings.events import Alarm, Closed, Opened
 from server.audit import record
 from server.context import Actor, Context
 from server.errors import NotFound

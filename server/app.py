@@ -80,6 +80,16 @@ async def _recompute_deadlines(app: web.Application) -> None:
         log.info("recomputed %d provisional fast-track deadline(s)", len(changed))
 
 
+async def _prepare_fonts(app: web.Application) -> None:
+    # The font every sealed PDF embeds takes half a minute to make the first time: a child
+    # process makes it while the server already serves, and only a document sealed before
+    # it is ready waits for it (server.agreements.fonts).
+    from server.agreements import fonts
+
+    cache_dir = app[SETTINGS].data_dir / "fonts"
+    app[SUPERVISOR].start("document-fonts", lambda: fonts.prepare_aside(cache_dir), once=True)
+
+
 async def _freeze_startup_objects(app: web.Application) -> None:
     # A full collection (the SFU runs one after participants leave) then takes milliseconds
     # instead of ~55 ms: see signaling/sfu/trim.py.
@@ -90,7 +100,8 @@ async def _freeze_startup_objects(app: web.Application) -> None:
 
 def create_app(settings: Settings | None = None, *, serving: bool = False) -> web.Application:
     """The app for ``settings``; ``serving`` is set by ``courtlink serve`` (a long-lived
-    process), which also freezes its start-up objects out of the garbage collector's way."""
+    process), which also freezes its start-up objects out of the garbage collector's way and
+    makes the document fonts aside when they are missing."""
     settings = settings or Settings()
     settings.ensure_dirs()
     app = web.Application(
@@ -122,9 +133,13 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
     # After the workers: cleanup runs in reverse, so the live rooms and the recorder stop
     # first, then the supervisor's workers, then the database.
     app.cleanup_ctx.append(live.live_ctx)
+    # Sessions' sockets never end by themselves: they are sent away before aiohttp waits for
+    # the requests in progress (see ``live.going_away``).
+    app.on_shutdown.append(live.going_away)
     routes.add_routes(app, WEB_DIR / "static")
     # CSP, framing, nosniff, referrer policy on every response (static files and errors too).
     app.on_response_prepare.append(add_security_headers)
     if serving:
+        app.on_startup.append(_prepare_fonts)
         app.on_startup.append(_freeze_startup_objects)
     return app

@@ -13,10 +13,10 @@ office for later today, and the mediator's session live now with its parties' li
 
 Running it again changes nothing: existing accounts are kept (their passwords too), and the
 cases are seeded only when the audit log holds no ``demo.seed.start`` row. The seed commits
-every ``CHUNK`` steps, so that a server running beside it is never locked out of SQLite for
-long; ``demo.seed`` closes it, and a seed that started but never closed is reported instead of
-being seeded twice. The ``demo.seed`` row keeps what the day was set up with, so a second run
-prints the same lines.
+about every ``COMMIT_S`` seconds, so that a server running beside it is never locked out of
+SQLite for long; ``demo.seed`` closes it, and a seed that started but never closed is
+reported instead of being seeded twice. The ``demo.seed`` row keeps what the day was set up
+with, so a second run prints the same lines.
 """
 
 from __future__ import annotations
@@ -60,7 +60,11 @@ from server.settings import Settings
 from server.workdays import WorkCalendar
 
 START_ACTION, SEED_ACTION = "demo.seed.start", "demo.seed"
-CHUNK = 100  # docket steps per transaction
+COMMIT_S = 1.0  # seconds of seeding per transaction at most (about)
+# After each commit on SQLite the seed leaves the write lock free this long: SQLite hands a
+# freed lock to whoever asks first, and a writer in another process retries in a back-off
+# loop whose longest pause is 100 ms.
+PAUSE_S = 0.1
 
 
 class InterruptedSeed(RuntimeError):
@@ -118,13 +122,17 @@ async def run_demo(settings: Settings, *, clock: Clock | None = None) -> list[st
 
 
 async def ensure_users(ctx: Context) -> dict[str, User]:
-    users: dict[str, User] = {}
-    hashes: dict[str, str] = {}
+    names = [username for username, *_ in USERS]
+    found = await ctx.db.scalars(select(User).where(User.username.in_(names)))
+    users: dict[str, User] = {user.username: user for user in found}
+    # A password hash is a deliberate fraction of a second of CPU: the ones needed are made
+    # side by side in threads (the hasher releases the GIL).
+    needed = sorted({password for username, *_, password in USERS if username not in users})
+    made = await asyncio.gather(*(asyncio.to_thread(hash_password, p) for p in needed))
+    hashes = dict(zip(needed, made, strict=True))
     for username, role, office, name, password in USERS:
-        user = await ctx.db.scalar(select(User).where(User.username == username))
+        user = users.get(username)
         if user is None:
-            if password not in hashes:
-                hashes[password] = hash_password(password)
             user = await add_user(
                 ctx,
                 username=username,
@@ -135,7 +143,7 @@ async def ensure_users(ctx: Context) -> dict[str, User]:
                 password_hash=hashes[password],
             )
         users[username] = user
-    return users
+    return {username: users[username] for username in names}
 
 
 def back_workdays(calendar: WorkCalendar, day: date, count: int) -> date:
@@ -180,13 +188,16 @@ class Seeder:
                 # Steps on one day follow each other by a quarter of an hour.
                 at = max(self.when(day, j + 1), at + timedelta(minutes=15))
                 events.append((min(at, self.now - timedelta(minutes=len(case.steps) - j)), i, j))
+        clock = asyncio.get_running_loop().time
+        pause = self.db.get_bind().dialect.name == "sqlite"
+        since = clock()
         # In date order across all cases, so case numbers run in the order of the year.
-        for done, (at, i, j) in enumerate(sorted(events), 1):
-            if done % CHUNK == 0:
+        for at, i, j in sorted(events):
+            if clock() - since >= COMMIT_S:
                 await self.db.commit()
-                # SQLite hands a freed write lock to whoever asks first; a writer in another
-                # process waits in a back-off loop, so leave it a moment to get in.
-                await asyncio.sleep(0.2)
+                if pause:
+                    await asyncio.sleep(PAUSE_S)
+                since = clock()
             if j < 0:
                 await self.register(i, planned[i], offices[planned[i].office], at)
             else:

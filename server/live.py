@@ -10,11 +10,12 @@ never import each other; this module is where their shapes are checked to fit. T
 and composite worker runs under the app's supervisor, woken by the court's ``composite``
 signal (``Context.signal_after_commit("composite")``). The court's ``access_ended`` signal
 (``server.live_access``) reaches the hub: whoever lost their access leaves the room at once.
+``going_away`` (an ``on_shutdown`` handler) stops it all at shutdown, sending everyone away.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -32,9 +33,10 @@ from signaling.events import RoomListener, SessionEnded
 from signaling.hub import HUB, Hub
 from signaling.sfu import Sfu
 
-__all__ = ["HUB", "RECORDINGS", "SessionCloser", "live_ctx"]
+__all__ = ["HUB", "RECORDINGS", "SessionCloser", "going_away", "live_ctx"]
 
 RECORDINGS = web.AppKey("recordings", RecordingService)
+_STOP: web.AppKey[Callable[[], Awaitable[None]]] = web.AppKey("live_stop")
 
 
 def access_ended(hub: Hub) -> Callable[[AccessEnded], None]:
@@ -89,14 +91,38 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     await service.start()
     hub.start()
     app[SUPERVISOR].start("recordings", CompositeWorker(court, service).run)
+    stopped = False
+
+    async def stop() -> None:
+        nonlocal stopped
+        if stopped:
+            return
+        stopped = True
+        # The recordings first: what ended is sealed, what is open closes as "shutdown" (not
+        # as tracks ending when the peers below are closed). The worker stops before the
+        # service it seals and renders through. Then everyone is sent away (1001) and their
+        # peers closed.
+        await recording.close()
+        await app[SUPERVISOR].stop_task("recordings")
+        court.signals.unregister("composite")
+        court.signals.unregister(ACCESS_ENDED)
+        await service.stop()
+        await hub.close()
+        await sfu.close()
+
+    app[_STOP] = stop
     yield
-    # The recordings first: what ended is sealed, what is open closes as "shutdown" (not as
-    # tracks ending when the peers below are closed). The worker stops before the service
-    # it seals and renders through.
-    await recording.close()
-    await app[SUPERVISOR].stop_task("recordings")
-    court.signals.unregister("composite")
-    court.signals.unregister(ACCESS_ENDED)
-    await service.stop()
-    await hub.close()
-    await sfu.close()
+    await stop()  # already done by ``going_away`` unless the app was never shut down
+
+
+async def going_away(app: web.Application) -> None:
+    """``on_shutdown``: stop the live side before aiohttp waits for the requests in progress.
+
+    A session's WebSocket is a request that never ends by itself, and aiohttp runs the cleanup
+    contexts only after it waited for every open request (up to its shutdown timeout, then it
+    cuts them): stopping at cleanup would hold a restart until then and cut everyone's socket
+    (1006) instead of sending them away (1001, going away), which tells the page to reconnect.
+    """
+    stop = app.get(_STOP)
+    if stop is not None:  # None: the live side never started
+        await stop()

@@ -4,7 +4,9 @@ Every long-running worker (the outbox sender, the recordings' sealing sweep, com
 renders and retention) is an ``async def run()`` that loops until cancelled. The supervisor
 starts each one, logs and restarts it with backoff when it fails or returns, and on shutdown
 cancels them all and waits at most ``stop_timeout`` seconds, so a job stuck in the outside
-world (an SMTP server that never answers) cannot hang the server's exit.
+world (an SMTP server that never answers) cannot hang the server's exit. A one-off job
+(``once``: the CJK font the sealed PDFs embed, made when the server starts) is done when it
+returns.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class TaskState:
     runner: Runner
     restarts: int = 0
     last_error: str | None = None
+    once: bool = False  # a job that is done when it returns (retried only when it fails)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -54,10 +57,13 @@ class Supervisor:
         self.tasks: dict[str, TaskState] = {}
         self._sleep = sleep  # a test watches the backoff without waiting for it
 
-    def start(self, name: str, runner: Runner) -> None:
+    def start(self, name: str, runner: Runner, *, once: bool = False) -> None:
+        """Run ``runner`` until stopped; with ``once``, a job (preparing something ahead of
+        its first use) that is done when it returns and is retried with backoff only when it
+        fails."""
         if name in self.tasks and self.tasks[name].running:
             raise RuntimeError(f"task {name!r} is already running")
-        state = TaskState(name, runner)
+        state = TaskState(name, runner, once=once)
         state.task = asyncio.get_running_loop().create_task(self._keep(state), name=name)
         self.tasks[name] = state
 
@@ -67,6 +73,9 @@ class Supervisor:
             started = time.monotonic()
             try:
                 await state.runner()
+                if state.once:
+                    state.last_error = None
+                    return
                 state.last_error = "returned"
                 log.error("background task %s returned; restarting", state.name)
             except asyncio.CancelledError:

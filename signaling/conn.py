@@ -19,19 +19,21 @@ from typing import Any
 
 from aiohttp import web
 
-from signaling import protocol as p
 from signaling.rooms import Role
+from signaling.server_messages import ByeReason, Offer, Outgoing, State, serialize
 
 log = logging.getLogger(__name__)
 
 OUT_QUEUE = 256
-CLOSE_CODES: dict[p.ByeReason, int] = {
+CLOSE_CODES: dict[ByeReason, int] = {
     "denied": 4003, "removed": 4004, "ended": 4005, "replaced": 4006, "timeout": 4008,
     "left": 1000, "revoked": 4010, "cancelled": 4011, "moved": 4012, "deactivated": 4013,
     "flood": 4029,
 }  # fmt: skip
 # Far behind and no way to cut the connection (a stand-in socket): closed with this.
 BEHIND = 4009
+# The server is shutting down (the page reconnects to the restarted server).
+GOING_AWAY = 1001
 
 
 class _Roster:
@@ -69,12 +71,12 @@ class Conn:
         self._out: asyncio.Queue[str | int | _Roster] = asyncio.Queue(OUT_QUEUE)
         self._writer = asyncio.create_task(self._write_loop())
 
-    def send(self, message: p._Out) -> None:
-        self.send_raw(p.serialize(message))
+    def send(self, message: Outgoing) -> None:
+        self.send_raw(serialize(message))
 
-    def send_state(self, state: p.State) -> None:
+    def send_state(self, state: State) -> None:
         """Send the roster; if one is still queued, it goes out as this one instead."""
-        frame = p.serialize(state)
+        frame = serialize(state)
         if self.pending_state is not None:
             self.pending_state = frame
             return
@@ -135,7 +137,7 @@ class Conn:
             str(mid): {"pid": str(info["peer"]).rsplit("-", 1)[-1], "source": str(info["label"])}
             for mid, info in (offer.get("tracks") or {}).items()
         }
-        self.send(p.Offer(sdp=offer["sdp"], tracks=tracks))
+        self.send(Offer(sdp=offer["sdp"], tracks=tracks))
 
     async def stop(self) -> None:
         self._writer.cancel()

@@ -23,6 +23,27 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from signaling import protocol as p
+from signaling.browser_messages import (
+    Admit,
+    AgreementShow,
+    ClientMessage,
+    Deny,
+    End,
+    Leave,
+    Media,
+    Move,
+    MuteRequest,
+    Remove,
+)
+from signaling.server_messages import (
+    AgreementShown,
+    ByeReason,
+    HostOut,
+    MuteRequested,
+    Outgoing,
+    PersonOut,
+    State,
+)
 
 MAIN = "main"
 RESUME_SECONDS = 60
@@ -51,8 +72,8 @@ class Member:
     video: bool = True
     screen: bool = False
 
-    def out(self) -> p.PersonOut:
-        return p.PersonOut(
+    def out(self) -> PersonOut:
+        return PersonOut(
             pid=self.pid,
             name=self.name,
             role=self.role,
@@ -73,13 +94,13 @@ class Place:
 @dataclass(frozen=True)
 class Send:
     pid: str
-    message: p._Out
+    message: Outgoing
 
 
 @dataclass(frozen=True)
 class Close:
     pid: str
-    reason: p.ByeReason
+    reason: ByeReason
 
 
 @dataclass(frozen=True)
@@ -167,7 +188,7 @@ class Room:
 
     # --- messages ------------------------------------------------------------------------
 
-    def handle(self, pid: str, msg: p.ClientMessage) -> list[Effect]:
+    def handle(self, pid: str, msg: ClientMessage) -> list[Effect]:
         """Apply one message from ``pid``; raises ProtocolError for a refused one."""
         me = self.members.get(pid)
         if me is None or not me.connected:
@@ -176,50 +197,48 @@ class Room:
             raise p.ProtocolError(p.SESSION_ENDED, "this session has ended", msg.id)
         if msg.type in HOST_ONLY and me.role != HOST:
             raise p.ProtocolError(p.NOT_ALLOWED, f"only the host may send {msg.type}", msg.id)
-        if isinstance(msg, p.Media):
+        if isinstance(msg, Media):
             me.audio, me.video, me.screen = msg.audio, msg.video, msg.screen
             return [Roster()]
-        if isinstance(msg, p.Leave):
+        if isinstance(msg, Leave):
             del self.members[pid]
             return [Close(pid, "left"), Place(pid, None), Roster()]
-        if isinstance(msg, p.End):
+        if isinstance(msg, End):
             return self.end()
-        if isinstance(msg, p.AgreementShow):
-            shown = p.AgreementShown(agreement_id=msg.agreement_id, by=me.name)
+        if isinstance(msg, AgreementShow):
+            shown = AgreementShown(agreement_id=msg.agreement_id, by=me.name)
             return [Send(m.pid, shown) for m in self._in_place(me.place)]
-        if isinstance(msg, p.Admit | p.Deny | p.Remove | p.Move | p.MuteRequest):
+        if isinstance(msg, Admit | Deny | Remove | Move | MuteRequest):
             return self._host_action(me, msg)
         raise p.ProtocolError(p.UNKNOWN_TYPE, f"{msg.type} is not a room message", msg.id)
 
     def _host_action(
-        self, me: Member, msg: p.Admit | p.Deny | p.Remove | p.Move | p.MuteRequest
+        self, me: Member, msg: Admit | Deny | Remove | Move | MuteRequest
     ) -> list[Effect]:
         target = self.members.get(msg.pid)
         if target is None:
             raise p.ProtocolError(p.NO_SUCH_PARTICIPANT, f"no participant {msg.pid}", msg.id)
-        if isinstance(msg, p.Admit | p.Deny) and target.place is not None:
+        if isinstance(msg, Admit | Deny) and target.place is not None:
             raise p.ProtocolError(p.BAD_STATE, f"{target.name} is not in the lobby", msg.id)
-        if isinstance(msg, p.Remove | p.MuteRequest) and target is me:
+        if isinstance(msg, Remove | MuteRequest) and target is me:
             raise p.ProtocolError(p.BAD_STATE, "not to yourself", msg.id)
-        if isinstance(msg, p.Remove) and target.role == HOST:
+        if isinstance(msg, Remove) and target.role == HOST:
             raise p.ProtocolError(p.NOT_ALLOWED, "a host cannot be removed", msg.id)
-        if isinstance(msg, p.Admit):
+        if isinstance(msg, Admit):
             target.place = MAIN
             return [Place(target.pid, MAIN), Roster()]
-        if isinstance(msg, p.Deny | p.Remove):
+        if isinstance(msg, Deny | Remove):
             del self.members[target.pid]
-            reason: Literal["denied", "removed"] = (
-                "denied" if isinstance(msg, p.Deny) else "removed"
-            )
+            reason: Literal["denied", "removed"] = "denied" if isinstance(msg, Deny) else "removed"
             return [Close(target.pid, reason), Place(target.pid, None), Roster()]
-        if isinstance(msg, p.Move):
+        if isinstance(msg, Move):
             if target.place == msg.room:
                 raise p.ProtocolError(p.BAD_STATE, f"{target.name} is already there", msg.id)
             target.place = msg.room
             return [Place(target.pid, msg.room), Roster()]
-        return [Send(target.pid, p.MuteRequested(by=me.name))]
+        return [Send(target.pid, MuteRequested(by=me.name))]
 
-    def expel(self, pid: str, reason: p.ByeReason) -> list[Effect]:
+    def expel(self, pid: str, reason: ByeReason) -> list[Effect]:
         """``pid`` may no longer be here (their access was withdrawn): forgotten at once, with
         no place kept to resume; closed with ``reason`` if connected."""
         m = self.members.pop(pid, None)
@@ -248,13 +267,13 @@ class Room:
         used = {m.place for m in self.members.values() if m.place is not None}
         return sorted(used | {MAIN}, key=lambda r: (r != MAIN, r))
 
-    def view(self, pid: str) -> p.State:
+    def view(self, pid: str) -> State:
         """What ``pid`` may see: a host sees everyone and every room; others see their own
         room (or only themselves in the lobby) and whether the host has arrived."""
         me = self.members[pid]
         hosts = [m for m in self.members.values() if m.role == HOST]
-        host_out = [p.HostOut(name=h.name, present=h.connected) for h in hosts] or [
-            p.HostOut(name=self.host_name, present=False)
+        host_out = [HostOut(name=h.name, present=h.connected) for h in hosts] or [
+            HostOut(name=self.host_name, present=False)
         ]
         if me.role == HOST:
             people = list(self.members.values())
@@ -264,7 +283,7 @@ class Room:
         else:
             people = [m for m in self.members.values() if m.place == me.place]
             rooms = [me.place]
-        return p.State(
+        return State(
             you=me.out(),
             hosts=host_out,
             people=[m.out() for m in people],

@@ -39,11 +39,13 @@ from server.web.errors import app_error_response
 from server.web.keys import COURT, CTX, PARTY, SETTINGS, USER
 from server.web.params import path_id
 from signaling import protocol as p
+from signaling.browser_messages import Hello, Ping, parse_client
 from signaling.conn import CLOSE_CODES, Conn
 from signaling.hub import HUB, Hub
 from signaling.limits import FrameGate
 from signaling.rooms import HOST, STAFF, Role
 from signaling.rooms import PARTY as PARTY_ROLE
+from signaling.server_messages import Bye, ServerPong, error
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +151,12 @@ async def session_ws(request: web.Request) -> web.StreamResponse:
                     raise p.ProtocolError(p.RATE_LIMITED, "too many messages; slow down")
                 if frame.type == WSMsgType.BINARY:
                     raise p.ProtocolError(p.BAD_JSON, "send text frames")
-                msg = p.parse_client(frame.data)
+                msg = parse_client(frame.data)
                 if joined:
                     await hub.on_message(session_id, conn, msg)
-                elif isinstance(msg, p.Ping):
-                    conn.send(p.ServerPong(re=msg.id))
-                elif not isinstance(msg, p.Hello):
+                elif isinstance(msg, Ping):
+                    conn.send(ServerPong(re=msg.id))
+                elif not isinstance(msg, Hello):
                     raise p.ProtocolError(p.NOT_JOINED, "say hello first", msg.id)
                 else:
                     if caller.party and not (msg.name and name_matches(msg.name, caller.party)):
@@ -166,12 +168,12 @@ async def session_ws(request: web.Request) -> web.StreamResponse:
                     if conn.role == HOST:
                         await _mark_open(request.app, session_id)
             except p.ProtocolError as exc:
-                conn.send_raw(p.error(exc))
+                conn.send_raw(error(exc))
             except Exception:
                 # A fault of ours must not end the socket (or write an HTTP 500 into it);
                 # it is logged with its traceback and the sender hears ``internal``.
                 log.exception("signaling message failed in session %s", session_id)
-                conn.send_raw(p.error(p.ProtocolError(p.INTERNAL, "the server failed")))
+                conn.send_raw(error(p.ProtocolError(p.INTERNAL, "the server failed")))
     finally:
         await hub.disconnect(session_id, conn)
     return ws
@@ -189,7 +191,7 @@ async def _flooded(hub: Hub, session_id: int, conn: Conn, joined: bool) -> None:
     if joined:
         await hub.expel(session_id, conn, "flood")
     if not conn.closing:  # not joined (or no longer in the room): only the socket to close
-        conn.send(p.Bye(reason="flood"))
+        conn.send(Bye(reason="flood"))
         conn.close(CLOSE_CODES["flood"])
 
 

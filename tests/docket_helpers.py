@@ -19,7 +19,7 @@ from server.docket.schemas import CaseCreate, PartyIn
 from server.models.accounts import Office, User
 from server.models.docket import Case, Stage
 from server.web.keys import COURT, SESSIONMAKER
-from tests.helpers import PASSWORD, csrf, make_user, unit
+from tests.helpers import PASSWORD, make_user, served_token, unit
 
 _W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -153,16 +153,8 @@ ALL_STAGES = list(Stage)
 
 
 async def bearer(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
-    """Authorization headers for ``username``. The token endpoint currently demands a CSRF
-    token even from API clients (tests.helpers.api_token trips on it), so fetch one first."""
-    await client.get("/login")
-    resp = await client.post(
-        "/api/v1/auth/token",
-        json={"username": username, "password": password},
-        headers={"X-CSRF-Token": csrf(client)},
-    )
-    assert resp.status == 201, await resp.text()
-    token = (await resp.json())["token"]
-    # Drop the browser cookies so the calls that follow are pure bearer-token calls.
-    client.session.cookie_jar.clear()
+    """Authorization headers for ``username``, and no browser cookies left on ``client``. The
+    token endpoint currently demands a CSRF token even from API clients (tests.helpers.api_token
+    trips on it): ``served_token`` fetches one first."""
+    token = await served_token(client.session, str(client.make_url("")), username, password)
     return {"Authorization": f"Bearer {token}"}

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
@@ -84,6 +85,27 @@ async def api_token(client: TestClient, username: str, password: str = PASSWORD)
     )
     assert resp.status == 201, await resp.text()
     token: str = (await resp.json())["token"]
+    return token
+
+
+async def served_token(
+    http: aiohttp.ClientSession, base: str, username: str, password: str = PASSWORD
+) -> str:
+    """A bearer token for ``username`` from the token endpoint of the server at ``base`` (the
+    test server, or a real ``courtlink serve``). The endpoint asks for the CSRF pair, so the
+    login page is fetched first; the cookies are dropped afterwards so that the calls that
+    follow are pure bearer-token calls."""
+    async with http.get(base + "/login") as resp:
+        await resp.read()
+    pair = next(c.value for c in http.cookie_jar if c.key == CSRF_COOKIE)
+    async with http.post(
+        base + "/api/v1/auth/token",
+        headers={"X-CSRF-Token": pair},
+        json={"username": username, "password": password},
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        token: str = (await resp.json())["token"]
+    http.cookie_jar.clear()
     return token
 
 

@@ -11,10 +11,11 @@ from typing import Any
 
 from aiortc import MediaStreamTrack
 
-from signaling import protocol as p
+from signaling.browser_messages import parse_client
 from signaling.conn import Conn
 from signaling.hub import Hub
 from signaling.rooms import Role
+from signaling.server_messages import Offer, parse_server
 from signaling.sfu import SfuError
 from tests.sfu_peers import Client
 
@@ -28,9 +29,9 @@ class BrowserSocket:
         self.closed: int | None = None
 
     async def send_str(self, data: str) -> None:
-        message = p.parse_server(data)
+        message = parse_server(data)
         self.messages.append(message)
-        if isinstance(message, p.Offer):
+        if isinstance(message, Offer):
             await self.peer.answer(message)
 
     async def close(self, *, code: int) -> None:
@@ -76,7 +77,7 @@ class HubPeer:
     async def join(self) -> None:
         await self.hub.join(self.session_id, self.conn, host_name="", resume=None)
 
-    async def answer(self, offer: p.Offer) -> None:
+    async def answer(self, offer: Offer) -> None:
         # The SFU's peer is this connection's; the client speaks the SFU's track names.
         self.client.id = self.conn.peer_id
         tracks = {mid: {"peer": t["pid"], "label": t["source"]} for mid, t in offer.tracks.items()}
@@ -86,7 +87,7 @@ class HubPeer:
 
     async def send(self, kind: str, **body: Any) -> None:
         """A message from the browser, as the WebSocket handler hands it to the hub."""
-        message = p.parse_client(json.dumps({"v": 1, "type": kind, **body}))
+        message = parse_client(json.dumps({"v": 1, "type": kind, **body}))
         await self.hub.on_message(self.session_id, self.conn, message)
 
     async def close(self) -> None:

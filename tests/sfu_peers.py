@@ -29,7 +29,12 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
 from signaling.sfu import FrameAssembler, Sfu
-from signaling.sfu import aiortc_hook as hook
+from signaling.sfu.aiortc_hook.sending import send_link
+from signaling.sfu.aiortc_hook.transceivers import (
+    dtls_transport,
+    intercept_receiver,
+    receiver_started,
+)
 from signaling.sfu.media import EncodedFrame
 from tests.media_clips import make_opus_clip, make_vp8_clip
 
@@ -85,11 +90,11 @@ class Client:
         for t in self.pc.getTransceivers():
             if t.mid is not None:
                 box = self.received.setdefault(t.mid, Received())
-                hook.intercept_receiver(t.receiver, self._recorder(box))
+                intercept_receiver(t.receiver, self._recorder(box))
         for mid, box in self.received.items():
             self.segments.append((mid, len(box.packets), self.tracks.get(mid)))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
-        if hook.send_link(hook.dtls_transport(self.pc)) is not None:
+        if send_link(dtls_transport(self.pc)) is not None:
             # Renegotiation: let aiortc register the new m-lines' SSRCs before the SFU starts
             # sending on them, or it would discard the first packets (a browser does not).
             receiving = [
@@ -99,7 +104,7 @@ class Client:
             ]
 
             def receivers_ready() -> bool:
-                return all(hook.receiver_started(r) for r in receiving)
+                return all(receiver_started(r) for r in receiving)
 
             await wait_for(receivers_ready)
         await self.sfu.handle_answer(self.id, self.pc.localDescription.sdp)

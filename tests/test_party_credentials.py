@@ -1,8 +1,10 @@
-"""Who holds a party's credentials (issue 12, findings 1 and 2, and the access rules settled
-with them): the access matrix over every role, a party's own link and the other party's, and
-anonymous callers, for opening a session, the invite links, a party's signature, the
-agreement's original text, its preview, the sealed PDF, rewriting the terms and judicial
-confirmation. Every expected status is written here by hand.
+"""Who holds a party's credentials (issue 12, finding 1): the access matrix over every role,
+a party's own link and the other party's, and anonymous callers, for opening a session, the
+invite links and a party's signature. Every expected status is written here by hand. Finding
+2 (the agreement's original text, its preview, the sealed PDF) is
+``tests/test_party_credentials_originals.py``'s; the access rules settled with them
+(rewriting the terms, judicial confirmation) are ``tests/test_party_credentials_terms.py``'s.
+Both use the world, the accounts and the callers set up here.
 
 The world is reached through the product's own operations: the case is registered, moved and
 assigned by an admin (``tests.docket_helpers.new_case``), the session and the parties' links
@@ -26,7 +28,6 @@ from server.web.keys import SETTINGS
 from tests.agreement_helpers import World, bearer, share_fonts, signature_png, terms_for
 from tests.docket_helpers import OTHER_ID, PERSON_ID, new_case
 from tests.helpers import csrf, login, make_user, unit
-from tests.test_agreement_access import _seal
 
 # Every account of the matrix: (key, username, role, office).
 ACCOUNTS = [
@@ -46,11 +47,19 @@ MASKED = {PERSON_ID: "140***********" + PERSON_ID[-4:], OTHER_ID: "110**********
 
 
 async def build(client: Any, stage: Stage = Stage.PRE_LITIGATION_MEDIATION) -> World:
+    """Every account of the matrix, and a case in ``stage`` with a mediation session."""
     users = {
         key: await make_user(client, name, role, office=office, display_name=name)
         for key, name, role, office in ACCOUNTS
     }
     share_fonts(client.app[SETTINGS].data_dir / "fonts", Path("/tmp") / "courtlink-test-fonts")
+    return await open_case(client, users, stage, "mediation")
+
+
+async def open_case(client: Any, users: dict[str, Any], stage: Stage, kind: str) -> World:
+    """A case of the office that booked it in ``stage``, registered by the admin and assigned
+    to the matrix's mediator, judge and clerk; the mediator opens a session of ``kind`` and a
+    link for each party."""
     case_id = await new_case(
         client, users["admin"], office="shaping", stage=stage,
         mediator_id=users["med"].id, judge_id=users["judge"].id, clerk_id=users["clerk"].id,
@@ -58,7 +67,7 @@ async def build(client: Any, stage: Stage = Stage.PRE_LITIGATION_MEDIATION) -> W
     async with unit(client.app, users["med"]) as ctx:
         case = await ctx.db.get(Case, case_id)
         assert case is not None
-        session = await create_session(ctx, case, kind="mediation")
+        session = await create_session(ctx, case, kind=kind)
         tokens = {}
         for party in case.parties:
             _invite, url = await create_invite(ctx, session, party)
@@ -245,164 +254,3 @@ async def test_a_party_signs_only_through_their_own_link(client):
     assert resp.status == 201, await resp.text()
     body = await resp.json()
     assert body["unsigned_party_ids"] == [w.respondent_id]
-
-
-# --- the agreement's original, its preview, the sealed PDF (finding 2) ----------------------
-
-# (who, the current text, the sealed PDF, the preview: status and whether it is unmasked)
-ORIGINALS = [
-    ("admin", 403, 403, 403, None),
-    ("clerk", 200, 200, 403, None),
-    ("clerk2", 200, 200, 403, None),
-    ("judge", 200, 200, 200, True),
-    ("judge2", 403, 403, 200, False),
-    ("med", 200, 200, 200, True),
-    ("med2", 403, 403, 200, False),
-    ("staff_own", 403, 403, 403, None),
-    ("staff_other", 404, 404, 404, None),
-    (None, 401, 401, 401, None),
-]
-
-
-@pytest.mark.parametrize(("who", "text", "pdf", "preview", "unmasked"), ORIGINALS)
-async def test_originals_matrix(client, who, text, pdf, preview, unmasked):
-    w = await build(client)
-    auth = await headers_of(client, who)
-    resp = await client.post(f"/api/v1/cases/{w.case_id}/agreement/preview",
-                             json={"terms": terms_for(w)}, headers=auth)  # fmt: skip
-    assert resp.status == preview, (who, await resp.text())
-    if preview == 200:
-        html = await resp.text()
-        assert "张三" in html and "李四" in html
-        if unmasked:
-            assert PERSON_ID in html and OTHER_ID in html, who
-        else:
-            assert PERSON_ID not in html and OTHER_ID not in html, who
-            assert MASKED[PERSON_ID] in html and MASKED[OTHER_ID] in html, who
-    agreement = await _seal(client, w, await bearer(client, "med"))
-    aid = agreement["id"]
-    resp = await client.get(f"/api/v1/agreements/{aid}/document", headers=auth)
-    assert resp.status == text, (who, await resp.text())
-    if text == 200:
-        assert PERSON_ID in await resp.text()
-    resp = await client.get(f"/api/v1/agreements/{aid}/documents/agreement.pdf", headers=auth)
-    assert resp.status == pdf, (who, await resp.text())
-    if pdf == 200:
-        assert (await resp.read())[:5] == b"%PDF-"
-
-
-async def test_originals_through_the_parties_links(client):
-    w = await build(client)
-    await _seal(client, w, await bearer(client, "med"))
-    client.session.cookie_jar.clear()
-    for pid in (w.applicant_id, w.respondent_id):
-        resp = await client.get(f"/api/v1/invites/{w.tokens[pid]}/agreement/document")
-        html = await resp.text()
-        assert resp.status == 200, html
-        assert PERSON_ID in html and OTHER_ID in html
-    assert (await client.get("/api/v1/invites/1.x.y/agreement/document")).status == 401
-
-
-async def test_the_agreement_page_offers_the_original_only_to_who_may_read_it(client):
-    w = await build(client)
-    agreement = await _seal(client, w, await bearer(client, "med"))
-    pdf_link = f"/api/v1/agreements/{agreement['id']}/documents/agreement.pdf"
-    for who, shows in (("judge2", False), ("staff_own", False), ("admin", False),
-                       ("clerk2", True), ("judge", True)):  # fmt: skip
-        client.session.cookie_jar.clear()
-        await login(client, who)
-        resp = await client.get(f"/cases/{w.case_id}/agreement")
-        html = await resp.text()
-        assert resp.status == 200, (who, html)
-        assert (pdf_link in html) is shows, who
-        assert ('class="agreement-text"' in html) is shows, who  # the text, in the page
-        assert (PERSON_ID in html) is shows, who  # the unmasked ID only in the original
-
-
-# --- rewriting the terms, judicial confirmation (the access rules settled) ------------------
-
-# (who, rewrite the terms in mediation, in the fast-track stage)
-REWRITE = [
-    ("admin", 403, 403),
-    ("clerk", 403, 403),
-    ("clerk2", 403, 403),
-    ("judge", 403, 200),  # in fast-track the assigned judge mediates
-    ("judge2", 403, 403),
-    ("med", 200, 200),
-    ("med2", 403, 403),
-    ("staff_own", 403, 403),
-    ("staff_other", 404, 404),
-    (None, 401, 401),
-]
-
-
-@pytest.mark.parametrize(("who", "mediation", "fast_track"), REWRITE)
-async def test_rewrite_terms_matrix(client, who, mediation, fast_track):
-    for stage, expected in ((Stage.PRE_LITIGATION_MEDIATION, mediation),
-                            (Stage.FAST_TRACK, fast_track)):  # fmt: skip
-        w = await build(client) if stage != Stage.FAST_TRACK else await _rebuild(client, stage)
-        agreement = await _draft(client, w)
-        # The applicant has signed: a rewrite voids that signature.
-        client.session.cookie_jar.clear()
-        resp = await client.post(
-            f"/api/v1/invites/{w.tokens[w.applicant_id]}/agreement/signatures",
-            data=_sign_body(agreement, "张三"), headers=JSON,
-        )  # fmt: skip
-        assert resp.status == 201, await resp.text()
-        auth = await headers_of(client, who)
-        resp = await client.put(f"/api/v1/agreements/{agreement['id']}/terms",
-                                json={"terms": terms_for(w, 4_000_000)}, headers=auth)  # fmt: skip
-        assert resp.status == expected, (who, stage, await resp.text())
-        if expected == 200:
-            assert (await resp.json())["voided_signatures"] == 1
-
-
-async def _rebuild(client: Any, stage: Stage) -> World:
-    """A second case in ``stage`` with the same people (the accounts exist already)."""
-    from sqlalchemy import select
-
-    from server.models.accounts import User
-    from server.web.keys import SESSIONMAKER
-
-    async with client.app[SESSIONMAKER]() as db:
-        users = {key: await db.scalar(select(User).where(User.username == name))
-                 for key, name, _r, _o in ACCOUNTS}  # fmt: skip
-    case_id = await new_case(
-        client, users["admin"], office="shaping", stage=stage,
-        mediator_id=users["med"].id, judge_id=users["judge"].id, clerk_id=users["clerk"].id,
-    )  # fmt: skip
-    async with unit(client.app, users["med"]) as ctx:
-        case = await ctx.db.get(Case, case_id)
-        assert case is not None
-        session = await create_session(ctx, case, kind="hearing")
-        tokens = {}
-        for party in case.parties:
-            _invite, url = await create_invite(ctx, session, party)
-            tokens[party.id] = url.rsplit("/", 1)[1]
-        ids = case.parties[0].id, case.parties[1].id
-    return World(case_id, ids[0], ids[1], session.id, tokens, users)  # type: ignore[arg-type]
-
-
-# (who, judicial confirmation of the sealed agreement)
-CONFIRM = [
-    ("admin", 403),
-    ("clerk", 403),
-    ("clerk2", 403),
-    ("judge", 200),
-    ("judge2", 403),
-    ("med", 403),
-    ("med2", 403),
-    ("staff_own", 403),
-    ("staff_other", 404),
-    (None, 401),
-]
-
-
-@pytest.mark.parametrize(("who", "status"), CONFIRM)
-async def test_confirm_matrix(client, who, status):
-    w = await build(client)
-    agreement = await _seal(client, w, await bearer(client, "med"))
-    auth = await headers_of(client, who)
-    resp = await client.post(f"/api/v1/agreements/{agreement['id']}/confirm", json={},
-                             headers=auth)  # fmt: skip
-    assert resp.status == status, (who, await resp.text())

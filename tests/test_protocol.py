@@ -7,6 +7,24 @@ import json
 import pytest
 
 from signaling import protocol as p
+from signaling.browser_messages import CLIENT_TYPES, Move, parse_client
+from signaling.server_messages import (
+    Ack,
+    AgreementShown,
+    Bye,
+    HostOut,
+    MuteRequested,
+    Offer,
+    PersonOut,
+    Recording,
+    ServerPing,
+    ServerPong,
+    State,
+    Welcome,
+    error,
+    parse_server,
+    serialize,
+)
 
 
 def frame(**data):
@@ -15,7 +33,7 @@ def frame(**data):
 
 def refused(raw) -> p.ProtocolError:
     with pytest.raises(p.ProtocolError) as err:
-        p.parse_client(raw)
+        parse_client(raw)
     return err.value
 
 
@@ -36,12 +54,12 @@ def test_every_client_message_parses():
         "end": {},
         "agreement.show": {"agreement_id": 3},
     }
-    assert set(cases) == p.CLIENT_TYPES
+    assert set(cases) == CLIENT_TYPES
     for kind, body in cases.items():
-        msg = p.parse_client(frame(type=kind, id=7, **body))
+        msg = parse_client(frame(type=kind, id=7, **body))
         assert msg.type == kind and msg.id == 7
-    move = p.parse_client(frame(type="move", pid=pid, room="main"))
-    assert isinstance(move, p.Move) and move.room == "main" and move.id is None
+    move = parse_client(frame(type="move", pid=pid, room="main"))
+    assert isinstance(move, Move) and move.room == "main" and move.id is None
 
 
 @pytest.mark.parametrize(
@@ -87,7 +105,7 @@ def test_refusal_echoes_request_id():
     err = refused(frame(type="admit", id="req-9"))
     assert err.code == p.INVALID and err.re == "req-9"
     assert "pid" in err.message
-    answer = json.loads(p.error(err))
+    answer = json.loads(error(err))
     assert answer == {
         "v": 1,
         "type": "error",
@@ -98,9 +116,9 @@ def test_refusal_echoes_request_id():
 
 
 def test_server_messages_round_trip():
-    person = p.PersonOut(pid="p0123456789ab", name="李四", role="party", place=None, connected=True)
+    person = PersonOut(pid="p0123456789ab", name="李四", role="party", place=None, connected=True)
     messages = [
-        p.Welcome(
+        Welcome(
             pid="p0123456789ab",
             role="party",
             name="李四",
@@ -111,35 +129,35 @@ def test_server_messages_round_trip():
             heartbeat_seconds=10,
             ice_servers=[{"urls": "turn:turn.example:3478"}],
         ),
-        p.Offer(sdp="v=0", tracks={"3": {"pid": "p0123456789ab", "source": "camera"}}),
-        p.State(
+        Offer(sdp="v=0", tracks={"3": {"pid": "p0123456789ab", "source": "camera"}}),
+        State(
             you=person,
-            hosts=[p.HostOut(name="王", present=False)],
+            hosts=[HostOut(name="王", present=False)],
             people=[person],
             rooms=[],
             lobby_count=1,
         ),
-        p.Ack(re=1),
-        p.ServerPing(),
-        p.ServerPong(re=2),
-        p.MuteRequested(by="王"),
-        p.Bye(reason="denied"),
-        p.AgreementShown(agreement_id=4, by="王"),
-        p.Recording(active=True),
+        Ack(re=1),
+        ServerPing(),
+        ServerPong(re=2),
+        MuteRequested(by="王"),
+        Bye(reason="denied"),
+        AgreementShown(agreement_id=4, by="王"),
+        Recording(active=True),
     ]
     for msg in messages:
-        raw = p.serialize(msg)
+        raw = serialize(msg)
         assert json.loads(raw)["v"] == 1
-        assert p.parse_server(raw) == msg
+        assert parse_server(raw) == msg
     with pytest.raises(p.ProtocolError):
-        p.parse_server(json.dumps({"v": 1, "type": "bye", "reason": "bored"}))
+        parse_server(json.dumps({"v": 1, "type": "bye", "reason": "bored"}))
 
 
 def test_json_within_the_limits_is_read():
     nested = "[" * (p.MAX_DEPTH - 1) + "]" * (p.MAX_DEPTH - 1)  # inside the message's object
     raw = '{"v": 1, "type": "ping", "id": 12345678901234, "x": ' + nested + "}"
     with pytest.raises(p.ProtocolError) as err:
-        p.parse_client(raw)
+        parse_client(raw)
     assert err.value.code == p.INVALID and err.value.re == 12345678901234  # read, then refused
 
 
@@ -151,4 +169,4 @@ def test_unknown_type_is_not_echoed_whole():
 def test_a_request_id_that_cannot_be_echoed_is_not():
     err = refused('{"v": 1, "type": "ping", "id": "\\ud800"}')
     assert err.code == p.INVALID and err.re is None
-    assert json.loads(p.error(err))["re"] is None
+    assert json.loads(error(err))["re"] is None

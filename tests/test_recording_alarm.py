@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from recordings import recorder
+from recordings import segments
 from recordings.writer import SegmentWriter
 from server.live import RECORDINGS
 from server.models.audit import AuditEntry
@@ -23,7 +23,7 @@ from server.models.docket import DocketEntry
 from server.models.recordings import Recording, SegmentStatus
 from server.models.sessions import MediationSession
 from server.web.keys import SESSIONMAKER
-from signaling import protocol as p
+from signaling import server_messages as sm
 from tests.helpers import csrf, login
 from tests.sfu_peers import wait_for
 from tests.test_signaling_ws import WsPeer, _session_with_invites
@@ -34,11 +34,11 @@ def _full_disk(path: Path, kind: str, **kw: Any) -> SegmentWriter:
 
 
 def _recording(peer: WsPeer) -> list[bool]:
-    return [m.active for m in peer.messages if isinstance(m, p.Recording)]
+    return [m.active for m in peer.messages if isinstance(m, sm.Recording)]
 
 
 async def test_full_disk_alarms_the_host_and_the_room_goes_on(client, monkeypatch):
-    monkeypatch.setattr(recorder, "SegmentWriter", _full_disk)
+    monkeypatch.setattr(segments, "SegmentWriter", _full_disk)
     _med, case_id, sid, token = await _session_with_invites(client)
     url = client.make_url(f"/ws/sessions/{sid}")
     await login(client, "med")
@@ -48,13 +48,13 @@ async def test_full_disk_alarms_the_host_and_the_room_goes_on(client, monkeypatc
         try:
             h = await host.hello()
             w = await party.hello(name="张三")
-            assert isinstance(await host.reply("admit", pid=w.pid), p.Ack)
+            assert isinstance(await host.reply("admit", pid=w.pid), sm.Ack)
 
             # The first frames written hit the full disk: the host, and only the host, is
             # told why; the host's indicator, on since its tracks started, goes off, and so
             # does the party's (on first too if the party was admitted before the alarm).
             alarm = await host.wait(
-                lambda m: isinstance(m, p.Error) and m.code == "recording_stopped"
+                lambda m: isinstance(m, sm.Error) and m.code == "recording_stopped"
             )
             assert "disk_full" in alarm.message
 
@@ -63,7 +63,7 @@ async def test_full_disk_alarms_the_host_and_the_room_goes_on(client, monkeypatc
                 return True in seen and seen[-1] is False and _recording(party)[-1:] == [False]
 
             await wait_for(indicators_off)
-            assert not any(isinstance(m, p.Error) for m in party.messages)
+            assert not any(isinstance(m, sm.Error) for m in party.messages)
 
             # The room goes on: media still flows both ways, the host's controls still work.
             marks = (party.got_from(h.pid, "camera"), host.got_from(w.pid, "camera"))
@@ -75,10 +75,10 @@ async def test_full_disk_alarms_the_host_and_the_room_goes_on(client, monkeypatc
                 )
 
             await wait_for(still_forwarding)
-            assert isinstance(await host.reply("mute_request", pid=w.pid), p.Ack)
-            await party.wait(lambda m: isinstance(m, p.MuteRequested))
+            assert isinstance(await host.reply("mute_request", pid=w.pid), sm.Ack)
+            await party.wait(lambda m: isinstance(m, sm.MuteRequested))
             # Every open track failed at once; the host hears of it once.
-            alarms = [m for m in host.messages if isinstance(m, p.Error)]
+            alarms = [m for m in host.messages if isinstance(m, sm.Error)]
             assert [a.code for a in alarms] == ["recording_stopped"]
 
             # The segments' rows follow the files (each track's batch reports its failure).
@@ -139,7 +139,7 @@ async def test_full_disk_alarms_the_host_and_the_room_goes_on(client, monkeypatc
                 raise AssertionError("no segment is being written after recording restarted")
 
             await host.reply("end")
-            await party.wait(lambda m: isinstance(m, p.Bye))
+            await party.wait(lambda m: isinstance(m, sm.Bye))
             async with client.app[SESSIONMAKER]() as db:
                 assert (await db.get(MediationSession, sid)).status == "ended"
         finally:

@@ -32,7 +32,7 @@ from server.docket.schemas import CaseCreate
 from server.models.docket import Stage
 from server.models.recordings import Recording, RecordingSegment
 from server.sessions import create_session
-from signaling import protocol as p
+from signaling.server_messages import Welcome
 from tests.docket_helpers import parties
 from tests.helpers import PASSWORD
 from tests.recording_media import decoded_frames
@@ -61,7 +61,9 @@ class Server:
             **os.environ,
             "COURTLINK_DATA_DIR": str(self.settings.data_dir),
             "COURTLINK_DATABASE_URL": self.settings.effective_database_url,
-            "COURTLINK_SECRET_KEY": "crash-test-secret",
+            # The in-process app of the test shares the database: one court, one key (invite
+            # links and audit checkpoints are signed with it).
+            "COURTLINK_SECRET_KEY": self.settings.secret_key,
             "COURTLINK_PUBLIC_URL": self.url,
         }
         with self.log.open("ab") as out:
@@ -147,7 +149,7 @@ async def test_sigkill_mid_recording_then_restart_recovers(settings, tmp_path):
             )
             await host.connect(Origin=server.url)
             await host.send("hello")
-            await host.wait(lambda m: isinstance(m, p.Welcome))
+            await host.wait(lambda m: isinstance(m, Welcome))
 
             async def recording_both_tracks() -> bool:
                 segs = await _segments(maker, session_id)

@@ -15,7 +15,8 @@ from pathlib import Path
 import av
 import pytest
 
-from recordings.recorder import Opened, Recorder
+from recordings.events import Opened
+from recordings.recorder import Recorder
 from recordings.writer import SegmentWriter
 from signaling.events import Participant, TrackStarted
 from tests.recording_media import opus_clip, rtp_stream, vp8_clip

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import aiohttp
 
-from signaling import protocol as p
+from signaling.server_messages import Ack, Recording
 from tests.helpers import login
 from tests.sfu_peers import wait_for
 from tests.test_signaling_ws import WsPeer, _session_with_invites
 
 
 def _recording(peer: WsPeer) -> list[bool]:
-    return [m.active for m in peer.messages if isinstance(m, p.Recording)]
+    return [m.active for m in peer.messages if isinstance(m, Recording)]
 
 
 async def test_a_silent_participant_is_told_the_room_is_recorded(client):
@@ -33,7 +33,7 @@ async def test_a_silent_participant_is_told_the_room_is_recorded(client):
             w = await party.hello(name="张三")
             assert w.place is None
             assert True not in _recording(party)  # the lobby is never recorded
-            assert isinstance(await host.reply("admit", pid=w.pid), p.Ack)
+            assert isinstance(await host.reply("admit", pid=w.pid), Ack)
 
             def party_told() -> bool:
                 return _recording(party)[-1:] == [True]

@@ -23,7 +23,7 @@ import pytest
 
 from recordings import paths
 from server.db import make_engine, make_sessionmaker
-from signaling import protocol as p
+from signaling.server_messages import Welcome
 from tests.helpers import PASSWORD
 from tests.recording_db import recordings_cli
 from tests.test_recording_crash import Server, _free_port, _seed, _segments
@@ -80,7 +80,7 @@ async def test_sigkill_right_after_a_segment_opens(settings, tmp_path):
             )
             await host.connect(Origin=server.url)
             await host.send("hello")
-            await host.wait(lambda m: isinstance(m, p.Welcome))
+            await host.wait(lambda m: isinstance(m, Welcome))
 
             async def both_tracks_written() -> bool:
                 segs = await _segments(maker, session_id)

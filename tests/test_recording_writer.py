@@ -14,7 +14,8 @@ import pytest
 from av.codec.context import CodecContext
 
 from recordings.crash import finalize
-from recordings.recorder import Alarm, Closed, Opened, Recorder
+from recordings.events import Alarm, Closed, Opened
+from recordings.recorder import Recorder
 from recordings.rtp import Vp8Assembler, parse_rtp, view_of, vp8_keyframe_size
 from recordings.writer import SegmentWriter
 from signaling.events import Participant, TrackStarted

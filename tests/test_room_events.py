@@ -17,7 +17,7 @@ from server.live import HUB
 from server.models.recordings import Recording
 from server.models.sessions import MediationSession
 from server.web.keys import SESSIONMAKER
-from signaling import protocol as p
+from signaling import server_messages as sm
 from signaling.events import (
     MediaPacket,
     PacketSink,
@@ -74,12 +74,12 @@ async def indicator(peer: HubPeer) -> list[bool]:
     so far has arrived (a socket's messages go out in order)."""
 
     def pongs() -> int:
-        return sum(isinstance(m, p.ServerPong) for m in peer.messages)
+        return sum(isinstance(m, sm.ServerPong) for m in peer.messages)
 
     before = pongs()
     await peer.send("ping")
     await wait_for(lambda: pongs() > before)
-    return [m.active for m in peer.messages if isinstance(m, p.Recording)]
+    return [m.active for m in peer.messages if isinstance(m, sm.Recording)]
 
 
 async def test_a_listener_hears_tracks_places_and_the_end_in_typed_fields(sfu: Sfu) -> None:
@@ -159,7 +159,7 @@ async def test_a_listener_hears_tracks_places_and_the_end_in_typed_fields(sfu: S
         hub.set_recorded(7, main=False, caucus=False, alarm="recording stopped (disk_full)")
         assert await indicator(host) == [True, False]
         assert await indicator(party) == [False, True, False]
-        alarm = p.Error(code="recording_stopped", message="recording stopped (disk_full)")
+        alarm = sm.Error(code="recording_stopped", message="recording stopped (disk_full)")
         assert alarm in host.messages and alarm not in party.messages
 
         mark = len(watcher.events)
@@ -216,7 +216,7 @@ async def test_the_app_records_through_the_interface_and_ends_from_the_room(clie
                 break
             await asyncio.sleep(0.1)
         assert await segments() == wanted
-        assert host.messages.count(p.Recording(active=True)) >= 1
+        assert host.messages.count(sm.Recording(active=True)) >= 1
 
         await host.send("end")
         async with app[SESSIONMAKER]() as db:

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from signaling import protocol as p
+from signaling.browser_messages import parse_client
 from signaling.rooms import HOST, HOST_ONLY, MAIN, Close, Place, Room, Send
+from signaling.server_messages import MuteRequested
 
 
 class Clock:
@@ -19,7 +21,7 @@ class Clock:
 
 
 def msg(kind: str, **body):
-    return p.parse_client(json.dumps({"v": 1, "type": kind, "id": 1, **body}))
+    return parse_client(json.dumps({"v": 1, "type": kind, "id": 1, **body}))
 
 
 @pytest.fixture
@@ -98,7 +100,7 @@ def test_remove_mute_and_agreement(room):
     staff, _, _ = join(room, "user:2", "office", "staff")
     room.handle(host.pid, msg("admit", pid=staff.pid))
     effects = room.handle(host.pid, msg("mute_request", pid=staff.pid))
-    assert effects == [Send(staff.pid, p.MuteRequested(by="王"))]
+    assert effects == [Send(staff.pid, MuteRequested(by="王"))]
     effects = room.handle(host.pid, msg("agreement.show", agreement_id=5))
     assert {e.pid for e in effects if isinstance(e, Send)} == {host.pid, staff.pid}
     assert refuse(room, host.pid, msg("remove", pid=host.pid)) == p.BAD_STATE

@@ -1,6 +1,6 @@
 """Guard: the aiortc/aioice internals the SFU hooks into still exist with the shapes it uses.
 
-If this fails after an aiortc upgrade, signaling/sfu/aiortc_hook.py must be revisited before
+If this fails after an aiortc upgrade, signaling/sfu/aiortc_hook/ must be revisited before
 anything else (the forwarding path would silently stop, or fall back to decoding).
 """
 
@@ -13,7 +13,15 @@ import pytest
 from aiortc import RTCPeerConnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
-from signaling.sfu import aiortc_hook as hook
+from signaling.sfu.aiortc_hook import InternalsChanged, check_internals
+from signaling.sfu.aiortc_hook.receiving import intercept_rtp
+from signaling.sfu.aiortc_hook.sending import send_link
+from signaling.sfu.aiortc_hook.transceivers import (
+    dtls_transport,
+    last_sender_report,
+    set_msid,
+    update_sender_report,
+)
 
 
 def test_aiortc_version_is_the_pinned_one() -> None:
@@ -22,7 +30,7 @@ def test_aiortc_version_is_the_pinned_one() -> None:
 
 
 def test_private_hook_points_have_the_expected_shape() -> None:
-    hook.check_internals()
+    check_internals()
 
 
 def test_guard_notices_a_missing_hook_point(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,27 +38,27 @@ def test_guard_notices_a_missing_hook_point(monkeypatch: pytest.MonkeyPatch) -> 
         return None
 
     monkeypatch.setattr(RTCDtlsTransport, "_handle_rtp_data", changed)
-    with pytest.raises(hook.InternalsChanged, match="_handle_rtp_data"):
-        hook.check_internals()
+    with pytest.raises(InternalsChanged, match="_handle_rtp_data"):
+        check_internals()
 
 
 async def test_instance_hooks_land_on_real_objects() -> None:
     pc = RTCPeerConnection()
     try:
         t = pc.addTransceiver("video", direction="sendonly")
-        dtls = hook.dtls_transport(pc)
+        dtls = dtls_transport(pc)
         assert dtls._tx_srtp is None and dtls._rx_srtp is None  # set by the DTLS handshake
-        assert hook.send_link(dtls) is None  # not connected yet
+        assert send_link(dtls) is None  # not connected yet
         seen: list[bytes] = []
-        hook.intercept_rtp(dtls, lambda data: seen.append(data) is None)
+        intercept_rtp(dtls, lambda data: seen.append(data) is None)
         await dtls._handle_rtp_data(b"\x80" * 12, arrival_time_ms=0)
         assert seen == [b"\x80" * 12]
-        hook.set_msid(t.sender, "stream", "track")
+        set_msid(t.sender, "stream", "track")
         offer = await pc.createOffer()
         assert "a=msid:stream track" in offer.sdp
-        hook.update_sender_report(t.sender, packets=3, octets=300, rtp_timestamp=9, sent_at=1.0)
+        update_sender_report(t.sender, packets=3, octets=300, rtp_timestamp=9, sent_at=1.0)
         assert t.sender._RTCRtpSender__packet_count == 3
-        assert hook.last_sender_report(t.receiver, 1234) == (0, 0)
+        assert last_sender_report(t.receiver, 1234) == (0, 0)
         assert isinstance(aiortc.codecs.CODECS["video"], list)
     finally:
         await pc.close()

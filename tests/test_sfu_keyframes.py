@@ -15,8 +15,9 @@ import pytest
 from aiortc.rtp import RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
 
 from signaling.sfu import Sfu
-from signaling.sfu import aiortc_hook as hook
-from signaling.sfu.forward import KEYFRAME_INTERVAL
+from signaling.sfu.aiortc_hook.sending import SendLink, send_link
+from signaling.sfu.aiortc_hook.transceivers import dtls_transport, intercept_sender_rtcp
+from signaling.sfu.inbound import KEYFRAME_INTERVAL
 from signaling.sfu.media import vp8_descriptor_size, vp8_keyframe_start
 from tests.media_clips import clip_frames
 from tests.sfu_peers import Client, clip_tracks, small_clips, wait_for
@@ -44,7 +45,7 @@ async def _pair(sfu: Sfu) -> tuple[Client, Client, list[float]]:
             plis.append(time.monotonic())
 
     camera_sender = alice.pc.getTransceivers()[1].sender
-    hook.intercept_sender_rtcp(camera_sender, on_rtcp)
+    intercept_sender_rtcp(camera_sender, on_rtcp)
 
     def flowing() -> bool:
         return bob.count_of("alice", "camera") >= 30
@@ -54,7 +55,7 @@ async def _pair(sfu: Sfu) -> tuple[Client, Client, list[float]]:
 
 
 def _send_rtcp(client: Client, packet: Any) -> None:
-    link = hook.send_link(hook.dtls_transport(client.pc))
+    link = send_link(dtls_transport(client.pc))
     assert link is not None
     link.send_rtcp(bytes(packet))
 
@@ -115,8 +116,8 @@ async def test_nack_is_answered_from_the_ring(sfu: Sfu) -> None:
         outlet = next(s.outlet for s in sfu._peers["bob"].slots if s.outlet and s.kind == "video")
         assert outlet is not None
         network = LossyNetwork(real.udp, outlet.pt)
-        dtls = hook.dtls_transport(sfu.peer_connection("bob"))
-        holder.link = hook.SendLink(dtls._tx_srtp, network, real.addr)  # type: ignore[arg-type]
+        dtls = dtls_transport(sfu.peer_connection("bob"))
+        holder.link = SendLink(dtls._tx_srtp, network, real.addr)  # type: ignore[arg-type]
 
         def lost_one() -> bool:
             return network.lost_seq is not None
@@ -185,8 +186,8 @@ async def test_slow_subscriber_queue_is_bounded_then_resumes_at_keyframe(sfu: Sf
         real = holder.link
         assert real is not None
         network = CongestedNetwork(real.udp)
-        dtls = hook.dtls_transport(sfu.peer_connection("bob"))
-        holder.link = hook.SendLink(dtls._tx_srtp, network, real.addr)  # type: ignore[arg-type]
+        dtls = dtls_transport(sfu.peer_connection("bob"))
+        holder.link = SendLink(dtls._tx_srtp, network, real.addr)  # type: ignore[arg-type]
         outlet = next(s.outlet for s in sfu._peers["bob"].slots if s.outlet and s.kind == "video")
         assert outlet is not None
 

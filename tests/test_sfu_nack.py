@@ -12,7 +12,7 @@ from typing import Any
 
 from recordings.rtp import REORDER_SECONDS, Reorder, Vp8Assembler
 from signaling.sfu import Sfu
-from signaling.sfu import aiortc_hook as hook
+from signaling.sfu.aiortc_hook.transceivers import dtls_transport
 from signaling.sfu.nack import MAX_RETRY, MAX_TRIES, NackTracker
 from tests.media_clips import clip_frames
 from tests.sfu_peers import Client, clip_tracks, small_clips, wait_for
@@ -24,7 +24,7 @@ SPAN = 300  # consecutive camera packets that must all arrive
 def _drop_every_20th(client: Client) -> set[int]:
     """Lose the first copy of every 20th camera packet the client sends, before SRTP (as a
     network would: the SFU's SRTP session never sees it, so the resent copy is no replay)."""
-    dtls = hook.dtls_transport(client.pc)
+    dtls = dtls_transport(client.pc)
     video = {s._ssrc for s in client.pc.getSenders() if s.track and s.track.kind == "video"}
     real = dtls._send_rtp
     dropped: set[int] = set()

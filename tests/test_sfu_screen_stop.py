@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 
 from signaling.sfu import Sfu
-from signaling.sfu.forward import InboundTrack
+from signaling.sfu.inbound import InboundTrack
 from tests.sfu_peers import Client, ClipTrack, clip_tracks, small_clips, wait_for
 
 

@@ -1,7 +1,8 @@
 """Signaling under abuse, through the real app and real WebSocket clients: a flood from the
-lobby, malformed frames, a receiver that never reads, and access withdrawn while someone is
-in the room (an invite revoked, a booking cancelled or moved, the session ended, an account
-deactivated): each ends only the one it concerns, with a ``bye`` naming why."""
+lobby, anything but ``hello`` before joining, malformed frames, a session id no row can have,
+a receiver that never reads: each is refused or ends only the one it concerns, and the others
+in the room are still served. The live room these tests (and
+``tests/test_signaling_withdrawn.py``) open is here: ``Room``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import base64
 import json
 import os
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -17,31 +20,20 @@ import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
-from server.accounts import update_user
-from server.models.accounts import User
 from server.models.docket import Case
-from server.models.sessions import Invite, MediationSession
-from server.sessions import create_invite, create_session, end_session, revoke_invite
+from server.sessions import create_invite, create_session
 from signaling import protocol as p
 from signaling.hub import HUB
-from tests.helpers import PASSWORD, csrf, login, make_user, unit
+from signaling.server_messages import Bye, Error, ServerPong, State, Welcome
+from tests.helpers import login, make_user, served_token, unit
 from tests.sfu_peers import wait_for
-from tests.test_booking_support import MONDAY, World, local, start_world
 from tests.test_invites import make_case
 from tests.test_signaling_ws import WsPeer
 
 
 async def bearer(client: TestClient, username: str) -> str:
     """An API token, fetched the way a non-browser client would (then no cookies kept)."""
-    await client.get("/login")
-    resp = await client.post(
-        "/api/v1/auth/token",
-        json={"username": username, "password": PASSWORD},
-        headers={"X-CSRF-Token": csrf(client)},
-    )
-    assert resp.status == 201, await resp.text()
-    client.session.cookie_jar.clear()
-    return str((await resp.json())["token"])
+    return await served_token(client.session, str(client.make_url("")), username)
 
 
 class Room:
@@ -73,9 +65,9 @@ class Room:
         self.h = await self.host.hello()
         await self.staff.connect(Authorization=f"Bearer {staff_token}")
         await self.staff.send("hello")
-        self.s = await self.staff.wait(lambda m: isinstance(m, p.Welcome))
+        self.s = await self.staff.wait(lambda m: isinstance(m, Welcome))
         self.w = await self.party.hello(name="张三")
-        await self.host.wait(lambda m: isinstance(m, p.State) and m.lobby_count == 2)
+        await self.host.wait(lambda m: isinstance(m, State) and m.lobby_count == 2)
 
     def peer(self, http: aiohttp.ClientSession, url: Any) -> WsPeer:
         peer = WsPeer(http, str(url))
@@ -87,8 +79,8 @@ class Room:
             await peer.close()
 
 
-@pytest.fixture
-async def room(client):
+@asynccontextmanager
+async def open_room(client: TestClient) -> AsyncIterator[Room]:
     async with aiohttp.ClientSession() as http:
         r = Room(client, http)
         try:
@@ -98,14 +90,20 @@ async def room(client):
             await r.close()
 
 
+@pytest.fixture
+async def room(client):
+    async with open_room(client) as r:
+        yield r
+
+
 async def pinged(peer: WsPeer) -> None:
     """Ping and wait for the pong naming this ping."""
     rid = await peer.send("ping")
-    await peer.wait(lambda m: isinstance(m, p.ServerPong) and m.re == rid)
+    await peer.wait(lambda m: isinstance(m, ServerPong) and m.re == rid)
 
 
 def byes(peer: WsPeer) -> list[str]:
-    return [m.reason for m in peer.messages if isinstance(m, p.Bye)]
+    return [m.reason for m in peer.messages if isinstance(m, Bye)]
 
 
 async def still_served(room: Room, *peers: WsPeer) -> None:
@@ -117,7 +115,7 @@ async def still_served(room: Room, *peers: WsPeer) -> None:
     await room.staff.send("media", audio=False, video=False, screen=False)
     await room.host.wait(
         lambda m: (
-            isinstance(m, p.State)
+            isinstance(m, State)
             and any(x.pid == room.s.pid and not x.audio and not x.video for x in m.people)
         )
     )
@@ -138,20 +136,20 @@ async def test_a_lobby_flood_of_media_frames_leaves_host_and_staff_connected(roo
         return (
             party.ws is None
             or party.ws.closed
-            or any(isinstance(m, p.ServerPong | p.Bye) for m in party.messages)
+            or any(isinstance(m, ServerPong | Bye) for m in party.messages)
         )
 
     await wait_for(party_heard_or_went)
     for peer in (room.host, room.staff):
         assert peer.ws is not None and not peer.ws.closed, peer.ws and peer.ws.close_code
     # The flooder was refused (and, for a burst this long, sent away); nobody else suffered.
-    refused = [m for m in party.messages if isinstance(m, p.Error)]
+    refused = [m for m in party.messages if isinstance(m, Error)]
     assert refused and {m.code for m in refused} == {p.RATE_LIMITED}
-    await party.wait(lambda m: isinstance(m, p.Bye) and m.reason == "flood")
+    await party.wait(lambda m: isinstance(m, Bye) and m.reason == "flood")
     assert byes(room.host) == [] and byes(room.staff) == []
     await still_served(room, room.host, room.staff)
     # Every receiver got at most a few rosters for 500 toggles, not one per toggle.
-    states = [m for m in room.host.messages if isinstance(m, p.State)]
+    states = [m for m in room.host.messages if isinstance(m, State)]
     assert states and len(states) < 100
 
 
@@ -162,12 +160,12 @@ async def test_anything_but_hello_before_joining_is_refused_and_the_socket_stays
                        ("answer", {"sdp": "v=0"}), ("admit", {"pid": room.w.pid}),
                        ("leave", {}), ("end", {})]:  # fmt: skip
         answer = await late.reply(kind, **body)
-        assert isinstance(answer, p.Error) and answer.code == p.NOT_JOINED, answer
+        assert isinstance(answer, Error) and answer.code == p.NOT_JOINED, answer
     await pinged(late)
     await late.send("hello", name="张三")
-    again = await late.wait(lambda m: isinstance(m, p.Welcome))
+    again = await late.wait(lambda m: isinstance(m, Welcome))
     assert again.pid != room.w.pid
-    await room.party.wait(lambda m: isinstance(m, p.Bye) and m.reason == "replaced")
+    await room.party.wait(lambda m: isinstance(m, Bye) and m.reason == "replaced")
 
 
 # --- malformed frames ----------------------------------------------------------------------
@@ -201,10 +199,10 @@ async def test_malformed_frames_are_answered_and_the_socket_stays_up(room: Room)
         await host.ws.send_frame(raw, kind)
 
         def answered(before: int = before) -> bool:
-            return any(isinstance(m, p.Error) for m in host.messages[before:])
+            return any(isinstance(m, Error) for m in host.messages[before:])
 
         await wait_for(answered)
-        answer = next(m for m in host.messages[before:] if isinstance(m, p.Error))
+        answer = next(m for m in host.messages[before:] if isinstance(m, Error))
         assert answer.code == code, (str(data)[:60], answer)
         await pinged(host)
     assert byes(host) == []
@@ -262,7 +260,7 @@ async def test_a_receiver_that_never_reads_is_dropped_alone(room: Room):
 
         def judge_seen(connected: bool) -> Any:
             def seen(m: Any) -> bool:
-                return isinstance(m, p.State) and any(
+                return isinstance(m, State) and any(
                     x.name == "赵法官" and x.connected == connected for x in m.people
                 )
 
@@ -283,136 +281,6 @@ async def test_a_receiver_that_never_reads_is_dropped_alone(room: Room):
         deaf.close()
     assert byes(room.host) == [] and byes(room.staff) == [] and byes(room.party) == []
     await still_served(room, room.host, room.staff, room.party)
-
-
-# --- access withdrawn while in the room ----------------------------------------------------
-
-
-async def test_revoking_the_invite_sends_the_party_away(room: Room):
-    async with unit(room.client.app, room.med) as ctx:
-        invite = await ctx.db.get(Invite, room.invite_id)
-        await revoke_invite(ctx, invite)
-    bye = await room.party.wait(lambda m: isinstance(m, p.Bye))
-    assert bye.reason == "revoked"
-    await room.host.wait(
-        lambda m: isinstance(m, p.State) and all(x.pid != room.w.pid for x in m.people)
-    )
-    assert byes(room.host) == [] and byes(room.staff) == []
-    await still_served(room, room.host, room.staff)
-
-
-async def test_revoking_the_invite_forgets_a_dropped_party_and_their_token(room: Room):
-    """A party whose tab closed keeps their place for the resume window; revoking their link
-    forgets that place at once, and the token it gave works on no other link of theirs."""
-    await room.host.reply("admit", pid=room.w.pid)
-    await room.party.close()
-    await room.host.wait(
-        lambda m: (
-            isinstance(m, p.State)
-            and any(x.pid == room.w.pid and not x.connected for x in m.people)
-        )
-    )
-    async with unit(room.client.app, room.med) as ctx:
-        invite = await ctx.db.get(Invite, room.invite_id)
-        await revoke_invite(ctx, invite)
-        _new, url = await create_invite(ctx, invite.session, invite.party)
-
-    def forgotten(_m: Any) -> bool:  # the host's latest roster no longer has the party
-        states = [m for m in room.host.messages if isinstance(m, p.State)]
-        return all(x.pid != room.w.pid for x in states[-1].people)
-
-    await room.host.wait(forgotten)
-    again = room.peer(room.http, f"{room.url}?invite={url.rsplit('/', 1)[1]}")
-    back = await again.hello(name="张三", resume=room.w.resume)
-    assert not back.resumed and back.place is None
-
-
-async def test_deactivating_an_account_sends_its_connection_away(room: Room):
-    admin = await make_user(room.client, "root", "admin")
-    async with unit(room.client.app, admin) as ctx:
-        user = await ctx.db.get(User, room.staff_user.id)
-        await update_user(ctx, user, active=False)
-    bye = await room.staff.wait(lambda m: isinstance(m, p.Bye))
-    assert bye.reason == "deactivated"
-    assert byes(room.host) == [] and byes(room.party) == []
-    await pinged(room.party)
-
-
-async def test_ending_the_session_outside_the_room_sends_everyone_away(room: Room):
-    # Ended as the CLI or a worker would, with no handle on the live rooms.
-    async with unit(room.client.app, room.med) as ctx:
-        session = await ctx.db.get(MediationSession, room.sid)
-        await end_session(ctx, session)
-    for peer in (room.host, room.staff, room.party):
-        bye = await peer.wait(lambda m: isinstance(m, p.Bye))
-        assert bye.reason == "ended"
-
-
-# --- bookings ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def world(aiohttp_client, app) -> World:
-    return await start_world(aiohttp_client, app)
-
-
-async def _booked_room(world: World, http: aiohttp.ClientSession) -> tuple[dict, WsPeer, WsPeer]:
-    resp = await world.book(
-        "staff_shaping", "shaping", local(MONDAY, 9, 0), 60, host_id=world.users["med_wang"].id
-    )
-    assert resp.status == 201, await resp.text()
-    booking = dict(await resp.json())
-    urls = [i["url"] for i in booking["invites"] if i["url"]]
-    assert urls
-    url = world.client.make_url(f"/ws/sessions/{booking['session_id']}")
-    token = await world.token("med_wang")
-    host = WsPeer(http, str(url))
-    await host.connect(Authorization=f"Bearer {token}")
-    await host.send("hello")
-    await host.wait(lambda m: isinstance(m, p.Welcome))
-    party = WsPeer(http, f"{url}?invite={urls[0].rsplit('/', 1)[1]}")
-    await party.hello(name="张三")
-    await host.wait(lambda m: isinstance(m, p.State) and m.lobby_count == 1)
-    return booking, host, party
-
-
-async def test_cancelling_a_booking_sends_everyone_in_its_room_away(world: World):
-    async with aiohttp.ClientSession() as http:
-        booking, host, party = await _booked_room(world, http)
-        try:
-            resp = await world.api(
-                "staff_shaping",
-                "POST",
-                f"/scheduling/bookings/{booking['id']}/cancel",
-                json={"reason": "双方已自行和解"},
-            )
-            assert resp.status == 200, await resp.text()
-            for peer in (host, party):
-                bye = await peer.wait(lambda m: isinstance(m, p.Bye))
-                assert bye.reason == "cancelled"
-        finally:
-            await party.close()
-            await host.close()
-
-
-async def test_moving_a_booking_away_sends_everyone_in_its_room_away(world: World):
-    async with aiohttp.ClientSession() as http:
-        booking, host, party = await _booked_room(world, http)
-        try:
-            resp = await world.api(
-                "staff_shaping",
-                "POST",
-                f"/scheduling/bookings/{booking['id']}/move",
-                json={"starts_at": local(MONDAY, 14, 30), "duration_minutes": 60,
-                      "reason": "当事人请假"},
-            )  # fmt: skip
-            assert resp.status == 200, await resp.text()
-            for peer in (host, party):
-                bye = await peer.wait(lambda m: isinstance(m, p.Bye))
-                assert bye.reason == "moved"
-        finally:
-            await party.close()
-            await host.close()
 
 
 async def test_a_session_id_no_row_can_have_is_not_found(client):

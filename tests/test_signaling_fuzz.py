@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from server.models.docket import Case
 from server.sessions import create_invite, create_session
 from signaling import protocol as p
+from signaling.server_messages import Bye, Error, ServerPong, Welcome
 from tests.helpers import make_user, unit
 from tests.sfu_peers import wait_for
 from tests.test_invites import make_case
@@ -197,7 +198,7 @@ class Fuzz:
         self.tokens = {u: await bearer(client, u) for u in ("med", "judge", "staff", "waiting")}
         self.host = await self.connect(f"Bearer {self.tokens['med']}", media=True)
         await self.host.send("hello")
-        self.h = await self.host.wait(lambda m: isinstance(m, p.Welcome))
+        self.h = await self.host.wait(lambda m: isinstance(m, Welcome))
         self.party = WsPeer(self.http, f"{self.url}?invite={self.invites[0]}", media=True)
         self.peers.append(self.party)
         self.w = await self.party.hello(name="张三")
@@ -236,7 +237,7 @@ class Fuzz:
         joined: dict[str, str] = {}
         for name in ("host", "staff", "party"):
             await actors[name].send("hello", **({"name": "李四"} if name == "party" else {}))
-            joined[name] = (await actors[name].wait(lambda m: isinstance(m, p.Welcome))).pid
+            joined[name] = (await actors[name].wait(lambda m: isinstance(m, Welcome))).pid
         try:
             for frame in sequence:
                 ws = actors[frame.actor].ws
@@ -248,11 +249,11 @@ class Fuzz:
                 # An id no generated frame has: its pong means every frame before was handled.
                 rid = f"sync-{len(log.records)}-{name}"
                 await peer.ws.send_str(json.dumps({"v": 1, "type": "ping", "id": rid}))
-                await peer.wait(lambda m, rid=rid: isinstance(m, p.ServerPong) and m.re == rid)
-                seen = [m for m in peer.messages if isinstance(m, p.Bye | p.Error)]
-                assert not any(isinstance(m, p.Bye) for m in seen), (name, seen)
-                assert not any(m.code == p.INTERNAL for m in seen if isinstance(m, p.Error))
-                assert not any(m.code == p.RATE_LIMITED for m in seen if isinstance(m, p.Error))
+                await peer.wait(lambda m, rid=rid: isinstance(m, ServerPong) and m.re == rid)
+                seen = [m for m in peer.messages if isinstance(m, Bye | Error)]
+                assert not any(isinstance(m, Bye) for m in seen), (name, seen)
+                assert not any(m.code == p.INTERNAL for m in seen if isinstance(m, Error))
+                assert not any(m.code == p.RATE_LIMITED for m in seen if isinstance(m, Error))
             failures = [r for r in log.records[logged:] if r.levelno >= logging.ERROR or r.exc_info]
             assert failures == [], [r.getMessage() for r in failures]
         finally:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from signaling import protocol as p
 from signaling.conn import BEHIND, OUT_QUEUE, Conn
 from signaling.limits import FrameGate, FrameLimit
+from signaling.server_messages import PersonOut, ServerPing, State, serialize
 
 
 class Clock:
@@ -61,22 +61,22 @@ class Deaf:
         self.closed = code
 
 
-def state(audio: bool) -> p.State:
-    me = p.PersonOut(pid="p0123456789ab", name="张三", role="party", place=None,
+def state(audio: bool) -> State:
+    me = PersonOut(pid="p0123456789ab", name="张三", role="party", place=None,
                      connected=True, audio=audio)  # fmt: skip
-    return p.State(you=me, hosts=[], people=[me], rooms=[], lobby_count=1)
+    return State(you=me, hosts=[], people=[me], rooms=[], lobby_count=1)
 
 
 async def test_only_the_latest_roster_waits_in_the_queue():
     ws = Deaf()
     conn = Conn(ws, identity="party:1", name="张三", role="party")  # type: ignore[arg-type]
     try:
-        conn.send(p.ServerPing())
+        conn.send(ServerPing())
         await asyncio.sleep(0)  # the writer is now stuck sending the ping
         for i in range(10 * OUT_QUEUE):
             conn.send_state(state(audio=i % 2 == 0))
         assert not conn.closing  # thousands of rosters, one queued
-        assert conn.pending_state == p.serialize(state(audio=False))
+        assert conn.pending_state == serialize(state(audio=False))
     finally:
         await conn.stop()
 
@@ -88,9 +88,9 @@ async def test_a_socket_that_does_not_read_is_cut_off():
                 abort=lambda: cut.append(True))  # fmt: skip
     try:
         for _ in range(OUT_QUEUE + 2):
-            conn.send(p.ServerPing())
+            conn.send(ServerPing())
         assert cut == [True] and conn.closing
-        conn.send(p.ServerPing())  # nothing more is queued for it
+        conn.send(ServerPing())  # nothing more is queued for it
         assert cut == [True]
     finally:
         await conn.stop()
@@ -100,10 +100,10 @@ async def test_without_a_transport_to_cut_it_is_closed_after_the_stuck_send():
     ws = Deaf()
     conn = Conn(ws, identity="party:1", name="张三", role="party")  # type: ignore[arg-type]
     try:
-        conn.send(p.ServerPing())
+        conn.send(ServerPing())
         await asyncio.sleep(0)
         for _ in range(OUT_QUEUE + 1):
-            conn.send(p.ServerPing())
+            conn.send(ServerPing())
         assert conn.closing
         assert conn._out.qsize() == 1 and conn._out.get_nowait() == BEHIND
     finally:

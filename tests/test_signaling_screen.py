@@ -4,7 +4,7 @@ when the participant says sharing has started, and the new answer can name it.""
 
 from __future__ import annotations
 
-from signaling import protocol as p
+from signaling.server_messages import Ack, Offer
 from tests.helpers import login
 from tests.sfu_peers import wait_for
 from tests.test_signaling_ws import WsPeer, _session_with_invites
@@ -18,7 +18,7 @@ async def test_starting_a_screen_share_brings_a_fresh_offer(client):
         await host.hello()
 
         def offers() -> int:
-            return sum(isinstance(m, p.Offer) for m in host.messages)
+            return sum(isinstance(m, Offer) for m in host.messages)
 
         # Joining is two offers: the peer's first, then the one for its place in the main
         # room (queued until the first is answered). Counting after the first alone raced
@@ -29,9 +29,9 @@ async def test_starting_a_screen_share_brings_a_fresh_offer(client):
         await wait_for(joined_offers)
         settled = offers()
         ack = await host.reply("media", audio=True, video=True, screen=False)
-        assert isinstance(ack, p.Ack)
+        assert isinstance(ack, Ack)
         assert offers() == settled  # toggling the microphone or camera needs no new offer
-        assert isinstance(await host.reply("media", audio=True, video=True, screen=True), p.Ack)
+        assert isinstance(await host.reply("media", audio=True, video=True, screen=True), Ack)
 
         def offered_again() -> bool:
             return offers() > settled
@@ -39,7 +39,7 @@ async def test_starting_a_screen_share_brings_a_fresh_offer(client):
         await wait_for(offered_again)
         again = offers()
         # still sharing: no further offer
-        assert isinstance(await host.reply("media", audio=False, video=True, screen=True), p.Ack)
+        assert isinstance(await host.reply("media", audio=False, video=True, screen=True), Ack)
         assert offers() == again
     finally:
         await host.close()

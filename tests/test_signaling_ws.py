@@ -21,7 +21,17 @@ from server.sessions import create_invite, create_session, revoke_invite
 from server.web.keys import SESSIONMAKER, SETTINGS
 from signaling import protocol as p
 from signaling.hub import HUB
-from signaling.sfu import aiortc_hook as hook
+from signaling.server_messages import (
+    Ack,
+    Bye,
+    Error,
+    MuteRequested,
+    Offer,
+    State,
+    Welcome,
+    parse_server,
+)
+from signaling.sfu.aiortc_hook.transceivers import intercept_receiver
 from tests.helpers import login, make_user, unit
 from tests.sfu_peers import Received, clip_tracks, wait_for
 from tests.test_invites import make_case
@@ -54,11 +64,11 @@ class WsPeer:
         async for frame in self.ws:
             if frame.type != aiohttp.WSMsgType.TEXT:
                 continue  # the server only ever sends text; anything else is not a message
-            msg = p.parse_server(frame.data)
+            msg = parse_server(frame.data)
             self.messages.append(msg)
-            if isinstance(msg, p.Welcome):
+            if isinstance(msg, Welcome):
                 await self._new_pc()
-            elif isinstance(msg, p.Offer) and self.media:
+            elif isinstance(msg, Offer) and self.media:
                 async with self._answering:
                     try:
                         await self._answer(msg)
@@ -75,14 +85,14 @@ class WsPeer:
             for track in tracks:
                 self.pc.addTrack(track)
 
-    async def _answer(self, offer: p.Offer) -> None:
+    async def _answer(self, offer: Offer) -> None:
         assert self.pc is not None
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
         self.tracks = dict(offer.tracks)
         for t in self.pc.getTransceivers():
             if t.mid is not None and t.mid not in self.received:
                 box = self.received.setdefault(t.mid, Received())
-                hook.intercept_receiver(t.receiver, lambda pkt, box=box: box.packets.append(pkt))
+                intercept_receiver(t.receiver, lambda pkt, box=box: box.packets.append(pkt))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         await self.send("answer", sdp=self.pc.localDescription.sdp)
 
@@ -97,7 +107,7 @@ class WsPeer:
         """Connect, say hello, and return the server's welcome."""
         await self.connect()
         await self.send("hello", **body)
-        return await self.wait(lambda m: isinstance(m, p.Welcome))
+        return await self.wait(lambda m: isinstance(m, Welcome))
 
     async def reply(self, kind: str, **body: Any) -> Any:
         """Send and wait for the ack or error naming this request."""
@@ -159,11 +169,11 @@ async def test_auth_cookie_invite_and_refusals(client):
         party = WsPeer(anon, f"{url}?invite={token}")
         await party.connect()
         err = await party.reply("hello")  # no name typed
-        assert isinstance(err, p.Error) and err.code == p.NAME_MISMATCH
+        assert isinstance(err, Error) and err.code == p.NAME_MISMATCH
         err = await party.reply("hello", name="李四")  # the other party's name
         assert err.code == p.NAME_MISMATCH
         await party.send("hello", name=" 张 三 ")
-        welcome = await party.wait(lambda m: isinstance(m, p.Welcome))
+        welcome = await party.wait(lambda m: isinstance(m, Welcome))
         assert welcome.role == "party" and welcome.place is None and welcome.name == "张三"
         await party.close()
         # ...and not for another session of the same case.
@@ -182,7 +192,7 @@ async def test_auth_cookie_invite_and_refusals(client):
     host = WsPeer(client.session, url)
     await host.connect()
     await host.send("hello")
-    welcome = await host.wait(lambda m: isinstance(m, p.Welcome))
+    welcome = await host.wait(lambda m: isinstance(m, Welcome))
     assert welcome.role == "host" and welcome.place == "main"
     assert welcome.ice_servers == client.app[SETTINGS].ice_servers
     await host.close()
@@ -214,10 +224,10 @@ async def test_revoked_expired_and_other_office_refused(client):
     await staff.connect()
     # Anything but hello before joining is refused, and the socket stays up.
     refusal = await staff.reply("media", audio=False, video=False, screen=False)
-    assert isinstance(refusal, p.Error) and refusal.code == p.NOT_JOINED
+    assert isinstance(refusal, Error) and refusal.code == p.NOT_JOINED
     assert staff.ws is not None and not staff.ws.closed
     await staff.send("hello")
-    welcome = await staff.wait(lambda m: isinstance(m, p.Welcome))
+    welcome = await staff.wait(lambda m: isinstance(m, Welcome))
     assert welcome.role == "staff" and welcome.place is None  # staff wait in the lobby too
     await staff.close()
 
@@ -235,25 +245,25 @@ async def test_host_flow_with_real_peers(client):
         try:
             await host.connect()
             await host.send("hello")
-            h = await host.wait(lambda m: isinstance(m, p.Welcome))
+            h = await host.wait(lambda m: isinstance(m, Welcome))
             await party.connect()
             early = await party.reply("media", audio=True, video=True, screen=False)
-            assert isinstance(early, p.Error) and early.code == p.NOT_JOINED
+            assert isinstance(early, Error) and early.code == p.NOT_JOINED
             await party.send("hello", name="张三")
-            w = await party.wait(lambda m: isinstance(m, p.Welcome))
+            w = await party.wait(lambda m: isinstance(m, Welcome))
             assert w.place is None
-            lobby = await party.wait(lambda m: isinstance(m, p.State))
+            lobby = await party.wait(lambda m: isinstance(m, State))
             assert [(x.name, x.present) for x in lobby.hosts] == [("王调解员", True)]
-            await host.wait(lambda m: isinstance(m, p.State) and m.lobby_count == 1)
+            await host.wait(lambda m: isinstance(m, State) and m.lobby_count == 1)
 
             # A party may not use the host's controls: refused, nothing dropped.
             for kind, body in [("admit", {"pid": w.pid}), ("end", {}),
                                ("move", {"pid": h.pid, "room": "caucus-1"})]:  # fmt: skip
                 answer = await party.reply(kind, **body)
-                assert isinstance(answer, p.Error) and answer.code == p.NOT_ALLOWED
+                assert isinstance(answer, Error) and answer.code == p.NOT_ALLOWED
 
-            assert isinstance(await host.reply("admit", pid=w.pid), p.Ack)
-            await party.wait(lambda m: isinstance(m, p.State) and m.you.place == "main")
+            assert isinstance(await host.reply("admit", pid=w.pid), Ack)
+            await party.wait(lambda m: isinstance(m, State) and m.you.place == "main")
 
             def both_see_each_other() -> bool:
                 return host.got_from(w.pid, "camera") > 20 and party.got_from(h.pid, "camera") > 20
@@ -263,7 +273,7 @@ async def test_host_flow_with_real_peers(client):
 
             # Caucus: the party alone in a private room; media with the main room stops.
             await host.reply("move", pid=w.pid, room="caucus-1")
-            await party.wait(lambda m: isinstance(m, p.State) and m.you.place == "caucus-1")
+            await party.wait(lambda m: isinstance(m, State) and m.you.place == "caucus-1")
 
             def party_sees_nobody() -> bool:
                 return not party.tracks
@@ -288,12 +298,12 @@ async def test_host_flow_with_real_peers(client):
             await wait_for(flowing_again)
 
             await host.reply("mute_request", pid=w.pid)
-            asked = await party.wait(lambda m: isinstance(m, p.MuteRequested))
+            asked = await party.wait(lambda m: isinstance(m, MuteRequested))
             assert asked.by == "王调解员"
 
             await host.reply("end")
             for peer in (host, party):
-                bye = await peer.wait(lambda m: isinstance(m, p.Bye))
+                bye = await peer.wait(lambda m: isinstance(m, Bye))
                 assert bye.reason == "ended"
             async with client.app[SESSIONMAKER]() as db:
                 assert (await db.get(MediationSession, sid)).status == "ended"
@@ -314,26 +324,26 @@ async def test_resume_keeps_place_and_remove(client):
         try:
             await host.connect()
             await host.send("hello")
-            h = await host.wait(lambda m: isinstance(m, p.Welcome))
+            h = await host.wait(lambda m: isinstance(m, Welcome))
             await party.connect()
             await party.send("hello", name="张三")
-            w = await party.wait(lambda m: isinstance(m, p.Welcome))
+            w = await party.wait(lambda m: isinstance(m, Welcome))
             await host.reply("admit", pid=w.pid)
             await host.reply("move", pid=w.pid, room="caucus-2")
-            await party.wait(lambda m: isinstance(m, p.State) and m.you.place == "caucus-2")
+            await party.wait(lambda m: isinstance(m, State) and m.you.place == "caucus-2")
             await host.reply("move", pid=h.pid, room="caucus-2")
 
             # The party's connection drops; it comes back with its resume token.
             await party.close()
             await host.wait(
                 lambda m: (
-                    isinstance(m, p.State)
+                    isinstance(m, State)
                     and any(x.pid == w.pid and not x.connected for x in m.people)
                 )
             )
             await again.connect()
             await again.send("hello", name="张三", resume=w.resume)
-            back = await again.wait(lambda m: isinstance(m, p.Welcome))
+            back = await again.wait(lambda m: isinstance(m, Welcome))
             assert back.resumed and back.place == "caucus-2" and back.pid != w.pid
 
             def media_resumed() -> bool:
@@ -344,9 +354,9 @@ async def test_resume_keeps_place_and_remove(client):
             await wait_for(media_resumed)
 
             await host.reply("remove", pid=back.pid)
-            bye = await again.wait(lambda m: isinstance(m, p.Bye))
+            bye = await again.wait(lambda m: isinstance(m, Bye))
             assert bye.reason == "removed"
-            await host.wait(lambda m: isinstance(m, p.State) and len(m.people) == 1)
+            await host.wait(lambda m: isinstance(m, State) and len(m.people) == 1)
         finally:
             await again.close()
             await host.close()
@@ -368,18 +378,18 @@ async def test_heartbeat_timeout_then_lobby_after_resume_window(client):
         try:
             await host.connect()
             await host.send("hello")
-            await host.wait(lambda m: isinstance(m, p.Welcome))
+            await host.wait(lambda m: isinstance(m, Welcome))
             await party.connect()
             await party.send("hello", name="张三")
-            w = await party.wait(lambda m: isinstance(m, p.Welcome))
+            w = await party.wait(lambda m: isinstance(m, Welcome))
             await host.reply("admit", pid=w.pid)
-            await party.wait(lambda m: isinstance(m, p.State) and m.you.place == "main")
+            await party.wait(lambda m: isinstance(m, State) and m.you.place == "main")
 
             # Both sockets fall silent for longer than the timeout.
             now[0] += 31
             await hub.beat()
             for peer in (host, party):
-                bye = await peer.wait(lambda m: isinstance(m, p.Bye))
+                bye = await peer.wait(lambda m: isinstance(m, Bye))
                 assert bye.reason == "timeout"
 
             # Within 60 s of the drop the party would get its place back; after, it is gone.
@@ -388,7 +398,7 @@ async def test_heartbeat_timeout_then_lobby_after_resume_window(client):
             assert sid not in hub.live  # nobody left: the live room is freed
             await again.connect()
             await again.send("hello", name="张三", resume=w.resume)
-            back = await again.wait(lambda m: isinstance(m, p.Welcome))
+            back = await again.wait(lambda m: isinstance(m, Welcome))
             assert not back.resumed and back.place is None
         finally:
             await again.close()

@@ -100,3 +100,30 @@ async def test_stop_task_stops_one_and_leaves_the_rest() -> None:
     with pytest.raises(RuntimeError):
         sup.start("b", forever)
     await sup.stop()
+
+
+async def test_a_one_off_job_that_finishes_is_done_and_one_that_fails_is_retried() -> None:
+    runs: list[str] = []
+    retried = asyncio.Event()
+
+    async def job() -> None:
+        runs.append("job")
+
+    async def flaky_job() -> None:
+        runs.append("flaky")
+        if runs.count("flaky") == 1:
+            raise RuntimeError("not yet")
+        retried.set()
+
+    sup = Supervisor(first_backoff=0)
+    sup.start("job", job, once=True)
+    sup.start("flaky", flaky_job, once=True)
+    await asyncio.wait_for(retried.wait(), 5)
+    for name in ("job", "flaky"):
+        task = sup.tasks[name].task
+        assert task is not None
+        await asyncio.wait_for(task, 5)
+    assert runs.count("job") == 1 and runs.count("flaky") == 2
+    assert sup.tasks["job"].restarts == 0 and sup.tasks["job"].last_error is None
+    assert sup.tasks["flaky"].restarts == 1 and not sup.tasks["flaky"].running
+    await sup.stop()

@@ -3,7 +3,8 @@
 - the domain (everything in ``server/`` outside the web layer and the shells that start it,
   and ``recordings/``) never imports aiohttp;
 - ``recordings/`` and ``signaling/`` never import each other;
-- ``signaling/protocol.py`` imports neither aiohttp nor aiortc;
+- the protocol (``signaling/protocol.py`` and its two message modules) imports neither
+  aiohttp nor aiortc;
 - no import cycle among the project's modules;
 - only the route table adds routes, and only the app factory adds lifetimes.
 
@@ -103,9 +104,13 @@ def test_recordings_and_signaling_never_import_each_other() -> None:
     assert crossing == []
 
 
-def test_the_protocol_module_is_pure() -> None:
+def test_the_protocol_modules_are_pure() -> None:
     edges = graph()
-    assert sorted(i for i in edges["signaling.protocol"] if _in(i, ("aiohttp", "aiortc"))) == []
+    modules = ("signaling.protocol", "signaling.browser_messages", "signaling.server_messages")
+    assert (
+        sorted(f"{n} -> {i}" for n in modules for i in edges[n] if _in(i, ("aiohttp", "aiortc")))
+        == []
+    )
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:

@@ -6,6 +6,12 @@ variable font on every render (seconds each), so static Regular and Bold instanc
 once, atomically, into a cache directory and referenced by ``@font-face`` file URLs; WeasyPrint
 then subsets and embeds only the glyphs a document uses.
 
+Making them takes half a minute of CPU, so nobody waits for it up front: ``courtlink serve``
+makes them in a separate process as it starts (``prepare_aside``, a one-off job of its
+supervisor) and ``make fonts`` at install time. Whoever makes them holds a lock file in the
+cache directory, so a document rendered before they are ready waits for that process, and
+only then, instead of making them a second time.
+
 The instances carry their own names (family "Noto Sans SC", Regular and Bold, PostScript
 ``NotoSansSC-Regular``/``-Bold``), not the variable font's default-instance "Noto Sans SC
 Thin". It is the only font a document uses: the renderer gives WeasyPrint a font
@@ -16,8 +22,11 @@ i.e. monospaced) rather than a system ``monospace``.
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import hashlib
 import os
+import sys
 import threading
 from importlib.resources import files
 from pathlib import Path
@@ -64,19 +73,48 @@ def _instance(src: Path, weight: int, dest: Path) -> None:
     os.replace(tmp, dest)  # atomic: a reader never sees half a font
 
 
-def prepare(cache_dir: Path) -> dict[int, Path]:
-    """Static instances per weight under ``cache_dir`` (made on first use, then reused)."""
-    src = source_font()
+def _paths(src: Path, cache_dir: Path) -> dict[int, Path]:
     stamp = _stamp(src)
+    return {w: cache_dir / f"NotoSansSC-{w}-n{_NAMES_VERSION}-{stamp}.ttf" for w in WEIGHTS}
+
+
+def prepare(cache_dir: Path) -> dict[int, Path]:
+    """Static instances per weight under ``cache_dir`` (made on first use, then reused);
+    waits for another thread or process that is making them."""
+    src = source_font()
+    out = _paths(src, cache_dir)
+    if all(p.exists() for p in out.values()):
+        return out
     cache_dir.mkdir(parents=True, exist_ok=True)
-    out: dict[int, Path] = {}
-    with _lock:
-        for weight in WEIGHTS:
-            dest = cache_dir / f"NotoSansSC-{weight}-n{_NAMES_VERSION}-{stamp}.ttf"
+    with _lock, (cache_dir / ".lock").open("a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file closes
+        for weight, dest in out.items():
             if not dest.exists():
                 _instance(src, weight, dest)
-            out[weight] = dest
     return out
+
+
+def is_prepared(cache_dir: Path) -> bool:
+    return all(p.exists() for p in _paths(source_font(), cache_dir).values())
+
+
+async def prepare_aside(cache_dir: Path) -> None:
+    """``prepare`` in a child process at the lowest CPU priority (its CPU then never holds
+    up this process's event loop or its threads); returns at once when the instances are
+    there."""
+    if is_prepared(cache_dir):
+        return
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server.agreements.fonts", str(cache_dir)
+    )
+    try:
+        code = await child.wait()
+    finally:
+        if child.returncode is None:  # stopped with the server: no orphan keeps working
+            child.kill()
+            await child.wait()
+    if code != 0:
+        raise RuntimeError(f"preparing the document fonts failed (exit {code})")
 
 
 def font_css(paths: dict[int, Path]) -> str:
@@ -86,3 +124,21 @@ def font_css(paths: dict[int, Path]) -> str:
         for w, p in sorted(paths.items())
     )
     return f"{faces}\nhtml, body {{ font-family: '{FAMILY}'; }}\n"
+
+
+def _as_background_child() -> None:
+    # The lowest CPU priority, so the server's own work (and anything else on the machine)
+    # goes first; and gone with the server that started it, even one killed outright.
+    os.nice(19)
+    if sys.platform == "linux":
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the server died before the line above
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    _as_background_child()
+    prepare(Path(sys.argv[1]))

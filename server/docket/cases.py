@@ -15,9 +15,14 @@ from server import access
 from server.context import Context
 from server.docket.log import lock_case, log_change
 from server.docket.numbers import TRACKS, assign_number
-from server.docket.parties import insert_party, latest_consents
+from server.docket.parties import add_initial_consents, latest_consents, new_parties
 from server.docket.schemas import CaseCreate, CaseUpdate
-from server.docket.stages import FAST_TRACK_WORKDAYS, check_move, outcome_for
+from server.docket.stages import (
+    CONSENT_REQUIRED,
+    FAST_TRACK_WORKDAYS,
+    check_move,
+    outcome_for,
+)
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.models.accounts import Office, Role, User
 from server.models.docket import Case, Stage
@@ -64,6 +69,11 @@ async def create_case(
     if user is not None and not access.can_create_case(user, office_id):
         raise Forbidden("your role may not register cases for this office")
     source = source or registration_source(user)
+    # The case is built whole (office, nobody assigned yet, parties) so that it needs no
+    # reload after its INSERTs; the office is usually in the session already.
+    office = await ctx.db.get(Office, office_id)
+    if office is None:
+        raise Invalid(f"office: unknown office {office_id}", code="unknown_office")
     when = ctx.now()
     case = Case(
         cause=data.cause,
@@ -72,16 +82,20 @@ async def create_case(
         stage=Stage.INTAKE,
         source=source,
         office_id=office_id,
+        office=office,
+        mediator=None,
+        judge=None,
+        clerk=None,
         tracking_code=tracking_code,
         created_at=when,
         updated_at=when,
         stage_entered_at=when,
         version=1,
+        parties=new_parties(data.parties),
     )
     ctx.db.add(case)
-    await ctx.db.flush()
-    for party in data.parties:
-        await insert_party(ctx, case, party)
+    await ctx.db.flush()  # the case and its parties, for their ids
+    await add_initial_consents(ctx, case, data.parties)
     await log_change(
         ctx,
         case,
@@ -93,7 +107,6 @@ async def create_case(
         bump=False,
     )
     await ctx.db.flush()
-    await ctx.db.refresh(case)
     return case
 
 
@@ -144,6 +157,7 @@ async def assign(
     changes: dict[str, object] = {}
     for field, user_id in wanted.items():
         role = _ASSIGN_ROLES[field]
+        person: User | None = None
         if field.removesuffix("_id") in clear:
             user_id = None
         elif user_id is None:
@@ -157,10 +171,11 @@ async def assign(
         if getattr(case, field) != user_id:
             changes[field] = [getattr(case, field), user_id]
             setattr(case, field, user_id)
+            # The joined person too, so the case needs no reload to show who it is.
+            setattr(case, field.removesuffix("_id"), person)
     if changes:
         await log_change(ctx, case, "assigned", "case.assign", data={"changes": changes})
         await ctx.db.flush()
-        await ctx.db.refresh(case)  # reload the joined mediator/judge/clerk
     return case
 
 
@@ -177,7 +192,9 @@ async def transition(ctx: Context, case: Case, to_stage: Stage, *, note: str = "
     user = ctx.require_user()
     await lock_case(ctx, case)
     to_stage = Stage(to_stage)
-    check_move(user, case, to_stage, await latest_consents(ctx, case))
+    # Only a move into mediation asks about consent; the others need not read it.
+    consents = await latest_consents(ctx, case) if to_stage in CONSENT_REQUIRED else {}
+    check_move(user, case, to_stage, consents)
     now, today = ctx.now(), ctx.today()
     from_stage = Stage(case.stage)
     data: dict[str, object] = {}

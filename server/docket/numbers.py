@@ -3,17 +3,16 @@
 One sequence per (year, track). A case gets a number when it enters a numbered stage and keeps
 every number it has carried in ``case_numbers``; ``Case.number`` is the current one.
 
-The sequence is taken with one atomic statement, ``UPDATE ... SET last = last + 1 ...
-RETURNING last``, after an ``INSERT ... ON CONFLICT DO NOTHING`` that creates the counter
-row for a new year. On PostgreSQL the UPDATE's row lock makes concurrent transactions wait
-and then re-read the incremented value, so two cases never get one number and no number is
+The sequence is taken with one atomic statement, ``INSERT ... VALUES (1) ON CONFLICT DO
+UPDATE SET last = last + 1 RETURNING last``, which also creates the counter row for a new
+year. On PostgreSQL the row lock the update takes makes concurrent transactions wait and then
+re-read the incremented value, so two cases never get one number and no number is
 skipped while transactions commit; a transaction that rolls back after taking a number rolls
 the counter back with it. On SQLite every write transaction is serialized (BEGIN IMMEDIATE).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.context import Context
@@ -40,18 +39,14 @@ async def next_seq(ctx: Context, year: int, track: str) -> int:
         ins: postgresql.Insert | sqlite.Insert = postgresql.insert(CaseNumberCounter)
     else:
         ins = sqlite.insert(CaseNumberCounter)
-    await db.execute(
-        ins.values(year=year, track=track, last=0).on_conflict_do_nothing(
-            index_elements=["year", "track"]
-        )
-    )
     seq = await db.scalar(
-        update(CaseNumberCounter)
-        .where(CaseNumberCounter.year == year, CaseNumberCounter.track == track)
-        .values(last=CaseNumberCounter.last + 1)
+        ins.values(year=year, track=track, last=1)
+        .on_conflict_do_update(
+            index_elements=["year", "track"], set_={"last": CaseNumberCounter.last + 1}
+        )
         .returning(CaseNumberCounter.last)
     )
-    assert seq is not None  # the row exists: inserted above or before
+    assert seq is not None  # RETURNING answers for the inserted or the updated row
     return int(seq)
 
 

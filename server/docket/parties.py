@@ -6,7 +6,7 @@ the docket keeps the history of who said what when.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from server import access
 from server.context import Context
@@ -71,6 +71,31 @@ def _consent_row(ctx: Context, case: Case, party: Party, consents: bool, note: s
         recorded_at=ctx.now(),
         note=note,
     )
+
+
+def new_parties(parties: list[PartyIn]) -> list[Party]:
+    """The party rows of a case being registered, for its ``parties`` (one INSERT at flush)."""
+    return [Party(**_party_fields(data)) for data in parties]
+
+
+async def add_initial_consents(ctx: Context, case: Case, parties: list[PartyIn]) -> None:
+    """The consent answers given with ``parties`` (``case.parties``, flushed, in that order)
+    as registered, in one statement, without logging: the caller logs."""
+    user = ctx.user
+    rows = [
+        {
+            "case_id": case.id,
+            "party_id": party.id,
+            "consents": data.consent,
+            "recorded_by_id": user.id if user else None,
+            "recorded_at": ctx.now(),
+            "note": "given when the party was registered",
+        }
+        for party, data in zip(case.parties, parties, strict=True)
+        if data.consent is not None
+    ]
+    if rows:
+        await ctx.db.execute(insert(Consent), rows)
 
 
 async def insert_party(ctx: Context, case: Case, data: PartyIn) -> Party:

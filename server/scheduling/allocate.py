@@ -1,6 +1,7 @@
 """Choosing and holding the resources of a booking: the host, a terminal, a room, the case.
 
-``choose`` picks what is free (the chosen host, or the least booked free one that week);
+``choose`` picks what is free (the chosen host, or the least booked free one that week, ties
+and rooms at random so that concurrent bookings seldom reach for the same one);
 ``hold`` inserts the reservations, and turns PostgreSQL's exclusion violation (SQLSTATE
 23P01, a concurrent booking won) into either a second choice or a 409 naming the booking in
 the way.
@@ -9,10 +10,11 @@ the way.
 from __future__ import annotations
 
 import logging
+import random
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from server.context import Context
 from server.errors import Conflict
@@ -31,6 +33,12 @@ from server.scheduling.resources import (
 )
 
 EXCLUSION_VIOLATION = "23P01"
+DEADLOCK_DETECTED = "40P01"
+# Tries at holding a choice (PostgreSQL only loses races: on SQLite the write transaction is
+# the only writer): each loss sees one more winner, more than the concurrent bookings of one
+# hour in one court will ever be.
+RACE_TRIES = 6
+_RANDOM = random.SystemRandom()
 log = logging.getLogger(__name__)
 
 
@@ -109,7 +117,10 @@ async def _pick_host(
             raise refusal
         raise Conflict(f"no {role} works at that time", code="no_host_free")
     load = await _bookings_this_week(ctx, [h.id for h in free], start)
-    return min(free, key=lambda h: (load.get(h.id, 0), h.id))
+    least = min(load.get(h.id, 0) for h in free)
+    # Ties at random: offices booking the same hour at once would otherwise all reach for
+    # the same person, and all but one lose the race and choose again.
+    return _RANDOM.choice([h for h in free if load.get(h.id, 0) == least])
 
 
 async def _pick_facility(
@@ -128,14 +139,16 @@ async def _pick_facility(
         label = "mediation room" if kind == ResourceKind.ROOM else "video terminal"
         raise Conflict(f"{office.name_en} has no active {label}", code=f"no_{kind}")
     found = await busy(ctx, [f.resource for f in rows], start, end, exclude_booking=exclude)
-    for row in rows:
-        if not found[row.resource]:
-            return row
-    raise await conflict(ctx, found)
+    free = [row for row in rows if not found[row.resource]]
+    if not free:
+        raise await conflict(ctx, found)
+    # Any free one, at random, for the same reason as a host's ties.
+    return _RANDOM.choice(free)
 
 
 async def _reserve(ctx: Context, booking: Booking, keys: list[str]) -> None:
-    """Insert the reservations; a PostgreSQL exclusion violation becomes a named 409."""
+    """Insert the reservations; a PostgreSQL exclusion violation becomes a named 409, and so
+    does a deadlock between two such inserts (a slot_taken: ``hold`` chooses again)."""
     db = ctx.db
     try:
         async with db.begin_nested():
@@ -150,13 +163,18 @@ async def _reserve(ctx: Context, booking: Booking, keys: list[str]) -> None:
                 for key in keys
             )
             await db.flush()
-    except IntegrityError as exc:
-        if getattr(exc.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
+    except DBAPIError as exc:
+        # Two transactions inserting overlapping rows each find the other's row when they
+        # check the exclusion constraint, and each waits for the other to end: PostgreSQL
+        # then aborts one (40P01). Only its savepoint is lost; for it, the race is lost.
+        state = getattr(exc.orig, "sqlstate", None)
+        if state not in (EXCLUSION_VIOLATION, DEADLOCK_DETECTED):
             raise
         found = await busy(
             ctx, keys, booking.starts_at, booking.ends_at, exclude_booking=booking.id
         )
-        if not any(found.values()):  # the winner was rolled back meanwhile; still refuse
+        if state == DEADLOCK_DETECTED or not any(found.values()):
+            # The winner has not committed (or was rolled back meanwhile): still refuse.
             raise Conflict(
                 "the slot was taken at the same moment; try again", code="slot_taken"
             ) from None
@@ -192,12 +210,14 @@ async def hold(
     picked: tuple[User, Facility, Facility],
 ) -> None:
     """Reserve what was picked. If a concurrent booking took one of those resources meanwhile
-    (PostgreSQL refuses the insert), choose again and retry once: by then this transaction
-    holds the audit lock, so the new choice sees every committed booking and nobody can
-    insert in between. A chosen host who is now taken is a named 409, as is a full slot."""
+    (PostgreSQL refuses the insert once the winner commits), choose again and try again. No
+    lock is taken: a loss means the winner has committed, so the next choice sees what it
+    took, and with free rooms and tied hosts chosen at random, two losers seldom collide
+    again; a few tries end in a free choice or a real 409 (a chosen host who is now taken, or
+    a full slot)."""
     db = ctx.db
     host, terminal, room = picked
-    for attempt in range(2):
+    for attempt in range(RACE_TRIES):
         booking.host_id, booking.room_id, booking.terminal_id = host.id, room.id, terminal.id
         session.host_id = host.id
         await db.flush()
@@ -206,7 +226,7 @@ async def hold(
             await _reserve(ctx, booking, keys)
             return
         except Conflict as exc:
-            if exc.code != "slot_taken" or attempt == 1:
+            if exc.code != "slot_taken" or attempt == RACE_TRIES - 1:
                 raise
             log.info("booking %s lost a race (%s); choosing again", booking.id, exc.message)
         host, terminal, room = await choose(

@@ -13,9 +13,9 @@ party (``create_invite``), a timeline entry and audit rows (``server.docket.log.
 ``server.audit.record``) and its outgoing mail (``server.scheduling.outbox``), all in the
 caller's transaction: a refusal leaves nothing behind.
 
-Lock order: ``audit.record`` takes the court-wide audit lock on PostgreSQL, and every path
-here writes an audit row (``create_session`` or ``_log``) before it touches reservations, so
-two bookings never wait for each other in opposite orders (no deadlock under load).
+No court-wide lock: the audit rows are appended unchained (``server.audit``), so bookings
+of different resources run side by side; two that want the same resource meet at the
+exclusion constraint, and the loser chooses again (``allocate.hold``).
 """
 
 from __future__ import annotations

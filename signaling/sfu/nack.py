@@ -14,7 +14,7 @@ The retransmission comes back on the same SSRC with its original sequence number
 negotiates VP8 without RTX (peer.py), and a WebRTC sender without RTX resends the packet as it
 was (found by experiment with Chromium through tests/e2e/test_bad_network.py, and with aiortc
 in tests/test_sfu_nack.py; both count ``recovered`` > 0). Nothing is decoded: a late packet
-goes through the same pass-through path as any other (forward.py maps it by its sequence
+goes through the same pass-through path as any other (outlet.py maps it by its sequence
 number; the recorder's assembler reorders within a short window).
 
 Audio gets no NACKs: Opus conceals a lost 20 ms packet itself, and a late one is useless to

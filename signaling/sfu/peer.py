@@ -37,8 +37,9 @@ from aiortc.rtp import (
 )
 from aiortc.sdp import SessionDescription
 
-from signaling.sfu import aiortc_hook as hook
-from signaling.sfu.forward import InboundTrack, LinkHolder, Outlet
+from signaling.sfu.aiortc_hook import receiving, transceivers
+from signaling.sfu.inbound import InboundTrack
+from signaling.sfu.outlet import LinkHolder, Outlet
 
 PUBLISH_LABELS = ("audio", "camera", "screen")
 _KIND = {"audio": "audio", "camera": "video", "screen": "video"}
@@ -130,7 +131,7 @@ class Peer:
             t = self.pc.addTransceiver(_KIND[label], direction="recvonly")
             prefer_codec(t, _KIND[label])
             if self.passthrough:  # packets are taken below the receiver: it estimates nothing
-                hook.drop_bitrate_estimator(t.receiver)
+                transceivers.drop_bitrate_estimator(t.receiver)
             self.publish[label] = t
         self.inbound: dict[str, InboundTrack] = {}
         self.by_ssrc: dict[int, InboundTrack] = {}
@@ -179,14 +180,14 @@ class Peer:
                 track.malformed += 1
             return True
 
-        hook.intercept_rtp(hook.dtls_transport(self.pc), handler)
+        receiving.intercept_rtp(transceivers.dtls_transport(self.pc), handler)
         for t in self.publish.values():
-            hook.intercept_receiver(t.receiver)
+            transceivers.intercept_receiver(t.receiver)
 
     @property
     def rtcp_ssrc(self) -> int:
         """The SSRC the SFU's feedback to this publisher (PLI, NACK, RR, REMB) comes from."""
-        return hook.sender_ssrc(self.publish["camera"].sender)
+        return transceivers.sender_ssrc(self.publish["camera"].sender)
 
     def send_pli(self, media_ssrc: int) -> None:
         link = self.holder.link
@@ -240,7 +241,7 @@ class Peer:
                 (interval_lost << 8) // interval_e if interval_e > 0 and interval_lost > 0 else 0
             )
             receiver: RTCRtpReceiver = self.publish[track.label].receiver
-            lsr, dlsr = hook.last_sender_report(receiver, track.ssrc)
+            lsr, dlsr = transceivers.last_sender_report(receiver, track.ssrc)
             reports.append(
                 RtcpReceiverInfo(
                     ssrc=track.ssrc,
@@ -266,10 +267,11 @@ class Peer:
     def new_slot(self, kind: str) -> Slot:
         transceiver = self.pc.addTransceiver(kind, direction="sendonly")
         prefer_codec(transceiver, kind)
-        hook.drop_bitrate_estimator(transceiver.receiver)  # a send-only slot receives nothing
+        # a send-only slot receives nothing
+        transceivers.drop_bitrate_estimator(transceiver.receiver)
         slot = Slot(transceiver, kind)
         if self.passthrough:
-            transceiver.sender.replaceTrack(hook.IdleTrack(kind, f"idle-{id(slot)}"))
+            transceiver.sender.replaceTrack(transceivers.IdleTrack(kind, f"idle-{id(slot)}"))
 
             def on_rtcp(packet: Any, slot: Slot = slot) -> None:
                 outlet = slot.outlet
@@ -283,7 +285,7 @@ class Peer:
                 elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
                     outlet.nack(list(packet.lost))
 
-            hook.intercept_sender_rtcp(transceiver.sender, on_rtcp)
+            transceivers.intercept_sender_rtcp(transceiver.sender, on_rtcp)
         self.slots.append(slot)
         return slot
 
@@ -302,7 +304,7 @@ class Peer:
         for slot in self.slots:
             o = slot.outlet
             if o is not None and o.packets_out and o.last_ts_out is not None:
-                hook.update_sender_report(
+                transceivers.update_sender_report(
                     slot.sender,
                     packets=o.packets_out,
                     octets=o.bytes_out,

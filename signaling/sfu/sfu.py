@@ -2,7 +2,7 @@
 
 Signaling (rooms, lobby, the WebSocket) drives it through ``add_peer``, ``handle_answer``,
 ``set_room`` and ``remove_peer``; the server makes every offer and the browser answers. Media
-never passes through Python objects other than the raw packet bytes (see forward.py).
+never passes through Python objects other than the raw packet bytes (see inbound.py and outlet.py).
 """
 
 from __future__ import annotations
@@ -10,24 +10,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiortc import RTCSessionDescription
 
-from signaling.sfu import aiortc_hook as hook
-from signaling.sfu import baseline
-from signaling.sfu.forward import DEFAULT_MAX_QUEUE_BYTES, InboundTrack, Outlet
+from signaling.sfu import baseline, slots, ticker
+from signaling.sfu.aiortc_hook import check_internals
+from signaling.sfu.aiortc_hook.sending import send_link
+from signaling.sfu.aiortc_hook.transceivers import dtls_transport
+from signaling.sfu.inbound import InboundTrack
 from signaling.sfu.media import MediaTap
-from signaling.sfu.peer import Peer, Slot, cap_video_bitrate
+from signaling.sfu.outlet import DEFAULT_MAX_QUEUE_BYTES
+from signaling.sfu.peer import Peer, cap_video_bitrate
 from signaling.sfu.stats import end_taps, peer_stats, start_taps, stop_tap
 from signaling.sfu.trim import Trimmer
 
 log = logging.getLogger(__name__)
-TICK = 0.25  # seconds: keyframe retries; every 4th tick RTCP reports and bitrates
-SCREEN_IDLE = 5.0  # seconds without packets before a screen share counts as stopped
 
 
 class SfuError(Exception):
@@ -57,7 +56,7 @@ class Sfu:
             raise ValueError(f"unknown SFU mode {mode!r}")
         self.passthrough = mode == "passthrough"
         if self.passthrough:
-            hook.check_internals()
+            check_internals()
         self.mode = mode
         self.ice_servers = ice_servers
         self.max_video_kbps = max_video_kbps
@@ -96,7 +95,13 @@ class Sfu:
         self._peers[peer_id] = peer
         peer.pc.on("connectionstatechange", lambda: self._on_connection_state(peer))
         if self._tick_task is None:
-            self._tick_task = asyncio.create_task(self._tick())
+            self._tick_task = asyncio.create_task(
+                ticker.run(
+                    self._peers,
+                    max_video_kbps=self.max_video_kbps,
+                    screen_stopped=self._screen_stopped,
+                )
+            )
         await self._negotiate(peer)
 
     async def handle_answer(self, peer_id: str, sdp: str) -> None:
@@ -118,7 +123,7 @@ class Sfu:
                     self._on_live(peer.inbound[label])
         for slot in peer.slots:
             if slot.track is not None and slot.outlet is None and self.passthrough:
-                self._open_outlet(peer, slot)
+                slots.open_outlet(peer, slot, max_queue_bytes=self.max_queue_bytes)
         peer.negotiating = False
         if peer.dirty and not peer.closed:
             peer.dirty = False
@@ -139,7 +144,7 @@ class Sfu:
         if peer not in affected:
             affected.append(peer)
         for p in affected:
-            self._prune(p)
+            slots.prune(self._peers, p, passthrough=self.passthrough)
         for p in affected:
             await self._negotiate(p)
 
@@ -153,10 +158,10 @@ class Sfu:
         for track in peer.inbound.values():
             track.close()
         for slot in peer.slots:
-            self._detach(slot)
+            slots.detach(slot, passthrough=self.passthrough)
         others = [p for p in self._peers.values() if peer.room and p.room == peer.room]
         for p in others:
-            self._prune(p)
+            slots.prune(self._peers, p, passthrough=self.passthrough)
         peer.holder.link = None
         await peer.pc.close()
         if not self._closing:
@@ -263,62 +268,6 @@ class Sfu:
             on_first_packet=self._on_live,
         )
 
-    def _desired(self, peer: Peer) -> list[InboundTrack]:
-        if peer.room is None:
-            return []
-        return [
-            t
-            for p in self._peers.values()
-            if p is not peer and p.room == peer.room
-            for t in p.inbound.values()
-            if t.live
-        ]
-
-    def _prune(self, peer: Peer) -> None:
-        """Stop, at once, every outlet of ``peer`` whose track it should no longer get."""
-        desired = set(map(id, self._desired(peer)))
-        for slot in peer.slots:
-            if slot.track is not None and id(slot.track) not in desired:
-                self._detach(slot)
-
-    def _detach(self, slot: Slot) -> None:
-        if slot.outlet is not None:
-            slot.outlet.track.remove_outlet(slot.outlet)
-            slot.next_seq, slot.last_ts_out = slot.outlet.next_seq, slot.outlet.last_ts_out
-            slot.outlet = None
-        if slot.track is not None and not self.passthrough:
-            baseline.stop_sender_track(slot.sender)
-            slot.dead = True
-        if slot.track is not None:
-            # aiortc writes an a=msid on every m-line, the inactive ones too; left as it was,
-            # the idle m-line keeps naming the stream it carried, and once that stream is
-            # offered on another m-line Chrome refuses the whole offer ("Duplicate a=msid").
-            # "-" is JSEP's "no stream"; the track id is fresh so it can never collide.
-            hook.set_msid(slot.sender, "-", f"idle-{uuid.uuid4().hex}")
-        slot.track = None
-
-    def _sync_slots(self, peer: Peer) -> None:
-        self._prune(peer)
-        carried = {id(s.track) for s in peer.slots if s.track is not None}
-        for track in self._desired(peer):
-            if id(track) in carried:
-                continue
-            slot = next(
-                (s for s in peer.slots if s.track is None and not s.dead and s.kind == track.kind),
-                None,
-            )
-            if slot is None:
-                slot = peer.new_slot(track.kind)
-            slot.track = track
-            stream = track.peer_id if track.label != "screen" else f"{track.peer_id}#screen"
-            hook.set_msid(slot.sender, stream, track.track_id)
-            if not self.passthrough:
-                assert self._relay is not None
-                source = self._peers[track.peer_id].publish[track.label].receiver.track
-                slot.sender.replaceTrack(self._relay.subscribe(source))
-        for slot in peer.slots:
-            slot.transceiver.direction = "sendonly" if slot.track is not None else "inactive"
-
     async def _negotiate(self, peer: Peer) -> None:
         if peer.closed or self._closing or peer.pc.signalingState == "closed":
             return
@@ -327,7 +276,7 @@ class Sfu:
             return
         peer.negotiating = True
         try:
-            self._sync_slots(peer)
+            slots.sync(self._peers, peer, passthrough=self.passthrough, relay=self._relay)
             await peer.pc.setLocalDescription(await peer.pc.createOffer())
             sdp = cap_video_bitrate(peer.pc.localDescription.sdp, self.max_video_kbps)
             offer = {"type": "offer", "sdp": sdp, "tracks": peer.track_map()}
@@ -335,21 +284,6 @@ class Sfu:
             peer.negotiating = False
             raise
         await peer.on_offer(offer)
-
-    def _open_outlet(self, peer: Peer, slot: Slot) -> None:
-        assert slot.track is not None
-        outlet = Outlet(
-            slot.track,
-            peer.id,
-            peer.holder,
-            ssrc=hook.sender_ssrc(slot.sender),
-            payload_type=hook.negotiated_payload_type(slot.transceiver),
-            next_seq=slot.next_seq,
-            last_ts_out=slot.last_ts_out,
-            max_queue_bytes=self.max_queue_bytes,
-        )
-        slot.outlet = outlet
-        slot.track.add_outlet(outlet)
 
     def _on_live(self, track: InboundTrack) -> None:
         peer = self._peers.get(track.peer_id)
@@ -363,7 +297,7 @@ class Sfu:
     def _on_connection_state(self, peer: Peer) -> None:
         state = peer.pc.connectionState
         if state == "connected" and peer.holder.link is None:
-            peer.holder.link = hook.send_link(hook.dtls_transport(peer.pc))
+            peer.holder.link = send_link(dtls_transport(peer.pc))
             for slot in peer.slots:
                 if slot.outlet is not None and slot.outlet.waiting:
                     slot.outlet.track.request_keyframe()
@@ -382,31 +316,10 @@ class Sfu:
         for track in peer.inbound.values():
             end_taps(track, reason)
 
-    async def _tick(self) -> None:
-        count = 0
-        while True:
-            await asyncio.sleep(TICK)
-            count += 1
-            now = time.monotonic()
-            for peer in list(self._peers.values()):
-                for track in list(peer.inbound.values()):
-                    track.tick()
-                    if (
-                        track.label == "screen"
-                        and track.live
-                        and now - track.last_packet_at > SCREEN_IDLE
-                    ):
-                        self._screen_stopped(peer, track)
-                if count % 4 == 0:
-                    peer.send_receiver_report(self.max_video_kbps)
-                    peer.update_sender_reports()
-                    for track in peer.inbound.values():
-                        track.sample_bitrate(now)
-
     def _screen_stopped(self, peer: Peer, track: InboundTrack) -> None:
         track.live = False
         end_taps(track, "stopped")
         for p in self._peers.values():
             if p is not peer and p.room == peer.room and p.room:
-                self._prune(p)
+                slots.prune(self._peers, p, passthrough=self.passthrough)
                 self._spawn(self._negotiate(p))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from signaling.sfu.forward import InboundTrack, Outlet
+from signaling.sfu.inbound import InboundTrack
 from signaling.sfu.media import MediaTap, PacketSink
+from signaling.sfu.outlet import Outlet
 from signaling.sfu.peer import Peer
 
 

@@ -35,7 +35,15 @@ from tests.e2e.demo_world import (
     seed_demo,
     serve,
 )
-from tests.e2e.sessions import pass_selftest_and_join, wait_place
+from tests.e2e.sessions import (
+    host_moves,
+    host_sends,
+    pass_selftest_and_join,
+    pid_of,
+    playing,
+    self_test_passes,
+    wait_place,
+)
 from tests.e2e.viewports import SIZES
 from tests.e2e.viewports import open_at as _open_at
 
@@ -121,66 +129,91 @@ async def run_size(
             await s.step(name, page, _goto(page, path))
         await page.context.close()
 
-    # The resident's path, with the mediator hosting on a desktop.
+    # The resident's path, with the mediator hosting on a desktop. The host's admits and
+    # moves go over its socket and people are found by name (``tests/e2e/sessions.py``): a
+    # connection resumed on a busy machine comes back with a new pid. Each shot waits for
+    # what its name says (the videos playing, the notice), so the picture shows it.
     name, token = demo.party_tokens[0]
     other_name, other_token = demo.party_tokens[1]
     host = await open_at(browser, server, SIZES["desktop"])
     await log_in(host, "mediator", PASSWORDS["mediator"])
-    await s.step("host-prejoin", host, _goto(host, f"/sessions/{demo.session_id}/join"))
+    await s.step("host-prejoin", host, _prejoin(host, f"/sessions/{demo.session_id}/join"))
     await pass_selftest_and_join(host)
     await wait_place(host, "main")
+    me: str = await host.evaluate("() => window.courtlink.state.you.name")
     party = await open_at(browser, server, view)
     other = await open_at(browser, server, view)
-    await s.step("party-prejoin", party, _goto(party, f"/join/{token}"))
+    await s.step("party-prejoin", party, _prejoin(party, f"/join/{token}"))
 
-    async def to_lobby(page: Page, who: str) -> str:
-        pid = await pass_selftest_and_join(page, who)
+    async def admit(page: Page, who: str) -> None:
+        await pass_selftest_and_join(page, who)
         await wait_place(page, None)
-        return pid
-
-    async def admit(page: Page, pid: str) -> None:
-        await host.click(f"#host-panel button[data-action=admit][data-pid='{pid}']")
+        await host_sends(host, type="admit", pid=await pid_of(host, who))
         await wait_place(page, "main")
 
-    async def move(page: Page, pid: str, room: str) -> None:
-        if room == "main":
-            await host.click(f"#host-panel li[data-pid='{pid}'] button[data-action=move]")
-        else:
-            await host.select_option(
-                f"#host-panel select[data-action=move][data-pid='{pid}']", room
-            )
-        await wait_place(page, room)
+    async def move(page: Page | None, who: str, room: str) -> None:
+        await host_moves(host, await pid_of(host, who), room)
+        await wait_place(page or host, room)
 
-    party_pid = other_pid = ""
     try:
-        party_pid = await to_lobby(party, name)
-        await s.shot(party, "party-lobby")
-        await host.wait_for_selector(f"#host-panel button[data-pid='{party_pid}']")
-        await s.shot(host, "host-lobby-arrival")
-        await s.step("party-room", party, admit(party, party_pid))
-        await _goto(other, f"/join/{other_token}")
-        other_pid = await to_lobby(other, other_name)
-        await admit(other, other_pid)
-        await s.shot(host, "host-room")
-        await s.step("party-caucus", party, move(party, party_pid, "caucus-1"))
-        await s.shot(other, "party-waiting-while-caucus")
+        await pass_selftest_and_join(party, name)
+        await wait_place(party, None)
+        await s.step("party-lobby", party, party.locator("#lobby-waited").wait_for())
+        await s.step("host-lobby-arrival", host, host.locator("#toast:not([hidden])").wait_for())
+        await host_sends(host, type="admit", pid=await pid_of(host, name))
+        await wait_place(party, "main")
+        await s.step("party-room", party, playing(party, {me}))
+        await _prejoin(other, f"/join/{other_token}")
+        await admit(other, other_name)
+        await s.step("host-room", host, playing(host, {name, other_name}))
+        # The mediator takes the resident aside: they are told so; the other side waits.
+        await move(party, name, "caucus-1")
+        await move(None, me, "caucus-1")
+        await s.step("party-caucus", party, _caucus(party, me))
+        await s.step("party-waiting-while-caucus", other, _notice(other, "与另一方单独沟通"))
         await s.shot(host, "host-caucus")
-        await s.step("party-back-in-main", party, move(party, party_pid, "main"))
+        await move(None, me, "main")
+        await move(party, name, "main")
+        await s.step("party-back-in-main", party, playing(party, {me, other_name}))
         await s.step("party-agreement-shown", party, _show_agreement(host, party))
         await s.shot(host, "host-agreement-shown")
     except Exception:
         s.failed.append(f"{size} resident path: {traceback.format_exc(limit=3)}")
     signer = await open_at(browser, server, view)
-    await s.step("party-signing", signer, _goto(signer, f"/sign/{token}"))
+    await s.step("party-signing", signer, _signing(signer, f"/sign/{token}"))
     await s.step("party-signed", signer, _sign(signer, name))
     for page in (host, party, other, signer):
         await page.context.close()
     return s.failed
 
 
+async def _prejoin(page: Page, path: str) -> None:
+    await _goto(page, path)
+    await self_test_passes(page)
+
+
+async def _notice(page: Page, *words: str) -> None:
+    await page.wait_for_function(
+        "(ws) => { const text = document.getElementById('room-notice')?.innerText || '';"
+        " return ws.every(w => text.includes(w)); }",
+        arg=list(words),
+    )
+
+
+async def _caucus(party: Page, host_name: str) -> None:
+    await _notice(party, "与您单独沟通", host_name)
+    await playing(party, {host_name})
+
+
 async def _show_agreement(host: Page, party: Page) -> None:
     await host.click("#agreement-show")
-    await party.wait_for_selector("iframe.agreement-doc", state="visible")
+    await party.locator("#agreement-panel[data-open]").wait_for()
+    await party.frame_locator("#agreement-frame").locator("text=调解协议书").first.wait_for()
+
+
+async def _signing(page: Page, path: str) -> None:
+    await _goto(page, path)
+    await page.locator("canvas.signature-pad").wait_for()
 
 
 async def _sign(page: Page, name: str) -> None:

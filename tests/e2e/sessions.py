@@ -180,3 +180,45 @@ async def pass_selftest_and_join(page: Driver, name: str | None = None) -> str:
     await page.wait_for_function("() => window.courtlink.welcome && window.courtlink.welcome.pid")
     pid: str = await page.evaluate("() => window.courtlink.welcome.pid")
     return pid
+
+
+async def host_sends(host: Driver, **msg: Any) -> None:
+    """A protocol message from the host's page over its own signaling socket
+    (``window.courtlink.signal``), as the host panel's buttons send it: for the tests about
+    what the others see, not the panel's markup (it re-renders on every state message, so a
+    driven click can land on a button that is being replaced)."""
+    await host.evaluate("(m) => window.courtlink.signal.send(m)", msg)
+
+
+async def host_moves(host: Driver, pid: str, room: str) -> None:
+    """The mediator moves someone (or, with their own pid, themselves) to ``room``."""
+    await host_sends(host, type="move", pid=pid, room=room)
+
+
+# The pids of these names (connected), as the page's roster knows them; null until all are.
+PIDS_OF = """(names) => { const people = window.courtlink.state?.people || [];
+  const pids = names.map(n => (people.find(p => p.name === n && p.connected) || {}).pid);
+  return pids.every(Boolean) ? pids : null; }"""
+
+
+async def pid_of(page: Page, name: str) -> str:
+    """The pid ``name`` has now, as ``page`` (the host sees everyone) knows it: a connection
+    dropped and resumed (it happens on a loaded machine) comes back with a new pid."""
+    pids: list[str] = await (await page.wait_for_function(PIDS_OF, arg=[name])).json_value()
+    return pids[0]
+
+
+async def playing(page: Page, names: set[str]) -> None:
+    """``wait_playing`` for these people's videos, by name (their pids as the page now knows
+    them); saying on failure which videos the page has and who it thinks is in the room."""
+    got = await page.wait_for_function(PIDS_OF, arg=sorted(names))
+    pids = set(await got.json_value())
+    try:
+        await wait_playing(page, pids)
+    except AssertionError as exc:
+        people = await page.evaluate(
+            "() => (window.courtlink.state?.people || []).map(p => [p.pid, p.name, p.place])"
+        )
+        raise AssertionError(
+            f"{exc}\nwanted {pids}; videos {await videos(page)}; {people}"
+        ) from exc

@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import Browser, Page
 from sqlalchemy import select
 
-from recordings import paths, recorder
+from recordings import paths, segments
 from recordings.writer import SegmentWriter
 from server.models.accounts import Office
 from server.models.docket import Case, Party
@@ -181,7 +181,7 @@ async def test_a_full_disk_alarms_the_host_in_chinese_and_the_room_goes_on(
     live_user: LiveUser,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(recorder, "SegmentWriter", _full_disk)
+    monkeypatch.setattr(segments, "SegmentWriter", _full_disk)
     case_id = await _case(live_server, live_user)
     refused: list[str] = []
     host = await open_page(media_browser, live_server, refused)

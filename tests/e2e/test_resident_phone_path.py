@@ -40,9 +40,11 @@ from server.web.keys import SESSIONMAKER
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in, require_program
 from tests.e2e.firefox import FIREFOX, Tab, launch
 from tests.e2e.sessions import (
+    host_moves,
     pass_selftest_and_join,
+    pid_of,
+    playing,
     self_test_passes,
-    videos,
     wait_place,
     wait_playing,
 )
@@ -154,44 +156,6 @@ async def sign_by_finger(page: Page) -> None:
     # (300 ms) make one gesture, and no click follows (measured: the tap is lost at once,
     # kept after 350 ms). A person's hand takes longer than that to reach the button.
     await page.wait_for_timeout(400)
-
-
-PIDS_OF = """(names) => { const people = window.courtlink.state?.people || [];
-  const pids = names.map(n => (people.find(p => p.name === n && p.connected) || {}).pid);
-  return pids.every(Boolean) ? pids : null; }"""
-
-
-async def pid_of(page: Page, name: str) -> str:
-    """The pid ``name`` has now, as ``page`` (the host sees everyone) knows it: a connection
-    dropped and resumed (it happens on a loaded machine) comes back with a new pid."""
-    pids: list[str] = await (await page.wait_for_function(PIDS_OF, arg=[name])).json_value()
-    return pids[0]
-
-
-async def playing(page: Page, names: set[str]) -> None:
-    """``wait_playing`` for these people's videos, by name (their pids as the page now knows
-    them); saying on failure which videos the page has and who it thinks is in the room."""
-    got = await page.wait_for_function(PIDS_OF, arg=sorted(names))
-    pids = set(await got.json_value())
-    try:
-        await wait_playing(page, pids)
-    except AssertionError as exc:
-        people = await page.evaluate(
-            "() => (window.courtlink.state?.people || []).map(p => [p.pid, p.name, p.place])"
-        )
-        raise AssertionError(
-            f"{exc}\nwanted {pids}; videos {await videos(page)}; {people}"
-        ) from exc
-
-
-async def host_moves(host: Page, pid: str, room: str) -> None:
-    """The mediator moves someone (or, with their own pid, themselves) to ``room``: the
-    protocol message the host panel's move menu and buttons send. (The panel's own markup is
-    test_room_layout's part; it re-renders on every state message, so a driven click can
-    land on a button that is being replaced.)"""
-    await host.evaluate(
-        "([pid, room]) => window.courtlink.signal.send({type: 'move', pid, room})", [pid, room]
-    )
 
 
 async def test_resident_path_on_a_phone_by_touch(

@@ -33,6 +33,8 @@ from tests.e2e.firefox import FIREFOX, launch
 from tests.e2e.sessions import (
     FRAMES_RISING,
     Driver,
+    host_moves,
+    host_sends,
     pass_selftest_and_join,
     wait_place,
     wait_playing,
@@ -104,10 +106,6 @@ async def others(page: Page) -> set[str]:
     return set(pids)
 
 
-async def host_send(host: Page, **msg: Any) -> None:
-    await host.evaluate("(m) => window.courtlink.signal.send(m)", msg)
-
-
 async def notice(page: Driver, words: list[str], *, waited: bool, sel: str = "#room-notice") -> str:
     text: str = await page.wait_for_function(
         NOTICE_SAYS if waited else NOTICE_HAS, arg=[sel, words], polling=250
@@ -137,14 +135,14 @@ async def test_states_explained_and_agreement_sheet(
     pid_b = await pass_selftest_and_join(desk, "李四")
     await wait_place(desk, None)
     for pid in (pid_a, pid_b):
-        await host_send(host, type="admit", pid=pid)
+        await host_sends(host, type="admit", pid=pid)
     await wait_place(phone, "main")
     await wait_place(desk, "main")
     await wait_playing(phone, {host_pid, pid_b})
 
     # Caucus: 张三 and the mediator in private room 1; 李四 waits in the main room.
-    await host_send(host, type="move", pid=pid_a, room="caucus-1")
-    await host_send(host, type="move", pid=host_pid, room="caucus-1")
+    await host_moves(host, pid_a, "caucus-1")
+    await host_moves(host, host_pid, "caucus-1")
     await wait_place(phone, "caucus-1")
     await notice(phone, ["调解员正在与您单独沟通", "王调解员", "张三"], waited=False)
     assert await box_inside_viewport(phone, "#room-notice")
@@ -156,8 +154,8 @@ async def test_states_explained_and_agreement_sheet(
     # Back together; the mediator shows the agreement.
     pid_a = await phone.evaluate("() => window.courtlink.welcome.pid")
     host_pid = await host.evaluate("() => window.courtlink.welcome.pid")
-    await host_send(host, type="move", pid=pid_a, room="main")
-    await host_send(host, type="move", pid=host_pid, room="main")
+    await host_moves(host, pid_a, "main")
+    await host_moves(host, host_pid, "main")
     await wait_place(phone, "main")
     await wait_place(host, "main")
     await phone.wait_for_function("() => window.courtlink.state.people.length === 3")
@@ -201,7 +199,7 @@ async def test_states_explained_and_agreement_sheet(
     await desk.locator(f"{sheet}[data-open]").wait_for()
 
     # The end says so, and what comes next.
-    await host_send(host, type="end")
+    await host_sends(host, type="end")
     for page in (phone, desk):
         await page.wait_for_selector("#screen-ended:not([hidden])")
         assert "法院" in await page.locator("#ended-next").inner_text()
@@ -267,15 +265,15 @@ async def test_firefox_desktop_caucus_and_waiting(
         pid = await pass_selftest_and_join(party, "张三")
         await wait_place(party, None)
         await notice(party, ["王调解员"], waited=True, sel="#screen-lobby")
-        await host_send(host, type="admit", pid=pid)
+        await host_sends(host, type="admit", pid=pid)
         await wait_place(party, "main")
-        await host_send(host, type="move", pid=host_pid, room="caucus-1")
+        await host_moves(host, host_pid, "caucus-1")
         await notice(party, ["调解员正在与另一方单独沟通，请稍候"], waited=True)
-        await host_send(host, type="move", pid=pid, room="caucus-1")
+        await host_moves(host, pid, "caucus-1")
         await wait_place(party, "caucus-1")
         await notice(party, ["调解员正在与您单独沟通", "王调解员", "张三"], waited=False)
         await party.screenshot(str(SCREENSHOT_DIR / "room-states-caucus-firefox.png"))
         # The mediator leaves: the party is told to stay, with the time waited.
-        await host_send(host, type="leave")
+        await host_sends(host, type="leave")
         await notice(party, ["调解员暂时离开或网络中断"], waited=True)
     await host.context.close()

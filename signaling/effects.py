@@ -1,0 +1,74 @@
+"""Carrying out what a room decided: messages to sockets, media moves in the SFU, closes.
+
+The room (``signaling.rooms``) is pure: it returns effects, and the hub has them applied here
+under the session's lock. Work that must finish even when the socket handler that started it
+is cancelled (freeing a peer connection) runs shielded; ``pending`` holds it, and whatever the
+hub runs in the background, until shutdown waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from signaling.conn import CLOSE_CODES, Conn
+from signaling.listeners import Listeners
+from signaling.live import Live, MediaServer
+from signaling.places import tell_moves
+from signaling.rooms import Close, Effect, Place, Roster, Send
+from signaling.server_messages import Bye
+
+
+class Effects:
+    """The SFU, the listeners and the background work of one hub."""
+
+    def __init__(self, sfu: MediaServer, listeners: Listeners) -> None:
+        self.sfu = sfu
+        self.listeners = listeners
+        self.pending: set[asyncio.Future[None]] = set()
+
+    def room_key(self, session_id: int, place: str | None) -> str | None:
+        return None if place is None else self.listeners.room(session_id, place)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+        """Run ``coro`` in the background; shutdown waits for it."""
+        task = asyncio.ensure_future(coro)
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+        return task
+
+    async def shielded(self, coro: Coroutine[Any, Any, None]) -> None:
+        await asyncio.shield(self.spawn(coro))
+
+    async def release(self, conn: Conn) -> None:
+        if conn.peer_id:
+            peer, conn.peer_id = conn.peer_id, ""
+            # Closing a peer connection must finish even when the socket's handler is being
+            # cancelled, or its UDP sockets leak; close() waits for these.
+            await self.shielded(self.sfu.remove_peer(peer))
+            self.listeners.forget_peer(peer)
+
+    async def apply(self, live: Live, effects: list[Effect]) -> None:
+        roster = False
+        moves: list[Place] = []
+        for effect in effects:
+            if isinstance(effect, Roster):
+                roster = True
+            elif isinstance(effect, Send):
+                if (c := live.conns.get(effect.pid)) is not None:
+                    c.send(effect.message)
+            elif isinstance(effect, Place):
+                moves.append(effect)
+                c = live.conns.get(effect.pid)
+                if c is not None and c.peer_id:
+                    await self.sfu.set_room(c.peer_id, self.room_key(live.session_id, effect.place))
+            elif isinstance(effect, Close) and (c := live.conns.pop(effect.pid, None)):
+                c.send(Bye(reason=effect.reason))
+                await self.release(c)
+                c.close(CLOSE_CODES[effect.reason])
+        if roster:
+            for pid, c in live.conns.items():
+                if pid in live.room.members:
+                    c.send_state(live.room.view(pid))
+        tell_moves(live, moves, self.listeners)
