@@ -9,12 +9,13 @@ import asyncio
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, select, update
 
 from server.audit import record
-from server.audit.chain import GENESIS, chain_all, digest
+from server.audit.chain import GENESIS, chain_all, chain_pending, digest
 from server.audit.checkpoints import Checkpoint
 from server.audit.verify import verify_chain
 from server.context import Actor, Court
@@ -86,7 +87,7 @@ async def test_a_row_waits_unchained_until_the_sequencer_chains_it(settings):
     assert rows[0].prev_hash == GENESIS
     assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
     assert all(digest(r, r.prev_hash or "") == r.hash for r in rows)
-    assert all(r.chained_at is not None and r.chained_at >= r.at for r in rows)
+    assert all(r.chained_at and r.written_at and r.chained_at >= r.written_at for r in rows)
     assert rows[2].detail == {"note": "第3次"} and rows[2].actor == "test"
 
 
@@ -294,3 +295,27 @@ async def test_the_running_server_chains_a_request_s_rows(client, settings):
         await asyncio.sleep(0.05)
     rows = await _rows(settings)
     assert rows and all(r.seq is not None for r in rows)
+
+
+async def test_an_idle_sequencer_signs_the_checkpoint_it_owes(settings):
+    """Rows chained within a minute of the last checkpoint wait for the next one, which the
+    sequencer signs a minute later even if no new row comes."""
+    engine = make_engine(settings)
+    court = Court.build(settings, make_sessionmaker(engine))
+    try:
+        for n in (2, 1):
+            async with court.unit(Actor.system("test")) as ctx:
+                for i in range(n):
+                    await record(ctx, "case.update", "case", i)
+            await chain_all(court)
+        async with court.sessionmaker() as db:
+            sizes = list(await db.scalars(select(AuditCheckpoint.size)))
+        assert sizes == [2]  # the third row came within the minute
+        real = court.clock
+        court.clock = lambda: real() + timedelta(seconds=61)
+        assert await chain_pending(court) == 0  # nothing waits; the checkpoint is owed
+        async with court.sessionmaker() as db:
+            sizes = sorted(await db.scalars(select(AuditCheckpoint.size)))
+    finally:
+        await engine.dispose()
+    assert sizes == [2, 3]

@@ -5,6 +5,8 @@ waiting and the delay from written to chained, the latest checkpoint and the key
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import date
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -61,3 +63,17 @@ async def test_the_page_shows_waiting_rows_then_the_delay_and_checkpoint(
     assert '<dd id="audit-pending">0</dd>' in html
     assert "中位数" in html and "最长" in html
     assert "最新：共" in html
+
+
+async def test_the_delay_is_real_time_even_for_back_dated_rows(client: TestClient) -> None:
+    """The demo writes its year's history on the court's clock set back months: the delay
+    shown is from writing to chaining in real time, not from the row's date."""
+    await make_user(client, "auditor2", "admin", "center")
+    await login(client, "auditor2")
+    admin = await court_admin(client)
+    await new_case(client, admin, on=date(2026, 1, 5))  # months ago on the court's clock
+    await chain_all(client.app[COURT])
+    html = await (await client.get("/admin/audit")).text()
+    found = re.search(r"最长 ([0-9.]+) 秒", html)
+    assert found, html
+    assert float(found.group(1)) < 60, found.group(0)

@@ -29,10 +29,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.audit.checkpoints import checkpoint_if_due
+from server.audit.checkpoints import checkpoint_due, checkpoint_if_due
 from server.context import Court
 from server.db import reader
 from server.models.audit import AuditEntry
+from server.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ async def chain_pending(court: Court, *, batch: int = BATCH) -> int:
     how many rows were chained (0 when none waited or another node holds the turn)."""
     async with _reader_session(court) as peek:
         if not await peek.scalar(select(AuditEntry.id).where(AuditEntry.seq.is_(None)).limit(1)):
+            if await checkpoint_due(peek, court, (await chain_head(peek)).size):
+                await _sign_head(court)
             return 0  # nothing waits: no write lock taken on SQLite
     async with court.sessionmaker() as db, db.begin():
         if not await _take_turn(db):
@@ -108,7 +111,7 @@ async def chain_pending(court: Court, *, batch: int = BATCH) -> int:
                 .limit(batch)
             )
         ).all()
-        now = court.clock()
+        now = utcnow()  # the real clock, as ``written_at``: the delay between them is real
         size, prev = head.size, head.hash
         for row in rows:
             size += 1
@@ -117,6 +120,14 @@ async def chain_pending(court: Court, *, batch: int = BATCH) -> int:
         await db.flush()
         await checkpoint_if_due(db, court, size, prev)
     return len(rows)
+
+
+async def _sign_head(court: Court) -> None:
+    """A checkpoint over rows chained since the last one, when no row waits any more."""
+    async with court.sessionmaker() as db, db.begin():
+        if await _take_turn(db):
+            head = await chain_head(db)
+            await checkpoint_if_due(db, court, head.size, head.hash)
 
 
 def _reader_session(court: Court) -> AsyncSession:

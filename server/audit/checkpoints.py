@@ -135,13 +135,19 @@ async def checkpoint_if_due(
 ) -> Checkpoint | None:
     """Inside the sequencer's transaction, after a pass: sign the chain's new head (``size``
     rows ending in ``head_hash``) when one is due."""
-    if size == 0:
+    if not await checkpoint_due(db, court, size):
         return None
+    return await store(db, court.settings, size, head_hash, court.clock())
+
+
+async def checkpoint_due(db: AsyncSession, court: Court, size: int) -> bool:
+    """Whether a chain of ``size`` rows is owed a checkpoint: it grew since the last one,
+    and the last is a minute old or ``CHECKPOINT_ROWS`` behind."""
+    if size == 0:
+        return False
     last = await latest(db)
-    now = court.clock()
-    if last is not None:
-        if last.size >= size:
-            return None
-        if now - last.at < CHECKPOINT_EVERY and size - last.size < CHECKPOINT_ROWS:
-            return None
-    return await store(db, court.settings, size, head_hash, now)
+    if last is None:
+        return True
+    if last.size >= size:
+        return False
+    return court.clock() - last.at >= CHECKPOINT_EVERY or size - last.size >= CHECKPOINT_ROWS

@@ -15,6 +15,7 @@ from server.audit.checkpoints import key_id, latest, public_pem, signing_key
 from server.context import Context
 from server.errors import Forbidden
 from server.models.audit import AuditCheckpoint, AuditEntry
+from server.models.base import utcnow
 
 RECENT = 1000  # the delay figures are over this many latest chained rows
 
@@ -44,20 +45,22 @@ async def chain_status(ctx: Context) -> ChainStatus:
     head = await chain_head(db)
     pending = await pending_count(db)
     oldest: datetime | None = await db.scalar(
-        select(func.min(AuditEntry.at)).where(AuditEntry.seq.is_(None))
+        select(func.min(AuditEntry.written_at)).where(AuditEntry.seq.is_(None))
     )
     recent = (
         await db.execute(
-            select(AuditEntry.at, AuditEntry.chained_at)
-            .where(AuditEntry.seq.is_not(None))
+            select(AuditEntry.written_at, AuditEntry.chained_at)
+            .where(AuditEntry.seq.is_not(None), AuditEntry.written_at.is_not(None))
             .order_by(AuditEntry.seq.desc())
             .limit(RECENT)
         )
     ).all()
     delays = sorted(
-        max(0.0, (chained - at).total_seconds()) for at, chained in recent if chained is not None
+        max(0.0, (chained - written).total_seconds())
+        for written, chained in recent
+        if written is not None and chained is not None
     )
-    now = ctx.now()
+    now = utcnow()  # real time, as ``written_at`` and ``chained_at``
     settings = ctx.settings
     return ChainStatus(
         chained=head.size,

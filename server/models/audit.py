@@ -29,6 +29,9 @@ class AuditEntry(Base):
     seq: Mapped[int | None] = mapped_column(Integer, unique=True, default=None)
     prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    # Real wall-clock times of writing and of chaining (``at`` is the court's clock, which a
+    # demo or a back-dated import sets to another day): the sequencer's delay is between them.
+    written_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     chained_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 

@@ -27,6 +27,9 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.add_column(sa.Column("seq", sa.Integer(), nullable=True))
         batch_op.add_column(
+            sa.Column("written_at", server.models.base.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(
             sa.Column("chained_at", server.models.base.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.alter_column("prev_hash", existing_type=sa.String(length=64), nullable=True)
@@ -58,4 +61,5 @@ def downgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_audit_log_seq"), type_="unique")
         batch_op.drop_column("chained_at")
+        batch_op.drop_column("written_at")
         batch_op.drop_column("seq")
