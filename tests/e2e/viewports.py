@@ -137,7 +137,7 @@ _SCROLLS = """(el) => { const s = getComputedStyle(el);
   return scrollY || scrollX; }"""
 
 # Every element below the region that is an inner scroll box, by tag, id and class.
-_INNER_SCROLLERS = f"""(region) => [region, ...region.querySelectorAll('*')]
+INNER_SCROLLERS_JS = f"""(region) => [region, ...region.querySelectorAll('*')]
   .filter(el => el !== document.documentElement && el !== document.body)
   .filter({_SCROLLS})
   .map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
@@ -152,7 +152,7 @@ async def scrolls_internally(page: Page, target: str | Locator) -> bool:
 
 async def inner_scrollers(page: Page, region: str = "body") -> list[str]:
     """Every inner scroll box in ``region`` (the region included), as tag#id.class."""
-    return await page.locator(region).first.evaluate(_INNER_SCROLLERS)
+    return await page.locator(region).first.evaluate(INNER_SCROLLERS_JS)
 
 
 def require_axe() -> Path:
