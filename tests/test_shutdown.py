@@ -10,7 +10,6 @@ hangs on them until aiohttp gives up and cuts the sockets. The recordings still 
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 from aiohttp import WSCloseCode
 from sqlalchemy import select
@@ -19,46 +18,36 @@ from server.live import RECORDINGS
 from server.models.recordings import RecordingSegment
 from server.web.keys import SESSIONMAKER
 from signaling.hub import HUB, Hub
-from tests.helpers import login
 from tests.hub_peers import HubPeer
 from tests.sfu_peers import wait_for
-from tests.test_signaling_ws import WsPeer, _session_with_invites
+from tests.test_signaling_ws import host_and_party
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_shutdown_sends_live_participants_away(client):
-    _med, _case_id, sid, token = await _session_with_invites(client)
-    url = client.make_url(f"/ws/sessions/{sid}")
-    await login(client, "med")
-    host = WsPeer(client.session, url, media=True)
-    async with aiohttp.ClientSession() as anon:
-        party = WsPeer(anon, f"{url}?invite={token}", media=True)
-        try:
-            await host.hello()
-            await party.hello(name="张三")  # in the lobby: a socket, no room yet
-            hub = client.app[HUB]
-            sfu = hub.sfu
-            recorder = client.app[RECORDINGS].recorder
+    async with host_and_party(client) as (host, party, _sid, _case_id):
+        await host.hello()
+        await party.hello(name="张三")  # in the lobby: a socket, no room yet
+        hub = client.app[HUB]
+        sfu = hub.sfu
+        recorder = client.app[RECORDINGS].recorder
 
-            def host_recorded() -> bool:
-                return any(track.recording for track in recorder.tracks.values())
+        def host_recorded() -> bool:
+            return any(track.recording for track in recorder.tracks.values())
 
-            await wait_for(host_recorded, 30.0)
-            maker = client.app[SESSIONMAKER]
+        await wait_for(host_recorded, 30.0)
+        maker = client.app[SESSIONMAKER]
 
-            await client.server.close()
+        await client.server.close()
 
-            # Closed by the server, going away (a socket cut after a timeout reads 1006).
-            assert host.ws is not None and host.ws.close_code == WSCloseCode.GOING_AWAY
-            assert party.ws is not None and party.ws.close_code == WSCloseCode.GOING_AWAY
-            assert hub.stats() == {"sessions": 0, "connections": 0}
-            assert sfu.stats() == {}  # every peer connection closed
-            async with maker() as db:
-                reasons = set((await db.scalars(select(RecordingSegment.end_reason))).all())
-            assert reasons == {"shutdown"}
-        finally:
-            await host.close()
-            await party.close()
+        # Closed by the server, going away (a socket cut after a timeout reads 1006).
+        assert host.ws is not None and host.ws.close_code == WSCloseCode.GOING_AWAY
+        assert party.ws is not None and party.ws.close_code == WSCloseCode.GOING_AWAY
+        assert hub.stats() == {"sessions": 0, "connections": 0}
+        assert sfu.stats() == {}  # every peer connection closed
+        async with maker() as db:
+            reasons = set((await db.scalars(select(RecordingSegment.end_reason))).all())
+        assert reasons == {"shutdown"}
 
 
 async def test_a_socket_that_joins_after_shutdown_is_sent_away(sfu):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -150,6 +152,24 @@ async def _session_with_invites(client):
     return med, case_id, session.id, url.rsplit("/", 1)[1]
 
 
+@asynccontextmanager
+async def host_and_party(client) -> AsyncIterator[tuple[WsPeer, WsPeer, int, int]]:
+    """The mediator logged in and the first party by their link, both sockets with media, on
+    a new session: (host, party, session id, case id); both closed when the block ends.
+    Neither has connected yet."""
+    _med, case_id, sid, token = await _session_with_invites(client)
+    url = client.make_url(f"/ws/sessions/{sid}")
+    await login(client, "med")
+    host = WsPeer(client.session, url, media=True)
+    async with aiohttp.ClientSession() as anon:
+        party = WsPeer(anon, f"{url}?invite={token}", media=True)
+        try:
+            yield host, party, sid, case_id
+        finally:
+            await party.close()
+            await host.close()
+
+
 async def refused(http: aiohttp.ClientSession, url: str, **headers: str) -> int:
     with pytest.raises(aiohttp.WSServerHandshakeError) as err:
         await http.ws_connect(url, headers={"Origin": ORIGIN, **headers})
@@ -236,81 +256,72 @@ async def test_revoked_expired_and_other_office_refused(client):
 
 
 async def test_host_flow_with_real_peers(client):
-    _med, _case_id, sid, token = await _session_with_invites(client)
-    url = client.make_url(f"/ws/sessions/{sid}")
-    await login(client, "med")
-    host = WsPeer(client.session, url, media=True)
-    async with aiohttp.ClientSession() as anon:
-        party = WsPeer(anon, f"{url}?invite={token}", media=True)
-        try:
-            await host.connect()
-            await host.send("hello")
-            h = await host.wait(lambda m: isinstance(m, Welcome))
-            await party.connect()
-            early = await party.reply("media", audio=True, video=True, screen=False)
-            assert isinstance(early, Error) and early.code == p.NOT_JOINED
-            await party.send("hello", name="张三")
-            w = await party.wait(lambda m: isinstance(m, Welcome))
-            assert w.place is None
-            lobby = await party.wait(lambda m: isinstance(m, State))
-            assert [(x.name, x.present) for x in lobby.hosts] == [("王调解员", True)]
-            await host.wait(lambda m: isinstance(m, State) and m.lobby_count == 1)
+    async with host_and_party(client) as (host, party, sid, _case_id):
+        await host.connect()
+        await host.send("hello")
+        h = await host.wait(lambda m: isinstance(m, Welcome))
+        await party.connect()
+        early = await party.reply("media", audio=True, video=True, screen=False)
+        assert isinstance(early, Error) and early.code == p.NOT_JOINED
+        await party.send("hello", name="张三")
+        w = await party.wait(lambda m: isinstance(m, Welcome))
+        assert w.place is None
+        lobby = await party.wait(lambda m: isinstance(m, State))
+        assert [(x.name, x.present) for x in lobby.hosts] == [("王调解员", True)]
+        await host.wait(lambda m: isinstance(m, State) and m.lobby_count == 1)
 
-            # A party may not use the host's controls: refused, nothing dropped.
-            for kind, body in [("admit", {"pid": w.pid}), ("end", {}),
-                               ("move", {"pid": h.pid, "room": "caucus-1"})]:  # fmt: skip
-                answer = await party.reply(kind, **body)
-                assert isinstance(answer, Error) and answer.code == p.NOT_ALLOWED
+        # A party may not use the host's controls: refused, nothing dropped.
+        for kind, body in [("admit", {"pid": w.pid}), ("end", {}),
+                           ("move", {"pid": h.pid, "room": "caucus-1"})]:  # fmt: skip
+            answer = await party.reply(kind, **body)
+            assert isinstance(answer, Error) and answer.code == p.NOT_ALLOWED
 
-            assert isinstance(await host.reply("admit", pid=w.pid), Ack)
-            await party.wait(lambda m: isinstance(m, State) and m.you.place == "main")
+        assert isinstance(await host.reply("admit", pid=w.pid), Ack)
+        await party.wait(lambda m: isinstance(m, State) and m.you.place == "main")
 
-            def both_see_each_other() -> bool:
-                return host.got_from(w.pid, "camera") > 20 and party.got_from(h.pid, "camera") > 20
+        def both_see_each_other() -> bool:
+            return host.got_from(w.pid, "camera") > 20 and party.got_from(h.pid, "camera") > 20
 
-            await wait_for(both_see_each_other)
-            assert host.got_from(w.pid, "audio") > 0 and party.got_from(h.pid, "audio") > 0
+        await wait_for(both_see_each_other)
+        assert host.got_from(w.pid, "audio") > 0 and party.got_from(h.pid, "audio") > 0
 
-            # Caucus: the party alone in a private room; media with the main room stops.
-            await host.reply("move", pid=w.pid, room="caucus-1")
-            await party.wait(lambda m: isinstance(m, State) and m.you.place == "caucus-1")
+        # Caucus: the party alone in a private room; media with the main room stops.
+        await host.reply("move", pid=w.pid, room="caucus-1")
+        await party.wait(lambda m: isinstance(m, State) and m.you.place == "caucus-1")
 
-            def party_sees_nobody() -> bool:
-                return not party.tracks
+        def party_sees_nobody() -> bool:
+            return not party.tracks
 
-            def host_sees_nobody() -> bool:
-                return not host.tracks
+        def host_sees_nobody() -> bool:
+            return not host.tracks
 
-            await wait_for(party_sees_nobody)
-            await wait_for(host_sees_nobody)
-            before = {m: len(r.packets) for m, r in party.received.items()}
-            await asyncio.sleep(1.0)
-            after = {m: len(r.packets) for m, r in party.received.items()}
-            assert after == before, "media still reaches the caucus room from the main room"
+        await wait_for(party_sees_nobody)
+        await wait_for(host_sees_nobody)
+        before = {m: len(r.packets) for m, r in party.received.items()}
+        await asyncio.sleep(1.0)
+        after = {m: len(r.packets) for m, r in party.received.items()}
+        assert after == before, "media still reaches the caucus room from the main room"
 
-            # Bring back: media flows again (a fresh keyframe for the returning subscriber).
-            await host.reply("move", pid=w.pid, room="main")
-            mark = party.got_from(h.pid, "camera")
+        # Bring back: media flows again (a fresh keyframe for the returning subscriber).
+        await host.reply("move", pid=w.pid, room="main")
+        mark = party.got_from(h.pid, "camera")
 
-            def flowing_again() -> bool:
-                return party.got_from(h.pid, "camera") > mark + 20
+        def flowing_again() -> bool:
+            return party.got_from(h.pid, "camera") > mark + 20
 
-            await wait_for(flowing_again)
+        await wait_for(flowing_again)
 
-            await host.reply("mute_request", pid=w.pid)
-            asked = await party.wait(lambda m: isinstance(m, MuteRequested))
-            assert asked.by == "王调解员"
+        await host.reply("mute_request", pid=w.pid)
+        asked = await party.wait(lambda m: isinstance(m, MuteRequested))
+        assert asked.by == "王调解员"
 
-            await host.reply("end")
-            for peer in (host, party):
-                bye = await peer.wait(lambda m: isinstance(m, Bye))
-                assert bye.reason == "ended"
-            async with client.app[SESSIONMAKER]() as db:
-                assert (await db.get(MediationSession, sid)).status == "ended"
-            assert client.app[HUB].stats()["sessions"] == 0
-        finally:
-            await party.close()
-            await host.close()
+        await host.reply("end")
+        for peer in (host, party):
+            bye = await peer.wait(lambda m: isinstance(m, Bye))
+            assert bye.reason == "ended"
+        async with client.app[SESSIONMAKER]() as db:
+            assert (await db.get(MediationSession, sid)).status == "ended"
+        assert client.app[HUB].stats()["sessions"] == 0
 
 
 async def test_resume_keeps_place_and_remove(client):

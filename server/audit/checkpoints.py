@@ -135,19 +135,21 @@ async def checkpoint_if_due(
 ) -> Checkpoint | None:
     """Inside the sequencer's transaction, after a pass: sign the chain's new head (``size``
     rows ending in ``head_hash``) when one is due."""
-    if not await checkpoint_due(db, court, size):
+    last = await latest(db)
+    now = court.clock()
+    if not is_due(size, last.size if last else None, last.at if last else None, now):
         return None
-    return await store(db, court.settings, size, head_hash, court.clock())
+    return await store(db, court.settings, size, head_hash, now)
 
 
-async def checkpoint_due(db: AsyncSession, court: Court, size: int) -> bool:
-    """Whether a chain of ``size`` rows is owed a checkpoint: it grew since the last one,
-    and the last is a minute old or ``CHECKPOINT_ROWS`` behind."""
+def is_due(size: int, last_size: int | None, last_at: datetime | None, now: datetime) -> bool:
+    """Whether a chain of ``size`` rows is owed a checkpoint: it grew since the last one
+    (``last_size`` rows, signed ``last_at``), and that one is a minute old or
+    ``CHECKPOINT_ROWS`` behind."""
     if size == 0:
         return False
-    last = await latest(db)
-    if last is None:
+    if last_size is None or last_at is None:
         return True
-    if last.size >= size:
+    if last_size >= size:
         return False
-    return court.clock() - last.at >= CHECKPOINT_EVERY or size - last.size >= CHECKPOINT_ROWS
+    return now - last_at >= CHECKPOINT_EVERY or size - last_size >= CHECKPOINT_ROWS

@@ -48,7 +48,7 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                 f"audit log intact: {report.rows} rows, {report.checkpoints} checkpoints{waiting}"
             )
             return 0
-        where = f"at row {report.first_bad_id}" if report.first_bad_id else "checkpoints"
+        where = f"at row {report.first_bad_row}" if report.first_bad_row else "checkpoints"
         print(f"audit log BROKEN {where}: {report.reason}")
         return 1
 

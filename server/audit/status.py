@@ -28,6 +28,7 @@ class ChainStatus:
     delay_p50_s: float | None  # from written to chained, over the latest rows
     delay_p95_s: float | None
     delay_max_s: float | None
+    recent: int  # how many latest chained rows the delay figures are over
     checkpoint: AuditCheckpoint | None
     checkpoints: int
     key_id: str
@@ -69,6 +70,7 @@ async def chain_status(ctx: Context) -> ChainStatus:
         delay_p50_s=_quantile(delays, 0.5) if delays else None,
         delay_p95_s=_quantile(delays, 0.95) if delays else None,
         delay_max_s=delays[-1] if delays else None,
+        recent=len(delays),
         checkpoint=await latest(db),
         checkpoints=int(await db.scalar(select(func.count(AuditCheckpoint.id))) or 0),
         key_id=key_id(signing_key(settings).public_key()),

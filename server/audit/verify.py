@@ -25,7 +25,7 @@ from server.settings import Settings
 @dataclass
 class ChainReport:
     rows: int  # rows chained and checked
-    first_bad_id: int | None  # the chain position of the first bad row
+    first_bad_row: int | None  # the chain position (seq) of the first bad row
     reason: str
     pending: int = 0  # committed rows the sequencer has not chained yet
     checkpoints: int = 0  # checkpoints checked
@@ -33,7 +33,7 @@ class ChainReport:
 
     @property
     def ok(self) -> bool:
-        return self.first_bad_id is None and not self.problems
+        return self.first_bad_row is None and not self.problems
 
 
 async def verify_chain(
@@ -82,14 +82,14 @@ def _check_points(
             report.problems.append(f"checkpoint at row {point.size} is not signed by this court")
             continue
         if point.size > report.rows:
-            report.first_bad_id = report.rows + 1
+            report.first_bad_row = report.rows + 1
             report.reason = (
                 f"row {report.rows + 1} is missing: a checkpoint signed {point.at:%Y-%m-%d %H:%M}"
                 f" covers {point.size} rows"
             )
             return report
         if hashes.get(point.size) != point.head_hash:
-            report.first_bad_id = good_upto + 1
+            report.first_bad_row = good_upto + 1
             report.reason = (
                 f"rows {good_upto + 1} to {point.size} were rewritten: row {point.size} does not"
                 f" have the hash the checkpoint signed {point.at:%Y-%m-%d %H:%M} holds"
