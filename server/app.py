@@ -98,6 +98,26 @@ async def _freeze_startup_objects(app: web.Application) -> None:
     freeze_long_lived()
 
 
+class _SharedTemplateCode(jinja2.BytecodeCache):
+    """The pages' compiled templates, kept for every app the process builds (tests build
+    hundreds, each compiling the same templates again). Keyed by name and the source's
+    checksum, so an edited template is compiled afresh."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATE_CODE = _SharedTemplateCode()
+
+
 def create_app(settings: Settings | None = None, *, serving: bool = False) -> web.Application:
     """The app for ``settings``; ``serving`` is set by ``courtlink serve`` (a long-lived
     process), which also freezes its start-up objects out of the garbage collector's way and
@@ -122,6 +142,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
         loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")),
         autoescape=jinja2.select_autoescape(["html", "xml", "svg"]),
         undefined=jinja2.StrictUndefined,
+        bytecode_cache=_TEMPLATE_CODE,
     )
     formatting.install_filters(env)
     # Templates show a link or a control by the same named rules the handlers enforce.

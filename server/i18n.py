@@ -10,6 +10,7 @@ a ``msgctxt`` and is looked up with ``pgettext(context, msgid)``. The language c
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -45,14 +46,22 @@ def load_messages(directory: Path, lang: str) -> dict[str, str]:
     return out
 
 
+@functools.cache
+def _merged(directory: Path) -> dict[str, Translations]:
+    """The catalogues of ``directory``, read once per process: every app the process builds
+    (tests build hundreds) shares them, and parsing the .po files is most of building one."""
+    by_lang: dict[str, Translations] = {}
+    for lang in LANGS:
+        merged = Translations()
+        for po in sorted((directory / lang / "LC_MESSAGES").glob("*.po")):
+            merged.merge(_load_po(po, lang))
+        by_lang[lang] = merged
+    return by_lang
+
+
 class Catalogs:
     def __init__(self, directory: Path = TRANSLATIONS_DIR) -> None:
-        self._by_lang: dict[str, Translations] = {}
-        for lang in LANGS:
-            merged = Translations()
-            for po in sorted((directory / lang / "LC_MESSAGES").glob("*.po")):
-                merged.merge(_load_po(po, lang))
-            self._by_lang[lang] = merged
+        self._by_lang = _merged(directory)
 
     def gettext(self, lang: str) -> Callable[[str], str]:
         return self._by_lang.get(lang, self._by_lang[DEFAULT_LANG]).gettext

@@ -1,9 +1,10 @@
 """Fixtures: the real app through its factory, on a real SQLite file and a real PostgreSQL.
 
 Every test that asks for ``settings`` (or ``app``/``client``) runs twice, once per backend.
-Each backend database is migrated once per run into a template; each test gets a fresh copy
-(a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for PostgreSQL), so tests never see
-each other's rows and concurrent pytest runs on one machine never collide.
+Each backend database is migrated once per run (once per xdist worker) into a template; each
+test gets a fresh copy (a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for
+PostgreSQL, made ahead and dropped after on a background thread), so tests never see each
+other's rows and concurrent pytest runs on one machine never collide.
 In CI (``CI=true``) an unreachable PostgreSQL fails the run instead of skipping.
 """
 
@@ -13,7 +14,9 @@ import asyncio
 import itertools
 import os
 import shutil
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
@@ -81,6 +84,49 @@ def pg_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     asyncio.run(_drop_run_databases())
 
 
+class PgCopies:
+    """Fresh copies of the migrated template, made ahead of the tests that take them and
+    dropped after them, on one background thread: a copy costs about 0.4 s and a drop 0.25 s
+    of PostgreSQL's time, which then runs beside the tests instead of inside them."""
+
+    AHEAD = 2
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-copies")
+        self._ready: deque[Future[str]] = deque()
+        self._fill()
+
+    def take(self) -> str:
+        name = self._ready.popleft().result()
+        self._fill()
+        return name
+
+    def drop(self, name: str) -> None:
+        self._thread.submit(self._run, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', name)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)  # the copies made ahead go with the run's databases
+
+    def _fill(self) -> None:
+        while len(self._ready) < self.AHEAD:
+            name = f"{_RUN_ID}_{next(_counter)}"
+            sql = f"CREATE DATABASE {name} TEMPLATE {self.template}"
+            self._ready.append(self._thread.submit(self._run, sql, name))
+
+    @staticmethod
+    def _run(sql: str, name: str) -> str:
+        asyncio.run(_pg_exec(sql))
+        return name
+
+
+@pytest.fixture(scope="session")
+def pg_copies(pg_template: str) -> Iterator[PgCopies]:
+    copies = PgCopies(pg_template)
+    yield copies
+    copies.close()
+
+
 async def _drop_run_databases() -> None:
     conn = await asyncpg.connect(PG_ADMIN_DSN)
     try:
@@ -99,17 +145,18 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         target = tmp_path / "var" / "courtlink.sqlite3"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(template, target)
-        return f"sqlite+aiosqlite:///{target}"
-    template_name: str = request.getfixturevalue("pg_template")
-    name = f"{_RUN_ID}_{next(_counter)}"
-    asyncio.run(_pg_exec(f"CREATE DATABASE {name} TEMPLATE {template_name}"))
-    return f"postgresql+asyncpg://{PG_HOST_URL.split('://', 1)[1]}/{name}"
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    copies: PgCopies = request.getfixturevalue("pg_copies")
+    name = copies.take()
+    yield f"postgresql+asyncpg://{PG_HOST_URL.split('://', 1)[1]}/{name}"
+    copies.drop(name)
 
 
 @pytest.fixture

@@ -18,16 +18,14 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from server import docket
-from server.auth import hash_password
 from server.docket.schemas import CaseCreate, PartyIn
 from server.models.accounts import Office, User
 from server.models.docket import Case, Stage
 from server.web.keys import COURT, SESSIONMAKER
 from tests.docket_helpers import PATH_TO, court_admin
-from tests.helpers import PASSWORD, csrf, unit
+from tests.helpers import PASSWORD, PASSWORD_HASH, csrf, unit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-_HASH = hash_password(PASSWORD)  # once: argon2 is slow on purpose
 START = datetime(2026, 9, 14, 9, 0, tzinfo=SHANGHAI)
 
 
@@ -147,7 +145,7 @@ async def make_world(client: TestClient, clock: Clock) -> World:
                 role=role,
                 office_id=offices[office],
                 email=email,
-                password_hash=_HASH,
+                password_hash=PASSWORD_HASH,
             )
             db.add(user)
             world.users[username] = user

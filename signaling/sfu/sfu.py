@@ -16,7 +16,7 @@ from typing import Any
 from aiortc import RTCSessionDescription
 
 from signaling.sfu import baseline, slots, ticker
-from signaling.sfu.aiortc_hook import check_internals
+from signaling.sfu.aiortc_hook import internals_checked
 from signaling.sfu.aiortc_hook.sending import send_link
 from signaling.sfu.aiortc_hook.transceivers import dtls_transport
 from signaling.sfu.inbound import InboundTrack
@@ -56,7 +56,7 @@ class Sfu:
             raise ValueError(f"unknown SFU mode {mode!r}")
         self.passthrough = mode == "passthrough"
         if self.passthrough:
-            check_internals()
+            internals_checked()
         self.mode = mode
         self.ice_servers = ice_servers
         self.max_video_kbps = max_video_kbps

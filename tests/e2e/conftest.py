@@ -34,7 +34,7 @@ from server.models.accounts import Office, User
 from server.settings import Settings
 from server.web.keys import SESSIONMAKER
 from tests.conftest import _base_settings
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, PASSWORD_HASH
 
 CHROMIUM = Path(os.environ.get("COURTLINK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -171,7 +171,9 @@ def live_user(live_server: LiveServer) -> LiveUser:
                 display_name=extra.pop("display_name", username),
                 role=role,
                 office_id=office_row.id,
-                password_hash=hash_password(extra.pop("password", PASSWORD)),
+                password_hash=hash_password(password)
+                if (password := extra.pop("password", PASSWORD)) != PASSWORD
+                else PASSWORD_HASH,
                 **extra,
             )
             db.add(user)

@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -259,6 +260,7 @@ async def launch(profile: Path, display: str | None = None) -> AsyncIterator[Fir
         str(FIREFOX), *headless, "--no-remote", "--profile", str(profile),
         "--remote-debugging-port", "0", "about:blank",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env,
+        start_new_session=True,  # its own process group: the content processes go with it
     )  # fmt: skip
     assert proc.stderr is not None
     drain = None
@@ -282,11 +284,13 @@ async def launch(profile: Path, display: str | None = None) -> AsyncIterator[Fir
                 await ws.close()
                 browser._reader.cancel()
     finally:
-        if drain is not None:
-            drain.cancel()
-        if proc.returncode is None:
-            proc.kill()
+        # Firefox's content processes hold its stderr open after it exits: end the whole
+        # group and read the pipe to its end, or the test's loop closes with the pipe open.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(drain or _drain(proc.stderr), 10)
 
 
 async def _listening_url(stream: asyncio.StreamReader) -> str:

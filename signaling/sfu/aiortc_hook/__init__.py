@@ -14,6 +14,7 @@ for the same reason.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
@@ -29,6 +30,15 @@ from signaling.sfu.aiortc_hook.transceivers import SR_FIELDS
 
 class InternalsChanged(RuntimeError):
     """aiortc/aioice no longer look the way this module relies on."""
+
+
+@functools.cache
+def internals_checked() -> bool:
+    """``check_internals`` once per process, for every new SFU: the classes cannot change
+    while the process runs, and reading aiortc's source costs about a third of a second of
+    CPU each time. A failed check is not remembered: it raises again."""
+    check_internals()
+    return True
 
 
 def check_internals() -> None:
