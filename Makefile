@@ -8,16 +8,21 @@ PORT ?= 8080
 .PHONY: run test check install install-test browser pdf-libs cjk-fonts coturn serve demo migrate clean \
 	fuzz soak axe screenshots fonts
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+# uv (from PyPI, into .tools/) makes the venv and installs into it: from its cache that takes
+# seconds where pip took a minute, which is most of a first `make run`. The venv keeps pip.
+UV := .tools/bin/uv
+$(UV):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools 'uv>=0.5,<1'
+
+$(BIN)/python: | $(UV)
+	$(UV) venv --quiet --seed --python $(PYTHON) $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(UV) pip install --quiet --python $(BIN)/python -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -91,8 +96,11 @@ run: install pdf-libs
 	COURTLINK_HELP_PHONE="$${COURTLINK_HELP_PHONE-0353-0000000}" \
 	  $(BIN)/courtlink serve --host $(HOST) --port $(PORT)
 
+# Four workers on two cores: much of the suite waits on real media, sockets and browsers, and
+# each worker has its own databases (tests/conftest.py); the slowest tests are listed at the end.
+PYTEST_WORKERS ?= 4
 test: install-test browser pdf-libs cjk-fonts coturn axe
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 $(PYTEST_ARGS)
 
 # Every screen at 1366x768 and 375x812 on the demo seed, as PNGs in var/screenshots/
 # (tests/e2e/screenshots.py): staff pages and a resident's path from pre-join to signed.
@@ -128,4 +136,4 @@ check: install-test
 	$(BIN)/mypy server
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache
