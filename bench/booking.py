@@ -422,6 +422,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench" / "booking.json")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--profile", type=Path, help="run the server under cProfile, its stats to this file"
+    )
     args = parser.parse_args()
     name = f"cl_bench_booking_{os.getpid()}"
     host = args.pg.rsplit("/", 1)[0]
@@ -453,8 +456,10 @@ def main() -> int:
         print(f"seeding {args.past} past bookings ...", flush=True)
         seeded = asyncio.run(seed(dsn, args.past, 300))
         log = open(data / "server.log", "w")  # noqa: SIM115
+        python = str(ROOT / ".venv" / "bin" / "python")
+        profiled = ["-m", "cProfile", "-o", str(args.profile.resolve())] if args.profile else []
         server = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "courtlink"), "serve", "--port", str(port)],
+            [python, *profiled, "-m", "server.cli", "serve", "--port", str(port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -73,8 +73,8 @@ async def bench(backend: str, pg_dsn: str) -> dict[str, Any]:
         settings = Settings(_env_file=None, data_dir=Path(tmp), database_url=url)  # type: ignore[call-arg]
         await asyncio.to_thread(upgrade, settings)
         try:
-            lines, wall, cpu, stmts = await _timed(run_demo(settings))
-            _, wall2, _cpu2, stmts2 = await _timed(run_demo(settings))
+            lines, wall, cpu, stmts = await _timed(run_demo(settings, own_process=True))
+            _, wall2, _cpu2, stmts2 = await _timed(run_demo(settings, own_process=True))
             report, wall3, _cpu3, _s = await _timed(_report(settings))
         finally:
             if dbname:

@@ -60,7 +60,7 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from server.migrate import upgrade
 
     upgrade(settings)
-    for line in asyncio.run(run_demo(settings)):
+    for line in asyncio.run(run_demo(settings, own_process=True)):
         print(line)
     return 0
 

@@ -27,10 +27,14 @@ option means nothing there, but the body is still read before the transaction op
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event, text
+import aiosqlite
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -52,14 +56,45 @@ SQLITE_BUSY = 5
 _READERS: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
+def make_engine(settings: Settings, *, inline: bool = False) -> AsyncEngine:
+    """The engine for ``settings``' database. ``inline``: on SQLite, run each call on the
+    event loop's own thread instead of handing it to aiosqlite's worker thread and waiting
+    for the answer; for a command that has the database to itself and makes thousands of
+    small statements (``courtlink demo``), never for the server, whose loop must not wait
+    on another process's lock."""
     url = settings.effective_database_url
     if url.startswith("sqlite"):
         settings.ensure_dirs()
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        if inline:
+            path = make_url(url).database or ""
+            engine = create_async_engine(url, async_creator=lambda: _connect_inline(path))
+        else:
+            engine = create_async_engine(url, connect_args={"timeout": 30})
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class _RunNow:
+    """Stands in for the queue to aiosqlite's worker thread: each call runs at once, here."""
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as exc:  # handed to the caller, as the worker thread does
+            if future is not None and not future.done():
+                future.set_exception(exc)
+            return
+        if future is not None and not future.done():
+            future.set_result(result)
+
+
+async def _connect_inline(path: str) -> aiosqlite.Connection:
+    conn = aiosqlite.connect(path, timeout=30)
+    conn._tx = _RunNow()  # type: ignore[assignment]
+    conn._thread = threading.Thread(target=lambda: None, daemon=True)  # nothing to run
+    return await conn
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
