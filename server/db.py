@@ -28,10 +28,11 @@ option means nothing there, but the body is still read before the transaction op
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import weakref
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy import event, make_url, text
@@ -132,6 +133,24 @@ def is_busy(exc: BaseException) -> bool:
     orig = getattr(exc, "orig", None)
     code = getattr(orig, "sqlite_errorcode", None)
     return isinstance(exc, OperationalError) and code is not None and code & 0xFF == SQLITE_BUSY
+
+
+T = TypeVar("T")
+
+
+async def not_cut_short(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` (one short transaction of a background worker) to its end even when the
+    caller is cancelled meanwhile (the server stopping), then let the cancel through. A
+    statement cancelled in flight leaves its aiosqlite connection holding SQLite's write lock
+    until the connection is collected, and the next writer (the sequencer's last pass at
+    shutdown) waits out the 30 s busy timeout."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from server.db import not_cut_short
 from server.tasks import Supervisor
 
 
@@ -127,3 +128,22 @@ async def test_a_one_off_job_that_finishes_is_done_and_one_that_fails_is_retried
     assert sup.tasks["job"].restarts == 0 and sup.tasks["job"].last_error is None
     assert sup.tasks["flaky"].restarts == 1 and not sup.tasks["flaky"].running
     await sup.stop()
+
+
+async def test_a_workers_transaction_ends_before_its_cancel_goes_through() -> None:
+    """``server.db.not_cut_short``: a worker stopped mid-transaction (the server stopping)
+    lets the transaction end first, so no connection is left holding SQLite's write lock."""
+    ended: list[str] = []
+
+    async def transaction() -> str:
+        await asyncio.sleep(0.05)
+        ended.append("committed")
+        return "done"
+
+    worker = asyncio.create_task(not_cut_short(transaction()))
+    await asyncio.sleep(0.01)
+    worker.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await worker
+    assert ended == ["committed"]
+    assert await not_cut_short(transaction()) == "done"  # uncancelled: its result

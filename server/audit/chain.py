@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.checkpoints import checkpoint_if_due, is_due
 from server.context import Court
-from server.db import reader
+from server.db import not_cut_short, reader
 from server.models.audit import AuditCheckpoint, AuditEntry
 from server.models.base import utcnow
 
@@ -174,7 +174,7 @@ class Sequencer:
     async def run(self) -> None:
         while True:
             self._wake.clear()
-            if await chain_pending(self.court) == BATCH:
+            if await not_cut_short(chain_pending(self.court)) == BATCH:
                 continue  # more may wait: no pause between full batches
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_S)

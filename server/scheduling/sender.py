@@ -22,6 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.context import Court
+from server.db import not_cut_short
 from server.models.base import utcnow
 from server.models.scheduling import OutboxMessage, OutboxStatus
 from server.scheduling.mail import SmtpTarget, build_email, parse_smtp_url, send_email
@@ -91,12 +92,7 @@ class OutboxSender:
     ) -> int:
         """One pass over what is due at ``now``; returns how many were sent."""
         now = now or self.court.clock()
-        async with maker.begin() as db:
-            claimed = await self._claim(db, now)
-            # The claim (status and lease) must reach the database before the rows leave the
-            # session: expunged rows are no longer flushed at commit.
-            await db.flush()
-            db.expunge_all()
+        claimed = await not_cut_short(self._claim_pass(maker, now))
         results: dict[int, str | None] = {}
         for row in claimed:
             try:
@@ -105,6 +101,27 @@ class OutboxSender:
             except Exception as exc:  # any failure of the outside world is retried
                 log.warning("outbox %s to %s failed: %s", row.id, row.recipient, exc)
                 results[row.id] = f"{type(exc).__name__}: {exc}"[:500]
+        await not_cut_short(self._record(maker, now, results))
+        return sum(1 for e in results.values() if e is None)
+
+    async def _claim_pass(
+        self, maker: async_sessionmaker[AsyncSession], now: datetime
+    ) -> list[OutboxMessage]:
+        async with maker.begin() as db:
+            claimed = await self._claim(db, now)
+            # The claim (status and lease) must reach the database before the rows leave the
+            # session: expunged rows are no longer flushed at commit.
+            await db.flush()
+            db.expunge_all()
+        return claimed
+
+    async def _record(
+        self,
+        maker: async_sessionmaker[AsyncSession],
+        now: datetime,
+        results: dict[int, str | None],
+    ) -> None:
+        """What each delivery came to: sent, failed for good, or due again after a back-off."""
         async with maker.begin() as db:
             for row_id, error in results.items():
                 found = await db.get(OutboxMessage, row_id)
@@ -120,7 +137,6 @@ class OutboxSender:
                 else:
                     row.status, row.last_error = OutboxStatus.PENDING, error
                     row.next_attempt_at = now + backoff(row.attempts)
-        return sum(1 for e in results.values() if e is None)
 
     async def run(self, maker: async_sessionmaker[AsyncSession]) -> None:
         while True:
