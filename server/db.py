@@ -127,6 +127,12 @@ def reader(engine: AsyncEngine) -> AsyncEngine:
     return found
 
 
+def reading(maker: async_sessionmaker[AsyncSession]) -> AsyncSession:
+    """A session of ``maker``'s engine that only reads (``reader``): a background worker's
+    look for work takes no write lock on SQLite when there is none."""
+    return AsyncSession(reader(maker.kw["bind"]))
+
+
 def is_busy(exc: BaseException) -> bool:
     """SQLite refused a lock (``SQLITE_BUSY`` and its extended codes such as
     ``SQLITE_BUSY_SNAPSHOT``): a deferred transaction could not become a writer."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import email
 import socket
+import sqlite3
 import threading
 from datetime import datetime, timedelta
 from email.policy import default as default_policy
@@ -19,7 +20,7 @@ from icalendar import Calendar
 
 from server.app import create_app
 from server.settings import Settings
-from server.web.keys import COURT, SENDER, SESSIONMAKER
+from server.web.keys import COURT, SENDER, SESSIONMAKER, SETTINGS
 from tests.test_booking_support import MONDAY, World, local, start_world
 
 
@@ -258,3 +259,21 @@ async def test_each_committed_change_wakes_the_sender_once(world: World):
     assert resp.status == 200 and woken == ["outbox"] * 2
     resp = await world.api("staff_shaping", "POST", path + "/cancel", json={"reason": "撤诉"})
     assert resp.status == 200 and woken == ["outbox"] * 3
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the lock is SQLite's
+async def test_an_idle_pass_takes_no_write_lock(world: World):
+    """Most passes find nothing due: they look without SQLite's write lock, so a pass never
+    waits behind another writer, nor makes one wait, for nothing."""
+    url = world.client.app[SETTINGS].effective_database_url
+    holder = sqlite3.connect(
+        url.split("///", 1)[1], isolation_level=None, timeout=30, check_same_thread=False
+    )
+    # Another writer, mid-transaction; off the loop, which the app's own writers still need.
+    await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")
+    try:
+        sent = await asyncio.wait_for(_send(world), 5)
+    finally:
+        await asyncio.to_thread(holder.execute, "ROLLBACK")
+        holder.close()
+    assert sent == 0

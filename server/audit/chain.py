@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.checkpoints import checkpoint_if_due, is_due
 from server.context import Court
-from server.db import not_cut_short, reader
+from server.db import not_cut_short, reading
 from server.models.audit import AuditCheckpoint, AuditEntry
 from server.models.base import utcnow
 
@@ -97,7 +97,7 @@ async def _take_turn(db: AsyncSession) -> bool:
 async def chain_pending(court: Court, *, batch: int = BATCH) -> int:
     """Chain up to ``batch`` committed rows and sign a checkpoint when one is due; returns
     how many rows were chained (0 when none waited or another node holds the turn)."""
-    async with _reader_session(court) as peek:
+    async with reading(court.sessionmaker) as peek:
         # One round trip, as an idle sequencer asks four times a second: does a row wait,
         # and else is a checkpoint owed over what was chained since the last one?
         last = select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1)
@@ -147,10 +147,6 @@ async def _sign_head(court: Court) -> None:
         if await _take_turn(db):
             head = await chain_head(db)
             await checkpoint_if_due(db, court, head.size, head.hash)
-
-
-def _reader_session(court: Court) -> AsyncSession:
-    return AsyncSession(reader(court.sessionmaker.kw["bind"]))
 
 
 async def chain_all(court: Court) -> int:

@@ -18,11 +18,11 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.context import Court
-from server.db import not_cut_short
+from server.db import not_cut_short, reading
 from server.models.base import utcnow
 from server.models.scheduling import OutboxMessage, OutboxStatus
 from server.scheduling.mail import SmtpTarget, build_email, parse_smtp_url, send_email
@@ -57,18 +57,21 @@ class OutboxSender:
     def _channels(self) -> list[str]:
         return ["sms"] + (["email"] if self.smtp else [])
 
+    def _due(self, now: datetime) -> ColumnElement[bool]:
+        """Messages of a channel this sender has, due now or left by a sender that died."""
+        return and_(
+            OutboxMessage.channel.in_(self._channels()),
+            or_(
+                (OutboxMessage.status == OutboxStatus.PENDING)
+                & (OutboxMessage.next_attempt_at <= now),
+                (OutboxMessage.status == OutboxStatus.SENDING) & (OutboxMessage.lease_until <= now),
+            ),
+        )
+
     async def _claim(self, db: AsyncSession, now: datetime) -> list[OutboxMessage]:
         query = (
             select(OutboxMessage)
-            .where(
-                OutboxMessage.channel.in_(self._channels()),
-                or_(
-                    (OutboxMessage.status == OutboxStatus.PENDING)
-                    & (OutboxMessage.next_attempt_at <= now),
-                    (OutboxMessage.status == OutboxStatus.SENDING)
-                    & (OutboxMessage.lease_until <= now),
-                ),
-            )
+            .where(self._due(now))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(BATCH)
         )
@@ -92,6 +95,10 @@ class OutboxSender:
     ) -> int:
         """One pass over what is due at ``now``; returns how many were sent."""
         now = now or self.court.clock()
+        # Most passes find nothing: look first without taking SQLite's write lock.
+        async with reading(maker) as peek:
+            if await peek.scalar(select(OutboxMessage.id).where(self._due(now)).limit(1)) is None:
+                return 0
         claimed = await not_cut_short(self._claim_pass(maker, now))
         results: dict[int, str | None] = {}
         for row in claimed:
