@@ -98,9 +98,13 @@ run: install pdf-libs
 
 # Four workers on two cores: much of the suite waits on real media, sockets and browsers, and
 # each worker has its own databases (tests/conftest.py); the slowest tests are listed at the end.
+# Then the few `serial` tests (real-time media that needs the CPU to itself), alone. pytest's
+# exit status 5 is "no test selected" (PYTEST_ARGS chose none of one kind): not a failure.
 PYTEST_WORKERS ?= 4
 test: install-test browser pdf-libs cjk-fonts coturn axe
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not serial" --durations=25 $(PYTEST_ARGS) \
+	  || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # Every screen at 1366x768 and 375x812 on the demo seed, as PNGs in var/screenshots/
 # (tests/e2e/screenshots.py): staff pages and a resident's path from pre-join to signed.

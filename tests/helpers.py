@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,10 +17,12 @@ from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from server.audit.chain import chain_all, chain_head, pending_count
+from server.audit.checkpoints import is_due, latest
 from server.context import Actor, Context
 from server.models.accounts import Office, User
 from server.web.auth import CSRF_COOKIE
-from server.web.keys import COURT, SESSIONMAKER
+from server.web.keys import COURT, SESSIONMAKER, SETTINGS
 
 PASSWORD = "correct horse battery staple"
 # Test accounts' hash of PASSWORD, made once and cheap. argon2 keeps its cost in the hash, so
@@ -125,3 +128,37 @@ async def unit(app: web.Application, user: User | None = None) -> AsyncIterator[
             assert own is not None, user.username
             ctx.actor = Actor.for_user(own)
         yield ctx
+
+
+@asynccontextmanager
+async def sqlite_write_lock(app: web.Application) -> AsyncIterator[sqlite3.Connection]:
+    """Another process's writer, mid-transaction, on ``app``'s SQLite file. The lock is taken
+    off the event loop: the app's own writers (the audit sequencer) may hold it a moment, and
+    they need the loop to let go."""
+    url = app[SETTINGS].effective_database_url
+    conn = sqlite3.connect(
+        url.split("///", 1)[1], isolation_level=None, timeout=30, check_same_thread=False
+    )
+    try:
+        await asyncio.to_thread(conn.execute, "BEGIN IMMEDIATE")
+        yield conn
+    finally:
+        if conn.in_transaction:
+            await asyncio.to_thread(conn.rollback)
+        conn.close()
+
+
+async def audit_settled(app: web.Application) -> None:
+    """Wait until every committed audit row is chained and no checkpoint is owed, so that a
+    snapshot of the tables stays what it is (on PostgreSQL ``chain_all`` gives way while the
+    app's own sequencer holds the turn, and that one may sign a checkpoint just after)."""
+    court = app[COURT]
+    for _ in range(200):
+        await chain_all(court)
+        async with app[SESSIONMAKER]() as db:
+            waiting, head, last = await pending_count(db), await chain_head(db), await latest(db)
+        owed = is_due(head.size, last and last.size, last and last.at, court.clock())
+        if not waiting and not owed:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the audit chain did not settle within 10 s")

@@ -16,14 +16,13 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
 from server.api.registry import API_PREFIX
-from server.audit.chain import chain_all
 from server.models.base import Base
 from server.models.docket import Case
 from server.pages import recording_pages, session_pages
 from server.routes import API, PAGES
 from server.sessions import create_session
-from server.web.keys import COURT, SESSIONMAKER
-from tests.helpers import csrf, login, make_user, unit
+from server.web.keys import SESSIONMAKER
+from tests.helpers import audit_settled, csrf, login, make_user, unit
 
 BAD_IDS = ["0", "2147483648", "99999999999999999999", "9" * 5000]
 # Only routes whose parameter takes any text see these (the others answer 404 by pattern).
@@ -90,7 +89,7 @@ def _probes() -> list[tuple[str, str, bool]]:
 
 async def _snapshot(client: TestClient) -> dict[str, list[tuple[Any, ...]]]:
     # Audit rows get their place in the chain after they commit: compare them chained.
-    await chain_all(client.app[COURT])
+    await audit_settled(client.app)
     out: dict[str, list[tuple[Any, ...]]] = {}
     async with client.app[SESSIONMAKER]() as db:
         for table in Base.metadata.sorted_tables:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import email
 import socket
-import sqlite3
 import threading
 from datetime import datetime, timedelta
 from email.policy import default as default_policy
@@ -20,7 +19,8 @@ from icalendar import Calendar
 
 from server.app import create_app
 from server.settings import Settings
-from server.web.keys import COURT, SENDER, SESSIONMAKER, SETTINGS
+from server.web.keys import COURT, SENDER, SESSIONMAKER
+from tests.helpers import sqlite_write_lock
 from tests.test_booking_support import MONDAY, World, local, start_world
 
 
@@ -265,15 +265,6 @@ async def test_each_committed_change_wakes_the_sender_once(world: World):
 async def test_an_idle_pass_takes_no_write_lock(world: World):
     """Most passes find nothing due: they look without SQLite's write lock, so a pass never
     waits behind another writer, nor makes one wait, for nothing."""
-    url = world.client.app[SETTINGS].effective_database_url
-    holder = sqlite3.connect(
-        url.split("///", 1)[1], isolation_level=None, timeout=30, check_same_thread=False
-    )
-    # Another writer, mid-transaction; off the loop, which the app's own writers still need.
-    await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")
-    try:
+    async with sqlite_write_lock(world.client.app):
         sent = await asyncio.wait_for(_send(world), 5)
-    finally:
-        await asyncio.to_thread(holder.execute, "ROLLBACK")
-        holder.close()
     assert sent == 0

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import aiohttp
 import pytest
@@ -21,7 +19,7 @@ from server.models.audit import AuditEntry
 from server.models.recordings import RecordingSegment
 from server.models.sessions import Invite
 from server.web.keys import SESSIONMAKER, SETTINGS
-from tests.helpers import login, make_user
+from tests.helpers import login, make_user, sqlite_write_lock
 from tests.recording_db import recorded_session
 from tests.test_signaling_ws import ORIGIN, _session_with_invites
 
@@ -40,24 +38,11 @@ class MetTheLock(logging.Handler):
             self.event.set()
 
 
-@contextmanager
-def write_lock(client) -> Iterator[sqlite3.Connection]:  # type: ignore[no-untyped-def]
-    url = client.app[SETTINGS].effective_database_url
-    conn = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        yield conn
-    finally:
-        if conn.in_transaction:
-            conn.rollback()
-        conn.close()
-
-
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_reads_answer_while_another_writer_holds_the_lock(client):
     await make_user(client, "clerk1", "clerk")
     await login(client, "clerk1")
-    with write_lock(client):
+    async with sqlite_write_lock(client.app):
         for path in ("/healthz", "/api/v1/cases", "/cases"):
             resp = await asyncio.wait_for(client.get(path), ANSWER_BOUND)
             assert resp.status == 200, path
@@ -83,7 +68,7 @@ async def test_a_read_that_writes_meets_a_writer_and_is_run_again(client):
     logger.setLevel(logging.INFO)
     logger.addHandler(met)
     try:
-        with write_lock(client):
+        async with sqlite_write_lock(client.app):
             play = asyncio.create_task(client.get(path))
             await asyncio.wait(
                 [asyncio.create_task(met.event.wait()), play],

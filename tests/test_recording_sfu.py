@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 
+import pytest
 from av.codec.context import CodecContext
 from sqlalchemy import select
 
@@ -27,6 +28,9 @@ def _encoders() -> list[CodecContext]:
     return [o for o in gc.get_objects() if isinstance(o, CodecContext) and o.is_encoder]
 
 
+# A two-second clip must reach a subscriber negotiated while it plays: beside three busy
+# workers the negotiation took longer than the clip (seen in two xdist runs).
+@pytest.mark.serial
 async def test_forwarded_clip_is_recorded_frame_for_frame(client):
     app = client.app
     service = app[RECORDINGS]

@@ -284,6 +284,9 @@ class Fuzz:
 # Hypothesis draws in its thread while aiortc, on the app's loop, uses the random module;
 # hypothesis sees the global random state move and takes it for the strategies' doing.
 @pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
+# After 50 examples the room must still forward both ways within 30 s: beside three busy
+# workers it did not (two xdist runs of two), alone it does.
+@pytest.mark.serial
 async def test_random_frames_break_nothing(client, caplog: pytest.LogCaptureFixture):
     loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession() as http:
