@@ -96,11 +96,12 @@ run: install pdf-libs
 	COURTLINK_HELP_PHONE="$${COURTLINK_HELP_PHONE-0353-0000000}" \
 	  $(BIN)/courtlink serve --host $(HOST) --port $(PORT)
 
-# Four workers on two cores: much of the suite waits on real media, sockets and browsers, and
+# Three workers on two cores: much of the suite waits on real media, sockets and browsers, and
 # each worker has its own databases (tests/conftest.py); the slowest tests are listed at the end.
+# Four were a little faster, but their load made tests' own races show (bench/README.md).
 # Then the few `serial` tests (real-time media that needs the CPU to itself), alone. pytest's
 # exit status 5 is "no test selected" (PYTEST_ARGS chose none of one kind): not a failure.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 3
 test: install-test browser pdf-libs cjk-fonts coturn axe
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not serial" --durations=25 $(PYTEST_ARGS) \
 	  || [ $$? -eq 5 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -162,3 +163,12 @@ async def audit_settled(app: web.Application) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the audit chain did not settle within 10 s")
+
+
+def stop_smtp(controller: Any) -> None:
+    """Stop a test's aiosmtpd server aside, for at most 10 s: aiosmtpd's ``stop`` joins its
+    thread without a bound, and once in a clean-clone run it never returned (its loop idle,
+    the join waiting), holding the whole suite."""
+    stopper = threading.Thread(target=controller.stop, kwargs={"no_assert": True}, daemon=True)
+    stopper.start()
+    stopper.join(10)

@@ -24,6 +24,7 @@ from server.db import make_engine, make_sessionmaker
 from server.models.scheduling import OutboxMessage, OutboxStatus
 from server.settings import Settings
 from server.web.keys import COURT, SENDER
+from tests.helpers import stop_smtp
 from tests.kill_helpers import assert_verifies, wait_until
 from tests.test_booking_support import MONDAY, Clock, local, make_world
 from tests.test_recording_crash import Server, _free_port
@@ -122,7 +123,7 @@ async def test_sigkill_while_the_outbox_sends(
         await server.kill(signal.SIGTERM)
         await engine.dispose()
     finally:
-        smtp.stop()
+        stop_smtp(smtp)
 
     # At least once: one distinct Message-ID per outbox mail, every one arrived.
     ids = [m["Message-ID"] for m in inbox.messages]

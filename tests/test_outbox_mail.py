@@ -20,7 +20,7 @@ from icalendar import Calendar
 from server.app import create_app
 from server.settings import Settings
 from server.web.keys import COURT, SENDER, SESSIONMAKER
-from tests.helpers import sqlite_write_lock
+from tests.helpers import sqlite_write_lock, stop_smtp
 from tests.test_booking_support import MONDAY, World, local, start_world
 
 
@@ -70,11 +70,7 @@ def inbox():
     controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
     controller.start()
     yield handler, controller.port
-    # aiosmtpd's stop joins its thread without a bound, and once in a CI run it never
-    # returned (its loop idle, the join waiting): stop it aside and go on after 10 s.
-    stopper = threading.Thread(target=controller.stop, kwargs={"no_assert": True}, daemon=True)
-    stopper.start()
-    stopper.join(10)
+    stop_smtp(controller)
 
 
 @pytest.fixture
