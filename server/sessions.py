@@ -155,7 +155,7 @@ async def create_session(
     if starts_at is not None and ends_at is not None and ends_at <= starts_at:
         raise Invalid("a session must end after it starts", code="bad_times")
     session = MediationSession(
-        case_id=case.id,
+        case=case,  # the row in hand: no reload after the insert
         kind=kind,
         status=SessionStatus.SCHEDULED,
         host_id=await _pick_host(ctx, actor, case, kind, host_id),
@@ -168,7 +168,6 @@ async def create_session(
     )
     ctx.db.add(session)
     await ctx.db.flush()
-    await ctx.db.refresh(session, ["case"])
     await audit.record(
         ctx,
         "session.create",
@@ -251,16 +250,17 @@ async def create_invite(
         raise Conflict("this session has ended", code="session_ended")
     now = ctx.now()
     base = max(session.ends_at or now, now)
+    # The relationships set here, not reloaded after the insert: a booking makes one invite
+    # per party, and the reload was a joined SELECT each.
     invite = Invite(
-        session_id=session.id,
-        party_id=party.id,
+        session=session,
+        party=party,
         nonce=secrets.token_urlsafe(16),
         created_at=now,
         expires_at=base + timedelta(hours=ctx.settings.invite_hours),
     )
     ctx.db.add(invite)
     await ctx.db.flush()
-    await ctx.db.refresh(invite, ["session", "party"])
     await audit.record(
         ctx,
         "invite.create",

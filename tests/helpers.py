@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from server.audit.chain import chain_all, chain_head, pending_count
 from server.audit.checkpoints import is_due, latest
@@ -172,3 +172,21 @@ def stop_smtp(controller: Any) -> None:
     stopper = threading.Thread(target=controller.stop, kwargs={"no_assert": True}, daemon=True)
     stopper.start()
     stopper.join(10)
+
+
+@asynccontextmanager
+async def statements(ctx: Context) -> AsyncIterator[list[str]]:
+    """The statements ``ctx``'s own transaction runs meanwhile (not the app's workers'), each
+    cut to its first 70 characters: how a test holds an operation to its budget."""
+    seen: list[str] = []
+    conn = (await ctx.db.connection()).sync_connection
+    assert conn is not None
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement[:70])
+
+    event.listen(conn, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(conn, "before_cursor_execute", on_execute)

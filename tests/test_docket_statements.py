@@ -5,38 +5,16 @@ since it was loaded is still reloaded before it is changed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
-
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from server import docket
-from server.context import Context
 from server.docket.schemas import CaseCreate
 from server.errors import Conflict
 from server.models.accounts import Office, User
 from server.models.docket import Case, Stage
 from tests.docket_helpers import office_id, parties
-from tests.helpers import make_user, unit
-
-
-@asynccontextmanager
-async def statements(ctx: Context) -> AsyncIterator[list[str]]:
-    """The statements ``ctx``'s own transaction runs meanwhile (not the app's workers')."""
-    seen: list[str] = []
-    conn = (await ctx.db.connection()).sync_connection
-    assert conn is not None
-
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement[:70])
-
-    event.listen(conn, "before_cursor_execute", on_execute)
-    try:
-        yield seen
-    finally:
-        event.remove(conn, "before_cursor_execute", on_execute)
+from tests.helpers import make_user, statements, unit
 
 
 async def test_register_assign_and_move_reload_nothing(client) -> None:

@@ -41,7 +41,8 @@ async def record(
         detail=json.loads(json.dumps(detail, default=str, ensure_ascii=False)),
         address=ctx.actor.address,
     )
+    # Not flushed here: it goes in with the change's next flush (before a query, or at the
+    # commit), and the rows of one flush share a multi-row INSERT (a booking writes five).
     ctx.db.add(entry)
-    await ctx.db.flush()
     ctx.signal_after_commit(SIGNAL)
     return entry

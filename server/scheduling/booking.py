@@ -67,14 +67,16 @@ async def create_booking(
         ctx, case, kind=kind, starts_at=start, ends_at=end, host_id=host.id
     )
     now = ctx.now()
+    # Built with its related rows rather than their ids, so nothing needs reloading for the
+    # log and the mail below (``hold`` keeps host, room and terminal in step on a retry).
     booking = Booking(
-        case_id=case.id,
-        office_id=case.office_id,
-        session_id=session.id,
+        case=case,
+        office=case.office,
+        session=session,
         kind=kind,
-        host_id=host.id,
-        room_id=room.id,
-        terminal_id=terminal.id,
+        host=host,
+        room=room,
+        terminal=terminal,
         starts_at=start,
         ends_at=end,
         status=BookingStatus.ACTIVE,
@@ -91,7 +93,6 @@ async def create_booking(
     for party in case.parties:
         _invite, url = await create_invite(ctx, session, party)
         links[party.id] = url
-    await ctx.db.refresh(booking)
     await _log(ctx, booking, "booked", "booking.create", "")
     await outbox.enqueue(ctx, booking, "request", links)
     return booking
