@@ -19,11 +19,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from server import access, audit, docket, formatting, live, routes
 from server import db as dbmod
 from server.audit.chain import Sequencer
+from server.cluster import check_cluster_database
 from server.context import Actor, Court
 from server.i18n import Catalogs
 from server.scheduling.sender import OutboxSender
 from server.settings import Settings
 from server.tasks import Supervisor
+from server.web import node
 from server.web.auth import auth_middleware
 from server.web.context import context_middleware, lang_middleware
 from server.web.errors import error_middleware
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
     process), which also freezes its start-up objects out of the garbage collector's way and
     makes the document fonts aside when they are missing."""
     settings = settings or Settings()
+    check_cluster_database(settings)
     settings.ensure_dirs()
     app = web.Application(
         middlewares=[error_middleware, lang_middleware, context_middleware, auth_middleware],
@@ -148,6 +151,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
     # Templates show a link or a control by the same named rules the handlers enforce.
     env.globals["access"] = access
     app[JINJA] = env
+    # First, so that a node that cannot join its cluster stops before anything has started.
+    app.cleanup_ctx.append(node.node_ctx)
     app.cleanup_ctx.append(_database_ctx)
     app.on_startup.append(_recompute_deadlines)
     app.cleanup_ctx.append(_workers_ctx)
@@ -156,6 +161,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
     app.cleanup_ctx.append(live.live_ctx)
     # Sessions' sockets never end by themselves: they are sent away before aiohttp waits for
     # the requests in progress (see ``live.going_away``).
+    # A cluster node leaves the registry first, so no room is placed on it while it stops.
+    app.on_shutdown.append(node.leave)
     app.on_shutdown.append(live.going_away)
     routes.add_routes(app, WEB_DIR / "static")
     # CSP, framing, nosniff, referrer policy on every response (static files and errors too).

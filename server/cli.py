@@ -36,11 +36,19 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from server import eventloop
     from server.app import create_app
+    from server.cluster import ClusterConfigError, check_cluster_database
     from server.migrate import upgrade
     from server.web.accesslog import RedactingAccessLogger
 
     host = args.host or settings.host
     port = args.port or settings.port
+    # The flags win over the settings everywhere, a cluster node's id and address included.
+    settings = settings.model_copy(update={"host": host, "port": port})
+    try:
+        check_cluster_database(settings)
+    except ClusterConfigError as exc:
+        print(f"courtlink serve: {exc}", file=sys.stderr)
+        return 2
     upgrade(settings)
     print(f"courtlink serving on http://{host}:{port}", flush=True)
     app = create_app(settings, serving=True)

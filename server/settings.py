@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     mail_from: str = "courtlink@court.example"
     redis_url: str = ""
+    # With REDIS_URL, this server is a node of a cluster (server.cluster): the cluster's name
+    # (several clusters may share one Redis), this node's id (empty: host name and port) and
+    # the host browsers reach its media on (empty: PUBLIC_URL's host).
+    cluster_name: str = "courtlink"
+    node_id: str = ""
+    node_address: str = ""
     court_code: str = "晋0303"
     court_name: str = "平潭区人民法院"
     timezone: str = "Asia/Shanghai"

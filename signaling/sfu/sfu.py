@@ -214,6 +214,12 @@ class Sfu:
             for track in peer.inbound.values():
                 stop_tap(tap, track)
 
+    def forwarded_streams(self) -> int:
+        """Published tracks whose media is flowing: what a cluster node reports as its load."""
+        return sum(
+            1 for peer in self._peers.values() for track in peer.inbound.values() if track.live
+        )
+
     def stats(self) -> dict[str, Any]:
         """Per peer: room, connection state, per published track packets/frames in, keyframes,
         keyframe requests, bitrate, NACKs to the publisher and what they recovered (video); per

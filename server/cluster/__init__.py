@@ -1,0 +1,34 @@
+"""courtlink past one process: the nodes of a cluster on Redis and PostgreSQL.
+
+With ``COURTLINK_REDIS_URL`` set, ``courtlink serve`` is one node of a cluster: it registers
+in Redis under its id with the address browsers reach its media on, and reports its load
+every second (``registry``). A node whose reports stop is gone for every other node within
+``registry.DEAD_AFTER_S``: its entry expires in Redis itself, so no node's clock decides
+another's death. Without Redis nothing here runs, and one process works as it always has.
+
+PostgreSQL is the cluster's database; SQLite's file cannot be shared by several machines,
+so a cluster on SQLite is refused at start (``check_cluster_database``).
+"""
+
+from __future__ import annotations
+
+from server.settings import Settings
+
+
+class ClusterConfigError(ValueError):
+    """Settings that cannot make a cluster node; the message says what to change."""
+
+
+def clustered(settings: Settings) -> bool:
+    return bool(settings.redis_url)
+
+
+def check_cluster_database(settings: Settings) -> None:
+    """Several nodes share one PostgreSQL database; SQLite stays single-node."""
+    if clustered(settings) and settings.is_sqlite:
+        raise ClusterConfigError(
+            "COURTLINK_REDIS_URL is set, so this server would join a cluster, but its "
+            "database is SQLite, which one process alone may use: set COURTLINK_DATABASE_URL "
+            "to the cluster's PostgreSQL database, or unset COURTLINK_REDIS_URL to run as a "
+            "single server"
+        )
