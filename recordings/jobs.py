@@ -4,6 +4,13 @@ failure, and again whenever someone allowed presses "retry". ``CompositeWorker.r
 loop a supervisor runs; it also seals the sessions that ended while nobody was connected. It
 wakes early when the recording service's ``composite_wakeup`` is set (the court's
 ``composite`` signal, asked for after a commit that queued a render).
+
+A job runs once however many nodes share the database: ``claim`` takes it with a lease in
+the node's name (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's one writer at a time
+needs nothing more), the render renews the lease with every progress report, and another
+node takes a job over only once its lease has run out (its node died). A node that restarts
+takes back its own unfinished jobs at once. Leases run on the real clock, never the court's
+(which the demo and the tests may hold still).
 """
 
 from __future__ import annotations
@@ -11,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Collection
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, or_, select
 
 from recordings import paths
 from recordings.composite import Source, render
@@ -24,12 +32,16 @@ from recordings.service import RecordingService
 from recordings.store import RECORDER
 from server.audit import record
 from server.context import Court
+from server.models.base import utcnow
 from server.models.recordings import CompositeStatus, Recording
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
 AUTO_ATTEMPTS = 2
 POLL_SECONDS = 30.0
+# A render reports every half second; a lease this long survives a busy minute, and a dead
+# node's job waits at most this long for another node.
+LEASE = timedelta(seconds=60)
 
 
 class RenderStopped(Exception):
@@ -69,17 +81,14 @@ def sources_of(settings: Settings, rec: Recording) -> list[Source]:
     ]
 
 
-async def run_job(court: Court, rec_id: int) -> bool:
-    """Render one recording's composite. Returns whether it succeeded."""
+async def run_job(court: Court, rec_id: int, owner: str) -> bool:
+    """Render the composite of a recording ``owner`` has claimed. Returns whether it
+    succeeded."""
     settings = court.settings
     async with court.unit(RECORDER) as ctx:
         rec = await ctx.db.get(Recording, rec_id)
         if rec is None:
             return False
-        rec.composite_status = CompositeStatus.RUNNING
-        rec.composite_progress = 0.0
-        rec.composite_attempts += 1
-        rec.composite_error = ""
         sources = sources_of(settings, rec)
         session_id = rec.session_id
     progress = _Progress()
@@ -92,6 +101,7 @@ async def run_job(court: Court, rec_id: int) -> bool:
                 row = await ctx.db.get(Recording, rec_id)
                 if row is not None and not task.done():
                     row.composite_progress = round(progress.value, 3)
+                    row.composite_lease_until = utcnow() + LEASE  # still ours, still alive
     except asyncio.CancelledError:
         progress.stopping = True
         done, _ = await asyncio.wait([task], timeout=10)
@@ -101,6 +111,7 @@ async def run_job(court: Court, rec_id: int) -> bool:
     async with court.unit(RECORDER) as ctx:
         rec = await ctx.db.get(Recording, rec_id)
         assert rec is not None
+        rec.composite_owner, rec.composite_lease_until = None, None
         try:
             duration = task.result()
         except Exception as exc:
@@ -126,28 +137,65 @@ async def run_job(court: Court, rec_id: int) -> bool:
     return True
 
 
-async def _due(db: AsyncSession) -> list[int]:
-    rows = await db.scalars(
-        select(Recording.id)
-        .where(
-            Recording.purged_at.is_(None),
-            or_(
-                Recording.composite_status == CompositeStatus.QUEUED,
-                (Recording.composite_status == CompositeStatus.FAILED)
-                & (Recording.composite_attempts < AUTO_ATTEMPTS),
-            ),
-        )
-        .order_by(Recording.id)
+def _due(now: datetime) -> ColumnElement[bool]:
+    return Recording.purged_at.is_(None) & or_(
+        Recording.composite_status == CompositeStatus.QUEUED,
+        (Recording.composite_status == CompositeStatus.FAILED)
+        & (Recording.composite_attempts < AUTO_ATTEMPTS),
+        # A dead node's job, once its lease has run out.
+        (Recording.composite_status == CompositeStatus.RUNNING)
+        & (Recording.composite_lease_until.is_(None) | (Recording.composite_lease_until <= now)),
     )
-    return list(rows.all())
+
+
+async def claim(court: Court, owner: str, skip: Collection[int] = ()) -> int | None:
+    """Take the next due job for ``owner`` with a lease (status running, one more attempt);
+    None when none is due. Two nodes claiming at once never take the same job."""
+    now = utcnow()
+    async with court.unit(RECORDER) as ctx:
+        query = select(Recording.id).where(_due(now)).order_by(Recording.id).limit(1)
+        if skip:
+            query = query.where(Recording.id.not_in(list(skip)))
+        if ctx.db.get_bind().dialect.name == "postgresql":
+            # A job another node is claiming right now is passed over, not waited for.
+            query = query.with_for_update(skip_locked=True)
+        rec_id = await ctx.db.scalar(query)
+        if rec_id is None:
+            return None
+        rec = await ctx.db.get(Recording, rec_id)
+        assert rec is not None
+        rec.composite_status = CompositeStatus.RUNNING
+        rec.composite_progress = 0.0
+        rec.composite_attempts += 1
+        rec.composite_error = ""
+        rec.composite_owner, rec.composite_lease_until = owner, now + LEASE
+        return rec_id
+
+
+async def take_back(court: Court, owner: str) -> int:
+    """A node starting again: its own jobs left running are due again now, not when their
+    leases run out (nobody else can be rendering them). Returns how many."""
+    async with court.unit(RECORDER) as ctx:
+        rows = (
+            await ctx.db.scalars(
+                select(Recording).where(
+                    Recording.composite_status == CompositeStatus.RUNNING,
+                    Recording.composite_owner == owner,
+                )
+            )
+        ).all()
+        for rec in rows:
+            rec.composite_status = CompositeStatus.QUEUED
+            rec.composite_owner, rec.composite_lease_until = None, None
+        return len(rows)
 
 
 class CompositeWorker:
     """Seals the sessions that ended unsealed and renders the queued composites, ``workers``
     at a time, until cancelled: ``run`` is what a supervisor starts, restarts and stops."""
 
-    def __init__(self, court: Court, service: RecordingService) -> None:
-        self.court, self.service = court, service
+    def __init__(self, court: Court, service: RecordingService, owner: str) -> None:
+        self.court, self.service, self.owner = court, service, owner
         self.running: dict[int, asyncio.Task[bool]] = {}
 
     async def run(self) -> None:
@@ -165,24 +213,18 @@ class CompositeWorker:
     async def _loop(self) -> None:
         court, service = self.court, self.service
         slots = asyncio.Semaphore(max(1, court.settings.composite_workers))
-        # A job left "running" by a dead process (or by this worker before a restart) runs
-        # again.
-        async with court.unit(RECORDER) as ctx:
-            for rec in (
-                await ctx.db.scalars(
-                    select(Recording).where(Recording.composite_status == CompositeStatus.RUNNING)
-                )
-            ).all():
-                rec.composite_status = CompositeStatus.QUEUED
+        await take_back(court, self.owner)
         while True:
             try:
                 await service.sweep()
             except Exception:
                 log.exception("sealing sweep failed")
-            async with court.unit(RECORDER) as ctx:
-                due = [r for r in await _due(ctx.db) if r not in self.running]
-            for rec_id in due:
+            while True:
                 await slots.acquire()
+                rec_id = await claim(court, self.owner, skip=self.running)
+                if rec_id is None:
+                    slots.release()
+                    break
                 self.running[rec_id] = asyncio.ensure_future(self._job(rec_id, slots))
             service.composite_wakeup.clear()
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives
@@ -193,7 +235,7 @@ class CompositeWorker:
 
     async def _job(self, rec_id: int, slots: asyncio.Semaphore) -> bool:
         try:
-            return await run_job(self.court, rec_id)
+            return await run_job(self.court, rec_id, self.owner)
         finally:
             slots.release()
             self.running.pop(rec_id, None)

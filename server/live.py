@@ -23,6 +23,7 @@ from recordings import crash, paths
 from recordings.jobs import CompositeWorker
 from recordings.listener import RecordingListener
 from recordings.service import RecordingService
+from server.cluster import node_id
 from server.context import Actor, Court
 from server.live_access import ACCESS_ENDED, AccessEnded
 from server.models.accounts import User
@@ -90,7 +91,7 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     court.signals.register(ACCESS_ENDED, access_ended(hub))
     await service.start()
     hub.start()
-    app[SUPERVISOR].start("recordings", CompositeWorker(court, service).run)
+    app[SUPERVISOR].start("recordings", CompositeWorker(court, service, node_id(settings)).run)
     stopped = False
 
     async def stop() -> None:

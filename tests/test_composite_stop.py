@@ -1,13 +1,16 @@
 """A server told to stop does not wait for a composite render to finish: the worker's cancel
 reaches the render thread within one chunk, the half-written file goes, and the job stays
-"running" so the next start runs it again (seen: SIGTERM waited 161-272 s for a render)."""
+"running" in its node's name, so that node's next start takes it back and runs it again
+(seen: SIGTERM waited 161-272 s for a render)."""
 
 from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import update
+
 from recordings import jobs, paths
-from server.models.recordings import Recording
+from server.models.recordings import CompositeStatus, Recording
 from server.web.keys import COURT, SESSIONMAKER, SETTINGS
 from tests.recording_db import recorded_session, recording_of
 
@@ -18,7 +21,15 @@ async def test_cancelled_render_stops_its_thread_and_stays_queued_for_the_next_s
     out = paths.inside(client.app[SETTINGS], paths.composite_relpath(session_id))
     part = out.with_name(out.name + ".part")
 
-    task = asyncio.ensure_future(jobs.run_job(client.app[COURT], rec.id))
+    court = client.app[COURT]
+    async with client.app[SESSIONMAKER]() as db, db.begin():
+        await db.execute(
+            update(Recording)
+            .where(Recording.id == rec.id)
+            .values(composite_status=CompositeStatus.QUEUED)
+        )
+    assert await jobs.claim(court, "node-a") == rec.id
+    task = asyncio.ensure_future(jobs.run_job(court, rec.id, "node-a"))
     while not part.exists():  # the render has started writing
         assert not task.done(), "the render finished before it could be stopped"
         await asyncio.sleep(0.05)
@@ -32,4 +43,5 @@ async def test_cancelled_render_stops_its_thread_and_stays_queued_for_the_next_s
     async with client.app[SESSIONMAKER]() as db:
         row = await db.get(Recording, rec.id)
         assert row is not None and row.composite_status == "running"
-        assert row.composite_path is None
+        assert row.composite_owner == "node-a" and row.composite_path is None
+    assert await jobs.take_back(court, "node-a") == 1

@@ -12,6 +12,8 @@ so a cluster on SQLite is refused at start (``check_cluster_database``).
 
 from __future__ import annotations
 
+import os
+
 from server.settings import Settings
 
 
@@ -21,6 +23,13 @@ class ClusterConfigError(ValueError):
 
 def clustered(settings: Settings) -> bool:
     return bool(settings.redis_url)
+
+
+def node_id(settings: Settings) -> str:
+    """This process's id in its cluster: ``NODE_ID``, else host name and port (unique on one
+    machine, readable in a list, and the same after a restart, so a restarted node knows its
+    own unfinished jobs). A single server has one too: the jobs it leases carry it."""
+    return settings.node_id or f"{os.uname().nodename}-{settings.port}"
 
 
 def check_cluster_database(settings: Settings) -> None:

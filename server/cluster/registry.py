@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -152,8 +151,3 @@ class Registry:
 
 def started_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def default_node_id(port: int) -> str:
-    """A node id that is unique on one machine and readable in a list: host name and port."""
-    return f"{os.uname().nodename}-{port}"

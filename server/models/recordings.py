@@ -64,6 +64,10 @@ class Recording(Base):
     composite_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
     composite_duration_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
     composite_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The node rendering it and until when its claim holds (renewed while it renders): with
+    # several nodes, a job runs once, and a dead node's job is taken over when this passes.
+    composite_owner: Mapped[str | None] = mapped_column(String(128), default=None)
+    composite_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     session: Mapped[MediationSession] = relationship(lazy="joined")
     segments: Mapped[list[RecordingSegment]] = relationship(

@@ -17,8 +17,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from server.cluster import ClusterConfigError, clustered
-from server.cluster.registry import Load, NodeInfo, Registry, default_node_id, started_now
+from server.cluster import ClusterConfigError, clustered, node_id
+from server.cluster.registry import Load, NodeInfo, Registry, started_now
 from server.web.keys import SETTINGS, SUPERVISOR
 from signaling.hub import HUB
 
@@ -39,7 +39,7 @@ async def node_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     me = NodeInfo(
-        id=settings.node_id or default_node_id(settings.port),
+        id=node_id(settings),
         address=settings.node_address or (urlsplit(settings.public_url).hostname or ""),
         url=f"http://{settings.host}:{settings.port}",
         started_at=started_now(),
