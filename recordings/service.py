@@ -112,12 +112,16 @@ class RecordingService:
         self._record(session_id, active, "stopped")
         self.show(session_id)
 
-    async def session_ended(self, session_id: int) -> None:
+    async def session_ended(self, session_id: int, *, unless_sealed: bool = False) -> None:
         """Close the session's segments, wait until their rows are written, seal, queue the
-        composite."""
+        composite. ``unless_sealed`` (the sweep): only a recording nobody has sealed, and
+        only by one node, however many sweep at once."""
         self._record(session_id, False, "session_end")
         await self.drain()
         async with self.court.unit(RECORDER) as ctx:
+            if unless_sealed and not await _take_unsealed(ctx, session_id):
+                self._touched.discard(session_id)
+                return
             rec = await store.recording_for(ctx.db, session_id)
             if any(s.status != SegmentStatus.PURGED for s in rec.segments):
                 await seal.seal(ctx, rec)
@@ -141,7 +145,7 @@ class RecordingService:
             )
             due = list(rows.all())
         for session_id in due:
-            await self.session_ended(session_id)
+            await self.session_ended(session_id, unless_sealed=True)
         return due
 
     async def drain(self) -> None:
@@ -215,3 +219,17 @@ class RecordingService:
         policy.active, policy.alarm = False, f"{event.reason}: {event.message}"
         self._record(event.session_id, False, event.reason)
         self.show(event.session_id, alarm=f"recording stopped ({event.reason}): {event.message}")
+
+
+async def _take_unsealed(ctx: Context, session_id: int) -> bool:
+    """Whether the session's recording is still unsealed, its row locked for this unit of work
+    (PostgreSQL: a row another node is sealing is passed over; SQLite's write transaction is
+    the only writer), so that exactly one sweeping node seals it."""
+    query = select(Recording.id).where(
+        Recording.session_id == session_id,
+        Recording.sealed_at.is_(None),
+        Recording.purged_at.is_(None),
+    )
+    if ctx.db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return await ctx.db.scalar(query) is not None

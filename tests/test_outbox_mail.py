@@ -268,3 +268,28 @@ async def test_an_idle_pass_takes_no_write_lock(world: World):
     async with sqlite_write_lock(world.client.app):
         sent = await asyncio.wait_for(_send(world), 5)
     assert sent == 0
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_two_nodes_send_each_message_once(world: World, inbox, aiohttp_client, mail_settings):
+    """Two nodes on one database, their senders passing at the same moments: every message
+    goes out exactly once (each pass claims its rows with a lease, skipping rows another
+    pass has locked)."""
+    box, _port = inbox
+    other = create_app(mail_settings.model_copy(update={"node_id": "node-b"}))
+    other[SENDER].autostart = False
+    other[COURT].clock = world.clock  # the same held day on both nodes
+    second = await aiohttp_client(other)
+    resp = await world.book("staff_shaping", "shaping", local(MONDAY, 9, 0), 60)
+    assert resp.status == 201, await resp.text()
+    senders = [(world.client.app, world.client.app[SENDER]), (second.app, second.app[SENDER])]
+    sent = 0
+    for _ in range(3):
+        counts = await asyncio.gather(*(s.run_once(app[SESSIONMAKER], None) for app, s in senders))
+        sent += sum(counts)
+    assert sent == 5  # 3 e-mails and 2 SMS, each by one node
+    assert len(box.messages) == 3
+    assert sorted(r for rcpt, _ in box.messages for r in rcpt) == sorted(set(
+        r for rcpt, _ in box.messages for r in rcpt
+    ))  # fmt: skip
+    assert len(FakeGateway.sent) == 2
