@@ -177,7 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for module in ("recordings.cli", "server.agreements_cli", "server.audit.cli"):
+    for module in (
+        "recordings.cli",
+        "server.agreements_cli",
+        "server.audit.cli",
+        "server.cluster.cli",
+    ):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:

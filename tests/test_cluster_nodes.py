@@ -7,6 +7,7 @@ nothing registers. Each test has its own cluster name, so parallel runs never me
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -178,3 +179,26 @@ async def test_an_unreachable_redis_is_named_at_start(settings, cluster) -> None
             await runner.setup()
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_courtlink_nodes_lists_the_live_nodes(aiohttp_client, settings, cluster) -> None:
+    await aiohttp_client(create_app(node_settings(settings, cluster, "node-a")))
+
+    async def nodes(**env: str) -> tuple[int, str]:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "server.cli", "nodes", "--json",
+            env={**os.environ, "COURTLINK_DATA_DIR": str(settings.data_dir), **env},
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await child.communicate()
+        return child.returncode or 0, out.decode()
+
+    code, out = await nodes(COURTLINK_REDIS_URL=REDIS_URL, COURTLINK_CLUSTER_NAME=cluster)
+    assert code == 0, out
+    (listed,) = json.loads(out)
+    assert listed["id"] == "node-a" and listed["address"] == "node-a.court.example"
+    assert listed["load"]["rooms"] == 0 and listed["draining"] is False
+    code, out = await nodes(COURTLINK_REDIS_URL="")
+    assert code == 2 and "single server" in out

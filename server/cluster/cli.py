@@ -1,0 +1,65 @@
+"""``courtlink nodes``: the cluster's live nodes as Redis knows them, with their load.
+
+What an operator looks at before an upgrade or after a node died: every node that reported
+in the last few seconds, its media address, whether it is draining, its rooms, participants,
+forwarded streams and CPU. Exits 2 when no cluster is configured or Redis cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from dataclasses import asdict
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from server.cli import register
+from server.cluster import clustered
+from server.cluster.registry import NodeInfo, Registry
+from server.settings import Settings
+
+
+async def live_nodes(settings: Settings) -> list[NodeInfo]:
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        # A registry that never reports: only its view of the others is used.
+        viewer = NodeInfo(id="", address="", url="", started_at="")
+        return await Registry(redis, settings.cluster_name, viewer).nodes()
+    finally:
+        await redis.aclose()
+
+
+def _table(nodes: list[NodeInfo]) -> list[str]:
+    lines = [f"{'node':<24} {'address':<24} {'rooms':>5} {'people':>6} {'streams':>7} {'cpu%':>6}"]
+    for n in nodes:
+        state = " draining" if n.draining else ""
+        lines.append(
+            f"{n.id:<24} {n.address:<24} {n.load.rooms:>5} {n.load.participants:>6} "
+            f"{n.load.streams:>7} {n.load.cpu_percent:>6.1f}{state}"
+        )
+    return lines
+
+
+def _cmd_nodes(args: argparse.Namespace, settings: Settings) -> int:
+    if not clustered(settings):
+        print("no cluster: COURTLINK_REDIS_URL is not set (this is a single server)")
+        return 2
+    try:
+        nodes = asyncio.run(live_nodes(settings))
+    except (RedisError, OSError) as exc:
+        print(f"cannot reach the cluster's Redis at {settings.redis_url}: {exc}")
+        return 2
+    if args.json:
+        print(json.dumps([asdict(n) for n in nodes], ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(_table(nodes)) if nodes else "no live node")
+    return 0
+
+
+@register
+def _add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("nodes", help="the cluster's live nodes and their load")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.set_defaults(func=_cmd_nodes)
