@@ -52,6 +52,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("var"), description="database, recordings, keys")
     database_url: str = Field(default="", description="SQLAlchemy async URL; default SQLite file")
+    # PostgreSQL's connection pool, per process: a cluster's nodes together must stay under
+    # the server's max_connections (100 by default), so three nodes want 10 + 20 or less each.
+    database_pool_size: int = Field(default=10, ge=1)
+    database_pool_overflow: int = Field(default=20, ge=0)
+    # How long a request waits for a free connection before it is answered 503 "busy".
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     secret_key: str = ""  # empty: one kept in the data directory (``signing_secret``)
     public_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"

@@ -10,11 +10,13 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from server import errors as e
 from server.web.keys import Handler
 
 log = logging.getLogger(__name__)
+BUSY_RETRY_AFTER_S = 5
 
 # Most specific first: the first class an error is an instance of decides its status.
 _STATUS: tuple[tuple[type[e.AppError], int], ...] = (
@@ -112,6 +114,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status == 413:
             message = "request body too large"
         return error_response(request, exc.status, code, message)
+    except PoolTimeout:
+        # Every database connection stayed busy for the whole pool timeout (a burst beyond
+        # what the pool holds, on an overloaded machine): say so and when to try again,
+        # not a 500. Nothing was written: the request never had a connection.
+        log.warning("no database connection for %s %s in time", request.method, request.path)
+        return error_response(
+            request,
+            503,
+            "busy",
+            "the server is busy; please try again in a few seconds",
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
+        )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(request, 500, "internal", "internal server error")
