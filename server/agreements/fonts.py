@@ -15,7 +15,7 @@ only then, instead of making them a second time.
 The instances carry their own names (family "Noto Sans SC", Regular and Bold, PostScript
 ``NotoSansSC-Regular``/``-Bold``), not the variable font's default-instance "Noto Sans SC
 Thin". It is the only font a document uses: the renderer gives WeasyPrint a font
-configuration holding these files and nothing else (``pdf.ProductFonts``), and the hash line
+configuration holding these files and nothing else (``weasy.ProductFonts``), and the hash line
 sets its digest in this font's own half-width Latin (the ``hwid`` feature: 500 units each,
 i.e. monospaced) rather than a system ``monospace``.
 """
