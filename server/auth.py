@@ -8,6 +8,7 @@ a web request. Cookies, CSRF and the middleware that resolves the caller live in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -21,8 +22,14 @@ from server.errors import TooManyRequests, Unauthorized
 from server.models.accounts import ApiToken, LoginAttempt, User, WebSession
 
 _hasher = PasswordHasher()
-# A hash to verify against when the username does not exist, so timing does not tell.
-_DUMMY_HASH = _hasher.hash("courtlink-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the username does not exist, so timing does not tell.
+    Made at the first login, not at import: argon2 at the product's cost is ~0.15 s of CPU,
+    which every process (each CLI command, each worker) paid for nothing."""
+    return _hasher.hash("courtlink-dummy-password")
 
 
 def hash_password(password: str) -> str:
@@ -64,7 +71,7 @@ async def authenticate(ctx: Context, username: str, password: str) -> User:
     """Check a username and password, counting failures. Raises Unauthorized or 429."""
     await check_login_throttle(ctx, username)
     user = await ctx.db.scalar(select(User).where(User.username == username))
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    ok = verify_password(user.password_hash if user else _dummy_hash(), password)
     if not (user and ok and user.active):
         ctx.db.add(LoginAttempt(username=username, address=_address(ctx), at=ctx.now()))
         # The failure must be counted even though the request ends in an error.
