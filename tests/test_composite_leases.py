@@ -13,13 +13,15 @@ from sqlalchemy import update
 from recordings.jobs import claim, take_back
 from server.models.base import utcnow
 from server.models.recordings import CompositeStatus, Recording
-from server.web.keys import COURT, SESSIONMAKER
+from server.web.keys import COURT, SESSIONMAKER, SUPERVISOR
 from tests.helpers import unit
 from tests.recording_db import case_with_session
 
 
 async def queued(client, count: int) -> list[int]:
-    """``count`` recordings whose composite is queued, each of its own ended session."""
+    """``count`` recordings whose composite is queued, each of its own ended session. The
+    app's own composite worker is stopped first: here the tests are the nodes that claim."""
+    await client.app[SUPERVISOR].stop_task("recordings")
     ids = []
     for _ in range(count):
         case_id, session_id = await case_with_session(client)
