@@ -25,7 +25,7 @@ from server.i18n import Catalogs
 from server.scheduling.sender import OutboxSender
 from server.settings import Settings
 from server.tasks import Supervisor
-from server.web import node
+from server.web import bridge, node
 from server.web.auth import auth_middleware
 from server.web.context import context_middleware, lang_middleware
 from server.web.errors import error_middleware
@@ -159,10 +159,13 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
     # After the workers: cleanup runs in reverse, so the live rooms and the recorder stop
     # first, then the supervisor's workers, then the database.
     app.cleanup_ctx.append(live.live_ctx)
+    # A cluster node's rooms and sockets across nodes (nothing on a single server).
+    app.cleanup_ctx.append(bridge.bridge_ctx)
     # Sessions' sockets never end by themselves: they are sent away before aiohttp waits for
     # the requests in progress (see ``live.going_away``).
     # A cluster node leaves the registry first, so no room is placed on it while it stops.
     app.on_shutdown.append(node.leave)
+    app.on_shutdown.append(bridge.going_away)
     app.on_shutdown.append(live.going_away)
     routes.add_routes(app, WEB_DIR / "static")
     # CSP, framing, nosniff, referrer policy on every response (static files and errors too).

@@ -14,13 +14,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
-from aiohttp import web
-
+from signaling import protocol as p
 from signaling.rooms import Role
-from signaling.server_messages import ByeReason, Offer, Outgoing, State, serialize
+from signaling.server_messages import ByeReason, Offer, Outgoing, State, error, serialize
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +35,14 @@ BEHIND = 4009
 GOING_AWAY = 1001
 
 
+class Socket(Protocol):
+    """Where a connection's frames go: the browser's WebSocket (``aiohttp``'s response), or,
+    for a browser connected to another node of a cluster, the bridge back to that node."""
+
+    async def send_str(self, data: str) -> None: ...
+    async def close(self, *, code: int) -> bool: ...
+
+
 class _Roster:
     """The place in a queue of the latest roster (``Conn.pending_state``)."""
 
@@ -48,7 +55,7 @@ class Conn:
 
     def __init__(
         self,
-        ws: web.WebSocketResponse,
+        ws: Socket,
         *,
         identity: str,
         name: str,
@@ -130,6 +137,20 @@ class Conn:
                 await self.ws.send_str(frame)
             except (ConnectionError, RuntimeError):
                 return
+
+    @contextlib.contextmanager
+    def answering(self, session_id: int) -> Iterator[None]:
+        """Around the handling of one frame from this participant: a refused frame is
+        answered with an ``error`` and the socket stays up. A fault of ours must not end
+        the socket either: it is logged with its traceback and the sender hears
+        ``internal``."""
+        try:
+            yield
+        except p.ProtocolError as exc:
+            self.send_raw(error(exc))
+        except Exception:
+            log.exception("signaling message failed in session %s", session_id)
+            self.send_raw(error(p.ProtocolError(p.INTERNAL, "the server failed")))
 
     async def on_offer(self, offer: dict[str, Any]) -> None:
         # The SFU names publishers by peer id ("s<session>-<pid>"); browsers know pids.

@@ -134,6 +134,12 @@ class Hub:
             except Exception as exc:  # a stale or malformed answer must not drop the room
                 raise p.ProtocolError(p.BAD_STATE, f"answer refused: {exc}", msg.id) from None
             return
+        # Shielded: a host's "end" closes their own socket while its effects on everyone
+        # else are still being carried out, and aiohttp cancels the handler of a closed
+        # socket; the others must still be told and closed.
+        await self.effects.shielded(self._change(live, conn, msg))
+
+    async def _change(self, live: Live, conn: Conn, msg: ClientMessage) -> None:
         async with live.lock:
             before = live.room.members.get(conn.pid)
             # A browser that answered the screen m-line with no track may not have named its

@@ -43,9 +43,10 @@ from signaling.browser_messages import Hello, Ping, parse_client
 from signaling.conn import CLOSE_CODES, Conn
 from signaling.hub import HUB, Hub
 from signaling.limits import FrameGate
+from signaling.remote import ROUTER, Link
 from signaling.rooms import HOST, STAFF, Role
 from signaling.rooms import PARTY as PARTY_ROLE
-from signaling.server_messages import Bye, ServerPong, error
+from signaling.server_messages import Bye, ServerPong
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,8 @@ async def session_ws(request: web.Request) -> web.StreamResponse:
         abort=lambda: _abort(request),
     )
     gate = FrameGate(hub.frame_limit, hub.clock)
+    router = request.app.get(ROUTER)
+    link: Link | None = None  # the room is on another node: frames go there
     joined = False
     try:
         async for frame in ws:
@@ -144,15 +147,18 @@ async def session_ws(request: web.Request) -> web.StreamResponse:
                 continue
             verdict = gate.check()
             if verdict == "cut":
-                await _flooded(hub, session_id, conn, joined)
+                await _flooded(hub, session_id, conn, joined, link)
                 continue
-            try:
+            with conn.answering(session_id):
                 if verdict == "refuse":
                     raise p.ProtocolError(p.RATE_LIMITED, "too many messages; slow down")
                 if frame.type == WSMsgType.BINARY:
                     raise p.ProtocolError(p.BAD_JSON, "send text frames")
                 msg = parse_client(frame.data)
-                if joined:
+                if link is not None:
+                    # Checked here, handled there: the room's node parses it again.
+                    await link.forward(frame.data.decode())
+                elif joined:
                     await hub.on_message(session_id, conn, msg)
                 elif isinstance(msg, Ping):
                     conn.send(ServerPong(re=msg.id))
@@ -163,19 +169,21 @@ async def session_ws(request: web.Request) -> web.StreamResponse:
                         raise p.ProtocolError(
                             p.NAME_MISMATCH, "the name does not match the invitation", msg.id
                         )
-                    await hub.join(session_id, conn, host_name=host_name, resume=msg.resume)
+                    if router is not None:
+                        link = await router.connect(
+                            session_id, conn, host_name=host_name, resume=msg.resume
+                        )
+                    if link is None:
+                        await hub.join(session_id, conn, host_name=host_name, resume=msg.resume)
                     joined = True
                     if conn.role == HOST:
                         await _mark_open(request.app, session_id)
-            except p.ProtocolError as exc:
-                conn.send_raw(error(exc))
-            except Exception:
-                # A fault of ours must not end the socket (or write an HTTP 500 into it);
-                # it is logged with its traceback and the sender hears ``internal``.
-                log.exception("signaling message failed in session %s", session_id)
-                conn.send_raw(error(p.ProtocolError(p.INTERNAL, "the server failed")))
     finally:
-        await hub.disconnect(session_id, conn)
+        if link is not None:
+            await link.close()
+            await conn.stop()
+        else:
+            await hub.disconnect(session_id, conn)
     return ws
 
 
@@ -186,9 +194,11 @@ def _abort(request: web.Request) -> None:
         transport.abort()
 
 
-async def _flooded(hub: Hub, session_id: int, conn: Conn, joined: bool) -> None:
+async def _flooded(hub: Hub, session_id: int, conn: Conn, joined: bool, link: Link | None) -> None:
     log.warning("sending %s away: flooding session %s", conn.pid or conn.identity, session_id)
-    if joined:
+    if link is not None:
+        await link.close(expel="flood")
+    elif joined:
         await hub.expel(session_id, conn, "flood")
     if not conn.closing:  # not joined (or no longer in the room): only the socket to close
         conn.send(Bye(reason="flood"))

@@ -24,6 +24,7 @@ from server.cluster.registry import DEAD_AFTER_S, Load, NodeInfo, Registry, leas
 from server.settings import Settings
 from server.web.keys import SUPERVISOR
 from server.web.node import NODE
+from signaling.hub import HUB
 from signaling.server_messages import Welcome
 from tests.test_signaling_ws import host_and_party
 
@@ -71,16 +72,20 @@ async def test_two_nodes_see_each_other_and_a_room(aiohttp_client, settings, clu
     assert [n.address for n in seen] == ["node-a.court.example", "node-b.court.example"]
     assert not any(n.draining for n in seen)
     assert await ids(b.app[NODE]) == ["node-a", "node-b"]
-    # A room on node b: its next report says so, and placement would choose node a.
+    # A room (placed on either node): its node's next report says so, and placement would
+    # choose the other.
     async with host_and_party(b) as (host, _party, _sid, _case):
         await host.connect()
         await host.send("hello")
         await host.wait(lambda m: isinstance(m, Welcome))
-        await b.app[NODE].beat()
+        room, other = (
+            ("node-a", "node-b") if a.app[HUB].stats()["sessions"] else ("node-b", "node-a")
+        )
+        await (a if room == "node-a" else b).app[NODE].beat()
         by_id = {n.id: n for n in await a.app[NODE].nodes()}
-        assert (by_id["node-b"].load.rooms, by_id["node-b"].load.participants) == (1, 1)
-        assert by_id["node-a"].load.rooms == 0
-        assert least_loaded(list(by_id.values())) == by_id["node-a"]
+        assert (by_id[room].load.rooms, by_id[room].load.participants) == (1, 1)
+        assert by_id[other].load.rooms == 0
+        assert least_loaded(list(by_id.values())) == by_id[other]
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
