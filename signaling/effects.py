@@ -14,7 +14,7 @@ from typing import Any
 
 from signaling.conn import CLOSE_CODES, Conn
 from signaling.listeners import Listeners
-from signaling.live import Live, MediaServer
+from signaling.live import Live, MediaServer, RoomKeeper
 from signaling.places import tell_moves
 from signaling.rooms import Close, Effect, Place, Roster, Send
 from signaling.server_messages import Bye
@@ -27,6 +27,7 @@ class Effects:
         self.sfu = sfu
         self.listeners = listeners
         self.pending: set[asyncio.Future[None]] = set()
+        self.keeper: RoomKeeper | None = None  # a cluster keeps each room's state after a change
 
     def room_key(self, session_id: int, place: str | None) -> str | None:
         return None if place is None else self.listeners.room(session_id, place)
@@ -72,3 +73,5 @@ class Effects:
                 if pid in live.room.members:
                     c.send_state(live.room.view(pid))
         tell_moves(live, moves, self.listeners)
+        if self.keeper is not None and not live.room.ended:
+            self.keeper.save(live.session_id, live.room.snapshot())

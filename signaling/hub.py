@@ -91,6 +91,12 @@ class Hub:
                 session_id, Room(host_name=host_name, clock=lambda: self.clock())
             )
         async with live.lock:
+            if live.fresh:
+                live.fresh = False
+                keeper = self.effects.keeper
+                snapshot = await keeper.load(session_id) if keeper is not None else None
+                if snapshot is not None:  # a room another node held: taken over here
+                    live.room.restore(snapshot)
             via = f"invite:{conn.invite_id}" if conn.invite_id is not None else conn.identity
             member, resumed, effects = live.room.join(
                 conn.identity, conn.name, conn.role, resume, via=via
@@ -238,6 +244,8 @@ class Hub:
 
     async def _finish(self, live: Live, by: Conn | None) -> None:
         self.live.pop(live.session_id, None)
+        if self.effects.keeper is not None:
+            self.effects.keeper.save(live.session_id, None)
         self.listeners.forget_rooms(live.session_id)
         await self.listeners.session_ended(
             SessionEnded(live.session_id, by.user_id if by is not None else None)

@@ -36,6 +36,17 @@ class MediaServer(Protocol):
     def forwarded_streams(self) -> int: ...
 
 
+class RoomKeeper(Protocol):
+    """Where a cluster keeps each room's last state (``Room.snapshot``) so that another node
+    can take the room over (``server.cluster.roomstate``); a single server has none."""
+
+    def save(self, session_id: int, snapshot: dict[str, Any] | None) -> None:
+        """The room's state now (``None``: the session ended, forget it); never waits."""
+        ...
+
+    async def load(self, session_id: int) -> dict[str, Any] | None: ...
+
+
 @dataclass
 class Live:
     """A session's room, its sockets by pid and the lock that serializes its changes."""
@@ -48,3 +59,5 @@ class Live:
     people: dict[str, Participant] = field(default_factory=dict)
     where: dict[str, str | None] = field(default_factory=dict)
     recorded: tuple[bool, bool] | None = None  # (main, caucus rooms); None: nobody said
+    # Not yet looked for in the cluster's keeper (a room another node held, to take over).
+    fresh: bool = True

@@ -20,7 +20,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from signaling import protocol as p
 from signaling.browser_messages import (
@@ -257,6 +257,31 @@ class Room:
             effects.append(Place(m.pid, None))
         self.members.clear()
         return effects
+
+    # --- moving between nodes -------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """What another node needs to take this room over (``restore``): who is here, where,
+        and their resume tokens. JSON-able; times are not carried (clocks differ by node)."""
+        keep = ("pid", "identity", "name", "role", "place", "resume", "via", "audio", "video")
+        return {
+            "host_name": self.host_name,
+            "members": [
+                {k: getattr(m, k) for k in keep}
+                for m in self.members.values()
+                if m.connected or self._within_window(m)
+            ],
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Take over a room another node held (it stopped or died): everyone in it has
+        dropped as of now, and gets their place back by resuming within ``resume_seconds``,
+        as after any dropped connection. Nobody is sharing a screen any more."""
+        now = self.clock()
+        self.host_name = snapshot.get("host_name") or self.host_name
+        for m in snapshot.get("members", []):
+            member = Member(**m, connected=False, dropped_at=now)
+            self.members[member.pid] = member
 
     # --- views ---------------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ least-loaded node; a socket whose room is elsewhere is bridged to it over the cl
 change on any node (the court's ``access_ended`` signal) is withdrawn on every node, since
 the room it concerns may be anywhere. Every beat the bridge keeps its rooms placed here and
 looks for nodes that died: browsers whose room's node died reconnect, connections whose
-socket's node died drop (keeping their places).
+socket's node died drop (keeping their places). Each room's state is kept in Redis after
+every change (``server.cluster.roomstate``), so the node a room moves to (its node was
+stopped or died) gives everyone their place back when they resume.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from server.cluster import ClusterConfigError
 from server.cluster.bus import Bus, Message
 from server.cluster.placement import Placement
 from server.cluster.registry import BEAT_S, Registry
+from server.cluster.roomstate import RoomStore
 from server.live_access import ACCESS_ENDED, AccessEnded
 from server.web.keys import COURT, SETTINGS, SUPERVISOR
 from server.web.node import NODE
@@ -123,7 +126,10 @@ async def bridge_ctx(app: web.Application) -> AsyncIterator[None]:
     app[BRIDGE] = bridge
     app[ROUTER] = bridge
     court.signals.register(ACCESS_ENDED, bridge.access_ended)
+    rooms = RoomStore(registry.redis, app[SETTINGS].cluster_name)
+    app[HUB].effects.keeper = rooms
     supervisor = app[SUPERVISOR]
+    supervisor.start("node-rooms", rooms.run)
     supervisor.start("node-bus", bridge.bus.run)
     try:
         await asyncio.wait_for(bridge.bus.ready.wait(), SUBSCRIBE_TIMEOUT_S)
@@ -135,6 +141,8 @@ async def bridge_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await bridge.remotes.close()
+        await rooms.flush()
+        await supervisor.stop_task("node-rooms")
         await supervisor.stop_task("node-bridge")
         await supervisor.stop_task("node-bus")
 
