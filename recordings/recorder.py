@@ -178,11 +178,12 @@ class Recorder:
         self.segments.start(self._loop)
         self._timer = self._loop.call_later(BATCH_SECONDS, self._tick)
 
-    async def stop(self) -> None:
-        """Close every open segment (reason ``shutdown``) and end the disk thread."""
+    async def stop(self, reason: str = "shutdown") -> None:
+        """Close every open segment (with ``reason``: ``shutdown``, or ``handover`` when a
+        cluster node stops and its rooms go on on another node) and end the disk thread."""
         for key, track in self.tracks.items():
             track.sink.packets = None
-            self._command("end", key, "shutdown")
+            self._command("end", key, reason)
         self.tracks.clear()
         if self._timer is not None:
             self._timer.cancel()

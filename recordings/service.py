@@ -160,8 +160,8 @@ class RecordingService:
         self.recorder.start()
         self._task = asyncio.get_running_loop().create_task(self._persist())
 
-    async def stop(self) -> None:
-        await self.recorder.stop()
+    async def stop(self, reason: str = "shutdown") -> None:
+        await self.recorder.stop(reason)
         try:
             # Bounded: a persist task that died must not hang the server's shutdown.
             await asyncio.wait_for(self._events.join(), SHUTDOWN_WAIT_S)

@@ -23,7 +23,7 @@ from recordings import crash, paths
 from recordings.jobs import CompositeWorker
 from recordings.listener import RecordingListener
 from recordings.service import RecordingService
-from server.cluster import node_id
+from server.cluster import clustered, node_id
 from server.context import Actor, Court
 from server.live_access import ACCESS_ENDED, AccessEnded
 from server.models.accounts import User
@@ -107,7 +107,8 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
         await app[SUPERVISOR].stop_task("recordings")
         court.signals.unregister("composite")
         court.signals.unregister(ACCESS_ENDED)
-        await service.stop()
+        # A cluster node's rooms go on on other nodes: its open segments end as a handover.
+        await service.stop("handover" if clustered(settings) else "shutdown")
         await hub.close()
         await sfu.close()
 

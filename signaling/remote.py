@@ -38,7 +38,7 @@ from signaling.conn import GOING_AWAY, Conn
 from signaling.hub import Hub
 
 Message = dict[str, Any]
-Send = Callable[[str, Message], Awaitable[None]]
+Send = Callable[[str, Message], Awaitable[object]]
 
 
 class Link(Protocol):
@@ -103,7 +103,9 @@ class Links:
         }  # fmt: skip
         opening = {"op": "open", "b": bridge, "edge": self.me, "s": session_id, "who": who}
         try:
-            await self._send(node, {**opening, "host": host_name, "resume": resume})
+            heard = await self._send(node, {**opening, "host": host_name, "resume": resume})
+            if heard == 0:  # nobody listens on that node's channel: it is gone
+                raise ConnectionError(f"node {node} is not listening")
         except ConnectionError:
             del self.links[bridge]
             raise

@@ -51,6 +51,7 @@ class Server:
     def __init__(self, settings, port: int, log: Path) -> None:
         self.settings, self.port, self.log = settings, port, log
         self.proc: asyncio.subprocess.Process | None = None
+        self.env: dict[str, str] = {}  # more settings (a cluster node's)
 
     @property
     def url(self) -> str:
@@ -65,6 +66,7 @@ class Server:
             # links and audit checkpoints are signed with it).
             "COURTLINK_SECRET_KEY": self.settings.secret_key,
             "COURTLINK_PUBLIC_URL": self.url,
+            **self.env,
         }
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(

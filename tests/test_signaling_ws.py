@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
 from sqlalchemy import select
 
 from server.models.base import utcnow
@@ -76,6 +77,8 @@ class WsPeer:
                         await self._answer(msg)
                     except aiohttp.ClientConnectionResetError:
                         return  # this side is hanging up
+                    except InvalidStateError:
+                        return  # the server's end of the media went away (its node stopped)
 
     async def _new_pc(self) -> None:
         if self.pc is not None:
@@ -97,6 +100,11 @@ class WsPeer:
                 intercept_receiver(t.receiver, lambda pkt, box=box: box.packets.append(pkt))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         await self.send("answer", sdp=self.pc.localDescription.sdp)
+
+    @property
+    def reader_done(self) -> bool:
+        """The socket is no longer read: closed, or cut off."""
+        return self._reader is not None and self._reader.done()
 
     async def send(self, kind: str, **body: Any) -> int:
         assert self.ws is not None

@@ -38,18 +38,27 @@ class Bus:
         self.everyone = self.prefix + "*"
         self.ready = asyncio.Event()  # set once subscribed (again, after a Redis restart)
 
-    async def send(self, node: str, msg: Message) -> None:
-        await self._publish(self.prefix + node, msg)
+    async def send(self, node: str, msg: Message) -> int:
+        """Publish to ``node``; how many listeners heard it (0: that node is not there)."""
+        return await self._publish(self.prefix + node, msg)
 
-    async def broadcast(self, msg: Message) -> None:
+    async def broadcast(self, msg: Message) -> int:
         """To every node, this one included."""
-        await self._publish(self.everyone, {**msg, "from": self.me})
+        return await self._publish(self.everyone, {**msg, "from": self.me})
 
-    async def _publish(self, channel: str, msg: Message) -> None:
+    async def _publish(self, channel: str, msg: Message) -> int:
         try:
-            await self.redis.publish(channel, json.dumps(msg, separators=(",", ":")))
+            return await self.redis.publish(channel, json.dumps(msg, separators=(",", ":")))
         except (RedisError, OSError) as exc:
             raise ConnectionError(f"the cluster's Redis: {exc}") from exc
+
+    async def listening(self, nodes: set[str]) -> dict[str, bool]:
+        """Whether each node is subscribed to its channel now (a killed one is not)."""
+        if not nodes:
+            return {}
+        counts = await self.redis.pubsub_numsub(*(self.prefix + n for n in nodes))
+        by_channel = {(c.decode() if isinstance(c, bytes) else c): int(k) for c, k in counts}
+        return {n: by_channel.get(self.prefix + n, 0) > 0 for n in nodes}
 
     async def run(self) -> None:
         """Listen until cancelled, subscribing again whenever Redis comes back."""

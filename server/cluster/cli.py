@@ -1,8 +1,13 @@
-"""``courtlink nodes``: the cluster's live nodes as Redis knows them, with their load.
+"""``courtlink nodes`` and ``courtlink drain NODE``: the operator's view of the cluster.
 
-What an operator looks at before an upgrade or after a node died: every node that reported
-in the last few seconds, its media address, whether it is draining, its rooms, participants,
-forwarded streams and CPU. Exits 2 when no cluster is configured or Redis cannot be reached.
+``nodes`` is what an operator looks at before an upgrade or after a node died: every node
+that reported in the last few seconds, its media address, whether it is draining, its rooms,
+participants, forwarded streams and CPU. ``drain NODE`` asks one node (on any machine) to
+stop as SIGTERM would: it leaves the registry, sends everyone in its rooms to reconnect
+(their rooms start again on other nodes, places kept), seals and exits; the command waits
+until the node is gone. Both exit 2 when no cluster is configured or Redis cannot be
+reached; ``drain`` exits 1 when no such node is listening or it is still there after
+``--wait`` seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from redis.exceptions import RedisError
 
 from server.cli import register
 from server.cluster import clustered
+from server.cluster.bus import Bus
 from server.cluster.registry import NodeInfo, Registry
 from server.settings import Settings
 
@@ -58,8 +64,43 @@ def _cmd_nodes(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def drain(settings: Settings, node: str, wait: float) -> bool:
+    """Ask ``node`` to drain; True once it left the registry within ``wait`` seconds."""
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        bus = Bus(redis, settings.cluster_name, "courtlink-cli", lambda _msg: None)
+        if not await bus.send(node, {"op": "drain"}):
+            return False
+    finally:
+        await redis.aclose()
+    loop = asyncio.get_running_loop()
+    end = loop.time() + wait
+    while loop.time() < end:
+        if node not in {n.id for n in await live_nodes(settings)}:
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
+def _cmd_drain(args: argparse.Namespace, settings: Settings) -> int:
+    if not clustered(settings):
+        print("no cluster: COURTLINK_REDIS_URL is not set (this is a single server)")
+        return 2
+    try:
+        done = asyncio.run(drain(settings, args.node, args.wait))
+    except (RedisError, OSError) as exc:
+        print(f"cannot reach the cluster's Redis at {settings.redis_url}: {exc}")
+        return 2
+    print(f"node {args.node} drained" if done else f"node {args.node} did not drain")
+    return 0 if done else 1
+
+
 @register
 def _add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("nodes", help="the cluster's live nodes and their load")
     p.add_argument("--json", action="store_true", help="as JSON")
     p.set_defaults(func=_cmd_nodes)
+    d = sub.add_parser("drain", help="stop a node, moving its rooms to the other nodes")
+    d.add_argument("node", help="the node's id (see courtlink nodes)")
+    d.add_argument("--wait", type=float, default=60.0, help="seconds to wait for it to go")
+    d.set_defaults(func=_cmd_drain)

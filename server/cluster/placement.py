@@ -48,9 +48,10 @@ class Placement:
     def _key(self, session_id: int) -> str:
         return f"{self.prefix}{session_id}"
 
-    async def place(self, session_id: int) -> str:
-        """The id of the node the session's room is on, placing it if it has none."""
-        nodes = await self.registry.nodes()
+    async def place(self, session_id: int, *, gone: frozenset[str] = frozenset()) -> str:
+        """The id of the node the session's room is on, placing it if it has none (or its
+        node is draining, dead, or found ``gone`` by the caller before the registry knew)."""
+        nodes = [n for n in await self.registry.nodes() if n.id not in gone]
         usable = {n.id for n in nodes if not n.draining}
         key = self._key(session_id)
         owner = None

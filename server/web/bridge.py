@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -36,6 +39,7 @@ from signaling.remote import ROUTER, Link, Links, Remotes
 
 # A node missing from the registry this many beats in a row is dead to the bridge: not one
 # (after a Redis restart every node is missing until its next report).
+log = logging.getLogger(__name__)
 DEAD_AFTER_BEATS = 3
 # How long a new node waits for its first subscription to the bus before it gives up.
 SUBSCRIBE_TIMEOUT_S = 10.0
@@ -52,15 +56,28 @@ class Bridge:
         self.bus = Bus(redis, cluster, self.me, self._deliver)
         self.links = Links(self.me, self.bus.send)
         self.remotes = Remotes(hub, self.bus.send)
-        self._missing: dict[str, int] = {}
+        self._missing: dict[str, int] = {}  # beats each node has been out of the registry
+        self._silent: dict[str, int] = {}  # ... and not listening on the bus
+        # ``courtlink drain``: this node stops as on SIGTERM (see ``bridge_ctx``).
+        self.on_drain: Callable[[], None] = lambda: None
 
     async def connect(
         self, session_id: int, conn: Conn, *, host_name: str, resume: str | None
     ) -> Link | None:
-        node = await self.placement.place(session_id)
-        if node == self.me:
-            return None
-        return await self.links.open(node, session_id, conn, host_name=host_name, resume=resume)
+        gone: frozenset[str] = frozenset()
+        while True:
+            node = await self.placement.place(session_id, gone=gone)
+            if node == self.me:
+                return None
+            try:
+                return await self.links.open(
+                    node, session_id, conn, host_name=host_name, resume=resume
+                )
+            except ConnectionError:
+                if node in gone:
+                    raise
+                # Killed a moment ago (its registry entry not yet expired): place again.
+                gone |= {node}
 
     def _deliver(self, msg: Message) -> None:
         op = msg.get("op")
@@ -68,6 +85,9 @@ class Bridge:
             self.remotes.receive(msg)
         elif op in ("send", "close"):
             self.links.receive(msg)
+        elif op == "drain":
+            log.warning("node %s: asked to drain; stopping, its rooms go to other nodes", self.me)
+            self.on_drain()
         elif op == "withdraw" and msg.get("from") != self.me:
             self.hub.withdraw(
                 msg["reason"],
@@ -107,8 +127,15 @@ class Bridge:
         alive = {n.id for n in await self.registry.nodes()}
         known = {link.node for link in self.links.links.values()}
         known |= {remote.edge for remote in self.remotes.remotes.values()}
+        # A killed node's subscription to the bus ends with its process (Redis sees the
+        # connection close): gone from the bus on two beats in a row, it is dead, without
+        # waiting for its registry entry to expire. (Not on one: after a Redis restart each
+        # node needs a moment to subscribe again.)
+        listening = await self.bus.listening(known)
+        self._silent = {n: self._silent.get(n, 0) + 1 for n in known if not listening.get(n)}
         self._missing = {n: self._missing.get(n, 0) + 1 for n in known if n not in alive}
         dead = {n for n, beats in self._missing.items() if beats >= DEAD_AFTER_BEATS}
+        dead |= {n for n, beats in self._silent.items() if beats >= 2}
         if dead:
             self.links.nodes_dead(dead)
             self.remotes.nodes_dead(dead)
@@ -123,6 +150,7 @@ async def bridge_ctx(app: web.Application) -> AsyncIterator[None]:
         return
     court, registry = app[COURT], app[NODE]
     bridge = Bridge(app[HUB], registry, app[SETTINGS].cluster_name)
+    bridge.on_drain = _terminate
     app[BRIDGE] = bridge
     app[ROUTER] = bridge
     court.signals.register(ACCESS_ENDED, bridge.access_ended)
@@ -145,6 +173,12 @@ async def bridge_ctx(app: web.Application) -> AsyncIterator[None]:
         await supervisor.stop_task("node-rooms")
         await supervisor.stop_task("node-bridge")
         await supervisor.stop_task("node-bus")
+
+
+def _terminate() -> None:
+    """Stop this process as SIGTERM does: leave the registry, send everyone to reconnect
+    (their rooms are placed again on other nodes), seal, exit."""
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def going_away(app: web.Application) -> None:
