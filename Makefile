@@ -9,6 +9,7 @@ PORT ?= 8080
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test check install install-test browser pdf-libs cjk-fonts coturn serve demo migrate clean \
+	cluster nginx \
 	fuzz soak axe screenshots fonts
 
 # uv (from PyPI, into .tools/) makes the venv and installs into it: from its cache that takes
@@ -96,6 +97,17 @@ $(FONTS_STAMP): $(VENV)/.installed
 	$(BIN)/courtlink agreements prepare-fonts
 	touch $@
 fonts: $(FONTS_STAMP)
+
+# Three nodes and Debian's nginx as their front (server/cluster/local.py), on this machine's
+# Redis and PostgreSQL: see the README's "Several nodes".
+nginx:
+	@command -v nginx >/dev/null 2>&1 || { \
+	  echo "installing Debian's nginx for the cluster's front"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light) \
+	    || { echo "could not install nginx (need root and Debian's package index)"; exit 1; }; }
+
+cluster: install pdf-libs nginx
+	$(BIN)/python -m server.cluster.local
 
 run: install pdf-libs
 	$(BIN)/courtlink migrate
