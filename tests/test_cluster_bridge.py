@@ -20,7 +20,7 @@ from server.web.bridge import BRIDGE, DEAD_AFTER_BEATS
 from server.web.keys import SESSIONMAKER, SUPERVISOR
 from server.web.node import NODE
 from signaling.hub import HUB
-from signaling.server_messages import Ack, Bye, ServerPong, State
+from signaling.server_messages import Ack, Bye, ServerPong, State, Welcome
 from tests.helpers import login, unit
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import cluster, node_settings  # noqa: F401 (a fixture)
@@ -41,59 +41,69 @@ def room_node(a, b):
     return (a, b) if a.app[HUB].stats()["sessions"] else (b, a)
 
 
-async def test_a_party_on_another_node_joins_the_room(aiohttp_client, settings, cluster):  # noqa: F811
-    a, b = await two_nodes(aiohttp_client, settings, cluster)
-    _med, _case, sid, token = await _session_with_invites(a)
+@asynccontextmanager
+async def bridged(a, b, *, media: bool = False):
+    """The host on node a; the party by their link on the node that does not hold the room
+    (with ``media``, both publish the clip): (the host's user, host, party, the room's node,
+    the party's node, session id)."""
+    med, _case, sid, token = await _session_with_invites(a)
     await login(a, "med")
-    host = WsPeer(a.session, a.make_url(f"/ws/sessions/{sid}"), media=True)
-    party = None
+    host = WsPeer(a.session, a.make_url(f"/ws/sessions/{sid}"), media=media)
     async with aiohttp.ClientSession() as anon:
+        party = None
         try:
-            h = await host.hello()
+            await host.hello()
             # Both nodes idle: the room went to either; the party comes in by the other.
             room, other = room_node(a, b)
             url = f"{other.make_url(f'/ws/sessions/{sid}')}?invite={token}"
-            party = WsPeer(anon, url, media=True)
-            w = await party.hello(name="张三")
-            assert w.place is None and w.resume
+            party = WsPeer(anon, url, media=media)
+            await party.hello(name="张三")
             # The party's socket is on the other node, served by the room's node.
             assert room.app[HUB].stats() == {"sessions": 1, "connections": 2}
             assert other.app[HUB].stats() == {"sessions": 0, "connections": 0}
             assert other.app[BRIDGE].links.links
-            await host.wait(lambda m: isinstance(m, State) and m.lobby_count == 1)
-            assert isinstance(await host.reply("admit", pid=w.pid), Ack)
-            await party.wait(lambda m: isinstance(m, State) and m.you.place == "main")
-
-            def both_see_each_other() -> bool:
-                return host.got_from(w.pid, "camera") > 20 and party.got_from(h.pid, "camera") > 20
-
-            await wait_for(both_see_each_other)
-            assert party.got_from(h.pid, "audio") > 0 and host.got_from(w.pid, "audio") > 0
-
-            await host.reply("move", pid=w.pid, room="caucus-1")
-            await party.wait(lambda m: isinstance(m, State) and m.you.place == "caucus-1")
-            await host.reply("move", pid=w.pid, room="main")
-            mark = party.got_from(h.pid, "camera")
-            await wait_for(lambda: party.got_from(h.pid, "camera") > mark + 20)
-
-            # A ping through the bridge is answered by the room's node.
-            rid = await party.send("ping")
-            await party.wait(lambda m: isinstance(m, ServerPong) and m.re == rid)
-
-            await host.reply("end")
-            for peer in (host, party):
-                bye = await peer.wait(lambda m: isinstance(m, Bye))
-                assert bye.reason == "ended"
-            async with other.app[SESSIONMAKER]() as db:
-                assert (await db.get(MediationSession, sid)).status == "ended"
-            await wait_for(lambda: party.ws.closed)
-            assert party.ws.close_code == 4005
-            await wait_for(lambda: not other.app[BRIDGE].links.links)
-            await wait_for(lambda: not room.app[BRIDGE].remotes.remotes)
+            yield med, host, party, room, other, sid
         finally:
             if party is not None:
                 await party.close()
             await host.close()
+
+
+async def test_a_party_on_another_node_joins_the_room(aiohttp_client, settings, cluster):  # noqa: F811
+    a, b = await two_nodes(aiohttp_client, settings, cluster)
+    async with bridged(a, b, media=True) as (_med, host, party, room, other, sid):
+        h, w = host.last(Welcome), party.last(Welcome)
+        assert w.place is None and w.resume
+        await host.wait(lambda m: isinstance(m, State) and m.lobby_count == 1)
+        assert isinstance(await host.reply("admit", pid=w.pid), Ack)
+        await party.wait(lambda m: isinstance(m, State) and m.you.place == "main")
+
+        def both_see_each_other() -> bool:
+            return host.got_from(w.pid, "camera") > 20 and party.got_from(h.pid, "camera") > 20
+
+        await wait_for(both_see_each_other)
+        assert party.got_from(h.pid, "audio") > 0 and host.got_from(w.pid, "audio") > 0
+
+        await host.reply("move", pid=w.pid, room="caucus-1")
+        await party.wait(lambda m: isinstance(m, State) and m.you.place == "caucus-1")
+        await host.reply("move", pid=w.pid, room="main")
+        mark = party.got_from(h.pid, "camera")
+        await wait_for(lambda: party.got_from(h.pid, "camera") > mark + 20)
+
+        # A ping through the bridge is answered by the room's node.
+        rid = await party.send("ping")
+        await party.wait(lambda m: isinstance(m, ServerPong) and m.re == rid)
+
+        await host.reply("end")
+        for peer in (host, party):
+            bye = await peer.wait(lambda m: isinstance(m, Bye))
+            assert bye.reason == "ended"
+        async with other.app[SESSIONMAKER]() as db:
+            assert (await db.get(MediationSession, sid)).status == "ended"
+        await wait_for(lambda: party.ws.closed)
+        assert party.ws.close_code == 4005
+        await wait_for(lambda: not other.app[BRIDGE].links.links)
+        await wait_for(lambda: not room.app[BRIDGE].remotes.remotes)
 
 
 async def test_a_new_room_goes_to_the_least_loaded_node(aiohttp_client, settings, cluster):  # noqa: F811
@@ -120,28 +130,6 @@ async def test_a_new_room_goes_to_the_least_loaded_node(aiohttp_client, settings
         await one.close()
         if two is not None:
             await two.close()
-
-
-@asynccontextmanager
-async def bridged(a, b):
-    """The host on node a; the party by their link on the node that does not hold the room:
-    (the host's user, host, party, the room's node, the party's node, session id)."""
-    med, _case, sid, token = await _session_with_invites(a)
-    await login(a, "med")
-    host = WsPeer(a.session, a.make_url(f"/ws/sessions/{sid}"))
-    async with aiohttp.ClientSession() as anon:
-        party = None
-        try:
-            await host.hello()
-            room, other = room_node(a, b)
-            party = WsPeer(anon, f"{other.make_url(f'/ws/sessions/{sid}')}?invite={token}")
-            await party.hello(name="张三")
-            assert other.app[BRIDGE].links.links
-            yield med, host, party, room, other, sid
-        finally:
-            if party is not None:
-                await party.close()
-            await host.close()
 
 
 async def test_access_withdrawn_on_one_node_ends_it_on_the_other(aiohttp_client, settings, cluster):  # noqa: F811

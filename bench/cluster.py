@@ -1,0 +1,283 @@
+"""Cluster: N ``courtlink serve`` nodes on this machine's Redis and PostgreSQL, rooms spread
+by the placement, one node drained and one killed while the rooms are live.
+
+Each room is a session of its own case: its mediator (a bearer token) and a party (their
+invite link) join, the party is admitted. Their sockets go to the nodes in turn, as a
+round-robin front would send them, so most connections are bridged to the room's node.
+Signaling-only peers: the bridge, placement and resume are what this measures; media
+through one node's SFU is ``bench/media.py``'s.
+
+1. ``bridge_latency_ms_p95``: the signaling round trip (``ping`` to ``pong``) of sockets
+   bridged to another node; ``direct_latency_ms_p95`` of sockets on their room's node.
+2. Drain: ``courtlink drain`` of the node with the most rooms. Everyone sent away reconnects
+   through a surviving node with their resume token; ``drain_reconnect_s_p95`` is from the
+   close to the welcome that gives their place back.
+3. Kill: SIGKILL of the node then holding the most rooms; the same, as
+   ``failover_reconnect_s_p50`` / ``_p95``.
+
+``participants_lost`` counts whoever did not get their place back within 30 s (the lobby,
+or no welcome). ``recording_gap_s_max`` is ``null``: these peers send no media, so there is
+no recording to measure (the segments' ``handover`` reason is covered by the tests).
+
+    .venv/bin/python bench/cluster.py --nodes 3 --rooms 9 --json var/bench/cluster.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from asyncio.subprocess import PIPE, STDOUT
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from redis.asyncio import Redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _client import bearer, free_port, percentile  # noqa: E402
+from _soak_peers import PASSWORD, api, seed  # noqa: E402
+
+from server.migrate import upgrade  # noqa: E402
+from server.settings import Settings  # noqa: E402
+
+PG = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379/0"
+COURTLINK = str(ROOT / ".venv" / "bin" / "courtlink")
+
+
+class Peer:
+    """One participant's socket, speaking ``signaling/PROTOCOL.md`` with no media."""
+
+    def __init__(self, name: str, url: str, headers: dict[str, str]) -> None:
+        self.name, self.url, self.headers = name, url, headers
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.welcome: dict[str, Any] = {}
+        self.closed_at: float | None = None
+        self.closed = asyncio.Event()
+        self.pongs: dict[int, asyncio.Future[float]] = {}
+        self.reader: asyncio.Task[None] | None = None
+
+    async def join(self, http: aiohttp.ClientSession, base: str, resume: str = "") -> None:
+        self.ws = await http.ws_connect(f"{base}{self.url}", headers=self.headers, heartbeat=None)
+        hello: dict[str, Any] = {"v": 1, "type": "hello"}
+        if self.name:
+            hello["name"] = self.name
+        if resume:
+            hello["resume"] = resume
+        welcomed: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.closed_at = None
+        self.closed.clear()
+        self.reader = asyncio.create_task(self._read(welcomed))
+        await self.ws.send_str(json.dumps(hello))
+        self.welcome = await asyncio.wait_for(welcomed, 5)
+
+    async def _read(self, welcomed: asyncio.Future[dict[str, Any]]) -> None:
+        assert self.ws is not None
+        async for frame in self.ws:
+            msg = json.loads(frame.data)
+            if msg["type"] == "welcome" and not welcomed.done():
+                welcomed.set_result(msg)
+            elif msg["type"] == "pong" and msg.get("re") in self.pongs:
+                self.pongs.pop(msg["re"]).set_result(time.perf_counter())
+            elif msg["type"] == "ping":
+                await self.ws.send_str(json.dumps({"v": 1, "type": "pong"}))
+        self.closed_at = time.monotonic()
+        self.closed.set()
+
+    async def send(self, kind: str, **body: Any) -> None:
+        assert self.ws is not None
+        await self.ws.send_str(json.dumps({"v": 1, "type": kind, **body}))
+
+    async def ping(self, n: int) -> float:
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.pongs[n] = fut
+        t0 = time.perf_counter()
+        await self.send("ping", id=n)
+        return (await asyncio.wait_for(fut, 5) - t0) * 1000
+
+
+def start_node(node_id: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [COURTLINK, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env={**env, "COURTLINK_NODE_ID": node_id}, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+async def wait_up(http: aiohttp.ClientSession, base: str) -> None:
+    for _ in range(600):
+        try:
+            async with http.get(base + "/healthz") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{base} never answered")
+
+
+async def placed(redis: Redis, cluster: str, sids: list[int]) -> dict[int, str]:
+    raw = await redis.mget([f"{cluster}:room:{s}" for s in sids])
+    return {s: r.decode() for s, r in zip(sids, raw, strict=True) if r}
+
+
+async def come_back(
+    http: aiohttp.ClientSession, peers: list[tuple[Peer, str]], bases: list[str]
+) -> tuple[list[float], int]:
+    """Everyone whose socket closes within 15 s reconnects at once (in turn over ``bases``)
+    with their resume token: seconds from the close to getting their place back, and how
+    many did not get it back within 30 s. Sockets that stay open were not moved."""
+
+    async def one(i: int, peer: Peer, place: str) -> float | bool | None:
+        try:
+            await asyncio.wait_for(peer.closed.wait(), 15)
+        except TimeoutError:
+            return False  # still connected: not moved
+        assert peer.closed_at is not None
+        closed, resume = peer.closed_at, peer.welcome["resume"]
+        deadline = closed + 30
+        while time.monotonic() < deadline:
+            try:
+                await peer.join(http, bases[i % len(bases)], resume)
+                if peer.welcome.get("resumed") and peer.welcome.get("place") == place:
+                    return time.monotonic() - closed
+                return None  # welcomed, but not in their place: lost
+            except (TimeoutError, aiohttp.ClientError):
+                i += 1
+                await asyncio.sleep(0.1)
+        return None
+
+    times = await asyncio.gather(*(one(i, p, place) for i, (p, place) in enumerate(peers)))
+    back = [t for t in times if isinstance(t, float)]
+    return back, sum(1 for t in times if t is None)
+
+
+async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
+    cluster = f"bench-{os.getpid()}"
+    db = f"cl_bench_cluster_{os.getpid()}"
+    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+    await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{db}"')
+    url = f"{PG}/{db}"
+    settings = Settings(_env_file=None, data_dir=data, database_url=url, secret_key="bench")  # type: ignore[call-arg]
+    await asyncio.to_thread(upgrade, settings)
+    rooms = await seed(settings, args.rooms)
+    env = {**os.environ, "COURTLINK_DATABASE_URL": url, "COURTLINK_DATA_DIR": str(data),
+           "COURTLINK_SECRET_KEY": "bench", "COURTLINK_REDIS_URL": REDIS,
+           "COURTLINK_CLUSTER_NAME": cluster}  # fmt: skip
+    ports = {f"node-{i + 1}": free_port() for i in range(args.nodes)}
+    procs = {n: start_node(n, p, env, data / f"{n}.log") for n, p in ports.items()}
+    base = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+    redis = Redis.from_url(REDIS)
+    peers: list[tuple[Peer, str, str]] = []  # (peer, its node, its room's session id)
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            await asyncio.gather(*(wait_up(http, b) for b in base.values()))
+            names = list(ports)
+            first = base[names[0]]
+            for n, room in enumerate(rooms):
+                token = await bearer(http, first, room["user"], PASSWORD)
+                made = await api(http, "POST", f"{first}/api/v1/cases/{room['case_id']}/sessions",
+                                 token, json={"kind": "mediation"})  # fmt: skip
+                sid = room["session_id"] = made["id"]
+                party_id, name = room["parties"][0]
+                invite = await api(http, "POST", f"{first}/api/v1/sessions/{sid}/invites", token,
+                                   json={"party_id": party_id})  # fmt: skip
+                host = Peer("", f"/ws/sessions/{sid}", {"Authorization": f"Bearer {token}"})
+                party = Peer(name, f"/ws/sessions/{sid}?invite={invite['token']}", {})
+                h_node, p_node = names[(2 * n) % len(names)], names[(2 * n + 1) % len(names)]
+                await host.join(http, base[h_node])
+                await party.join(http, base[p_node])
+                await host.send("admit", pid=party.welcome["pid"])
+                peers += [(host, h_node, sid), (party, p_node, sid)]
+            await asyncio.sleep(1.0)  # the admissions are in the rooms' state
+            where = await placed(redis, cluster, [r["session_id"] for r in rooms])
+            per_node = {n: sum(1 for v in where.values() if v == n) for n in names}
+            direct, bridged = [], []
+            for k in range(args.pings):
+                for peer, node, sid in peers:
+                    (direct if where.get(sid) == node else bridged).append(await peer.ping(k + 1))
+            result: dict[str, Any] = {
+                "nodes": args.nodes, "rooms": args.rooms, "rooms_per_node": per_node,
+                "participants": len(peers),
+                "bridged_sockets": sum(1 for _, n, s in peers if where.get(s) != n),
+                "bridge_latency_ms_p95": round(percentile(bridged, 95), 2) if bridged else None,
+                "direct_latency_ms_p95": round(percentile(direct, 95), 2) if direct else None,
+            }  # fmt: skip
+            lost = 0
+            for phase in ("drain", "kill"):
+                where = await placed(redis, cluster, [r["session_id"] for r in rooms])
+                counts = {n: sum(1 for v in where.values() if v == n) for n in names}
+                target = max(counts, key=lambda n: counts[n])
+                names.remove(target)
+                # Reconnecting starts the moment a socket closes, as a browser's does.
+                everyone = [(p, "main") for p, _, _ in peers]
+                moving = asyncio.create_task(come_back(http, everyone, [base[n] for n in names]))
+                if phase == "drain":
+                    drain = await asyncio.create_subprocess_exec(
+                        COURTLINK, "drain", target, "--wait", "30", env=env,
+                        stdout=PIPE, stderr=STDOUT)  # fmt: skip
+                    out, _ = await drain.communicate()
+                    assert drain.returncode == 0, out
+                else:
+                    procs[target].send_signal(signal.SIGKILL)
+                await asyncio.to_thread(procs[target].wait, 30)
+                back, missing = await moving
+                lost += missing
+                key = "drain_reconnect_s" if phase == "drain" else "failover_reconnect_s"
+                if phase == "drain":
+                    result[f"{key}_p95"] = round(percentile(back, 95), 2) if back else None
+                else:
+                    result[f"{key}_p50"] = round(percentile(back, 50), 2) if back else None
+                    result[f"{key}_p95"] = round(percentile(back, 95), 2) if back else None
+                result[f"{phase}_moved_participants"] = len(back) + missing
+                result[f"{phase}_target_rooms"] = counts[target]
+            result["participants_lost"] = lost
+            result["recording_gap_s_max"] = None
+            for peer, _, _ in peers:
+                if peer.ws is not None:
+                    await peer.ws.close()
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        await redis.aclose()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        await admin.close()
+    result["load_average"] = os.getloadavg()
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--rooms", type=int, default=9)
+    parser.add_argument("--pings", type=int, default=20, help="per participant")
+    parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench" / "cluster.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cl-cluster-") as tmp:
+        result = asyncio.run(run(args, Path(tmp)))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0 if result["participants_lost"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
