@@ -1,10 +1,13 @@
 """What every benchmark's HTTP client needs from a courtlink server it started: a free port
-to serve it on, a bearer token from the real token endpoint, and percentiles of what it
-timed."""
+to serve it on, the wait until it answers, a bearer token from the real token endpoint, and
+percentiles of what it timed."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 
@@ -13,6 +16,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def wait_up(
+    http: aiohttp.ClientSession, base: str, exited: Callable[[], bool], log: Path
+) -> None:
+    """Wait (up to 5 minutes: a first start prepares fonts) until the server at ``base``
+    answers ``/healthz``; if its process ``exited`` first, fail with the end of its ``log``."""
+    for _ in range(3000):
+        if exited():
+            tail = await asyncio.to_thread(log.read_text)
+            raise RuntimeError(f"{base} exited: {tail[-2000:]}")
+        try:
+            async with http.get(base + "/healthz") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    tail = await asyncio.to_thread(log.read_text)
+    raise RuntimeError(f"{base} never answered: {tail[-2000:]}")
 
 
 def percentile(values: list[float], p: float) -> float:

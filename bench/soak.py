@@ -45,7 +45,7 @@ HERE = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from _client import bearer, free_port  # noqa: E402
+from _client import bearer, free_port, wait_up  # noqa: E402
 from _media_clip import audio_clip, video_clip  # noqa: E402
 from _media_peers import load_clip  # noqa: E402
 from _soak_peers import PASSWORD, RoomPeer, api, seed  # noqa: E402
@@ -93,18 +93,7 @@ async def soak(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     samples: list[dict[str, float]] = []
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            for _ in range(3000):
-                if server.returncode is not None:
-                    raise RuntimeError(f"the server exited: {log_path.read_text()[-2000:]}")
-                try:
-                    async with http.get(base + "/healthz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"the server never answered: {log_path.read_text()[-2000:]}")
+            await wait_up(http, base, lambda: server.returncode is not None, log_path)
             ws_base = f"ws://127.0.0.1:{port}/ws/sessions"
             for n, room in enumerate(rooms):
                 room["token"] = token = await bearer(http, base, room["user"], PASSWORD)
