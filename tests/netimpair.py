@@ -12,7 +12,8 @@ back through it. Both directions get the same impairment, applied in this order:
   router's tail-drop queue would;
 - delay: half of ``rtt_ms`` one way, added after the queue.
 
-Run on its own (e.g. in front of coturn for a manual test with a browser):
+Tests run it as a process of its own (``RelayProcess``). Run on its own (e.g. in front of
+coturn for a manual test with a browser):
 
     .venv/bin/python tests/netimpair.py --listen 127.0.0.1:3479 --upstream 127.0.0.1:3478 \\
         --loss 0.05 --rtt-ms 150 --rate-kbps 1000
@@ -23,7 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
+import json
 import random
+import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -195,6 +200,41 @@ def _address(text: str) -> Address:
     return host, int(port)
 
 
+class RelayProcess:
+    """The relay in a process of its own, as a network is: a test process that also runs the
+    server and drives browsers stalls on a busy machine, and a relay inside it would turn
+    every stall into a burst of loss (its queue overflows when the backlog arrives at once)
+    that the impairment does not ask for."""
+
+    def __init__(self, upstream: Address, imp: Impairment, seed: int = 1) -> None:
+        self.upstream, self.imp, self.seed = upstream, imp, seed
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> Address:
+        """Start it on a free loopback port; return the address it listens on."""
+        up = f"{self.upstream[0]}:{self.upstream[1]}"
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--listen", "127.0.0.1:0", "--upstream", up,
+            "--loss", str(self.imp.loss), "--rtt-ms", str(self.imp.rtt_ms),
+            "--rate-kbps", str(self.imp.rate_kbps), "--seed", str(self.seed),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        line = (await asyncio.wait_for(self.proc.stdout.readline(), 30)).decode()
+        assert line.startswith("relaying "), f"the relay did not start: {line!r}"
+        return _address(line.split()[1])
+
+    async def stop(self) -> dict[str, dict[str, int]]:
+        """Stop it; return its counters (``Relay.counters``)."""
+        assert self.proc is not None and self.proc.stdout is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        out = (await asyncio.wait_for(self.proc.stdout.read(), 30)).decode()
+        await self.proc.wait()
+        counters: dict[str, dict[str, int]] = json.loads(out.strip().splitlines()[-1])
+        return counters
+
+
 async def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--listen", type=_address, default=("127.0.0.1", 3479))
@@ -202,14 +242,20 @@ async def _main() -> None:
     parser.add_argument("--loss", type=float, default=0.05)
     parser.add_argument("--rtt-ms", type=float, default=150)
     parser.add_argument("--rate-kbps", type=float, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    relay = Relay(args.upstream, Impairment(args.loss, args.rtt_ms, args.rate_kbps))
+    imp = Impairment(args.loss, args.rtt_ms, args.rate_kbps)
+    relay = Relay(args.upstream, imp, seed=args.seed)
     host, port = await relay.start(*args.listen)
     print(f"relaying {host}:{port} -> {args.upstream[0]}:{args.upstream[1]}", flush=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     try:
-        while True:
-            await asyncio.sleep(10)
-            print(relay.counters(), flush=True)
+        while not stop.is_set():  # the counters every 10 s, and the last ones on the way out
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 10)
+            print(json.dumps(relay.counters()), flush=True)
     finally:
         relay.close()
 

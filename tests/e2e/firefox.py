@@ -203,7 +203,13 @@ class Tab:
         node = found["result"]
         if node.get("type") != "node":
             raise BidiError(f"no such node: {selector}")
-        await self.evaluate("(s) => document.querySelector(s)?.scrollIntoView()", selector)
+        # Only as far as it takes to bring it on screen, as a person (or Playwright) would:
+        # a bare scrollIntoView() puts it at the top and scrolls a page it was visible on.
+        await self.evaluate(
+            "(s) => document.querySelector(s)"
+            "?.scrollIntoView({block: 'nearest', inline: 'nearest'})",
+            selector,
+        )
         origin = {"type": "element", "element": {"sharedId": node["sharedId"]}}
         pointer = [
             {"type": "pointerMove", "x": 0, "y": 0, "origin": origin},

@@ -43,7 +43,7 @@ from tests.e2e.sessions import (
     wait_place,
     wait_playing,
 )
-from tests.netimpair import Impairment, Relay
+from tests.netimpair import Impairment, RelayProcess
 
 pytestmark = pytest.mark.slow
 
@@ -150,7 +150,7 @@ async def _sent(page: Page) -> dict[str, Any]:
 async def test_a_party_behind_loss_delay_and_a_rate_cap(
     media_browser: Browser, live_server: LiveServer, live_user: LiveUser, turn: tuple[str, int]
 ) -> None:
-    relay = Relay(turn, BAD)
+    relay = RelayProcess(turn, BAD)
     relay_host, relay_port = await relay.start()
     sid, invite_url = await seed(live_server, live_user)
     async with live_server.app[SESSIONMAKER]() as db:
@@ -198,8 +198,7 @@ async def test_a_party_behind_loss_delay_and_a_rate_cap(
 
         segs = await sealed()
     finally:
-        counters = relay.counters()
-        relay.close()
+        counters = await relay.stop()
     sent = end["frames"] - start["frames"]
     recorded = sum(s.frames or 0 for s in segs)
     figures = {
