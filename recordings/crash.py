@@ -13,6 +13,12 @@ opened) becomes ``empty``: its header-only file is removed (the row keeps what t
 said), it is not sealed as a recording, and its note says so. Every recording touched is
 marked interrupted, audited and sealed again. Notes name files relative to the recordings
 directory, never by the server's absolute path.
+
+Whose leftovers: a single server's are all of them. A cluster node at start takes only what
+it left open itself (its rows and the files whose header names it, and those from before
+segments named their node); another live node's open segments are being written as it
+starts. A dead node's are taken by a live one (``server.cluster.recovery``) through the
+same function, ``recover(court, nodes=(dead,))``, the recordings directory being shared.
 """
 
 from __future__ import annotations
@@ -121,8 +127,9 @@ async def _recover_segment(settings: Settings, seg: RecordingSegment) -> None:
         _note(seg, f"recovered {kept} frames from a cut file of {raw_size} bytes")
 
 
-async def _orphans(ctx: Context) -> list[RecordingSegment]:
-    """Files on disk that no row knows: register them from their header tags."""
+async def _orphans(ctx: Context, nodes: tuple[str, ...] | None) -> list[RecordingSegment]:
+    """Files on disk that no row knows (of ``nodes``, None: any node's): register them from
+    their header tags."""
     db = ctx.db
     base = paths.root(ctx.settings)
     if not base.exists():
@@ -134,6 +141,9 @@ async def _orphans(ctx: Context) -> list[RecordingSegment]:
         if rel in known or path.name.endswith(".recovering.webm"):
             continue
         tags = await asyncio.to_thread(_tags, path)
+        node = tags.get("courtlink_node", "")
+        if nodes is not None and node not in nodes:
+            continue  # a live node's file, its row not written yet (or another's to take)
         session_id = int(path.parent.name.removeprefix("session-"))
         if await db.get(MediationSession, session_id) is None:
             log.error("recording file %s belongs to no known session; left in place", rel)
@@ -159,6 +169,7 @@ async def _orphans(ctx: Context) -> list[RecordingSegment]:
             status=SegmentStatus.RECORDING,
             started_at=started_at,
             note="registered from the file's own header at recovery",
+            node=node,
         )
         db.add(seg)
         found.append(seg)
@@ -166,22 +177,27 @@ async def _orphans(ctx: Context) -> list[RecordingSegment]:
     return found
 
 
-async def recover(court: Court) -> list[int]:
-    """Finalize, mark and seal everything a crash left open, in one unit of work as the
-    recorder. Returns the sessions touched."""
+async def open_nodes(court: Court) -> set[str]:
+    """The nodes that have segments open (being written, or left open by a crash)."""
+    async with court.unit(RECORDER) as ctx:
+        query = select(RecordingSegment.node).where(
+            RecordingSegment.status == SegmentStatus.RECORDING
+        )
+        return set((await ctx.db.scalars(query.distinct())).all())
+
+
+async def recover(court: Court, nodes: tuple[str, ...] | None = None) -> list[int]:
+    """Finalize, mark and seal everything a crash left open (of ``nodes``; None: of every
+    node, a single server), in one unit of work as the recorder. Returns the sessions
+    touched."""
     settings = court.settings
     async with court.unit(RECORDER) as ctx:
         db = ctx.db
-        open_rows = list(
-            (
-                await db.scalars(
-                    select(RecordingSegment).where(
-                        RecordingSegment.status == SegmentStatus.RECORDING
-                    )
-                )
-            ).all()
-        )
-        open_rows += await _orphans(ctx)
+        query = select(RecordingSegment).where(RecordingSegment.status == SegmentStatus.RECORDING)
+        if nodes is not None:
+            query = query.where(RecordingSegment.node.in_(nodes))
+        open_rows = list((await db.scalars(query)).all())
+        open_rows += await _orphans(ctx, nodes)
         touched: set[int] = set()
         for seg in open_rows:
             await _recover_segment(settings, seg)

@@ -61,9 +61,11 @@ class Recorder:
         wants: Callable[[int, str], bool],
         events: Callable[[Opened | Closed | Alarm], None],
         min_free_bytes: int = MIN_FREE_BYTES,
+        node: str = "",
     ) -> None:
         self.wants = wants
-        self.segments = Segments(root, events=events, min_free_bytes=min_free_bytes)
+        self.node = node
+        self.segments = Segments(root, events=events, min_free_bytes=min_free_bytes, node=node)
         self.tracks: dict[Key, Track] = {}
         self.queue: collections.deque[tuple[Any, ...]] = collections.deque()  # commands
         self.overflow = 0

@@ -43,10 +43,12 @@ class Segments:
         *,
         events: Callable[[Opened | Closed | Alarm], None],
         min_free_bytes: int = MIN_FREE_BYTES,
+        node: str = "",
     ) -> None:
         self.root = root
         self.events = events
         self.min_free_bytes = min_free_bytes
+        self.node = node  # written into each file's header: recovery knows whose it is
         self.live: dict[Key, LiveTrack] = {}
         self.recorded_frames = 0
         self.packets = 0  # taken from the tap's deques
@@ -162,6 +164,7 @@ class Segments:
             "codec": track.codec,
             "started_at": started.isoformat(),
             "start_reason": state.pending_reason,
+            "node": self.node,
             **{k: v for k, v in info.items() if k in ("identity", "participant")},
         }
         try:

@@ -45,7 +45,7 @@ class RecordingService:
     (tools and tests that only seal, verify or render). Each change to the database is a
     unit of work of ``court``, as the recorder (``store.RECORDER``)."""
 
-    def __init__(self, court: Court, *, rooms: Rooms | None = None) -> None:
+    def __init__(self, court: Court, *, rooms: Rooms | None = None, node: str = "") -> None:
         self.court = court
         self.settings = court.settings
         self.rooms = rooms
@@ -55,7 +55,7 @@ class RecordingService:
         self._touched: set[int] = set()
         self._task: asyncio.Task[None] | None = None
         self.recorder = Recorder(
-            paths.root(court.settings), wants=self.wants, events=self._events.put_nowait
+            paths.root(court.settings), wants=self.wants, events=self._events.put_nowait, node=node
         )
 
     # --- policy --------------------------------------------------------------------------
@@ -204,7 +204,7 @@ class RecordingService:
         async with self.court.unit(RECORDER) as ctx:
             if isinstance(event, Opened):
                 self._touched.add(event.session_id)
-                await store.segment_opened(ctx.db, event, event.info)
+                await store.segment_opened(ctx.db, event, event.info, self.recorder.node)
             elif isinstance(event, Closed):
                 await store.segment_closed(ctx, event)
             else:

@@ -49,7 +49,9 @@ async def recording_for(db: AsyncSession, session_id: int, *, create: bool = Tru
     return rec
 
 
-async def segment_opened(db: AsyncSession, event: Opened, people: dict[str, str]) -> None:
+async def segment_opened(
+    db: AsyncSession, event: Opened, people: dict[str, str], node: str = ""
+) -> None:
     rec = await recording_for(db, event.session_id)
     db.add(
         RecordingSegment(
@@ -68,6 +70,7 @@ async def segment_opened(db: AsyncSession, event: Opened, people: dict[str, str]
             status=SegmentStatus.RECORDING,
             started_at=event.started_at,
             note=event.note,
+            node=node,
         )
     )
 

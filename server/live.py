@@ -2,14 +2,16 @@
 service.
 
 ``live_ctx`` (a cleanup context for the app factory) first recovers what a dead process left
-of its recordings, then builds the pass-through SFU, the hub over it and the recording
-service, and joins them through signaling's typed interface (``signaling.events``): the hub
-tells its listeners what happens in the rooms, and the recording service is handed the hub
-as the rooms' control (the recording indicator, keyframe requests). Recordings and signaling
-never import each other; this module is where their shapes are checked to fit. The sealing
-and composite worker runs under the app's supervisor, woken by the court's ``composite``
-signal (``Context.signal_after_commit("composite")``). The court's ``access_ended`` signal
-(``server.live_access``) reaches the hub: whoever lost their access leaves the room at once.
+of its recordings (a cluster node: what it left itself, and it watches for dead nodes' open
+segments, ``server.cluster.recovery``), then builds the pass-through SFU, the hub over it and
+the recording service, and joins them through signaling's typed interface
+(``signaling.events``): the hub tells its listeners what happens in the rooms, and the
+recording service is handed the hub as the rooms' control (the recording indicator, keyframe
+requests). Recordings and signaling never import each other; this module is where their
+shapes are checked to fit. The sealing and composite worker runs under the app's supervisor,
+woken by the court's ``composite`` signal (``Context.signal_after_commit("composite")``). The
+court's ``access_ended`` signal (``server.live_access``) reaches the hub: whoever lost their
+access leaves the room at once.
 ``going_away`` (an ``on_shutdown`` handler) stops it all at shutdown, sending everyone away.
 """
 
@@ -24,12 +26,14 @@ from recordings.jobs import CompositeWorker
 from recordings.listener import RecordingListener
 from recordings.service import RecordingService
 from server.cluster import clustered, node_id
+from server.cluster.recovery import DeadNodes, recover_node
 from server.context import Actor, Court
 from server.live_access import ACCESS_ENDED, AccessEnded
 from server.models.accounts import User
 from server.models.sessions import MediationSession
 from server.sessions import LIVE_STATUSES, end_session
 from server.web.keys import COURT, SETTINGS, SUPERVISOR
+from server.web.node import NODE
 from signaling.events import RoomListener, SessionEnded
 from signaling.hub import HUB, Hub
 from signaling.sfu import Sfu
@@ -76,10 +80,16 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     """Live sessions and their recording for the app's lifetime (``HUB``, ``RECORDINGS``)."""
     court, settings = app[COURT], app[SETTINGS]
     paths.root(settings).mkdir(parents=True, exist_ok=True)
-    await crash.recover(court)
+    me, registry = node_id(settings), app.get(NODE)
+    if registry is None:
+        await crash.recover(court)
+    else:
+        await recover_node(court, registry.redis, settings.cluster_name, me, me, own=True)
+        dead = DeadNodes(court, registry, settings.cluster_name)
+        app[SUPERVISOR].start("dead-node-recordings", dead.run)
     sfu = Sfu(ice_servers=settings.ice_servers, max_video_kbps=settings.max_video_kbps)
     hub = Hub(sfu, ice_servers=settings.ice_servers)
-    service = RecordingService(court, rooms=hub)
+    service = RecordingService(court, rooms=hub, node=me)
     recording = RecordingListener(service)
     # In this order: a session its host ended is ended in the database before its recording
     # is sealed, and before anyone in the room is told (so a quick rejoin is refused).
@@ -105,6 +115,8 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
         # peers closed.
         await recording.close()
         await app[SUPERVISOR].stop_task("recordings")
+        if registry is not None:
+            await app[SUPERVISOR].stop_task("dead-node-recordings")
         court.signals.unregister("composite")
         court.signals.unregister(ACCESS_ENDED)
         # A cluster node's rooms go on on other nodes: its open segments end as a handover.

@@ -7,7 +7,9 @@ with aiortc peers as the host and a party on different nodes in one room:
   through the other nodes resume their places (the party in the main room, not the lobby)
   with media again;
 - SIGKILL of the room's node then: both reconnect through the last node and are back in
-  their places; the seconds it took are printed (the figures are ``bench/cluster.py``'s).
+  their places; the seconds it took are printed (the figures are ``bench/cluster.py``'s);
+  the dead node's cut recording files are remuxed, marked interrupted and sealed by the last
+  node, and each track's recording resumed there within 10 s of its last recorded frame.
 
 Each reconnection is what the page does on a close: connect again (to any node) and say
 hello with the resume token, retrying while the cluster notices the death."""
@@ -25,14 +27,18 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
+from sqlalchemy import select
 
 from server.app import create_app
+from server.models.recordings import Recording, RecordingSegment
+from server.web.keys import SESSIONMAKER
 from signaling.server_messages import Ack, State, Welcome
 from tests.agreement_helpers import share_fonts
 from tests.helpers import PASSWORD
 from tests.sfu_peers import wait_for
-from tests.test_cluster_nodes import REDIS_URL, cluster  # noqa: F401 (a fixture)
+from tests.test_cluster_nodes import REDIS_URL, cluster, eventually  # noqa: F401 (a fixture)
 from tests.test_recording_crash import Server, _free_port
 from tests.test_signaling_ws import ORIGIN, WsPeer, _session_with_invites
 
@@ -94,6 +100,33 @@ async def room_node(redis: Redis, cluster: str, sid: int) -> str:  # noqa: F811
     raw = await redis.get(f"{cluster}:room:{sid}")
     assert raw is not None
     return raw.decode()
+
+
+async def segments(hands: TestClient, sid: int) -> list[RecordingSegment]:
+    async with hands.app[SESSIONMAKER]() as db:
+        rec = await db.scalar(select(Recording).where(Recording.session_id == sid))
+        assert rec is not None
+        return list(
+            await db.scalars(
+                select(RecordingSegment).where(RecordingSegment.recording_id == rec.id)
+            )
+        )
+
+
+def recording_gaps(segs: list[RecordingSegment], dead: str, next_node: str) -> list[float]:
+    """Per track cut by the kill: seconds from the last frame the dead node wrote (its
+    recovered segment's end) to the start of the same track's segment on the next node."""
+    gaps = []
+    for cut in (s for s in segs if s.node == dead):
+        after = [
+            s for s in segs
+            if s.node == next_node and (s.identity, s.label) == (cut.identity, cut.label)
+            and s.started_at >= cut.started_at
+        ]  # fmt: skip
+        if cut.ended_at is not None and after:
+            gaps.append((min(s.started_at for s in after) - cut.ended_at).total_seconds())
+    assert gaps, segs
+    return gaps
 
 
 async def test_three_nodes_drain_and_kill(aiohttp_client, settings, tmp_path, cluster):  # noqa: F811
@@ -167,6 +200,20 @@ async def test_three_nodes_drain_and_kill(aiohttp_client, settings, tmp_path, cl
             await back_in_place(last)
             print(f"kill: both back in place after {time.monotonic() - started:.1f} s")
             assert await room_node(redis, cluster, sid) == last[0]
+
+            # The dead node's cut files: remuxed and sealed by the last node, once it has
+            # been gone long enough; the recording goes on there after a short gap.
+            async def dead_nodes_segments_closed() -> bool:
+                segs = await segments(hands, sid)
+                return all(s.status != "recording" for s in segs if s.node == second)
+
+            assert await eventually(dead_nodes_segments_closed, within=60)
+            segs = await segments(hands, sid)
+            cut = [s for s in segs if s.node == second and s.kind == "video"]
+            assert cut and all(s.status == "interrupted" and s.frames for s in cut), cut
+            gaps = recording_gaps(segs, dead=second, next_node=last[0])
+            print(f"kill: recording gap {max(gaps):.1f} s (per track: {gaps})")
+            assert max(gaps) <= 10.0
     finally:
         for peer in reversed(peers):
             await peer.close()

@@ -104,5 +104,9 @@ class RecordingSegment(Base):
     keyframes: Mapped[int | None] = mapped_column(Integer, default=None)
     lost_frames: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The node whose recorder writes it: with several nodes, a node recovers at start only
+    # what it left open itself, and a dead node's open segments are recovered by another
+    # (``server.cluster.recovery``); another live node's are never touched.
+    node: Mapped[str] = mapped_column(String(128), default="", server_default="", index=True)
 
     recording: Mapped[Recording] = relationship(back_populates="segments")
