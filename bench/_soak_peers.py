@@ -52,12 +52,17 @@ class RoomPeer(LeanPeer):
         self.admitted: set[str] = set()
         self.failures: list[str] = []
         self.leaving = False
+        self.resume = ""  # a resume token to say hello with (a reconnection)
+        self.welcome: dict[str, Any] = {}
+        self.closed_at: float | None = None  # monotonic, when its socket closed
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         self.ws = await session.ws_connect(self.ws_url, headers=self.headers, heartbeat=None)
         hello: dict[str, Any] = {"v": 1, "type": "hello"}
         if not self.host:
             hello["name"] = self.name
+        if self.resume:
+            hello["resume"] = self.resume
         await self.ws.send_str(json.dumps(hello))
         self.tasks.append(asyncio.create_task(self._signaling()))
         await asyncio.wait_for(self.answered.wait(), 60)
@@ -76,20 +81,27 @@ class RoomPeer(LeanPeer):
 
     async def _signaling(self) -> None:
         assert self.ws is not None
-        async for frame in self.ws:
-            msg = json.loads(frame.data)
-            kind = msg.get("type")
-            if kind == "offer":
-                await self._answer(msg)
-            elif kind == "ping":
-                await self._send("pong")
-            elif kind == "state" and self.host:
-                for person in msg["people"]:
-                    if person["place"] is None and person["pid"] not in self.admitted:
-                        self.admitted.add(person["pid"])
-                        await self._send("admit", pid=person["pid"])
-            elif kind in ("bye", "error") and not self.leaving:
-                self.failures.append(json.dumps(msg, ensure_ascii=False))
+        try:
+            async for frame in self.ws:
+                msg = json.loads(frame.data)
+                kind = msg.get("type")
+                if kind == "welcome":
+                    self.welcome = msg
+                elif kind == "offer":
+                    await self._answer(msg)
+                elif kind == "ping":
+                    await self._send("pong")
+                elif kind == "state" and self.host:
+                    for person in msg["people"]:
+                        if person["place"] is None and person["pid"] not in self.admitted:
+                            self.admitted.add(person["pid"])
+                            await self._send("admit", pid=person["pid"])
+                elif kind in ("bye", "error") and not self.leaving:
+                    self.failures.append(json.dumps(msg, ensure_ascii=False))
+        finally:
+            # Closed by its server, or cut (a node killed; an offer a dying node sent that
+            # could not be answered): a reconnecting page would start again from here.
+            self.closed_at = time.monotonic()
         if not self.leaving:
             self.failures.append(f"{self.id}: socket closed ({self.ws.close_code})")
 

@@ -4,20 +4,22 @@ by the placement, one node drained and one killed while the rooms are live.
 Each room is a session of its own case: its mediator (a bearer token) and a party (their
 invite link) join, the party is admitted. Their sockets go to the nodes in turn, as a
 round-robin front would send them, so most connections are bridged to the room's node.
-Signaling-only peers: the bridge, placement and resume are what this measures; media
-through one node's SFU is ``bench/media.py``'s.
+Signaling-only peers, but for the first room, the recorded one: its host and party publish
+media (``_cluster_media.py``), so its recording can be followed across the moves; media
+through one node's SFU under load is ``bench/media.py``'s.
 
 1. ``bridge_latency_ms_p95``: the signaling round trip (``ping`` to ``pong``) of sockets
    bridged to another node; ``direct_latency_ms_p95`` of sockets on their room's node.
-2. Drain: ``courtlink drain`` of the node with the most rooms. Everyone sent away reconnects
+2. Drain: ``courtlink drain`` of the recorded room's node. Everyone sent away reconnects
    through a surviving node with their resume token; ``drain_reconnect_s_p95`` is from the
    close to the welcome that gives their place back.
-3. Kill: SIGKILL of the node then holding the most rooms; the same, as
+3. Kill: SIGKILL of the node then holding the recorded room; the same, as
    ``failover_reconnect_s_p50`` / ``_p95``.
 
 ``participants_lost`` counts whoever did not get their place back within 30 s (the lobby,
-or no welcome). ``recording_gap_s_max`` is ``null``: these peers send no media, so there is
-no recording to measure (the segments' ``handover`` reason is covered by the tests).
+or no welcome). ``recording_gap_s_max``: the longest stretch of the recorded room's tracks
+missing from its recording across both moves, read once the killed node's cut segments have
+been recovered and sealed by a live node (``_cluster_media.recording_gaps``).
 
     .venv/bin/python bench/cluster.py --nodes 3 --rooms 9 --json var/bench/cluster.json
 """
@@ -47,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _client import bearer, free_port, percentile, wait_up  # noqa: E402
+from _cluster_media import Seat, clip, recording_gaps  # noqa: E402
 from _soak_peers import PASSWORD, api, seed  # noqa: E402
 
 from server.migrate import upgrade  # noqa: E402
@@ -194,6 +197,8 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
             await asyncio.gather(*(wait_up(http, base[n], exited(procs[n]), data / f"{n}.log")
                                    for n in names))  # fmt: skip
             first = base[names[0]]
+            media = clip(ROOT / "var" / "bench" / "clips")
+            seats: list[Seat] = []
             for n, room in enumerate(rooms):
                 token = await bearer(http, first, room["user"], PASSWORD)
                 made = await api(http, "POST", f"{first}/api/v1/cases/{room['case_id']}/sessions",
@@ -202,9 +207,15 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
                 party_id, name = room["parties"][0]
                 invite = await api(http, "POST", f"{first}/api/v1/sessions/{sid}/invites", token,
                                    json={"party_id": party_id})  # fmt: skip
-                host = Peer("", f"/ws/sessions/{sid}", {"Authorization": f"Bearer {token}"})
-                party = Peer(name, f"/ws/sessions/{sid}?invite={invite['token']}", {})
+                auth = {"Authorization": f"Bearer {token}"}
+                ws, ws_party = f"/ws/sessions/{sid}", f"/ws/sessions/{sid}?invite={invite['token']}"
                 h_node, p_node = names[(2 * n) % len(names)], names[(2 * n + 1) % len(names)]
+                if n == 0:  # the recorded room: media, its party's socket bridged
+                    seats = [Seat("", ws, auth, media), Seat(name, ws_party, {}, media)]
+                    await seats[0].join(http, base[h_node])
+                    await seats[1].join(http, base[p_node])
+                    continue
+                host, party = Peer("", ws, auth), Peer(name, ws_party, {})
                 await host.join(http, base[h_node])
                 await party.join(http, base[p_node])
                 await host.send("admit", pid=party.welcome["pid"])
@@ -218,20 +229,24 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
                     (direct if where.get(sid) == node else bridged).append(await peer.ping(k + 1))
             result: dict[str, Any] = {
                 "nodes": args.nodes, "rooms": args.rooms, "rooms_per_node": count(where, names),
-                "participants": len(peers),
+                "participants": len(peers) + len(seats),
                 "bridged_sockets": sum(1 for _, n, s in peers if where.get(s) != n),
                 "bridge_latency_ms_p95": rounded(bridged, 95),
                 "direct_latency_ms_p95": rounded(direct, 95),
             }  # fmt: skip
-            lost = 0
+            lost, recorded = 0, rooms[0]["session_id"]
             for phase in ("drain", "kill"):
                 where = await placed(redis, cluster, [r["session_id"] for r in rooms])
                 counts = count(where, names)
-                target = max(counts, key=lambda n: counts[n])
+                target = where[recorded]  # the recorded room's node, so its gap is measured
                 names.remove(target)
                 # Reconnecting starts the moment a socket closes, as a browser's does.
-                everyone = [p for p, _, _ in peers]
-                moving = asyncio.create_task(come_back(http, everyone, [base[n] for n in names]))
+                everyone, bases = [p for p, _, _ in peers], [base[n] for n in names]
+                moving = asyncio.create_task(come_back(http, everyone, bases))
+                # The recorded room's host and party come back through different nodes.
+                seated = asyncio.gather(
+                    seats[0].come_back(http, bases), seats[1].come_back(http, bases[::-1])
+                )
                 if phase == "drain":
                     drain = await asyncio.create_subprocess_exec(
                         COURTLINK, "drain", target, "--wait", "30", env=env,
@@ -242,16 +257,26 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
                     procs[target].send_signal(signal.SIGKILL)
                 await asyncio.to_thread(procs[target].wait, 30)
                 back, missing = await moving
+                seat_times = await seated
+                back += [t for t in seat_times if t is not None]
+                missing += sum(1 for t in seat_times if t is None)
                 lost += missing
                 key, quantiles = RECONNECT_KEYS[phase]
                 result.update({f"{key}_p{q}": rounded(back, q) for q in quantiles})
                 result[f"{phase}_moved_participants"] = len(back) + missing
                 result[f"{phase}_target_rooms"] = counts[target]
             result["participants_lost"] = lost
-            result["recording_gap_s_max"] = None
+            dead = [n for n in ports if n not in names]
+            gaps, statuses = await recording_gaps(url, recorded, dead)
+            result["recording_gap_s_max"] = round(max(gaps), 2) if gaps else None
+            result["recording_gaps_s"] = [round(g, 2) for g in gaps]
+            result["moved_segments"] = statuses
             for peer, _, _ in peers:
                 if peer.ws is not None:
                     await peer.ws.close()
+            for seat in seats:
+                if seat.peer is not None:
+                    await seat.peer.stop()
     finally:
         for proc in procs.values():
             if proc.poll() is None:
