@@ -38,7 +38,22 @@ from signaling.conn import GOING_AWAY, Conn
 from signaling.hub import Hub
 
 Message = dict[str, Any]
-Send = Callable[[str, Message], Awaitable[object]]
+Send = Callable[[str, Message], Awaitable[object]]  # returns how many listeners heard it
+# After a Redis restart each node subscribes again within a beat or so; until then what is
+# published to it reaches nobody. A frame is published again until its node hears it, for
+# this long, then the connection is given up (it reconnects and resumes).
+HEARD_WITHIN_S = 3.0
+
+
+async def deliver(send: Send, node: str, msg: Message) -> None:
+    """Publish ``msg`` to ``node`` until it is heard; ``ConnectionError`` if it is not
+    within ``HEARD_WITHIN_S`` (the node died, or the bus is away)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HEARD_WITHIN_S
+    while not await send(node, msg):
+        if loop.time() > deadline:
+            raise ConnectionError(f"node {node} is not listening")
+        await asyncio.sleep(0.1)
 
 
 class Link(Protocol):
@@ -74,8 +89,16 @@ class _Link:
     closed: bool = False
 
     async def forward(self, data: str) -> None:
-        if not self.closed:
-            await self.send(self.node, {"op": "frame", "b": self.bridge, "f": data})
+        if self.closed:
+            return
+        try:
+            await deliver(self.send, self.node, {"op": "frame", "b": self.bridge, "f": data})
+        except ConnectionError:
+            # This message cannot reach the room, and the page must not go on as if it had
+            # (an answer to an offer lost leaves its media half set up): it reconnects and
+            # resumes, in sync again.
+            self.closed = True
+            self.conn.close(GOING_AWAY)
 
     async def close(self, *, expel: str | None = None) -> None:
         if self.closed:
@@ -158,7 +181,7 @@ class RemoteSocket:
         self.edge, self.bridge, self._send = edge, bridge, send
 
     async def send_str(self, data: str) -> None:
-        await self._send(self.edge, {"op": "send", "b": self.bridge, "f": data})
+        await deliver(self._send, self.edge, {"op": "send", "b": self.bridge, "f": data})
 
     async def close(self, *, code: int) -> bool:
         with contextlib.suppress(ConnectionError):

@@ -14,6 +14,12 @@ from __future__ import annotations
 
 import os
 
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from server.settings import Settings
 
 
@@ -41,3 +47,16 @@ def check_cluster_database(settings: Settings) -> None:
             "to the cluster's PostgreSQL database, or unset COURTLINK_REDIS_URL to run as a "
             "single server"
         )
+
+
+def connect_redis(settings: Settings) -> Redis:
+    """The node's client of the cluster's Redis. A command that meets a broken connection is
+    tried again on a fresh one, a few times within about a second: after a Redis restart
+    every pooled connection is dead, and the first command on each must not be lost (a
+    browser's message on its way across the bridge). A Redis that stays away still fails
+    fast, and each caller waits it out in its own way."""
+    return Redis.from_url(
+        settings.redis_url,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )

@@ -17,18 +17,17 @@ import asyncio
 import json
 from dataclasses import asdict
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from server.cli import register
-from server.cluster import clustered
+from server.cluster import clustered, connect_redis
 from server.cluster.bus import Bus
 from server.cluster.registry import NodeInfo, Registry
 from server.settings import Settings
 
 
 async def live_nodes(settings: Settings) -> list[NodeInfo]:
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings)
     try:
         # A registry that never reports: only its view of the others is used.
         viewer = NodeInfo(id="", address="", url="", started_at="")
@@ -66,7 +65,7 @@ def _cmd_nodes(args: argparse.Namespace, settings: Settings) -> int:
 
 async def drain(settings: Settings, node: str, wait: float) -> bool:
     """Ask ``node`` to drain; True once it left the registry within ``wait`` seconds."""
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings)
     try:
         bus = Bus(redis, settings.cluster_name, "courtlink-cli", lambda _msg: None)
         if not await bus.send(node, {"op": "drain"}):

@@ -14,10 +14,9 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from server.cluster import ClusterConfigError, clustered, node_id
+from server.cluster import ClusterConfigError, clustered, connect_redis, node_id
 from server.cluster.registry import Load, NodeInfo, Registry, started_now
 from server.web.keys import SETTINGS, SUPERVISOR
 from signaling.hub import HUB
@@ -44,7 +43,7 @@ async def node_ctx(app: web.Application) -> AsyncIterator[None]:
         url=f"http://{settings.host}:{settings.port}",
         started_at=started_now(),
     )
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings)
     registry = Registry(redis, settings.cluster_name, me, load=lambda: _load(app))
     try:
         await registry.beat()
