@@ -4,11 +4,11 @@ back empty, the hardest case), PostgreSQL, and aiortc peers, the host on the roo
 and the party bridged from the other.
 
 What must hold: both nodes report again; the room stays where it was (its node writes its
-placement back, no node places it anew); the room goes on: the host is never disconnected
-and media flows both ways after the restart; the party, whose socket is bridged over Redis,
-is still in the main room, on its socket or (if the bridge dropped it while Redis was away)
-after resuming its place as the page does; and a signaling round trip through the bridge
-works again.
+placement back, no node places it anew, and its state for a takeover with it); the room goes
+on: the host is never disconnected and media flows both ways after the restart; the party,
+whose socket is bridged over Redis, is still in the main room, on its socket or (if the
+bridge dropped it while Redis was away) after resuming its place as the page does; and a
+signaling round trip through the bridge works again.
 """
 
 from __future__ import annotations
@@ -136,6 +136,8 @@ async def test_a_redis_restart_under_a_live_room(
                 await redis.get(f"{cluster}:room:{sid}")
             )
             assert not host.reader_done  # the host, on the room's node, was never cut off
+            # ... and its state too, so the room could still move if its node died now.
+            assert await eventually(lambda: _exists(redis, f"{cluster}:roomstate:{sid}"), within=10)
 
             kept = "resumes" if party.reader_done else "kept its socket"
             print(f"redis restart: the bridged party {kept}")
@@ -161,6 +163,13 @@ async def test_a_redis_restart_under_a_live_room(
                 node.proc.send_signal(signal.SIGTERM)
                 await asyncio.wait_for(node.proc.wait(), 30)
         await redis.aclose()
+
+
+async def _exists(redis: Redis, key: str) -> bool:
+    try:
+        return bool(await redis.exists(key))
+    except (RedisError, OSError):  # Redis coming back
+        return False
 
 
 async def _holds(redis: Redis, cluster: str, sid: int, node: str) -> bool:  # noqa: F811

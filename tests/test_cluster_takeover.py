@@ -7,12 +7,14 @@ and are back in the main room there: the party without passing the lobby, with m
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 import pytest
 
 from server.app import create_app
 from server.cluster.roomstate import RoomStore
+from server.web.bridge import BRIDGE
 from server.web.keys import SETTINGS
 from server.web.node import NODE
 from signaling.browser_messages import Admit
@@ -122,3 +124,32 @@ async def wait_for_state(store: RoomStore, sid: int, *, present: bool) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"room state of {sid} {'never written' if present else 'not deleted'}")
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_room_redis_forgot_is_written_back_with_its_state(
+    aiohttp_client,
+    settings,
+    cluster,  # noqa: F811
+):
+    """Redis restarted empty (tests/test_cluster_redis_restart.py does it for real): on its
+    next beat the room's node writes back the room's placement and its state, though the
+    room has not changed since, so it can still be taken over."""
+    a = await aiohttp_client(create_app(node_settings(settings, cluster, "node-a")))
+    _med, _case, sid, _token = await _session_with_invites(a)
+    await login(a, "med")
+    host = WsPeer(a.session, a.make_url(f"/ws/sessions/{sid}"))
+    redis, name = a.app[NODE].redis, a.app[SETTINGS].cluster_name
+    store = RoomStore(redis, name)
+    try:
+        h = await host.hello()
+        await wait_for_state(store, sid, present=True)
+        await redis.delete(f"{name}:room:{sid}", f"{name}:roomstate:{sid}")
+        await a.app[BRIDGE].check()
+        assert (await redis.get(f"{name}:room:{sid}")) == b"node-a"
+        await wait_for_state(store, sid, present=True)
+        saved = await store.load(sid)
+        assert saved is not None and h.resume in json.dumps(saved)
+        await a.app[BRIDGE].check()  # held, not forgotten: nothing more to write
+    finally:
+        await host.close()

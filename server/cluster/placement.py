@@ -28,11 +28,13 @@ if (v == false and ARGV[1] == '') or v == ARGV[1] then
 end
 return v
 """
-# Keep KEYS[1] naming ARGV[1] (this node) unless another node holds it now.
+# Keep KEYS[1] naming ARGV[1] (this node) unless another node holds it now: 1 held, 2 held
+# again after Redis had forgotten it, 0 held by another.
 _HOLD = """
 local v = redis.call('get', KEYS[1])
 if v == false or v == ARGV[1] then
   redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  if v == false then return 2 end
   return 1
 end
 return 0
@@ -70,9 +72,13 @@ class Placement:
             owner = won  # placed meanwhile on a node not (yet) in this view: look again
         return str(owner or self.me)
 
-    async def hold(self, session_ids: Iterable[int]) -> None:
-        """Keep this node's live rooms placed here (called every beat)."""
+    async def hold(self, session_ids: Iterable[int]) -> list[int]:
+        """Keep this node's live rooms placed here (called every beat). Returns the rooms
+        whose key Redis had forgotten (it restarted): what else it kept of them is gone
+        too, and the caller writes it again."""
+        sids = list(session_ids)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for sid in session_ids:
+            for sid in sids:
                 pipe.eval(_HOLD, 1, self._key(sid), self.me, ROOM_TTL_MS)
-            await pipe.execute()
+            held = await pipe.execute()
+        return [sid for sid, h in zip(sids, held, strict=True) if int(h) == 2]

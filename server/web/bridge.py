@@ -123,7 +123,14 @@ class Bridge:
                 await self.check()
 
     async def check(self) -> None:
-        await self.placement.hold(list(self.hub.live))
+        forgotten = await self.placement.hold(list(self.hub.live))
+        if forgotten and self.hub.effects.keeper is not None:
+            # Redis restarted empty: each room's state goes back with its placement, so the
+            # room can still be taken over if this node dies before the room next changes.
+            for sid in forgotten:
+                live = self.hub.live.get(sid)
+                if live is not None and not live.room.ended:
+                    self.hub.effects.keeper.save(sid, live.room.snapshot())
         alive = {n.id for n in await self.registry.nodes()}
         known = {link.node for link in self.links.links.values()}
         known |= {remote.edge for remote in self.remotes.remotes.values()}
