@@ -121,7 +121,7 @@ run: install pdf-libs
 # Then the few `serial` tests (real-time media that needs the CPU to itself), alone. pytest's
 # exit status 5 is "no test selected" (PYTEST_ARGS chose none of one kind): not a failure.
 PYTEST_WORKERS ?= 3
-test: install-test browser pdf-libs cjk-fonts coturn axe
+test: install-test browser pdf-libs cjk-fonts coturn axe nginx
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not serial" --durations=25 $(PYTEST_ARGS) \
 	  || [ $$? -eq 5 ]
 	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]

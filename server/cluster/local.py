@@ -42,7 +42,9 @@ async def _ensure_database(url: str) -> None:
         await conn.close()
 
 
-def _front_config(run: Path, port: int, nodes: list[int]) -> Path:
+def front_config(run: Path, port: int, nodes: list[int]) -> Path:
+    """nginx's configuration for a front on ``port`` before the nodes on ``nodes``, written
+    into ``run`` (its working directory), from ``front.conf``."""
     template = (Path(__file__).with_name("front.conf")).read_text(encoding="utf-8")
     upstreams = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in nodes)
     conf = run / "nginx.conf"
@@ -82,7 +84,7 @@ def main() -> int:
         )
         for i, p in enumerate(ports)
     ]
-    nginx = subprocess.Popen(["nginx", "-c", str(_front_config(run, front, ports)), "-p", str(run)])
+    nginx = subprocess.Popen(["nginx", "-c", str(front_config(run, front, ports)), "-p", str(run)])
     print(
         f"courtlink cluster: {count} nodes on ports {ports[0]}-{ports[-1]}, front at "
         f"http://127.0.0.1:{front}; `courtlink nodes` lists them, `courtlink drain node-2` "
