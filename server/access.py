@@ -27,7 +27,7 @@ from server.errors import Forbidden, NotFound
 from server.models.accounts import COURT_ROLES, Role, User
 from server.models.docket import Case, Party, Stage
 from server.models.scheduling import Booking
-from server.models.sessions import MediationSession
+from server.models.sessions import Invite, MediationSession
 
 if TYPE_CHECKING:
     from server.context import Actor
@@ -223,6 +223,25 @@ def can_manage_invites(user: User, session: MediationSession) -> bool:
         or user.role == Role.CLERK
         or can_book_for_office(user, session.office_id or case.office_id)
     )
+
+
+def can_view_documents(user: User, case: Case) -> bool:
+    """The electronic case file (电子卷宗): whoever may see the case (the court, and the
+    case's own office), since its documents are what the case is decided on. Another
+    office's documents are not found, as its case is."""
+    return can_view_case(user, case)
+
+
+def can_add_document(user: User, case: Case) -> bool:
+    """Adding to the case file: the court's staff and the case's office staff (who scan what
+    a resident brings to the street office), at every stage."""
+    return can_view_case(user, case)
+
+
+def can_party_add_document(invite: Invite, case: Case) -> bool:
+    """A party adds to the case file through their own live invitation link, to the case of
+    its session only, and sees back only what they gave (not the other side's evidence)."""
+    return invite.session.case_id == case.id and invite.party.case_id == case.id
 
 
 def can_view_recordings(user: User, case: Case) -> bool:

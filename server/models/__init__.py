@@ -3,7 +3,16 @@
 Each domain keeps its models in its own module; add the module to this list.
 """
 
-from server.models import accounts, agreements, audit, docket, recordings, scheduling, sessions
+from server.models import (
+    accounts,
+    agreements,
+    audit,
+    docket,
+    documents,
+    recordings,
+    scheduling,
+    sessions,
+)
 from server.models.base import Base
 
 __all__ = [
@@ -12,6 +21,7 @@ __all__ = [
     "agreements",
     "audit",
     "docket",
+    "documents",
     "recordings",
     "scheduling",
     "sessions",

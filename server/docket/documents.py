@@ -1,0 +1,166 @@
+"""The electronic case file (电子卷宗): adding documents to a case, listing and opening them.
+
+Who may do what is ``server.access`` (``can_view_documents``, ``can_add_document``); this
+module takes a case the caller was already allowed to reach, or a party's own invite.
+
+A document's type is read from its first bytes, never from its name or the type the client
+claims: PDF, JPEG and PNG only (what a resident's phone or an office scanner makes, and what
+every browser shows without a plug-in). It is at most ``MAX_BYTES``. The file is written
+under ``<data_dir>/documents/case-<id>/`` with a random name (the uploader's name is kept in
+the row, shown and offered on download, never used as a path), before its row: a unit of
+work that fails leaves at worst a file no row names, never a row without its file. Every
+upload and every download goes into the audit log with the document's SHA-256.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from server.audit import record
+from server.context import Context
+from server.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMedia
+from server.models.docket import Case, Party
+from server.models.documents import CaseDocument
+from server.settings import Settings
+
+MAX_BYTES = 20 * 1024 * 1024  # a phone photo or a scanned bundle of evidence; not a video
+# The first bytes of each accepted type: (prefix, content type, file extension).
+SIGNATURES = (
+    (b"%PDF-", "application/pdf", "pdf"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+)
+EXTENSIONS = {"pdf": (".pdf",), "jpg": (".jpg", ".jpeg"), "png": (".png",)}
+TITLE_MAX = 200
+NAME_MAX = 255
+
+
+@dataclass(frozen=True)
+class DocumentFile:
+    """A document to send: its row and where its bytes are."""
+
+    doc: CaseDocument
+    path: Path
+
+
+def sniff(data: bytes) -> tuple[str, str] | None:
+    """(content type, extension) of an accepted type, from the bytes; None otherwise."""
+    for prefix, content_type, ext in SIGNATURES:
+        if data.startswith(prefix):
+            return content_type, ext
+    return None
+
+
+def root(settings: Settings) -> Path:
+    return (settings.data_dir / "documents").resolve()
+
+
+def _on_disk(settings: Settings, relpath: str) -> Path:
+    """The stored relative path under the documents root; nothing outside it is ever read."""
+    base = root(settings)
+    path = (base / relpath).resolve()
+    if path == base or not path.is_relative_to(base) or not path.is_file():
+        raise NotFound("no such document", code="document_not_found")
+    return path
+
+
+def clean_name(filename: str, ext: str) -> str:
+    """The uploader's file name as shown and offered on download: no directories, no control
+    characters, never empty, ending in the type's extension, within the column (cut from
+    the front, so the extension stays)."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip() or "document"
+    if not name.lower().endswith(EXTENSIONS[ext]):
+        name += "." + ext
+    return name[-NAME_MAX:]
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+async def add_document(
+    ctx: Context,
+    case: Case,
+    data: bytes,
+    *,
+    filename: str,
+    title: str = "",
+    party: Party | None = None,
+    source: str = "staff",
+) -> CaseDocument:
+    """Keep ``data`` in ``case``'s file, brought by ``ctx.actor`` (or ``party`` through their
+    invite link). 400 empty, 413 too large, 415 not a PDF, JPEG or PNG."""
+    if not data:
+        raise BadRequest("choose a file to upload", code="empty_body")
+    if len(data) > MAX_BYTES:
+        raise PayloadTooLarge(f"a document is at most {MAX_BYTES // (1024 * 1024)} MB")
+    found = sniff(data)
+    if found is None:
+        raise UnsupportedMedia(
+            "only PDF, JPEG and PNG files can be added to the case file",
+            code="document_type",
+        )
+    content_type, ext = found
+    title = " ".join(title.split())
+    if len(title) > TITLE_MAX:
+        raise BadRequest(f"the title is at most {TITLE_MAX} characters", code="invalid_title")
+    relpath = f"case-{case.id}/{uuid.uuid4().hex}.{ext}"
+    await asyncio.to_thread(_write, root(ctx.settings) / relpath, data)
+    user = ctx.actor.user
+    doc = CaseDocument(
+        case_id=case.id,
+        title=title,
+        filename=clean_name(filename, ext),
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        path=relpath,
+        source=source,
+        uploaded_by_id=user.id if user is not None and party is None else None,
+        party_id=party.id if party is not None else None,
+        created_at=ctx.now(),
+    )
+    ctx.db.add(doc)
+    await ctx.db.flush()
+    await record(
+        ctx, "document.uploaded", "document", doc.id, case_id=case.id, filename=doc.filename,
+        content_type=content_type, size=doc.size, sha256=doc.sha256, source=source,
+    )  # fmt: skip
+    return doc
+
+
+async def documents_of(
+    ctx: Context, case: Case, *, party: Party | None = None
+) -> list[CaseDocument]:
+    """The case's documents, newest first; with ``party``, only those that party brought
+    (a party sees what they gave, not the other side's evidence or ID scans)."""
+    query = select(CaseDocument).where(CaseDocument.case_id == case.id)
+    if party is not None:
+        query = query.where(CaseDocument.party_id == party.id)
+    rows = await ctx.db.scalars(query.order_by(CaseDocument.id.desc()))
+    return list(rows.all())
+
+
+async def open_document(ctx: Context, case: Case, document_id: int) -> DocumentFile:
+    """One of ``case``'s documents, to download; audited. Another case's is not found."""
+    doc = await ctx.db.get(CaseDocument, document_id)
+    if doc is None or doc.case_id != case.id:
+        raise NotFound("no such document", code="document_not_found")
+    path = _on_disk(ctx.settings, doc.path)
+    await record(ctx, "document.downloaded", "document", doc.id, case_id=case.id, sha256=doc.sha256)
+    return DocumentFile(doc, path)

@@ -1,0 +1,37 @@
+"""The electronic case file (电子卷宗): documents kept with a case.
+
+A document is a file (PDF, JPEG or PNG, its type read from its bytes) with the SHA-256 of
+its bytes, who brought it (a user, or a party through their invite link) and by what way
+(``source``: uploaded by staff, by a party, or later by mail). The bytes live under the data
+directory (``documents/case-<id>/``), never in the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.models.base import Base, UTCDateTime, utcnow
+
+
+class CaseDocument(Base):
+    __tablename__ = "case_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    filename: Mapped[str] = mapped_column(String(255))  # as the uploader named it
+    content_type: Mapped[str] = mapped_column(String(32))  # application/pdf | image/*
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(255))  # relative to the documents directory
+    source: Mapped[str] = mapped_column(String(16))  # staff | party | mail
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    party_id: Mapped[int | None] = mapped_column(
+        ForeignKey("parties.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
