@@ -38,6 +38,7 @@ from server.pages import (
     case_actions,
     case_pages,
     docket_pages,
+    document_pages,
     intake_pages,
     recording_pages,
     report_pages,
@@ -113,6 +114,7 @@ PAGES: tuple[Route, ...] = (
     post(CASE + "/parties", case_actions.add_party, "case_party_add"),
     post(CASE + r"/parties/{party_id:\d+}", case_actions.edit_party, "case_party_edit"),
     post(CASE + "/edit", case_actions.edit_case, "case_edit"),
+    post(CASE + "/documents", document_pages.add_document, "case_document_add"),
     # scheduling
     get("/schedule", schedule_pages.dashboard, "schedule"),
     get("/schedule/availability", schedule_pages.availability_page, "schedule_grid"),

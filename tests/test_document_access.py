@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import io
 
+import aiohttp
 import pytest
 
 from server.models.docket import Case
 from server.sessions import create_invite, create_session
-from tests.helpers import api_token, make_user, unit
+from tests.helpers import api_token, csrf, login, make_user, unit
 from tests.test_documents import PDF
 from tests.test_invites import make_case
 
@@ -74,6 +75,14 @@ async def test_every_role(client, username: str) -> None:
         (await client.get(f"{base}/{doc_id}", headers=auth)).status,
     )
     assert got == EXPECTED[username]
+    # The case page's form, logged in with the page's cookie: as the API allows, or 404.
+    await login(client, username)
+    await client.get(f"/cases/{case_id}")
+    form = aiohttp.FormData(quote_fields=False)
+    form.add_field("csrf_token", csrf(client))
+    form.add_field("file", io.BytesIO(PDF), filename="a.pdf", content_type="application/pdf")
+    resp = await client.post(f"/cases/{case_id}/documents", data=form, allow_redirects=False)
+    assert resp.status == (303 if EXPECTED[username][1] == 201 else 404)
 
 
 async def test_anonymous_and_a_partys_link(client) -> None:
@@ -85,6 +94,11 @@ async def test_anonymous_and_a_partys_link(client) -> None:
     assert (await client.get(base)).status == 401
     assert (await _post(client, base, {})).status in (401, 403)  # 403: no CSRF token either
     assert (await client.get(f"{base}/{doc_id}")).status == 401
+    # ... nor through the case page's form.
+    form = aiohttp.FormData()
+    form.add_field("file", io.BytesIO(PDF), filename="a.pdf", content_type="application/pdf")
+    resp = await client.post(f"/cases/{case_id}/documents", data=form, allow_redirects=False)
+    assert resp.status in (401, 403) or resp.headers.get("Location", "").startswith("/login")
     # A party's link is no key to the staff routes: it is not a login.
     bearer_link = {"Authorization": f"Bearer {links[case_id]}"}
     assert (await client.get(base, headers=bearer_link)).status == 401

@@ -10,6 +10,7 @@ import hashlib
 import io
 from urllib.parse import quote
 
+import aiohttp
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -20,7 +21,7 @@ from server.models.documents import CaseDocument
 from server.models.sessions import Invite
 from server.sessions import create_invite, create_session, revoke_invite
 from server.web.keys import SESSIONMAKER, SETTINGS
-from tests.helpers import api_token, audit_settled, make_user, unit
+from tests.helpers import api_token, audit_settled, csrf, login, make_user, unit
 from tests.test_invites import make_case
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 20
@@ -153,3 +154,44 @@ async def test_a_party_adds_through_the_link_and_sees_only_their_own(client) -> 
     assert await _stored(client) == before
     assert (await _upload(client, "/api/v1/invites/forged/documents", JPEG, {},
                           filename="b.jpg")).status == 401  # fmt: skip
+
+
+def _form(client, data: bytes, filename: str, title: str = "") -> aiohttp.FormData:
+    # Unquoted, as a browser sends a file's name (raw UTF-8 in the part's header).
+    form = aiohttp.FormData(quote_fields=False)
+    form.add_field("csrf_token", csrf(client))
+    form.add_field("title", title)
+    form.add_field("file", io.BytesIO(data), filename=filename, content_type="image/png")
+    return form
+
+
+async def test_the_case_page_lists_the_file_and_takes_an_upload(client) -> None:
+    _med, case_id, _auth = await _world(client)
+    await login(client, "med")
+    page = await client.get(f"/cases/{case_id}")
+    assert "电子卷宗" in await page.text() and "暂无材料" in await page.text()
+    resp = await client.post(
+        f"/cases/{case_id}/documents", data=_form(client, PNG, "现场.png", "现场照片"),
+        allow_redirects=False,
+    )  # fmt: skip
+    assert resp.status == 303 and resp.headers["Location"].endswith(f"/cases/{case_id}#documents")
+    text = await (await client.get(f"/cases/{case_id}")).text()
+    assert "现场照片" in text and "现场.png" in text and "王调解员" in text
+    assert f'href="/api/v1/cases/{case_id}/documents/' in text
+    # The link works with the page's own login (the cookie).
+    href = text.split(f'href="/api/v1/cases/{case_id}/documents/', 1)[1].split('"', 1)[0]
+    got = await client.get(f"/api/v1/cases/{case_id}/documents/{href}")
+    assert got.status == 200 and await got.read() == PNG
+    # A refused file: the case page again, saying why, and nothing kept.
+    before = await _stored(client)
+    resp = await client.post(
+        f"/cases/{case_id}/documents", data=_form(client, b"MZ\x90\x00 not a document", "a.exe"),
+    )  # fmt: skip
+    assert resp.status == 415
+    assert "电子卷宗" in await resp.text()
+    assert await _stored(client) == before
+    # Without the form's token: refused before anything is read.
+    plain = aiohttp.FormData()
+    plain.add_field("file", io.BytesIO(PNG), filename="b.png", content_type="image/png")
+    assert (await client.post(f"/cases/{case_id}/documents", data=plain)).status == 403
+    assert await _stored(client) == before

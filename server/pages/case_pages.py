@@ -14,7 +14,9 @@ from aiohttp import web
 
 from server import access, docket
 from server.api.case_paths import case_for_request
+from server.api.documents import CaseDocumentOut, document_out
 from server.context import Actor
+from server.docket import documents
 from server.docket.schemas import DocketEntryOut
 from server.docket.stages import CONSENT_REQUIRED, STAGE_LABELS
 from server.errors import AppError
@@ -160,9 +162,18 @@ async def case_context(request: web.Request, user: User, case: Case) -> dict[str
         "sides": SIDES,
         "kinds": KINDS,
         "sources": SOURCES,
+        "documents": await _documents(request, user, case),
         "errors": [],
         "values": {},
     }
+
+
+async def _documents(request: web.Request, user: User, case: Case) -> list[CaseDocumentOut]:
+    """The case file's rows for the page (its API's shape), if the user may see them."""
+    if not access.can_view_documents(user, case):
+        return []
+    ctx = request[CTX]
+    return [await document_out(ctx.db, d) for d in await documents.documents_of(ctx, case)]
 
 
 def move_error_lines(exc: AppError, _: Gettext) -> list[str]:
