@@ -15,6 +15,7 @@ from server.models.audit import AuditEntry
 from server.models.docket import Case
 from server.web.keys import SESSIONMAKER
 from tests.agreement_helpers import bearer, build_world, signature_png, terms_for
+from tests.test_documents import JPEG
 
 
 def _png() -> str:
@@ -142,12 +143,20 @@ async def test_clerks_list_and_zip_hold_exactly_the_filtered_documents(client):
     rows = await (await client.get("/api/v1/agreements?date_to=2000-01-01", headers=clerk)).json()
     assert rows == []
 
+    # The case's file goes with its agreement (issue 17: the clerks archive them together).
+    added = await client.post(
+        f"/api/v1/cases/{w.case_id}/documents?filename=借条.jpg", data=io.BytesIO(JPEG),
+        headers={"Authorization": f"Bearer {med}"},
+    )  # fmt: skip
+    assert added.status == 201, await added.text()
+    doc_id = (await added.json())["id"]
     resp = await client.get("/api/v1/agreements/zip?office=shaping", headers=clerk)
     assert resp.status == 200 and resp.headers["Content-Type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(await resp.read())) as zf:
         names = zf.namelist()
-        assert len(names) == 1 and names[0].endswith(f"{sealed['documents'][0]['code']}.pdf")
+        assert len(names) == 2 and names[0].endswith(f"{sealed['documents'][0]['code']}.pdf")
         assert zf.read(names[0])[:5] == b"%PDF-"
+        assert names[1].endswith(f"-卷宗/{doc_id}-借条.jpg") and zf.read(names[1]) == JPEG
     resp = await client.get("/api/v1/agreements/zip?office=caiwa", headers=clerk)
     with zipfile.ZipFile(io.BytesIO(await resp.read())) as zf:
         assert zf.namelist() == []
@@ -155,6 +164,10 @@ async def test_clerks_list_and_zip_hold_exactly_the_filtered_documents(client):
         rows = list(await db.scalars(select(AuditEntry).where(
             AuditEntry.action == "agreement.download")))  # fmt: skip
     assert [r.detail["via"] for r in rows] == ["zip"]
+    async with client.app[SESSIONMAKER]() as db:
+        rows = list(await db.scalars(select(AuditEntry).where(
+            AuditEntry.action == "document.downloaded")))  # fmt: skip
+    assert [(r.object_id, r.detail["via"]) for r in rows] == [(str(doc_id), "zip")]
 
 
 async def build_world_other(client, w) -> int:

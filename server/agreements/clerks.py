@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access import visible_cases_clause
 from server.bounds import Day
 from server.context import Context
+from server.docket.documents import zip_safe
 from server.models.accounts import Office, User
 from server.models.agreements import Agreement, SealedDocument
 from server.models.docket import Case
@@ -75,6 +76,6 @@ async def documents_for(db: AsyncSession, agreement_ids: list[int]) -> list[Seal
 
 
 def zip_name(doc: SealedDocument) -> str:
-    number = "".join(c for c in doc.case_number if c not in '/\\:*?"<>|') or f"agreement{doc.id}"
+    number = zip_safe(doc.case_number) or f"agreement{doc.id}"
     label = "调解协议书" if doc.kind == "agreement" else "民事裁定书"
     return f"{number}-{label}-{doc.code}.pdf"

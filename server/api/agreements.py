@@ -29,8 +29,10 @@ from server.agreements.schemas import (
 )
 from server.agreements.sealing import document_path, record_download, sealed_documents
 from server.api.registry import ApiRouter
+from server.docket import documents
 from server.errors import Forbidden, NotFound, parse_model
 from server.models.agreements import Agreement, AgreementVersion
+from server.models.docket import Case
 from server.models.sessions import Invite
 from server.sessions import verify_invite
 from server.web.auth import csrf_exempt, enter_as_party, require_user
@@ -93,7 +95,7 @@ async def listing(request: web.Request) -> web.Response:
 
 @api.route(
     "GET", "/agreements/zip", name="api_agreements_zip",
-    summary="Zip of the filtered sealed documents (clerks), streamed",
+    summary="Zip of the filtered sealed documents and their cases' files (clerks), streamed",
     query=clerks.AgreementFilter, content_type="application/zip",
 )  # fmt: skip
 async def zip_download(request: web.Request) -> web.StreamResponse:
@@ -106,8 +108,11 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
     docs = await clerks.documents_for(ctx.db, [a.id for a in rows])
     for doc in docs:
         await record_download(ctx, doc, via="zip")
-    await ctx.db.commit()  # the audit rows stand before the first byte leaves
     entries = [(clerks.zip_name(d), document_path(ctx.settings, d)) for d in docs]
+    # With each agreement, its case's file (电子卷宗): what the clerks archive together.
+    cases = [c for cid in sorted({a.case_id for a in rows}) if (c := await ctx.db.get(Case, cid))]
+    entries += await documents.for_export(ctx, cases)
+    await ctx.db.commit()  # the audit rows stand before the first byte leaves
     return await stream_zip(request, entries, "agreements.zip")
 
 
