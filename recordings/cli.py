@@ -3,7 +3,8 @@
 ``verify`` exits 1 naming every file that is missing, altered, unlisted, unplayable or empty
 or decodes another number of frames than its segment says, and every manifest whose signature
 fails; ``purge`` lists (``--dry-run``) or deletes the recordings whose
-retention period has run out, skipping those under legal hold.
+retention period has run out, skipping those under legal hold, and with them the documents
+of those cases' files (电子卷宗, ``server.docket.documents``), which follow the same period.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import TypeVar
 from recordings import retention, verify
 from server.cli import register
 from server.context import Actor, Context, Court
+from server.docket import documents
+from server.models.docket import Case
 from server.settings import Settings
 
 T = TypeVar("T")
@@ -87,7 +90,21 @@ def _cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
             )
             for rel in cand.files:
                 print(f"  {rel}")
-        if not found:
+
+        # The case file (电子卷宗) follows its case's period, as the recordings do.
+        def days_for(case: Case) -> int | None:
+            return retention.retention_days(settings, retention.outcome_of(case))
+
+        if args.dry_run:
+            files = await documents.expired(ctx, days_for)
+        else:
+            files = await documents.purge(ctx, days_for)
+        for item in files:
+            print(
+                f"case {item.case.number or item.case.id}: {verb} document {item.doc.id} "
+                f"({item.doc.filename}, {item.doc.size} bytes, expired {item.expires_at:%Y-%m-%d})"
+            )
+        if not found and not files:
             print("nothing to purge")
         return 0
 

@@ -3,12 +3,13 @@ outcome, legal holds, and ``courtlink recordings purge --dry-run`` and the real 
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from recordings import paths, retention
-from server.docket import get_case, transition
+from server.docket import documents, get_case, transition
 from server.models.accounts import User
 from server.models.audit import AuditEntry
 from server.models.base import utcnow
@@ -17,8 +18,9 @@ from server.models.recordings import Recording
 from server.models.sessions import MediationSession
 from server.settings import Settings
 from server.web.keys import SESSIONMAKER, SETTINGS
-from tests.helpers import csrf, login, make_user, unit
+from tests.helpers import api_token, csrf, login, make_user, unit
 from tests.recording_db import recorded_session, recording_of, recordings_cli
+from tests.test_documents import PDF
 
 
 async def test_host_stops_and_starts_recording_into_audit_and_timeline(client):
@@ -140,3 +142,54 @@ def test_every_outcome_has_its_retention_period():
     assert retention.retention_days(settings, "mediated_pretrial") == 90
     assert retention.retention_days(settings, "mediated_fast_track") == 30
     assert retention.retention_days(settings, "adjudicated") is None
+
+
+async def test_the_case_file_follows_its_cases_retention(client):
+    """A case's documents (电子卷宗) go when its period runs out, as its recordings do: the
+    bytes deleted, the row kept with its hash and marked, the download answering why,
+    audited; a younger case's documents stay. ``purge --dry-run`` names them first."""
+    settings = client.app[SETTINGS]
+    days = settings.recording_retention_days
+    med = await make_user(client, "med", "mediator")
+    auth = {"Authorization": f"Bearer {await api_token(client, 'med')}"}
+    old, young = [
+        (await recorded_session(client, people=1, seconds=0.5, mediator_id=med.id))[1]
+        for _ in range(2)
+    ]
+    await _resolve(client, old, Stage.WITHDRAWN, days["withdrawn"] + 1)
+    await _resolve(client, young, Stage.WITHDRAWN, days["withdrawn"] - 1)
+    docs = {}
+    for sid in (old, young):
+        async with client.app[SESSIONMAKER]() as db:
+            case_id = (await db.get(MediationSession, sid)).case_id
+        resp = await client.post(
+            f"/api/v1/cases/{case_id}/documents?filename=证据.pdf", data=io.BytesIO(PDF),
+            headers=auth,
+        )  # fmt: skip
+        assert resp.status == 201, await resp.text()
+        docs[sid] = (case_id, (await resp.json())["id"])
+    stored = {p.name for p in documents.root(settings).rglob("*.pdf")}
+    assert len(stored) == 2
+
+    out = (await recordings_cli(settings, "purge", "--dry-run")).stdout
+    assert f"would delete document {docs[old][1]} (证据.pdf" in out
+    assert f"document {docs[young][1]} " not in out
+    async with unit(client.app) as ctx:
+        gone = await documents.purge(
+            ctx, lambda case: retention.retention_days(settings, retention.outcome_of(case))
+        )
+    assert [g.doc.id for g in gone] == [docs[old][1]]
+    assert len(list(documents.root(settings).rglob("*.pdf"))) == 1
+    case_id, doc_id = docs[old]
+    listed = await (await client.get(f"/api/v1/cases/{case_id}/documents", headers=auth)).json()
+    assert listed[0]["purged"] is True and listed[0]["sha256"]
+    resp = await client.get(f"/api/v1/cases/{case_id}/documents/{doc_id}", headers=auth)
+    assert resp.status == 404 and (await resp.json())["error"]["code"] == "document_purged"
+    young_case, young_doc = docs[young]
+    resp = await client.get(f"/api/v1/cases/{young_case}/documents/{young_doc}", headers=auth)
+    assert resp.status == 200
+    async with client.app[SESSIONMAKER]() as db:
+        audits = (
+            await db.scalars(select(AuditEntry).where(AuditEntry.action == "document.purged"))
+        ).all()
+    assert [a.object_id for a in audits] == [str(doc_id)]

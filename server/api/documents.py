@@ -50,6 +50,7 @@ class CaseDocumentOut(BaseModel):
     source: str = Field(description="staff | party | mail")
     brought_by: str = Field(description="the user's or the party's name")
     created_at: datetime
+    purged: bool = Field(description="deleted when the case's retention period ended")
 
 
 async def document_out(db: AsyncSession, doc: CaseDocument) -> CaseDocumentOut:
@@ -63,7 +64,7 @@ async def document_out(db: AsyncSession, doc: CaseDocument) -> CaseDocumentOut:
     return CaseDocumentOut(
         id=doc.id, title=doc.title, filename=doc.filename, content_type=doc.content_type,
         size=doc.size, sha256=doc.sha256, source=doc.source, brought_by=who,
-        created_at=doc.created_at,
+        created_at=doc.created_at, purged=doc.purged_at is not None,
     )  # fmt: skip
 
 

@@ -19,7 +19,9 @@ import hashlib
 import os
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -161,6 +163,11 @@ async def open_document(ctx: Context, case: Case, document_id: int) -> DocumentF
     doc = await ctx.db.get(CaseDocument, document_id)
     if doc is None or doc.case_id != case.id:
         raise NotFound("no such document", code="document_not_found")
+    if doc.purged_at is not None:
+        raise NotFound(
+            "this document was deleted when the case's retention period ended",
+            code="document_purged",
+        )
     path = _on_disk(ctx.settings, doc.path)
     await record(ctx, "document.downloaded", "document", doc.id, case_id=case.id, sha256=doc.sha256)
     return DocumentFile(doc, path)
@@ -178,7 +185,8 @@ async def for_export(ctx: Context, cases: list[Case]) -> list[tuple[str, Path]]:
     entries = []
     for case in cases:
         number = zip_safe(case.number or "") or f"case{case.id}"
-        for doc in reversed(await documents_of(ctx, case)):  # oldest first, as filed
+        kept = [d for d in await documents_of(ctx, case) if d.purged_at is None]
+        for doc in reversed(kept):  # oldest first, as filed
             entries.append((f"{number}-卷宗/{doc.id}-{zip_safe(doc.filename)}",
                             _on_disk(ctx.settings, doc.path)))  # fmt: skip
             await record(
@@ -186,3 +194,45 @@ async def for_export(ctx: Context, cases: list[Case]) -> list[tuple[str, Path]]:
                 sha256=doc.sha256, via="zip",
             )  # fmt: skip
     return entries
+
+
+@dataclass(frozen=True)
+class Expired:
+    doc: CaseDocument
+    case: Case
+    expires_at: datetime
+
+
+async def expired(ctx: Context, days_for: Callable[[Case], int | None]) -> list[Expired]:
+    """Documents whose case's retention period has run out: ``days_for`` is the case's
+    period in days from its resolution (None: kept for ever; the recordings' period,
+    ``recordings.retention``, so a case's file and its recordings go together)."""
+    rows = await ctx.db.execute(
+        select(CaseDocument, Case)
+        .join(Case, Case.id == CaseDocument.case_id)
+        .where(CaseDocument.purged_at.is_(None), Case.resolved_at.is_not(None))
+        .order_by(CaseDocument.id)
+    )
+    out = []
+    for doc, case in rows.all():
+        days = days_for(case)
+        if days is None or case.resolved_at is None:
+            continue
+        expires = case.resolved_at + timedelta(days=days)
+        if expires <= ctx.now():
+            out.append(Expired(doc, case, expires))
+    return out
+
+
+async def purge(ctx: Context, days_for: Callable[[Case], int | None]) -> list[Expired]:
+    """Delete the bytes of every expired document; keep and mark its row; audit each."""
+    done = await expired(ctx, days_for)
+    for item in done:
+        path = root(ctx.settings) / item.doc.path
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        item.doc.purged_at = ctx.now()
+        await record(
+            ctx, "document.purged", "document", item.doc.id, case_id=item.case.id,
+            sha256=item.doc.sha256, expired=item.expires_at.isoformat(),
+        )  # fmt: skip
+    return done

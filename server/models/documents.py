@@ -35,3 +35,6 @@ class CaseDocument(Base):
         ForeignKey("parties.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the case's retention period ran out and the bytes were deleted; the row stays,
+    # with its hash, as the record that the document existed.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -48,6 +48,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("purged_at", UTCDateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_case_documents_case_id", "case_documents", ["case_id"])
 
