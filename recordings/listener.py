@@ -37,6 +37,9 @@ class RecordingListener:
     def on_place_changed(self, event: SessionEvent) -> None:
         self.service.show(event.session_id)
 
+    def on_document_shown(self, event: SessionEvent) -> None:
+        """A document shown to a room is the case file's business, not the recording's."""
+
     async def on_session_ended(self, event: SessionEvent) -> None:
         self._spawn(self.service.session_ended(event.session_id))
 

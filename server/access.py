@@ -244,6 +244,13 @@ def can_party_add_document(invite: Invite, case: Case) -> bool:
     return invite.session.case_id == case.id and invite.party.case_id == case.id
 
 
+def can_party_open_document(party_id: int, brought_by: int | None, shown_to: list[int]) -> bool:
+    """A party opens a document of their case through their link only if they brought it
+    themselves or the host showed it in a room they were in (``shown_to``: the parties in
+    the room at each showing); never the other side's papers otherwise."""
+    return brought_by == party_id or party_id in shown_to
+
+
 def can_view_recordings(user: User, case: Case) -> bool:
     """Recordings: the assigned judge and mediator, the clerks and admins."""
     if user.role in (Role.ADMIN, Role.CLERK):

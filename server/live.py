@@ -29,6 +29,7 @@ from server.cluster import clustered, node_id
 from server.cluster.recovery import DeadNodes, recover_node
 from server.context import Actor, Court
 from server.live_access import ACCESS_ENDED, AccessEnded
+from server.live_documents import DocumentShowings
 from server.models.accounts import User
 from server.models.sessions import MediationSession
 from server.sessions import LIVE_STATUSES, end_session
@@ -95,6 +96,8 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     # is sealed, and before anyone in the room is told (so a quick rejoin is refused).
     hub.add_listener(SessionCloser(court))
     hub.add_listener(recording)
+    showings = DocumentShowings(court)
+    hub.add_listener(showings)
     app[HUB] = hub
     app[RECORDINGS] = service
     court.signals.register("composite", service.composite_wakeup.set)
@@ -114,6 +117,7 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
         # service it seals and renders through. Then everyone is sent away (1001) and their
         # peers closed.
         await recording.close()
+        await showings.close()
         await app[SUPERVISOR].stop_task("recordings")
         if registry is not None:
             await app[SUPERVISOR].stop_task("dead-node-recordings")

@@ -107,6 +107,13 @@ class AgreementShow(_In):
     agreement_id: Annotated[int, Field(ge=1)]
 
 
+class DocumentShow(_In):
+    """The host shows one document of the case file (电子卷宗) to everyone in their room."""
+
+    type: Literal["document.show"]
+    document_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
 ClientMessage = Annotated[
     Hello
     | Answer
@@ -120,13 +127,14 @@ ClientMessage = Annotated[
     | Move
     | MuteRequest
     | End
-    | AgreementShow,
+    | AgreementShow
+    | DocumentShow,
     Field(discriminator="type"),
 ]
 CLIENT_TYPES = frozenset(
     {
         "hello", "answer", "ping", "pong", "media", "leave", "admit", "deny", "remove", "move",
-        "mute_request", "end", "agreement.show",
+        "mute_request", "end", "agreement.show", "document.show",
     }
 )  # fmt: skip
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

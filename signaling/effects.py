@@ -13,10 +13,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 from signaling.conn import CLOSE_CODES, Conn
+from signaling.events import DocumentShown
 from signaling.listeners import Listeners
 from signaling.live import Live, MediaServer, RoomKeeper
 from signaling.places import tell_moves
-from signaling.rooms import Close, Effect, Place, Roster, Send
+from signaling.rooms import Close, Effect, Place, Roster, Send, Shown
 from signaling.server_messages import Bye
 
 
@@ -64,6 +65,11 @@ class Effects:
                 c = live.conns.get(effect.pid)
                 if c is not None and c.peer_id:
                     await self.sfu.set_room(c.peer_id, self.room_key(live.session_id, effect.place))
+            elif isinstance(effect, Shown) and (who := live.people.get(effect.pid)):
+                audience = tuple(live.people[p] for p in effect.audience if p in live.people)
+                self.listeners.document_shown(
+                    DocumentShown(live.session_id, effect.document_id, who, effect.place, audience)
+                )
             elif isinstance(effect, Close) and (c := live.conns.pop(effect.pid, None)):
                 c.send(Bye(reason=effect.reason))
                 await self.release(c)

@@ -93,6 +93,18 @@ class SessionEnded:
     ended_by: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentShown:
+    """The host showed document ``document_id`` (of the session's case file) to everyone in
+    ``room``: ``audience`` is who was there, the host included."""
+
+    session_id: int
+    document_id: int
+    by: Participant
+    room: str
+    audience: tuple[Participant, ...]
+
+
 @dataclass(slots=True)
 class MediaPacket:
     """One forwarded RTP packet, as the publisher sent it (header fields are the publisher's,
@@ -135,6 +147,10 @@ class RoomListener(Protocol):
     def on_place_changed(self, event: PlaceChanged) -> None:
         """Called under the session's lock, after the participants were told their new
         view; ``RoomControl`` may be called from here."""
+        return None
+
+    def on_document_shown(self, event: DocumentShown) -> None:
+        """Called under the session's lock once the room was told; return at once."""
         return None
 
     async def on_session_ended(self, event: SessionEnded) -> None:

@@ -14,6 +14,7 @@ import logging
 from functools import partial
 
 from signaling.events import (
+    DocumentShown,
     EndReason,
     Kind,
     MediaPacket,
@@ -116,6 +117,13 @@ class Listeners:
         for listener in list(self._listeners):
             try:
                 listener.on_place_changed(event)
+            except Exception:
+                log.exception("room listener %r failed on %s", listener, event)
+
+    def document_shown(self, event: DocumentShown) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener.on_document_shown(event)
             except Exception:
                 log.exception("room listener %r failed on %s", listener, event)
 

@@ -28,6 +28,7 @@ from signaling.browser_messages import (
     AgreementShow,
     ClientMessage,
     Deny,
+    DocumentShow,
     End,
     Leave,
     Media,
@@ -38,6 +39,7 @@ from signaling.browser_messages import (
 from signaling.server_messages import (
     AgreementShown,
     ByeReason,
+    DocumentShown,
     HostOut,
     MuteRequested,
     Outgoing,
@@ -52,7 +54,9 @@ STAFF: Final = "staff"
 PARTY: Final = "party"
 Role = Literal["host", "staff", "party"]
 # Messages only a host may send; every other role gets NOT_ALLOWED for them.
-HOST_ONLY = frozenset({"admit", "deny", "remove", "move", "mute_request", "end", "agreement.show"})
+HOST_ONLY = frozenset(
+    {"admit", "deny", "remove", "move", "mute_request", "end", "agreement.show", "document.show"}
+)
 
 
 @dataclass
@@ -108,7 +112,18 @@ class Roster:
     pass
 
 
-Effect = Place | Send | Close | Roster
+@dataclass(frozen=True)
+class Shown:
+    """``pid`` showed document ``document_id`` to everyone in ``place`` (the listeners hear
+    it: the court records who saw which document)."""
+
+    pid: str
+    document_id: int
+    place: str
+    audience: tuple[str, ...]
+
+
+Effect = Place | Send | Close | Roster | Shown
 
 
 def _new_pid() -> str:
@@ -208,6 +223,15 @@ class Room:
         if isinstance(msg, AgreementShow):
             shown = AgreementShown(agreement_id=msg.agreement_id, by=me.name)
             return [Send(m.pid, shown) for m in self._in_place(me.place)]
+        if isinstance(msg, DocumentShow):
+            if me.place is None:
+                raise p.ProtocolError(p.BAD_STATE, "join a room first", msg.id)
+            doc = DocumentShown(document_id=msg.document_id, by=me.name)
+            audience = self._in_place(me.place)
+            return [
+                *(Send(m.pid, doc) for m in audience),
+                Shown(me.pid, msg.document_id, me.place, tuple(m.pid for m in audience)),
+            ]
         if isinstance(msg, Admit | Deny | Remove | Move | MuteRequest):
             return self._host_action(me, msg)
         raise p.ProtocolError(p.UNKNOWN_TYPE, f"{msg.type} is not a room message", msg.id)

@@ -113,6 +113,15 @@ class AgreementShown(Outgoing):
     by: str
 
 
+class DocumentShown(Outgoing):
+    """A document of the case file the host shows the room (fetched by its id: staff by the
+    case's route, a party by their link's)."""
+
+    type: Literal["document.show"] = "document.show"
+    document_id: int
+    by: str
+
+
 class Recording(Outgoing):
     """Reserved for the recordings subsystem: whether the receiver's room is being recorded."""
 
@@ -131,6 +140,7 @@ ServerMessage = Annotated[
     | MuteRequested
     | Bye
     | AgreementShown
+    | DocumentShown
     | Recording,
     Field(discriminator="type"),
 ]

@@ -53,6 +53,7 @@ def test_every_client_message_parses():
         "mute_request": {"pid": pid},
         "end": {},
         "agreement.show": {"agreement_id": 3},
+        "document.show": {"document_id": 3},
     }
     assert set(cases) == CLIENT_TYPES
     for kind, body in cases.items():

@@ -8,8 +8,8 @@ import pytest
 
 from signaling import protocol as p
 from signaling.browser_messages import parse_client
-from signaling.rooms import HOST, HOST_ONLY, MAIN, Close, Place, Room, Send
-from signaling.server_messages import MuteRequested
+from signaling.rooms import HOST, HOST_ONLY, MAIN, Close, Place, Room, Send, Shown
+from signaling.server_messages import DocumentShown, MuteRequested
 
 
 class Clock:
@@ -217,6 +217,7 @@ def test_every_host_message_refused_for_other_roles(room, role, kind):
         "mute_request": {"pid": host.pid},
         "end": {},
         "agreement.show": {"agreement_id": 1},
+        "document.show": {"document_id": 1},
     }
     before = {pid: m.place for pid, m in room.members.items()}
     assert refuse(room, other.pid, msg(kind, **bodies[kind])) == p.NOT_ALLOWED
@@ -254,3 +255,23 @@ def test_a_party_can_tell_where_the_mediator_is(room, clock):
     room.drop(host.pid)
     assert facts(a.pid) == (False, False, ["caucus-1"])  # the mediator's connection dropped
     assert facts(b.pid) == (False, False, ["main"])
+
+
+def test_document_show_goes_to_the_hosts_room_only(room):
+    host, _, _ = join(room, "user:1", "王", HOST)
+    party, _, _ = join(room, "party:1", "张三", "party")
+    other, _, _ = join(room, "party:2", "李四", "party")
+    for who in (party, other):
+        room.handle(host.pid, msg("admit", pid=who.pid))
+    room.handle(host.pid, msg("move", pid=other.pid, room="caucus-1"))
+    effects = room.handle(host.pid, msg("document.show", document_id=7))
+    sends = {e.pid: e.message for e in effects if isinstance(e, Send)}
+    assert set(sends) == {host.pid, party.pid}  # not the one in the caucus room
+    assert sends[party.pid] == DocumentShown(document_id=7, by="王")
+    assert [e for e in effects if isinstance(e, Shown)] == [
+        Shown(host.pid, 7, MAIN, (host.pid, party.pid))
+    ]
+    assert refuse(room, party.pid, msg("document.show", document_id=7)) == p.NOT_ALLOWED
+    assert "document.show" in HOST_ONLY
+    with pytest.raises(p.ProtocolError):
+        msg("document.show", document_id=0)

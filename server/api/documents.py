@@ -118,20 +118,24 @@ async def document_file(request: web.Request) -> web.StreamResponse:
     found = await documents.open_document(
         request[CTX], case, path_id(request, "document_id", code="document_not_found")
     )
+    return _send(found)
+
+
+def _send(found: documents.DocumentFile, disposition: str = "attachment") -> web.FileResponse:
     doc = found.doc
     headers = {
         "Content-Type": doc.content_type,
-        "Content-Disposition": content_disposition(doc.filename),
+        "Content-Disposition": content_disposition(doc.filename, disposition),
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
     }
     return web.FileResponse(found.path, headers=headers)
 
 
-def content_disposition(filename: str) -> str:
-    """An attachment under its own name (RFC 6266: an ASCII fallback and the UTF-8 name)."""
+def content_disposition(filename: str, disposition: str = "attachment") -> str:
+    """The file under its own name (RFC 6266: an ASCII fallback and the UTF-8 name)."""
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
 # --- a party, by invitation link ------------------------------------------------------------
@@ -174,3 +178,17 @@ async def party_add_document(request: web.Request) -> web.Response:
         ctx, case, data, filename=query.filename, title=query.title, party=party, source="party"
     )
     return json_ok((await document_out(ctx.db, doc)).model_dump(mode="json"), 201)
+
+
+@api.route(
+    "GET", r"/invites/{token}/documents/{document_id:\d+}", name="api_invite_document_file",
+    summary="A document for a party: one they added, or one the host showed their room",
+    content_type=UPLOAD, public=True, errors=(401, 403, 404),
+)  # fmt: skip
+async def party_document_file(request: web.Request) -> web.StreamResponse:
+    ctx = request[CTX]
+    invite = await verify_invite(ctx, request.match_info["token"])
+    enter_as_party(request, invite.party)
+    doc_id = path_id(request, "document_id", code="document_not_found")
+    # Shown on the party's own screen (a phone's viewer opens a PDF inline).
+    return _send(await documents.open_for_party(ctx, invite, doc_id), "inline")

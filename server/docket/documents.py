@@ -26,11 +26,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from server.access import can_party_open_document
 from server.audit import record
 from server.context import Context
 from server.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMedia
 from server.models.docket import Case, Party
-from server.models.documents import CaseDocument
+from server.models.documents import CaseDocument, DocumentShowing
+from server.models.sessions import Invite, MediationSession
 from server.settings import Settings
 
 MAX_BYTES = 20 * 1024 * 1024  # a phone photo or a scanned bundle of evidence; not a video
@@ -236,3 +238,48 @@ async def purge(ctx: Context, days_for: Callable[[Case], int | None]) -> list[Ex
             sha256=item.doc.sha256, expired=item.expires_at.isoformat(),
         )  # fmt: skip
     return done
+
+
+async def record_showing(
+    ctx: Context, session_id: int, document_id: int, room: str, party_ids: list[int]
+) -> DocumentShowing | None:
+    """The host showed a document to a room of the session: kept (who saw it; the parties
+    may open it afterwards) and audited. A document not of the session's case, or purged,
+    is not recorded (the parties cannot open it; the host's page only showed a number)."""
+    session = await ctx.db.get(MediationSession, session_id)
+    doc = await ctx.db.get(CaseDocument, document_id)
+    if session is None or doc is None or doc.case_id != session.case_id or doc.purged_at:
+        return None
+    user = ctx.actor.user
+    row = DocumentShowing(
+        document_id=doc.id, session_id=session_id, room=room, party_ids=sorted(set(party_ids)),
+        shown_by_id=user.id if user is not None else None, shown_at=ctx.now(),
+    )  # fmt: skip
+    ctx.db.add(row)
+    await ctx.db.flush()
+    await record(
+        ctx, "document.shown", "document", doc.id, case_id=doc.case_id, session_id=session_id,
+        room=room, party_ids=row.party_ids,
+    )  # fmt: skip
+    return row
+
+
+async def open_for_party(ctx: Context, invite: Invite, document_id: int) -> DocumentFile:
+    """A document through a party's link: one they brought, or one shown to them; audited
+    as downloaded by the party. Anything else is not found."""
+    doc = await ctx.db.get(CaseDocument, document_id)
+    case_id = invite.session.case_id
+    if doc is None or doc.case_id != case_id:
+        raise NotFound("no such document", code="document_not_found")
+    showings = await ctx.db.scalars(
+        select(DocumentShowing.party_ids).where(
+            DocumentShowing.document_id == doc.id,
+            DocumentShowing.session_id == invite.session_id,
+        )
+    )
+    shown_to = [pid for ids in showings.all() for pid in ids]
+    if not can_party_open_document(invite.party_id, doc.party_id, shown_to):
+        raise NotFound("no such document", code="document_not_found")
+    case = await ctx.db.get(Case, case_id)
+    assert case is not None
+    return await open_document(ctx, case, doc.id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, UTCDateTime, utcnow
@@ -38,3 +38,25 @@ class CaseDocument(Base):
     # Set when the case's retention period ran out and the bytes were deleted; the row stays,
     # with its hash, as the record that the document existed.
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class DocumentShowing(Base):
+    """A document shown to a session's room by its host: who saw it, and (for a party)
+    the permission to open it through their link afterwards."""
+
+    __tablename__ = "case_document_showings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("case_documents.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("mediation_sessions.id", ondelete="CASCADE"), index=True
+    )
+    room: Mapped[str] = mapped_column(String(64))
+    shown_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    # The parties who were in the room: they may open it later through their own links.
+    party_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    shown_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -51,8 +51,40 @@ def upgrade() -> None:
         sa.Column("purged_at", UTCDateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_case_documents_case_id", "case_documents", ["case_id"])
+    op.create_table(
+        "case_document_showings",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "document_id",
+            sa.Integer(),
+            sa.ForeignKey("case_documents.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "session_id",
+            sa.Integer(),
+            sa.ForeignKey("mediation_sessions.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("room", sa.String(64), nullable=False),
+        sa.Column(
+            "shown_by_id",
+            sa.Integer(),
+            sa.ForeignKey("users.id", ondelete="SET NULL"),
+            nullable=True,
+        ),
+        sa.Column("party_ids", sa.JSON(), nullable=False),
+        sa.Column("shown_at", UTCDateTime(timezone=True), nullable=False),
+    )
+    op.create_index(
+        "ix_case_document_showings_document_id", "case_document_showings", ["document_id"]
+    )
+    op.create_index(
+        "ix_case_document_showings_session_id", "case_document_showings", ["session_id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("case_document_showings")
     op.drop_index("ix_case_documents_case_id", "case_documents")
     op.drop_table("case_documents")
