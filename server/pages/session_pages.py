@@ -13,9 +13,16 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from server.access import can_end_session, can_manage_invites, load_case_for
+from server.access import (
+    can_end_session,
+    can_manage_invites,
+    can_view_documents,
+    is_host,
+    load_case_for,
+)
 from server.api.sessions import session_of
 from server.bounds import RowId
+from server.docket import documents
 from server.errors import AppError, Unauthorized
 from server.i18n import DEFAULT_LANG
 from server.models.accounts import User
@@ -182,6 +189,7 @@ async def _app_page(
     ws_url: str,
     is_party: bool,
     resume_key: str,
+    documents_base: str,
 ) -> web.Response:
     """The session app. ``resume_key`` names the link's identity (a party's invite, a staff
     account) under which the browser keeps its resume token (``web/static/js/rejoin.js``), so
@@ -201,9 +209,26 @@ async def _app_page(
             "resume_key": resume_key,
             "strings": client_strings(request),
             "recording": await _recording_config(request, session, is_party=is_party),
+            "documents": {
+                "base": documents_base,
+                "choices": [] if is_party else await _documents_to_show(request, session),
+            },
         },
     }
     return render(request, "session_room.html", ctx)
+
+
+async def _documents_to_show(
+    request: web.Request, session: MediationSession
+) -> list[dict[str, Any]]:
+    """What the host may show the room: the case file's documents (kept ones), newest first;
+    nothing for anyone else."""
+    user = request.get(USER)
+    case = session.case
+    if user is None or not is_host(user, session) or not can_view_documents(user, case):
+        return []
+    docs = await documents.documents_of(request[CTX], case)
+    return [{"id": d.id, "label": d.title or d.filename} for d in docs if d.purged_at is None]
 
 
 async def open_from_case(request: web.Request) -> web.StreamResponse:
@@ -278,6 +303,7 @@ async def staff_join(request: web.Request) -> web.Response:
         ws_url=f"/ws/sessions/{session.id}",
         is_party=False,
         resume_key=f"{session.id}.user.{user.id}",
+        documents_base=f"/api/v1/cases/{session.case_id}/documents",
     )
 
 
@@ -296,4 +322,5 @@ async def party_join(request: web.Request) -> web.Response:
         ws_url=f"/ws/sessions/{invite.session_id}?invite={token}",
         is_party=True,
         resume_key=f"{invite.session_id}.invite.{invite.id}",
+        documents_base=f"/api/v1/invites/{token}/documents",
     )

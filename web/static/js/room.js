@@ -77,6 +77,10 @@ function onMessage(msg) {
       $("agreement-panel").hidden = false;
       document.dispatchEvent(new CustomEvent("courtlink:agreement", { detail: msg }));
       break;
+    case "document.show":
+      // The case file's panel (documents_panel.js) shows it.
+      document.dispatchEvent(new CustomEvent("courtlink:document", { detail: msg }));
+      break;
     case "recording":
       app.recording.onMessage(msg);
       app.status.setRecording(msg.active);

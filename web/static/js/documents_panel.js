@@ -1,0 +1,58 @@
+// The case file (电子卷宗) in the session room. The host picks one of the case's documents
+// and shows it to the room ("document.show"); session.js turns every such message into a
+// "courtlink:document" event, and this script shows it: an image in the page, and a link
+// that opens it (a PDF in the browser's own viewer). Staff open it by the case's route with
+// their login, a party by their link's route, which the server opens only for a document
+// shown to the room they were in (or one they brought themselves).
+(function () {
+  "use strict";
+  var shown = document.getElementById("document-shown");
+  var config = JSON.parse(document.getElementById("session-config").textContent);
+  var base = config.documents && config.documents.base;
+  if (!shown || !base) return;
+  var image = document.getElementById("document-image");
+  var link = document.getElementById("document-open");
+  var by = document.getElementById("document-by");
+
+  var current = null;
+
+  // Fetched once per showing: an image goes into the page (a blob: URL), a PDF is left to
+  // the link. The server records the showing a moment after the room is told, so a party's
+  // first request may come too early: a 404 is asked again, a few times.
+  function load(url, tries) {
+    fetch(url, { credentials: "same-origin" }).then(function (resp) {
+      if (resp.status === 404 && tries > 1 && current === url) {
+        setTimeout(function () { load(url, tries - 1); }, 500);
+        return null;
+      }
+      return resp.ok ? resp.blob() : null;
+    }).then(function (blob) {
+      if (!blob || current !== url || blob.type.indexOf("image/") !== 0) return;
+      if (image.src) URL.revokeObjectURL(image.src);
+      image.src = URL.createObjectURL(blob);
+      image.hidden = false;
+    }).catch(function () { /* the link still opens it */ });
+  }
+
+  document.addEventListener("courtlink:document", function (event) {
+    var msg = event.detail;
+    var url = base + "/" + encodeURIComponent(msg.document_id);
+    current = url;
+    by.textContent = msg.by;
+    link.href = url;
+    image.hidden = true;
+    shown.hidden = false;
+    load(url, 4);
+  });
+  document.getElementById("document-hide").addEventListener("click", function () {
+    shown.hidden = true;
+  });
+
+  var button = document.getElementById("document-show-button");
+  if (button) {
+    button.addEventListener("click", function () {
+      var choice = document.getElementById("document-choice");
+      window.courtlink.signal.send({ type: "document.show", document_id: Number(choice.value) });
+    });
+  }
+})();
