@@ -1,6 +1,7 @@
 """In real headless Chromium: the mediator shows a photo from the case file (电子卷宗) to the
 room, and the party, who joined by their invitation link, sees it in their page; a PDF shown
-next is offered as a link that opens it through the party's own link."""
+next is offered as a link that opens it through the party's own link; the party adds a photo
+of their own from the room, and a file of another kind is refused with the reason."""
 
 from __future__ import annotations
 
@@ -83,4 +84,25 @@ async def test_the_host_shows_a_photo_and_the_party_sees_it(
             break
         await asyncio.sleep(0.1)
     assert resp.status == 200 and (await resp.body())[:5] == b"%PDF-"
+
+    # The party adds a photo of their own evidence from the room: it is in the case file,
+    # as theirs; a file of another kind is refused with the reason.
+    await party.set_input_files(
+        "#party-file", files=[{"name": "欠条.jpg", "mimeType": "image/jpeg", "buffer": _photo()}]
+    )
+    await party.wait_for_function(
+        "() => document.getElementById('party-file-list').textContent.includes('欠条.jpg')"
+    )
+    assert "已加入卷宗" in (await party.text_content("#party-file-status") or "")
+    async with unit(live_server.app) as ctx:
+        kept = await documents.documents_of(ctx, case)
+    assert (kept[0].filename, kept[0].source) == ("欠条.jpg", "party")  # the newest
+    await party.set_input_files(
+        "#party-file", files=[{"name": "a.txt", "mimeType": "text/plain", "buffer": b"hello"}]
+    )
+    await party.wait_for_function(
+        "() => document.getElementById('party-file-status').textContent.includes('只能提交 PDF')"
+    )
+    await party.screenshot(path=str(SCREENSHOT_DIR / "room-party-upload.png"), full_page=True)
+    assert await host.locator("#party-files").count() == 0  # staff use the case page
     assert refused == []

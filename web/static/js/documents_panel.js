@@ -48,6 +48,48 @@
     shown.hidden = true;
   });
 
+  // A party's upload, through their link, with a progress bar (a phone's photo over a slow
+  // line takes a while); the answer's own message says why a file was refused.
+  var files = document.getElementById("party-files");
+  var input = document.getElementById("party-file");
+  if (files && input) {
+    var bar = document.getElementById("party-file-progress");
+    var status = document.getElementById("party-file-status");
+    var list = document.getElementById("party-file-list");
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      if (!file) return;
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", base + "?filename=" + encodeURIComponent(file.name));
+      xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+      xhr.upload.addEventListener("progress", function (e) {
+        if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total);
+      });
+      xhr.addEventListener("loadend", function () {
+        bar.hidden = true;
+        input.value = "";
+        if (xhr.status === 201) {
+          var item = document.createElement("li");
+          item.textContent = file.name;
+          list.appendChild(item);
+          status.textContent = files.dataset.done + ": " + file.name;
+          return;
+        }
+        // The reason in the page's language where it has one, else the server's words.
+        var why = "";
+        try {
+          var error = JSON.parse(xhr.responseText).error;
+          why = files.dataset[error.code] || error.message;
+        } catch (err) { why = ""; }
+        status.textContent = files.dataset.failed + (why ? ": " + why : "");
+      });
+      bar.value = 0;
+      bar.hidden = false;
+      status.textContent = "";
+      xhr.send(file);
+    });
+  }
+
   var button = document.getElementById("document-show-button");
   if (button) {
     button.addEventListener("click", function () {
