@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from recordings import keys, paths
 from recordings.probe import probe, sha256_file
 from server.audit import record
 from server.context import Context
+from server.files import write_atomic
 from server.models.docket import Case
 from server.models.recordings import Recording, RecordingSegment, SegmentStatus
 from server.settings import Settings
@@ -107,15 +107,6 @@ def manifest_for(
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 async def seal(ctx: Context, rec: Recording) -> dict[str, Any]:
     """Hash every closed segment, write and sign the manifest, store the seal, audit it (as
     ``ctx.actor``: the recorder, recovery, or whoever ended the session)."""
@@ -137,8 +128,8 @@ async def seal(ctx: Context, rec: Recording) -> dict[str, Any]:
     signature = keys.sign(key, data)
     directory = paths.session_dir(settings, rec.session_id)
     directory.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(_write_atomic, directory / paths.MANIFEST, data)
-    await asyncio.to_thread(_write_atomic, directory / paths.SIGNATURE, signature.encode() + b"\n")
+    await asyncio.to_thread(write_atomic, directory / paths.MANIFEST, data)
+    await asyncio.to_thread(write_atomic, directory / paths.SIGNATURE, signature.encode() + b"\n")
     rec.manifest_sha256 = sha256_file(directory / paths.MANIFEST)[0]
     rec.manifest_signature = signature
     rec.key_fingerprint = keys.fingerprint(key.public_key())

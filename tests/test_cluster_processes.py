@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import aiohttp
@@ -67,6 +68,14 @@ def courtlink(node: Server, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [exe, *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+async def stop_nodes(nodes: Iterable[Server]) -> None:
+    """SIGTERM every node still running and wait for it to exit (a test's cleanup)."""
+    for node in nodes:
+        if node.proc is not None and node.proc.returncode is None:
+            node.proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(node.proc.wait(), 30)
 
 
 async def bearer(http: aiohttp.ClientSession, node: Server) -> str:
@@ -217,8 +226,5 @@ async def test_three_nodes_drain_and_kill(aiohttp_client, settings, tmp_path, cl
     finally:
         for peer in reversed(peers):
             await peer.close()
-        for node in nodes.values():
-            if node.proc is not None and node.proc.returncode is None:
-                node.proc.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(node.proc.wait(), 30)
+        await stop_nodes(nodes.values())
         await redis.aclose()

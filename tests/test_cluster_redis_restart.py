@@ -30,7 +30,7 @@ from signaling.server_messages import Ack, State, Welcome
 from tests.agreement_helpers import share_fonts
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import cluster, eventually  # noqa: F401 (a fixture)
-from tests.test_cluster_processes import bearer, node_env, rejoin, room_node
+from tests.test_cluster_processes import bearer, node_env, rejoin, room_node, stop_nodes
 from tests.test_recording_crash import Server, _free_port
 from tests.test_signaling_ws import WsPeer, _session_with_invites
 
@@ -158,10 +158,7 @@ async def test_a_redis_restart_under_a_live_room(
     finally:
         for peer in reversed(peers):
             await peer.close()
-        for node in nodes.values():
-            if node.proc is not None and node.proc.returncode is None:
-                node.proc.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(node.proc.wait(), 30)
+        await stop_nodes(nodes.values())
         await redis.aclose()
 
 

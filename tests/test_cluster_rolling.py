@@ -34,7 +34,7 @@ from tests.agreement_helpers import share_fonts
 from tests.helpers import unit
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import REDIS_URL, cluster, eventually  # noqa: F401 (a fixture)
-from tests.test_cluster_processes import bearer, node_env, rejoin, room_node, segments
+from tests.test_cluster_processes import bearer, node_env, rejoin, room_node, segments, stop_nodes
 from tests.test_recording_crash import Server, _free_port
 from tests.test_signaling_ws import WsPeer, _session_with_invites
 
@@ -163,8 +163,5 @@ async def test_a_rolling_restart_of_every_node_loses_nobody(
         for seat in seats:
             if seat.peer is not None:
                 await seat.peer.close()
-        for node in nodes.values():
-            if node.proc is not None and node.proc.returncode is None:
-                node.proc.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(node.proc.wait(), 30)
+        await stop_nodes(nodes.values())
         await redis.aclose()

@@ -17,6 +17,7 @@ from server import audit
 from server.agreements import pdf, pki
 from server.agreements.documents import RenderInput, Seal
 from server.context import Context
+from server.files import write_atomic
 from server.models.agreements import (
     Agreement,
     AgreementSignature,
@@ -109,9 +110,7 @@ async def store(
     target = ctx.settings.data_dir / "agreements" / filename
     target.parent.mkdir(parents=True, exist_ok=True)
     await _remove_uncommitted(ctx, agreement, kind, target.parent)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(signed)
-    os.replace(tmp, target)
+    write_atomic(target, signed)
     doc = SealedDocument(
         agreement_id=agreement.id,
         kind=kind,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from server.access import can_party_open_document
 from server.audit import record
 from server.context import Context
 from server.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMedia
+from server.files import write_atomic
 from server.models.docket import Case, Party
 from server.models.documents import CaseDocument, DocumentShowing
 from server.models.sessions import Invite, MediationSession
@@ -87,16 +87,6 @@ def clean_name(filename: str, ext: str) -> str:
     return name[-NAME_MAX:]
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 async def add_document(
     ctx: Context,
     case: Case,
@@ -124,7 +114,7 @@ async def add_document(
     if len(title) > TITLE_MAX:
         raise BadRequest(f"the title is at most {TITLE_MAX} characters", code="invalid_title")
     relpath = f"case-{case.id}/{uuid.uuid4().hex}.{ext}"
-    await asyncio.to_thread(_write, root(ctx.settings) / relpath, data)
+    await asyncio.to_thread(write_atomic, root(ctx.settings) / relpath, data)
     user = ctx.actor.user
     doc = CaseDocument(
         case_id=case.id,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import signal
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, log_in
 from tests.e2e.sessions import open_page, pass_selftest_and_join, wait_place, wait_playing
 from tests.helpers import unit
 from tests.test_cluster_nodes import REDIS_URL, cluster  # noqa: F401 (a fixture)
-from tests.test_cluster_processes import node_env, room_node
+from tests.test_cluster_processes import node_env, room_node, stop_nodes
 from tests.test_recording_crash import Server, _free_port
 from tests.test_signaling_ws import _session_with_invites
 
@@ -124,8 +123,5 @@ async def test_three_browsers_on_three_nodes_behind_the_front(
         if nginx is not None and nginx.returncode is None:
             nginx.terminate()  # at once: a graceful stop would wait for open WebSockets
             await asyncio.wait_for(nginx.wait(), 10)
-        for node in nodes.values():
-            if node.proc is not None and node.proc.returncode is None:
-                node.proc.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(node.proc.wait(), 30)
+        await stop_nodes(nodes.values())
         await redis.aclose()
