@@ -24,19 +24,15 @@ from sqlalchemy import select
 
 from recordings.verify import verify_session
 from server.app import create_app
-from server.models.docket import Case
 from server.models.recordings import Recording
-from server.models.sessions import MediationSession
-from server.sessions import create_invite
 from server.web.keys import SESSIONMAKER, SETTINGS
 from signaling.server_messages import Ack, State, Welcome
 from tests.agreement_helpers import share_fonts
-from tests.helpers import unit
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import REDIS_URL, cluster, eventually  # noqa: F401 (a fixture)
 from tests.test_cluster_processes import bearer, node_env, rejoin, room_node, segments, stop_nodes
 from tests.test_recording_crash import Server, _free_port
-from tests.test_signaling_ws import WsPeer, _session_with_invites
+from tests.test_signaling_ws import WsPeer, _second_invite, _session_with_invites
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
 
@@ -80,12 +76,7 @@ async def test_a_rolling_restart_of_every_node_loses_nobody(
     hands = await aiohttp_client(create_app(settings))
     share_fonts(settings.data_dir / "fonts", Path("/tmp") / "courtlink-test-fonts")
     med, case_id, sid, token = await _session_with_invites(hands)
-    async with unit(hands.app, med) as ctx:
-        case = await ctx.db.get(Case, case_id)
-        session = await ctx.db.get(MediationSession, sid)
-        assert case is not None and session is not None
-        _inv, url = await create_invite(ctx, session, case.parties[1])
-    token2 = url.rsplit("/", 1)[1]
+    token2 = await _second_invite(hands, med, case_id, sid)
     names = [f"node-{i}" for i in range(3)]
     nodes = {n: Server(settings, _free_port(), tmp_path / f"{n}.log") for n in names}
     for n, node in nodes.items():

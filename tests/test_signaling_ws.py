@@ -160,6 +160,16 @@ async def _session_with_invites(client):
     return med, case_id, session.id, url.rsplit("/", 1)[1]
 
 
+async def _second_invite(client, med, case_id: int, session_id: int) -> str:
+    """The token of an invitation for the case's second party (the respondent, 李四)."""
+    async with unit(client.app, med) as ctx:
+        case = await ctx.db.get(Case, case_id)
+        session = await ctx.db.get(MediationSession, session_id)
+        assert case is not None and session is not None
+        _inv, url = await create_invite(ctx, session, case.parties[1])
+    return url.rsplit("/", 1)[1]
+
+
 @asynccontextmanager
 async def host_and_party(client) -> AsyncIterator[tuple[WsPeer, WsPeer, int, int]]:
     """The mediator logged in and the first party by their link, both sockets with media, on

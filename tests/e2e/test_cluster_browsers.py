@@ -23,17 +23,13 @@ from redis.asyncio import Redis
 
 from server.app import create_app
 from server.cluster.local import front_config
-from server.models.docket import Case
-from server.models.sessions import MediationSession
-from server.sessions import create_invite
 from tests.agreement_helpers import share_fonts
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, log_in
 from tests.e2e.sessions import open_page, pass_selftest_and_join, wait_place, wait_playing
-from tests.helpers import unit
 from tests.test_cluster_nodes import REDIS_URL, cluster  # noqa: F401 (a fixture)
 from tests.test_cluster_processes import node_env, room_node, stop_nodes
 from tests.test_recording_crash import Server, _free_port
-from tests.test_signaling_ws import _session_with_invites
+from tests.test_signaling_ws import _second_invite, _session_with_invites
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
 NGINX = "/usr/sbin/nginx"
@@ -49,12 +45,7 @@ async def test_three_browsers_on_three_nodes_behind_the_front(
     hands = await aiohttp_client(create_app(settings))
     share_fonts(settings.data_dir / "fonts", Path("/tmp") / "courtlink-test-fonts")
     med, case_id, sid, token = await _session_with_invites(hands)
-    async with unit(hands.app, med) as ctx:
-        case = await ctx.db.get(Case, case_id)
-        session = await ctx.db.get(MediationSession, sid)
-        assert case is not None and session is not None
-        _inv, url = await create_invite(ctx, session, case.parties[1])
-    tokens = {"张三": token, "李四": url.rsplit("/", 1)[1]}
+    tokens = {"张三": token, "李四": await _second_invite(hands, med, case_id, sid)}
 
     port = _free_port()
     front = LiveServer(f"http://127.0.0.1:{port}", hands.app, settings)
