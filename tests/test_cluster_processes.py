@@ -219,7 +219,11 @@ async def test_three_nodes_drain_and_kill(aiohttp_client, settings, tmp_path, cl
             assert await eventually(dead_nodes_segments_closed, within=60)
             segs = await segments(hands, sid)
             cut = [s for s in segs if s.node == second and s.kind == "video"]
-            assert cut and all(s.status == "interrupted" and s.frames for s in cut), cut
+            # Each remuxed and marked interrupted, or, if the kill came right after it opened
+            # (a loaded machine: a new segment for a new resolution), found empty and said so.
+            states = [(s.status, s.frames, s.note) for s in cut]
+            assert cut and all(s.status in ("interrupted", "empty") for s in cut), states
+            assert any(s.status == "interrupted" and s.frames for s in cut), states
             gaps = recording_gaps(segs, dead=second, next_node=last[0])
             print(f"kill: recording gap {max(gaps):.1f} s (per track: {gaps})")
             assert max(gaps) <= 10.0

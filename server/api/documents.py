@@ -32,6 +32,8 @@ from server.web.params import path_id
 
 api = ApiRouter("documents")
 UPLOAD = "application/octet-stream"
+# What a document is answered as: its own type, one of these (``documents.SIGNATURES``).
+DOCUMENT_TYPES = ", ".join(content_type for _, content_type, _ in documents.SIGNATURES)
 
 
 class DocumentUploadQuery(BaseModel):
@@ -110,7 +112,7 @@ async def add_document(request: web.Request) -> web.Response:
 
 @api.route(
     "GET", r"/cases/{case_id:\d+}/documents/{document_id:\d+}", name="api_document_file",
-    summary="Download one document of the case file (audited)", content_type=UPLOAD,
+    summary="Download one document of the case file (audited)", content_type=DOCUMENT_TYPES,
     errors=(401, 404),
 )  # fmt: skip
 async def document_file(request: web.Request) -> web.StreamResponse:
@@ -183,7 +185,7 @@ async def party_add_document(request: web.Request) -> web.Response:
 @api.route(
     "GET", r"/invites/{token}/documents/{document_id:\d+}", name="api_invite_document_file",
     summary="A document for a party: one they added, or one the host showed their room",
-    content_type=UPLOAD, public=True, errors=(401, 403, 404),
+    content_type=DOCUMENT_TYPES, public=True, errors=(401, 403, 404),
 )  # fmt: skip
 async def party_document_file(request: web.Request) -> web.StreamResponse:
     ctx = request[CTX]

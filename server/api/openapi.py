@@ -154,7 +154,9 @@ def _operation(
         schema = {"type": "array", "items": ref} if op.response_list else ref
         ok["content"] = {op.content_type: {"schema": schema}}
     elif op.content_type != "application/json" and op.status != 204:
-        ok["content"] = {op.content_type: {"schema": {"type": "string"}}}
+        # A file route may answer with one of several types ("application/pdf, image/png").
+        types = [t.strip() for t in op.content_type.split(",")]
+        ok["content"] = {t: {"schema": {"type": "string"}} for t in types}
     responses: dict[str, Any] = {str(op.status): ok}
     if not op.public:
         codes |= {401, 403}
