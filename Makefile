@@ -9,7 +9,7 @@ PORT ?= 8080
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test check install install-test browser pdf-libs cjk-fonts coturn serve demo migrate clean \
-	cluster nginx \
+	cluster nginx bench-deps \
 	fuzz soak axe screenshots fonts
 
 # uv (from PyPI, into .tools/) makes the venv and installs into it: from its cache that takes
@@ -105,6 +105,14 @@ nginx:
 	  echo "installing Debian's nginx for the cluster's front"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light) \
 	    || { echo "could not install nginx (need root and Debian's package index)"; exit 1; }; }
+
+# Debian's Janus for `bench/media.py --vs-janus` (its VideoRoom measured beside the SFU); the
+# bench writes Janus's configuration itself and installs nothing. Not part of `make test`.
+bench-deps:
+	@command -v janus >/dev/null 2>&1 || { \
+	  echo "installing Debian's janus for the side-by-side media bench"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq janus) \
+	    || { echo "could not install janus (need root and Debian's package index)"; exit 1; }; }
 
 cluster: install pdf-libs nginx
 	$(BIN)/python -m server.cluster.local

@@ -57,12 +57,18 @@ def _encode(
 
 
 def video_clip(cache: Path, width: int, height: int, *, fps: int = 30, seconds: int = 10,
-               kbps: int = 1500, gop: int = 90) -> Path:  # fmt: skip
-    """A VP8 WebM clip of ``seconds`` at ``width``x``height``, ``kbps``, keyframe every ``gop``."""
+               kbps: int = 1500, gop: int = 90, pattern: str = "testsrc2") -> Path:  # fmt: skip
+    """A VP8 WebM clip of ``seconds`` at ``width``x``height``, ``kbps``, keyframe every ``gop``.
+
+    ``testsrc2`` with noise by default; another lavfi ``pattern`` (``testsrc``) is plain: a
+    simpler picture that libvpx can hold to a small layer's bitrate (it cannot bring
+    ``testsrc2`` with noise under ~125 kb/s at 320x180, its quantizer at the top)."""
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"vp8-{width}x{height}-{fps}-{seconds}s-{kbps}k-g{gop}.webm"
+    name = "" if pattern == "testsrc2" else f"-{pattern}"
+    path = cache / f"vp8-{width}x{height}-{fps}-{seconds}s-{kbps}k-g{gop}{name}.webm"
     if not path.exists():
-        source = f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds},noise=alls=8:allf=t"
+        source = f"{pattern}=size={width}x{height}:rate={fps}:duration={seconds}"
+        source += ",noise=alls=8:allf=t" if pattern == "testsrc2" else ""
         _encode(
             source, path, "libvpx",
             {"deadline": "realtime", "cpu-used": "6", "lag-in-frames": "0",
@@ -78,6 +84,37 @@ def audio_clip(cache: Path, *, seconds: int = 10) -> Path:
     if not path.exists():
         source = f"sine=frequency=440:sample_rate=48000:duration={seconds}"
         _encode(source, path, "libopus", {}, bit_rate=32000, rate=48000)
+    return path
+
+
+# A voiced sound: a 140 Hz voice with harmonics in syllables four times a second. Opus codes
+# in-band FEC (LBRR) only for what its voice detector takes for speech, which a tone is not.
+VOICE = (
+    "aevalsrc=exprs='(0.5+0.5*sin(2*PI*4*t))*(0.4*sin(2*PI*140*t)+0.25*sin(2*PI*280*t)"
+    "+0.15*sin(2*PI*420*t)+0.1*sin(2*PI*700*t))':s=48000:d={seconds}"
+)
+
+
+def voice_clip(cache: Path, *, seconds: int = 10, fec: bool = False) -> Path:
+    """Opus at 32 kb/s of ``VOICE``; with ``fec``, as a browser's encoder sends it once told
+    of loss: in-band FEC on, sized for 10 % (libopus's ``packet_loss``)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"opus-voice-{seconds}s{'-fec' if fec else ''}.ogg"
+    if not path.exists():
+        options = {"fec": "1", "packet_loss": "10"} if fec else {}
+        _encode(VOICE.format(seconds=seconds), path, "libopus", options,
+                bit_rate=32000, rate=48000)  # fmt: skip
+    return path
+
+
+def voice_wav(cache: Path, *, seconds: int = 10) -> Path:
+    """``VOICE`` as a WAV (48 kHz, 16-bit mono): what Chromium's fake microphone plays
+    (``--use-file-for-fake-audio-capture``), so that its own Opus encoder hears speech."""
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"voice-{seconds}s.wav"
+    if not path.exists():
+        _encode(VOICE.format(seconds=seconds), path, "pcm_s16le", {},
+                bit_rate=0, rate=48000, layout="mono")  # fmt: skip
     return path
 
 

@@ -22,6 +22,7 @@ import random
 import struct
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,7 @@ class LeanPeer:
         assert self.ws is not None
         async for msg in self.ws:
             offer = json.loads(msg.data)
+            offer["sdp"] = self.munge_offer(offer["sdp"])
             await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
             desc = SessionDescription.parse(offer["sdp"])
             for media in desc.media:
@@ -102,15 +104,26 @@ class LeanPeer:
                 if info and media.kind == "video" and media.ssrc:
                     self.video_pub[media.ssrc[0].ssrc] = info["peer"]
             await self.pc.setLocalDescription(await self.pc.createAnswer())
-            await self.ws.send_str(
-                json.dumps({"type": "answer", "sdp": self.pc.localDescription.sdp})
-            )
+            answer = self.munge_answer(self.pc.localDescription.sdp)
+            await self.ws.send_str(json.dumps({"type": "answer", "sdp": answer}))
             if not self.answered.is_set():
                 intercept_rtp(dtls_transport(self.pc), self._on_rtp)
                 if self.publish:
                     camera = self.pc.getTransceivers()[1].sender
                     intercept_sender_rtcp(camera, self._on_rtcp)
                 self.answered.set()
+
+    def munge_offer(self, sdp: str) -> str:
+        """The server's offer as this peer takes it (a subclass may rewrite it)."""
+        return sdp
+
+    def munge_answer(self, sdp: str) -> str:
+        """The answer as sent to the server (a subclass may rewrite it)."""
+        return sdp
+
+    def result(self) -> dict[str, Any]:
+        """What this peer reports in ``RESULT``."""
+        return {"sent": self.sent, "recv": self.recv}
 
     def _on_rtcp(self, packet: Any) -> None:
         if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
@@ -184,6 +197,9 @@ class LeanPeer:
                 due = time.monotonic()
             await asyncio.sleep(max(delay, 0))
 
+    async def subscribe(self, session: aiohttp.ClientSession) -> None:
+        """Nothing to do: courtlink's server subscribes each peer to the room itself."""
+
     def ready(self, expect: int) -> bool:
         return sum(1 for n in self.markers.values() if n > 0) >= expect
 
@@ -213,7 +229,10 @@ async def wait_stdin() -> str:
     return await loop.run_in_executor(None, sys.stdin.readline)
 
 
-async def main() -> None:
+async def main(
+    peer_class: type[LeanPeer] = LeanPeer,
+    more_args: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--url", required=True)
     p.add_argument("--peers", default="")
@@ -225,18 +244,22 @@ async def main() -> None:
     p.add_argument("--publish", action="store_true")
     p.add_argument("--churn", type=int, default=0)
     p.add_argument("--churn-room", default="")
+    if more_args is not None:
+        more_args(p)
     args = p.parse_args()
     clip = load_clip(args)
     specs = [spec.split("@") for spec in args.peers.split(",") if spec]
-    peers = [LeanPeer(peer_id, room, args, clip) for peer_id, room in specs]
+    peers = [peer_class(peer_id, room, args, clip) for peer_id, room in specs]
     async with aiohttp.ClientSession() as session:
         for peer in peers:
             await peer.start(session)
+        for peer in peers:
+            await peer.subscribe(session)
         while not all(peer.ready(args.expect) for peer in peers):  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         print("READY", flush=True)
         for i in range(args.churn):
-            churner = LeanPeer(f"churn{i}", args.churn_room, args, clip)
+            churner = peer_class(f"churn{i}", args.churn_room, args, clip)
             await churner.start(session)
             deadline = time.monotonic() + 10
             while not churner.ready(args.expect) and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -259,7 +282,7 @@ async def main() -> None:
                 break
         result = {
             "marks": marks,
-            "peers": {peer.id: {"sent": peer.sent, "recv": peer.recv} for peer in peers},
+            "peers": {peer.id: peer.result() for peer in peers},
         }
         print("RESULT " + json.dumps(result), flush=True)
         for peer in peers:

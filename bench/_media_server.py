@@ -4,7 +4,9 @@ Not the product's signaling (that is signaling/'s endpoint, with auth, lobby and
 the shim only carries offers and answers so the benchmark measures the media path alone.
 ``GET /ws/{peer}?room=R`` joins a peer to room R (the server sends offers, the peer answers
 ``{"type": "answer", "sdp": ...}``); closing the socket removes the peer. ``GET /stats``
-returns ``Sfu.stats()``. Prints ``PORT <n>`` on stdout once listening.
+returns ``Sfu.stats()``. Prints ``PORT <n>`` on stdout once listening. Simulcast is off
+unless ``--simulcast`` (every publisher then sends three rid layers: ``bench/_simulcast*.py``),
+so the plain figures measure one stream per camera, as they always did.
 
 With ``--record DIR`` the real ``recordings.recorder.Recorder`` is the SFU's tap (as the
 product's hub attaches it), each room the main room of its own session, writing real files
@@ -72,9 +74,36 @@ async def stats(request: web.Request) -> web.Response:
         # after a departure, so a sample does not depend on whether that trim ran yet.
         request.app[SFU].trimmer.trim()
     out = {"pid": os.getpid(), "sfu": request.app[SFU].stats()}
+    if request.query.get("downlink"):
+        out["downlink"] = downlinks(request.app[SFU])
     if PROBE in request.app:
         out["recorder"] = request.app[PROBE].counters()
     return web.json_response(out)
+
+
+def downlinks(sfu: Sfu) -> dict[str, object]:
+    """Per peer, its downlink estimate and, per simulcast camera it receives, the layer it is
+    on and the one it waits for (read from the SFU's objects: the bench's view, not an API)."""
+    out: dict[str, object] = {}
+    for peer_id, peer in sfu._peers.items():
+        d = peer.downlink
+        layers = {
+            s.outlet.track.peer_id: [getattr(s.outlet, "current", None), s.outlet.target]
+            for s in peer.slots
+            if s.outlet is not None and hasattr(s.outlet, "target")
+        }
+        out[peer_id] = {
+            "estimate_kbps": round(d.estimate / 1000, 1),
+            "ceiling_kbps": None if d.ceiling is None else round(d.ceiling / 1000, 1),
+            "last_loss": d.last_loss,
+            "queue_ms": None if d.queue_s is None else round(d.queue_s * 1000),
+            "delivered_kbps": None if d.delivered_bps is None else round(d.delivered_bps / 1000),
+            "sent_kbps": round(d._sent[-1][1] / 1000) if d._sent else None,
+            "protect_audio": d.protect_audio,
+            "probes": [d.probes, d.probes_passed],
+            "layers": layers,
+        }
+    return out
 
 
 async def main() -> None:
@@ -83,6 +112,9 @@ async def main() -> None:
     parser.add_argument("--max-video-kbps", type=int, default=2500)
     parser.add_argument("--profile", default="", help="write cProfile stats here on exit")
     parser.add_argument("--record", default="", help="record every room into this directory")
+    parser.add_argument(
+        "--simulcast", action="store_true", help="ask publishers for three layers (issue 18)"
+    )
     args = parser.parse_args()
     profiler = None
     if args.profile:
@@ -93,7 +125,12 @@ async def main() -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     app = web.Application()
-    sfu = Sfu(ice_servers=[], mode=args.mode, max_video_kbps=args.max_video_kbps)
+    sfu = Sfu(
+        ice_servers=[],
+        mode=args.mode,
+        max_video_kbps=args.max_video_kbps,
+        simulcast=args.simulcast,
+    )
     app[SFU] = sfu
     app.router.add_get("/ws/{peer}", ws_peer)
     app.router.add_get("/stats", stats)

@@ -10,10 +10,19 @@ clip (plus Opus) through their SRTP sessions; subscribers count packets without 
     python bench/media.py --participants 3 --width 640 --height 480 --compare --json OUT
     python bench/media.py --cycles 200 --json OUT        # server memory over join/leave cycles
     python bench/media.py --participants 6 --width 1280 --height 720 --record --json OUT
+    python bench/media.py --vs-janus --rounds 3 --json OUT   # beside Janus (make bench-deps)
+    python bench/media.py --simulcast --participants 6 --json OUT  # simulcast on, then off
+    python bench/media.py --simulcast --constrained 1 --json OUT   # one subscriber's bad link
 
 ``--record`` runs the same load twice, without and then with the real recorder as the SFU's
 tap (writing files to a temporary directory), and reports what recording adds to the
 server's CPU and how many forwarded frames the files hold.
+
+``--vs-janus`` runs the same peers, clip and load against courtlink and against Debian's Janus
+VideoRoom (``bench/_janus.py``, ``bench/_janus_peers.py``), alternating, at each of ``--sizes``.
+
+``--simulcast`` has the publishers send three layers and the server forward one to each
+subscriber (``bench/_simulcast.py``); without it the server runs with simulcast off.
 
 Writes JSON (see bench/README.md for the fields and the figures measured).
 """
@@ -22,14 +31,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import psutil
@@ -37,6 +48,16 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _janus import (  # noqa: E402
+    LOOPBACK,
+    create_rooms,
+    free_port,
+    janus_argv,
+    janus_binary,
+    janus_version,
+    wait_listening,
+    write_configs,
+)
 from _media_clip import audio_clip, video_clip  # noqa: E402
 
 
@@ -50,9 +71,9 @@ class Proc:
     nice = 0  # set from --nice: the machine is shared; see bench/README.md
 
     @classmethod
-    async def start(cls, *argv: str) -> Proc:
+    async def start(cls, *argv: str, program: str = sys.executable) -> Proc:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, *argv,
+            program, *argv,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             limit=1 << 28, start_new_session=bool(cls.nice),
         )  # fmt: skip
@@ -98,7 +119,11 @@ class Proc:
     async def stop(self) -> None:
         if self.proc.returncode is None:
             self.proc.terminate()
-            await self.proc.wait()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 20)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -108,11 +133,94 @@ def percentile(values: list[float], q: float) -> float | None:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+class Window(NamedTuple):
+    """The measured stretch of a run: wall clock, the server's and the load processes' CPU."""
+
+    t: tuple[float, float]
+    cpu: tuple[float, float]
+    load_cpu: tuple[list[float], list[float]]
+    udp_drops: tuple[int, int] = (0, 0)  # datagrams dropped for a full receive buffer:
+    # on every socket of the machine, and on the server's own (what it never read)
+
+
+def udp_receive_buffer_errors() -> int:
+    """The kernel's count of UDP datagrams dropped for a full receive buffer (all sockets)."""
+    rows = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()]
+    names, values = (row for row in rows if row[0] == "Udp:")
+    return int(values[names.index("RcvbufErrors")])
+
+
+def socket_drops(pid: int) -> int:
+    """Datagrams dropped on the UDP sockets process ``pid`` holds (``/proc/net/udp*``)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    total = 0
+    for table in ("udp", "udp6"):
+        for row in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[9] in inodes:
+                total += int(fields[-1])
+    return total
+
+
+async def start_loads(
+    args: argparse.Namespace,
+    url: str,
+    clips: tuple[Path, Path],
+    mode: str,
+    loads: list[Proc],
+    script: str = "_media_peers.py",
+    extra: tuple[str, ...] = (),
+) -> None:
+    """Start the lean load peers (into ``loads``, so the caller stops them whatever happens)
+    and wait until every subscriber gets frames from every other publisher of its room."""
+    specs = [f"r{r}p{i}@room{r}" for r in range(args.rooms) for i in range(args.participants)]
+    groups = [specs[i :: args.load_procs] for i in range(args.load_procs)]
+    common = ["--url", url, "--video", str(clips[0]), "--audio", str(clips[1])]
+    common += ["--fps", str(args.fps), "--mode", mode, "--publish"]
+    for group in filter(None, groups):
+        argv = [str(HERE / script), *common, "--peers", ",".join(group)]
+        argv += ["--expect", str(args.participants - 1), *extra]
+        loads.append(await Proc.start(*argv))
+    for load in loads:
+        await load.expect("READY")
+
+
+async def measure(args: argparse.Namespace, server: Proc, loads: list[Proc]) -> Window:
+    """``args.seconds`` of steady load between the peers' MARK and the end of the window."""
+    cpu0, load0, t0 = server.cpu(), [p.cpu() for p in loads], time.monotonic()
+    sys0, drops0 = server.system_cpu(), udp_receive_buffer_errors()
+    server_drops0 = socket_drops(server.proc.pid)
+    for load in loads:
+        load.send("MARK")
+    await asyncio.sleep(args.seconds)
+    cpu1, load1, t1 = server.cpu(), [p.cpu() for p in loads], time.monotonic()
+    args.server_system_seconds = server.system_cpu() - sys0
+    drops = (
+        udp_receive_buffer_errors() - drops0,
+        socket_drops(server.proc.pid) - server_drops0,
+    )
+    return Window((t0, t1), (cpu0, cpu1), (load0, load1), drops)
+
+
+async def collect(args: argparse.Namespace, loads: list[Proc]) -> list[dict[str, Any]]:
+    """Each load process's counts, once frames sent before the window's end have arrived."""
+    await asyncio.sleep(args.grace)
+    for load in loads:
+        load.send("STOP")
+    return [json.loads(await load.expect("RESULT")) for load in loads]
+
+
 async def run_load(
     args: argparse.Namespace, mode: str, clips: tuple[Path, Path], record: str = ""
 ) -> dict[str, Any]:
     extra = ["--profile", args.profile] if args.profile else []
     extra += ["--record", record] if record else []
+    extra += getattr(args, "server_args", [])  # --simulcast (bench/_simulcast.py)
     server = await Proc.start(str(HERE / "_media_server.py"), "--mode", mode, *extra)
     loads: list[Proc] = []
     recording: dict[str, Any] = {}
@@ -120,16 +228,10 @@ async def run_load(
         disk_tid = int(await server.expect("DISK_THREAD")) if record else 0
         port = await server.expect("PORT")
         url = f"http://127.0.0.1:{port}"
-        specs = [f"r{r}p{i}@room{r}" for r in range(args.rooms) for i in range(args.participants)]
-        groups = [specs[i :: args.load_procs] for i in range(args.load_procs)]
-        common = ["--url", url, "--video", str(clips[0]), "--audio", str(clips[1])]
-        common += ["--fps", str(args.fps), "--mode", mode, "--publish"]
-        for group in filter(None, groups):
-            argv = [str(HERE / "_media_peers.py"), *common, "--peers", ",".join(group)]
-            argv += ["--expect", str(args.participants - 1)]
-            loads.append(await Proc.start(*argv))
-        for load in loads:
-            await load.expect("READY")
+        script = getattr(args, "peer_script", "_media_peers.py")
+        simulcast = script != "_media_peers.py"
+        peer_mode = "simulcast" if simulcast else mode  # frames counted by marker bits
+        await start_loads(args, url, clips, peer_mode, loads, script, args_of(args))
         await asyncio.sleep(args.warmup)
         counters0: dict[str, float] = {}
         if record:
@@ -137,23 +239,14 @@ async def run_load(
                 counters0 = (await resp.json())["recorder"]
         disk0 = server.thread_cpu(disk_tid) if record else 0.0
         main0 = server.thread_cpu(server.proc.pid)
-        cpu0, load0, t0 = server.cpu(), [p.cpu() for p in loads], time.monotonic()
-        sys0 = server.system_cpu()
-        for load in loads:
-            load.send("MARK")
-        await asyncio.sleep(args.seconds)
-        cpu1, load1, t1 = server.cpu(), [p.cpu() for p in loads], time.monotonic()
+        window = await measure(args, server, loads)
         disk1 = server.thread_cpu(disk_tid) if record else 0.0
         main1 = server.thread_cpu(server.proc.pid)
-        args.server_system_seconds = server.system_cpu() - sys0
         async with aiohttp.ClientSession() as session, session.get(f"{url}/stats") as resp:
             stats = await resp.json()
         sfu_stats = stats["sfu"]
         counters1 = stats.get("recorder", {})
-        await asyncio.sleep(args.grace)  # let frames sent before t1 arrive
-        for load in loads:
-            load.send("STOP")
-        results = [json.loads(await load.expect("RESULT")) for load in loads]
+        results = await collect(args, loads)
         rss = server.ps.memory_info().rss
         if record:
             for p in loads:
@@ -164,7 +257,8 @@ async def run_load(
         for p in loads:
             await p.stop()
         await server.stop()
-    out = summarize(args, mode, results, sfu_stats, (t0, t1), (cpu0, cpu1), (load0, load1), rss)
+    out = summarize(args, peer_mode, results, sfu_stats, window, rss)
+    t0, t1 = window.t
     out["server_loop_thread_cpu_ms_per_second"] = round(1000 * (main1 - main0) / (t1 - t0), 2)
     if record:
         out["recording"] = recording
@@ -185,6 +279,11 @@ async def run_load(
             "gc_objects": counters1["gc_objects"],
         }
     return out
+
+
+def args_of(args: argparse.Namespace) -> tuple[str, ...]:
+    """What the load peers' script takes beyond _media_peers.py's own arguments."""
+    return tuple(getattr(args, "peer_args", ()))
 
 
 async def run_record(args: argparse.Namespace, clips: tuple[Path, Path]) -> dict[str, Any]:
@@ -235,13 +334,13 @@ def summarize(
     args: argparse.Namespace,
     mode: str,
     results: list[dict[str, Any]],
-    sfu_stats: dict[str, Any],
-    window: tuple[float, float],
-    cpu: tuple[float, float],
-    load_cpu: tuple[list[float], list[float]],
+    sfu_stats: dict[str, Any] | None,
+    window: Window,
     rss: int,
 ) -> dict[str, Any]:
-    t0, t1 = window
+    """One run's figures. ``sfu_stats`` is courtlink's own account of the run (drops, keyframe
+    requests, packets); None for a server that gives none (Janus): those figures are null."""
+    (t0, t1), cpu, load_cpu, udp_drops = window
     wall = t1 - t0
     peers: dict[str, Any] = {}
     marks: dict[str, Any] = {"MARK": {}, "STOP": {}}
@@ -280,21 +379,18 @@ def summarize(
             after, before = marks["STOP"]["markers"][sub], marks["MARK"]["markers"][sub]
             received += sum(after.get(k, 0) - before.get(k, 0) for k in after)
     server_cpu = cpu[1] - cpu[0]
-    drops = sum(o["drops"] for p in sfu_stats.values() for o in p["received"])
-    gated = sum(o["gated_until_keyframe"] for p in sfu_stats.values() for o in p["received"])
-    keyframe_requests = sum(
-        t["keyframe_requests"] for p in sfu_stats.values() for t in p["published"].values()
-    )
 
     def delta(key: str) -> int:
         return sum(marks["STOP"][key][p] - marks["MARK"][key][p] for p in peers)
 
-    def server_total(side: str, key: str) -> int:
+    def server_total(side: str, key: str, camera_only: bool = True) -> int | None:
+        if sfu_stats is None:
+            return None
         if side == "published":
             tracks = [t for p in sfu_stats.values() for t in p["published"].values()]
         else:
             tracks = [o for p in sfu_stats.values() for o in p["received"]]
-        return sum(t[key] for t in tracks if t["track_id"].endswith(":camera"))
+        return sum(t[key] for t in tracks if not camera_only or t["track_id"].endswith(":camera"))
 
     return {
         "mode": mode,
@@ -327,9 +423,11 @@ def summarize(
         "video_packets_received": delta("video_packets_in"),
         "server_video_packets_in_total": server_total("published", "packets_in"),
         "server_video_packets_out_total": server_total("received", "packets_out"),
-        "server_drops": drops,
-        "server_gated_until_keyframe": gated,
-        "keyframe_requests": keyframe_requests,
+        "udp_receive_buffer_drops_machine": udp_drops[0],
+        "udp_receive_buffer_drops_server_sockets": udp_drops[1],
+        "server_drops": server_total("received", "drops", False),
+        "server_gated_until_keyframe": server_total("received", "gated_until_keyframe", False),
+        "keyframe_requests": server_total("published", "keyframe_requests", False),
         "load_procs": len(load_cpu[0]),
         "load_cpu_percent": round(100 * (sum(load_cpu[1]) - sum(load_cpu[0])) / wall, 1),
         "achieved_fps_mean": round(statistics.mean(fps), 2) if fps else None,
@@ -398,6 +496,125 @@ async def run_cycles(args: argparse.Namespace, clips: tuple[Path, Path]) -> dict
     }
 
 
+async def run_janus(args: argparse.Namespace, clips: tuple[Path, Path]) -> dict[str, Any]:
+    """The load of ``run_load`` against Janus's VideoRoom, on a loopback-only configuration
+    written to a temporary directory; the same figures (Janus gives no account of its own)."""
+    with tempfile.TemporaryDirectory(prefix="courtlink-bench-janus-") as tmp:
+        folder = Path(tmp)
+        ws_port = free_port()
+        base = 20000 + 1000 * (ws_port % 40)  # RTP ports: 1,000 of them, on 127.0.0.1 only
+        write_configs(folder, ws_port, (base, base + 999))
+        argv = janus_argv(folder, folder / "janus.log")
+        server = await Proc.start(*argv[1:], program=argv[0])
+        loads: list[Proc] = []
+        try:
+            await wait_listening(ws_port)
+            url = f"ws://{LOOPBACK}:{ws_port}"
+            await create_rooms(url, [f"room{r}" for r in range(args.rooms)], args.participants)
+            await start_loads(args, url, clips, "passthrough", loads, "_janus_peers.py")
+            await asyncio.sleep(args.warmup)
+            window = await measure(args, server, loads)
+            results = await collect(args, loads)
+            rss = server.ps.memory_info().rss
+        except BaseException:
+            log = folder / "janus.log"
+            if log.exists():
+                print(log.read_text()[-4000:], file=sys.stderr)
+            raise
+        finally:
+            for p in loads:
+                await p.stop()
+            await server.stop()
+    return summarize(args, "passthrough", results, None, window, rss)
+
+
+# What --vs-janus compares, as courtlink's keys; Janus's have the prefix ``janus_``.
+COMPARED = (
+    "server_cpu_ms_per_stream_second",
+    "frame_loss",
+    "forward_latency_ms_p50",
+    "forward_latency_ms_p95",
+    "forward_latency_ms_p99",
+)
+RATIO = "cpu_ratio_courtlink_over_janus"
+SIZES = ("3x640x480", "6x1280x720")
+TARGET_SIZE = "6x1280x720"
+
+
+def parse_size(size: str) -> tuple[int, int, int]:
+    """``6x1280x720`` -> (participants, width, height)."""
+    participants, width, height = (int(part) for part in size.split("x"))
+    return participants, width, height
+
+
+def comparison(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Both servers' figures over alternating rounds (each ``{"courtlink": run, "janus":
+    run}``): the mean of the rounds, and courtlink's CPU over Janus's."""
+
+    def mean(side: str, key: str) -> float | None:
+        values = [r[side][key] for r in rounds if r[side][key] is not None]
+        return round(statistics.mean(values), 5 if key == "frame_loss" else 2) if values else None
+
+    out: dict[str, Any] = {}
+    for key in COMPARED:
+        out[key] = mean("courtlink", key)
+        out[f"janus_{key}"] = mean("janus", key)
+    ours, theirs = (
+        out["server_cpu_ms_per_stream_second"],
+        out["janus_server_cpu_ms_per_stream_second"],
+    )
+    out[RATIO] = round(ours / theirs, 2) if ours is not None and theirs else None
+    first = rounds[0]["courtlink"]
+    out.update(
+        {k: first[k] for k in ("participants", "width", "height", "forwarded_video_streams")}
+    )
+    out["rounds"] = rounds
+    return out
+
+
+def headline(sizes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The top-level keys: the 6 x 720p comparison (the target's), or the largest size run."""
+    size = TARGET_SIZE if TARGET_SIZE in sizes else max(sizes, key=lambda s: parse_size(s))
+    keys = [k for key in COMPARED for k in (key, f"janus_{key}")] + [RATIO]
+    return {"headline_size": size, **{k: sizes[size][k] for k in keys}}
+
+
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().strip()
+
+
+async def run_vs_janus(args: argparse.Namespace) -> dict[str, Any]:
+    """courtlink, then Janus, ``--rounds`` times in turn for each size (so a change in the
+    machine's load falls on both alike), the same peers, clip and load on each."""
+    before = loadavg()
+    sizes: dict[str, dict[str, Any]] = {}
+    for size in args.sizes.split(","):
+        run = argparse.Namespace(**vars(args))
+        run.participants, run.width, run.height = parse_size(size)
+        run.load_procs = args.load_procs or auto_load_procs(run)
+        clips = (
+            video_clip(Path(args.cache), run.width, run.height, fps=run.fps, kbps=run.kbps),
+            audio_clip(Path(args.cache)),
+        )
+        rounds = []
+        for _ in range(args.rounds):
+            court = await run_load(run, "passthrough", clips)
+            rounds.append({"courtlink": court, "janus": await run_janus(run, clips)})
+        sizes[size] = comparison(rounds)
+    return {
+        **headline(sizes),
+        **sizes,
+        "janus_version": janus_version(),
+        "rounds_per_size": args.rounds,
+        "loadavg_before": before,
+        "loadavg_after": loadavg(),
+    }
+
+
+def auto_load_procs(args: argparse.Namespace) -> int:
+    return max(1, min(3, args.rooms * args.participants // 2))
+
+
 async def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -407,8 +624,8 @@ async def main() -> None:
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--warmup", type=float, default=3)
     p.add_argument("--grace", type=float, default=2, help="seconds to wait for late frames")
-    p.add_argument("--width", type=int, default=640)
-    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--width", type=int, default=0, help="default 640 (1280 with --simulcast)")
+    p.add_argument("--height", type=int, default=0, help="default 480 (720 with --simulcast)")
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--kbps", type=int, default=1500)
     p.add_argument("--mode", choices=("passthrough", "transcode"), default="passthrough")
@@ -423,13 +640,54 @@ async def main() -> None:
         "--record", action="store_true", help="run the load without, then with recording"
     )
     p.add_argument("--record-dir", default="", help="where the recorded run writes (temp dir)")
-    p.add_argument("--repeat", type=int, default=1, help="--record: pairs of runs, in turn")
+    p.add_argument(
+        "--repeat", type=int, default=1, help="--record, --simulcast: runs of each, in turn"
+    )
+    p.add_argument("--simulcast", action="store_true", help="publishers send three layers")
+    p.add_argument(
+        "--constrained", type=int, default=0, help="--simulcast: subscribers on a bad link"
+    )
+    p.add_argument("--link-kbps", type=float, default=500, help="--constrained: link rate")
+    p.add_argument("--link-loss", type=float, default=0.03, help="--constrained: random loss")
+    p.add_argument("--link-rtt-ms", type=float, default=150, help="--constrained: round trip")
+    p.add_argument(
+        "--vs-janus", action="store_true", help="courtlink and Janus VideoRoom, alternating"
+    )
+    p.add_argument("--rounds", type=int, default=2, help="--vs-janus: rounds per size")
+    p.add_argument(
+        "--sizes", default=",".join(SIZES), help="--vs-janus: participants x width x height, ..."
+    )
     args = p.parse_args()
+    if args.vs_janus and janus_binary() is None:
+        p.error("--vs-janus needs Debian's janus: `make bench-deps` installs it")
     if args.record and (args.compare or args.cycles or args.mode != "passthrough"):
         p.error("--record measures the passthrough SFU alone: no --compare, --cycles, --mode")
     Proc.nice = args.nice
+    args.width = args.width or (1280 if args.simulcast else 640)
+    args.height = args.height or (720 if args.simulcast else 480)
+    if args.simulcast:
+        if (
+            args.compare
+            or args.cycles
+            or args.record
+            or args.vs_janus
+            or args.mode != "passthrough"
+        ):
+            p.error("--simulcast runs alone: no --compare, --cycles, --record, --vs-janus, --mode")
+        if args.constrained and args.participants == 3 and "--participants" not in sys.argv:
+            args.participants = 4  # issue 18: a 4-party room
+        if not args.load_procs and not args.constrained:
+            args.load_procs = auto_load_procs(args)
+        import _simulcast
+
+        write_result(await _simulcast.run(args, sys.modules[__name__]), args.json)
+        return
+    if args.vs_janus:
+        result = await run_vs_janus(args)
+        write_result(result, args.json)
+        return
     if not args.load_procs:
-        args.load_procs = max(1, min(3, args.rooms * args.participants // 2))
+        args.load_procs = auto_load_procs(args)
     cache = Path(args.cache)
     clips = (
         video_clip(cache, args.width, args.height, fps=args.fps, kbps=args.kbps),
@@ -457,12 +715,16 @@ async def main() -> None:
         }
     else:
         result = await run_load(args, args.mode, clips)
+    write_result(result, args.json)
+
+
+def write_result(result: dict[str, Any], path: str) -> None:
     text = json.dumps(result, indent=2)
     print(text)
-    if args.json:
-        out = Path(args.json)
+    if path:
+        out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")  # noqa: ASYNC240
+        out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

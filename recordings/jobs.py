@@ -21,6 +21,7 @@ import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
 
@@ -32,6 +33,7 @@ from recordings.service import RecordingService
 from recordings.store import RECORDER
 from server.audit import record
 from server.context import Court
+from server.db import not_cut_short
 from server.models.base import utcnow
 from server.models.recordings import CompositeStatus, Recording
 from server.settings import Settings
@@ -81,6 +83,16 @@ def sources_of(settings: Settings, rec: Recording) -> list[Source]:
     ]
 
 
+async def _report_progress(
+    court: Court, rec_id: int, value: float, task: asyncio.Future[Any]
+) -> None:
+    async with court.unit(RECORDER) as ctx:
+        row = await ctx.db.get(Recording, rec_id)
+        if row is not None and not task.done():
+            row.composite_progress = round(value, 3)
+            row.composite_lease_until = utcnow() + LEASE  # still ours, still alive
+
+
 async def run_job(court: Court, rec_id: int, owner: str) -> bool:
     """Render the composite of a recording ``owner`` has claimed. Returns whether it
     succeeded."""
@@ -97,11 +109,8 @@ async def run_job(court: Court, rec_id: int, owner: str) -> bool:
     try:
         while not task.done():
             await asyncio.wait([task], timeout=0.5)
-            async with court.unit(RECORDER) as ctx:
-                row = await ctx.db.get(Recording, rec_id)
-                if row is not None and not task.done():
-                    row.composite_progress = round(progress.value, 3)
-                    row.composite_lease_until = utcnow() + LEASE  # still ours, still alive
+            # run to its end even when the job is cancelled meanwhile (``not_cut_short``)
+            await not_cut_short(_report_progress(court, rec_id, progress.value, task))
     except asyncio.CancelledError:
         progress.stopping = True
         done, _ = await asyncio.wait([task], timeout=10)

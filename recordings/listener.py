@@ -40,6 +40,9 @@ class RecordingListener:
     def on_document_shown(self, event: SessionEvent) -> None:
         """A document shown to a room is the case file's business, not the recording's."""
 
+    def on_guest_caucus(self, event: SessionEvent) -> None:
+        """Who may enter caucus rooms shows in the recording as where they are recorded."""
+
     async def on_session_ended(self, event: SessionEvent) -> None:
         self._spawn(self.service.session_ended(event.session_id))
 

@@ -26,6 +26,8 @@ class Person(Protocol):
     def user_id(self) -> int | None: ...
     @property
     def party_id(self) -> int | None: ...
+    @property
+    def guest_id(self) -> int | None: ...
 
 
 class StartedTrack(Protocol):
@@ -79,9 +81,12 @@ class Rooms(Protocol):
 
 def identity(person: Person) -> str:
     """How segment rows, file tags and manifests name a participant: ``user:<id>`` for an
-    account, ``party:<id>`` for a party who came by invite."""
+    account, ``party:<id>`` for a party who came by invite, ``guest:<id>`` for a guest of
+    joint mediation who came by theirs (the manifest adds their organisation and role)."""
     if person.user_id is not None:
         return f"user:{person.user_id}"
+    if person.guest_id is not None:
+        return f"guest:{person.guest_id}"
     return f"party:{person.party_id}" if person.party_id is not None else ""
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from server.context import Context
 from server.files import write_atomic
 from server.models.docket import Case
 from server.models.recordings import Recording, RecordingSegment, SegmentStatus
+from server.models.sessions import SessionGuest
 from server.settings import Settings
 
 FORMAT = "courtlink-recording-manifest/1"
@@ -59,8 +61,15 @@ async def refresh_facts(settings: Settings, segment: RecordingSegment) -> None:
 
 
 def manifest_for(
-    settings: Settings, rec: Recording, case: Case, sealed_at: datetime
+    settings: Settings,
+    rec: Recording,
+    case: Case,
+    sealed_at: datetime,
+    guests: Sequence[SessionGuest] = (),
 ) -> dict[str, Any]:
+    """The manifest's content. ``guests``: the session's guests of joint mediation, whose
+    organisation and role the participants' list carries beside their name."""
+    about = {f"guest:{g.id}": {"organisation": g.organisation, "role": g.role} for g in guests}
     files = []
     people: dict[str, str] = {}
     for seg in rec.segments:
@@ -102,7 +111,9 @@ def manifest_for(
         "session_ended_at": _iso(session.ended_at),
         "sealed_at": _iso(sealed_at),
         "interrupted": rec.interrupted,
-        "participants": [{"identity": k, "name": v} for k, v in sorted(people.items())],
+        "participants": [
+            {"identity": k, "name": v, **about.get(k, {})} for k, v in sorted(people.items())
+        ],
         "files": sorted(files, key=lambda f: (f["started_at"] or "", f["name"])),
     }
 
@@ -122,7 +133,8 @@ async def seal(ctx: Context, rec: Recording) -> dict[str, Any]:
     case = await db.get(Case, rec.case_id)
     assert case is not None
     sealed_at = ctx.now()
-    manifest = manifest_for(settings, rec, case, sealed_at)
+    guests = await db.scalars(select(SessionGuest).where(SessionGuest.session_id == rec.session_id))
+    manifest = manifest_for(settings, rec, case, sealed_at, guests.all())
     data = canonical(manifest)
     key = await asyncio.to_thread(keys.load_or_create, settings.data_dir)
     signature = keys.sign(key, data)

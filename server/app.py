@@ -22,10 +22,11 @@ from server.audit.chain import Sequencer
 from server.cluster import check_cluster_database
 from server.context import Actor, Court
 from server.i18n import Catalogs
+from server.mailbox import CaseMailbox
 from server.scheduling.sender import OutboxSender
 from server.settings import Settings
 from server.tasks import Supervisor
-from server.web import bridge, node
+from server.web import bridge, desk_socket, node
 from server.web.auth import auth_middleware
 from server.web.context import context_middleware, lang_middleware
 from server.web.errors import error_middleware
@@ -35,6 +36,7 @@ from server.web.keys import (
     COURT,
     ENGINE,
     JINJA,
+    MAILBOX,
     SENDER,
     SESSIONMAKER,
     SETTINGS,
@@ -66,6 +68,15 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
     court.signals.unregister(audit.SIGNAL)
     await supervisor.stop()
     await sequencer.finish()
+
+
+async def _mailbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    mailbox = app[MAILBOX]
+    if mailbox is not None:
+        await mailbox.start()
+    yield
+    if mailbox is not None:
+        await mailbox.stop()
 
 
 async def _recompute_deadlines(app: web.Application) -> None:
@@ -141,6 +152,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
     app[CATALOGS] = Catalogs()
     app[SUPERVISOR] = Supervisor()
     app[SENDER] = OutboxSender(court)
+    app[MAILBOX] = CaseMailbox(court) if settings.mailbox_port else None
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")),
         autoescape=jinja2.select_autoescape(["html", "xml", "svg"]),
@@ -156,17 +168,23 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> we
     app.cleanup_ctx.append(_database_ctx)
     app.on_startup.append(_recompute_deadlines)
     app.cleanup_ctx.append(_workers_ctx)
+    # The case mailbox files into the database and wakes the audit sequencer: it starts
+    # after the workers and stops before them.
+    app.cleanup_ctx.append(_mailbox_ctx)
     # After the workers: cleanup runs in reverse, so the live rooms and the recorder stop
     # first, then the supervisor's workers, then the database.
     app.cleanup_ctx.append(live.live_ctx)
     # A cluster node's rooms and sockets across nodes (nothing on a single server).
     app.cleanup_ctx.append(bridge.bridge_ctx)
+    # The duty desk's ringing (``/ws/desk``), after the workers it runs beside.
+    app.cleanup_ctx.append(desk_socket.desk_ctx)
     # Sessions' sockets never end by themselves: they are sent away before aiohttp waits for
     # the requests in progress (see ``live.going_away``).
     # A cluster node leaves the registry first, so no room is placed on it while it stops.
     app.on_shutdown.append(node.leave)
     app.on_shutdown.append(bridge.going_away)
     app.on_shutdown.append(live.going_away)
+    app.on_shutdown.append(desk_socket.going_away)
     routes.add_routes(app, WEB_DIR / "static")
     # CSP, framing, nosniff, referrer policy on every response (static files and errors too).
     app.on_response_prepare.append(add_security_headers)

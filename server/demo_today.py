@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from server.context import Actor, Context
 from server.demo_data import LATER, LIVE, TODAY
+from server.desk.roster import HALVES, set_duty
 from server.models.accounts import Office, User
 from server.models.docket import Case
 from server.models.scheduling import Booking
@@ -38,11 +39,13 @@ from server.sessions import (
     create_session,
     invite_url,
     list_invites,
+    party_links,
 )
 
 SESSION_MINUTES = 30
 LIVE_HOURS = 4
 LOOK_AHEAD_DAYS = 14  # a free slot is always found within two weeks
+ROSTER_DAYS = 14  # the duty roster the demo keeps ahead
 
 
 async def _book_first_free(ctx: Context, office: Office, case: Case, first: date) -> Booking:
@@ -84,7 +87,22 @@ async def set_the_day(
         later.append((await _book_first_free(staff, offices[code], second, day + timedelta(1))).id)
     [(_office, case)] = cases[LIVE]
     live = await _open_live(ctx.acting_as(Actor.for_user(users["mediator"])), case)
+    await _duty_roster(ctx.acting_as(Actor.for_user(users["clerk"])), users)
     return {"as_of": ctx.now().isoformat(), "today": today, "later": later, "live": live.id}
+
+
+async def _duty_roster(ctx: Context, users: dict[str, User]) -> None:
+    """The duty desk's roster for the coming two weeks' working days: the demo mediator
+    first (so that a newcomer logged in as ``mediator`` is rung at once), then the other
+    mediator, then a judge. The offices' registered mail addresses, for the case mailbox."""
+    order = [users["mediator"].id, users["mediator2"].id, users["judge2"].id]
+    for n in range(ROSTER_DAYS):
+        day = ctx.today() + timedelta(days=n)
+        if ctx.calendar.is_workday(day):
+            for half in HALVES:
+                await set_duty(ctx, day, half, order)
+    for office in await ctx.db.scalars(select(Office).where(Office.is_center.is_(False))):
+        office.email = office.email or f"{office.code}@street.example"
 
 
 def _office_times(ctx: Context, rows: list[Booking], today: date) -> str:
@@ -134,6 +152,12 @@ async def day_lines(ctx: Context, seed: dict[str, Any]) -> list[str]:
         )
     upcoming = [b for i in seed["later"] if (b := await ctx.db.get(Booking, i)) is not None]
     lines.append(f"  and upcoming: {_office_times(ctx, upcoming, day)}")
+    lines += [
+        "the duty desk (值班): in one browser log in as staff.pingtan / demo-office_staff and "
+        f"open {url}/desk/terminal, press 呼叫中心; in another log in as mediator / "
+        f"demo-mediator (on duty, rung first; mediator2 next): any page rings, {url}/desk "
+        "lists the calls",
+    ]
     return lines + await _live_lines(ctx, seed["live"], url)
 
 
@@ -153,7 +177,7 @@ async def _live_lines(ctx: Context, session_id: int, url: str) -> list[str]:
         "  2. each party opens their link in another browser and enters their name; "
         "the mediator admits them from the lobby:",
     ]
-    lines += [f"     {i.party.name}: {invite_url(ctx.settings, i)}" for i in invites]
+    lines += [f"     {p.name}: {invite_url(ctx.settings, i)}" for i, p in party_links(invites)]
     expires = min(i.expires_at for i in invites)
     if session.status not in LIVE_STATUSES or expires <= ctx.now():
         lines.append(

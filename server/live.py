@@ -30,6 +30,7 @@ from server.cluster.recovery import DeadNodes, recover_node
 from server.context import Actor, Court
 from server.live_access import ACCESS_ENDED, AccessEnded
 from server.live_documents import DocumentShowings
+from server.live_guests import GuestDecisions
 from server.models.accounts import User
 from server.models.sessions import MediationSession
 from server.sessions import LIVE_STATUSES, end_session
@@ -88,7 +89,11 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
         await recover_node(court, registry.redis, settings.cluster_name, me, me, own=True)
         dead = DeadNodes(court, registry, settings.cluster_name)
         app[SUPERVISOR].start("dead-node-recordings", dead.run)
-    sfu = Sfu(ice_servers=settings.ice_servers, max_video_kbps=settings.max_video_kbps)
+    sfu = Sfu(
+        ice_servers=settings.ice_servers,
+        max_video_kbps=settings.max_video_kbps,
+        simulcast=settings.simulcast,
+    )
     hub = Hub(sfu, ice_servers=settings.ice_servers)
     service = RecordingService(court, rooms=hub, node=me)
     recording = RecordingListener(service)
@@ -98,6 +103,8 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     hub.add_listener(recording)
     showings = DocumentShowings(court)
     hub.add_listener(showings)
+    decisions = GuestDecisions(court)
+    hub.add_listener(decisions)
     app[HUB] = hub
     app[RECORDINGS] = service
     court.signals.register("composite", service.composite_wakeup.set)
@@ -118,6 +125,7 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
         # peers closed.
         await recording.close()
         await showings.close()
+        await decisions.close()
         await app[SUPERVISOR].stop_task("recordings")
         if registry is not None:
             await app[SUPERVISOR].stop_task("dead-node-recordings")

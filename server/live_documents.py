@@ -6,35 +6,23 @@ own link. Registered with the hub by ``server.live``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from server.context import Actor, Court
 from server.docket import documents
-from server.models.accounts import User
-from signaling.events import DocumentShown, RoomListener
+from server.live_beside import BesideTheRoom
+from signaling.events import DocumentShown
 
 log = logging.getLogger(__name__)
 
 
-class DocumentShowings(RoomListener):
-    def __init__(self, court: Court) -> None:
-        self.court = court
-        self.tasks: set[asyncio.Task[None]] = set()
-
+class DocumentShowings(BesideTheRoom):
     def on_document_shown(self, event: DocumentShown) -> None:
-        # Called under the session's lock: the database work runs beside the room.
-        task = asyncio.get_running_loop().create_task(self._record(event))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.beside(self._record(event))
 
     async def _record(self, event: DocumentShown) -> None:
         parties = [p.party_id for p in event.audience if p.party_id is not None]
         try:
-            async with self.court.unit() as ctx:
-                host = await ctx.db.get(User, event.by.user_id) if event.by.user_id else None
-                if host is not None:
-                    ctx.actor = Actor.for_user(host)
+            async with self.as_host(event.by.user_id) as ctx:
                 row = await documents.record_showing(
                     ctx, event.session_id, event.document_id, event.room, parties
                 )
@@ -45,8 +33,3 @@ class DocumentShowings(RoomListener):
                 )  # fmt: skip
         except Exception:
             log.exception("recording that document %s was shown failed", event.document_id)
-
-    async def close(self) -> None:
-        """Wait for the showings being recorded (shutdown)."""
-        if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=5)

@@ -50,6 +50,7 @@ from sqlalchemy import func, select
 from server import access
 from server.accounts import office_by_code
 from server.context import Context
+from server.desk.figures import Reception, reception
 from server.docket.stages import (
     MEDIATED_OUTCOMES,
     OUTCOME_ADJUDICATED,
@@ -105,6 +106,8 @@ class Report:
     fast_track_in_time: int = 0
     registered_by_month: list[int] = field(default_factory=lambda: [0] * 12)
     resolved_by_month: list[int] = field(default_factory=lambda: [0] * 12)
+    # The duty desk's calls in the year (server.desk.figures), of the office or all.
+    reception: Reception | None = None
 
     @property
     def pretrial_share(self) -> Decimal | None:
@@ -198,6 +201,7 @@ async def build_report(ctx: Context, *, year: int, office: Office | None) -> Rep
         if days is not None:
             total_days += days
             report.resolved_with_days += 1
+    report.reception = await reception(ctx, start, end, office)
     if report.resolved_with_days:
         report.average_workdays = (Decimal(total_days) / report.resolved_with_days).quantize(
             Decimal("0.1"), ROUND_HALF_UP

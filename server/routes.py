@@ -19,10 +19,13 @@ from server.api import (
     agreements,
     auth_api,
     cases,
+    desk,
     documents,
+    guests,
     intake,
     openapi,
     parties,
+    probe,
     recordings,
     reports,
     scheduling,
@@ -37,15 +40,17 @@ from server.pages import (
     auth_pages,
     case_actions,
     case_pages,
+    desk_pages,
     docket_pages,
     document_pages,
+    guest_pages,
     intake_pages,
     recording_pages,
     report_pages,
     schedule_pages,
     session_pages,
 )
-from server.web import health
+from server.web import desk_socket, health
 from signaling import ws
 
 
@@ -78,9 +83,12 @@ API: tuple[ApiRouter, ...] = (
     cases.api,
     parties.api,
     documents.api,
+    desk.api,
     intake.api,
     scheduling.api,
     sessions.api,
+    guests.api,
+    probe.api,
     recordings.api,
     agreements.api,
     agreement_verify.api,
@@ -133,6 +141,7 @@ PAGES: tuple[Route, ...] = (
     get(CASE + "/sessions", session_pages.case_sessions, "case_sessions"),
     get(SESSION, session_pages.session_page, "session"),
     post(SESSION + "/invites", session_pages.invite_submit, "session_invite"),
+    post(SESSION + "/guests", guest_pages.guest_submit, "session_guest"),
     post(
         SESSION + r"/invites/{invite_id:\d+}/revoke",
         session_pages.revoke_submit,
@@ -142,6 +151,12 @@ PAGES: tuple[Route, ...] = (
     get(SESSION + "/join", session_pages.staff_join, "session_join"),
     get("/join/{token}", session_pages.party_join, "invite_landing"),
     get(r"/ws/sessions/{session_id:\d+}", ws.session_ws, "session_ws"),
+    # the duty desk: the roster, an office terminal's call button, the ringing
+    get("/desk", desk_pages.desk_page, "desk"),
+    get("/desk/roster", desk_pages.roster_page, "desk_roster"),
+    post("/desk/roster", desk_pages.roster_submit, "desk_roster_submit"),
+    get("/desk/terminal", desk_pages.terminal_page, "desk_terminal"),
+    get("/ws/desk", desk_socket.desk_ws, "desk_ws"),
     # recordings: pages, and the files (played with HTTP range requests)
     get(
         "/recordings/sessions/{session_id}",

@@ -13,7 +13,8 @@ sessions through these functions, so the rules live in one place:
   still works (revoked, expired ``invite_hours`` after the session's scheduled end, or after
   creation when unscheduled; a session that ended or was cancelled lets nobody in).
   ``verify_invite`` is the one check of a link, for joining and for signing the agreement
-  alike;
+  alike; a guest's link (joint mediation, ``server.guests``) is an invite too, and opens the
+  session only: the party's own routes take ``verify_party_invite``, which refuses it;
 - ending a session (``end_session``) is recorded, then the live room is closed.
 """
 
@@ -23,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -41,7 +43,7 @@ from server.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from server.live_access import end_live_access
 from server.models.accounts import Role, User
 from server.models.docket import Case, Party
-from server.models.sessions import Invite, MediationSession, SessionStatus
+from server.models.sessions import Invite, MediationSession, SessionGuest, SessionStatus
 from server.settings import Settings
 
 KINDS = ("mediation", "hearing")
@@ -110,6 +112,26 @@ async def verify_invite(ctx: Context, token: str, *, after_end: bool = False) ->
     if invite.session.status not in usable:
         raise Forbidden("this session has ended", code="session_ended")
     return invite
+
+
+async def verify_party_invite(
+    ctx: Context, token: str, *, after_end: bool = False
+) -> tuple[Invite, Party]:
+    """``verify_invite`` for the routes a party's link opens beyond the session (their case
+    file, the agreement they sign): a guest's link is refused (403 ``not_a_party_link``),
+    as a guest of joint mediation is neither a party nor of the court."""
+    invite = await verify_invite(ctx, token, after_end=after_end)
+    if invite.party is None:
+        raise Forbidden(
+            "this link admits a guest to the session; it opens nothing else",
+            code="not_a_party_link",
+        )
+    return invite, invite.party
+
+
+def party_links(invites: Iterable[Invite]) -> list[tuple[Invite, Party]]:
+    """The parties' links among ``invites``, each with its party (a guest's link has none)."""
+    return [(i, i.party) for i in invites if i.party is not None]
 
 
 # --- sessions ----------------------------------------------------------------------------
@@ -226,7 +248,7 @@ async def end_session(
 # --- invites -----------------------------------------------------------------------------
 
 
-def _check_manage_invites(ctx: Context, session: MediationSession) -> None:
+def check_manage_invites(ctx: Context, session: MediationSession) -> None:
     """404 for who may not see the session, 403 for who may see it but not hold the links."""
     user = ctx.require_user()
     if not may_join(user, session):
@@ -243,9 +265,21 @@ async def create_invite(
     ctx: Context, session: MediationSession, party: Party
 ) -> tuple[Invite, str]:
     """A new link for ``party`` into ``session``; returns the row and the full URL."""
-    _check_manage_invites(ctx, session)
+    check_manage_invites(ctx, session)
     if party.case_id != session.case_id:
         raise Invalid("that party is not a party of this session's case", code="wrong_party")
+    return await issue_invite(ctx, session, party=party)
+
+
+async def issue_invite(
+    ctx: Context,
+    session: MediationSession,
+    *,
+    party: Party | None = None,
+    guest: SessionGuest | None = None,
+) -> tuple[Invite, str]:
+    """The link row for one party or one guest (the caller checked who may hand it out),
+    valid ``invite_hours`` past the session's end; audited. Returns the row and the URL."""
     if session.status not in LIVE_STATUSES:
         raise Conflict("this session has ended", code="session_ended")
     now = ctx.now()
@@ -255,6 +289,7 @@ async def create_invite(
     invite = Invite(
         session=session,
         party=party,
+        guest=guest,
         nonce=secrets.token_urlsafe(16),
         created_at=now,
         expires_at=base + timedelta(hours=ctx.settings.invite_hours),
@@ -267,10 +302,17 @@ async def create_invite(
         "session",
         session.id,
         invite_id=invite.id,
-        party_id=party.id,
+        **_whom(invite),
         expires_at=invite.expires_at,
     )
     return invite, invite_url(ctx.settings, invite)
+
+
+def _whom(invite: Invite) -> dict[str, int | None]:
+    """Whom a link admits, as the audit log names it."""
+    if invite.guest_id is not None:
+        return {"guest_id": invite.guest_id}
+    return {"party_id": invite.party_id}
 
 
 def party_of(session: MediationSession, party_id: int) -> Party:
@@ -290,7 +332,7 @@ async def invite_of(ctx: Context, session: MediationSession, invite_id: int) -> 
 
 
 async def revoke_invite(ctx: Context, invite: Invite) -> None:
-    _check_manage_invites(ctx, invite.session)
+    check_manage_invites(ctx, invite.session)
     if invite.revoked_at is not None:
         return
     invite.revoked_at = ctx.now()
@@ -302,11 +344,13 @@ async def revoke_invite(ctx: Context, invite: Invite) -> None:
         "session",
         invite.session_id,
         invite_id=invite.id,
-        party_id=invite.party_id,
+        **_whom(invite),
     )
 
 
 async def list_invites(ctx: Context, session: MediationSession) -> list[Invite]:
+    """Every link into the session, the parties' and the guests' (``party_links`` picks the
+    parties')."""
     rows = await ctx.db.scalars(
         select(Invite).where(Invite.session_id == session.id).order_by(Invite.id)
     )

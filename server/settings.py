@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     ice_servers: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=list)
     smtp_url: str = ""
     mail_from: str = "courtlink@court.example"
+    # The case mailbox (server.mailbox): an SMTP endpoint taking mail for
+    # ``<tracking code>@<mailbox domain>``; port 0 leaves it off. The domain is also the
+    # court's own: mail from any address at it is accepted. Empty: MAIL_FROM's domain.
+    mailbox_port: int = Field(default=0, ge=0, le=65535)
+    mailbox_host: str = "127.0.0.1"
+    mailbox_domain: str = ""
+    # Largest message taken (552 above): a 20 MB document grows by a third in base64.
+    mailbox_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     redis_url: str = ""
     # With REDIS_URL, this server is a node of a cluster (server.cluster): the cluster's name
     # (several clusters may share one Redis), this node's id (empty: host name and port) and
@@ -96,11 +104,17 @@ class Settings(BaseSettings):
     composite_workers: int = 1
     sms_backend: str = "log"
     max_video_kbps: int = 1500
+    # Cameras published in three layers and each participant sent the one its link and tile
+    # take (signaling/sfu/simulcast.py); off, everyone gets each camera's one stream.
+    simulcast: bool = True
     # The court's whole judicial staff (judges and judge assistants, with or without an
     # account here): the denominator of the reports' "x% of judicial resources" figure.
     judicial_staff: int = Field(default=80, ge=0)
     # The court's help line on the party pages (a tel: link under 帮助); empty: none shown.
     help_phone: str = ""
+    # The duty desk (server.desk): how long a street office's call rings one duty person
+    # before the next on the roster is rung too (and, after the roster, the whole center).
+    desk_ring_seconds: int = Field(default=30, ge=1, le=600)
 
     @field_validator("ice_servers", mode="before")
     @classmethod
@@ -144,6 +158,11 @@ class Settings(BaseSettings):
         """The key that signs invite links: ``SECRET_KEY``, else the one kept in the data
         directory, so a link printed by ``courtlink demo`` or sent before a restart works."""
         return self.secret_key or _kept_secret(self.data_dir.resolve())
+
+    @property
+    def court_mail_domain(self) -> str:
+        """The court's mail domain, lower case: the case mailbox's, and its senders'."""
+        return (self.mailbox_domain or self.mail_from.rsplit("@", 1)[-1]).strip().lower()
 
     @property
     def is_sqlite(self) -> bool:

@@ -64,6 +64,16 @@ class Media(_In):
     screen: bool
 
 
+class View(_In):
+    """What the sender shows of each camera (its tile's height in device pixels, by pid: a
+    small tile never needs the top simulcast layer) and the video it wants: ``full``,
+    ``low`` (the lowest layer only) or ``audio`` (no camera)."""
+
+    type: Literal["view"]
+    heights: Annotated[dict[Pid, Annotated[int, Field(ge=0, le=10_000)]], Field(max_length=64)]
+    mode: Literal["full", "low", "audio"]
+
+
 class Leave(_In):
     type: Literal["leave"]
 
@@ -107,6 +117,14 @@ class AgreementShow(_In):
     agreement_id: Annotated[int, Field(ge=1)]
 
 
+class GuestCaucus(_In):
+    """The host lets a guest of joint mediation into caucus rooms, or no longer does."""
+
+    type: Literal["guest.caucus"]
+    pid: Pid
+    allow: bool
+
+
 class DocumentShow(_In):
     """The host shows one document of the case file (电子卷宗) to everyone in their room."""
 
@@ -120,6 +138,7 @@ ClientMessage = Annotated[
     | Ping
     | Pong
     | Media
+    | View
     | Leave
     | Admit
     | Deny
@@ -128,13 +147,14 @@ ClientMessage = Annotated[
     | MuteRequest
     | End
     | AgreementShow
-    | DocumentShow,
+    | DocumentShow
+    | GuestCaucus,
     Field(discriminator="type"),
 ]
 CLIENT_TYPES = frozenset(
     {
-        "hello", "answer", "ping", "pong", "media", "leave", "admit", "deny", "remove", "move",
-        "mute_request", "end", "agreement.show", "document.show",
+        "hello", "answer", "ping", "pong", "media", "view", "leave", "admit", "deny", "remove",
+        "move", "mute_request", "end", "agreement.show", "document.show", "guest.caucus",
     }
 )  # fmt: skip
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

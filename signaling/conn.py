@@ -18,12 +18,22 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from signaling import protocol as p
+from signaling.guests import Guest
 from signaling.rooms import Role
-from signaling.server_messages import ByeReason, Offer, Outgoing, State, error, serialize
+from signaling.server_messages import (
+    ByeReason,
+    Offer,
+    Outgoing,
+    State,
+    VideoPaused,
+    error,
+    serialize,
+)
 
 log = logging.getLogger(__name__)
 
 OUT_QUEUE = 256
+STOP_RETRY_S = 0.5  # stop() cancels the writer again after this long
 CLOSE_CODES: dict[ByeReason, int] = {
     "denied": 4003, "removed": 4004, "ended": 4005, "replaced": 4006, "timeout": 4008,
     "left": 1000, "revoked": 4010, "cancelled": 4011, "moved": 4012, "deactivated": 4013,
@@ -63,11 +73,13 @@ class Conn:
         user_id: int | None = None,
         party_id: int | None = None,
         invite_id: int | None = None,
+        guest: Guest | None = None,
         clock: Callable[[], float] = time.monotonic,
         abort: Callable[[], None] | None = None,
     ) -> None:
         self.ws, self.identity, self.name, self.role = ws, identity, name, role
         self.user_id, self.party_id, self.invite_id = user_id, party_id, invite_id
+        self.guest = guest
         self.pid = ""
         self.peer_id = ""
         self.clock = clock
@@ -160,7 +172,17 @@ class Conn:
         }
         self.send(Offer(sdp=offer["sdp"], tracks=tracks))
 
+    def on_paused(self, peer_ids: list[str]) -> None:
+        self.send(VideoPaused(pids=[peer.rsplit("-", 1)[-1] for peer in peer_ids]))
+
     async def stop(self) -> None:
-        self._writer.cancel()
+        """End the writer. A cancellation that lands inside the socket's send can be
+        swallowed there, and the writer would then wait for a message that never comes (a
+        CI run hung on it, in the shutdown of a live server): it is cancelled again until
+        it ends, each time now where it waits."""
+        self.closing = True
+        while not self._writer.done():
+            self._writer.cancel()
+            await asyncio.wait({self._writer}, timeout=STOP_RETRY_S)
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer

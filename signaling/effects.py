@@ -13,11 +13,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 from signaling.conn import CLOSE_CODES, Conn
-from signaling.events import DocumentShown
+from signaling.events import DocumentShown, GuestCaucusDecided
 from signaling.listeners import Listeners
 from signaling.live import Live, MediaServer, RoomKeeper
 from signaling.places import tell_moves
-from signaling.rooms import Close, Effect, Place, Roster, Send, Shown
+from signaling.rooms import CaucusDecided, Close, Effect, Place, Roster, Send, Shown
 from signaling.server_messages import Bye
 
 
@@ -69,6 +69,11 @@ class Effects:
                 audience = tuple(live.people[p] for p in effect.audience if p in live.people)
                 self.listeners.document_shown(
                     DocumentShown(live.session_id, effect.document_id, who, effect.place, audience)
+                )
+            elif isinstance(effect, CaucusDecided) and (who := live.people.get(effect.pid)):
+                by = live.people[effect.by]
+                self.listeners.guest_caucus(
+                    GuestCaucusDecided(live.session_id, who, effect.allow, by)
                 )
             elif isinstance(effect, Close) and (c := live.conns.pop(effect.pid, None)):
                 c.send(Bye(reason=effect.reason))

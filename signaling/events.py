@@ -32,13 +32,15 @@ EndReason = Literal["moved", "left", "stopped"]
 class Participant:
     """Who someone in a session is. ``pid`` is their id in the session for one connection
     (a participant who reconnects gets a new one); ``user_id`` is set for a court or office
-    account, ``party_id`` for a case party who came by invite link."""
+    account, ``party_id`` for a case party who came by invite link, ``guest_id`` for a guest
+    of joint mediation who came by theirs."""
 
     pid: str
     name: str
     role: Role
     user_id: int | None = None
     party_id: int | None = None
+    guest_id: int | None = None  # a guest of joint mediation, by their invite link
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,17 @@ class DocumentShown:
     audience: tuple[Participant, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class GuestCaucusDecided:
+    """Host ``by`` let guest ``participant`` into caucus rooms (``allow``), or no longer
+    does."""
+
+    session_id: int
+    participant: Participant
+    allow: bool
+    by: Participant
+
+
 @dataclass(slots=True)
 class MediaPacket:
     """One forwarded RTP packet, as the publisher sent it (header fields are the publisher's,
@@ -150,6 +163,10 @@ class RoomListener(Protocol):
         return None
 
     def on_document_shown(self, event: DocumentShown) -> None:
+        """Called under the session's lock once the room was told; return at once."""
+        return None
+
+    def on_guest_caucus(self, event: GuestCaucusDecided) -> None:
         """Called under the session's lock once the room was told; return at once."""
         return None
 

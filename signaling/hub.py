@@ -29,7 +29,7 @@ from aiohttp import web
 
 from signaling import places
 from signaling import protocol as p
-from signaling.browser_messages import Answer, ClientMessage, Hello, Media, Ping, Pong
+from signaling.browser_messages import Answer, ClientMessage, Hello, Media, Ping, Pong, View
 from signaling.conn import CLOSE_CODES, GOING_AWAY, Conn
 from signaling.effects import Effects
 from signaling.events import Participant, RoomListener, SessionEnded
@@ -99,11 +99,14 @@ class Hub:
                     live.room.restore(snapshot)
             via = f"invite:{conn.invite_id}" if conn.invite_id is not None else conn.identity
             member, resumed, effects = live.room.join(
-                conn.identity, conn.name, conn.role, resume, via=via
+                conn.identity, conn.name, conn.role, resume, via=via, guest=conn.guest
             )
             conn.pid, conn.peer_id = member.pid, f"s{session_id}-{member.pid}"
             live.conns[member.pid] = conn
-            who = Participant(member.pid, member.name, member.role, conn.user_id, conn.party_id)
+            who = Participant(
+                member.pid, member.name, member.role, conn.user_id, conn.party_id,
+                conn.guest.guest_id if conn.guest is not None else None,
+            )  # fmt: skip
             live.people[member.pid] = who
             self.listeners.peer(conn.peer_id, session_id, who)
             conn.send(
@@ -119,7 +122,7 @@ class Hub:
                     ice_servers=self.ice_servers,
                 )
             )
-            await self.sfu.add_peer(conn.peer_id, on_offer=conn.on_offer)
+            await self.sfu.add_peer(conn.peer_id, on_offer=conn.on_offer, on_paused=conn.on_paused)
             await self.effects.apply(live, effects)
         return resumed
 
@@ -139,6 +142,16 @@ class Hub:
                 await self.sfu.handle_answer(conn.peer_id, msg.sdp)
             except Exception as exc:  # a stale or malformed answer must not drop the room
                 raise p.ProtocolError(p.BAD_STATE, f"answer refused: {exc}", msg.id) from None
+            return
+        if isinstance(msg, View):
+            # Media only: the room's state does not change, and nobody else is told.
+            heights = {f"s{session_id}-{pid}": h for pid, h in msg.heights.items()}
+            try:
+                self.sfu.set_view(conn.peer_id, heights, msg.mode)
+            except Exception as exc:  # its peer connection already gone (a reconnect)
+                raise p.ProtocolError(p.BAD_STATE, f"view refused: {exc}", msg.id) from None
+            if msg.id is not None:
+                conn.send(Ack(re=msg.id))
             return
         # Shielded: a host's "end" closes their own socket while its effects on everyone
         # else are still being carried out, and aiohttp cancels the handler of a closed

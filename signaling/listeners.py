@@ -16,6 +16,7 @@ from functools import partial
 from signaling.events import (
     DocumentShown,
     EndReason,
+    GuestCaucusDecided,
     Kind,
     MediaPacket,
     PacketSink,
@@ -124,6 +125,13 @@ class Listeners:
         for listener in list(self._listeners):
             try:
                 listener.on_document_shown(event)
+            except Exception:
+                log.exception("room listener %r failed on %s", listener, event)
+
+    def guest_caucus(self, event: GuestCaucusDecided) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener.on_guest_caucus(event)
             except Exception:
                 log.exception("room listener %r failed on %s", listener, event)
 

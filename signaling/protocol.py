@@ -38,6 +38,8 @@ NAME_MISMATCH = "name_mismatch"
 SESSION_ENDED = "session_ended"
 INTERNAL = "internal"
 RATE_LIMITED = "rate_limited"
+# A guest of joint mediation the host has not let into private rooms (signaling.guests).
+CAUCUS_NOT_ALLOWED = "caucus_not_allowed"
 
 
 class ProtocolError(Exception):

@@ -28,13 +28,14 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from signaling.browser_messages import parse_client
 from signaling.conn import GOING_AWAY, Conn
+from signaling.guests import Guest
 from signaling.hub import Hub
 
 Message = dict[str, Any]
@@ -123,6 +124,7 @@ class Links:
         who = {
             "identity": conn.identity, "name": conn.name, "role": conn.role,
             "user_id": conn.user_id, "party_id": conn.party_id, "invite_id": conn.invite_id,
+            "guest": asdict(conn.guest) if conn.guest is not None else None,
         }  # fmt: skip
         opening = {"op": "open", "b": bridge, "edge": self.me, "s": session_id, "who": who}
         try:
@@ -225,6 +227,7 @@ class Remotes:
             user_id=who["user_id"],
             party_id=who["party_id"],
             invite_id=who["invite_id"],
+            guest=Guest(**who["guest"]) if who.get("guest") else None,
             clock=self.hub.clock,
         )
         remote = self.remotes[bridge] = _Remote(conn, edge, int(msg["s"]))

@@ -10,7 +10,9 @@ A participant is in exactly one place: the lobby (``None``), ``main`` or one cau
 admits them. A participant whose connection drops keeps their place for ``resume_seconds``
 and gets it back by presenting their resume token, as the same identity and by the same way
 in (``via``: a party's invite link); after that they are forgotten, and a new join starts in
-the lobby again.
+the lobby again. Guests of joint mediation (``signaling.guests``) come in like parties; who
+of them may enter caucus rooms, and the interpreters who follow their party, is decided
+there.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final, Literal
 
+from signaling import guests
 from signaling import protocol as p
 from signaling.browser_messages import (
     Admit,
@@ -30,12 +33,14 @@ from signaling.browser_messages import (
     Deny,
     DocumentShow,
     End,
+    GuestCaucus,
     Leave,
     Media,
     Move,
     MuteRequest,
     Remove,
 )
+from signaling.guests import Guest
 from signaling.server_messages import (
     AgreementShown,
     ByeReason,
@@ -52,11 +57,15 @@ RESUME_SECONDS = 60
 HOST: Final = "host"
 STAFF: Final = "staff"
 PARTY: Final = "party"
-Role = Literal["host", "staff", "party"]
+GUEST: Final = "guest"
+Role = Literal["host", "staff", "party", "guest"]
 # Messages only a host may send; every other role gets NOT_ALLOWED for them.
 HOST_ONLY = frozenset(
-    {"admit", "deny", "remove", "move", "mute_request", "end", "agreement.show", "document.show"}
-)
+    {
+        "admit", "deny", "remove", "move", "mute_request", "end", "agreement.show",
+        "document.show", "guest.caucus",
+    }
+)  # fmt: skip
 
 
 @dataclass
@@ -75,8 +84,10 @@ class Member:
     audio: bool = True
     video: bool = True
     screen: bool = False
+    guest: Guest | None = None  # a guest of joint mediation (role GUEST)
 
     def out(self) -> PersonOut:
+        g = self.guest
         return PersonOut(
             pid=self.pid,
             name=self.name,
@@ -86,6 +97,9 @@ class Member:
             audio=self.audio,
             video=self.video,
             screen=self.screen,
+            organisation=g.organisation if g else None,
+            guest_role=g.role if g else None,
+            may_caucus=g.may_caucus if g else None,
         )
 
 
@@ -113,6 +127,16 @@ class Roster:
 
 
 @dataclass(frozen=True)
+class CaucusDecided:
+    """The host let guest ``pid`` into caucus rooms (``allow``) or no longer does (the
+    listeners hear it: the court keeps the decision for the guest's next connection)."""
+
+    pid: str
+    allow: bool
+    by: str  # the host's pid
+
+
+@dataclass(frozen=True)
 class Shown:
     """``pid`` showed document ``document_id`` to everyone in ``place`` (the listeners hear
     it: the court records who saw which document)."""
@@ -123,7 +147,7 @@ class Shown:
     audience: tuple[str, ...]
 
 
-Effect = Place | Send | Close | Roster | Shown
+Effect = Place | Send | Close | Roster | Shown | CaucusDecided
 
 
 def _new_pid() -> str:
@@ -150,9 +174,10 @@ class Room:
         resume: str | None = None,
         *,
         via: str | None = None,
+        guest: Guest | None = None,
     ) -> tuple[Member, bool, list[Effect]]:
-        """A new connection for ``identity``, come in by ``via`` (default: the identity).
-        Returns (member, resumed, effects)."""
+        """A new connection for ``identity``, come in by ``via`` (default: the identity);
+        ``guest`` for a guest of joint mediation. Returns (member, resumed, effects)."""
         via = via or identity
         if self.ended:
             raise p.ProtocolError(p.SESSION_ENDED, "this session has ended")
@@ -172,10 +197,14 @@ class Room:
         if old is not None:
             if resumed:
                 place = old.place
+                if guest is not None and old.guest is not None:
+                    # The host's decision in the room holds over what the link said.
+                    guest = replace(guest, may_caucus=old.guest.may_caucus)
             del self.members[old.pid]
             if old.connected:
                 effects.append(Close(old.pid, "replaced"))
         member = Member(_new_pid(), identity, name, role, place, secrets.token_urlsafe(24), via)
+        member.guest = guest
         self.members[member.pid] = member
         effects += [Place(member.pid, place), Roster()]
         return member, resumed, effects
@@ -234,6 +263,8 @@ class Room:
             ]
         if isinstance(msg, Admit | Deny | Remove | Move | MuteRequest):
             return self._host_action(me, msg)
+        if isinstance(msg, GuestCaucus):
+            return self._decide_caucus(me, msg)
         raise p.ProtocolError(p.UNKNOWN_TYPE, f"{msg.type} is not a room message", msg.id)
 
     def _host_action(
@@ -258,9 +289,27 @@ class Room:
         if isinstance(msg, Move):
             if target.place == msg.room:
                 raise p.ProtocolError(p.BAD_STATE, f"{target.name} is already there", msg.id)
-            target.place = msg.room
-            return [Place(target.pid, msg.room), Roster()]
+            following = guests.followers(self.members.values(), target)
+            guests.check_move(target, msg.room, following, msg.id)
+            moved = [target, *(m for m in following if m.place != msg.room)]
+            for m in moved:
+                m.place = msg.room
+            return [*(Place(m.pid, msg.room) for m in moved), Roster()]
         return [Send(target.pid, MuteRequested(by=me.name))]
+
+    def _decide_caucus(self, me: Member, msg: GuestCaucus) -> list[Effect]:
+        target = self.members.get(msg.pid)
+        if target is None:
+            raise p.ProtocolError(p.NO_SUCH_PARTICIPANT, f"no participant {msg.pid}", msg.id)
+        if target.guest is None:
+            raise p.ProtocolError(p.BAD_STATE, f"{target.name} is not a guest", msg.id)
+        target.guest = replace(target.guest, may_caucus=msg.allow)
+        effects: list[Effect] = [CaucusDecided(target.pid, msg.allow, me.pid)]
+        if not msg.allow and target.place not in (None, MAIN):
+            # No longer allowed where they are: back to the main room at once.
+            target.place = MAIN
+            effects.append(Place(target.pid, MAIN))
+        return [*effects, Roster()]
 
     def expel(self, pid: str, reason: ByeReason) -> list[Effect]:
         """``pid`` may no longer be here (their access was withdrawn): forgotten at once, with
@@ -292,6 +341,7 @@ class Room:
             "host_name": self.host_name,
             "members": [
                 {k: getattr(m, k) for k in keep}
+                | ({"guest": asdict(m.guest)} if m.guest is not None else {})
                 for m in self.members.values()
                 if m.connected or self._within_window(m)
             ],
@@ -304,7 +354,9 @@ class Room:
         now = self.clock()
         self.host_name = snapshot.get("host_name") or self.host_name
         for m in snapshot.get("members", []):
-            member = Member(**m, connected=False, dropped_at=now)
+            guest = Guest(**m["guest"]) if m.get("guest") else None
+            fields = {k: v for k, v in m.items() if k != "guest"}
+            member = Member(**fields, connected=False, dropped_at=now, guest=guest)
             self.members[member.pid] = member
 
     # --- views ---------------------------------------------------------------------------

@@ -21,12 +21,17 @@ class PersonOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pid: str
     name: str
-    role: Literal["host", "staff", "party"]
+    role: Literal["host", "staff", "party", "guest"]
     place: str | None  # None = lobby
     connected: bool
     audio: bool = True
     video: bool = True
     screen: bool = False
+    # A guest of joint mediation (role "guest"): shown on their tile as name · organisation ·
+    # role; whether the host lets them into private rooms. None for everyone else.
+    organisation: str | None = None
+    guest_role: str | None = None
+    may_caucus: bool | None = None
 
 
 class HostOut(BaseModel):
@@ -39,7 +44,7 @@ class Welcome(Outgoing):
     type: Literal["welcome"] = "welcome"
     re: int | str | None = None
     pid: str
-    role: Literal["host", "staff", "party"]
+    role: Literal["host", "staff", "party", "guest"]
     name: str
     place: str | None
     resumed: bool
@@ -120,6 +125,14 @@ class DocumentShown(Outgoing):
     type: Literal["document.show"] = "document.show"
     document_id: int
     by: str
+
+
+class VideoPaused(Outgoing):
+    """The cameras (by pid) the receiver's link cannot carry now, even at their lowest
+    layer, or that its audio-only mode stops: their tiles say so. Sent when the list changes."""
+
+    type: Literal["video.paused"] = "video.paused"
+    pids: list[str]
 
 
 class Recording(Outgoing):

@@ -8,12 +8,14 @@ Everything about *who* is settled before the upgrade, so a refusal is an ordinar
   page from riding a mediator's cookie (cross-site WebSocket hijacking). Non-browser clients
   send none and authenticate with a bearer token;
 - caller: a court or office account (session cookie or bearer token) that may see the case,
-  or a party holding a live invite link for *this* session (``?invite=<token>``).
+  or a party or a guest of joint mediation holding a live invite link for *this* session
+  (``?invite=<token>``).
 
 After the upgrade the first message must be ``hello``; a party must type their name, checked
-against the invited party (or their representative). Every frame is validated by
-``signaling.protocol``; a refused one is answered with an ``error`` and the socket stays up,
-whatever the frame held (binary, not UTF-8, not JSON, nested or numbered past the limits).
+against the invited party (or their representative), a guest the name they were invited by.
+Every frame is validated by ``signaling.protocol``; a refused one is answered with an
+``error`` and the socket stays up, whatever the frame held (binary, not UTF-8, not JSON,
+nested or numbered past the limits).
 Each socket may send so many frames a second (``signaling.limits``): beyond, frames are
 refused unread, and a socket that keeps on is sent away alone (``bye`` ``flood``).
 """
@@ -32,8 +34,8 @@ from server.errors import AppError, Forbidden, Unauthorized
 from server.models.accounts import User
 from server.models.base import utcnow
 from server.models.docket import Party
-from server.models.sessions import MediationSession
-from server.names import name_matches
+from server.models.sessions import INTERPRETERS, Invite, MediationSession, SessionGuest
+from server.names import name_matches, normalize_name
 from server.sessions import LIVE_STATUSES, load_session_for, mark_open, verify_invite
 from server.web.errors import app_error_response
 from server.web.keys import COURT, CTX, PARTY, SETTINGS, USER
@@ -41,10 +43,11 @@ from server.web.params import path_id
 from signaling import protocol as p
 from signaling.browser_messages import Hello, Ping, parse_client
 from signaling.conn import CLOSE_CODES, Conn
+from signaling.guests import Guest
 from signaling.hub import HUB, Hub
 from signaling.limits import FrameGate
 from signaling.remote import ROUTER, Link
-from signaling.rooms import HOST, STAFF, Role
+from signaling.rooms import GUEST, HOST, STAFF, Role
 from signaling.rooms import PARTY as PARTY_ROLE
 from signaling.server_messages import Bye, ServerPong
 
@@ -76,6 +79,25 @@ class Caller:
     user_id: int | None = None
     party: Party | None = None
     invite_id: int | None = None
+    guest: Guest | None = None
+
+    def name_refused(self, typed: str | None) -> bool:
+        """Whether the name typed at ``hello`` is not the invited person's (a link's
+        holder must say who they are; an account needs not)."""
+        if self.party is not None:
+            return not (typed and name_matches(typed, self.party))
+        if self.guest is not None:
+            return not (typed and normalize_name(typed) == normalize_name(self.name))
+        return False
+
+
+def _guest_caller(invite: Invite, guest: SessionGuest) -> Caller:
+    serves = f"party:{guest.serves_party_id}" if guest.role in INTERPRETERS else ""
+    room_guest = Guest(
+        guest.id, guest.organisation, guest.role, serves if guest.serves_party_id else "",
+        guest.may_caucus,
+    )  # fmt: skip
+    return Caller(f"guest:{guest.id}", guest.name, GUEST, invite_id=invite.id, guest=room_guest)
 
 
 async def _caller(request: web.Request, session_id: int) -> tuple[MediationSession, Caller]:
@@ -85,13 +107,16 @@ async def _caller(request: web.Request, session_id: int) -> tuple[MediationSessi
         invite = await verify_invite(request[CTX], token)
         if invite.session_id != session_id:
             raise Forbidden("this link is for another session", code="invite_wrong_session")
-        request[PARTY] = invite.party
         invite.last_used_at = utcnow()
         session = invite.session
-        caller = Caller(
-            f"party:{invite.party_id}", invite.party.name, PARTY_ROLE, None, invite.party,
-            invite.id,
-        )  # fmt: skip
+        if invite.guest is not None:
+            caller = _guest_caller(invite, invite.guest)
+        elif invite.party is not None:
+            request[PARTY] = invite.party
+            caller = Caller(
+                f"party:{invite.party_id}", invite.party.name, PARTY_ROLE, None, invite.party,
+                invite.id,
+            )  # fmt: skip
     elif user is not None:
         session = await load_session_for(request[CTX], session_id)
         role: Role = HOST if is_host(user, session) else STAFF
@@ -133,6 +158,7 @@ async def session_ws(request: web.Request) -> web.StreamResponse:
         user_id=caller.user_id,
         party_id=caller.party.id if caller.party else None,
         invite_id=caller.invite_id,
+        guest=caller.guest,
         clock=hub.clock,
         abort=lambda: _abort(request),
     )
@@ -165,7 +191,7 @@ async def session_ws(request: web.Request) -> web.StreamResponse:
                 elif not isinstance(msg, Hello):
                     raise p.ProtocolError(p.NOT_JOINED, "say hello first", msg.id)
                 else:
-                    if caller.party and not (msg.name and name_matches(msg.name, caller.party)):
+                    if caller.name_refused(msg.name):
                         raise p.ProtocolError(
                             p.NAME_MISMATCH, "the name does not match the invitation", msg.id
                         )

@@ -29,6 +29,11 @@ from server.app import create_app
 from server.migrate import upgrade
 from server.settings import Settings
 from signaling.sfu import Sfu
+from tests.hangs import (  # noqa: F401 (the hang watch's fixture and hooks)
+    pytest_sessionstart,
+    pytest_terminal_summary,
+    watch_for_hangs,
+)
 from tests.helpers import ensure_pg_reachable
 
 # The tests run on the loop `courtlink serve` runs on (uvloop where installed).

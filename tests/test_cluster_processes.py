@@ -202,6 +202,14 @@ async def test_three_nodes_drain_and_kill(aiohttp_client, settings, tmp_path, cl
 
             second = await room_node(redis, cluster, sid)
             assert second in survivors
+
+            # The room records on its new node before that node is killed (on a loaded
+            # machine the media may take a while to come back after the drain).
+            async def recording_there() -> bool:
+                segs = await segments(hands, sid)
+                return any(s.node == second and s.kind == "video" for s in segs)
+
+            assert await eventually(recording_there, within=60)
             nodes[second].proc.send_signal(signal.SIGKILL)
             await nodes[second].proc.wait()
             started = time.monotonic()

@@ -22,6 +22,7 @@ from server.context import Actor, Court, make_clock
 from server.db import make_engine, make_sessionmaker
 from server.demo import run_demo
 from server.demo_data import DEMO_YEAR, OFFICES
+from server.desk.roster import HALVES, on_duty
 from server.models import Base
 from server.models.accounts import Office, User
 from server.models.sessions import MediationSession
@@ -107,6 +108,13 @@ async def check_the_day(
                 assert invite.expires_at >= now + timedelta(days=2)
                 names.add(name)
             assert names == {p.name for p in session.case.parties}
+
+            # The duty desk: the demo mediator is on duty first on the booked working day,
+            # and the lines say how to try a call from a street office's terminal.
+            for half in HALVES:
+                duty = await on_duty(ctx, booked_on, half)
+                assert [u.username for u in duty][:2] == ["mediator", "mediator2"], half
+            assert any("/desk/terminal" in line and "staff.pingtan" in line for line in lines)
     finally:
         await engine.dispose()
 

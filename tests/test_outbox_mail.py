@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 import threading
 from datetime import datetime, timedelta
 from email.policy import default as default_policy
 from typing import Any, ClassVar
 
 import pytest
-from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
 from server.app import create_app
 from server.settings import Settings
 from server.web.keys import COURT, SENDER, SESSIONMAKER
-from tests.helpers import sqlite_write_lock, stop_smtp
+from tests.helpers import smtp_server, sqlite_write_lock
 from tests.test_booking_support import MONDAY, World, local, start_world
 
 
@@ -58,19 +56,11 @@ class FakeGateway:
         FakeGateway.sent.append((phone, text))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def inbox():
     handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield handler, controller.port
-    stop_smtp(controller)
+    with smtp_server(handler) as port:
+        yield handler, port
 
 
 @pytest.fixture

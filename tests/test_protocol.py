@@ -45,6 +45,7 @@ def test_every_client_message_parses():
         "ping": {},
         "pong": {},
         "media": {"audio": False, "video": True, "screen": False},
+        "view": {"heights": {pid: 360}, "mode": "low"},
         "leave": {},
         "admit": {"pid": pid},
         "deny": {"pid": pid},
@@ -54,6 +55,7 @@ def test_every_client_message_parses():
         "end": {},
         "agreement.show": {"agreement_id": 3},
         "document.show": {"document_id": 3},
+        "guest.caucus": {"pid": pid, "allow": True},
     }
     assert set(cases) == CLIENT_TYPES
     for kind, body in cases.items():
@@ -90,6 +92,10 @@ def test_every_client_message_parses():
         (frame(type="admit", pid="../etc"), p.INVALID),
         (frame(type="move", pid="p0123456789ab", room="Caucus 1"), p.INVALID),
         (frame(type="media", audio="yes", video=True, screen=False), p.INVALID),
+        (frame(type="view", heights={}, mode="hd"), p.INVALID),
+        (frame(type="view", heights={"../x": 1}, mode="full"), p.INVALID),
+        (frame(type="view", heights={"p0123456789ab": -1}, mode="full"), p.INVALID),
+        (frame(type="view", heights={f"p{i:012x}": 1 for i in range(65)}, mode="full"), p.INVALID),
         (frame(type="hello", name=""), p.INVALID),
         (frame(type="hello", name="x" * 65), p.INVALID),
         (frame(type="hello", resume="续会令牌续会令牌续会"), p.INVALID),  # found by the fuzz

@@ -203,7 +203,7 @@ def test_second_connection_replaces_the_first(room):
     assert list(room.members) == [again.pid]
 
 
-@pytest.mark.parametrize("role", ["staff", "party"])
+@pytest.mark.parametrize("role", ["staff", "party", "guest"])
 @pytest.mark.parametrize("kind", sorted(HOST_ONLY))
 def test_every_host_message_refused_for_other_roles(room, role, kind):
     host, _, _ = join(room, "user:1", "王", HOST)
@@ -218,6 +218,7 @@ def test_every_host_message_refused_for_other_roles(room, role, kind):
         "end": {},
         "agreement.show": {"agreement_id": 1},
         "document.show": {"document_id": 1},
+        "guest.caucus": {"pid": other.pid, "allow": True},
     }
     before = {pid: m.place for pid, m in room.members.items()}
     assert refuse(room, other.pid, msg(kind, **bodies[kind])) == p.NOT_ALLOWED

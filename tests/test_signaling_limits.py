@@ -5,6 +5,7 @@ not read is cut off, not closed politely)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from signaling.conn import BEHIND, OUT_QUEUE, Conn
 from signaling.limits import FrameGate, FrameLimit
@@ -108,3 +109,36 @@ async def test_without_a_transport_to_cut_it_is_closed_after_the_stuck_send():
         assert conn._out.qsize() == 1 and conn._out.get_nowait() == BEHIND
     finally:
         await conn.stop()
+
+
+class Swallowing:
+    """A socket whose send takes a moment and swallows a cancellation that lands in it (as
+    a transport's own write can): the writer then goes on to wait for the next message."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send_str(self, data: str) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.05)
+        self.sent.append(data)
+
+    async def close(self, code: int = 1000) -> None:
+        pass
+
+
+async def test_stopping_ends_a_writer_whose_send_swallowed_the_cancel():
+    """The hang of a CI run: a participant left while a frame was being sent, the send
+    swallowed the cancellation, the writer waited for a message that never came, and the
+    hub (and with it the app's shutdown) waited on the writer for ever."""
+    conn = Conn(Swallowing(), identity="party:1", name="张三", role="party")  # type: ignore[arg-type]
+    conn.send(ServerPing())
+    await asyncio.sleep(0.01)  # the writer is inside the send
+    stopping = asyncio.create_task(conn.stop())
+    # A bound on "stopped at all", not a timing: without the fix it never does.
+    await asyncio.wait({stopping}, timeout=10)
+    try:
+        assert stopping.done() and conn._writer.done()
+    finally:
+        conn._writer.cancel()  # the writer, stuck without the fix, is not left behind
+        stopping.cancel()

@@ -24,9 +24,16 @@ SIDE_LABEL = {"applicant": "申请人", "respondent": "被申请人"}
 
 
 def snapshot(
-    case: Case, terms: Terms, template: AgreementTemplateVersion, court_name: str
+    case: Case,
+    terms: Terms,
+    template: AgreementTemplateVersion,
+    court_name: str,
+    guests: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The frozen document data. Refuses terms naming a party not in this case."""
+    """The frozen document data. Refuses terms naming a party not in this case. ``guests``:
+    who took part in joint mediation (``server.guests.agreement_guests``), named in the text
+    and never signing; left out when there are none, so that an agreement without guests
+    keeps the hash its text always had."""
     ids = {p.id for p in case.parties}
     for i, o in enumerate(terms.obligations):
         for pid in (o.obligor_party_id, o.obligee_party_id):
@@ -69,7 +76,7 @@ def snapshot(
             for p in case.parties
         ],
         "terms": terms.model_dump(mode="json"),
-    }
+    } | ({"guests": guests} if guests else {})
 
 
 def masked(data: dict[str, Any]) -> dict[str, Any]:
@@ -159,6 +166,7 @@ def context(inp: RenderInput) -> dict[str, Any]:
         # templates then fall back to the case's office, as those versions said).
         "case": {"mediator_office": "", **data["case"]},
         "parties": parties,
+        "guests": data.get("guests", []),
         "applicants": [p for p in parties if p["side"] == "applicant"],
         "respondents": [p for p in parties if p["side"] != "applicant"],
         "party_names": "、".join(p["name"] for p in parties),

@@ -33,6 +33,7 @@ from server.agreements.pdf import render_html
 from server.agreements.terms import Terms, content_hash
 from server.context import Context
 from server.errors import Conflict, Forbidden, NotFound
+from server.guests import agreement_guests
 from server.models.accounts import User
 from server.models.agreements import (
     Agreement,
@@ -153,7 +154,9 @@ async def create(
         )
     await _check_session(db, case, session_id)
     template = await templates.choose(db, "agreement", case)
-    data = snapshot(case, terms, template, ctx.settings.court_name)
+    data = snapshot(
+        case, terms, template, ctx.settings.court_name, await agreement_guests(ctx.db, case.id)
+    )
     agreement = Agreement(
         case_id=case.id, session_id=session_id, created_by_id=user.id, created_at=ctx.now()
     )
@@ -182,7 +185,9 @@ async def save_terms(
         raise Conflict("the agreement is sealed and can no longer change", code="sealed")
     previous = await current_version(db, agreement)
     template = await templates.choose(db, "agreement", case)
-    data = snapshot(case, terms, template, ctx.settings.court_name)
+    data = snapshot(
+        case, terms, template, ctx.settings.court_name, await agreement_guests(ctx.db, case.id)
+    )
     digest = content_hash(data)
     voided = len(await signatures_of(db, previous.id))
     if digest == previous.content_hash:
@@ -205,7 +210,9 @@ async def preview_html(ctx: Context, case: Case, terms: Terms) -> str:
     parties' ID numbers masked unless the user may read the original."""
     user = _check_drafter(ctx, case, "drafts")
     template = await templates.choose(ctx.db, "agreement", case)
-    data = snapshot(case, terms, template, ctx.settings.court_name)
+    data = snapshot(
+        case, terms, template, ctx.settings.court_name, await agreement_guests(ctx.db, case.id)
+    )
     agreement = await agreement_of_case(ctx.db, case.id)
     number = 1
     if agreement is not None and agreement.current_version_id is not None:

@@ -32,9 +32,9 @@ from server.api.registry import ApiRouter
 from server.docket import documents
 from server.errors import Forbidden, NotFound, parse_model
 from server.models.agreements import Agreement, AgreementVersion
-from server.models.docket import Case
+from server.models.docket import Case, Party
 from server.models.sessions import Invite
-from server.sessions import verify_invite
+from server.sessions import verify_party_invite
 from server.web.auth import csrf_exempt, enter_as_party, require_user
 from server.web.body import body_cap
 from server.web.http import json_ok, read_json
@@ -246,14 +246,14 @@ async def confirm(request: web.Request) -> web.Response:
 # --- parties, by invite link ---------------------------------------------------------------
 
 
-async def _invited(request: web.Request) -> tuple[Invite, Agreement]:
+async def _invited(request: web.Request) -> tuple[Invite, Party, Agreement]:
     ctx = request[CTX]
-    invite = await verify_invite(ctx, request.match_info["token"], after_end=True)
-    enter_as_party(request, invite.party)
+    invite, party = await verify_party_invite(ctx, request.match_info["token"], after_end=True)
+    enter_as_party(request, party)
     agreement = await drafting.agreement_of_case(ctx.db, invite.session.case_id)
     if agreement is None:
         raise NotFound("there is no agreement to read or sign yet", code="agreement_not_found")
-    return invite, agreement
+    return invite, party, agreement
 
 
 @api.route(
@@ -262,7 +262,7 @@ async def _invited(request: web.Request) -> tuple[Invite, Agreement]:
     errors=(401, 403, 404),
 )  # fmt: skip
 async def party_view(request: web.Request) -> web.Response:
-    _, agreement = await _invited(request)
+    _, _, agreement = await _invited(request)
     return json_ok(await agreement_out(request[CTX].db, agreement))
 
 
@@ -273,7 +273,7 @@ async def party_view(request: web.Request) -> web.Response:
 )  # fmt: skip
 @same_origin_frames  # shown in an iframe of the signing page and the session room
 async def party_document(request: web.Request) -> web.Response:
-    _, agreement = await _invited(request)
+    _, _, agreement = await _invited(request)
     return web.Response(
         text=await drafting.document_html(request[CTX], agreement), content_type=HTML
     )
@@ -288,10 +288,8 @@ async def party_document(request: web.Request) -> web.Response:
 @body_cap(SIGN_BODY_CAP)
 async def party_sign(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, SignIn, cap=SIGN_BODY_CAP)
-    invite, agreement = await _invited(request)
+    invite, party, agreement = await _invited(request)
     # The session is the invite's, whatever the body claims.
     req = replace(sign_request(body), session_id=invite.session_id)
-    await signing.sign_as_party(
-        request[CTX], agreement, invite.party, req, claimed_party_id=body.party_id
-    )
+    await signing.sign_as_party(request[CTX], agreement, party, req, claimed_party_id=body.party_id)
     return json_ok(await agreement_out(request[CTX].db, agreement), 201)

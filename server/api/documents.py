@@ -23,7 +23,7 @@ from server.errors import NotFound, parse_model
 from server.models.accounts import User
 from server.models.docket import Case, Party
 from server.models.documents import CaseDocument
-from server.sessions import verify_invite
+from server.sessions import verify_party_invite
 from server.web.auth import csrf_exempt, enter_as_party, require_user
 from server.web.body import body_cap
 from server.web.http import json_ok, read_body
@@ -145,12 +145,12 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
 
 async def _invited(request: web.Request) -> tuple[Party, Case]:
     ctx = request[CTX]
-    invite = await verify_invite(ctx, request.match_info["token"])
+    invite, party = await verify_party_invite(ctx, request.match_info["token"])
     case = await ctx.db.get(Case, invite.session.case_id)
     if case is None or not can_party_add_document(invite, case):
         raise NotFound("case not found", code="case_not_found")
-    enter_as_party(request, invite.party)
-    return invite.party, case
+    enter_as_party(request, party)
+    return party, case
 
 
 @api.route(
@@ -189,8 +189,8 @@ async def party_add_document(request: web.Request) -> web.Response:
 )  # fmt: skip
 async def party_document_file(request: web.Request) -> web.StreamResponse:
     ctx = request[CTX]
-    invite = await verify_invite(ctx, request.match_info["token"])
-    enter_as_party(request, invite.party)
+    invite, party = await verify_party_invite(ctx, request.match_info["token"])
+    enter_as_party(request, party)
     doc_id = path_id(request, "document_id", code="document_not_found")
     # Shown on the party's own screen (a phone's viewer opens a PDF inline).
     return _send(await documents.open_for_party(ctx, invite, doc_id), "inline")

@@ -10,8 +10,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.api.registry import ApiRouter
+from server.desk.figures import OfficeReception, Reception
 from server.errors import parse_model
-from server.reports import Report, report_for
+from server.reports import Report, percent, report_for
 from server.web.auth import require_user
 from server.web.http import json_ok
 from server.web.keys import CTX
@@ -27,6 +28,18 @@ class ReportQuery(BaseModel):
     office: str | None = Field(
         default=None, max_length=32, description="office code; default all (office staff: own)"
     )
+
+
+class ReceptionOut(BaseModel):
+    office: str | None = Field(description="office code; null: every street office")
+    calls: int = Field(description="calls from the office terminals to the duty desk")
+    answered: int
+    answered_within_30s: int
+    answered_within_30s_share: float | None = Field(description="% of all calls")
+    median_answer_seconds: float | None
+    became_cases: int = Field(description="registered as an intake case or joined to one")
+    missed: int = Field(description="nobody answered, or the office gave up waiting")
+    missed_called_back: int
 
 
 class ReportOut(BaseModel):
@@ -52,6 +65,18 @@ class ReportOut(BaseModel):
     fast_track_in_time_share: float | None
     registered_by_month: list[int]
     resolved_by_month: list[int]
+    reception: ReceptionOut = Field(description="the duty desk's calls, all offices together")
+    reception_by_office: list[ReceptionOut]
+
+
+def reception_out(row: OfficeReception) -> ReceptionOut:
+    return ReceptionOut(
+        office=row.office, calls=row.calls, answered=row.answered,
+        answered_within_30s=row.answered_in_time,
+        answered_within_30s_share=_num(percent(row.answered_in_time, row.calls)),
+        median_answer_seconds=row.median_answer_s, became_cases=row.became_cases,
+        missed=row.missed, missed_called_back=row.called_back,
+    )  # fmt: skip
 
 
 def _num(value: object) -> float | None:
@@ -59,6 +84,7 @@ def _num(value: object) -> float | None:
 
 
 def report_out(report: Report) -> dict[str, object]:
+    desk = report.reception or Reception(OfficeReception(None), [])
     return ReportOut(
         year=report.year,
         office=report.office,
@@ -82,6 +108,8 @@ def report_out(report: Report) -> dict[str, object]:
         fast_track_in_time_share=_num(report.fast_track_in_time_share),
         registered_by_month=report.registered_by_month,
         resolved_by_month=report.resolved_by_month,
+        reception=reception_out(desk.total),
+        reception_by_office=[reception_out(row) for row in desk.offices],
     ).model_dump(mode="json")
 
 

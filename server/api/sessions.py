@@ -71,8 +71,10 @@ class InviteIn(BaseModel):
 class InviteOut(BaseModel):
     id: int
     session_id: int
-    party_id: int
-    party_name: str
+    kind: Literal["party", "guest"] = Field(description="whom the link admits")
+    party_id: int | None = Field(description="the party's; null for a guest's link")
+    guest_id: int | None = Field(description="the guest's (joint mediation); null for a party's")
+    party_name: str | None = Field(description="the party's name; null for a guest's link")
     url: str | None = Field(
         description="the party's link; null unless the caller may hand out the links"
     )
@@ -115,8 +117,10 @@ def invite_out(request: web.Request, inv: Invite) -> dict[str, object]:
     return InviteOut(
         id=inv.id,
         session_id=inv.session_id,
+        kind="guest" if inv.guest_id is not None else "party",
         party_id=inv.party_id,
-        party_name=inv.party.name,
+        guest_id=inv.guest_id,
+        party_name=inv.party.name if inv.party is not None else None,
         url=invite_url(settings, inv) if shown else None,
         token=invite_token(settings, inv) if shown else None,
         created_at=inv.created_at,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from server import access
 from server.context import Context
 from server.docket.log import lock_case, log_change
-from server.docket.numbers import TRACKS, assign_number
+from server.docket.numbers import TRACKS, assign_number, new_code
 from server.docket.parties import add_initial_consents, latest_consents, new_parties
 from server.docket.schemas import CaseCreate, CaseUpdate
 from server.docket.stages import (
@@ -86,7 +86,11 @@ async def create_case(
         mediator=None,
         judge=None,
         clerk=None,
-        tracking_code=tracking_code,
+        # Every case has one: the resident looks it up by it, and it is the case's mail
+        # address. Drawn without asking the table first (a registration stays at its six
+        # statements): a clash, about one in ten million registrations at 100,000 cases, is
+        # the unique constraint's refusal and the registration is sent again.
+        tracking_code=tracking_code or new_code(),
         created_at=when,
         updated_at=when,
         stage_entered_at=when,

@@ -13,7 +13,6 @@ too, so codes cannot be guessed.
 from __future__ import annotations
 
 import re
-import secrets
 import zlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -25,15 +24,13 @@ from sqlalchemy import func, select, text
 
 from server.context import Context
 from server.docket.cases import create_case, registration_source
+from server.docket.numbers import TRACKING_ALPHABET, TRACKING_LENGTH
 from server.docket.schemas import CaseCreate, PartyIn, Side, validate_id_number
 from server.docket.stages import STAGE_LABELS
 from server.errors import Invalid, NotFound, TooManyRequests
 from server.models.accounts import Office, RateEvent
 from server.models.docket import Case
 
-# 32 symbols: no 0/O and no 1/I, so a code read out over the phone cannot be misheard.
-TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-TRACKING_LENGTH = 8
 SUBMIT_BUCKET = "intake"
 LOOKUP_BUCKET = "intake_track"
 # Failed lookups an address may make per hour, as a multiple of the submission limit.
@@ -172,10 +169,6 @@ def normalize_code(raw: str) -> str | None:
     return code
 
 
-def new_code() -> str:
-    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
-
-
 async def street_offices(ctx: Context) -> list[Office]:
     rows = await ctx.db.scalars(
         select(Office).where(Office.is_center.is_(False)).order_by(Office.id)
@@ -223,14 +216,6 @@ def _count_event(ctx: Context, bucket: str) -> None:
     ctx.db.add(RateEvent(bucket=bucket, address=_address(ctx), at=ctx.now()))
 
 
-async def _unique_code(ctx: Context) -> str:
-    for _ in range(10):
-        code = new_code()
-        if await ctx.db.scalar(select(Case.id).where(Case.tracking_code == code)) is None:
-            return code
-    raise RuntimeError("could not find a free tracking code")  # 32**8 codes: never in practice
-
-
 async def submit(ctx: Context, data: IntakeIn) -> Case:
     """Turn a submission into an ``intake`` case; raises Invalid / TooManyRequests. Without
     a logged-in user the submission counts against the address's hourly limit."""
@@ -252,8 +237,8 @@ async def submit(ctx: Context, data: IntakeIn) -> Case:
         office=None,  # resolved above, passed as office_id
         parties=[
             # The applicant's answer to "do you agree to mediate?" is their recorded consent.
-            _party_in("applicant", data.applicant, consent=data.consent_to_mediate),
-            _party_in("respondent", data.respondent, consent=None),
+            party_in("applicant", data.applicant, consent=data.consent_to_mediate),
+            party_in("respondent", data.respondent, consent=None),
         ],
     )
     case = await create_case(
@@ -261,14 +246,13 @@ async def submit(ctx: Context, data: IntakeIn) -> Case:
         create,
         office_id=office.id,
         source=registration_source(user, online=True),
-        tracking_code=await _unique_code(ctx),
     )
     if user is None:
         _count_event(ctx, SUBMIT_BUCKET)
     return case
 
 
-def _party_in(side: Side, party: IntakeParty, *, consent: bool | None) -> PartyIn:
+def party_in(side: Side, party: IntakeParty, *, consent: bool | None) -> PartyIn:
     return PartyIn(
         side=side,
         kind="person",

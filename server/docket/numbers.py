@@ -13,10 +13,33 @@ the counter back with it. On SQLite every write transaction is serialized (BEGIN
 
 from __future__ import annotations
 
+import secrets
+
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.context import Context
 from server.models.docket import Case, CaseNumber, CaseNumberCounter, Stage
+
+# A case's tracking code (登记号): what a resident looks their dispute up by, and the local
+# part of the case's mail address (server.docket.mailbox). 32 symbols: no 0/O and no 1/I, so
+# a code read out over the phone cannot be misheard.
+TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+TRACKING_LENGTH = 8
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
+
+
+async def unique_code(ctx: Context) -> str:
+    """A tracking code no case has yet (40 bits: asked once, in practice)."""
+    for _ in range(10):
+        code = new_code()
+        if await ctx.db.scalar(select(Case.id).where(Case.tracking_code == code)) is None:
+            return code
+    raise RuntimeError("could not find a free tracking code")  # 32**8 codes: never in practice
+
 
 # The track (字号) a stage's number is drawn from.
 TRACKS: dict[Stage, str] = {

@@ -21,9 +21,8 @@ from server.agreements.schemas import agreement_out
 from server.api.agreement_verify import PDF_CAP
 from server.docket.stages import STAGE_LABELS
 from server.errors import AppError, BadRequest, NotFound, parse_model
-from server.models.sessions import Invite
 from server.pages.invite_error import invite_error_page
-from server.sessions import verify_invite
+from server.sessions import verify_party_invite
 from server.web.auth import csrf_exempt, enter_as_party, require_user
 from server.web.body import body_cap
 from server.web.http import CHUNK, read_body, read_capped, render, see_other
@@ -94,18 +93,18 @@ async def party_sign_page(request: web.Request) -> web.Response:
     db = ctx.db
     token = request.match_info["token"]
     try:
-        invite: Invite = await verify_invite(ctx, token, after_end=True)
+        invite, party = await verify_party_invite(ctx, token, after_end=True)
     except AppError as exc:
         # A party has no login to be sent to: say plainly that the link does not work.
         return await invite_error_page(request, token, exc)
-    enter_as_party(request, invite.party)
+    enter_as_party(request, party)
     case = invite.session.case
     agreement = await drafting.agreement_of_case(db, case.id)
     out = await agreement_out(db, agreement) if agreement else None
     signed = out is not None and invite.party_id not in out["unsigned_party_ids"]
     page = {
         "agreement": out,
-        "party": invite.party,
+        "party": party,
         "case": case,
         "token": token,
         "signed": signed,

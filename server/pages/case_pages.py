@@ -43,10 +43,12 @@ ENTRY_KINDS = {
     "recording": "Session recording",
     "recording_alarm": "Recording stopped by itself",
     "deadline": "Deadline recounted",
+    "mail": "E-mail received",
 }
 # Who an entry without a person is by: online intake is a resident; an alarm or a deadline
-# recounted when a year's calendar became official is the server.
-NO_ACTOR = {"recording_alarm": "The system", "deadline": "The system"}
+# recounted when a year's calendar became official is the server; mail from an office's
+# address (no account) came in through the case mailbox.
+NO_ACTOR = {"recording_alarm": "The system", "deadline": "The system", "mail": "Case mailbox"}
 RECORDING_ALARMS = {
     "disk_full": "the disk for recordings is full",
     "write_error": "the recording could not be written",
@@ -101,6 +103,8 @@ def _entry_line(entry: DocketEntryOut, party_names: dict[int, str], _: Gettext) 
         return _(SOURCES.get(str(data.get("source", "")), ""))
     if entry.kind in ("recording", "recording_alarm"):
         return _recording_line(entry, _)
+    if entry.kind == "mail":  # its text, what the sender wrote, is the entry's note
+        return f"{data.get('sender', '')}{_(': ')}{data.get('subject', '')}"
     return entry.text
 
 
@@ -127,8 +131,9 @@ def timeline_rows(
             else _(NO_ACTOR.get(e.kind, "Resident (online)")),
             "what": _(ENTRY_KINDS.get(e.kind, e.kind)),
             "line": _entry_line(e, party_names, _),
-            # A transition's note is what the person typed; other texts are system English.
-            "note": e.text if e.kind == "transition" else "",
+            # A transition's note is what the person typed, a mail's what its sender wrote;
+            # other texts are system English.
+            "note": e.text if e.kind in ("transition", "mail") else "",
         }
         for e in entries
     ]

@@ -45,6 +45,10 @@ def outcome_labels(_: Gettext) -> dict[str, str]:
     }
 
 
+def _num(value: float | None) -> str:
+    return "–" if value is None else str(value)
+
+
 def _pct(value: Decimal | None) -> str:
     return "–" if value is None else f"{value}%"
 
@@ -74,6 +78,16 @@ def figures(report: Report, _: Gettext) -> list[tuple[str, str]]:
         (_("Decided within 5 working days"), str(report.fast_track_in_time)),
         (_("Share decided within 5 working days"), _pct(report.fast_track_in_time_share)),
     ]
+    if report.reception is not None:
+        desk = report.reception.total
+        rows += [
+            (_("Calls to the duty desk"), str(desk.calls)),
+            (_("Answered within 30 s"), str(desk.answered_in_time)),
+            (_("Median wait before an answer (s)"), _num(desk.median_answer_s)),
+            (_("Calls that became cases"), str(desk.became_cases)),
+            (_("Missed calls"), str(desk.missed)),
+            (_("Missed calls called back"), str(desk.called_back)),
+        ]  # fmt: skip
     rows += [(_("Stage") + ": " + _(STAGE_LABELS[s]), str(n)) for s, n in report.by_stage.items()]
     labels = outcome_labels(_)
     rows += [(_("Result") + ": " + labels[o], str(report.by_outcome[o])) for o in OUTCOMES]
@@ -83,12 +97,18 @@ def figures(report: Report, _: Gettext) -> list[tuple[str, str]]:
     return rows
 
 
-def charts(report: Report, _: Gettext) -> dict[str, Markup]:
+def charts(report: Report, _: Gettext, lang: str = "zh_CN") -> dict[str, Markup]:
     stages = [(_(STAGE_LABELS[s]), n) for s, n in report.by_stage.items()]
     labels = outcome_labels(_)
     outcomes = [(labels[o], report.by_outcome[o]) for o in OUTCOMES]
     months = [str(m) for m in range(1, 13)]
+    desk = report.reception.offices if report.reception else []
     return {
+        "reception": svgcharts.bar_chart(
+            "chart-reception",
+            _("Calls to the duty desk by office"),
+            [(row.name_en if lang == "en" else row.name_zh, row.calls) for row in desk],
+        ),
         "stages": svgcharts.bar_chart("chart-stages", _("Cases by current stage"), stages),
         "outcomes": svgcharts.donut_chart("chart-outcomes", _("Cases by outcome"), outcomes),
         "months": svgcharts.line_chart(
@@ -113,7 +133,7 @@ async def reports_page(request: web.Request) -> web.Response:
     years = sorted({*range(this_year - 4, this_year + 1), report.year}, reverse=True)
     view: dict[str, Any] = {
         "report": report,
-        "charts": charts(report, _),
+        "charts": charts(report, _, request[LANG]),
         "outcome_labels": outcome_labels(_),
         "stage_labels": STAGE_LABELS,
         "offices": offices,

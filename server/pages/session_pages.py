@@ -1,5 +1,6 @@
-"""Pages for live sessions: open one from a case, the session page (invite links, end), and
-the session app page (pre-join self-test, lobby, room) for staff and, by invite link, parties.
+"""Pages for live sessions: open one from a case, the session page (invite links, guests,
+end), and the session app page (pre-join self-test, lobby, room) for staff and, by invite
+link, parties and guests of joint mediation.
 
 The app page is one page with three screens, so the camera and microphone that passed the
 self-test carry straight into the lobby and the room; ``web/static/js/session.js`` drives it.
@@ -28,6 +29,7 @@ from server.i18n import DEFAULT_LANG
 from server.models.accounts import User
 from server.models.recordings import Recording
 from server.models.sessions import MediationSession
+from server.pages import desk_pages, guest_pages
 from server.pages.invite_error import invite_error_page
 from server.sessions import (
     LIVE_STATUSES,
@@ -38,6 +40,7 @@ from server.sessions import (
     invite_url,
     list_invites,
     list_sessions,
+    party_links,
     party_of,
     revoke_invite,
     verify_invite,
@@ -106,6 +109,19 @@ def client_strings(request: web.Request) -> dict[str, str]:
         "muted": _("muted"),
         "screen": _("screen"),
         "camera_off": _("camera off"),
+        # Simulcast (web/static/js/room_video.js): a camera the link cannot carry, and the
+        # participant's own audio-only mode.
+        "video_paused": _("Video paused: the connection cannot carry it now"),
+        "video_audio_only": _("Audio only"),
+        # The pre-join's network check (web/static/js/netprobe.js) and the mode it suggests.
+        "net_testing": _("Measuring your connection…"),
+        "net_result": _("Connection: down {down}, up {up}"),
+        "net_failed": _("The connection could not be measured"),
+        "net_suggest_low": _("A weak connection: data saver mode is suggested (smaller video)."),
+        "net_suggest_audio": _("A very weak connection: audio only is suggested."),
+        "net_use_low": _("Use data saver"),
+        "net_use_audio": _("Use audio only"),
+        "net_applied": _("Done. In the room, the menu at the top changes it back."),
         "quality_good": _("Connection good"),
         "quality_poor": _("Connection poor"),
         "quality_bad": _("Connection bad"),
@@ -161,6 +177,16 @@ def client_strings(request: web.Request) -> dict[str, str]:
         "st_not_recorded": _("This room is not being recorded."),
         "dur_seconds": _("{s} s"),
         "dur_minutes": _("{m} min {s} s"),
+        # Joint mediation (联调): a guest's tile reads "name · unit · role"; the host lets a
+        # guest into private rooms, or not.
+        "guest_peoples_mediator": _("People's mediator"),
+        "guest_police": _("Police officer"),
+        "guest_labour_inspector": _("Labour inspector"),
+        "guest_interpreter": _("Interpreter"),
+        "guest_sign_interpreter": _("Sign-language interpreter"),
+        "guest_other": _("Other guest"),
+        "caucus_allow": _("Allow private rooms"),
+        "caucus_deny": _("No private rooms"),
         "ended_next": _(
             "What happens next: the court will contact you about the outcome. You may close"
             " this page."
@@ -190,43 +216,52 @@ async def _app_page(
     is_party: bool,
     resume_key: str,
     documents_base: str,
+    probe_url: str,
+    is_guest: bool = False,
 ) -> web.Response:
     """The session app. ``resume_key`` names the link's identity (a party's invite, a staff
     account) under which the browser keeps its resume token (``web/static/js/rejoin.js``), so
-    only the same link in the same browser gets a closed tab's place back."""
+    only the same link in the same browser gets a closed tab's place back. A guest of joint
+    mediation (``is_guest``) comes by a link as a party does, but gets neither the case
+    file nor the agreement (their link opens neither)."""
     host = await request[CTX].db.get(User, session.host_id) if session.host_id else None
     ctx: dict[str, Any] = {
         "session": session,
         "case": session.case,
         "host_name": host.display_name if host else "",
         "is_party": is_party,
+        "is_guest": is_guest,
         # By a party's link with no court login: the party chrome (base.html), no staff menu.
         "party_layout": is_party and request.get(USER) is None,
         "config": {
             "ws": ws_url,
             "session": session.id,
             "party": is_party,
+            "guest": is_guest,
             "resume_key": resume_key,
+            "probe": probe_url,
             "strings": client_strings(request),
             "recording": await _recording_config(request, session, is_party=is_party),
             "documents": {
                 "base": documents_base,
-                "choices": [] if is_party else await _documents_to_show(request, session),
+                "choices": None if is_party else await _documents_to_show(request, session),
             },
         },
     }
+    # A call from a street office's terminal (the duty desk): its registration panel.
+    ctx["desk_call"] = await desk_pages.call_panel(request, session)
     return render(request, "session_room.html", ctx)
 
 
 async def _documents_to_show(
     request: web.Request, session: MediationSession
-) -> list[dict[str, Any]]:
-    """What the host may show the room: the case file's documents (kept ones), newest first;
-    nothing for anyone else."""
+) -> list[dict[str, Any]] | None:
+    """What the host may show the room: the case file's documents (kept ones), newest first
+    (the room's page asks for the list again as parties add to it); None for anyone else."""
     user = request.get(USER)
     case = session.case
     if user is None or not is_host(user, session) or not can_view_documents(user, case):
-        return []
+        return None
     docs = await documents.documents_of(request[CTX], case)
     return [{"id": d.id, "label": d.title or d.filename} for d in docs if d.purged_at is None]
 
@@ -257,7 +292,7 @@ async def session_page(request: web.Request) -> web.Response:
     shown = can_manage_invites(user, session)
     invites = [
         (inv, invite_url(ctx.settings, inv) if shown else None)
-        for inv in await list_invites(ctx, session)
+        for inv, _party in party_links(await list_invites(ctx, session))
     ]
     return render(
         request,
@@ -266,6 +301,8 @@ async def session_page(request: web.Request) -> web.Response:
             "session": session,
             "case": session.case,
             "invites": invites,
+            "guests": await guest_pages.guest_rows(request, user, session),
+            "guest_roles": guest_pages.ROLES,
             "can_end": can_end_session(user, session),
             "live": session.status in LIVE_STATUSES,
         },
@@ -304,6 +341,7 @@ async def staff_join(request: web.Request) -> web.Response:
         is_party=False,
         resume_key=f"{session.id}.user.{user.id}",
         documents_base=f"/api/v1/cases/{session.case_id}/documents",
+        probe_url=f"/api/v1/sessions/{session.id}/probe",
     )
 
 
@@ -316,11 +354,14 @@ async def party_join(request: web.Request) -> web.Response:
         # Not a login matter: say plainly that the link does not work (no redirect to login).
         status = 404 if isinstance(exc, Unauthorized) else None
         return await invite_error_page(request, token, exc, status=status)
+    guest = invite.guest_id is not None
     return await _app_page(
         request,
         invite.session,
         ws_url=f"/ws/sessions/{invite.session_id}?invite={token}",
         is_party=True,
         resume_key=f"{invite.session_id}.invite.{invite.id}",
-        documents_base=f"/api/v1/invites/{token}/documents",
+        documents_base="" if guest else f"/api/v1/invites/{token}/documents",
+        probe_url=f"/api/v1/invites/{token}/probe",
+        is_guest=guest,
     )

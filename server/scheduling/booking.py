@@ -145,7 +145,8 @@ async def move_booking(
         if invite.revoked_at is None:
             # The link must outlive the new end as it outlived the old one.
             invite.expires_at = max(invite.expires_at, end + timedelta(hours=settings.invite_hours))
-            links[invite.party_id] = invite_url(settings, invite)
+            if invite.party_id is not None:  # a guest's link is not mailed to the parties
+                links[invite.party_id] = invite_url(settings, invite)
     await outbox.supersede(ctx, booking)
     await outbox.enqueue(ctx, booking, "request", links)
     return booking

@@ -26,7 +26,7 @@ from server.scheduling.schemas import (
     WaitingOut,
     local_minute,
 )
-from server.sessions import invite_token, invite_url, list_invites
+from server.sessions import invite_token, invite_url, list_invites, party_links
 
 
 async def office_for(ctx: Context, code: str | None) -> Office:
@@ -128,12 +128,12 @@ async def booking_out(ctx: Context, booking: Booking, *, detail: bool = False) -
     # The parties' links go to who may hold them (the sessions API's rule); others see only
     # that they exist.
     show_links = access.can_manage_invites(ctx.require_user(), booking.session)
-    for invite in await list_invites(ctx, booking.session):
+    for invite, party in party_links(await list_invites(ctx, booking.session)):
         linked = show_links and invite.revoked_at is None
         out.invites.append(
             BookingInviteOut(
-                party_id=invite.party_id,
-                party_name=invite.party.name,
+                party_id=party.id,
+                party_name=party.name,
                 url=invite_url(ctx.settings, invite) if linked else None,
                 token=invite_token(ctx.settings, invite) if linked else None,
                 revoked=invite.revoked_at is not None,

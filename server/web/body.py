@@ -7,7 +7,10 @@ session: the body is read up to the route's cap (``max_body_bytes``, or a route'
 it does not arrive in time, 413 when it is larger than the cap). The bytes are then handed
 back to the request as an already complete stream, so every way a handler reads a body
 (``request.read()``, ``post()``, ``multipart()``, ``request.content``,
-``server.web.http.read_body``) works unchanged and never waits on the network again.
+``server.web.http.read_body``) works unchanged and never waits on the network again. How
+the body arrived (``BODY_ARRIVAL``: its first chunk, and the time from it to the last) is
+kept for the one route that wants it, the pre-join's uplink probe (server/api/probe.py).
+A client that goes away before its body is whole gets a 400, not a logged server error.
 
 Routes with a larger cap are read here too, rather than left to stream in their handlers:
 those handlers look things up before they read (the verification page finds its code
@@ -18,7 +21,9 @@ must keep by hand. They held the whole body in memory anyway (a PDF is checked w
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from aiohttp import web
@@ -32,6 +37,18 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CHUNK = 64 * 1024
 
 H = TypeVar("H", bound=Callable[..., object])
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """How a body came in: the bytes of its first chunk (on their way before any clock could
+    start) and the seconds from that chunk to the last."""
+
+    first_bytes: int
+    seconds: float
+
+
+BODY_ARRIVAL = web.RequestKey("body_arrival", Arrival)
 
 
 def body_cap(cap: int) -> Callable[[H], H]:
@@ -66,18 +83,35 @@ async def read_ahead(request: web.Request) -> None:
     cap = route_cap(request)
     if request.content_length is not None and request.content_length > cap:
         raise PayloadTooLarge(f"the body is larger than {cap} bytes")
-    # Read through a clone sized to the route's cap: the clone shares the network stream,
-    # and the request itself (whose ``content`` aiohttp caches on first use) is left
-    # untouched until its complete body is handed back.
-    reading = request.clone(client_max_size=cap)
+    # Read through a clone: it shares the network stream, and the request itself (whose
+    # ``content`` aiohttp caches on first use) is left untouched until its complete body is
+    # handed back (``_hand_back``). The cap is checked as the body grows.
+    reading = request.clone()
     try:
         async with asyncio.timeout(allowed_seconds(request, cap)):
-            body = await reading.read()
+            body, arrival = await _read_timed(reading.content, cap)
     except TimeoutError:
         raise web.HTTPRequestTimeout(text="the request body did not arrive in time") from None
-    except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge(f"the body is larger than {cap} bytes") from None
+    except ConnectionResetError:
+        # The client went away mid-body (a page closed, an upload aborted): nobody is left to
+        # answer, and it is no fault of the server's.
+        raise web.HTTPBadRequest(text="the connection closed before the body arrived") from None
+    request[BODY_ARRIVAL] = arrival
     _hand_back(request, body)
+
+
+async def _read_timed(stream: StreamReader, cap: int) -> tuple[bytes, Arrival]:
+    buf = bytearray()
+    first = 0
+    first_at = last_at = 0.0
+    async for chunk in stream.iter_any():
+        last_at = time.monotonic()
+        if not first:
+            first, first_at = len(chunk), last_at
+        buf += chunk
+        if len(buf) > cap:
+            raise PayloadTooLarge(f"the body is larger than {cap} bytes")
+    return bytes(buf), Arrival(first, last_at - first_at)
 
 
 class _Complete(BaseProtocol):

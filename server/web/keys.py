@@ -16,6 +16,7 @@ from server.settings import Settings
 if TYPE_CHECKING:
     from server.context import Context, Court
     from server.i18n import Catalogs
+    from server.mailbox import CaseMailbox
     from server.scheduling.sender import OutboxSender
     from server.tasks import Supervisor
     from server.workdays import WorkCalendar
@@ -33,6 +34,8 @@ JINJA = web.AppKey("jinja", jinja2.Environment)
 COURT: web.AppKey[Court] = web.AppKey("court")
 SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor")
 SENDER: web.AppKey[OutboxSender] = web.AppKey("outbox_sender")
+# The case mailbox's SMTP endpoint; None when MAILBOX_PORT is not set.
+MAILBOX: web.AppKey[CaseMailbox | None] = web.AppKey("mailbox")
 
 # Per-request state, set by the middlewares in server.web.context and server.web.auth.
 # The request's unit of work: what every domain function is handed.

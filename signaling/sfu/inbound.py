@@ -18,14 +18,22 @@ import asyncio
 import struct
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from signaling.sfu.media import MediaPacket, MediaTap, PacketSink, payload_end, vp8_keyframe_start
 from signaling.sfu.nack import NackTracker
+from signaling.sfu.opus import has_fec
 from signaling.sfu.outlet import Outlet
+
+if TYPE_CHECKING:
+    from signaling.sfu.switching import LayerPort
 
 _SEQ_TS = struct.Struct("!HI")
 RING = 512  # packets kept per video track for answering NACKs (~3 s at 1.5 Mbps)
 KEYFRAME_INTERVAL = 1.0  # seconds between keyframe requests to one publisher track
+# An audio track carries FEC while its last packet with LBRR is this recent: a speaker's
+# pauses (no voice, no LBRR) must not turn the copies on and off between words.
+FEC_FRESH_S = 5.0
 
 
 class InboundTrack:
@@ -49,7 +57,8 @@ class InboundTrack:
         self.codec = "VP8" if self.is_video else "opus"
         self.track_id = f"{peer_id}:{label}"
         self.ssrc = ssrc
-        self.outlets: tuple[Outlet, ...] = ()
+        # a simulcast layer's are its subscribers' ports (switching.LayerPort)
+        self.outlets: tuple[Outlet | LayerPort, ...] = ()
         # The taps told this track started in its room, each with the sink it gave (or
         # None); ``sinks`` is what the forwarding path calls, kept as a flat tuple for speed.
         self.taps: tuple[tuple[MediaTap, PacketSink | None], ...] = ()
@@ -63,6 +72,9 @@ class InboundTrack:
         self.held = False
         self.last_packet_at = 0.0
         self.packets_in = self.bytes_in = self.frames_in = self.keyframes_in = 0
+        # Packets that arrived in order or after a gap: not a retransmission, a late one or
+        # a copy (what the publisher's uplink carried the first time; feedback.py).
+        self.fresh = 0
         self.base_seq: int | None = None
         self.max_seq = 0
         self.cycles = 0
@@ -71,7 +83,17 @@ class InboundTrack:
         self.keyframe_requests = 0
         self.malformed = 0
         self.bitrate_bps = 0.0
+        self.bitrate_avg = 0.0
+        self.fps = 0.0  # frames a second, smoothed as the bitrate
+        self._frames_mark = 0
         self._rate_mark = (0.0, 0)
+        # What the publisher's uplink lost over the last second and no NACK brought back:
+        # the gaps every subscriber sees too, which are not its own link's doing.
+        self.upstream_loss = 0.0
+        self._loss_mark = (0, 0)
+        # Audio: when a packet last carried Opus in-band FEC (opus.py), which makes copies
+        # of it to a lossy subscriber unnecessary.
+        self.fec_at = 0.0
         # Video lost on the publisher's uplink is asked for again (nack.py); audio is not.
         self.nack: NackTracker | None = None
         if self.is_video and send_nack is not None:
@@ -105,10 +127,12 @@ class InboundTrack:
             return
         if self.base_seq is None:
             self.base_seq = self.max_seq = seq
+            self.fresh += 1
         elif 0 < ((seq - self.max_seq) & 0xFFFF) < 0x8000:
             if seq < self.max_seq:
                 self.cycles += 0x10000
             self.max_seq = seq
+            self.fresh += 1
         if self.nack is not None:
             self.nack.seen(seq, now)
         keyframe = False
@@ -118,6 +142,8 @@ class InboundTrack:
             if payload and payload[0] & 0x1F == 0x10 and vp8_keyframe_start(data, off):
                 keyframe = True
                 self.keyframes_in += 1
+        elif has_fec(payload):
+            self.fec_at = now
         if b1 & 0x80:
             self.frames_in += 1
         if not self.live:
@@ -139,7 +165,22 @@ class InboundTrack:
         then, before = self._rate_mark
         if then:
             self.bitrate_bps = (self.bytes_in - before) * 8 / max(now - then, 1e-3)
+            # smoothed: one second with a keyframe in it is not the layer's rate
+            self.bitrate_avg = (
+                self.bitrate_bps
+                if not self.bitrate_avg
+                else (0.7 * self.bitrate_avg + 0.3 * self.bitrate_bps)
+            )
+            fps = (self.frames_in - self._frames_mark) / max(now - then, 1e-3)
+            self.fps = fps if not self.fps else 0.7 * self.fps + 0.3 * fps
+        self._frames_mark = self.frames_in
         self._rate_mark = (now, self.bytes_in)
+        expected, received = self.expected, self.packets_in
+        was_expected, was_received = self._loss_mark
+        window = expected - was_expected
+        if window > 0:
+            self.upstream_loss = max(0.0, min(1.0, 1 - (received - was_received) / window))
+        self._loss_mark = (expected, received)
 
     def lookup(self, seq: int) -> bytes | None:
         if not self._ring:
@@ -184,6 +225,20 @@ class InboundTrack:
         self.outlets = ()
         if self.nack is not None:
             self.nack.close()
+
+    @property
+    def carries_fec(self) -> bool:
+        """Audio whose publisher adds in-band FEC now (``FEC_FRESH_S``)."""
+        return self.fec_at > 0 and time.monotonic() - self.fec_at < FEC_FRESH_S
+
+    @property
+    def downstream_loss(self) -> float:
+        """The worst recent loss on the links of this audio's subscribers (each outlet's
+        ``link_loss``, which the allocation keeps): what the publisher is told, so its
+        encoder adds FEC for them (``opus.loss_to_report``)."""
+        if self.is_video:
+            return 0.0
+        return max((o.link_loss for o in self.outlets if isinstance(o, Outlet)), default=0.0)
 
     @property
     def extended_max_seq(self) -> int:

@@ -11,6 +11,13 @@ outlet maps it into the gap it left (the rewrite is a fixed offset per outlet ru
 subscribers get it in place. Loss on the way out: the subscriber's NACKs are answered from
 the track's ring.
 
+Audio on a lossy downlink (``copy_after``, set by the subscriber's ``Downlink``): each
+packet is sent once more a little later, the same bytes (a receiver keeps whichever copy
+arrives first and drops the other as a duplicate; SRTP protects the same index twice to the
+same bytes, which aiortc's sending policy allows, as for retransmissions). Opus is not
+retransmitted, and a few per cent of random loss is a few per cent of speech cut; the copy
+makes it the product of two losses, at the cost of the audio's bitrate once more.
+
 Keyframes: a video outlet starts (and restarts after dropping) at the first packet of a
 keyframe. The only send queue is the UDP transport's own buffer; an outlet whose buffer is
 over ``max_queue_bytes`` drops packets and waits for a keyframe instead of letting the buffer
@@ -19,6 +26,7 @@ grow.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import struct
 from typing import TYPE_CHECKING, Any, Protocol
@@ -57,6 +65,9 @@ class Outlet:
 
     __slots__ = (
         "bytes_out",
+        "copies",
+        "copy_after",
+        "copy_bytes",
         "drops",
         "first_out",
         "frames_out",
@@ -64,6 +75,7 @@ class Outlet:
         "holder",
         "last_sent_at",
         "last_ts_out",
+        "link_loss",
         "max_queue_bytes",
         "nacks",
         "next_seq",
@@ -105,8 +117,11 @@ class Outlet:
         self.ts_offset: int | None = None
         self.waiting = track.is_video
         self.packets_out = self.bytes_out = self.frames_out = 0
-        self.drops = self.gated = self.nacks = self.retransmits = 0
+        self.drops = self.gated = self.nacks = self.retransmits = self.copies = 0
         self.last_sent_at = 0.0
+        self.copy_after = 0.0  # seconds; audio on a lossy downlink only (module docstring)
+        self.copy_bytes = 0  # the copies' payload: on the link, but not new media (SR octets)
+        self.link_loss = 0.0  # the subscriber's link's recent loss (audio; set by allocation)
 
     def send(
         self, b0: int, b1: int, payload: Any, seq: int, ts: int, keyframe: bool, now: float
@@ -144,6 +159,21 @@ class Outlet:
         if b1 & 0x80:
             self.frames_out += 1
         self.last_sent_at = now  # monotonic
+        if self.copy_after:
+            # Later, not at once: a loss that takes one packet often takes the next too.
+            asyncio.get_running_loop().call_later(
+                self.copy_after, self._copy, link, b0, b1, out_seq, out_ts, bytes(payload)
+            )
+
+    def _copy(self, link: SendLink, b0: int, b1: int, seq: int, ts: int, payload: bytes) -> None:
+        if self.holder.link is not link or self.waiting:
+            return  # the connection was replaced, or the outlet stopped
+        if link.forward(
+            0x80 | (b0 & 0x20), (b1 & 0x80) | self.pt, seq, ts, self.ssrc, payload,
+            self.max_queue_bytes,
+        ):  # fmt: skip
+            self.copies += 1
+            self.copy_bytes += len(payload)
 
     def _start(self, seq: int, ts: int) -> None:
         """(Re)start at a keyframe: continue this sender's sequence numbers and timestamps."""

@@ -20,26 +20,18 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
-    RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
 )
-from aiortc.rtp import (
-    RTCP_PSFB_APP,
-    RTCP_PSFB_FIR,
-    RTCP_PSFB_PLI,
-    RTCP_RTPFB_NACK,
-    RtcpPsfbPacket,
-    RtcpReceiverInfo,
-    RtcpRrPacket,
-    RtcpRtpfbPacket,
-    pack_remb_fci,
-)
 from aiortc.sdp import SessionDescription
 
-from signaling.sfu.aiortc_hook import receiving, transceivers
+from signaling.sfu import feedback
+from signaling.sfu.aiortc_hook import consent, receiving, transceivers
+from signaling.sfu.allocation import allocate
+from signaling.sfu.downlink import Downlink
 from signaling.sfu.inbound import InboundTrack
 from signaling.sfu.outlet import LinkHolder, Outlet
+from signaling.sfu.simulcast import SimulcastTrack, answered_simulcast
 
 PUBLISH_LABELS = ("audio", "camera", "screen")
 _KIND = {"audio": "audio", "camera": "video", "screen": "video"}
@@ -91,7 +83,7 @@ class Slot:
     def __init__(self, transceiver: RTCRtpTransceiver, kind: str) -> None:
         self.transceiver = transceiver
         self.kind = kind
-        self.track: InboundTrack | None = None  # what the slot carries or is offered to carry
+        self.track: InboundTrack | SimulcastTrack | None = None  # carried, or offered to be
         self.outlet: Outlet | None = None  # set once the answer for it arrived
         self.next_seq: int | None = None
         self.last_ts_out: int | None = None
@@ -114,6 +106,7 @@ class Peer:
         on_offer: Callable[[dict[str, Any]], Awaitable[None]],
         on_state: Callable[[str], Awaitable[None]] | None,
         passthrough: bool,
+        on_paused: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.id = peer_id
         self.on_offer = on_offer
@@ -133,46 +126,78 @@ class Peer:
             if self.passthrough:  # packets are taken below the receiver: it estimates nothing
                 transceivers.drop_bitrate_estimator(t.receiver)
             self.publish[label] = t
-        self.inbound: dict[str, InboundTrack] = {}
-        self.by_ssrc: dict[int, InboundTrack] = {}
+        # A late answer to a consent check is a queued line, not a party gone (consent.py).
+        consent.patient_consent(self.publish.values())
+        self.inbound: dict[str, InboundTrack | SimulcastTrack] = {}
+        self.by_ssrc: dict[int, InboundTrack] = {}  # a simulcast camera's layers each by theirs
+        self.downlink = Downlink(on_paused)
         self.slots: list[Slot] = []
-        self._rr_prior: dict[int, tuple[int, int]] = {}
+        self._reports = feedback.ReceiverReports()
 
     # --- publishing side ---------------------------------------------------------------
 
     def learn_publish_ssrcs(
-        self, sdp: str, make_track: Callable[[str, str, int], InboundTrack]
+        self,
+        sdp: str,
+        make_track: Callable[[str, str, int], InboundTrack],
+        make_simulcast: Callable[[str, int], SimulcastTrack] | None = None,
     ) -> list[str]:
-        """From the browser's answer: which publish m-lines send, on which SSRC. Returns the
+        """From the browser's answer: which publish m-lines send, on which SSRC (a simulcast
+        camera names none: its layers are learnt from their first packets). Returns the
         labels declared as sending."""
         desc = SessionDescription.parse(sdp)
         declared = []
+        rid_ext = answered_simulcast(sdp) if make_simulcast is not None else None
         for index, label in enumerate(PUBLISH_LABELS):
             media = desc.media[index]
-            if media.direction not in ("sendonly", "sendrecv") or not media.ssrc:
+            if media.direction not in ("sendonly", "sendrecv"):
+                continue
+            if label == "camera" and rid_ext is not None and make_simulcast is not None:
+                declared.append(label)
+                if not isinstance(self.inbound.get(label), SimulcastTrack):
+                    self._forget(label)
+                    self.inbound[label] = make_simulcast(label, rid_ext)
+                continue
+            if not media.ssrc:
                 continue
             declared.append(label)
             ssrc = media.ssrc[0].ssrc
             old = self.inbound.get(label)
-            if old is not None and old.ssrc == ssrc:
+            if isinstance(old, InboundTrack) and old.ssrc == ssrc:
                 continue
-            if old is not None:
-                self.by_ssrc.pop(old.ssrc, None)
-                old.close()
+            self._forget(label)
             track = make_track(label, _KIND[label], ssrc)
             self.inbound[label] = track
             self.by_ssrc[ssrc] = track
         return declared
+
+    def _forget(self, label: str) -> None:
+        old = self.inbound.pop(label, None)
+        if old is None:
+            return
+        layers = old.layers if isinstance(old, SimulcastTrack) else [old]
+        for layer in layers:
+            if layer is not None:
+                self.by_ssrc.pop(layer.ssrc, None)
+        old.close()
 
     def install_forwarding(self) -> None:
         """Take publisher packets below aiortc's receivers (passthrough mode only)."""
         by_ssrc = self.by_ssrc
         unpack = _U32.unpack_from
 
+        inbound = self.inbound
+
         def handler(data: bytes) -> bool:
             track = by_ssrc.get(unpack(data, 8)[0])
             if track is None:
-                return False
+                camera = inbound.get("camera")
+                if not isinstance(camera, SimulcastTrack):
+                    return False
+                track = camera.learn(unpack(data, 8)[0], data)  # once per new SSRC
+                if track is None:
+                    return False
+                by_ssrc[track.ssrc] = track
             try:
                 track.on_rtp(data)
             except (IndexError, struct.error):
@@ -190,77 +215,27 @@ class Peer:
         return transceivers.sender_ssrc(self.publish["camera"].sender)
 
     def send_pli(self, media_ssrc: int) -> None:
-        link = self.holder.link
-        if link is not None:
-            rtcp_ssrc = self.rtcp_ssrc
-            pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=rtcp_ssrc, media_ssrc=media_ssrc)
-            link.send_rtcp(bytes(pli))
+        self._send_rtcp(lambda: feedback.pli(self.rtcp_ssrc, media_ssrc))
 
     def send_nack(self, media_ssrc: int, lost: list[int]) -> None:
         """Ask the publisher to resend these packets of its track (a generic NACK)."""
-        link = self.holder.link
-        if link is None or not lost:
-            return
-        rtcp_ssrc = self.rtcp_ssrc
-        # aiortc packs ascending numbers only: one packet per run, split where they wrap
-        runs: list[list[int]] = []
-        for seq in lost:
-            if runs and seq > runs[-1][-1]:
-                runs[-1].append(seq)
-            else:
-                runs.append([seq])
-        link.send_rtcp(
-            b"".join(
-                bytes(RtcpRtpfbPacket(RTCP_RTPFB_NACK, rtcp_ssrc, media_ssrc, lost=run))
-                for run in runs
-            )
-        )
+        if lost:
+            self._send_rtcp(lambda: feedback.nack(self.rtcp_ssrc, media_ssrc, lost))
 
     def send_receiver_report(self, max_video_kbps: int) -> None:
-        """RR for every inbound track, plus REMB capping the publisher's video. The loss it
-        reports counts packets recovered by NACK as lost (see below)."""
-        link = self.holder.link
-        if link is None or not self.by_ssrc:
-            return
-        rtcp_ssrc = self.rtcp_ssrc
-        reports = []
-        for track in self.by_ssrc.values():
-            if track.base_seq is None:
-                continue
-            # Loss as the network caused it, before NACK repair: with a fixed REMB this is
-            # the publisher's only congestion signal, and what its quality badge shows.
-            repaired = track.nack.recovered if track.nack is not None else 0
-            expected, received = track.expected, track.packets_in - repaired
-            prior_e, prior_r = self._rr_prior.get(track.ssrc, (0, 0))
-            self._rr_prior[track.ssrc] = (expected, received)
-            interval_e, interval_lost = (
-                expected - prior_e,
-                (expected - prior_e) - (received - prior_r),
-            )
-            fraction = (
-                (interval_lost << 8) // interval_e if interval_e > 0 and interval_lost > 0 else 0
-            )
-            receiver: RTCRtpReceiver = self.publish[track.label].receiver
-            lsr, dlsr = transceivers.last_sender_report(receiver, track.ssrc)
-            reports.append(
-                RtcpReceiverInfo(
-                    ssrc=track.ssrc,
-                    fraction_lost=min(fraction, 255),
-                    packets_lost=max(0, min(expected - received, 0x7FFFFF)),
-                    highest_sequence=track.extended_max_seq & 0xFFFFFFFF,
-                    jitter=0,
-                    lsr=lsr,
-                    dlsr=dlsr,
+        """RR for every inbound track, plus REMB capping the publisher's video."""
+        if self.by_ssrc:
+            self._send_rtcp(
+                lambda: self._reports.build(
+                    self.rtcp_ssrc, self.by_ssrc.values(), self.publish, max_video_kbps
                 )
             )
-        payload = bytes(RtcpRrPacket(ssrc=rtcp_ssrc, reports=reports))
-        video = [t.ssrc for t in self.by_ssrc.values() if t.is_video]
-        if video:
-            fci = pack_remb_fci(max_video_kbps * 1000 * len(video), video)
-            payload += bytes(
-                RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci)
-            )
-        link.send_rtcp(payload)
+
+    def _send_rtcp(self, build: Callable[[], bytes]) -> None:
+        """Built only when connected: there is nothing to say before."""
+        link = self.holder.link
+        if link is not None:
+            link.send_rtcp(build())
 
     # --- receiving side (slots) -------------------------------------------------------------
 
@@ -269,23 +244,17 @@ class Peer:
         prefer_codec(transceiver, kind)
         # a send-only slot receives nothing
         transceivers.drop_bitrate_estimator(transceiver.receiver)
+        consent.patient_consent([transceiver])  # a transport of its own until BUNDLE
         slot = Slot(transceiver, kind)
         if self.passthrough:
             transceiver.sender.replaceTrack(transceivers.IdleTrack(kind, f"idle-{id(slot)}"))
 
             def on_rtcp(packet: Any, slot: Slot = slot) -> None:
-                outlet = slot.outlet
-                if outlet is None:
-                    return
-                if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (
-                    RTCP_PSFB_PLI,
-                    RTCP_PSFB_FIR,
-                ):
-                    outlet.track.request_keyframe()
-                elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-                    outlet.nack(list(packet.lost))
+                if slot.outlet is not None:
+                    feedback.from_subscriber(self.downlink, slot.outlet, slot.sender, packet)
 
             transceivers.intercept_sender_rtcp(transceiver.sender, on_rtcp)
+            transceivers.remember_sender_reports(transceiver.sender)
         self.slots.append(slot)
         return slot
 
@@ -298,6 +267,21 @@ class Peer:
             for s in self.slots
             if s.track is not None and s.transceiver.mid is not None
         }
+
+    def balance(self, now: float) -> None:
+        """Once a second: the downlink's estimate from the reports since, then the layers."""
+        outlets = [s.outlet for s in self.slots if s.outlet is not None]
+        self.downlink.update(now, sum(feedback.on_the_link(o) for o in outlets))
+        self.rebalance()
+
+    def rebalance(self) -> None:
+        """Choose again what video this peer gets (its view or mode changed, or a track)."""
+        outlets = [s.outlet for s in self.slots if s.outlet is not None]
+        allocate(
+            self.downlink,
+            [o for o in outlets if not o.track.is_video],
+            [o for o in outlets if o.track.is_video],
+        )
 
     def update_sender_reports(self) -> None:
         wall_offset = time.time() - time.monotonic()

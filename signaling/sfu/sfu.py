@@ -19,10 +19,13 @@ from signaling.sfu import baseline, slots, ticker
 from signaling.sfu.aiortc_hook import internals_checked
 from signaling.sfu.aiortc_hook.sending import send_link
 from signaling.sfu.aiortc_hook.transceivers import dtls_transport
+from signaling.sfu.allocation import MODES
 from signaling.sfu.inbound import InboundTrack
 from signaling.sfu.media import MediaTap
+from signaling.sfu.opus import offer_fec
 from signaling.sfu.outlet import DEFAULT_MAX_QUEUE_BYTES
 from signaling.sfu.peer import Peer, cap_video_bitrate
+from signaling.sfu.simulcast import Published, SimulcastTrack, offer_simulcast
 from signaling.sfu.stats import end_taps, peer_stats, start_taps, stop_tap
 from signaling.sfu.trim import Trimmer
 
@@ -41,7 +44,9 @@ class Sfu:
     kept only as the benchmark's baseline. ``ice_servers`` are browser-style dicts
     (``{"urls": ..., "username": ..., "credential": ...}``); ``max_video_kbps`` caps every
     published video stream (b=AS/TIAS in the offer and REMB); ``max_queue_bytes`` bounds each
-    subscriber's send buffer.
+    subscriber's send buffer. ``simulcast`` asks every browser for its camera in three
+    layers, and gives each subscriber the one its link and tile take (simulcast.py,
+    downlink.py); off, every subscriber gets the one stream each camera sends.
     """
 
     def __init__(
@@ -51,6 +56,7 @@ class Sfu:
         max_video_kbps: int = 1500,
         mode: str = "passthrough",
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
+        simulcast: bool = True,
     ) -> None:
         if mode not in ("passthrough", "transcode"):
             raise ValueError(f"unknown SFU mode {mode!r}")
@@ -58,6 +64,7 @@ class Sfu:
         if self.passthrough:
             internals_checked()
         self.mode = mode
+        self.simulcast = simulcast and self.passthrough
         self.ice_servers = ice_servers
         self.max_video_kbps = max_video_kbps
         self.max_queue_bytes = max_queue_bytes
@@ -77,12 +84,15 @@ class Sfu:
         *,
         on_offer: Callable[[dict[str, Any]], Awaitable[None]],
         on_state: Callable[[str], Awaitable[None]] | None = None,
+        on_paused: Callable[[list[str]], None] | None = None,
     ) -> None:
         """Create the participant's peer connection and send its first offer through
         ``on_offer({"type": "offer", "sdp": ..., "tracks": {mid: {"peer", "label"}}})``:
         recvonly audio, camera video and screen video m-lines (the browser publishes on them:
         answer sendonly, the screen m-line too, with a null track until sharing starts).
-        Every later offer comes the same way; ``on_state`` gets connection states."""
+        Every later offer comes the same way; ``on_state`` gets connection states;
+        ``on_paused`` the peer ids whose camera this peer's link cannot carry now (or that
+        its audio-only mode stops), each time that list changes."""
         if peer_id in self._peers:
             raise SfuError(f"peer {peer_id!r} exists")
         peer = Peer(
@@ -91,6 +101,7 @@ class Sfu:
             on_offer=on_offer,
             on_state=on_state,
             passthrough=self.passthrough,
+            on_paused=on_paused,
         )
         self._peers[peer_id] = peer
         peer.pc.on("connectionstatechange", lambda: self._on_connection_state(peer))
@@ -115,7 +126,11 @@ class Sfu:
             peer.answered = True
             if self.passthrough:
                 peer.install_forwarding()
-        declared = peer.learn_publish_ssrcs(sdp, lambda *a: self._make_track(peer, *a))
+        declared = peer.learn_publish_ssrcs(
+            sdp,
+            lambda *a: self._make_track(peer, *a),
+            (lambda *a: self._make_simulcast(peer, *a)) if self.simulcast else None,
+        )
         if not self.passthrough:
             for label in declared:
                 if label != "screen" and not peer.inbound[label].live:
@@ -186,6 +201,17 @@ class Sfu:
         track.held = not sharing
         if not sharing and track.live:
             self._screen_stopped(peer, track)
+
+    def set_view(self, peer_id: str, heights: dict[str, int], mode: str) -> None:
+        """What the participant shows: each publisher's tile height in device pixels (by
+        peer id; a small tile never needs the top layer) and its mode: ``full``, ``low``
+        (the lowest layer of every camera) or ``audio`` (no camera at all). Takes effect now."""
+        if mode not in MODES:
+            raise SfuError(f"unknown receive mode {mode!r}")
+        peer = self._peer(peer_id)
+        peer.downlink.heights = dict(heights)
+        peer.downlink.mode = mode
+        peer.rebalance()
 
     def add_tap(self, tap: MediaTap) -> None:
         """Tell ``tap`` about every track live in a room from now on, and send their packets
@@ -274,6 +300,33 @@ class Sfu:
             on_first_packet=self._on_live,
         )
 
+    def _make_simulcast(self, peer: Peer, label: str, rid_ext: int) -> SimulcastTrack:
+        def layer(rid: str, ssrc: int, on_first: Callable[[InboundTrack], None]) -> InboundTrack:
+            return InboundTrack(
+                peer.id,
+                label,
+                "video",
+                ssrc,
+                send_pli=peer.send_pli,
+                send_nack=peer.send_nack,
+                on_first_packet=on_first,
+            )
+
+        track = SimulcastTrack(
+            peer.id, label, rid_ext, make_layer=layer, on_first_packet=self._on_live
+        )
+        track.on_better_layer = self._record_better_layer
+        return track
+
+    def _record_better_layer(self, track: SimulcastTrack) -> None:
+        """A better layer of a recorded camera started: the recorders close the segment of
+        the layer they had and open one on the better (``SimulcastTrack.sinks``)."""
+        peer = self._peers.get(track.peer_id)
+        if peer is None or peer.room is None or not track.sinks:
+            return
+        end_taps(track, "stopped")
+        start_taps(self._taps, peer.room, track)
+
     async def _negotiate(self, peer: Peer) -> None:
         if peer.closed or self._closing or peer.pc.signalingState == "closed":
             return
@@ -284,14 +337,16 @@ class Sfu:
         try:
             slots.sync(self._peers, peer, passthrough=self.passthrough, relay=self._relay)
             await peer.pc.setLocalDescription(await peer.pc.createOffer())
-            sdp = cap_video_bitrate(peer.pc.localDescription.sdp, self.max_video_kbps)
+            sdp = offer_fec(cap_video_bitrate(peer.pc.localDescription.sdp, self.max_video_kbps))
+            if self.simulcast:
+                sdp = offer_simulcast(sdp)
             offer = {"type": "offer", "sdp": sdp, "tracks": peer.track_map()}
         except Exception:
             peer.negotiating = False
             raise
         await peer.on_offer(offer)
 
-    def _on_live(self, track: InboundTrack) -> None:
+    def _on_live(self, track: Published) -> None:
         peer = self._peers.get(track.peer_id)
         if peer is None or peer.room is None:
             return
@@ -322,7 +377,7 @@ class Sfu:
         for track in peer.inbound.values():
             end_taps(track, reason)
 
-    def _screen_stopped(self, peer: Peer, track: InboundTrack) -> None:
+    def _screen_stopped(self, peer: Peer, track: Published) -> None:
         track.live = False
         end_taps(track, "stopped")
         for p in self._peers.values():

@@ -13,12 +13,13 @@ from collections.abc import Mapping
 
 from signaling.sfu import baseline
 from signaling.sfu.aiortc_hook.transceivers import negotiated_payload_type, sender_ssrc, set_msid
-from signaling.sfu.inbound import InboundTrack
 from signaling.sfu.outlet import Outlet
 from signaling.sfu.peer import Peer, Slot
+from signaling.sfu.simulcast import Published, SimulcastTrack
+from signaling.sfu.switching import SwitchingOutlet
 
 
-def desired(peers: Mapping[str, Peer], peer: Peer) -> list[InboundTrack]:
+def desired(peers: Mapping[str, Peer], peer: Peer) -> list[Published]:
     """The live tracks of everyone else in ``peer``'s room (none in the lobby)."""
     if peer.room is None:
         return []
@@ -91,7 +92,8 @@ def sync(
 def open_outlet(peer: Peer, slot: Slot, *, max_queue_bytes: int) -> None:
     """Start forwarding the slot's track to ``peer`` (its answer has set the slot's codec)."""
     assert slot.track is not None
-    outlet = Outlet(
+    kind = SwitchingOutlet if isinstance(slot.track, SimulcastTrack) else Outlet
+    outlet = kind(
         slot.track,
         peer.id,
         peer.holder,
@@ -102,4 +104,6 @@ def open_outlet(peer: Peer, slot: Slot, *, max_queue_bytes: int) -> None:
         max_queue_bytes=max_queue_bytes,
     )
     slot.outlet = outlet
-    slot.track.add_outlet(outlet)
+    slot.track.add_outlet(outlet)  # type: ignore[arg-type]
+    if isinstance(outlet, SwitchingOutlet):
+        peer.rebalance()  # its first layer, as its link and tile allow

@@ -9,9 +9,11 @@ from signaling.sfu.inbound import InboundTrack
 from signaling.sfu.media import MediaTap, PacketSink
 from signaling.sfu.outlet import Outlet
 from signaling.sfu.peer import Peer
+from signaling.sfu.simulcast import RIDS, Published, SimulcastTrack
+from signaling.sfu.switching import SwitchingOutlet
 
 
-def start_taps(taps: Sequence[MediaTap], room: str, track: InboundTrack) -> None:
+def start_taps(taps: Sequence[MediaTap], room: str, track: Published) -> None:
     """Announce a live track entering ``room`` to the taps that do not know it yet, and send
     its packets to the sinks they give."""
     added: list[tuple[MediaTap, PacketSink | None]] = []
@@ -31,13 +33,13 @@ def start_taps(taps: Sequence[MediaTap], room: str, track: InboundTrack) -> None
         track.request_keyframe()
 
 
-def stop_tap(tap: MediaTap, track: InboundTrack) -> None:
+def stop_tap(tap: MediaTap, track: Published) -> None:
     """Stop sending the track's packets to ``tap`` (removed), without telling it."""
     track.taps = tuple((t, s) for t, s in track.taps if t is not tap)
     track.sinks = tuple(sink for _, sink in track.taps if sink is not None)
 
 
-def end_taps(track: InboundTrack, reason: str) -> None:
+def end_taps(track: Published, reason: str) -> None:
     """The track left its room (or stopped): stop sending to the taps' sinks, tell them why
     (``MediaTap.on_track_end``)."""
     taps, track.taps, track.sinks = track.taps, (), ()
@@ -46,15 +48,27 @@ def end_taps(track: InboundTrack, reason: str) -> None:
 
 
 def peer_stats(peer: Peer) -> dict[str, Any]:
+    down = peer.downlink
     return {
         "room": peer.room,
         "connection": peer.pc.connectionState,
+        "downlink": {
+            "estimate_kbps": round(down.estimate / 1000, 1),
+            "loss": down.last_loss,
+            "queue_ms": None if down.queue_s is None else round(down.queue_s * 1000),
+            "remb_kbps": None if down.remb_bps is None else round(down.remb_bps / 1000, 1),
+            "mode": down.mode,
+            "paused": sorted(down.paused),
+            "ceiling_kbps": None if down.ceiling is None else round(down.ceiling / 1000, 1),
+            "probes": down.probes,
+            "probes_passed": down.probes_passed,
+        },
         "published": {t.label: track_stats(t) for t in peer.inbound.values()},
         "received": [outlet_stats(s.outlet) for s in peer.slots if s.outlet],
     }
 
 
-def track_stats(t: InboundTrack) -> dict[str, Any]:
+def track_stats(t: Published) -> dict[str, Any]:
     return {
         "track_id": t.track_id,
         "live": t.live,
@@ -67,10 +81,35 @@ def track_stats(t: InboundTrack) -> dict[str, Any]:
         "bitrate_kbps": round(t.bitrate_bps / 1000, 1),
         "subscribers": len(t.outlets),
         **nack_stats(t),
+        **layer_stats(t),
+        # audio: whether its publisher adds Opus in-band FEC now (opus.py)
+        **({"fec": t.carries_fec} if isinstance(t, InboundTrack) and not t.is_video else {}),
     }
 
 
-def nack_stats(t: InboundTrack) -> dict[str, Any]:
+def layer_stats(t: Published) -> dict[str, Any]:
+    """A simulcast camera's layers: which flow, at what rate and frame count."""
+    if not isinstance(t, SimulcastTrack):
+        return {}
+    return {
+        "recorded": t.recorded_rid,
+        # offered to subscribers now (a starved one is not: simulcast.SimulcastTrack.flowing)
+        "flowing": [RIDS[i] for i in t.flowing()],
+        "layers": {
+            RIDS[i]: {
+                "live": layer.live,
+                "frames_in": layer.frames_in,
+                "keyframes_in": layer.keyframes_in,
+                "bitrate_kbps": round(layer.bitrate_bps / 1000, 1),
+                "fps": round(layer.fps, 1),
+            }
+            for i, layer in enumerate(t.layers)
+            if layer is not None
+        },
+    }
+
+
+def nack_stats(t: Published) -> dict[str, Any]:
     """Upstream loss recovery (video): NACKs sent to the publisher, the packets they asked
     for (retries counted again), how many came back, and how many were given up."""
     n = t.nack
@@ -93,5 +132,16 @@ def outlet_stats(o: Outlet) -> dict[str, Any]:
         "gated_until_keyframe": o.gated,
         "nacks": o.nacks,
         "retransmits": o.retransmits,
+        "copies": o.copies,
+        "copying": bool(o.copy_after),
         "waiting_keyframe": o.waiting,
+        **(
+            {
+                "layer": None if o.current is None else RIDS[o.current],
+                "target": None if o.target is None else RIDS[o.target],
+                "switches": o.switches,
+            }
+            if isinstance(o, SwitchingOutlet)
+            else {}
+        ),
     }

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page, async_playwright
 
-from server.docket.intake import format_code, new_code
+from server.docket.intake import format_code
+from server.docket.numbers import new_code
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, MEDIA_ARGS, LiveServer, log_in
 from tests.e2e.demo_world import (
     PASSWORDS,

@@ -28,16 +28,18 @@ FRAMES = "(v.mozPaintedFrames ?? v.getVideoPlaybackQuality().totalVideoFrames)"
 REMOTE_VIDEOS = f"""() => [...document.querySelectorAll('video.remote')].map(v => ({{
     pid: v.dataset.pid, source: v.dataset.source, width: v.videoWidth, frames: {FRAMES} }}))"""
 
+CAMERAS = "video.remote[data-source=camera]"
+
 # True when every pid's camera video has a picture and has shown more than n frames.
 PLAYING = f"""(pids, n) => {{
-    const seen = [...document.querySelectorAll('video.remote[data-source=camera]')]
+    const seen = [...document.querySelectorAll({CAMERAS!r})]
       .filter(v => v.videoWidth > 0 && {FRAMES} > n);
     const got = new Set(seen.map(v => v.dataset.pid));
     return pids.every(p => got.has(p));
 }}"""
 
 # True when every camera video counted in ``before`` (pid -> frames) has shown 10 more.
-FRAMES_RISING = f"""(before) => [...document.querySelectorAll('video.remote[data-source=camera]')]
+FRAMES_RISING = f"""(before) => [...document.querySelectorAll({CAMERAS!r})]
     .every(v => !(v.dataset.pid in before) || {FRAMES} > before[v.dataset.pid] + 10)"""
 
 # True when pid's screen video has a picture and has shown more than n frames.
@@ -155,10 +157,30 @@ async def wait_playing(page: Driver, pids: set[str]) -> None:
         state = await page.evaluate(PEER_STATE)
         raise AssertionError(f"{exc}\npage: {state}\nvideos: {await videos(page)}") from exc
     first = {v["pid"]: v["frames"] for v in await videos(page) if v["source"] == "camera"}
-    await page.wait_for_function(
-        f"([before]) => ({FRAMES_RISING})(before)", arg=[first], polling=250
-    )
-    assert {v["pid"] for v in await videos(page) if v["source"] == "camera"} == pids
+    # Up to a minute: under a full suite's load a picture that had frames stalled for over
+    # 30 s once (a switch waiting on a keyframe); failing, say what the page had.
+    try:
+        await page.wait_for_function(
+            f"([before]) => ({FRAMES_RISING})(before)", arg=[first], polling=250, timeout=60_000
+        )
+    except Exception as exc:
+        state = await page.evaluate(PEER_STATE)
+        raise AssertionError(
+            f"frames not rising since {first}\npage: {state}\nvideos: {await videos(page)}"
+        ) from exc
+    # Exactly these cameras, allowing the moment a video whose owner has just left (or come
+    # back under a new pid) takes to be removed: a plain assert here failed once on a loaded
+    # machine, with no word of which videos the page had.
+    try:
+        await page.wait_for_function(
+            f"""(pids) => JSON.stringify([...document.querySelectorAll({CAMERAS!r})]
+                 .map(v => v.dataset.pid).sort()) === JSON.stringify(pids)""",
+            arg=sorted(pids),
+            polling=250,
+        )
+    except Exception as exc:
+        found = await videos(page)
+        raise AssertionError(f"wanted cameras {sorted(pids)}, videos: {found}") from exc
 
 
 async def self_test_passes(page: Driver) -> None:

@@ -20,7 +20,8 @@ import pytest
 from playwright.async_api import Browser, Page
 from sqlalchemy import select
 
-from server.docket.intake import format_code, new_code
+from server.docket.intake import format_code
+from server.docket.numbers import new_code
 from server.models.accounts import Office
 from server.models.scheduling import Booking
 from tests.e2e.conftest import LiveServer, log_in
@@ -91,13 +92,13 @@ def staff_paths(role: str, demo: Demo, booking: int) -> list[str]:
         ],
         "clerk": [
             "/cases/new", "/reports", "/schedule/center", f"/recordings/sessions/{rec}",
-            "/agreements",
+            "/agreements", "/desk", "/desk/roster",
         ],
         "judge": ["/reports", "/schedule/my"],  # the recorded case is not his
-        "mediator": ["/schedule/my", "/schedule/feed", f"/sessions/{demo.session_id}"],
+        "mediator": ["/schedule/my", "/schedule/feed", f"/sessions/{demo.session_id}", "/desk"],
         "office_staff": [
             "/cases/new", "/reports", "/schedule", "/schedule/availability",
-            f"/schedule/bookings/{booking}",
+            f"/schedule/bookings/{booking}", "/desk/terminal",
         ],
     }[role]  # fmt: skip
 

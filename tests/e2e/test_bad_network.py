@@ -11,7 +11,8 @@ loopback network.
 What must hold: the session survives (the host keeps playing the party's video, the party
 stays in the room), at least 95% of the frames the party's browser sent while in the room
 are in the recording (the frames of the party's camera segments, counted by the recorder when
-each closes, against ``framesSent`` of the browser's outbound video), and the party's
+each closes, against ``framesSent`` of the browser's outbound video: with simulcast, of the
+layer the recorder was given), and the party's
 connection-quality badge shows the loss it measures. The figures are printed for bench/README.md.
 """
 
@@ -20,12 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from playwright.async_api import Browser, Page
@@ -34,6 +31,8 @@ from sqlalchemy import select
 from server.models.recordings import Recording, RecordingSegment
 from server.models.sessions import Invite
 from server.web.keys import SESSIONMAKER
+from signaling.hub import HUB
+from signaling.sfu import Sfu
 from tests.e2e.conftest import LiveServer, LiveUser
 from tests.e2e.sessions import (
     host_in_main,
@@ -43,32 +42,26 @@ from tests.e2e.sessions import (
     wait_place,
     wait_playing,
 )
+from tests.e2e.turn import FORCE_RELAY
 from tests.netimpair import Impairment, RelayProcess
 
 pytestmark = pytest.mark.slow
 
-TURNSERVER = Path(os.environ.get("COURTLINK_TURNSERVER", "/usr/bin/turnserver"))
 BAD = Impairment(loss=0.05, rtt_ms=150, rate_kbps=1000)
 FRAMES_IN_ROOM = 600  # about 20 s of camera at 30 frames/s
-
-# The party's browser may reach the SFU only through the TURN server behind the relay.
-FORCE_RELAY = """(turn) => {
-    const Native = window.RTCPeerConnection;
-    window.RTCPeerConnection = function (config) {
-        return new Native({ ...(config || {}), iceServers: [turn], iceTransportPolicy: "relay" });
-    };
-    window.RTCPeerConnection.prototype = Native.prototype;
-}"""
 
 # The browser's own counters: video frames sent, what the SFU reports back (RTT, loss), and
 # the kind of ICE candidate in use.
 SENT = """async () => {
     const pc = window.courtlink.media && window.courtlink.media.pc;
-    const out = { frames: 0, rtt: null, fractionLost: null, local: null };
+    const out = { frames: 0, byRid: {}, rtt: null, fractionLost: null, local: null };
     if (!pc) return out;
     const stats = await pc.getStats();
     stats.forEach(s => {
-        if (s.type === "outbound-rtp" && s.kind === "video") out.frames += s.framesSent || 0;
+        if (s.type === "outbound-rtp" && s.kind === "video") {
+            out.frames += s.framesSent || 0;
+            if (s.rid) out.byRid[s.rid] = s.framesSent || 0;  // simulcast: one per layer
+        }
         if (s.type === "remote-inbound-rtp" && s.kind === "video") {
             out.rtt = s.roundTripTime; out.fractionLost = s.fractionLost;
         }
@@ -82,56 +75,6 @@ SENT = """async () => {
 }"""
 
 
-def _free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _host_address() -> str:
-    """This machine's address on its network (where the SFU's ICE candidates are)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the route
-        except OSError:  # no route off the machine: the SFU has loopback only
-            return "127.0.0.1"
-        return str(sock.getsockname()[0])
-
-
-@pytest.fixture
-def turn(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """coturn on a free loopback port, relaying from this machine's address."""
-    if not TURNSERVER.exists():
-        # A missing install step, never a skip: `make test` installs it before running.
-        pytest.fail(f"{TURNSERVER} missing: `make coturn` (apt-get install coturn) installs it")
-    port, low = _free_port(), 20000 + (os.getpid() % 200) * 100
-    address = _host_address()
-    log = tmp_path / "turnserver.log"
-    out = log.open("wb")
-    proc = subprocess.Popen(
-        [str(TURNSERVER), "-n", "--listening-ip=127.0.0.1", f"--listening-port={port}",
-         f"--relay-ip={address}", f"--min-port={low}", f"--max-port={low + 99}",
-         "--no-tls", "--no-dtls", "--no-cli", "--lt-cred-mech", "--user=party:bad-network",
-         "--realm=courtlink", "--log-file=stdout", "--simple-log",
-         f"--pidfile={tmp_path / 'turnserver.pid'}", f"--userdb={tmp_path / 'turndb'}",
-         *(["--allow-loopback-peers"] if address.startswith("127.") else [])],
-        stdout=out, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    out.close()  # the child has its own copy
-    try:
-        for _ in range(600):  # its log says when its listeners are up
-            if "Total General servers" in log.read_text(errors="replace"):
-                break
-            assert proc.poll() is None, log.read_text()
-            time.sleep(0.05)
-        else:
-            raise AssertionError(f"coturn never started: {log.read_text()}")
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 async def _party_segments(server: LiveServer, sid: int, party_id: int) -> list[RecordingSegment]:
     async with server.app[SESSIONMAKER]() as db:
         rec = await db.scalar(select(Recording).where(Recording.session_id == sid))
@@ -140,6 +83,21 @@ async def _party_segments(server: LiveServer, sid: int, party_id: int) -> list[R
         return [
             s for s in rec.segments if s.identity == f"party:{party_id}" and s.label == "camera"
         ]
+
+
+def _recorded_rid(server: LiveServer, party_pid: str) -> str | None:
+    """With simulcast, the layer of the party's camera the recorder is given (the frames to
+    hold the recording against are that layer's); None without simulcast."""
+    sfu = cast(Sfu, server.app[HUB].sfu)
+    for peer, row in sfu.stats().items():
+        camera = row["published"].get("camera") or {}
+        if peer.endswith(party_pid) and "recorded" in camera:
+            return cast(str | None, camera["recorded"])
+    return None
+
+
+def _frames(sent: dict[str, Any], rid: str | None) -> int:
+    return int(sent["frames"] if rid is None else sent["byRid"].get(rid, 0))
 
 
 async def _sent(page: Page) -> dict[str, Any]:
@@ -168,22 +126,30 @@ async def test_a_party_behind_loss_delay_and_a_rate_cap(
         await wait_place(party, None)
         await host.click(f"#host-panel button[data-action=admit][data-pid='{party_pid}']")
         await wait_place(party, "main")
-        start = await _sent(party)
-        began = time.monotonic()
-
         # The session survives: the host plays the party's video, over the bad network.
         await wait_playing(host, {party_pid})
+        # With simulcast the party's top layer starts a few seconds after its lowest (as its
+        # browser's bandwidth estimate grows); the recorder moves to it in a new segment.
+        # What it records is held against what was sent from then on.
+        for _ in range(200):
+            if _recorded_rid(live_server, party_pid) in ("h", None):
+                break
+            await asyncio.sleep(0.1)
+        start = await _sent(party)
+        began = time.monotonic()
         assert (await _sent(party))["local"] == "relay"  # only the TURN path is in use
         # Frames flow for a while over the bad network, the badge sampled on the way.
         badges: set[str | None] = set()
         for _ in range(1200):
             badges.add(await party.get_attribute("#quality", "data-quality"))
-            if (await _sent(party))["frames"] >= start["frames"] + FRAMES_IN_ROOM:
+            rid = _recorded_rid(live_server, party_pid)
+            if _frames(await _sent(party), rid) >= _frames(start, rid) + FRAMES_IN_ROOM:
                 break
             await asyncio.sleep(0.25)
         badge = await party.get_attribute("#quality", "data-quality")
         badge_text = await party.text_content("#quality")
         end = await _sent(party)
+        rid = _recorded_rid(live_server, party_pid)
         seconds = time.monotonic() - began
         await party.click("#leave-button")
         await wait_place(host, "main")
@@ -199,11 +165,12 @@ async def test_a_party_behind_loss_delay_and_a_rate_cap(
         segs = await sealed()
     finally:
         counters = await relay.stop()
-    sent = end["frames"] - start["frames"]
+    sent = _frames(end, rid) - _frames(start, rid)
     recorded = sum(s.frames or 0 for s in segs)
     figures = {
         "seconds_in_room": round(seconds, 1),
         "sent_frames_in_room": sent,
+        "recorded_layer": rid,
         "recorded_frames": recorded,
         "recorded_over_sent": round(recorded / sent, 4) if sent else None,
         "lost_frames_noted": sum(s.lost_frames for s in segs),

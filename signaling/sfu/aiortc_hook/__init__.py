@@ -82,6 +82,11 @@ def check_internals() -> None:
     conn_src = inspect.getsource(aioice.ice.Connection)
     if "self._nominated" not in conn_src:
         problems.append("aioice Connection._nominated")
+    connect_src = inspect.getsource(aioice.ice.Connection.connect)
+    if "self._query_consent_task = asyncio.create_task(self.query_consent())" not in connect_src:
+        problems.append("aioice Connection.connect -> self.query_consent() (consent.py)")
+    if "def build_request(self, pair: CandidatePair, nominate: bool)" not in conn_src:
+        problems.append("aioice Connection.build_request(pair, nominate)")
     session_src = inspect.getsource(pylibsrtp.Session)
     needles = ("self._cdata = ", "self._buffer = ", "self._srtp = ", "lib.srtp_protect,")
     for needle in (*needles, "lib.srtp_unprotect)"):

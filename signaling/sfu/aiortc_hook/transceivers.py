@@ -10,7 +10,7 @@ from typing import Any
 
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import RtcpSrPacket, RtpPacket
 
 # Name-mangled private fields of RTCRtpSender that feed its RTCP sender reports.
 SR_FIELDS = (
@@ -110,6 +110,44 @@ def update_sender_report(
     setattr(sender, SR_FIELDS[1], rtp_timestamp)
     setattr(sender, SR_FIELDS[2], octets & 0xFFFFFFFF)
     setattr(sender, SR_FIELDS[3], packets & 0xFFFFFFFF)
+
+
+# Sender reports remembered per sender, by LSR (the middle of their NTP time): when each
+# went out. A report block names the SR it answers; on a queued link that is seldom the last
+# one sent (aiortc keeps only that), and the round trip matters most exactly then.
+_SR_SENT = "_courtlink_sr_sent"
+SR_HISTORY = 16
+
+
+def remember_sender_reports(sender: RTCRtpSender) -> None:
+    """Keep when each of this sender's SRs went out, for ``round_trip``."""
+    sent: dict[int, float | None] = {}
+    setattr(sender, _SR_SENT, sent)
+    send = sender._send_rtcp
+
+    async def sending(packets: list[Any]) -> None:
+        for packet in packets:
+            if isinstance(packet, RtcpSrPacket):
+                lsr = (packet.sender_info.ntp_timestamp >> 16) & 0xFFFFFFFF
+                # An SR that repeats an earlier one's NTP time (nothing was forwarded in
+                # between) cannot be told from it: neither times a round trip.
+                sent[lsr] = None if lsr in sent else time.time()
+                while len(sent) > SR_HISTORY:
+                    del sent[next(iter(sent))]
+        await send(packets)
+
+    sender._send_rtcp = sending  # type: ignore[method-assign]
+
+
+def round_trip(sender: RTCRtpSender, lsr: int, dlsr: int) -> float | None:
+    """The round trip, in seconds, that a subscriber's report block measures: from when the
+    SR it answers went out to now, less the time the subscriber held it (DLSR; RFC 3550
+    6.4.1). None when that SR is not known (``remember_sender_reports``) or ambiguous."""
+    sent: dict[int, float | None] = getattr(sender, _SR_SENT, {})
+    at = sent.get(lsr) if lsr else None
+    if at is None:
+        return None
+    return time.time() - at - dlsr / 65536
 
 
 def last_sender_report(receiver: RTCRtpReceiver, ssrc: int) -> tuple[int, int]:

@@ -91,10 +91,38 @@
   }
 
   var button = document.getElementById("document-show-button");
-  if (button) {
+  var choice = document.getElementById("document-choice");
+  if (button && choice) {
+    button.disabled = choice.options.length === 0;
     button.addEventListener("click", function () {
-      var choice = document.getElementById("document-choice");
+      if (!choice.value) return;
       window.courtlink.signal.send({ type: "document.show", document_id: Number(choice.value) });
     });
+    // A party adds a photo during the session: the host's list follows the case file (every
+    // few seconds, and when they open the list), keeping what they had chosen.
+    var refresh = function () {
+      fetch(base, { credentials: "same-origin" }).then(function (resp) {
+        return resp.ok ? resp.json() : null;
+      }).then(function (docs) {
+        if (!docs) return;
+        var kept = choice.value;
+        var ids = docs.filter(function (d) { return !d.purged; }).map(function (d) { return String(d.id); });
+        var have = Array.prototype.map.call(choice.options, function (o) { return o.value; });
+        if (ids.join() === have.join()) return;
+        choice.textContent = "";
+        docs.forEach(function (d) {
+          if (d.purged) return;
+          var option = document.createElement("option");
+          option.value = d.id;
+          option.textContent = d.title || d.filename;
+          choice.appendChild(option);
+        });
+        if (ids.indexOf(kept) >= 0) choice.value = kept;
+        button.disabled = choice.options.length === 0;
+        document.getElementById("document-show").hidden = choice.options.length === 0;
+      }).catch(function () { /* the next round tries again */ });
+    };
+    setInterval(refresh, 5000);
+    choice.addEventListener("focus", refresh);
   }
 })();

@@ -11,6 +11,14 @@ export function roomLabel(place, t) {
   return t.caucus_room.replace("{x}", place.replace("caucus-", ""));
 }
 
+// How the roster and the tiles name someone: a guest of joint mediation as
+// "name · unit · role" (their organisation and role come with the roster).
+export function personLabel(person, t) {
+  if (person.role !== "guest") return person.name;
+  return [person.name, person.organisation, t[`guest_${person.guest_role}`] || person.guest_role]
+    .filter(Boolean).join(" · ");
+}
+
 const ASK_FIRST = { deny: ["confirm_deny", "deny"], remove: ["confirm_remove", "remove"] };
 
 function button(label, action, pid, extra = {}) {
@@ -50,7 +58,7 @@ export function renderHostPanel(panel, state, t, send, ask) {
       li.dataset.pid = person.pid;
       const name = document.createElement("span");
       name.className = "name";
-      name.textContent = person.name + (person.pid === state.you.pid ? ` (${t.you})` : "");
+      name.textContent = personLabel(person, t) + (person.pid === state.you.pid ? ` (${t.you})` : "");
       if (!person.connected) name.classList.add("dropped");
       li.append(name);
       if (person.pid !== state.you.pid) {
@@ -65,6 +73,11 @@ export function renderHostPanel(panel, state, t, send, ask) {
           select.append(new Option(t.to_caucus, ""));
           for (const r of rooms) if (r !== place && r !== "main") select.append(new Option(roomLabel(r, t), r));
           li.append(select);
+          if (person.role === "guest") {
+            // The host decides whether this guest may enter private rooms (guest.caucus).
+            const allow = !person.may_caucus;
+            li.append(button(allow ? t.caucus_allow : t.caucus_deny, "guest.caucus", person.pid, { allow: String(allow) }));
+          }
           li.append(button(t.ask_mute, "mute_request", person.pid));
           li.append(button(t.remove, "remove", person.pid));
         }
@@ -80,6 +93,7 @@ export function renderHostPanel(panel, state, t, send, ask) {
     if (!b) return;
     const msg = { type: b.dataset.action, pid: b.dataset.pid };
     if (b.dataset.room) msg.room = b.dataset.room;
+    if (b.dataset.allow) msg.allow = b.dataset.allow === "true";
     const confirm = ASK_FIRST[msg.type];
     if (confirm) {
       const who = state.people.find((p) => p.pid === msg.pid);

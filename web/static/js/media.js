@@ -4,6 +4,14 @@
 // browser publishes: microphone, camera, screen. Every sendonly m-line is someone else's
 // track; the offer's "tracks" map says whose (mid -> {pid, source}).
 
+// The camera as three simulcast encodings, when the server's offer asks for them by rid:
+// full, half and quarter size. Their sum stays under the server's 1500 kb/s cap per camera.
+const LAYERS = {
+  h: { scaleResolutionDownBy: 1, maxBitrate: 1_100_000 },
+  m: { scaleResolutionDownBy: 2, maxBitrate: 300_000 },
+  l: { scaleResolutionDownBy: 4, maxBitrate: 100_000 },
+};
+
 export class MediaLink {
   constructor({ iceServers, onRemote, onState }) {
     this.iceServers = iceServers || [];
@@ -14,6 +22,27 @@ export class MediaLink {
     this.publish = [];  // the three publishing transceivers, in order
     this.queue = Promise.resolve();
     this.lastLoss = { lost: 0, received: 0 };
+    this.mode = "full";  // what room_video.js chose: full, low (data saver) or audio only
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    return this.applyLayers().catch((err) => console.error("camera layers not set", err));
+  }
+
+  /** Sizes and bitrates of the camera's simulcast encodings, and which are sent: all, only
+   *  the lowest (data saver), or none (audio only). Nothing to do without simulcast. */
+  async applyLayers() {
+    const tr = this.publish[1];
+    if (!tr) return;
+    const params = tr.sender.getParameters();
+    if (!params.encodings || !params.encodings.some((e) => e.rid in LAYERS)) return;
+    for (const e of params.encodings) {
+      if (!(e.rid in LAYERS)) continue;
+      Object.assign(e, LAYERS[e.rid]);
+      e.active = this.mode === "audio" ? false : this.mode === "low" ? e.rid === "l" : true;
+    }
+    await tr.sender.setParameters(params);
   }
 
   setTrack(source, track) {
@@ -60,6 +89,7 @@ export class MediaLink {
       if (tr.sender.track !== this.local[sources[i]]) await tr.sender.replaceTrack(this.local[sources[i]]);
     }
     await pc.setLocalDescription(await pc.createAnswer());
+    await this.applyLayers().catch((err) => console.error("camera layers not set", err));
     await iceGathered(pc, 3000);
     this.reconcile(tracks || {});
     return pc.localDescription.sdp;

@@ -4,10 +4,11 @@
 
 import { Signal } from "./signal.js";
 import { MediaLink, quality } from "./media.js";
-import { renderHostPanel, roomLabel } from "./host.js";
+import { personLabel, renderHostPanel, roomLabel } from "./host.js";
 import { RecordingControl } from "./recording.js";
 import { Grid, PanelToggle, ask, cameraCount, chime, lobbyArrivals, otherCamera } from "./room_layout.js";
 import { RoomStatus } from "./room_status.js";
+import { VideoView } from "./room_video.js";
 import { $, app, config, note, show, t, toast } from "./session_page.js";
 
 // What to do when the server refuses the name typed at the pre-join (enterRoom's caller says).
@@ -46,6 +47,8 @@ function onMessage(msg) {
       app.gen++;
       app.media.iceServers = msg.ice_servers;
       app.media.reset();  // every connection gets a fresh peer connection
+      app.media.setMode(app.video.mode);
+      app.video.reset();
       break;
     case "offer": {
       const gen = app.gen;
@@ -73,6 +76,8 @@ function onMessage(msg) {
       toast(t.mute_asked.replace("{name}", msg.by), { action: () => setAudio(false) });
       break;
     case "agreement.show":
+      // A guest of joint mediation's link opens no agreement: they follow it on the screen.
+      if (config.guest) break;
       // Reserved for the agreements view: it listens for this event and fills the panel.
       $("agreement-panel").hidden = false;
       document.dispatchEvent(new CustomEvent("courtlink:agreement", { detail: msg }));
@@ -80,6 +85,9 @@ function onMessage(msg) {
     case "document.show":
       // The case file's panel (documents_panel.js) shows it.
       document.dispatchEvent(new CustomEvent("courtlink:document", { detail: msg }));
+      break;
+    case "video.paused":
+      app.video.onPaused(msg.pids);
       break;
     case "recording":
       app.recording.onMessage(msg);
@@ -103,7 +111,7 @@ function hostNames(state) {
 }
 
 function renderState(state) {
-  for (const p of state.people) app.names[p.pid] = p.name;
+  for (const p of state.people) app.names[p.pid] = personLabel(p, t);
   app.status.update(state);  // the notice: where you are and what happens next
   const me = state.you;
   if (me.place === null) {
@@ -189,6 +197,7 @@ function renderRemote(byPid) {
   for (const tile of tiles.querySelectorAll(".tile.remote")) {
     if (!wanted.has(tile.dataset.key)) tile.remove();
   }
+  if (app.video) app.video.mark();
 }
 
 function onPeerState(state, detail) {
@@ -199,6 +208,7 @@ function onPeerState(state, detail) {
 // --- toggles ----------------------------------------------------------------------------
 
 function announce() {
+  if (!app.signal || !app.media) return;  // before joining (a mode chosen at the pre-join)
   const s = app.test && app.test.stream;
   const a = s && s.getAudioTracks()[0], v = s && s.getVideoTracks()[0];
   app.signal.send({ type: "media", audio: !!(a && a.enabled), video: !!(v && v.enabled), screen: !!app.media.local.screen });
@@ -300,4 +310,11 @@ export function wireRoom() {
     if (app.media && !$("screen-room").hidden) app.grid.levels(await app.media.audioLevels());
   }, 400);
   setInterval(updateQuality, 2000);
+  app.video = new VideoView({
+    send: (m) => app.signal && app.signal.send(m),
+    media: { setMode: (m) => (app.media ? app.media.setMode(m) : null) },
+    setCamera,
+  });
+  // Tile sizes change with the layout (who speaks, a phone turned): the server hears of it.
+  setInterval(() => { if (app.signal && !$("screen-room").hidden) app.video.report(); }, 1000);
 }

@@ -4,6 +4,7 @@
 // and the room, session_page.js what both share.
 
 import { SelfTest } from "./selftest.js";
+import { formatRate, measureLink } from "./netprobe.js";
 import { ResumeStore } from "./rejoin.js";
 import { enterRoom, wireRoom } from "./room.js";
 import { $, app, config, show, t } from "./session_page.js";
@@ -30,6 +31,38 @@ function renderSelfTest(test) {
     result.textContent = "";
     result.dataset.result = "pending";
   }
+}
+
+/** The network check beside the devices': the rates measured, and the mode they suggest
+ *  when it is lighter than the one chosen (a click applies it; nothing changes by itself). */
+async function checkNetwork() {
+  const line = $("check-network"), advice = $("net-advice"), apply = $("net-apply");
+  line.textContent = "… " + t.net_testing;
+  let link;
+  try {
+    link = await measureLink(config.probe);
+  } catch (err) {
+    line.textContent = "… " + t.net_failed;
+    return;
+  }
+  app.network = link;
+  const rates = t.net_result.replace("{down}", formatRate(link.down)).replace("{up}", formatRate(link.up));
+  line.textContent = (link.mode === "full" ? "✓ " : "! ") + rates;
+  line.className = link.mode === "full" ? "ok" : "";
+  line.dataset.mode = link.mode;
+  // Advice only where there is some to give: the first screen has the join button to keep.
+  const order = ["full", "low", "audio"];
+  if (order.indexOf(link.mode) <= order.indexOf(app.video.mode)) return;
+  advice.hidden = false;
+  advice.textContent = link.mode === "audio" ? t.net_suggest_audio : t.net_suggest_low;
+  apply.textContent = link.mode === "audio" ? t.net_use_audio : t.net_use_low;
+  apply.hidden = false;
+  apply.onclick = () => {
+    app.video.setMode(link.mode);
+    $("video-mode").value = link.mode;
+    apply.hidden = true;
+    advice.textContent = t.net_applied;
+  };
 }
 
 function prejoinError(text) {
@@ -73,6 +106,7 @@ app.test = new SelfTest({
   onChange: renderSelfTest,
 });
 app.test.start();
+checkNetwork();
 // Any click or key press lets a browser that waits for one start the level meter; the
 // "start the microphone test" button is just the obvious place to click.
 for (const type of ["pointerdown", "keydown"]) {

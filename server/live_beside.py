@@ -1,0 +1,40 @@
+"""What the live rooms' listeners on the court's side share: a host's act in a room (showing a
+document, deciding a guest's caucus) is kept in the database beside the room, never under
+its lock, in a unit of work as that host; shutdown waits a moment for what is being kept."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+from server.context import Actor, Context, Court
+from server.models.accounts import User
+from signaling.events import RoomListener
+
+
+class BesideTheRoom(RoomListener):
+    def __init__(self, court: Court) -> None:
+        self.court = court
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def beside(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` beside the room (listeners are called under the session's lock)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    @contextlib.asynccontextmanager
+    async def as_host(self, user_id: int | None) -> AsyncIterator[Context]:
+        """A unit of work acting as the host who did it (the system if they are gone)."""
+        async with self.court.unit() as ctx:
+            host = await ctx.db.get(User, user_id) if user_id else None
+            if host is not None:
+                ctx.actor = Actor.for_user(host)
+            yield ctx
+
+    async def close(self) -> None:
+        """Wait for what is being kept (shutdown)."""
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=5)
