@@ -100,7 +100,7 @@ def downlinks(sfu: Sfu) -> dict[str, object]:
             "delivered_kbps": None if d.delivered_bps is None else round(d.delivered_bps / 1000),
             "sent_kbps": round(d._sent[-1][1] / 1000) if d._sent else None,
             "protect_audio": d.protect_audio,
-            "probes": [d.probes, d.probes_passed],
+            "probes": [d.probe.count, d.probe.passed],
             "layers": layers,
         }
     return out

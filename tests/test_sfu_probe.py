@@ -6,7 +6,8 @@ where it was. Below the ceiling, or before any congestion, nothing is held back.
 from __future__ import annotations
 
 from signaling.sfu.allocation import allocate
-from signaling.sfu.downlink import PROBE_REPORT_S, PROBE_S, PROBE_STEP, Downlink
+from signaling.sfu.downlink import Downlink
+from signaling.sfu.probe import PROBE_REPORT_S, PROBE_S, PROBE_STEP
 from tests.test_sfu_simulcast import Audio, Link, room_of, rtp
 
 L, M = 2, 1
@@ -56,8 +57,8 @@ def test_a_step_over_the_ceiling_waits_for_a_probe_of_duplicates() -> None:
     down.estimate = 2_000_000.0  # the estimate would give the first camera m at once
     allocate(down, audio, outlets)
     assert [o.target for o in outlets] == [L, L, L]  # held back
-    assert down.probes == 1 and down.probing
-    assert down.probe_bps <= 480_000 * PROBE_STEP - 300_000 * 1.0  # 15 % over at most
+    assert down.probe.count == 1 and down.probing
+    assert down.probe.bps <= 480_000 * PROBE_STEP - 300_000 * 1.0  # 15 % over at most
     assert all(o.probe_share > 0 for o in outlets)
     # duplicates go out with the packets sent
     o = outlets[0]
@@ -83,7 +84,7 @@ def test_probes_that_pass_raise_the_ceiling_until_the_step_fits() -> None:
         if outlets[0].target == M:
             break
         # the probe's rate goes on the link for its length, and nothing falls: it passed
-        rate = down._probe_rate
+        rate = down.probe.rate
         for _step in range(int(PROBE_S + PROBE_REPORT_S)):
             at += 1.0
             sent += int(rate / 8)
@@ -91,7 +92,7 @@ def test_probes_that_pass_raise_the_ceiling_until_the_step_fits() -> None:
             down.update(at, sent)
         ceilings.append(down.ceiling)
     assert outlets[0].target == M
-    assert down.probes_passed >= 2
+    assert down.probe.passed >= 2
     # each probe went at most 15 % over the last ceiling
     for before, after in zip([480_000.0, *ceilings], ceilings, strict=False):
         assert after <= before * PROBE_STEP + 1
@@ -105,7 +106,7 @@ def test_a_probe_that_fails_leaves_the_picture_where_it_was() -> None:
         second(down, at)
     # The probe failed, not the link: what got through reads low by the duplicates, and the
     # estimate goes back just under the ceiling, which stands; no camera is paused for it.
-    assert down.probes_passed == 0 and down.ceiling == 480_000 and not down.probe_bps
+    assert down.probe.passed == 0 and down.ceiling == 480_000 and not down.probe.bps
     assert down.estimate >= 0.95 * 480_000 - 1
     allocate(down, audio, outlets)
     assert [o.target for o in outlets] == [L, L, L]
@@ -115,11 +116,11 @@ def test_a_probe_proves_only_what_it_sent() -> None:
     """The duplicates fell short of the probe's rate (few packets to copy, or the
     allocation's costs over what is really sent): the ceiling rises to what went out."""
     down, outlets, audio = probing(720_000.0)
-    assert down._probe_rate > 480_000
+    assert down.probe.rate > 480_000
     for at in (2.0, 3.0, 4.0, 5.0, 6.0):
         down.report(1, 0, int(at * 100))
         down.update(at, int(at * 60_000))  # 480 kb/s on the link throughout
-    assert down.probes_passed == 1 and down.ceiling == 480_000
+    assert down.probe.passed == 1 and down.ceiling == 480_000
     allocate(down, audio, outlets)
     assert outlets[0].target == L
 
@@ -130,7 +131,7 @@ def test_a_probe_that_only_queued_does_not_pass() -> None:
     for at, rtt in ((2.0, 0.16), (3.0, 0.27), (4.0, 0.2), (5.0, 0.16)):
         down.round_trip(rtt)
         second(down, at)
-    assert down.probes == 1 and down.probes_passed == 0 and down.ceiling == 480_000
+    assert down.probe.count == 1 and down.probe.passed == 0 and down.ceiling == 480_000
     assert outlets[0].target == L
 
 
@@ -140,4 +141,4 @@ def test_with_no_congestion_seen_steps_are_not_held_back() -> None:
     down = Downlink()
     down.estimate = 20_000_000.0
     allocate(down, [Audio(40_000)] * 3, outlets)
-    assert [o.target for o in outlets] == [0, 0, 0] and down.probes == 0
+    assert [o.target for o in outlets] == [0, 0, 0] and down.probe.count == 0

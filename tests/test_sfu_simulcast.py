@@ -244,11 +244,11 @@ def test_a_link_that_carries_little_does_not_claim_more_than_one_step_above_it()
     down = Downlink()
     down.update(0.0, 0)
     down.report(1, 0, 0)
-    down.arrived(1, 0, 0, 1000, now=0.0)
+    down.arrivals.report(1, 0, 0, 1000, now=0.0)
     for second in range(1, 40):
         down.report(1, 0, second * 40)
         # 40 packets of 1000 bytes: 320 kb/s arrived
-        down.arrived(1, second * 40, 0, 1000, now=float(second))
+        down.arrivals.report(1, second * 40, 0, 1000, now=float(second))
         down.update(float(second), second * 40_000)
     assert down.delivered_bps == pytest.approx(320_000, rel=0.05)
     assert 1_500_000 < down.estimate <= 1.5 * 320_000 * 1.05 + APP_LIMITED_HEADROOM_BPS
@@ -259,12 +259,12 @@ def test_a_lost_report_does_not_double_what_arrived() -> None:
     two seconds' worth, not as one second at twice the rate."""
     down = Downlink()
     down.update(0.0, 0)
-    down.arrived(1, 0, 0, 1000, now=0.0)
+    down.arrivals.report(1, 0, 0, 1000, now=0.0)
     highest = 0
     for second in range(1, 9):
         highest += 40  # 320 kb/s arriving
         if second != 4:  # the report of second 4 was lost
-            down.arrived(1, highest, 0, 1000, now=float(second))
+            down.arrivals.report(1, highest, 0, 1000, now=float(second))
         down.update(float(second), second * 40_000)
         if second >= 2:
             assert down.delivered_bps == pytest.approx(320_000, rel=0.02), second

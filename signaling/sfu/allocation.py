@@ -131,7 +131,7 @@ def _probe_first(
             choice[id(outlet)] = outlet.target
         downlink.probe_for(sending, wanted)
     video = sum(_rate(o, choice[id(o)]) for o in layered)
-    share = downlink.probe_bps / video if downlink.probing and video else 0.0
+    share = downlink.probe.bps / video if downlink.probing and video else 0.0
     for outlet in layered:
         live = choice[id(outlet)] is not None
         outlet.probe_share = min(share, PROBE_SHARE_MAX) if live else 0.0

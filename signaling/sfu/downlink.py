@@ -24,8 +24,8 @@ congested as by loss (one long round trip alone is as often a busy machine readi
 socket late). This keeps a probe from filling a slow line's buffer until it overflows and
 drops audio with the video: there, loss comes last, from a queue already a second long.
 
-**On congestion** the estimate falls under what arrived (the reports' highest sequence
-numbers and cumulative loss, per stream, at the stream's mean packet size; without those,
+**On congestion** the estimate falls under what arrived (``arrivals``: the reports' highest
+sequence numbers and cumulative loss, per stream, at the stream's mean packet size; without those,
 what was sent when the reported packets left, less the loss): to it on loss, to
 ``DRAIN_SHARE`` of it on a queue, so the queue drains. What arrived becomes the ``ceiling``,
 held for ``HOLD_S``. A fall while the link still carries ``PROBE_FAILED_SHARE`` of the last
@@ -39,8 +39,8 @@ ceiling, still describe the backlog of before it: they do not bring it down agai
 that rate; stepping a camera up to find out put a keyframe and seconds of queue in front of
 everything (the audio too) each time the guess was wrong, and on a narrow line the picture
 left its layer every 10-40 s. So a step up that would send more than the ceiling waits for a
-probe (``probe_for``): duplicates of the video being sent, for ``PROBE_S``, up to
-``PROBE_STEP`` over the ceiling at most (a receiver drops a duplicate, RFC 3550 A.3: the
+probe (``probe_for``, ``probe.Probe``): duplicates of the video being sent, for ``PROBE_S``,
+up to ``PROBE_STEP`` over the ceiling at most (a receiver drops a duplicate, RFC 3550 A.3: the
 picture does not change). If the estimate has not fallen ``PROBE_REPORT_S`` after it, the
 link carried that rate: it is the new ceiling, and the next probe goes that much further,
 until the step fits. A probe that fails is a probe above the ceiling that failed (above).
@@ -66,9 +66,10 @@ encoder add it (``opus.py``), and the FEC costs a few kb/s where a copy costs th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
+from signaling.sfu.arrivals import Arrivals
+from signaling.sfu.probe import Probe
 from signaling.sfu.simulcast import LAYER_HEIGHT
 
 # A link starts here: a middle layer and two lowest; the slow start takes a good link to
@@ -98,18 +99,8 @@ SETTLE_MAX_S = 8.0  # longer while what is sent is under what got through (``_se
 # The rates sent, kept this long: the reports of a second describe packets sent a round
 # trip, a queue and half a report interval before (``_sent_then``).
 SENT_HISTORY_S = 5.0
-# A stream's rate of arrival is taken over at least this span of its reports, and counts for
-# the link while its last one is this recent (Chromium reports on audio every 5 s; a stream
-# paused reads 0 at its next report, one gone says nothing after this).
-MIN_SPAN_S, STREAM_RATE_FRESH_S = 0.5, 6.0
 # Audio sent twice above this loss (3 seconds' mean), once again under the second for longer.
 PROTECT_ON, PROTECT_OFF, PROTECT_CLEAR_S = 0.015, 0.005, 10.0
-# Duplicates sent this long, their reports awaited this long after, each probe this far
-# over the ceiling at most (``probe_for``; a 15 % step on a full line is a queue of a few
-# hundred ms while it lasts, a whole layer's step was a second and lost audio).
-# (A probe shorter than a line's burst shows nothing: the test line's shaper lets 15 kB
-# through at once, 1.5 s at 15 % over 500 kb/s.)
-PROBE_S, PROBE_REPORT_S, PROBE_STEP = 3.0, 1.5, 1.15
 # Growth stops this far above what arrived (``delivered_bps``): half as much again, and room
 # for the biggest step the allocation takes (one camera from 360p to 720p, ~1.2 Mb/s).
 APP_LIMITED_SHARE, APP_LIMITED_HEADROOM_BPS = 1.5, 1_500_000
@@ -145,21 +136,10 @@ class Downlink:
         self.queue_s: float | None = None  # the last second's queueing delay
         self._queue_before: float | None = None
         self._over = 0  # reports running with the queue over ``QUEUE_HIGH_S``
-        # What arrived, from each stream's reports (highest sequence number and lost so far):
-        self._arrived: dict[int, tuple[int, int]] = {}  # outlet SSRC -> (highest, lost)
-        # Per stream: what arrived since its rate was last taken, and from when; its rate
-        # over its last span of reports, and when that was taken.
-        self._spans: dict[int, tuple[float, float]] = {}
-        self._stream_bps: dict[int, tuple[float, float]] = {}
+        self.arrivals = Arrivals()  # what reached the subscriber, from its reports
         self.delivered_bps: float | None = None  # what the link carried over the last second
         self.now = 0.0  # the last update's time
-        self.probe_bps = 0.0  # duplicates asked for by ``probe_for`` while one runs
-        self.probe_from = self.probe_to = self._probe_rate = 0.0
-        self._probe_queue = 0.0  # the longest queue reported while one runs
-        self._probe_sent = 0.0  # the highest rate sent on the link while one runs
-        # when the last one ended: a fall reported just after is still its doing
-        self._probe_over_at = -PROBE_REPORT_S - 1.0
-        self.probes = self.probes_passed = 0
+        self.probe = Probe()
 
     def may_send(self, bps: float) -> bool:
         """Whether ``bps`` (audio and video, on the link) may be sent without a probe first:
@@ -167,48 +147,13 @@ class Downlink:
         return self.ceiling is None or bps <= self.ceiling
 
     def probe_for(self, sending: float, wanted: float) -> None:
-        """The allocation would send ``wanted`` instead of ``sending`` but may not yet: send
-        duplicates up to ``PROBE_STEP`` over the ceiling (or ``wanted``, if less), unless a
-        probe runs already."""
-        if self.probe_bps:
-            return
-        rate = min(wanted, max(sending, self.ceiling or 0.0) * PROBE_STEP)
-        if rate > sending:
-            self.probe_bps, self._probe_rate = rate - sending, rate
-            self.probe_from, self.probe_to = self.now, self.now + PROBE_S
-            self.probes += 1
+        """The allocation would send ``wanted`` instead of ``sending`` but may not yet: probe
+        for it (``Probe.begin``)."""
+        self.probe.begin(self.now, sending, wanted, self.ceiling)
 
     @property
     def probing(self) -> bool:
-        return bool(self.probe_bps) and self.now < self.probe_to
-
-    def _judge_probe(self, now: float, queue: float | None) -> None:
-        """Once the probe's reports are in: if nothing fell since it began and no report
-        saw a queue (``QUEUE_GROW_S``: a probe a little over a line's rate fills it slowly,
-        and a second and a half may not take it to a fall), the link carried its rate, and
-        that is the ceiling now."""
-        if not self.probe_bps:
-            return
-        if self.probe_from < now <= self.probe_to + 1.0 and self._sent:
-            # what went on the link while it ran, duplicates and all: the allocation's costs
-            # (measured layer rates, audio copies) are not what was sent, and a probe that
-            # fell short of its rate proves only what it sent
-            self._probe_sent = max(self._probe_sent, self._sent[-1][1])
-        if queue is not None and now > self.probe_from:
-            self._probe_queue = max(self._probe_queue, queue)
-            if queue >= QUEUE_GROW_S:
-                self.probe_to = min(self.probe_to, now)  # queued already: no more duplicates
-        if now >= self.probe_to + PROBE_REPORT_S:
-            clean = self.fell_at < self.probe_from and self._probe_queue < QUEUE_GROW_S
-            if clean and self.ceiling is not None:
-                self.ceiling = max(self.ceiling, min(self._probe_rate, self._probe_sent))
-                self.probes_passed += 1
-            self._end_probe(now)
-
-    def _end_probe(self, now: float) -> None:
-        if self.probe_bps:
-            self.probe_bps = self._probe_queue = self._probe_sent = 0.0
-            self._probe_over_at = now
+        return self.probe.running(self.now)
 
     def report(
         self,
@@ -226,35 +171,6 @@ class Downlink:
         if before is not None and packets_out > before:
             own = max(0.0, fraction_lost / 256 - upstream)
             self._reports.append((own, packets_out - before, video))
-
-    def arrived(
-        self, ssrc: int, highest: int, lost: int, packet_bytes: float, now: float | None = None
-    ) -> None:
-        """A report block's extended highest sequence number and cumulative loss: the
-        packets of this stream that reached the subscriber since its last report (each
-        counted at the stream's mean payload: the same measure as what is sent), over the
-        time since that report. (Not over the second since the last update: on a lossy
-        uplink a lost report makes the next one cover two seconds, which read as twice the
-        rate; at a bench round's first fall that set the ceiling at 735 kb/s on a 500 kb/s
-        line, and the line's queue stayed full for 15 s under it.)"""
-        now = time.monotonic() if now is None else now
-        before = self._arrived.get(ssrc)
-        self._arrived[ssrc] = (highest, lost)
-        if before is None:
-            self._spans[ssrc] = (0.0, now)
-            return
-        # A duplicate counts as received (RFC 3550 A.3), so the audio's copies bring the
-        # cumulative loss down: a fall in it is not more packets than were sent.
-        packets = (highest - before[0]) - max(0, lost - before[1])
-        if not 0 <= packets < 10_000:  # a restarted stream, or a report out of order
-            self._spans[ssrc] = (0.0, now)
-            return
-        bits, since = self._spans.get(ssrc, (0.0, now))
-        bits += packets * packet_bytes * 8
-        if now - since >= MIN_SPAN_S:
-            self._stream_bps[ssrc] = (bits / (now - since), now)
-            bits, since = 0.0, now
-        self._spans[ssrc] = (bits, since)
 
     def round_trip(self, seconds: float) -> None:
         """A round trip measured from a receiver report (its LSR and DLSR)."""
@@ -313,17 +229,18 @@ class Downlink:
         self._sent_mark = (now, bytes_out)
         self._sent = [(t, r) for t, r in self._sent if now - t <= SENT_HISTORY_S]
         self._sent.append((now, sent_bps))
-        self._stream_bps = {
-            k: v for k, v in self._stream_bps.items() if now - v[1] <= STREAM_RATE_FRESH_S
-        }
-        if self._stream_bps:
-            rate = sum(bps for bps, _ in self._stream_bps.values())
+        rate = self.arrivals.rate(now)
+        if rate is not None:
             self.delivered_bps = (
                 rate if self.delivered_bps is None else (0.5 * self.delivered_bps + 0.5 * rate)
             )
         reports, self._reports = self._reports, []
         queue = self._queue(now)
-        self._judge_probe(now, queue)
+        carried = self.probe.judge(
+            now, queue is not None and queue >= QUEUE_GROW_S, sent_bps, self.fell_at
+        )
+        if carried is not None and self.ceiling is not None:
+            self.ceiling = max(self.ceiling, carried)  # the probe passed
         total = sum(n for _, n, _v in reports)
         if not total:
             return
@@ -355,7 +272,7 @@ class Downlink:
             known = self.ceiling
             # Duplicates do not count as arrived: under a probe, what got through reads low
             # by the probe's rate, and it is the probe that failed, not the link.
-            duplicates = self.probe_bps > 0 or now - self._probe_over_at <= PROBE_REPORT_S
+            duplicates = self.probe.to_blame(now)
             if known is not None and (duplicates or through >= PROBE_FAILED_SHARE * known):
                 # A probe above a rate the link still carries failed: back to that rate,
                 # which drains the little the probe queued, and probe again later each time.
@@ -365,7 +282,7 @@ class Downlink:
                     through = max(through, known)
             else:
                 self.failed_probes = 0
-            self._end_probe(now)
+            self.probe.stop(now)
             self.estimate = max(MIN_BPS, lowered)
             hold = min(HOLD_S * 2**self.failed_probes, HOLD_MAX_S)
             self.ceiling, self.ceiling_until = max(through, MIN_BPS), now + hold

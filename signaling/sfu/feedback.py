@@ -149,7 +149,7 @@ def from_subscriber(downlink: Downlink, outlet: Outlet, sender: RTCRtpSender, pa
                 upstream_loss(outlet),
                 video=outlet.track.is_video,
             )
-            downlink.arrived(
+            downlink.arrivals.report(
                 outlet.ssrc,
                 report.highest_sequence,
                 report.packets_lost,
