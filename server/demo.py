@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -89,7 +90,7 @@ async def run_demo(
         court.clock = clock
     try:
         async with court.unit(Actor.system("demo")) as ctx:
-            users = await ensure_users(ctx)
+            users, passwords = await ensure_users(ctx)
             marks = set(
                 (
                     await ctx.db.scalars(
@@ -111,6 +112,7 @@ async def run_demo(
                 count = await seeder.run()
                 day = await set_the_day(ctx, users, seeder.by_purpose())
                 await audit.record(ctx, SEED_ACTION, "demo", DEMO_YEAR, cases=count, **day)
+            await passwords()
             seed = await ctx.db.scalar(select(AuditEntry).where(AuditEntry.action == SEED_ACTION))
             assert seed is not None
             today = await day_lines(ctx, seed.detail)
@@ -126,15 +128,25 @@ async def run_demo(
     return lines + today
 
 
-async def ensure_users(ctx: Context) -> dict[str, User]:
+# Stands for a demo account's password hash while the real one is being made: argon2 does not
+# take it for a hash, so nobody can log in with it (``server.auth.verify_password``).
+HASH_PENDING = "!pending"
+
+
+async def ensure_users(ctx: Context) -> tuple[dict[str, User], Callable[[], Awaitable[None]]]:
+    """The demo's accounts, made where missing, and what gives the new ones their password
+    hashes. A hash is a deliberate fraction of a second of CPU (six of them were a seventh of
+    the seed): they are made in one thread, on the other core, while the year is seeded, and
+    the accounts keep ``HASH_PENDING`` until then, inside the seed's transactions."""
     names = [username for username, *_ in USERS]
     found = await ctx.db.scalars(select(User).where(User.username.in_(names)))
     users: dict[str, User] = {user.username: user for user in found}
-    # A password hash is a deliberate fraction of a second of CPU: the ones needed are made
-    # side by side in threads (the hasher releases the GIL).
     needed = sorted({password for username, *_, password in USERS if username not in users})
-    made = await asyncio.gather(*(asyncio.to_thread(hash_password, p) for p in needed))
-    hashes = dict(zip(needed, made, strict=True))
+    # The hasher releases the GIL; one thread leaves the seed a core of its own.
+    hashing = asyncio.ensure_future(
+        asyncio.to_thread(lambda: {p: hash_password(p) for p in needed})
+    )
+    made: dict[str, str] = {}
     for username, role, office, name, password in USERS:
         user = users.get(username)
         if user is None:
@@ -145,10 +157,17 @@ async def ensure_users(ctx: Context) -> dict[str, User]:
                 role=role,
                 office_code=office,
                 password=password,
-                password_hash=hashes[password],
+                password_hash=HASH_PENDING,
             )
+            made[username] = password
         users[username] = user
-    return {username: users[username] for username in names}
+
+    async def passwords() -> None:
+        hashes = await hashing
+        for username, password in made.items():
+            users[username].password_hash = hashes[password]
+
+    return {username: users[username] for username in names}, passwords
 
 
 def back_workdays(calendar: WorkCalendar, day: date, count: int) -> date:

@@ -128,7 +128,16 @@ async def test_a_rolling_restart_of_every_node_loses_nobody(
                 )]  # fmt: skip
                 print(f"rolling restart: {n} done (the room was on {room_was})")
 
-            assert host.peer is not None
+            assert host.peer is not None and host.welcome is not None
+            # On a machine loaded enough that a node's beat comes late, the last restart can
+            # see the room placed again and the host sent away: it comes back in its place,
+            # as in the loop above (seen once, in a CI run that took four times as long).
+            await asyncio.sleep(0.5)
+            if host.peer.reader_done or host.peer.ws is None or host.peer.ws.closed:
+                print("the host was sent away after the last restart:", host.peer.messages[-3:])
+                await wait_for(lambda: host.peer.reader_done, within=20)
+                await host.join(nodes[names[0]], resume=host.welcome.resume)
+                assert host.welcome.resumed and host.welcome.place == "main"
             await host.peer.reply("end")
         segs = await segments(hands, sid)
         assert {s.end_reason for s in segs if s.status != "recording"} >= {"handover"}

@@ -155,12 +155,14 @@ async def test_chromium_sends_three_layers_and_the_party_gets_what_its_tile_need
     # has grown to it. On a loaded machine Chromium may starve its 720p encoder (a few frames
     # a second): then the SFU does not offer it (a smaller picture that moves is better),
     # and the 360p is the best layer there is.
+    # What the party decodes and what the SFU says it forwards are read at the same moment: on
+    # a loaded machine a stalled process can lose loopback packets, and the estimate pause
+    # the camera a second later (seen once in CI: the 720p arrived, then the layer read None).
     def best_there_is(s: dict[str, Any]) -> bool:
         top = 720 if "h" in flowing(live_server, host_pid) else 360
-        return received_height(s) >= top
+        return received_height(s) >= top and layer_of(live_server, party_pid) in (["h"], ["m"])
 
     await until(party, live_server, best_there_is, "the best layer at a big tile", seconds=60)
-    assert layer_of(live_server, party_pid) in (["h"], ["m"])
 
     # The tile shrinks to a thumbnail: the 180p layer; the stream goes on, frames decoding.
     await party.evaluate(SHRINK)
@@ -169,10 +171,9 @@ async def test_chromium_sends_three_layers_and_the_party_gets_what_its_tile_need
     )
     await until(
         party, live_server,
-        lambda s: decoded(s) > decoded(low) + 30,
-        "frames decoded after the switch",
+        lambda s: decoded(s) > decoded(low) + 30 and layer_of(live_server, party_pid) == ["l"],
+        "frames decoded after the switch, on l",
     )  # fmt: skip
-    assert layer_of(live_server, party_pid) == ["l"]
     # Given its room back: a bigger layer again (720p on a quiet machine; on a loaded one the
     # loopback link may have lost packets to a stalled process and the estimate be climbing
     # back, so 360p also shows the layer following the tile up).
