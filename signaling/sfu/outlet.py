@@ -144,26 +144,43 @@ class Outlet:
         late = (out_seq - self.next_seq) & 0xFFFF >= 0x8000
         if late and (out_seq - self.first_out) & 0xFFFF >= 0x8000:
             return
-        # V=2, padding bit kept (the padding is in the payload), no CSRCs and no extensions
-        if not link.forward(
-            0x80 | (b0 & 0x20), (b1 & 0x80) | self.pt, out_seq, out_ts, self.ssrc, payload,
-            self.max_queue_bytes,
-        ):  # fmt: skip
-            self._drop()
+        if not self._forward(link, b0, b1, out_seq, out_ts, payload, late, now):
             return
-        if not late:
-            self.next_seq = (out_seq + 1) & 0xFFFF
-            self.last_ts_out = out_ts
-        self.packets_out += 1
-        self.bytes_out += len(payload)
-        if b1 & 0x80:
-            self.frames_out += 1
-        self.last_sent_at = now  # monotonic
         if self.copy_after:
             # Later, not at once: a loss that takes one packet often takes the next too.
             asyncio.get_running_loop().call_later(
                 self.copy_after, self._copy, link, b0, b1, out_seq, out_ts, bytes(payload)
             )
+
+    def _forward(
+        self,
+        link: SendLink,
+        b0: int,
+        b1: int,
+        seq: int,
+        ts: int,
+        payload: Any,
+        late: bool,
+        now: float,
+    ) -> bool:
+        """Put one packet, its numbers already rewritten, on the link and count it; False
+        when the link's queue refused it (counted as a drop). ``now``: monotonic."""
+        # V=2, padding bit kept (the padding is in the payload), no CSRCs and no extensions
+        if not link.forward(
+            0x80 | (b0 & 0x20), (b1 & 0x80) | self.pt, seq, ts, self.ssrc, payload,
+            self.max_queue_bytes,
+        ):  # fmt: skip
+            self._drop()
+            return False
+        if not late:
+            self.next_seq = (seq + 1) & 0xFFFF
+            self.last_ts_out = ts
+        self.packets_out += 1
+        self.bytes_out += len(payload)
+        if b1 & 0x80:
+            self.frames_out += 1
+        self.last_sent_at = now
+        return True
 
     def _copy(self, link: SendLink, b0: int, b1: int, seq: int, ts: int, payload: bytes) -> None:
         if self.holder.link is not link or self.waiting:

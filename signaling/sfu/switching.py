@@ -134,21 +134,9 @@ class SwitchingOutlet(Outlet):
         if late and (out_seq - self.first_out) & 0xFFFF >= 0x8000:
             return
         out_ts = (ts + self.ts_offset) & 0xFFFFFFFF  # type: ignore[operator]
-        b0, b1 = 0x80 | (b0 & 0x20), (b1 & 0x80) | self.pt
         out = self._rewrite(payload, late)
-        if not link.forward(b0, b1, out_seq, out_ts, self.ssrc, out, self.max_queue_bytes):
-            self._drop()
-            return
-        if self.probe_share:
-            self._probe(link, b0, b1, out_seq, out_ts, out)
-        if not late:
-            self.next_seq = (out_seq + 1) & 0xFFFF
-            self.last_ts_out = out_ts
-        self.packets_out += 1
-        self.bytes_out += len(payload)
-        if b1 & 0x80:
-            self.frames_out += 1
-        self.last_sent_at = now
+        if self._forward(link, b0, b1, out_seq, out_ts, out, late, now) and self.probe_share:
+            self._probe(link, 0x80 | (b0 & 0x20), (b1 & 0x80) | self.pt, out_seq, out_ts, out)
 
     def _probe(self, link: Any, b0: int, b1: int, seq: int, ts: int, payload: Any) -> None:
         """The packet just sent, again, as the probe's share asks (the receiver drops it)."""
