@@ -38,6 +38,7 @@ from server.web.keys import SESSIONMAKER
 from tests.conftest import _base_settings
 
 # coturn for the tests that put a browser behind an impaired network (a fixture)
+from tests.e2e.firefox import FIREFOX
 from tests.e2e.turn import turn  # noqa: F401
 from tests.helpers import PASSWORD, PASSWORD_HASH
 
@@ -119,6 +120,13 @@ def chromium() -> Path:
     """Debian's Chromium."""
     require_program(CHROMIUM, "chromium")
     return CHROMIUM
+
+
+@pytest.fixture
+def firefox() -> Path:
+    """Debian's Firefox ESR (headless: ``tests.e2e.firefox.launch``)."""
+    require_program(FIREFOX, "firefox-esr")
+    return FIREFOX
 
 
 @contextlib.asynccontextmanager

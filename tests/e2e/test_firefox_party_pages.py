@@ -16,10 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, require_program
-from tests.e2e.firefox import FIREFOX, BidiError, Firefox, Tab, launch
+from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser
+from tests.e2e.firefox import BidiError, Firefox, Tab, launch
 from tests.e2e.sessions import self_test_passes
 from tests.e2e.test_sign_agreement import _world
 from tests.e2e.test_signing_page import STAFF_NAV
@@ -40,12 +38,6 @@ CLEAR = "form.signature-form [data-clear]"
 SUBMIT = "form.signature-form button[type=submit]"
 HINT = ".signature-hint"
 PAD = "canvas.signature-pad"
-
-
-@pytest.fixture
-def firefox() -> Path:
-    require_program(FIREFOX, "firefox-esr")
-    return FIREFOX
 
 
 async def desktop_tab(browser: Firefox, server: LiveServer) -> Tab:

@@ -37,8 +37,8 @@ from server.models.agreements import AgreementSignature
 from server.models.docket import Case, Party
 from server.sessions import create_invite, create_session
 from server.web.keys import SESSIONMAKER
-from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in, require_program
-from tests.e2e.firefox import FIREFOX, Tab, launch
+from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in
+from tests.e2e.firefox import Tab, launch
 from tests.e2e.sessions import (
     host_moves,
     pass_selftest_and_join,
@@ -299,12 +299,6 @@ async def firefox_sees(tab: Tab, words: str, selectors: list[str]) -> dict[str, 
     assert (seen["vw"], seen["vh"]) == (1366, 768), seen
     assert all(seen["inside"].values()), seen
     return seen
-
-
-@pytest.fixture
-def firefox() -> Path:
-    require_program(FIREFOX, "firefox-esr")
-    return FIREFOX
 
 
 async def test_resident_room_in_firefox_at_desktop_size(

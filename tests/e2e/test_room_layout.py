@@ -14,11 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.async_api import Browser, Page
 
-from tests.e2e.conftest import LiveServer, LiveUser, log_in, require_program
-from tests.e2e.firefox import FIREFOX, launch
+from tests.e2e.conftest import LiveServer, LiveUser, log_in
+from tests.e2e.firefox import launch
 from tests.e2e.sessions import Driver, pass_selftest_and_join, seed, wait_place, wait_playing
 from tests.e2e.viewports import DESKTOP, PHONE, open_at, small_tap_targets
 
@@ -227,12 +226,6 @@ async def test_room_layout_host_on_phone(
 
     for page in (host, party):
         await page.context.close()
-
-
-@pytest.fixture
-def firefox() -> Path:
-    require_program(FIREFOX, "firefox-esr")
-    return FIREFOX
 
 
 async def test_room_layout_firefox_desktop(

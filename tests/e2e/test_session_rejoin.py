@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Browser, Page
 
-from tests.e2e.conftest import LiveServer, LiveUser, require_program
-from tests.e2e.firefox import FIREFOX, launch
+from tests.e2e.conftest import LiveServer, LiveUser
+from tests.e2e.firefox import launch
 from tests.e2e.sessions import (
     Driver,
     host_in_main,
@@ -38,12 +37,6 @@ WATCH_KNOCKS = """() => {
 KNOCKS = "() => window.knocks"
 WELCOME = "() => { const w = window.courtlink.welcome; return [w.pid, w.resumed, w.place]; }"
 STORED = "() => Object.keys(localStorage).filter((k) => k.startsWith('courtlink.resume.'))"
-
-
-@pytest.fixture
-def firefox() -> Path:
-    require_program(FIREFOX, "firefox-esr")
-    return FIREFOX
 
 
 async def reopen(page: Page, url: str) -> Page:

@@ -20,8 +20,8 @@ from playwright.async_api import Browser, Page
 
 from signaling.hub import HUB
 from signaling.sfu import Sfu
-from tests.e2e.conftest import LiveServer, LiveUser, require_program
-from tests.e2e.firefox import FIREFOX, launch
+from tests.e2e.conftest import LiveServer, LiveUser
+from tests.e2e.firefox import launch
 from tests.e2e.sessions import (
     Driver,
     host_in_main,
@@ -208,12 +208,6 @@ async def test_audio_only_pauses_the_cameras_and_the_tile_says_so(
     await party.wait_for_selector(f"{tile}:not([data-paused=audio]):not([data-paused=network])")
     await until(party, live_server, lambda s: received_height(s) >= 360, "video again")
     assert not refused, refused
-
-
-@pytest.fixture
-def firefox() -> Path:
-    require_program(FIREFOX, "firefox-esr")
-    return FIREFOX
 
 
 async def test_firefox_sends_three_layers_and_gets_the_small_one_for_a_thumbnail(
