@@ -6,6 +6,7 @@ answers the same calls, so both browsers go through the same steps and checks.""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from playwright.async_api import Browser, Page
@@ -16,6 +17,7 @@ from server.models.docket import Case, Party
 from server.sessions import create_invite, create_session
 from tests.e2e.conftest import LiveServer, LiveUser, log_in
 from tests.e2e.firefox import Tab
+from tests.e2e.turn import FORCE_RELAY
 from tests.helpers import unit
 
 Driver = Page | Tab
@@ -133,6 +135,29 @@ async def host_in_main(
     pid = await pass_selftest_and_join(host)
     await wait_place(host, "main")
     return host, pid
+
+
+async def party_through_relay(
+    browser: Browser,
+    server: LiveServer,
+    refused: list[str],
+    host: Page,
+    relay: tuple[str, int],
+    invite_url: str,
+) -> tuple[Page, str]:
+    """The party ("张三", from ``seed``) whose browser may reach the SFU only through the
+    TURN server behind the impairment relay at ``relay`` (``tests.e2e.turn``), past the
+    self-test and admitted by ``host`` into the main room: the page and its pid."""
+    party = await open_page(browser, server, refused)
+    ice = {"urls": f"turn:{relay[0]}:{relay[1]}?transport=udp",
+           "username": "party", "credential": "bad-network"}  # fmt: skip
+    await party.add_init_script(f"({FORCE_RELAY})({json.dumps(ice)})")
+    await party.goto(invite_url.removeprefix(server.url))
+    pid = await pass_selftest_and_join(party, "张三")
+    await wait_place(party, None)
+    await host.click(f"#host-panel button[data-action=admit][data-pid='{pid}']")
+    await wait_place(party, "main")
+    return party, pid
 
 
 async def wait_place(page: Driver, place: str | None) -> None:

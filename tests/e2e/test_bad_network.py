@@ -36,13 +36,11 @@ from signaling.sfu import Sfu
 from tests.e2e.conftest import LiveServer, LiveUser
 from tests.e2e.sessions import (
     host_in_main,
-    open_page,
-    pass_selftest_and_join,
+    party_through_relay,
     seed,
     wait_place,
     wait_playing,
 )
-from tests.e2e.turn import FORCE_RELAY
 from tests.netimpair import Impairment, RelayProcess
 
 pytestmark = pytest.mark.slow
@@ -117,15 +115,9 @@ async def test_a_party_behind_loss_delay_and_a_rate_cap(
     refused: list[str] = []
     try:
         host, _host_pid = await host_in_main(media_browser, live_server, refused, sid)
-        party = await open_page(media_browser, live_server, refused)
-        ice = {"urls": f"turn:{relay_host}:{relay_port}?transport=udp",
-               "username": "party", "credential": "bad-network"}  # fmt: skip
-        await party.add_init_script(f"({FORCE_RELAY})({json.dumps(ice)})")
-        await party.goto(invite_url.removeprefix(live_server.url))
-        party_pid = await pass_selftest_and_join(party, "张三")
-        await wait_place(party, None)
-        await host.click(f"#host-panel button[data-action=admit][data-pid='{party_pid}']")
-        await wait_place(party, "main")
+        party, party_pid = await party_through_relay(
+            media_browser, live_server, refused, host, (relay_host, relay_port), invite_url
+        )
         # The session survives: the host plays the party's video, over the bad network.
         await wait_playing(host, {party_pid})
         # With simulcast the party's top layer starts a few seconds after its lowest (as its

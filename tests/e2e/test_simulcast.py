@@ -26,12 +26,12 @@ from tests.e2e.sessions import (
     Driver,
     host_in_main,
     open_page,
+    party_through_relay,
     pass_selftest_and_join,
     seed,
     wait_place,
     wait_playing,
 )
-from tests.e2e.turn import FORCE_RELAY
 from tests.netimpair import Impairment, RelayProcess
 
 pytestmark = pytest.mark.simulcast  # the live server runs with simulcast on
@@ -316,15 +316,9 @@ async def test_a_party_on_a_narrow_lossy_line_gets_a_lower_layer_and_its_audio_p
         sid, invite_url = await seed(live_server, live_user)
         refused: list[str] = []
         host, host_pid = await host_in_main(voice_browser, live_server, refused, sid)
-        party = await open_page(voice_browser, live_server, refused)
-        ice = {"urls": f"turn:{relay_host}:{relay_port}?transport=udp",
-               "username": "party", "credential": "bad-network"}  # fmt: skip
-        await party.add_init_script(f"({FORCE_RELAY})({json.dumps(ice)})")
-        await party.goto(invite_url.removeprefix(live_server.url))
-        party_pid = await pass_selftest_and_join(party, "张三")
-        await wait_place(party, None)
-        await host.click(f"#host-panel button[data-action=admit][data-pid='{party_pid}']")
-        await wait_place(party, "main")
+        party, _party_pid = await party_through_relay(
+            voice_browser, live_server, refused, host, (relay_host, relay_port), invite_url
+        )
         await until(party, live_server, lambda s: decoded(s) > 0, "the host's camera", 60)
 
         # The SFU has the party's line for what it is: well under what 720p needs. (On the
