@@ -142,3 +142,18 @@ def test_with_no_congestion_seen_steps_are_not_held_back() -> None:
     down.estimate = 20_000_000.0
     allocate(down, [Audio(40_000)] * 3, outlets)
     assert [o.target for o in outlets] == [0, 0, 0] and down.probe.count == 0
+
+
+def test_cameras_all_paused_resume_without_waiting_for_a_probe() -> None:
+    """A ceiling measured while every camera was paused is what the audio took: there is no
+    video to copy for a probe, so the lowest layer comes back as the estimate allows."""
+    down, outlets = narrow_room()
+    audio = [Audio(40_000) for _ in range(3)]
+    down.ceiling, down.estimate = 150_000.0, 150_000.0
+    allocate(down, audio, outlets)
+    assert [o.target for o in outlets] == [None, None, None]  # nothing fits: paused
+    down.estimate = 400_000.0  # grown again after the hold
+    for at in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0):
+        down.now = at
+        allocate(down, audio, outlets)
+    assert L in [o.target for o in outlets]

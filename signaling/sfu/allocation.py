@@ -126,7 +126,12 @@ def _probe_first(
         wanted += _rate(outlet, want)
         if want is not None and (now is None or want < now):
             ups.append(outlet)
-    if ups and wanted > sending and not downlink.may_send(wanted):
+    # With every camera paused there is no video to copy: a probe would send nothing more,
+    # pass, and leave a ceiling measured while only audio went (the floor) where it was, the
+    # pictures paused for good (seen in CI on a slow machine). The resume is then the probe,
+    # at the layer the estimate allows; if the line cannot take it, the fall measures it.
+    video_sent = sending > fixed
+    if ups and wanted > sending and video_sent and not downlink.may_send(wanted):
         for outlet in ups:
             choice[id(outlet)] = outlet.target
         downlink.probe_for(sending, wanted)
