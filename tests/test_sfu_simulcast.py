@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+import time
 from typing import Any
 
 import pytest
@@ -213,7 +214,7 @@ def room_of(n: int) -> list[tuple[SimulcastTrack, SwitchingOutlet]]:
         for ssrc, rid in ((11, "h"), (12, "m"), (13, "l")):
             layer = track.learn(ssrc, rtp(0, 0, ssrc=ssrc, ext=rid_ext(rid)))
             assert layer is not None
-            layer.live = True
+            layer.live, layer.last_packet_at = True, time.monotonic()
         outlet = SwitchingOutlet(track, "s1-p1", LinkHolder(), ssrc=600 + i, payload_type=96)
         track.add_outlet(outlet)
         out.append((track, outlet))
@@ -402,9 +403,33 @@ def test_a_starved_top_layer_is_not_offered() -> None:
     track, _ = simulcast()
     layers = learn_all(track)
     for layer in layers.values():
-        layer.live = True
+        layer.live, layer.last_packet_at = True, time.monotonic()
     assert track.flowing() == [0, 1, 2]  # no frame rates yet: every layer
     layers["h"].fps, layers["m"].fps, layers["l"].fps = 3.0, 29.0, 30.0
     assert track.flowing() == [1, 2]
     layers["h"].fps = 24.0
     assert track.flowing() == [0, 1, 2]
+
+
+def test_a_layer_that_stopped_is_not_offered_when_every_layer_is_slow() -> None:
+    """A loaded publisher turns its 720p off and sends the rest at a few frames a second (a
+    CI run: the subscriber kept waiting on the silent layer and its picture froze for good):
+    the layers still sending are offered, the silent one is not."""
+    track, _ = simulcast()
+    layers = learn_all(track)
+    now = time.monotonic()
+    for layer in layers.values():
+        layer.live, layer.last_packet_at = True, now
+    layers["h"].fps, layers["m"].fps, layers["l"].fps = 2.0, 4.0, 4.0  # all under MIN_FPS
+    assert track.flowing() == [0, 1, 2]
+    layers["h"].last_packet_at = now - 3.0
+    assert track.flowing() == [1, 2]
+    # and an outlet on it moves to one that sends, at that layer's keyframe
+    holder = LinkHolder()
+    holder.link = Link()
+    outlet = SwitchingOutlet(track, "s1-p2", holder, ssrc=500, payload_type=96)
+    track.add_outlet(outlet)
+    outlet.retarget(0)
+    downlink = Downlink()
+    allocate(downlink, [], [outlet])
+    assert outlet.target == 1

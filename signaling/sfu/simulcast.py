@@ -17,6 +17,7 @@ best layer flowing when it starts (see ``sinks``).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ NOMINAL_BPS = (1_100_000, 300_000, 100_000)
 LAYER_HEIGHT = (720, 360, 180)
 MIN_FPS = 5.0  # below this at best, frame rates say nothing yet
 STARVED = 0.5  # a layer under this share of the best layer's frame rate is not offered
+SILENT_S = 1.5  # a layer that sent nothing for this long is not offered (a frame at 1 fps, late)
 
 
 def offer_simulcast(sdp: str) -> str:
@@ -171,7 +173,15 @@ class SimulcastTrack:
         """The indexes of the layers that send now, at a frame rate worth watching. A browser
         starves its top layer when its own uplink or its CPU is short (a few frames a second,
         or none): a subscriber is better served by a smaller picture that moves."""
-        live = [i for i, layer in enumerate(self.layers) if layer is not None and layer.live]
+        # A layer turned off sends nothing, and its smoothed rate takes seconds to fall: by
+        # then a subscriber waiting on it has seen its picture freeze (a loaded CI machine,
+        # every layer slow, the top one off: the frame rates alone offered it still).
+        now = time.monotonic()
+        live = [
+            i
+            for i, layer in enumerate(self.layers)
+            if layer is not None and layer.live and now - layer.last_packet_at < SILENT_S
+        ]
         rates = {i: self.layers[i].fps for i in live}  # type: ignore[union-attr]
         best = max(rates.values(), default=0.0)
         if best < MIN_FPS:

@@ -51,14 +51,17 @@ SCREEN_PLAYING = f"""([pid, n]) => [...document.querySelectorAll(
 NO_SCREEN = "() => !document.querySelector('video.remote[data-source=screen]')"
 
 # What the page knows about its connection, for a failure message: its event log, the peer
-# connection's states, and what each inbound RTP stream has received and decoded.
+# connection's states, what each inbound RTP stream has received and decoded, and which
+# tiles say their camera is paused.
 PEER_STATE = """async () => {
     const app = window.courtlink, pc = app.media && app.media.pc;
     const inbound = [];
     if (pc) (await pc.getStats()).forEach(s => { if (s.type === 'inbound-rtp')
         inbound.push([s.kind, s.packetsReceived, s.framesDecoded]); });
     const states = pc && [pc.connectionState, pc.iceConnectionState, pc.signalingState];
-    return { log: app.log.slice(-15), pc: states, inbound };
+    const paused = [...document.querySelectorAll('[data-paused]')]
+      .filter(t => t.dataset.paused).map(t => `${t.dataset.pid}: ${t.dataset.paused}`);
+    return { log: app.log.slice(-15), pc: states, inbound, paused };
 }"""
 
 
