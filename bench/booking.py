@@ -5,7 +5,8 @@
 2. 100,000 past bookings bulk-inserted (COPY) with their sessions and reservations: 15-minute
    sessions packed into the working blocks of the last three years' working days, every
    office's terminal busy, mediators and rooms in rotation.
-3. ``courtlink serve`` in a subprocess; 20 concurrent HTTP clients (bearer tokens, spread over
+3. ``courtlink serve`` in a subprocess (``--nodes N``: N of them on the one database, each
+   client on one); 20 concurrent HTTP clients (bearer tokens, spread over
    the 6 offices) book 30-minute sessions with automatic mediator choice from tomorrow on;
    accepted bookings per second, refusals (409) and latency.
 4. Availability (one office, one working week, 60 minutes, any mediator) asked N times:
@@ -294,15 +295,19 @@ def _future_slots(first: date, minutes: int):  # type: ignore[no-untyped-def]
         day += timedelta(days=1)
 
 
-async def log_in(base: str, staff: list[str], clients: int) -> list[str]:
-    """One bearer token per client (argon2 at the product's cost, ~0.2 s of server CPU each:
-    before the booking's CPU is measured, as it is no part of a booking)."""
+async def log_in(bases: list[str], staff: list[str], clients: int) -> list[str]:
+    """One bearer token per client, from the node it will book through (argon2 at the
+    product's cost, ~0.2 s of server CPU each: before the booking's CPU is measured, as it is
+    no part of a booking)."""
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        return [await bearer(http, base, staff[i % len(staff)], PASSWORD) for i in range(clients)]
+        return [
+            await bearer(http, bases[i % len(bases)], staff[i % len(staff)], PASSWORD)
+            for i in range(clients)
+        ]
 
 
 async def throughput(
-    base: str,
+    bases: list[str],
     dsn: str,
     staff: list[str],
     tokens: list[str],
@@ -331,6 +336,7 @@ async def throughput(
         async def client(i: int) -> None:
             code = staff[i % len(staff)].removeprefix("bench_staff_")
             headers = {"Authorization": f"Bearer {tokens[i]}"}
+            base = bases[i % len(bases)]  # clients spread over the nodes
             while remaining[0] > 0:
                 remaining[0] -= 1
                 start = next(streams[code])
@@ -453,6 +459,12 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench" / "booking.json")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="`courtlink serve` processes on the one database, the clients spread over them",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="run the server under cProfile, its stats to this file"
     )
     args = parser.parse_args()
@@ -479,7 +491,7 @@ def main() -> int:
         fonts.prepare(font_cache)
     (data / "fonts").symlink_to(font_cache, target_is_directory=True)
     url = "postgresql+asyncpg://" + dsn.split("://", 1)[1]
-    port = free_port()
+    ports = [free_port() for _ in range(args.nodes)]
     env = {
         **os.environ,
         "COURTLINK_DATABASE_URL": url,
@@ -487,7 +499,7 @@ def main() -> int:
         "COURTLINK_SECRET_KEY": "bench",
         "COURTLINK_CALENDAR_DIR": str(data / "calendar"),
     }
-    server = None
+    servers: list[subprocess.Popen[bytes]] = []
     try:
         upgrade(Settings(_env_file=None, database_url=url, data_dir=data))  # type: ignore[call-arg]
         print(f"seeding {args.past} past bookings ...", flush=True)
@@ -495,29 +507,39 @@ def main() -> int:
         log = open(data / "server.log", "w")  # noqa: SIM115
         python = str(ROOT / ".venv" / "bin" / "python")
         profiled = ["-m", "cProfile", "-o", str(args.profile.resolve())] if args.profile else []
-        server = subprocess.Popen(
-            [python, *profiled, "-m", "server.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=data,
-        )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
+        for node, port in enumerate(ports):
+            servers.append(
+                subprocess.Popen(
+                    [python, *(profiled if node == 0 else []), "-m", "server.cli", "serve",
+                     "--port", str(port)],
+                    env={**env, "COURTLINK_NODE_ID": f"bench-{node}"},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=data,
+                )
+            )  # fmt: skip
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        for port in ports:
+            for _ in range(300):
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    time.sleep(0.2)
         staff = list(seeded["staff"])  # type: ignore[call-overload]
         print("booking ...", flush=True)
-        tokens = asyncio.run(log_in(base, staff, args.clients))
-        cpu_before, db_cpu_before = _cpu_s(server.pid), _database_cpu_s()
-        booked = asyncio.run(throughput(base, dsn, staff, tokens, args.attempts, args.minutes))
-        # What one booking costs the server, whatever the machine's load: its CPU time.
+        tokens = asyncio.run(log_in(bases, staff, args.clients))
+
+        def servers_cpu() -> float:
+            return sum(_cpu_s(server.pid) for server in servers)
+
+        cpu_before, db_cpu_before = servers_cpu(), _database_cpu_s()
+        booked = asyncio.run(throughput(bases, dsn, staff, tokens, args.attempts, args.minutes))
+        # What one booking costs the servers, whatever the machine's load: their CPU time.
         accepted = int(booked["statuses"].get("201", 0))  # type: ignore[attr-defined]
+        booked["nodes"] = args.nodes
         booked["server_cpu_ms_per_booking"] = round(
-            (_cpu_s(server.pid) - cpu_before) * 1000 / max(1, accepted), 1
+            (servers_cpu() - cpu_before) * 1000 / max(1, accepted), 1
         )
         booked["database_cpu_ms_per_booking"] = round(
             (_database_cpu_s() - db_cpu_before) * 1000 / max(1, accepted), 1
@@ -525,7 +547,7 @@ def main() -> int:
         booked.update(asyncio.run(_audit_figures(dsn, accepted)))
         print(json.dumps(booked), flush=True)
         print("availability ...", flush=True)
-        avail = asyncio.run(availability(base, staff[0], args.rounds))
+        avail = asyncio.run(availability(bases[0], staff[0], args.rounds))
         result = {
             "benchmark": "booking",
             "backend": "postgresql",
@@ -544,8 +566,9 @@ def main() -> int:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return 0
     finally:
-        if server is not None:
+        for server in servers:
             server.terminate()
+        for server in servers:
             server.wait(30)
         if not args.keep:
             asyncio.run(pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
