@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _client import bearer, free_port, percentile  # noqa: E402
+from _client import bearer, free_port, percentile, wait_up  # noqa: E402
 
 from server.agreements import fonts  # noqa: E402
 from server.auth import hash_password  # noqa: E402
@@ -445,6 +444,14 @@ def _database_cpu_s() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+async def _wait_nodes(bases: list[str], servers: list[subprocess.Popen[bytes]], log: Path) -> None:
+    """Every node answering, or the bench fails with the end of their log."""
+
+    async with aiohttp.ClientSession() as http:
+        for base, server in zip(bases, servers, strict=True):
+            await wait_up(http, base, lambda s=server: s.poll() is not None, log)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -465,7 +472,7 @@ def main() -> int:
         help="`courtlink serve` processes on the one database, the clients spread over them",
     )
     parser.add_argument(
-        "--profile", type=Path, help="run the server under cProfile, its stats to this file"
+        "--profile", type=Path, help="run the (first) server under cProfile, its stats to this file"
     )
     args = parser.parse_args()
     name = f"cl_bench_booking_{os.getpid()}"
@@ -519,13 +526,7 @@ def main() -> int:
                 )
             )  # fmt: skip
         bases = [f"http://127.0.0.1:{port}" for port in ports]
-        for port in ports:
-            for _ in range(300):
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    time.sleep(0.2)
+        asyncio.run(_wait_nodes(bases, servers, data / "server.log"))
         staff = list(seeded["staff"])  # type: ignore[call-overload]
         print("booking ...", flush=True)
         tokens = asyncio.run(log_in(bases, staff, args.clients))
