@@ -103,11 +103,18 @@ async def issue_token(ctx: Context, user: User) -> tuple[str, datetime]:
 async def user_for_token(ctx: Context, token: str) -> User | None:
     """The active user a bearer token belongs to; Unauthorized for an unknown, revoked or
     expired token (a client that sends a bad token must hear so, not be treated as anonymous)."""
-    row = await ctx.db.scalar(select(ApiToken).where(ApiToken.token_hash == sha256_hex(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= ctx.now():
+    # The token and its user in one statement: every API request pays for this one.
+    found = (
+        await ctx.db.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == sha256_hex(token))
+        )
+    ).first()
+    if found is None or found[0].revoked_at is not None or found[0].expires_at <= ctx.now():
         raise Unauthorized("invalid or expired token", code="bad_token")
-    user = await ctx.db.get(User, row.user_id)
-    return user if user and user.active else None
+    user: User = found[1]
+    return user if user.active else None
 
 
 async def user_for_session(ctx: Context, key: str) -> User | None:

@@ -39,8 +39,11 @@ async def test_a_booking_reads_nothing_twice(world: World) -> None:
         # terminal and rooms, the overlap, the week's load. Writes: the session, the booking,
         # the reservations in one INSERT inside a savepoint, two invites, the timeline entry,
         # the case's version, the outbox in one or two INSERTs, and five audit rows, each
-        # going in with the next flush (together where they meet). 40 before (SQLite).
-        assert len(seen) <= 24, seen
+        # going in with the next flush (together where they meet). 40 before (SQLite). The
+        # invites go in with one flush: one INSERT on PostgreSQL (22 before), row by row on
+        # SQLite (its RETURNING does not promise the rows' order, so the ORM does not batch).
+        budget = 20 if ctx.db.bind.dialect.name == "postgresql" else 24
+        assert len(seen) <= budget, (len(seen), seen)
         held = (booking.host.id, booking.room.id, booking.terminal.id, booking.session.id)
         booking_id = booking.id
     async with world.client.app[SESSIONMAKER]() as db:

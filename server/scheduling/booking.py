@@ -9,7 +9,7 @@ locked and nobody can slip in between. The same check also runs first on Postgre
 free host, room and terminal and to name conflicts in plain words.
 
 A booking creates the live session (``server.sessions.create_session``), one invite link per
-party (``create_invite``), a timeline entry and audit rows (``server.docket.log.log_change``,
+party (``create_party_invites``), a timeline entry and audit rows (``server.docket.log.log_change``,
 ``server.audit.record``) and its outgoing mail (``server.scheduling.outbox``), all in the
 caller's transaction: a refusal leaves nothing behind.
 
@@ -35,7 +35,13 @@ from server.models.sessions import SessionStatus
 from server.scheduling import allocate, outbox, rules
 from server.scheduling.hours import check_duration, check_working_time
 from server.scheduling.resources import release
-from server.sessions import create_invite, create_session, invite_url, list_invites, revoke_invite
+from server.sessions import (
+    create_party_invites,
+    create_session,
+    invite_url,
+    list_invites,
+    revoke_invite,
+)
 
 
 def _check_times(ctx: Context, case: Case, kind: str, start: datetime, end: datetime) -> None:
@@ -89,10 +95,8 @@ async def create_booking(
     )
     ctx.db.add(booking)
     await allocate.hold(ctx, booking, session, case, host_id, (host, terminal, room))
-    links = {}
-    for party in case.parties:
-        _invite, url = await create_invite(ctx, session, party)
-        links[party.id] = url
+    issued = await create_party_invites(ctx, session)
+    links = {party_id: url for party_id, (_invite, url) in issued.items()}
     await _log(ctx, booking, "booked", "booking.create", "")
     await outbox.enqueue(ctx, booking, "request", links)
     return booking
