@@ -14,31 +14,34 @@ from email.utils import formataddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
-from icalendar import Calendar, Event, vCalAddress, vText
 
 from server.models.base import utcnow
 from server.models.scheduling import Booking, OutboxMessage
+from server.scheduling import ics
 from server.settings import Settings
 
 PRODID = "-//courtlink//scheduling//ZH"
 
 
-def _event(booking: Booking, settings: Settings, cancelled: bool, description: str) -> Event:
-    event = Event()
-    event.add("uid", booking.uid)
-    event.add("sequence", booking.sequence)
-    event.add("dtstamp", utcnow())
-    event.add("dtstart", booking.starts_at)
-    event.add("dtend", booking.ends_at)
+def _event(
+    booking: Booking, settings: Settings, cancelled: bool, description: str, *attendees: str
+) -> str:
     kind = "远程调解" if booking.kind == "mediation" else "速裁远程庭审"
-    event.add("summary", f"{kind} {booking.case.number or '#' + str(booking.case_id)}")
-    event.add("location", f"{booking.room.name} / {booking.office.name_zh}")
-    event.add("description", description)
-    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    organizer = vCalAddress(f"mailto:{settings.mail_from}")
-    organizer.params["cn"] = vText(settings.court_name)
-    event.add("organizer", organizer)
-    return event
+    number = booking.case.number or f"#{booking.case_id}"
+    return ics.component(
+        "VEVENT",
+        ics.prop("UID", ics.text(booking.uid)),
+        ics.prop("SEQUENCE", str(booking.sequence)),
+        ics.prop("DTSTAMP", ics.utc(utcnow())),
+        ics.prop("DTSTART", ics.utc(booking.starts_at)),
+        ics.prop("DTEND", ics.utc(booking.ends_at)),
+        ics.prop("SUMMARY", ics.text(f"{kind} {number}")),
+        ics.prop("LOCATION", ics.text(f"{booking.room.name} / {booking.office.name_zh}")),
+        ics.prop("DESCRIPTION", ics.text(description)),
+        ics.prop("STATUS", "CANCELLED" if cancelled else "CONFIRMED"),
+        ics.prop("ORGANIZER", f"mailto:{settings.mail_from}", cn=settings.court_name),
+        *attendees,
+    )
 
 
 def build_ics(
@@ -50,30 +53,25 @@ def build_ics(
     description: str,
 ) -> str:
     """One recipient's invitation (their own invite link is in the description)."""
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("method", method)
-    event = _event(booking, settings, method == "CANCEL", description)
-    attendee = vCalAddress(f"mailto:{email}")
-    attendee.params["cn"] = vText(name)
-    attendee.params["role"] = vText("REQ-PARTICIPANT")
-    event.add("attendee", attendee)
-    cal.add_component(event)
-    ics: bytes = cal.to_ical()
-    return ics.decode()
+    attendee = ics.prop("ATTENDEE", f"mailto:{email}", cn=name, role="REQ-PARTICIPANT")
+    return ics.component(
+        "VCALENDAR",
+        ics.prop("PRODID", PRODID),
+        ics.prop("VERSION", "2.0"),
+        ics.prop("METHOD", method),
+        _event(booking, settings, method == "CANCEL", description, attendee),
+    )
 
 
 def feed_calendar(bookings: list[Booking], settings: Settings, name: str) -> bytes:
     """A subscribable calendar (no METHOD: it is published, not an invitation)."""
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("x-wr-calname", name)
-    for booking in bookings:
-        cal.add_component(_event(booking, settings, booking.status == "cancelled", ""))
-    body: bytes = cal.to_ical()
-    return body
+    return ics.component(
+        "VCALENDAR",
+        ics.prop("PRODID", PRODID),
+        ics.prop("VERSION", "2.0"),
+        ics.prop("X-WR-CALNAME", ics.text(name)),
+        *(_event(b, settings, b.status == "cancelled", "") for b in bookings),
+    ).encode()
 
 
 def message_id(message: OutboxMessage, settings: Settings) -> str:
