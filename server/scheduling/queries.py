@@ -139,8 +139,21 @@ async def booking_out(ctx: Context, booking: Booking, *, detail: bool = False) -
                 revoked=invite.revoked_at is not None,
             )
         )
-    rows = await ctx.db.scalars(
-        select(OutboxMessage)
+    # The columns, not the rows as objects: a booking's answer lists up to 15 messages, and
+    # nothing here changes them.
+    rows = await ctx.db.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.purpose,
+            OutboxMessage.channel,
+            OutboxMessage.role,
+            OutboxMessage.recipient,
+            OutboxMessage.status,
+            OutboxMessage.attempts,
+            OutboxMessage.next_attempt_at,
+            OutboxMessage.sent_at,
+            OutboxMessage.last_error,
+        )
         .where(OutboxMessage.booking_id == booking.id)
         .order_by(OutboxMessage.id)
     )
