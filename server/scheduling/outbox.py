@@ -127,7 +127,9 @@ async def enqueue(ctx: Context, booking: Booking, purpose: str, links: dict[int,
     if rows:
         # One multi-row INSERT, not one per message (up to 15 for a booking): nothing here
         # needs the new rows' ids, and the ORM inserts row by row when it must learn them.
-        await ctx.db.execute(insert(OutboxMessage), rows)
+        # ``render_nulls``: the SMS rows' empty ``ics`` is written as NULL, so they go in the
+        # same INSERT as the e-mails (the ORM otherwise groups rows by which values are None).
+        await ctx.db.execute(insert(OutboxMessage).execution_options(render_nulls=True), rows)
     ctx.signal_after_commit("outbox")
     return len(rows)
 
