@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from server.errors import Forbidden, NotFound
 from server.models.accounts import Role, User
@@ -79,7 +80,8 @@ def can_view_report(user: User, office_id: int | None) -> bool:
 
 async def load_case_for(db: AsyncSession, user: User, case_id: int, *, edit: bool = False) -> Case:
     """Load a case the user may see (404 otherwise); with ``edit``, may also change (403)."""
-    case = await db.get(Case, case_id)
+    # The parties joined in, not read by a second statement: nearly every caller needs them.
+    case = await db.get(Case, case_id, options=[joinedload(Case.parties)])
     if case is None or not can_view_case(user, case):
         raise NotFound(f"case {case_id} not found", code="case_not_found")
     if edit and not can_edit_case(user, case):
