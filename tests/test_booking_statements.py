@@ -37,12 +37,12 @@ async def test_a_booking_reads_nothing_twice(world: World) -> None:
         assert len(overlap) == 1, seen
         # Reads (5): the case with its parties (one statement), their consents, the mediators
         # with their hours and their week's load (one statement; three before), the terminal
-        # and rooms, the overlap. Writes: the session, the booking, the reservations in one INSERT inside a
-        # savepoint, the invites, the timeline entry, the case's version, the outbox in one
-        # INSERT (its SMS rows' NULLs rendered), and five audit rows, each going in with the
-        # next flush (together where they meet). 40 before (SQLite). The invites go in with
-        # one flush: one INSERT on PostgreSQL, row by row on SQLite (its RETURNING does not
-        # promise the rows' order, so the ORM does not batch them).
+        # and rooms, the overlap. Writes: the session, the booking, the reservations in one
+        # INSERT inside a savepoint, the invites, the timeline entry, the case's version, the
+        # outbox in one INSERT (its SMS rows' NULLs rendered), and five audit rows, each going
+        # in with the next flush (together where they meet). 40 before (SQLite). The invites
+        # go in with one flush: one INSERT on PostgreSQL, row by row on SQLite (its RETURNING
+        # does not promise the rows' order, so the ORM does not batch them).
         budget = 16 if ctx.db.bind.dialect.name == "postgresql" else 20
         assert len(seen) <= budget, (len(seen), seen)
         held = (booking.host.id, booking.room.id, booking.terminal.id, booking.session.id)
