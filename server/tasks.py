@@ -117,3 +117,17 @@ class Supervisor:
         for task in done:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 task.result()
+
+
+def stop_if_cancelled() -> None:
+    """Raise ``CancelledError`` if the running task was asked to stop.
+
+    For a worker's retry loop to call where it catches the outside world's errors: redis-py
+    can turn a cancellation that lands inside a connect into its own ``ConnectionError``, so
+    the loop caught it, slept and tried again, and the node never exited (a CI run: two
+    nodes lived on after SIGTERM once Redis had restarted, each "did not stop in time").
+    The task still knows it was cancelled (``Task.cancelling``) when the error does not say.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -7,9 +7,11 @@ import asyncio
 import logging
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from server.db import not_cut_short
-from server.tasks import Supervisor
+from server.tasks import Supervisor, stop_if_cancelled
 
 
 async def test_a_failing_worker_is_restarted_with_backoff_and_its_error_kept(
@@ -147,3 +149,31 @@ async def test_a_workers_transaction_ends_before_its_cancel_goes_through() -> No
         await worker
     assert ended == ["committed"]
     assert await not_cut_short(transaction()) == "done"  # uncancelled: its result
+
+
+async def test_a_retry_loop_stops_when_its_library_turns_the_cancel_into_an_error():
+    """redis-py can raise its own ConnectionError for a connect that a cancel cut short; a
+    worker's retry loop that catches it must still end (nodes lived on after SIGTERM)."""
+    started = asyncio.Event()
+
+    async def library_call() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise RedisConnectionError("connect cut short") from None
+
+    async def worker() -> None:
+        while True:
+            try:
+                await library_call()
+            except RedisError:
+                stop_if_cancelled()
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(worker())
+    await started.wait()
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=5)
+    assert task in done, "the loop caught the converted cancel and went on"
+    assert task.cancelled()

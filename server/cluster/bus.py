@@ -23,6 +23,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from server.tasks import stop_if_cancelled
+
 log = logging.getLogger(__name__)
 RETRY_S = 0.5
 
@@ -66,6 +68,7 @@ class Bus:
             try:
                 await self._listen()
             except (RedisError, OSError):
+                stop_if_cancelled()
                 log.warning("node %s: lost the cluster's Redis; listening again", self.me)
             self.ready.clear()
             await asyncio.sleep(RETRY_S)

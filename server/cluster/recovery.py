@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from recordings import crash
 from server.cluster.registry import DEAD_AFTER_S, Registry
 from server.context import Court
+from server.tasks import stop_if_cancelled
 
 CHECK_S = 1.0
 GRACE_S = DEAD_AFTER_S
@@ -85,6 +86,7 @@ class DeadNodes:
             try:
                 await self.check()
             except (RedisError, OSError, SQLAlchemyError):
+                stop_if_cancelled()
                 log.warning("dead-node recovery: Redis or the database failed", exc_info=True)
                 self.absent.clear()
             await asyncio.sleep(CHECK_S)

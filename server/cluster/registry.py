@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from server.tasks import stop_if_cancelled
+
 BEAT_S = 1.0
 # A few missed reports, not one: a node busy for a moment (a garbage collection, a burst of
 # bookings) must not be declared dead and have its rooms moved.
@@ -139,6 +141,7 @@ class Registry:
                     log.info("node %s: Redis is back; reporting again", self.me.id)
                 down = False
             except (RedisError, OSError):
+                stop_if_cancelled()
                 if not down:
                     log.warning("node %s: cannot reach Redis", self.me.id, exc_info=True)
                 down = True

@@ -23,6 +23,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from server.tasks import stop_if_cancelled
+
 log = logging.getLogger(__name__)
 TTL_MS = 10 * 60 * 1000
 
@@ -69,6 +71,7 @@ class RoomStore:
                             pipe.set(self.prefix + str(sid), raw, px=TTL_MS)
                     await pipe.execute()
             except (RedisError, OSError):
+                stop_if_cancelled()
                 log.warning("cannot write rooms' state to Redis; trying again", exc_info=True)
                 self._pending = {**batch, **self._pending}
                 self._wake.set()

@@ -31,6 +31,7 @@ from server.cluster.placement import Placement
 from server.cluster.registry import BEAT_S, Registry
 from server.cluster.roomstate import RoomStore
 from server.live_access import ACCESS_ENDED, AccessEnded
+from server.tasks import stop_if_cancelled
 from server.web.keys import COURT, SETTINGS, SUPERVISOR
 from server.web.node import NODE
 from signaling.conn import Conn
@@ -119,8 +120,10 @@ class Bridge:
         while True:
             await asyncio.sleep(BEAT_S)
             # Redis away: the registry says so; the bridge waits for it like everyone.
-            with contextlib.suppress(RedisError, OSError):
+            try:
                 await self.check()
+            except (RedisError, OSError):
+                stop_if_cancelled()
 
     async def check(self) -> None:
         forgotten = await self.placement.hold(list(self.hub.live))
