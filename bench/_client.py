@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -36,6 +37,16 @@ async def wait_up(
         await asyncio.sleep(0.1)
     tail = await asyncio.to_thread(log.read_text)
     raise RuntimeError(f"{base} never answered: {tail[-2000:]}")
+
+
+async def wait_servers(
+    bases: Sequence[str], servers: Sequence[subprocess.Popen[bytes]], log: Path
+) -> None:
+    """Every server the bench started answering, or the bench fails with the end of their
+    ``log``: one ``courtlink serve`` process per base address, in the same order."""
+    async with aiohttp.ClientSession() as http:
+        for base, server in zip(bases, servers, strict=True):
+            await wait_up(http, base, lambda s=server: s.poll() is not None, log)
 
 
 def percentile(values: list[float], p: float) -> float:

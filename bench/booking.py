@@ -40,7 +40,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _client import bearer, free_port, percentile, wait_up  # noqa: E402
+from _client import bearer, free_port, percentile, wait_servers  # noqa: E402
 
 from server.agreements import fonts  # noqa: E402
 from server.auth import hash_password  # noqa: E402
@@ -312,7 +312,9 @@ async def throughput(
     tokens: list[str],
     attempts: int,
     minutes: int,
-) -> dict[str, object]:
+) -> tuple[dict[str, object], dict[int, tuple[int, float]]]:
+    """The booking figures, and for each accepted booking its session's id and when its
+    201 arrived (what the audit delay is measured from)."""
     clients = len(tokens)
     conn = await asyncpg.connect(dsn)
     case_rows = await conn.fetch(
@@ -363,7 +365,7 @@ async def throughput(
         t0 = time.perf_counter()
         await asyncio.gather(*(client(i) for i in range(clients)))
         wall = time.perf_counter() - t0
-    return {
+    figures: dict[str, object] = {
         "clients": clients,
         "attempts": attempts,
         "wall_s": round(wall, 2),
@@ -371,8 +373,8 @@ async def throughput(
         "accepted_per_s": round(statuses.get(201, 0) / wall, 1),
         "latency_ms_p50": round(percentile(latencies, 50) * 1000, 1),
         "latency_ms_p95": round(percentile(latencies, 95) * 1000, 1),
-        "_answered": answered,
     }
+    return figures, answered
 
 
 async def availability(base: str, staff: str, rounds: int) -> dict[str, object]:
@@ -475,14 +477,6 @@ def _database_cpu_s() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-async def _wait_nodes(bases: list[str], servers: list[subprocess.Popen[bytes]], log: Path) -> None:
-    """Every node answering, or the bench fails with the end of their log."""
-
-    async with aiohttp.ClientSession() as http:
-        for base, server in zip(bases, servers, strict=True):
-            await wait_up(http, base, lambda s=server: s.poll() is not None, log)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -557,7 +551,7 @@ def main() -> int:
                 )
             )  # fmt: skip
         bases = [f"http://127.0.0.1:{port}" for port in ports]
-        asyncio.run(_wait_nodes(bases, servers, data / "server.log"))
+        asyncio.run(wait_servers(bases, servers, data / "server.log"))
         staff = list(seeded["staff"])  # type: ignore[call-overload]
         print("booking ...", flush=True)
         tokens = asyncio.run(log_in(bases, staff, args.clients))
@@ -566,7 +560,9 @@ def main() -> int:
             return sum(_cpu_s(server.pid) for server in servers)
 
         cpu_before, db_cpu_before = servers_cpu(), _database_cpu_s()
-        booked = asyncio.run(throughput(bases, dsn, staff, tokens, args.attempts, args.minutes))
+        booked, answered = asyncio.run(
+            throughput(bases, dsn, staff, tokens, args.attempts, args.minutes)
+        )
         # What one booking costs the servers, whatever the machine's load: their CPU time.
         accepted = int(booked["statuses"].get("201", 0))  # type: ignore[attr-defined]
         booked["nodes"] = args.nodes
@@ -576,8 +572,7 @@ def main() -> int:
         booked["database_cpu_ms_per_booking"] = round(
             (_database_cpu_s() - db_cpu_before) * 1000 / max(1, accepted), 1
         )
-        answered = booked.pop("_answered")
-        booked.update(asyncio.run(_audit_figures(dsn, accepted, answered)))  # type: ignore[arg-type]
+        booked.update(asyncio.run(_audit_figures(dsn, accepted, answered)))
         print(json.dumps(booked), flush=True)
         print("availability ...", flush=True)
         avail = asyncio.run(availability(bases[0], staff[0], args.rounds))

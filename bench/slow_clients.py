@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COURTLINK = str(ROOT / ".venv" / "bin" / "courtlink")
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _client import free_port, percentile, wait_up  # noqa: E402
+from _client import free_port, percentile, wait_servers  # noqa: E402
 
 PASSWORD = "bench-password-1"
 BODY_HEAD = (
@@ -157,11 +157,6 @@ async def run(port: int, args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-async def _wait_server(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
-    async with aiohttp.ClientSession() as http:
-        await wait_up(http, f"http://127.0.0.1:{port}", lambda: server.poll() is not None, log)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
@@ -215,7 +210,7 @@ def main() -> int:
             [COURTLINK, "serve", "--port", str(port)],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data,
         )  # fmt: skip
-        asyncio.run(_wait_server(port, server, data / "server.log"))
+        asyncio.run(wait_servers([f"http://127.0.0.1:{port}"], [server], data / "server.log"))
         figures = asyncio.run(run(port, args))
         result = {
             "benchmark": "slow_clients",
