@@ -1,5 +1,6 @@
 """Demo seed benchmark: how long ``courtlink demo`` takes to seed its year of cases, how many
-SQL statements that is, how long the idempotent second run and the year's report take.
+SQL statements that is, how many docket operations a second that makes, how long the
+idempotent second run and the year's report take.
 
     python bench/demo_seed.py --backend sqlite --json var/bench/demo_seed.json
     python bench/demo_seed.py --backend both --pg-dsn postgresql://postgres@127.0.0.1:5432/test
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,6 +32,7 @@ from server.db import make_engine, make_sessionmaker
 from server.demo import run_demo
 from server.demo_data import DEMO_YEAR
 from server.migrate import upgrade
+from server.models.docket import DocketEntry
 from server.reports import build_report
 from server.settings import Settings
 
@@ -59,6 +61,17 @@ async def _report(settings: Settings) -> Any:
         await engine.dispose()
 
 
+async def _docket_operations(settings: Settings) -> int:
+    """The docket operations the seed made: each (registration, assignment, move, consent)
+    leaves one entry on its case's timeline."""
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            return int(await db.scalar(select(func.count()).select_from(DocketEntry)) or 0)
+    finally:
+        await engine.dispose()
+
+
 async def bench(backend: str, pg_dsn: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         url, dbname = "", ""
@@ -74,6 +87,7 @@ async def bench(backend: str, pg_dsn: str) -> dict[str, Any]:
         await asyncio.to_thread(upgrade, settings)
         try:
             lines, wall, cpu, stmts = await _timed(run_demo(settings, own_process=True))
+            operations = await _docket_operations(settings)
             _, wall2, _cpu2, stmts2 = await _timed(run_demo(settings, own_process=True))
             report, wall3, _cpu3, _s = await _timed(_report(settings))
         finally:
@@ -87,6 +101,8 @@ async def bench(backend: str, pg_dsn: str) -> dict[str, Any]:
         "seed_wall_s": round(wall, 2),
         "seed_cpu_s": round(cpu, 2),
         "seed_statements": stmts,
+        "docket_operations": operations,
+        "docket_operations_per_s": round(operations / wall, 1),
         "rerun_wall_s": round(wall2, 2),
         "rerun_statements": stmts2,
         "report_wall_s": round(wall3, 3),
