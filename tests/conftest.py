@@ -100,6 +100,7 @@ class PgCopies:
         self.template = template
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-copies")
         self._ready: deque[Future[str]] = deque()
+        self._closed = False
         self._fill()
 
     def take(self) -> str:
@@ -108,9 +109,12 @@ class PgCopies:
         return name
 
     def drop(self, name: str) -> None:
+        if self._closed:
+            return  # the run's end: pg_template drops every database of the run
         self._thread.submit(self._run, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', name)
 
     def close(self) -> None:
+        self._closed = True
         self._thread.shutdown(wait=True)  # the copies made ahead go with the run's databases
 
     def _fill(self) -> None:
@@ -161,7 +165,23 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     copies: PgCopies = request.getfixturevalue("pg_copies")
     name = copies.take()
     yield f"postgresql+asyncpg://{PG_HOST_URL.split('://', 1)[1]}/{name}"
-    copies.drop(name)
+    # Not dropped here: fixtures set up before this one (``aiohttp_client`` among them) are
+    # torn down after it, and an app they still serve would stop on a vanished database
+    # (its recordings sealed and audit rows chained against "does not exist", 5-10 s of
+    # retries). Dropped once every fixture of the test is down: pytest_runtest_teardown.
+    request.node.stash.setdefault(_TO_DROP, []).append((copies, name))
+
+
+_TO_DROP = pytest.StashKey[list[tuple[PgCopies, str]]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    finally:
+        for copies, name in item.stash.get(_TO_DROP, []):
+            copies.drop(name)
 
 
 @pytest.fixture
