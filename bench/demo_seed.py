@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -51,25 +53,26 @@ async def _timed(coro: Any) -> tuple[Any, float, float, int]:
     return result, time.perf_counter() - wall, time.process_time() - cpu, STATEMENTS["n"]
 
 
-async def _report(settings: Settings) -> Any:
+@contextlib.asynccontextmanager
+async def _court(settings: Settings) -> AsyncIterator[Court]:
+    """A court on its own engine, for one reading after the seed; the engine goes after."""
     engine = make_engine(settings)
     try:
-        court = Court.build(settings, make_sessionmaker(engine))
-        async with court.unit(Actor.system("bench")) as ctx:
-            return await build_report(ctx, year=DEMO_YEAR, office=None)
+        yield Court.build(settings, make_sessionmaker(engine))
     finally:
         await engine.dispose()
+
+
+async def _report(settings: Settings) -> Any:
+    async with _court(settings) as court, court.unit(Actor.system("bench")) as ctx:
+        return await build_report(ctx, year=DEMO_YEAR, office=None)
 
 
 async def _docket_operations(settings: Settings) -> int:
     """The docket operations the seed made: each (registration, assignment, move, consent)
     leaves one entry on its case's timeline."""
-    engine = make_engine(settings)
-    try:
-        async with make_sessionmaker(engine)() as db:
-            return int(await db.scalar(select(func.count()).select_from(DocketEntry)) or 0)
-    finally:
-        await engine.dispose()
+    async with _court(settings) as court, court.unit(Actor.system("bench")) as ctx:
+        return int(await ctx.db.scalar(select(func.count()).select_from(DocketEntry)) or 0)
 
 
 async def bench(backend: str, pg_dsn: str) -> dict[str, Any]:

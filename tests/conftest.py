@@ -129,6 +129,10 @@ class PgCopies:
         return name
 
 
+# The copies a test took, dropped once the whole test is down (``pytest_runtest_teardown``).
+_TO_DROP = pytest.StashKey[list[tuple[PgCopies, str]]]()
+
+
 @pytest.fixture(scope="session")
 def pg_copies(pg_template: str) -> Iterator[PgCopies]:
     copies = PgCopies(pg_template)
@@ -170,9 +174,6 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     # (its recordings sealed and audit rows chained against "does not exist", 5-10 s of
     # retries). Dropped once every fixture of the test is down: pytest_runtest_teardown.
     request.node.stash.setdefault(_TO_DROP, []).append((copies, name))
-
-
-_TO_DROP = pytest.StashKey[list[tuple[PgCopies, str]]]()
 
 
 @pytest.hookimpl(wrapper=True)
