@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from server.compiled_cache import share
 from server.settings import Settings
 
 # The execution option the ``begin`` listener reads, and its two values.
@@ -72,14 +73,15 @@ def make_engine(settings: Settings, *, inline: bool = False) -> AsyncEngine:
         else:
             engine = create_async_engine(url, connect_args={"timeout": 30})
         _tune_sqlite(engine)
-        return engine
-    return create_async_engine(
+        return share(engine)
+    engine = create_async_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
         pool_pre_ping=True,
     )
+    return share(engine)
 
 
 class _RunNow:

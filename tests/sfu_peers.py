@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -158,8 +159,17 @@ async def wait_for(condition: Callable[[], bool], within: float = 15.0) -> None:
     deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
+            _print_tasks()
             raise AssertionError(f"timed out waiting for {condition.__name__}")
         await asyncio.sleep(0.05)
+
+
+def _print_tasks() -> None:
+    """Where every task of the loop waits, on stderr (shown with the failure): what a rare
+    timeout under load was stuck behind is otherwise gone with the run."""
+    for task in asyncio.all_tasks():
+        print(f"--- {task.get_name()}", file=sys.stderr)
+        task.print_stack(limit=8, file=sys.stderr)
 
 
 _CLIPS: dict[str, Path] = {}
