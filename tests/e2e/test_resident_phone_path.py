@@ -21,13 +21,12 @@ connection dropped and resumed on a loaded machine comes back with a new pid.
 from __future__ import annotations
 
 import io
-import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
-from playwright.async_api import Browser, CDPSession, Page
+from playwright.async_api import Browser, Page
 from sqlalchemy import select
 
 from server.agreements import drafting
@@ -48,6 +47,7 @@ from tests.e2e.sessions import (
     wait_place,
     wait_playing,
 )
+from tests.e2e.touch import sign_by_finger
 from tests.e2e.viewports import DESKTOP, PHONE, box_inside_viewport, open_at
 from tests.helpers import unit
 
@@ -123,39 +123,6 @@ async def sees_text(page: Page, selector: str, off: OffScreen, *words: str) -> s
             arg=[selector, word],
         )
     return await locator.inner_text()
-
-
-async def finger_stroke(cdp: CDPSession, points: list[tuple[float, float]]) -> None:
-    """One finger down at the first point, dragged through the others, lifted: the touch
-    events a phone's screen sends (Playwright's touchscreen only taps)."""
-    x, y = points[0]
-    await cdp.send("Input.dispatchTouchEvent",
-                   {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})  # fmt: skip
-    for (x0, y0), (x1, y1) in itertools.pairwise(points):
-        for step in range(1, 9):  # a finger moves through the points in between
-            px, py = x0 + (x1 - x0) * step / 8, y0 + (y1 - y0) * step / 8
-            await cdp.send("Input.dispatchTouchEvent",
-                           {"type": "touchMove", "touchPoints": [{"x": px, "y": py}]})  # fmt: skip
-    await cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-
-
-async def sign_by_finger(page: Page) -> None:
-    """Two strokes across the signature pad, by touch."""
-    canvas = page.locator("canvas.signature-pad")
-    await canvas.scroll_into_view_if_needed()
-    box = await canvas.bounding_box()
-    assert box is not None
-    cdp = await page.context.new_cdp_session(page)
-    for stroke in ([(0.1, 0.7), (0.25, 0.2), (0.4, 0.75), (0.55, 0.3)],
-                   [(0.6, 0.6), (0.75, 0.25), (0.9, 0.65)]):  # fmt: skip
-        await finger_stroke(
-            cdp, [(box["x"] + box["width"] * x, box["y"] + box["height"] * y) for x, y in stroke]
-        )
-    await cdp.detach()
-    # A finger lifted from the pad and a tap on a button within Chromium's double-tap window
-    # (300 ms) make one gesture, and no click follows (measured: the tap is lost at once,
-    # kept after 350 ms). A person's hand takes longer than that to reach the button.
-    await page.wait_for_timeout(400)
 
 
 async def test_resident_path_on_a_phone_by_touch(

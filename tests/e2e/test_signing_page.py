@@ -9,16 +9,16 @@ navigation; staff in the same room keep theirs."""
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
 import pytest
-from playwright.async_api import CDPSession, Page
+from playwright.async_api import Page
 
 from tests.e2e.conftest import SCREENSHOT_DIR, log_in
 from tests.e2e.sessions import pass_selftest_and_join, wait_place
 from tests.e2e.test_sign_agreement import _world
+from tests.e2e.touch import STROKES, sign_by_finger
 from tests.e2e.viewports import (
     DESKTOP,
     PHONE,
@@ -42,38 +42,18 @@ async def staff_nav(page: Page) -> list[list[str]]:
     return await page.evaluate(STAFF_NAV)
 
 
-async def _touch_stroke(cdp: CDPSession, points: list[tuple[float, float]]) -> None:
-    x, y = points[0]
-    await cdp.send("Input.dispatchTouchEvent",
-                   {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})  # fmt: skip
-    for (x0, y0), (x1, y1) in itertools.pairwise(points):
-        for step in range(1, 7):
-            px, py = x0 + (x1 - x0) * step / 6, y0 + (y1 - y0) * step / 6
-            await cdp.send("Input.dispatchTouchEvent",
-                           {"type": "touchMove", "touchPoints": [{"x": px, "y": py}]})  # fmt: skip
-    await cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-
-
 async def _draw(page: Page, by_touch: bool) -> None:
+    if by_touch:
+        await sign_by_finger(page)
+        return
     canvas = page.locator("canvas.signature-pad")
     await canvas.scroll_into_view_if_needed()
     box = await box_of(page, canvas)
-    strokes = ([(0.1, 0.7), (0.25, 0.2), (0.4, 0.75), (0.55, 0.3)],
-               [(0.6, 0.6), (0.75, 0.25), (0.9, 0.65)])  # fmt: skip
-    points = [
-        [(box["x"] + box["width"] * x, box["y"] + box["height"] * y) for x, y in stroke]
-        for stroke in strokes
-    ]
-    if by_touch:
-        cdp = await page.context.new_cdp_session(page)
-        for stroke_points in points:
-            await _touch_stroke(cdp, stroke_points)
-        await cdp.detach()
-        return
-    for stroke_points in points:
-        await page.mouse.move(*stroke_points[0])
+    for stroke in STROKES:
+        points = [(box["x"] + box["width"] * x, box["y"] + box["height"] * y) for x, y in stroke]
+        await page.mouse.move(*points[0])
         await page.mouse.down()
-        for x, y in stroke_points[1:]:
+        for x, y in points[1:]:
             await page.mouse.move(x, y, steps=6)
         await page.mouse.up()
 
