@@ -25,10 +25,12 @@ from tests.docket_helpers import office_id as docket_office_id
 from tests.docket_helpers import stop_clock
 from tests.helpers import make_user, unit
 
+# The static font instances, made once per machine and shared by every test's data dir.
+TEST_FONTS = Path("/tmp") / "courtlink-test-fonts"
 _FONT_CACHE: dict[int, Path] = {}
 
 
-def share_fonts(target: Path, cache_root: Path) -> None:
+def share_fonts(target: Path, cache_root: Path = TEST_FONTS) -> None:
     """Static font instances are made once per test run, then copied into each data dir
     (the current ones only: the cache may hold instances older code made)."""
     if not _FONT_CACHE:
@@ -91,7 +93,7 @@ async def build_world(client: TestClient, office: str = "shaping") -> World:
         "staff_own": await make_user(client, "staff_own", "office_staff", office=office),
         "staff_other": await make_user(client, "staff_other", "office_staff", office="caiwa"),
     }
-    share_fonts(client.app[SETTINGS].data_dir / "fonts", Path("/tmp") / "courtlink-test-fonts")
+    share_fonts(client.app[SETTINGS].data_dir / "fonts")
     office_id = await docket_office_id(client, office)
     async with unit(client.app, users["admin"]) as ctx:
         # Registered and taken into pre-litigation mediation on a fixed day of 2026 (so the

@@ -28,7 +28,6 @@ from tests.agreement_helpers import share_fonts
 
 ROOT = Path(__file__).resolve().parent.parent
 CJK_DIR = Path("/usr/share/fonts/opentype/noto")  # Debian's fonts-noto-cjk
-FONT_CACHE = Path("/tmp") / "courtlink-test-fonts"
 
 # Run in a fresh interpreter: renders both documents, sealed, and reports the font files the
 # process's fontconfig can see (to prove the configuration is the one the test means).
@@ -152,7 +151,7 @@ def test_documents_embed_the_same_product_fonts_whatever_the_machine_has(tmp_pat
             "run `make cjk-fonts` (`make test` does)"
         )
     font_dir = tmp_path / "fonts"
-    share_fonts(font_dir, FONT_CACHE)
+    share_fonts(font_dir)
 
     empty_conf = _fonts_conf(tmp_path / "empty.conf", "")
     system_conf = _fonts_conf(

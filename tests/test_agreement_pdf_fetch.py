@@ -19,7 +19,6 @@ from server.web.keys import SETTINGS
 from tests.agreement_helpers import bearer, build_world, share_fonts, signature_png
 from tests.test_agreement_access import _seal
 
-FONTS = Path("/tmp") / "courtlink-test-fonts"
 SECRET = b"-----BEGIN PRIVATE KEY----- not-for-any-document"
 
 
@@ -88,7 +87,7 @@ async def test_the_renderer_fetches_no_file_and_no_url(tmp_path, aiohttp_server)
     secret = tmp_path / "recordings-ed25519.pem"
     secret.write_bytes(SECRET)
     server, seen = await _web_server(aiohttp_server)
-    share_fonts(tmp_path / "fonts", FONTS)
+    share_fonts(tmp_path / "fonts")
     html = "<html><body>" + _hostile(secret, server.port) + "</body></html>"
     out = await pdf.render_pdf_async(html, tmp_path / "fonts")
     assert out[:5] == b"%PDF-"
@@ -111,7 +110,7 @@ async def test_an_admins_template_cannot_attach_a_server_file(client, aiohttp_se
     secret = settings.data_dir / "keys-probe.pem"  # a real file on the server
     secret.write_bytes(SECRET)
     server, seen = await _web_server(aiohttp_server)
-    share_fonts(settings.data_dir / "fonts", FONTS)
+    share_fonts(settings.data_dir / "fonts")
     admin = {"Authorization": f"Bearer {await bearer(client, 'admin')}"}
     body = templates.builtin_body("agreement").replace(
         "</h1>", "</h1>" + _hostile(secret, server.port), 1

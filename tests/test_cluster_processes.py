@@ -36,7 +36,6 @@ from server.app import create_app
 from server.models.recordings import Recording, RecordingSegment
 from server.web.keys import SESSIONMAKER
 from signaling.server_messages import Ack, State, Welcome
-from tests.agreement_helpers import share_fonts
 from tests.helpers import PASSWORD
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import REDIS_URL, cluster, eventually  # noqa: F401 (a fixture)
@@ -140,7 +139,6 @@ def recording_gaps(segs: list[RecordingSegment], dead: str, next_node: str) -> l
 
 async def test_three_nodes_drain_and_kill(aiohttp_client, settings, tmp_path, cluster):  # noqa: F811
     hands = await aiohttp_client(create_app(settings))  # the test's own, not a node
-    share_fonts(settings.data_dir / "fonts", Path("/tmp") / "courtlink-test-fonts")
     _med, _case, sid, token = await _session_with_invites(hands)
     nodes: dict[str, Server] = {}
     for i in range(3):

@@ -27,7 +27,6 @@ from redis.exceptions import RedisError
 
 from server.app import create_app
 from signaling.server_messages import Ack, State, Welcome
-from tests.agreement_helpers import share_fonts
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import cluster, eventually  # noqa: F401 (a fixture)
 from tests.test_cluster_processes import bearer, node_env, rejoin, room_node, stop_nodes
@@ -86,7 +85,6 @@ async def test_a_redis_restart_under_a_live_room(
     private_redis: PrivateRedis,
 ) -> None:
     hands = await aiohttp_client(create_app(settings))
-    share_fonts(settings.data_dir / "fonts", Path("/tmp") / "courtlink-test-fonts")
     _med, _case, sid, token = await _session_with_invites(hands)
     redis = Redis.from_url(private_redis.url)
     assert await eventually(lambda: _up(redis), within=10)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -27,7 +26,6 @@ from server.app import create_app
 from server.models.recordings import Recording
 from server.web.keys import SESSIONMAKER, SETTINGS
 from signaling.server_messages import Ack, State, Welcome
-from tests.agreement_helpers import share_fonts
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import REDIS_URL, cluster, eventually  # noqa: F401 (a fixture)
 from tests.test_cluster_processes import bearer, node_env, rejoin, room_node, segments, stop_nodes
@@ -74,7 +72,6 @@ async def test_a_rolling_restart_of_every_node_loses_nobody(
     cluster,  # noqa: F811
 ) -> None:
     hands = await aiohttp_client(create_app(settings))
-    share_fonts(settings.data_dir / "fonts", Path("/tmp") / "courtlink-test-fonts")
     med, case_id, sid, token = await _session_with_invites(hands)
     token2 = await _second_invite(hands, med, case_id, sid)
     names = [f"node-{i}" for i in range(3)]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,7 +51,7 @@ async def build(client: Any, stage: Stage = Stage.PRE_LITIGATION_MEDIATION) -> W
         key: await make_user(client, name, role, office=office, display_name=name)
         for key, name, role, office in ACCOUNTS
     }
-    share_fonts(client.app[SETTINGS].data_dir / "fonts", Path("/tmp") / "courtlink-test-fonts")
+    share_fonts(client.app[SETTINGS].data_dir / "fonts")
     return await open_case(client, users, stage, "mediation")
 
 

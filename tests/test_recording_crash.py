@@ -33,6 +33,7 @@ from server.models.docket import Stage
 from server.models.recordings import Recording, RecordingSegment
 from server.sessions import create_session
 from signaling.server_messages import Welcome
+from tests.agreement_helpers import share_fonts
 from tests.docket_helpers import parties
 from tests.helpers import PASSWORD
 from tests.recording_media import decoded_frames
@@ -58,6 +59,9 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
+        # The fonts every served process would otherwise make in the background (half a
+        # minute of CPU each time, on a fresh data dir) are copied from the run's one set.
+        await asyncio.to_thread(share_fonts, self.settings.data_dir / "fonts")
         env = {
             **os.environ,
             "COURTLINK_DATA_DIR": str(self.settings.data_dir),

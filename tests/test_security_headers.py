@@ -17,6 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.web.accesslog import redact
+from tests.agreement_helpers import share_fonts
 
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -106,6 +107,7 @@ def test_the_served_access_log_holds_no_token(sqlite_template: Path, tmp_path: P
     data = tmp_path / "var"
     data.mkdir()
     shutil.copyfile(sqlite_template, data / "courtlink.sqlite3")
+    share_fonts(data / "fonts")  # not made again in the background, as a new install would
     port = _free_port()
     env = {
         **os.environ,

@@ -23,7 +23,6 @@ from redis.asyncio import Redis
 
 from server.app import create_app
 from server.cluster.local import front_config
-from tests.agreement_helpers import share_fonts
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, log_in
 from tests.e2e.sessions import open_page, pass_selftest_and_join, wait_place, wait_playing
 from tests.test_cluster_nodes import REDIS_URL, cluster  # noqa: F401 (a fixture)
@@ -43,7 +42,6 @@ async def test_three_browsers_on_three_nodes_behind_the_front(
     cluster: str,  # noqa: F811
 ) -> None:
     hands = await aiohttp_client(create_app(settings))
-    share_fonts(settings.data_dir / "fonts", Path("/tmp") / "courtlink-test-fonts")
     med, case_id, sid, token = await _session_with_invites(hands)
     tokens = {"张三": token, "李四": await _second_invite(hands, med, case_id, sid)}
 
