@@ -11,6 +11,7 @@ In CI (``CI=true``) an unreachable PostgreSQL fails the run instead of skipping.
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import os
 import shutil
@@ -174,6 +175,15 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     # (its recordings sealed and audit rows chained against "does not exist", 5-10 s of
     # retries). Dropped once every fixture of the test is down: pytest_runtest_teardown.
     request.node.stash.setdefault(_TO_DROP, []).append((copies, name))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What is alive once the tests are collected (the libraries, the app's modules, the
+    tests themselves) lives for the whole run: out of the collector's view, as the server
+    does with its own start-up objects, every full collection a worker makes is that much
+    shorter (four database-heavy files: 2.5-2.9 s in the collector instead of 3.0-3.1 s)."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.hookimpl(wrapper=True)
