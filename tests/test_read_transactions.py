@@ -103,21 +103,24 @@ async def test_open_websockets_hold_no_transaction(client):
         party = await anon.ws_connect(f"{url}?invite={token}", headers={"Origin": ORIGIN})
         try:
             path = client.app[SETTINGS].effective_database_url.split("///", 1)[1]
-            raw = sqlite3.connect(path, isolation_level=None, timeout=5)
+            # Off the event loop: the app's own writers need the loop to let go of a lock
+            # that a wait on this thread would only hold up.
+            raw = sqlite3.connect(path, isolation_level=None, timeout=5, check_same_thread=False)
             try:
                 # A background worker's short transaction (the audit sequencer, the outbox
                 # sender, the composite worker) may be running at the moment of a checkpoint;
                 # a snapshot held by a socket's request never ends. So: a few tries.
                 for _ in range(20):
-                    busy, _log, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                    done = await asyncio.to_thread(raw.execute, "PRAGMA wal_checkpoint(TRUNCATE)")
+                    busy, _log, _done = done.fetchone()
                     if busy == 0:
                         break
                     await asyncio.sleep(0.1)
                 assert busy == 0
-                raw.execute("BEGIN IMMEDIATE")
-                raw.rollback()
             finally:
                 raw.close()
+            async with sqlite_write_lock(client.app):
+                pass  # nothing of the sockets' requests holds the write lock
         finally:
             await host.close()
             await party.close()
