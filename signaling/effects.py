@@ -54,6 +54,10 @@ class Effects:
     async def apply(self, live: Live, effects: list[Effect]) -> None:
         roster = False
         moves: list[Place] = []
+        # Closed after the other effects: everyone's goodbye is on its way before anyone's
+        # peer connection is taken down, which awaits aiortc's close and the renegotiation of
+        # whoever stays (an "end" told the last participant only after every other's).
+        closing: list[tuple[Conn, int]] = []
         for effect in effects:
             if isinstance(effect, Roster):
                 roster = True
@@ -77,8 +81,10 @@ class Effects:
                 )
             elif isinstance(effect, Close) and (c := live.conns.pop(effect.pid, None)):
                 c.send(Bye(reason=effect.reason))
-                await self.release(c)
-                c.close(CLOSE_CODES[effect.reason])
+                closing.append((c, CLOSE_CODES[effect.reason]))
+        for c, code in closing:
+            await self.release(c)
+            c.close(code)
         if roster:
             for pid, c in live.conns.items():
                 if pid in live.room.members:

@@ -184,6 +184,53 @@ async def test_a_listener_hears_tracks_places_and_the_end_in_typed_fields(sfu: S
         await hub.close()
 
 
+async def test_everyone_hears_the_end_before_any_peer_connection_is_closed(sfu: Sfu) -> None:
+    """Taking a peer connection down awaits aiortc's close and the others' renegotiation;
+    held here until both have their goodbye, as a loaded machine may hold it. The last
+    participant told must not wait behind everyone else's media."""
+    hub = Hub(sfu, ice_servers=[])
+    hub.start()
+    taken_down = sfu.remove_peer
+    both_told = asyncio.Event()
+
+    async def slow_to_close(peer_id: str) -> None:
+        await both_told.wait()
+        await taken_down(peer_id)
+
+    sfu.remove_peer = slow_to_close  # type: ignore[method-assign]
+    host = HubPeer(hub, 7, name="王调解员", role="host", user_id=3, tracks=clip_tracks())
+    party = HubPeer(hub, 7, name="张三", role="party", party_id=5, tracks=clip_tracks())
+    try:
+        await host.join()
+        await party.join()
+        await host.send("admit", pid=party.pid)
+
+        def both_connected() -> bool:
+            return bool(host.conn.peer_id and party.conn.peer_id)
+
+        await wait_for(both_connected)
+        ending = asyncio.ensure_future(host.send("end"))
+
+        def both_said_goodbye() -> bool:
+            return all(any(isinstance(m, sm.Bye) for m in p.messages) for p in (host, party))
+
+        try:
+            await wait_for(both_said_goodbye)
+        finally:
+            both_told.set()
+        await ending
+
+        def both_closed_as_ended() -> bool:
+            return host.socket.closed == party.socket.closed == 4005
+
+        await wait_for(both_closed_as_ended)
+    finally:
+        both_told.set()
+        for peer in (host, party):
+            await peer.close()
+        await hub.close()
+
+
 async def test_the_app_records_through_the_interface_and_ends_from_the_room(client) -> None:
     app = client.app
     med = await make_user(client, "med", "mediator", display_name="王调解员")
