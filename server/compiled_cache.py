@@ -4,9 +4,9 @@ SQLAlchemy compiles each distinct statement once per engine and keeps the result
 engine's own cache, keyed by the engine's dialect *object*. The server makes one engine and
 pays this once; but a process that makes many engines over its life (the test suite makes
 one per test, the CLI and the benches one per command) compiled the same ORM statements
-again for each: measured on the suite, half the CPU of a database test went to compiling
-SQL that an earlier engine had already compiled (``bench/README.md``, "Where the suite's
-time goes").
+again for each: measured on the suite, about half the CPU of the database tests went to
+compiling SQL that an earlier engine had already compiled (``bench/README.md``, "Compiled
+SQL shared across engines").
 
 Compiled SQL depends on the dialect's kind and on what it learned of its server when it
 first connected, not on which engine holds it: so this cache keys each statement by the
