@@ -18,7 +18,7 @@ from playwright.async_api import Page
 from tests.e2e.conftest import SCREENSHOT_DIR, log_in
 from tests.e2e.sessions import pass_selftest_and_join, wait_place
 from tests.e2e.test_sign_agreement import _world
-from tests.e2e.touch import STROKES, sign_by_finger
+from tests.e2e.touch import pad_strokes, sign_by_finger
 from tests.e2e.viewports import (
     DESKTOP,
     PHONE,
@@ -49,8 +49,7 @@ async def _draw(page: Page, by_touch: bool) -> None:
     canvas = page.locator("canvas.signature-pad")
     await canvas.scroll_into_view_if_needed()
     box = await box_of(page, canvas)
-    for stroke in STROKES:
-        points = [(box["x"] + box["width"] * x, box["y"] + box["height"] * y) for x, y in stroke]
+    for points in pad_strokes(box):
         await page.mouse.move(*points[0])
         await page.mouse.down()
         for x, y in points[1:]:

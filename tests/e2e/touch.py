@@ -7,11 +7,21 @@ import itertools
 
 from playwright.async_api import CDPSession, Page
 
+from tests.e2e.viewports import box_of
+
 # Two strokes across a signature pad, as fractions of its width and height.
 STROKES = (
     [(0.1, 0.7), (0.25, 0.2), (0.4, 0.75), (0.55, 0.3)],
     [(0.6, 0.6), (0.75, 0.25), (0.9, 0.65)],
 )
+
+
+def pad_strokes(box: dict[str, float]) -> list[list[tuple[float, float]]]:
+    """``STROKES`` on the page, across a pad at ``box`` (a bounding box)."""
+    return [
+        [(box["x"] + box["width"] * x, box["y"] + box["height"] * y) for x, y in stroke]
+        for stroke in STROKES
+    ]
 
 
 async def finger_stroke(cdp: CDPSession, points: list[tuple[float, float]]) -> None:
@@ -32,13 +42,10 @@ async def sign_by_finger(page: Page) -> None:
     """Two strokes across the signature pad, by touch."""
     canvas = page.locator("canvas.signature-pad")
     await canvas.scroll_into_view_if_needed()
-    box = await canvas.bounding_box()
-    assert box is not None
+    box = await box_of(page, canvas)
     cdp = await page.context.new_cdp_session(page)
-    for stroke in STROKES:
-        await finger_stroke(
-            cdp, [(box["x"] + box["width"] * x, box["y"] + box["height"] * y) for x, y in stroke]
-        )
+    for points in pad_strokes(box):
+        await finger_stroke(cdp, points)
     await cdp.detach()
     # A finger lifted from the pad and a tap on a button within Chromium's double-tap window
     # (300 ms) make one gesture, and no click follows (measured: the tap is lost at once,
