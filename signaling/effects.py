@@ -54,10 +54,12 @@ class Effects:
     async def apply(self, live: Live, effects: list[Effect]) -> None:
         roster = False
         moves: list[Place] = []
-        # Closed after the other effects: everyone's goodbye is on its way before anyone's
-        # peer connection is taken down, which awaits aiortc's close and the renegotiation of
-        # whoever stays (an "end" told the last participant only after every other's).
-        closing: list[tuple[Conn, int]] = []
+        # Taken down after the other effects: everyone's goodbye and close are on their way
+        # before anyone's peer connection is taken down, which awaits aiortc's close and the
+        # renegotiation of whoever stays. (An "end" once told the last participant only after
+        # every other's take-down; a socket closed after its own take-down stayed open 15 s
+        # behind a slow one on a loaded CI machine.)
+        leaving: list[Conn] = []
         for effect in effects:
             if isinstance(effect, Roster):
                 roster = True
@@ -81,10 +83,10 @@ class Effects:
                 )
             elif isinstance(effect, Close) and (c := live.conns.pop(effect.pid, None)):
                 c.send(Bye(reason=effect.reason))
-                closing.append((c, CLOSE_CODES[effect.reason]))
-        for c, code in closing:
+                c.close(CLOSE_CODES[effect.reason])  # once the goodbye has been written
+                leaving.append(c)
+        for c in leaving:
             await self.release(c)
-            c.close(code)
         if roster:
             for pid, c in live.conns.items():
                 if pid in live.room.members:

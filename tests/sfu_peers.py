@@ -169,7 +169,26 @@ def _print_tasks() -> None:
     timeout under load was stuck behind is otherwise gone with the run."""
     for task in asyncio.all_tasks():
         print(f"--- {task.get_name()}", file=sys.stderr)
-        task.print_stack(limit=8, file=sys.stderr)
+        for where in _awaiting(task.get_coro()):
+            print(f"    {where}", file=sys.stderr)
+
+
+def _awaiting(coro: object) -> list[str]:
+    """The chain of awaits a suspended coroutine is in, outermost first (``print_stack``
+    shows only the outermost frame, not what it waits on)."""
+    chain: list[str] = []
+    while coro is not None and len(chain) < 40:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            chain.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        awaited = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        if awaited is None:
+            break
+        if not hasattr(awaited, "cr_frame") and not hasattr(awaited, "gi_frame"):
+            chain.append(f"awaits {awaited!r}"[:300])  # a future, a task: where it ends
+            break
+        coro = awaited
+    return chain
 
 
 _CLIPS: dict[str, Path] = {}
