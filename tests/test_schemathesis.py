@@ -45,7 +45,7 @@ from schemathesis.specs.openapi.checks import (
 from server.app import create_app
 from server.demo import run_demo
 from server.demo_data import USERS
-from tests.conftest import _RUN_ID, PG_HOST_URL, _base_settings, _counter, _pg_exec
+from tests.conftest import _RUN_ID, PG_HOST_URL, _base_settings, _counter, _pg_exec, copy_of
 
 pytestmark = [pytest.mark.slow]
 
@@ -161,7 +161,7 @@ def seeded_sqlite(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture(scope="session")
 def seeded_pg(pg_template: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     name = f"{_RUN_ID}_fuzzseed"
-    asyncio.run(_pg_exec(f"CREATE DATABASE {name} TEMPLATE {pg_template}"))
+    asyncio.run(_pg_exec(copy_of(pg_template, name)))
     url = f"postgresql+asyncpg://{PG_HOST_URL.split('://', 1)[1]}/{name}"
     asyncio.run(_seed(_base_settings(tmp_path_factory.mktemp("fuzz-seed-pg"), url)))
     return name  # dropped with the run's other databases
@@ -175,7 +175,7 @@ def fuzz_settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) 
         shutil.copyfile(request.getfixturevalue("seeded_sqlite"), data / "courtlink.sqlite3")
         return _base_settings(data, f"sqlite+aiosqlite:///{data / 'courtlink.sqlite3'}")
     name = f"{_RUN_ID}_{next(_counter)}"
-    asyncio.run(_pg_exec(f"CREATE DATABASE {name} TEMPLATE {request.getfixturevalue('seeded_pg')}"))
+    asyncio.run(_pg_exec(copy_of(request.getfixturevalue("seeded_pg"), name)))
     return _base_settings(data, f"postgresql+asyncpg://{PG_HOST_URL.split('://', 1)[1]}/{name}")
 
 
