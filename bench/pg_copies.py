@@ -1,0 +1,120 @@
+"""What a test's PostgreSQL database costs: ``CREATE DATABASE ... TEMPLATE`` of the migrated
+template, then ``DROP DATABASE``, by each of PostgreSQL 15's copy strategies.
+
+    python bench/pg_copies.py --json var/bench/pg_copies.json
+    python bench/pg_copies.py --copies 20 --rounds 2 --pg-dsn postgresql://postgres@127.0.0.1:5432/test
+
+The suite makes one copy per PostgreSQL test (``tests/conftest.copy_of``). Per database and
+strategy: the wall time of the create, of the create and the drop, the CPU the PostgreSQL
+processes and the kernel's block-device workers spent (read from ``/proc``: the server is
+local), and the CPU the whole machine was busy. Rounds alternate the strategies, so a drift of
+the machine falls on both. The figures are bench/README.md's; nothing here asserts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from server.migrate import upgrade
+from server.settings import Settings
+
+STRATEGIES = ("WAL_LOG", "FILE_COPY")
+# What besides the server's own processes does its disk work: the kernel's block workers.
+_SERVER_SIDE = ("postgres", "kworker", "jbd2")
+
+
+def _server_cpu_s() -> float:
+    """CPU seconds of every live process named like the server or a kernel disk worker."""
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if name.startswith(_SERVER_SIDE):
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _busy_cpu_s() -> float:
+    """CPU seconds the whole machine was busy since boot (all but idle and iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+async def _one_round(
+    conn: asyncpg.Connection, template: str, strategy: str, n: int
+) -> dict[str, float]:
+    names = [f"bench_copy_{strategy.lower()}_{i}" for i in range(n)]
+    server, busy, started = _server_cpu_s(), _busy_cpu_s(), time.perf_counter()
+    for name in names:
+        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY {strategy}")
+    created = time.perf_counter()
+    for name in names:
+        await conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    done = time.perf_counter()
+    return {
+        "create_ms": (created - started) / n * 1000,
+        "create_and_drop_ms": (done - started) / n * 1000,
+        "server_cpu_ms": (_server_cpu_s() - server) / n * 1000,
+        "busy_cpu_ms": (_busy_cpu_s() - busy) / n * 1000,
+    }
+
+
+async def run(dsn: str, copies: int, rounds: int) -> dict[str, Any]:
+    host = dsn.rsplit("/", 1)[0]
+    template = f"bench_copy_tmpl_{os.getpid()}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"CREATE DATABASE {template}")
+        with tempfile.TemporaryDirectory() as data:
+            url = f"postgresql+asyncpg://{host.split('://', 1)[1]}/{template}"
+            settings = Settings(data_dir=Path(data), database_url=url)
+            await asyncio.to_thread(upgrade, settings)  # Alembic runs its own loop
+        size = await conn.fetchval("SELECT pg_database_size($1)", template)
+        results: dict[str, list[dict[str, float]]] = {s: [] for s in STRATEGIES}
+        for _ in range(rounds):
+            for strategy in STRATEGIES:
+                results[strategy].append(await _one_round(conn, template, strategy, copies))
+    finally:
+        await conn.execute(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+        await conn.close()
+    return {
+        "copies_per_round": copies,
+        "template_bytes": size,
+        "load_average": os.getloadavg(),
+        "strategies": results,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--copies", type=int, default=20, help="databases per round")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of each strategy")
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    args = parser.parse_args()
+    figures = asyncio.run(run(args.pg_dsn, args.copies, args.rounds))
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
