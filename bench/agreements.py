@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import statistics
@@ -20,7 +19,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _report import write_result
 
 from server.agreements import fonts, pdf, pki, templates
 from server.agreements.documents import RenderInput, Seal, sample_context
@@ -134,10 +136,7 @@ async def main() -> None:
         "font_prepare_seconds_first_run": round(font_prep, 2),
         "target_p95_seconds": 1.0,
     }
-    text = json.dumps(result, ensure_ascii=False, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

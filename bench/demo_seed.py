@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import sys
 import tempfile
@@ -27,7 +26,10 @@ import asyncpg
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _report import write_result
 
 from server.context import Actor, Court
 from server.db import make_engine, make_sessionmaker
@@ -123,11 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     results = [asyncio.run(bench(b, args.pg_dsn)) for b in backends]
-    text = json.dumps(results, indent=2, ensure_ascii=False)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    write_result(results, args.json)
 
 
 if __name__ == "__main__":

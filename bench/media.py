@@ -59,6 +59,7 @@ from _janus import (  # noqa: E402
     write_configs,
 )
 from _media_clip import audio_clip, video_clip  # noqa: E402
+from _report import write_result  # noqa: E402
 
 
 class Proc:
@@ -716,15 +717,6 @@ async def main() -> None:
     else:
         result = await run_load(args, args.mode, clips)
     write_result(result, args.json)
-
-
-def write_result(result: dict[str, Any], path: str) -> None:
-    text = json.dumps(result, indent=2)
-    print(text)
-    if path:
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

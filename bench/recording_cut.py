@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import struct
 import sys
@@ -39,6 +38,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from _media_clip import audio_clip, read_frames, video_clip  # noqa: E402
+from _report import write_result  # noqa: E402
 
 from recordings import spool, writer  # noqa: E402
 from recordings.recorder import BATCH_SECONDS  # noqa: E402
@@ -144,11 +144,7 @@ def main() -> None:
         "load_after": os.getloadavg(),
         "variants": results,
     }
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    write_result(out, args.json)
 
 
 if __name__ == "__main__":
