@@ -54,6 +54,9 @@ class RecordingService:
         self._events: asyncio.Queue[Opened | Closed | Alarm] = asyncio.Queue()
         self._touched: set[int] = set()
         self._task: asyncio.Task[None] | None = None
+        # Policies loading in the background (``wants``): kept here, as the loop holds its
+        # tasks only weakly, and waited for at a stop, as each holds a database connection.
+        self._loading: set[asyncio.Task[Policy]] = set()
         self.recorder = Recorder(
             paths.root(court.settings), wants=self.wants, events=self._events.put_nowait, node=node
         )
@@ -66,7 +69,9 @@ class RecordingService:
             # Unknown until session_opened: record (a missing record is the worse failure)
             # and load the real policy in the background.
             self.policies[session_id] = policy = Policy()
-            asyncio.get_running_loop().create_task(self.session_opened(session_id))
+            task = asyncio.get_running_loop().create_task(self.session_opened(session_id))
+            self._loading.add(task)
+            task.add_done_callback(self._loading.discard)
         if not policy.active:
             return False
         return place == "main" or policy.record_caucus
@@ -161,6 +166,8 @@ class RecordingService:
         self._task = asyncio.get_running_loop().create_task(self._persist())
 
     async def stop(self, reason: str = "shutdown") -> None:
+        if self._loading:
+            await asyncio.wait(list(self._loading), timeout=SHUTDOWN_WAIT_S)
         await self.recorder.stop(reason)
         try:
             # Bounded: a persist task that died must not hang the server's shutdown.
