@@ -6,7 +6,7 @@ template, then ``DROP DATABASE``, by each of PostgreSQL 15's copy strategies.
 
 The suite makes one copy per PostgreSQL test (``tests/conftest.copy_of``). Per database and
 strategy: the wall time of the create, of the create and the drop, the CPU the PostgreSQL
-processes and the kernel's block-device workers spent (read from ``/proc``: the server is
+processes and the kernel's block-device workers spent (read by psutil: the server is
 local), and the CPU the whole machine was busy. Rounds alternate the strategies, so a drift of
 the machine falls on both. The figures are bench/README.md's; nothing here asserts them.
 """
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,23 +40,18 @@ _SERVER_SIDE = ("postgres", "kworker", "jbd2")
 
 def _server_cpu_s() -> float:
     """CPU seconds of every live process named like the server or a kernel disk worker."""
-    ticks = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        if name.startswith(_SERVER_SIDE):
-            fields = stat[stat.rindex(")") + 2 :].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        times = proc.info["cpu_times"]  # None for a process gone meanwhile
+        if (proc.info["name"] or "").startswith(_SERVER_SIDE) and times is not None:
+            total += times.user + times.system
+    return total
 
 
 def _busy_cpu_s() -> float:
     """CPU seconds the whole machine was busy since boot (all but idle and iowait)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - times.iowait)
 
 
 async def _one_round(
