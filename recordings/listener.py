@@ -12,21 +12,17 @@ matched by shape: recordings never import signaling; ``recordings.ports`` says w
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Coroutine
-from typing import Any
-
 from recordings.ports import EndedTrack, SessionEvent, Sink, StartedTrack
 from recordings.service import RecordingService
-
-log = logging.getLogger(__name__)
+from server.tasks import Background
 
 
 class RecordingListener:
     def __init__(self, service: RecordingService) -> None:
         self.service = service
-        self.tasks: set[asyncio.Task[None]] = set()
+        # A failure (no room on the disk for the manifest, say) is logged; the jobs' sealing
+        # sweep seals that recording later.
+        self.work = Background("closing a recording (the sealing sweep retries it)")
 
     def on_track_started(self, event: StartedTrack) -> Sink:
         return self.service.recorder.on_track_start(event)
@@ -44,20 +40,8 @@ class RecordingListener:
         """Who may enter caucus rooms shows in the recording as where they are recorded."""
 
     async def on_session_ended(self, event: SessionEvent) -> None:
-        self._spawn(self.service.session_ended(event.session_id))
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            # E.g. no room on the disk for the manifest: the jobs' sweep seals it later.
-            log.error("closing a recording failed; the sealing sweep retries", exc_info=exc)
+        self.work.spawn(self.service.session_ended(event.session_id))
 
     async def close(self) -> None:
         """Wait for the recordings of sessions that ended to be closed and sealed."""
-        if self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.work.wait()

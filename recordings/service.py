@@ -28,6 +28,7 @@ from recordings.store import RECORDER
 from server.context import Context, Court
 from server.models.recordings import CompositeStatus, Recording, SegmentStatus
 from server.models.sessions import MediationSession
+from server.tasks import Background
 
 log = logging.getLogger(__name__)
 SHUTDOWN_WAIT_S = 10
@@ -56,7 +57,7 @@ class RecordingService:
         self._task: asyncio.Task[None] | None = None
         # Policies loading in the background (``wants``): kept here, as the loop holds its
         # tasks only weakly, and waited for at a stop, as each holds a database connection.
-        self._loading: set[asyncio.Task[Policy]] = set()
+        self._loading = Background("loading a session's recording policy")
         self.recorder = Recorder(
             paths.root(court.settings), wants=self.wants, events=self._events.put_nowait, node=node
         )
@@ -69,9 +70,7 @@ class RecordingService:
             # Unknown until session_opened: record (a missing record is the worse failure)
             # and load the real policy in the background.
             self.policies[session_id] = policy = Policy()
-            task = asyncio.get_running_loop().create_task(self.session_opened(session_id))
-            self._loading.add(task)
-            task.add_done_callback(self._loading.discard)
+            self._loading.spawn(self.session_opened(session_id))
         if not policy.active:
             return False
         return place == "main" or policy.record_caucus
@@ -166,8 +165,7 @@ class RecordingService:
         self._task = asyncio.get_running_loop().create_task(self._persist())
 
     async def stop(self, reason: str = "shutdown") -> None:
-        if self._loading:
-            await asyncio.wait(list(self._loading), timeout=SHUTDOWN_WAIT_S)
+        await self._loading.wait(at_most=SHUTDOWN_WAIT_S)
         await self.recorder.stop(reason)
         try:
             # Bounded: a persist task that died must not hang the server's shutdown.

@@ -4,26 +4,24 @@ its lock, in a unit of work as that host; shutdown waits a moment for what is be
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from server.context import Actor, Context, Court
 from server.models.accounts import User
+from server.tasks import Background
 from signaling.events import RoomListener
 
 
 class BesideTheRoom(RoomListener):
     def __init__(self, court: Court) -> None:
         self.court = court
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.work = Background("keeping a host's act beside the room")
 
     def beside(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` beside the room (listeners are called under the session's lock)."""
-        task = asyncio.get_running_loop().create_task(work)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.work.spawn(work)
 
     @contextlib.asynccontextmanager
     async def as_host(self, user_id: int | None) -> AsyncIterator[Context]:
@@ -36,5 +34,4 @@ class BesideTheRoom(RoomListener):
 
     async def close(self) -> None:
         """Wait for what is being kept (shutdown)."""
-        if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=5)
+        await self.work.wait(at_most=5)

@@ -32,6 +32,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from server.context import Actor, Court
 from server.docket.mailbox import MailRefused, admit, file_message, receipt
 from server.scheduling.mail import parse_smtp_url, send_email
+from server.tasks import Background
 
 log = logging.getLogger(__name__)
 RECEIPTS_STOP_SECONDS = 10.0
@@ -54,7 +55,7 @@ class CaseMailbox:
         self.settings = court.settings
         self._server: asyncio.Server | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
-        self._receipts: set[asyncio.Task[None]] = set()
+        self._receipts = Background("mailing a filing's receipt")
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
@@ -94,9 +95,7 @@ class CaseMailbox:
         if not self.settings.smtp_url:
             log.warning("mailbox receipt to %s not sent: COURTLINK_SMTP_URL is empty", mail["To"])
             return
-        task = asyncio.get_running_loop().create_task(self._deliver(mail))
-        self._receipts.add(task)
-        task.add_done_callback(self._receipts.discard)
+        self._receipts.spawn(self._deliver(mail))
 
     async def _deliver(self, mail: EmailMessage) -> None:
         try:
@@ -144,7 +143,5 @@ class CaseMailbox:
                     smtp.transport.close()
             await self._server.wait_closed()
             self._server = None
-        if self._receipts:
-            _done, late = await asyncio.wait(self._receipts, timeout=RECEIPTS_STOP_SECONDS)
-            for task in late:
-                task.cancel()
+        await self._receipts.wait(at_most=RECEIPTS_STOP_SECONDS)
+        await self._receipts.cancel()

@@ -7,6 +7,9 @@ cancels them all and waits at most ``stop_timeout`` seconds, so a job stuck in t
 world (an SMTP server that never answers) cannot hang the server's exit. A one-off job
 (``once``: the CJK font the sealed PDFs embed, made when the server starts) is done when it
 returns.
+
+``Background`` is the other kind: one-off work an owner starts beside what it is doing (a
+socket's take-down, a receipt mailed, a policy loaded) and must not lose.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
 Runner = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -131,3 +136,59 @@ def stop_if_cancelled() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+class Background:
+    """One-off work an owner runs beside what it is doing, named by ``what`` for the log.
+
+    The loop holds its tasks only weakly: a task nobody keeps can be collected mid-way, with
+    the database connection or UDP sockets it holds left to the collector. So each task is
+    held here until it is done. A failure that nobody awaits is logged once, as it happens,
+    by what the work was. ``shielded`` work runs to its end even when its caller is cancelled
+    (aiohttp cancels the handler of a socket that closed) and its failure is its caller's.
+    The owner's stop waits for what still runs (``wait``), or cancels it (``cancel``).
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(self, work: Awaitable[T]) -> asyncio.Future[T]:
+        """Run ``work`` in the background; a failure is logged."""
+        return self._start(work, self._done)
+
+    async def shielded(self, work: Awaitable[T]) -> T:
+        """Run ``work`` to its end whatever happens to the caller, and return its result."""
+        return await asyncio.shield(self._start(work, self._tasks.discard))
+
+    def _start(
+        self, work: Awaitable[T], done: Callable[[asyncio.Future[Any]], object]
+    ) -> asyncio.Future[T]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(done)
+        return task
+
+    def _done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("background work failed: %s", self.what, exc_info=exc)
+
+    async def wait(self, at_most: float | None = None) -> None:
+        """Until what runs now is done, or ``at_most`` seconds (no error then: a stop goes on
+        with what it has); failures are not raised."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=at_most)
+
+    async def cancel(self, at_most: float = 5.0) -> None:
+        """Cancel what still runs and wait, ``at_most`` seconds, for it to go."""
+        running = list(self._tasks)
+        for task in running:
+            task.cancel()
+        if running:
+            _done, late = await asyncio.wait(running, timeout=at_most)
+            if late:
+                log.error("background work did not stop in time: %s (%d)", self.what, len(late))

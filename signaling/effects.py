@@ -8,10 +8,7 @@ hub runs in the background, until shutdown waits for it.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from typing import Any
-
+from server.tasks import Background
 from signaling.conn import CLOSE_CODES, Conn
 from signaling.events import DocumentShown, GuestCaucusDecided
 from signaling.listeners import Listeners
@@ -27,28 +24,19 @@ class Effects:
     def __init__(self, sfu: MediaServer, listeners: Listeners) -> None:
         self.sfu = sfu
         self.listeners = listeners
-        self.pending: set[asyncio.Future[None]] = set()
+        # Shutdown waits for it: a take-down that was cut short would leak its UDP sockets.
+        self.work = Background("a room's effects")
         self.keeper: RoomKeeper | None = None  # a cluster keeps each room's state after a change
 
     def room_key(self, session_id: int, place: str | None) -> str | None:
         return None if place is None else self.listeners.room(session_id, place)
-
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
-        """Run ``coro`` in the background; shutdown waits for it."""
-        task = asyncio.ensure_future(coro)
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
-        return task
-
-    async def shielded(self, coro: Coroutine[Any, Any, None]) -> None:
-        await asyncio.shield(self.spawn(coro))
 
     async def release(self, conn: Conn) -> None:
         if conn.peer_id:
             peer, conn.peer_id = conn.peer_id, ""
             # Closing a peer connection must finish even when the socket's handler is being
             # cancelled, or its UDP sockets leak; close() waits for these.
-            await self.shielded(self.sfu.remove_peer(peer))
+            await self.work.shielded(self.sfu.remove_peer(peer))
             self.listeners.forget_peer(peer)
 
     async def apply(self, live: Live, effects: list[Effect]) -> None:

@@ -156,7 +156,7 @@ class Hub:
         # Shielded: a host's "end" closes their own socket while its effects on everyone
         # else are still being carried out, and aiohttp cancels the handler of a closed
         # socket; the others must still be told and closed.
-        await self.effects.shielded(self._change(live, conn, msg))
+        await self.effects.work.shielded(self._change(live, conn, msg))
 
     async def _change(self, live: Live, conn: Conn, msg: ClientMessage) -> None:
         async with live.lock:
@@ -181,7 +181,7 @@ class Hub:
 
         aiohttp cancels a handler whose client went away; this must still run to the end
         (or the room never learns of the drop), so it runs shielded and ``close`` waits."""
-        await self.effects.shielded(self._disconnect(session_id, conn))
+        await self.effects.work.shielded(self._disconnect(session_id, conn))
 
     async def _disconnect(self, session_id: int, conn: Conn) -> None:
         live = self.live.get(session_id)
@@ -227,7 +227,7 @@ class Hub:
         end the connections named, with ``reason``. ``session_id`` alone names everyone in
         that session (``ended`` and ``cancelled`` end the live session itself); with
         ``invite_id`` whoever came by that invite link; with ``user_id`` that account's."""
-        self.effects.spawn(self._withdraw(reason, session_id, invite_id, user_id))
+        self.effects.work.spawn(self._withdraw(reason, session_id, invite_id, user_id))
 
     async def _withdraw(
         self,
@@ -325,8 +325,7 @@ class Hub:
                 await self.effects.release(c)
                 c.close(GOING_AWAY)
         self.live.clear()
-        if self.effects.pending:
-            await asyncio.gather(*self.effects.pending, return_exceptions=True)
+        await self.effects.work.wait()
 
 
 def _named(member: Member, invite_id: int | None, user_id: int | None) -> bool:

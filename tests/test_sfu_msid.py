@@ -61,7 +61,7 @@ async def settled(sfu: Sfu, *clients: Client) -> None:
     peers = [sfu._peers[c.id] for c in clients]  # white-box: negotiation state
 
     def no_offer_pending() -> bool:
-        return all(not p.negotiating and not p.dirty for p in peers) and not sfu._tasks
+        return all(not p.negotiating and not p.dirty for p in peers) and not sfu._work
 
     await wait_for(no_offer_pending)
 

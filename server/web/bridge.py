@@ -105,7 +105,7 @@ class Bridge:
             invite_id=event.invite_id,
             user_id=event.user_id,
         )
-        self.hub.effects.spawn(self._tell_everyone(event))
+        self.hub.effects.work.spawn(self._tell_everyone(event))
 
     async def _tell_everyone(self, event: AccessEnded) -> None:
         msg = {

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiortc import RTCSessionDescription
 
+from server.tasks import Background
 from signaling.sfu import baseline, slots, ticker
 from signaling.sfu.aiortc_hook import internals_checked
 from signaling.sfu.aiortc_hook.sending import send_link
@@ -70,7 +71,7 @@ class Sfu:
         self.max_queue_bytes = max_queue_bytes
         self._peers: dict[str, Peer] = {}
         self._taps: list[MediaTap] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._work = Background("the SFU's negotiation")
         self._tick_task: asyncio.Task[None] | None = None
         self._relay = None if self.passthrough else baseline.Relay()
         self._closing = False
@@ -142,7 +143,7 @@ class Sfu:
         peer.negotiating = False
         if peer.dirty and not peer.closed:
             peer.dirty = False
-            self._spawn(self._negotiate(peer))
+            self._work.spawn(self._negotiate(peer))
 
     async def set_room(self, peer_id: str, room: str | None) -> None:
         """Put the peer in ``room`` (None: the lobby, no media either way). Media with the old
@@ -264,8 +265,7 @@ class Sfu:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._tick_task
             self._tick_task = None
-        for task in list(self._tasks):
-            task.cancel()
+        await self._work.cancel()
 
     def peer_connection(self, peer_id: str) -> Any:
         """The participant's aiortc RTCPeerConnection (tests and benchmarks inspect it)."""
@@ -278,16 +278,6 @@ class Sfu:
             return self._peers[peer_id]
         except KeyError:
             raise SfuError(f"unknown peer {peer_id!r}") from None
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("SFU task failed", exc_info=task.exception())
 
     def _make_track(self, peer: Peer, label: str, kind: str, ssrc: int) -> InboundTrack:
         return InboundTrack(
@@ -353,7 +343,7 @@ class Sfu:
         start_taps(self._taps, peer.room, track)
         for p in self._peers.values():
             if p is not peer and p.room == peer.room:
-                self._spawn(self._negotiate(p))
+                self._work.spawn(self._negotiate(p))
 
     def _on_connection_state(self, peer: Peer) -> None:
         state = peer.pc.connectionState
@@ -365,7 +355,7 @@ class Sfu:
         elif state in ("failed", "closed"):
             peer.holder.link = None
         if peer.on_state is not None and not peer.closed:
-            self._spawn(peer.on_state(state))
+            self._work.spawn(peer.on_state(state))
 
     def _start_taps(self, peer: Peer) -> None:
         if peer.room is not None:
@@ -383,4 +373,4 @@ class Sfu:
         for p in self._peers.values():
             if p is not peer and p.room == peer.room and p.room:
                 slots.prune(self._peers, p, passthrough=self.passthrough)
-                self._spawn(self._negotiate(p))
+                self._work.spawn(self._negotiate(p))
