@@ -133,6 +133,34 @@ async def _segments(maker, session_id: int) -> list[RecordingSegment]:
         return list(rec.segments) if rec is not None else []
 
 
+async def _host_in_room(http: aiohttp.ClientSession, server: Server, session_id: int) -> WsPeer:
+    """The mediator ("med", from ``_seed``) logged in to ``server`` through its login form and
+    in the session's main room as a media peer, so that the recording starts."""
+    await http.get(f"{server.url}/login")
+    token = next(c.value for c in http.cookie_jar if c.key == "cl_csrf")
+    resp = await http.post(
+        f"{server.url}/login",
+        data={"username": "med", "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    host = WsPeer(http, f"ws://127.0.0.1:{server.port}/ws/sessions/{session_id}", media=True)
+    await host.connect(Origin=server.url)
+    await host.send("hello")
+    await host.wait(lambda m: isinstance(m, Welcome))
+    return host
+
+
+async def _both_tracks_written(maker, settings, session_id: int) -> bool:
+    """Both of the host's tracks are being recorded, each file past its first 20 kB."""
+    segs = await _segments(maker, session_id)
+    return len(segs) == 2 and all(
+        paths.inside(settings, s.path).exists()
+        and paths.inside(settings, s.path).stat().st_size > 20_000
+        for s in segs
+    )
+
+
 async def test_sigkill_mid_recording_then_restart_recovers(settings, tmp_path):
     engine = make_engine(settings)
     maker = make_sessionmaker(engine)
@@ -140,33 +168,10 @@ async def test_sigkill_mid_recording_then_restart_recovers(settings, tmp_path):
         _, session_id = await _seed(settings, maker)
         server = Server(settings, _free_port(), tmp_path / "server.log")
         await server.start()
-        jar = aiohttp.CookieJar(unsafe=True)
-        async with aiohttp.ClientSession(cookie_jar=jar) as http:
-            await http.get(f"{server.url}/login")
-            token = next(c.value for c in jar if c.key == "cl_csrf")
-            resp = await http.post(
-                f"{server.url}/login",
-                data={"username": "med", "password": PASSWORD, "csrf_token": token},
-                allow_redirects=False,
-            )
-            assert resp.status == 303
-            host = WsPeer(
-                http, f"ws://127.0.0.1:{server.port}/ws/sessions/{session_id}", media=True
-            )
-            await host.connect(Origin=server.url)
-            await host.send("hello")
-            await host.wait(lambda m: isinstance(m, Welcome))
-
-            async def recording_both_tracks() -> bool:
-                segs = await _segments(maker, session_id)
-                return len(segs) == 2 and all(
-                    paths.inside(settings, s.path).exists()
-                    and paths.inside(settings, s.path).stat().st_size > 20_000
-                    for s in segs
-                )
-
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            host = await _host_in_room(http, server, session_id)
             for _ in range(600):
-                if await recording_both_tracks():
+                if await _both_tracks_written(maker, settings, session_id):
                     break
                 await asyncio.sleep(0.1)
             else:

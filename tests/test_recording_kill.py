@@ -23,11 +23,16 @@ import pytest
 
 from recordings import paths
 from server.db import make_engine, make_sessionmaker
-from signaling.server_messages import Welcome
-from tests.helpers import PASSWORD
+from tests.kill_helpers import wait_until
 from tests.recording_db import recordings_cli
-from tests.test_recording_crash import Server, _free_port, _seed, _segments
-from tests.test_signaling_ws import WsPeer
+from tests.test_recording_crash import (
+    Server,
+    _both_tracks_written,
+    _free_port,
+    _host_in_room,
+    _seed,
+    _segments,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -49,14 +54,6 @@ def _media(path) -> tuple[int, float, float]:
     return frames, first if first is not None else -1.0, end
 
 
-async def _until(check, what: str, server: Server) -> None:
-    for _ in range(600):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what}: {server.log.read_text()[-3000:]}")
-
-
 async def test_sigkill_right_after_a_segment_opens(settings, tmp_path):
     engine = make_engine(settings)
     maker = make_sessionmaker(engine)
@@ -66,31 +63,13 @@ async def test_sigkill_right_after_a_segment_opens(settings, tmp_path):
         await server.start()
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(cookie_jar=jar) as http:
-            await http.get(f"{server.url}/login")
-            csrf = next(c.value for c in jar if c.key == "cl_csrf")
-            resp = await http.post(
-                f"{server.url}/login",
-                data={"username": "med", "password": PASSWORD, "csrf_token": csrf},
-                allow_redirects=False,
-            )
-            assert resp.status == 303
+            host = await _host_in_room(http, server, session_id)
             csrf = next(c.value for c in jar if c.key == "cl_csrf")  # the session's own
-            host = WsPeer(
-                http, f"ws://127.0.0.1:{server.port}/ws/sessions/{session_id}", media=True
+            await wait_until(
+                lambda: _both_tracks_written(maker, settings, session_id),
+                "nothing recorded",
+                server,
             )
-            await host.connect(Origin=server.url)
-            await host.send("hello")
-            await host.wait(lambda m: isinstance(m, Welcome))
-
-            async def both_tracks_written() -> bool:
-                segs = await _segments(maker, session_id)
-                return len(segs) == 2 and all(
-                    paths.inside(settings, s.path).exists()
-                    and paths.inside(settings, s.path).stat().st_size > 20_000
-                    for s in segs
-                )
-
-            await _until(both_tracks_written, "nothing recorded", server)
 
             async def set_active(active: bool) -> None:
                 resp = await http.post(
@@ -106,13 +85,13 @@ async def test_sigkill_right_after_a_segment_opens(settings, tmp_path):
                 segs = await _segments(maker, session_id)
                 return bool(segs) and all(s.status == "complete" for s in segs)
 
-            await _until(first_segments_closed, "recording did not stop", server)
+            await wait_until(first_segments_closed, "recording did not stop", server)
             await set_active(True)
 
             async def a_new_segment() -> bool:
                 return len(await _segments(maker, session_id)) > 2
 
-            await _until(a_new_segment, "no segment opened after the restart", server)
+            await wait_until(a_new_segment, "no segment opened after the restart", server)
             await asyncio.sleep(KILL_AFTER_OPEN_S)
             killed_at = time.time()
             await server.kill(signal.SIGKILL)
