@@ -10,79 +10,33 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
-import socket
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 
-from server.app import create_app
-from server.demo import run_demo
 from server.demo_data import STREET_OFFICES
-from server.settings import Settings
-from tests.conftest import _base_settings
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, log_in
+from tests.e2e.demo_world import HOST_LINK, PARTY_LINK, STAFF_PASSWORD, Demo, seed_demo, serve
 from tests.e2e.sessions import open_page, pass_selftest_and_join, wait_place, wait_playing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-PARTY_LINK = re.compile(r"^\s+(\S+): (http\S+/join/\S+)$")
-HOST_LINK = re.compile(r"log in as (\S+) / (\S+) and open (http\S+/sessions/\d+/join)")
-STAFF_PASSWORD = "demo-office_staff"
-
-
-class Seeded:
-    """The demo's database file and what ``courtlink demo`` printed when seeding it."""
-
-    def __init__(self, db_file: Path, settings: Settings, lines: list[str]) -> None:
-        self.db_file, self.settings, self.lines = db_file, settings, lines
-
-    def path_of(self, url: str) -> str:
-        """A printed link as a path on whichever port the test serves the copy on."""
-        prefix = self.settings.public_url.rstrip("/")
-        assert url.startswith(prefix + "/"), url
-        return url.removeprefix(prefix)
-
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Seeded:
+def seeded(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Demo:
     """The demo, seeded once for the module (it takes a while) on the real clock."""
-    data = tmp_path_factory.mktemp("demo") / "var"
-    data.mkdir()
-    db_file = data / "courtlink.sqlite3"
-    shutil.copyfile(sqlite_template, db_file)
-    settings = _base_settings(data, f"sqlite+aiosqlite:///{db_file}")
-    # On its own event loop in its own thread, apart from the tests' loops.
-    with ThreadPoolExecutor(1) as pool:
-        lines = pool.submit(asyncio.run, run_demo(settings)).result()
-    return Seeded(db_file, settings, lines)
+    return seed_demo(tmp_path_factory.mktemp("demo") / "var", sqlite_template)
 
 
 @pytest.fixture
-async def demo_server(tmp_path: Path, seeded: Seeded) -> AsyncIterator[LiveServer]:
+async def demo_server(tmp_path: Path, seeded: Demo) -> AsyncIterator[LiveServer]:
     """The real app on a copy of the seeded demo, on a free port."""
-    data = tmp_path / "var"
-    data.mkdir(parents=True)
-    db_file = data / "courtlink.sqlite3"
-    shutil.copyfile(seeded.db_file, db_file)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = _base_settings(data, f"sqlite+aiosqlite:///{db_file}", public_url=url)
-    app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    try:
-        yield LiveServer(url, app, settings)
-    finally:
-        await runner.cleanup()
+    async with serve(tmp_path / "var", seeded) as server:
+        yield server
 
 
 async def _staff_page(browser: Browser, server: LiveServer, office: str) -> Page:
@@ -136,26 +90,27 @@ async def test_office_staff_book_a_waiting_case(browser: Browser, demo_server: L
 
 
 async def test_a_party_follows_the_printed_link_into_the_live_session(
-    media_browser: Browser, demo_server: LiveServer, seeded: Seeded
+    media_browser: Browser, demo_server: LiveServer, seeded: Demo
 ):
+    # The printed links name the demo's public address; the test serves a copy elsewhere.
     logins = [m.groups() for line in seeded.lines if (m := HOST_LINK.search(line))]
     assert len(logins) == 1, seeded.lines
-    username, password, host_url = logins[0]
+    username, password, host_url, _session_id = logins[0]
     parties = [m.groups() for line in seeded.lines if (m := PARTY_LINK.match(line))]
     assert len(parties) >= 2, seeded.lines
-    name, party_url = parties[0]
+    name, party_url, _token = parties[0]
 
     # Step 1 of the printed lines: the mediator logs in and opens the session.
     refused: list[str] = []
     host = await open_page(media_browser, demo_server, refused)
     await log_in(host, username, password)
-    await host.goto(seeded.path_of(host_url))
+    await host.goto(urlsplit(host_url).path)
     host_pid = await pass_selftest_and_join(host)
     await wait_place(host, "main")
 
     # Step 2: the party opens their link in another browser and enters their name.
     party = await open_page(media_browser, demo_server, refused)
-    await party.goto(seeded.path_of(party_url))
+    await party.goto(urlsplit(party_url).path)
     party_pid = await pass_selftest_and_join(party, name)
     await wait_place(party, None)
     await host.click(f"#host-panel button[data-action=admit][data-pid='{party_pid}']")
