@@ -13,12 +13,15 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from PIL import Image, ImageDraw
+from sqlalchemy import select
 
 from server import docket
-from server.agreements import fonts
+from server.agreements import drafting, fonts
+from server.agreements.terms import Terms
+from server.context import Context
 from server.docket.schemas import CaseCreate, PartyIn
-from server.models.accounts import User
-from server.models.docket import Stage
+from server.models.accounts import Office, User
+from server.models.docket import Case, Party, Stage
 from server.sessions import create_invite, create_session
 from server.web.keys import SETTINGS
 from tests.docket_helpers import office_id as docket_office_id
@@ -64,6 +67,28 @@ TERMS: dict[str, Any] = {
     "obligations": [],
     "clauses": ["双方就本纠纷再无其他争议。"],
 }
+
+
+async def drafted_loan_case(ctx: Context, mediator: User, number: str) -> Case:
+    """A pre-litigation loan case ``number`` of 张三 against 李四 at the 沙坪 street office,
+    mediated by ``mediator``, its agreement drafted under the court's name (version 1, ready
+    to sign: 李四 repays 张三 30,000 yuan by bank transfer by 2026-12-31)."""
+    office = await ctx.db.scalar(select(Office).where(Office.code == "shaping"))
+    assert office is not None
+    case = Case(number=number, cause="民间借贷纠纷", stage="pre_litigation_mediation",
+                office_id=office.id, mediator_id=mediator.id, was_pre_litigation=True)  # fmt: skip
+    case.parties = [Party(side="applicant", name="张三"), Party(side="respondent", name="李四")]
+    ctx.db.add(case)
+    await ctx.db.flush()
+    terms = Terms.model_validate({
+        "obligations": [{"obligor_party_id": case.parties[1].id,
+                         "obligee_party_id": case.parties[0].id, "action": "pay",
+                         "description": "借款", "amount_fen": 3_000_000,
+                         "due_date": "2026-12-31", "method": "bank_transfer"}],
+        "clauses": ["双方就本纠纷再无其他争议。"],
+    })  # fmt: skip
+    await drafting.create(ctx, case, terms)
+    return case
 
 
 def terms_for(w: World, amount: Any = 5_000_000) -> dict[str, Any]:

@@ -10,13 +10,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from server.agreements import drafting
-from server.agreements.terms import Terms
 from server.models.accounts import Office
 from server.models.agreements import AgreementSignature
 from server.models.docket import Case, Party
 from server.sessions import create_invite, create_session
 from server.web.keys import SESSIONMAKER
+from tests.agreement_helpers import drafted_loan_case
 from tests.e2e.conftest import SCREENSHOT_DIR, log_in
 from tests.e2e.sessions import (  # the session room's own helpers
     open_page,
@@ -31,23 +30,7 @@ pytestmark = pytest.mark.e2e
 async def _world(live_server, live_user) -> tuple[str, int]:
     mediator = await live_user("med", "mediator", display_name="王调解")
     async with unit(live_server.app, mediator) as ctx:
-        db = ctx.db
-        office = await db.scalar(select(Office).where(Office.code == "shaping"))
-        assert office is not None
-        case = Case(number="（2026）晋0303民诉前调21号", cause="民间借贷纠纷",
-                    stage="pre_litigation_mediation", office_id=office.id,
-                    mediator_id=mediator.id, was_pre_litigation=True)  # fmt: skip
-        case.parties = [Party(side="applicant", name="张三"), Party(side="respondent", name="李四")]
-        db.add(case)
-        await db.flush()
-        terms = Terms.model_validate({
-            "obligations": [{"obligor_party_id": case.parties[1].id,
-                             "obligee_party_id": case.parties[0].id, "action": "pay",
-                             "description": "借款", "amount_fen": 3_000_000,
-                             "due_date": "2026-12-31", "method": "bank_transfer"}],
-            "clauses": ["双方就本纠纷再无其他争议。"],
-        })  # fmt: skip
-        await drafting.create(ctx, case, terms)  # under the court's name, 平潭区人民法院
+        case = await drafted_loan_case(ctx, mediator, "（2026）晋0303民诉前调21号")
         session = await create_session(ctx, case, kind="mediation")
         _invite, url = await create_invite(ctx, session, case.parties[0])
         party_id = case.parties[0].id
