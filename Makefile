@@ -117,11 +117,17 @@ bench-deps:
 cluster: install pdf-libs nginx
 	$(BIN)/python -m server.cluster.local
 
+# The links the demo prints and sends (the mediator's session, the parties' invitations by
+# e-mail and SMS) name the address `make run` serves on, so that `make run PORT=8090` gives
+# links that open; a COURTLINK_PUBLIC_URL in the environment or in .env still decides.
 run: install pdf-libs
-	$(BIN)/courtlink migrate
-	$(BIN)/courtlink demo
+	@if [ -z "$${COURTLINK_PUBLIC_URL-}" ] && ! grep -qs '^COURTLINK_PUBLIC_URL=' .env; then \
+	  export COURTLINK_PUBLIC_URL="http://$(HOST):$(PORT)"; fi; \
+	set -x; \
+	$(BIN)/courtlink migrate && \
+	$(BIN)/courtlink demo && \
 	COURTLINK_HELP_PHONE="$${COURTLINK_HELP_PHONE-0353-0000000}" \
-	  $(BIN)/courtlink serve --host $(HOST) --port $(PORT)
+	  exec $(BIN)/courtlink serve --host $(HOST) --port $(PORT)
 
 # Three workers on two cores: much of the suite waits on real media, sockets and browsers, and
 # each worker has its own databases (tests/conftest.py); the slowest tests are listed at the end.
