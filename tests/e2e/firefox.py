@@ -106,8 +106,13 @@ class Firefox:
         result: dict[str, Any] = reply["result"]
         return result
 
-    async def new_tab(self, base_url: str) -> Tab:
+    async def new_tab(self, base_url: str, viewport: dict[str, int] | None = None) -> Tab:
+        """A new tab whose relative URLs are under ``base_url``, at ``viewport`` if given
+        (``{"width": ..., "height": ...}``)."""
         created = await self.command("browsingContext.create", {"type": "tab"})
+        if viewport is not None:
+            params = {"context": created["context"], "viewport": viewport}
+            await self.command("browsingContext.setViewport", params)
         return Tab(self, created["context"], base_url)
 
 

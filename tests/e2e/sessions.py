@@ -232,6 +232,18 @@ async def pass_selftest_and_join(page: Driver, name: str | None = None) -> str:
     return pid
 
 
+async def firefox_party_joins(party: Driver, name: str | None) -> str:
+    """Firefox's autoplay policy may hold the level meter until a click on the page's
+    "start the microphone test" button; then the self-test passes and the party joins."""
+    await party.wait_for_function(
+        """() => document.querySelector('#selftest-result[data-result=pass]')
+                 || !document.getElementById('mic-start').hidden"""
+    )
+    if await party.evaluate("() => !document.getElementById('mic-start').hidden"):
+        await party.click("#mic-start")
+    return await pass_selftest_and_join(party, name)
+
+
 async def host_sends(host: Driver, **msg: Any) -> None:
     """A protocol message from the host's page over its own signaling socket
     (``window.courtlink.signal``), as the host panel's buttons send it: for the tests about

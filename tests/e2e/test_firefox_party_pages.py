@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser
-from tests.e2e.firefox import BidiError, Firefox, Tab, launch
+from tests.e2e.firefox import BidiError, Tab, launch
 from tests.e2e.sessions import self_test_passes
 from tests.e2e.test_sign_agreement import _world
 from tests.e2e.test_signing_page import STAFF_NAV
@@ -38,14 +38,6 @@ CLEAR = "form.signature-form [data-clear]"
 SUBMIT = "form.signature-form button[type=submit]"
 HINT = ".signature-hint"
 PAD = "canvas.signature-pad"
-
-
-async def desktop_tab(browser: Firefox, server: LiveServer) -> Tab:
-    tab = await browser.new_tab(server.url)
-    await browser.command(
-        "browsingContext.setViewport", {"context": tab.context, "viewport": DESKTOP["viewport"]}
-    )
-    return tab
 
 
 async def facts(tab: Tab, sels: list[str]) -> dict[str, Any]:
@@ -111,7 +103,7 @@ async def test_firefox_party_signs_at_desktop_size(
 ) -> None:
     token, _party_id = await _world(live_server, live_user)
     async with launch(tmp_path / "ff") as browser:
-        tab = await desktop_tab(browser, live_server)
+        tab = await browser.new_tab(live_server.url, DESKTOP["viewport"])
         await tab.goto(f"/sign/{token}")
         await tab.wait_for_selector(PAD)
 
@@ -156,7 +148,7 @@ async def test_firefox_party_prejoin_first_screen_at_desktop_size(
 ) -> None:
     token, _party_id = await _world(live_server, live_user)
     async with launch(tmp_path / "ff") as browser:
-        tab = await desktop_tab(browser, live_server)
+        tab = await browser.new_tab(live_server.url, DESKTOP["viewport"])
         await tab.goto(f"/join/{token}")
         assert await tab.evaluate(STAFF_NAV) == []
         # Firefox asks for a gesture before the microphone meter runs (as a party's would).

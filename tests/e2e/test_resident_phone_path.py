@@ -37,6 +37,7 @@ from tests.agreement_helpers import drafted_loan_case
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in
 from tests.e2e.firefox import Tab, launch
 from tests.e2e.sessions import (
+    firefox_party_joins,
     host_moves,
     pass_selftest_and_join,
     pid_of,
@@ -270,15 +271,9 @@ async def test_resident_room_in_firefox_at_desktop_size(
     host_pid = await pass_selftest_and_join(host)
     await wait_place(host, "main")
     async with launch(tmp_path / "ff") as browser:
-        party = await browser.new_tab(live_server.url)
-        await browser.command(
-            "browsingContext.setViewport",
-            {"context": party.context, "viewport": DESKTOP["viewport"]},
-        )
+        party = await browser.new_tab(live_server.url, DESKTOP["viewport"])
         await party.goto(resident_link)
-        await party.wait_for_selector("#mic-start:not([hidden])")
-        await party.click("#mic-start")  # Firefox's autoplay policy waits for a click
-        pid = await pass_selftest_and_join(party, "张三")
+        pid = await firefox_party_joins(party, "张三")
         await wait_place(party, None)
         await host.click(f"#host-panel button[data-action=admit][data-pid='{pid}']")
         await wait_place(party, "main")

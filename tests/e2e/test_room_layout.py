@@ -18,7 +18,14 @@ from playwright.async_api import Browser, Page
 
 from tests.e2e.conftest import LiveServer, LiveUser, log_in
 from tests.e2e.firefox import launch
-from tests.e2e.sessions import Driver, pass_selftest_and_join, seed, wait_place, wait_playing
+from tests.e2e.sessions import (
+    Driver,
+    firefox_party_joins,
+    pass_selftest_and_join,
+    seed,
+    wait_place,
+    wait_playing,
+)
 from tests.e2e.viewports import DESKTOP, PHONE, open_at, small_tap_targets
 
 # Where things are, as laid out now: each selector's box (null when not shown), how much of
@@ -238,15 +245,9 @@ async def test_room_layout_firefox_desktop(
     sid, invite_url = await seed(live_server, live_user)
     host, host_pid = await host_joins(media_browser, live_server, sid, DESKTOP)
     async with launch(tmp_path / "ff") as browser:
-        party = await browser.new_tab(live_server.url)
-        await browser.command(
-            "browsingContext.setViewport",
-            {"context": party.context, "viewport": {"width": 1366, "height": 768}},
-        )
+        party = await browser.new_tab(live_server.url, DESKTOP["viewport"])
         await party.goto(invite_url.removeprefix(live_server.url))
-        await party.wait_for_selector("#mic-start:not([hidden])")
-        await party.click("#mic-start")
-        party_pid = await pass_selftest_and_join(party, "张三")
+        party_pid = await firefox_party_joins(party, "张三")
         await wait_place(party, None)
         await host.click(f"#host-panel button[data-action=admit][data-pid='{party_pid}']")
         await wait_place(party, "main")

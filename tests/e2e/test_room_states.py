@@ -33,6 +33,7 @@ from tests.e2e.firefox import FIREFOX, launch
 from tests.e2e.sessions import (
     FRAMES_RISING,
     Driver,
+    firefox_party_joins,
     host_moves,
     host_sends,
     pass_selftest_and_join,
@@ -254,15 +255,9 @@ async def test_firefox_desktop_caucus_and_waiting(
     host_pid = await pass_selftest_and_join(host)
     await wait_place(host, "main")
     async with launch(tmp_path / "ff") as browser:
-        party = await browser.new_tab(live_server.url)
-        await browser.command(
-            "browsingContext.setViewport",
-            {"context": party.context, "viewport": DESKTOP["viewport"]},
-        )
+        party = await browser.new_tab(live_server.url, DESKTOP["viewport"])
         await party.goto(link_a)
-        await party.wait_for_selector("#mic-start:not([hidden])")
-        await party.click("#mic-start")
-        pid = await pass_selftest_and_join(party, "张三")
+        pid = await firefox_party_joins(party, "张三")
         await wait_place(party, None)
         await notice(party, ["王调解员"], waited=True, sel="#screen-lobby")
         await host_sends(host, type="admit", pid=pid)

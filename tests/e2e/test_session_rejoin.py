@@ -14,6 +14,7 @@ from tests.e2e.conftest import LiveServer, LiveUser
 from tests.e2e.firefox import launch
 from tests.e2e.sessions import (
     Driver,
+    firefox_party_joins,
     host_in_main,
     open_page,
     pass_selftest_and_join,
@@ -140,7 +141,7 @@ async def test_firefox_party_rejoins_after_closing_the_tab(
     async with launch(tmp_path / "ff") as browser:
         party = await browser.new_tab(live_server.url)
         await party.goto(link)
-        party_pid = await firefox_join(party, "张三")
+        party_pid = await firefox_party_joins(party, "张三")
         await wait_place(party, None)
         await host.click(f"#host-panel button[data-action=admit][data-pid='{party_pid}']")
         await wait_place(party, "main")
@@ -151,7 +152,7 @@ async def test_firefox_party_rejoins_after_closing_the_tab(
         await party.close()
         party = await browser.new_tab(live_server.url)
         await party.goto(link)
-        await firefox_join(party, "张三")
+        await firefox_party_joins(party, "张三")
         party_pid = await back_in_place(party, "main", party_pid)
         await wait_playing(party, {host_pid})
         await wait_playing(host, {party_pid})
@@ -163,15 +164,3 @@ async def test_firefox_party_rejoins_after_closing_the_tab(
         assert await party.evaluate(STORED) == []
         offers_refused = [m for m in browser.console if "answering the offer failed" in m]
         assert not offers_refused and not refused, (offers_refused, refused)
-
-
-async def firefox_join(party: Driver, name: str | None) -> str:
-    """Firefox's autoplay policy may hold the level meter until a click on the page's
-    "start the microphone test" button; then the self-test passes and the party joins."""
-    await party.wait_for_function(
-        """() => document.querySelector('#selftest-result[data-result=pass]')
-                 || !document.getElementById('mic-start').hidden"""
-    )
-    if await party.evaluate("() => !document.getElementById('mic-start').hidden"):
-        await party.click("#mic-start")
-    return await pass_selftest_and_join(party, name)

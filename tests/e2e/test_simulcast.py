@@ -24,6 +24,7 @@ from tests.e2e.conftest import LiveServer, LiveUser
 from tests.e2e.firefox import launch
 from tests.e2e.sessions import (
     Driver,
+    firefox_party_joins,
     host_in_main,
     open_page,
     party_through_relay,
@@ -223,9 +224,7 @@ async def test_firefox_sends_three_layers_and_gets_the_small_one_for_a_thumbnail
     async with launch(tmp_path / "ff") as browser:
         party = await browser.new_tab(live_server.url)
         await party.goto(invite_url.removeprefix(live_server.url))
-        await party.wait_for_selector("#mic-start:not([hidden])")
-        await party.click("#mic-start")  # Firefox's autoplay policy: the meter waits for a click
-        party_pid = await pass_selftest_and_join(party, "张三")
+        party_pid = await firefox_party_joins(party, "张三")
         await wait_place(party, None)
         await host.click(f"#host-panel button[data-action=admit][data-pid='{party_pid}']")
         await wait_place(party, "main")
