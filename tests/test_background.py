@@ -1,17 +1,21 @@
 """One-off background work (``server.tasks.Background``): held until done though the loop holds
 its tasks only weakly, a failure nobody awaits logged once by what it was, work that must run
 to its end finished though its caller is cancelled, and a stop that waits for or cancels what
-still runs."""
+still runs; and no module of the product starts a task and drops it."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import gc
 import logging
+from pathlib import Path
 
 import pytest
 
 from server.tasks import Background
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_work_is_held_until_done_though_nothing_else_refers_to_it() -> None:
@@ -95,3 +99,19 @@ async def test_a_stop_waits_only_so_long_then_cancels_what_is_late() -> None:
     assert not task.done() and len(work) == 1
     await work.cancel()
     assert task.cancelled() and len(work) == 0
+
+
+def test_no_module_starts_a_task_and_drops_it() -> None:
+    """A task started as a bare statement (``asyncio.create_task(...)`` with its result
+    dropped) is held by nobody but the loop, weakly: it is the leak ``Background`` exists to
+    prevent. Such work goes through a ``Background`` (or the ``Supervisor``) instead."""
+    dropped = []
+    for package in ("server", "signaling", "recordings"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+                if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+                    func = node.value.func
+                    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                    if name in ("create_task", "ensure_future"):
+                        dropped.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert dropped == [], dropped
