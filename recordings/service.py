@@ -55,8 +55,8 @@ class RecordingService:
         self._events: asyncio.Queue[Opened | Closed | Alarm] = asyncio.Queue()
         self._touched: set[int] = set()
         self._task: asyncio.Task[None] | None = None
-        # Policies loading in the background (``wants``): kept here, as the loop holds its
-        # tasks only weakly, and waited for at a stop, as each holds a database connection.
+        # Policies loading in the background (``wants``), waited for at a stop: each holds a
+        # database connection.
         self._loading = Background("loading a session's recording policy")
         self.recorder = Recorder(
             paths.root(court.settings), wants=self.wants, events=self._events.put_nowait, node=node

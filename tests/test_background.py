@@ -9,13 +9,11 @@ import ast
 import asyncio
 import gc
 import logging
-from pathlib import Path
 
 import pytest
 
 from server.tasks import Background
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.test_walls import project_modules
 
 
 async def test_work_is_held_until_done_though_nothing_else_refers_to_it() -> None:
@@ -106,12 +104,11 @@ def test_no_module_starts_a_task_and_drops_it() -> None:
     dropped) is held by nobody but the loop, weakly: it is the leak ``Background`` exists to
     prevent. Such work goes through a ``Background`` (or the ``Supervisor``) instead."""
     dropped = []
-    for package in ("server", "signaling", "recordings"):
-        for path in sorted((ROOT / package).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-                if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-                    func = node.value.func
-                    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                    if name in ("create_task", "ensure_future"):
-                        dropped.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    for name, path in sorted(project_modules().items()):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+                func = node.value.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if called in ("create_task", "ensure_future"):
+                    dropped.append(f"{name}:{node.lineno}")
     assert dropped == [], dropped

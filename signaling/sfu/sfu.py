@@ -71,7 +71,7 @@ class Sfu:
         self.max_queue_bytes = max_queue_bytes
         self._peers: dict[str, Peer] = {}
         self._taps: list[MediaTap] = []
-        self._work = Background("the SFU's negotiation")
+        self._work = Background("the SFU's renegotiations and connection-state callbacks")
         self._tick_task: asyncio.Task[None] | None = None
         self._relay = None if self.passthrough else baseline.Relay()
         self._closing = False
