@@ -46,7 +46,7 @@ from tests.e2e.sessions import (
     wait_place,
     wait_playing,
 )
-from tests.e2e.touch import sign_by_finger
+from tests.e2e.touch import sign_by_finger, tap_to_sign
 from tests.e2e.viewports import DESKTOP, PHONE, box_inside_viewport, open_at
 from tests.helpers import unit
 
@@ -199,8 +199,7 @@ async def test_resident_path_on_a_phone_by_touch(
     await signing.locator("text=调解协议书").first.wait_for()
     await sign_by_finger(signing)
     await signing.locator("input[name=typed_name]").fill("张三")
-    await signing.locator("form.signature-form button[type=submit]").tap()
-    await signing.locator("#sign-done").wait_for()
+    await tap_to_sign(signing)
     await sees_text(signing, "#sign-done h2", off, "您已签署本版本")
     assert "接下来" in await signing.locator("#sign-done").inner_text()
     await signing.screenshot(path=str(SCREENSHOT_DIR / "resident-phone-6-signed.png"))

@@ -18,7 +18,7 @@ from playwright.async_api import Page
 from tests.e2e.conftest import SCREENSHOT_DIR, log_in
 from tests.e2e.sessions import pass_selftest_and_join, wait_place
 from tests.e2e.test_sign_agreement import _world
-from tests.e2e.touch import pad_strokes, sign_by_finger
+from tests.e2e.touch import SIGN_BUTTON, pad_strokes, sign_by_finger, tap_to_sign
 from tests.e2e.viewports import (
     DESKTOP,
     PHONE,
@@ -101,7 +101,7 @@ async def test_a_resident_reads_the_whole_agreement_signs_and_is_told_what_next(
     # The empty pad says where to sign; 清除 is not the main button and is apart from 签署.
     hint = page.locator(".signature-hint")
     assert await hint.is_visible() and (await hint.inner_text()).strip() == "在此签名"
-    clear, submit = "form.signature-form [data-clear]", "form.signature-form button[type=submit]"
+    clear, submit = "form.signature-form [data-clear]", SIGN_BUTTON
     assert (await page.locator(clear).inner_text()).strip() == "清除"
     clear_style, submit_style = await _style(page, clear), await _style(page, submit)
     assert clear_style["bg"] != submit_style["bg"], (clear_style, submit_style)
@@ -119,7 +119,7 @@ async def test_a_resident_reads_the_whole_agreement_signs_and_is_told_what_next(
     await page.fill("input[name=typed_name]", "张三")
     await page.screenshot(path=str(SCREENSHOT_DIR / f"signing-{size}-drawn.png"), full_page=True)
     if view is PHONE:
-        await page.locator(submit).tap()
+        await tap_to_sign(page)
     else:
         await page.locator(submit).click()
 
