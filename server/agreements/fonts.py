@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import hashlib
 import os
 import sys
@@ -56,8 +57,19 @@ def source_font() -> Path:
 
 
 def _stamp(path: Path) -> str:
+    """The source font's part of the instances' names: its content, so the same package
+    installed elsewhere or again (another path, another time) finds them made, and another
+    font never takes them for its own."""
     st = path.stat()
-    return hashlib.sha256(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    return _digest(path, st.st_size, st.st_mtime_ns)
+
+
+@functools.cache
+def _digest(path: Path, size: int, mtime_ns: int) -> str:
+    # Keyed by size and time as well, so a file changed in place is read again; reading the
+    # 17 MB font takes ~30 ms, once per process.
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()[:12]
 
 
 def _instance(src: Path, weight: int, dest: Path) -> None:
