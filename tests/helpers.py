@@ -167,11 +167,21 @@ async def audit_settled(app: web.Application) -> None:
     raise AssertionError("the audit chain did not settle within 10 s")
 
 
-def free_port() -> int:
-    """A TCP port free on the loopback now, for a server a test starts."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_PORTS_GIVEN: set[tuple[int, int]] = set()
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port (TCP, or UDP with ``socket.SOCK_DGRAM``) free on the loopback now, for a server
+    a test starts; never the same one twice in a process. The kernel may hand a port just
+    closed out again at once: a CI run's three cluster nodes got one port for two of them,
+    and the second died on bind while its health check reached the first."""
+    while True:
+        with socket.socket(socket.AF_INET, kind) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if (kind, port) not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add((kind, port))
+            return port
 
 
 @contextmanager

@@ -36,10 +36,10 @@ from server.app import create_app
 from server.models.recordings import Recording, RecordingSegment
 from server.web.keys import SESSIONMAKER
 from signaling.server_messages import Ack, State, Welcome
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, free_port
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import REDIS_URL, cluster, eventually  # noqa: F401 (a fixture)
-from tests.test_recording_crash import Server, _free_port
+from tests.test_recording_crash import Server
 from tests.test_signaling_ws import ORIGIN, WsPeer, _session_with_invites
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
@@ -142,7 +142,7 @@ async def test_three_nodes_drain_and_kill(aiohttp_client, settings, tmp_path, cl
     _med, _case, sid, token = await _session_with_invites(hands)
     nodes: dict[str, Server] = {}
     for i in range(3):
-        node = Server(settings, _free_port(), tmp_path / f"node-{i}.log")
+        node = Server(settings, free_port(), tmp_path / f"node-{i}.log")
         node.env = node_env(cluster, f"node-{i}")
         nodes[f"node-{i}"] = node
     redis = Redis.from_url(REDIS_URL)

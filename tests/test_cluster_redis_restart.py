@@ -27,10 +27,11 @@ from redis.exceptions import RedisError
 
 from server.app import create_app
 from signaling.server_messages import Ack, State, Welcome
+from tests.helpers import free_port
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import cluster, eventually  # noqa: F401 (a fixture)
 from tests.test_cluster_processes import bearer, node_env, rejoin, room_node, stop_nodes
-from tests.test_recording_crash import Server, _free_port
+from tests.test_recording_crash import Server
 from tests.test_signaling_ws import WsPeer, _session_with_invites
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
@@ -41,7 +42,7 @@ class PrivateRedis:
     """A redis-server of this test's own, so stopping it touches no other test."""
 
     def __init__(self, tmp: Path) -> None:
-        self.port, self.dir = _free_port(), tmp
+        self.port, self.dir = free_port(), tmp
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -90,7 +91,7 @@ async def test_a_redis_restart_under_a_live_room(
     assert await eventually(lambda: _up(redis), within=10)
     nodes: dict[str, Server] = {}
     for i in range(2):
-        node = Server(settings, _free_port(), tmp_path / f"node-{i}.log")
+        node = Server(settings, free_port(), tmp_path / f"node-{i}.log")
         node.env = {**node_env(cluster, f"node-{i}"), "COURTLINK_REDIS_URL": private_redis.url}
         nodes[f"node-{i}"] = node
     peers: list[WsPeer] = []

@@ -26,10 +26,11 @@ from server.app import create_app
 from server.models.recordings import Recording
 from server.web.keys import SESSIONMAKER, SETTINGS
 from signaling.server_messages import Ack, State, Welcome
+from tests.helpers import free_port
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import REDIS_URL, cluster, eventually  # noqa: F401 (a fixture)
 from tests.test_cluster_processes import bearer, node_env, rejoin, room_node, segments, stop_nodes
-from tests.test_recording_crash import Server, _free_port
+from tests.test_recording_crash import Server
 from tests.test_signaling_ws import WsPeer, _second_invite, _session_with_invites
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
@@ -75,7 +76,7 @@ async def test_a_rolling_restart_of_every_node_loses_nobody(
     med, case_id, sid, token = await _session_with_invites(hands)
     token2 = await _second_invite(hands, med, case_id, sid)
     names = [f"node-{i}" for i in range(3)]
-    nodes = {n: Server(settings, _free_port(), tmp_path / f"{n}.log") for n in names}
+    nodes = {n: Server(settings, free_port(), tmp_path / f"{n}.log") for n in names}
     for n, node in nodes.items():
         node.env = node_env(cluster, n)
     redis = Redis.from_url(REDIS_URL)

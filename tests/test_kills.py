@@ -27,10 +27,10 @@ from server.models.scheduling import Booking, OutboxMessage, Reservation
 from server.models.sessions import Invite, MediationSession
 from server.settings import Settings
 from server.web.keys import SENDER
-from tests.helpers import served_token
+from tests.helpers import free_port, served_token
 from tests.kill_helpers import assert_verifies
 from tests.test_booking_support import Clock, add_case, local, make_world
-from tests.test_recording_crash import Server, _free_port
+from tests.test_recording_crash import Server
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +68,7 @@ async def test_sigkill_during_a_booking_burst(
             body = {"case_id": case.id, "starts_at": start, "duration_minutes": 60}
             requests.append((f"staff_{office}", body))
 
-    server = Server(settings, _free_port(), tmp_path / "server.log")
+    server = Server(settings, free_port(), tmp_path / "server.log")
     await server.start()
     accepted: dict[int, dict[str, Any]] = {}  # booking id -> the request answered 201
     refused: list[tuple[int, dict[str, Any]]] = []

@@ -24,10 +24,10 @@ from server.db import make_engine, make_sessionmaker
 from server.models.scheduling import OutboxMessage, OutboxStatus
 from server.settings import Settings
 from server.web.keys import COURT, SENDER
-from tests.helpers import stop_smtp
+from tests.helpers import free_port, stop_smtp
 from tests.kill_helpers import assert_verifies, wait_until
 from tests.test_booking_support import MONDAY, Clock, local, make_world
-from tests.test_recording_crash import Server, _free_port
+from tests.test_recording_crash import Server
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ async def test_sigkill_while_the_outbox_sends(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     inbox = SlowInbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     try:
         app[SENDER].autostart = False  # the mail waits in the outbox for the server under test
@@ -81,7 +81,7 @@ async def test_sigkill_while_the_outbox_sends(
             )
         assert len(emails) >= 4, emails
 
-        server = Server(settings, _free_port(), tmp_path / "server.log")
+        server = Server(settings, free_port(), tmp_path / "server.log")
         await server.start()  # its sender's first pass starts at once
 
         async def first_mail() -> bool:

@@ -22,10 +22,10 @@ from server.models.agreements import Agreement, AgreementSignature, SealedDocume
 from server.settings import Settings
 from server.web.keys import SENDER
 from tests.agreement_helpers import bearer, build_world, signature_png
-from tests.helpers import served_token
+from tests.helpers import free_port, served_token
 from tests.kill_helpers import assert_verifies, run_cli, wait_until
 from tests.test_agreements_flow import _b64, _draft, _party_sign
-from tests.test_recording_crash import Server, _free_port
+from tests.test_recording_crash import Server
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ async def test_sigkill_while_sealing_an_agreement(
     }
     documents = settings.data_dir / "agreements"
 
-    server = Server(settings, _free_port(), tmp_path / "server.log")
+    server = Server(settings, free_port(), tmp_path / "server.log")
     await server.start()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         token = await served_token(http, server.url, "med")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from datetime import timedelta
@@ -35,17 +34,11 @@ from server.sessions import create_session
 from signaling.server_messages import Welcome
 from tests.agreement_helpers import share_fonts
 from tests.docket_helpers import parties
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, free_port
 from tests.recording_media import decoded_frames
 from tests.test_signaling_ws import WsPeer
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -166,7 +159,7 @@ async def test_sigkill_mid_recording_then_restart_recovers(settings, tmp_path):
     maker = make_sessionmaker(engine)
     try:
         _, session_id = await _seed(settings, maker)
-        server = Server(settings, _free_port(), tmp_path / "server.log")
+        server = Server(settings, free_port(), tmp_path / "server.log")
         await server.start()
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             host = await _host_in_room(http, server, session_id)

@@ -23,12 +23,12 @@ import pytest
 
 from recordings import paths
 from server.db import make_engine, make_sessionmaker
+from tests.helpers import free_port
 from tests.kill_helpers import wait_until
 from tests.recording_db import recordings_cli
 from tests.test_recording_crash import (
     Server,
     _both_tracks_written,
-    _free_port,
     _host_in_room,
     _seed,
     _segments,
@@ -57,7 +57,7 @@ def _media(path) -> tuple[int, float, float]:
 async def test_sigkill_right_after_a_segment_opens(settings, tmp_path):
     engine = make_engine(settings)
     maker = make_sessionmaker(engine)
-    server = Server(settings, _free_port(), tmp_path / "server.log")
+    server = Server(settings, free_port(), tmp_path / "server.log")
     try:
         _, session_id = await _seed(settings, maker)
         await server.start()

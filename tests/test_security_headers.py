@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -18,6 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from server.web.accesslog import redact
 from tests.agreement_helpers import share_fonts
+from tests.helpers import free_port
 
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -87,12 +87,6 @@ def test_redact_hides_every_token_form() -> None:
         assert redact(line) == expected
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str, headers: dict[str, str] | None = None) -> int:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {})) as r:
@@ -108,7 +102,7 @@ def test_the_served_access_log_holds_no_token(sqlite_template: Path, tmp_path: P
     data.mkdir()
     shutil.copyfile(sqlite_template, data / "courtlink.sqlite3")
     share_fonts(data / "fonts")  # not made again in the background, as a new install would
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "COURTLINK_DATA_DIR": str(data),

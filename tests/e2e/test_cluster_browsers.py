@@ -25,9 +25,10 @@ from server.app import create_app
 from server.cluster.local import front_config
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, log_in
 from tests.e2e.sessions import open_page, pass_selftest_and_join, wait_place, wait_playing
+from tests.helpers import free_port
 from tests.test_cluster_nodes import REDIS_URL, cluster  # noqa: F401 (a fixture)
 from tests.test_cluster_processes import node_env, room_node, stop_nodes
-from tests.test_recording_crash import Server, _free_port
+from tests.test_recording_crash import Server
 from tests.test_signaling_ws import _second_invite, _session_with_invites
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
@@ -45,10 +46,10 @@ async def test_three_browsers_on_three_nodes_behind_the_front(
     med, case_id, sid, token = await _session_with_invites(hands)
     tokens = {"张三": token, "李四": await _second_invite(hands, med, case_id, sid)}
 
-    port = _free_port()
+    port = free_port()
     front = LiveServer(f"http://127.0.0.1:{port}", hands.app, settings)
     nodes = {
-        f"node-{i}": Server(settings, _free_port(), tmp_path / f"node-{i}.log") for i in range(3)
+        f"node-{i}": Server(settings, free_port(), tmp_path / f"node-{i}.log") for i in range(3)
     }
     for name, node in nodes.items():
         node.env = {

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port
+
 TURNSERVER = Path(os.environ.get("COURTLINK_TURNSERVER", "/usr/bin/turnserver"))
 
 # The party's browser may reach the SFU only through the TURN server behind the relay.
@@ -23,12 +25,6 @@ FORCE_RELAY = """(turn) => {
     };
     window.RTCPeerConnection.prototype = Native.prototype;
 }"""
-
-
-def _free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _host_address() -> str:
@@ -47,7 +43,7 @@ def turn(tmp_path: Path) -> Iterator[tuple[str, int]]:
     if not TURNSERVER.exists():
         # A missing install step, never a skip: `make test` installs it before running.
         pytest.fail(f"{TURNSERVER} missing: `make coturn` (apt-get install coturn) installs it")
-    port, low = _free_port(), 20000 + (os.getpid() % 200) * 100
+    port, low = free_port(socket.SOCK_DGRAM), 20000 + (os.getpid() % 200) * 100
     address = _host_address()
     log = tmp_path / "turnserver.log"
     out = log.open("wb")
