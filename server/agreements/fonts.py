@@ -114,7 +114,9 @@ async def prepare_aside(cache_dir: Path) -> None:
     """``prepare`` in a child process at the lowest CPU priority (its CPU then never holds
     up this process's event loop or its threads); returns at once when the instances are
     there."""
-    if is_prepared(cache_dir):
+    # Off the loop: naming the instances reads the whole 17 MB font once (its digest), and
+    # the server is already answering requests while this runs.
+    if await asyncio.to_thread(is_prepared, cache_dir):
         return
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server.agreements.fonts", str(cache_dir)
