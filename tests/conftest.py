@@ -19,7 +19,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -37,7 +36,6 @@ from tests.hangs import (  # noqa: F401 (the hang watch's fixture and hooks)
     watch_for_hangs,
 )
 from tests.helpers import ensure_pg_reachable
-from tests.schedule import BrowsersInShares
 
 # The tests run on the loop `courtlink serve` runs on (uvloop where installed).
 asyncio.set_event_loop_policy(eventloop.policy())
@@ -186,15 +184,6 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     # (its recordings sealed and audit rows chained against "does not exist", 5-10 s of
     # retries). Dropped once every fixture of the test is down: pytest_runtest_teardown.
     request.node.stash.setdefault(_TO_DROP, []).append((copies, name))
-
-
-@pytest.hookimpl(optionalhook=True)  # a run without xdist has no such hook
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``-n`` with xdist's default ``--dist load``: the browser tests in shares
-    (``tests.schedule``); any other ``--dist`` asked for is xdist's own."""
-    if config.getvalue("dist") != "load":
-        return None
-    return BrowsersInShares(config, log)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
