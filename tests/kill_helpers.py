@@ -1,9 +1,9 @@
 """What the SIGKILL tests (``tests/test_kills*.py``) share.
 
-``courtlink serve`` runs as a subprocess over the test's database and data directory (the
-``Server`` of ``tests/test_recording_crash.py``, which also covers the kill during a
-recording). The state before the kill is reached through the product's own operations (the
-in-process app built by the factory, on the same database). Each kill waits for the event it
+``courtlink serve`` runs as a subprocess over the test's database and data directory
+(``Server``; the recording, cluster and browser tests start their servers with it too). The
+state before the kill is reached through the product's own operations (the in-process app
+built by the factory, on the same database). Each kill waits for the event it
 is aimed at, never for a time; after the restart the audit chain and the recordings verify.
 """
 
@@ -16,7 +16,66 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.test_recording_crash import Server
+import aiohttp
+
+from tests.agreement_helpers import share_fonts
+
+
+class Server:
+    """``courtlink serve`` on ``port`` in a subprocess, its output in ``log``."""
+
+    def __init__(self, settings, port: int, log: Path) -> None:
+        self.settings, self.port, self.log = settings, port, log
+        self.proc: asyncio.subprocess.Process | None = None
+        self.env: dict[str, str] = {}  # more settings (a cluster node's)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        # The fonts every served process would otherwise make in the background (half a
+        # minute of CPU each time, on a fresh data dir) are copied from the run's one set.
+        await asyncio.to_thread(share_fonts, self.settings.data_dir / "fonts")
+        env = {
+            **os.environ,
+            "COURTLINK_DATA_DIR": str(self.settings.data_dir),
+            "COURTLINK_DATABASE_URL": self.settings.effective_database_url,
+            # The in-process app of the test shares the database: one court, one key (invite
+            # links and audit checkpoints are signed with it).
+            "COURTLINK_SECRET_KEY": self.settings.secret_key,
+            "COURTLINK_PUBLIC_URL": self.url,
+            **self.env,
+        }
+        with self.log.open("ab") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).parent / "courtlink"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                env=env,
+                stdout=out,
+                stderr=out,
+            )
+        async with aiohttp.ClientSession() as http:
+            for _ in range(600):
+                if self.proc.returncode is not None:
+                    raise AssertionError(f"server exited: {self.log.read_text()[-3000:]}")
+                try:
+                    async with http.get(f"{self.url}/healthz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"server never answered: {self.log.read_text()[-3000:]}")
+
+    async def kill(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        await asyncio.wait_for(self.proc.wait(), 60)
 
 
 def run_cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:

@@ -37,9 +37,9 @@ from server.models.recordings import Recording, RecordingSegment
 from server.web.keys import SESSIONMAKER
 from signaling.server_messages import Ack, State, Welcome
 from tests.helpers import PASSWORD, free_port
+from tests.kill_helpers import Server
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import REDIS_URL, cluster, eventually  # noqa: F401 (a fixture)
-from tests.test_recording_crash import Server
 from tests.test_signaling_ws import ORIGIN, WsPeer, _session_with_invites
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)

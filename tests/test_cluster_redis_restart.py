@@ -28,10 +28,10 @@ from redis.exceptions import RedisError
 from server.app import create_app
 from signaling.server_messages import Ack, State, Welcome
 from tests.helpers import free_port
+from tests.kill_helpers import Server
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import cluster, eventually  # noqa: F401 (a fixture)
 from tests.test_cluster_processes import bearer, node_env, rejoin, room_node, stop_nodes
-from tests.test_recording_crash import Server
 from tests.test_signaling_ws import WsPeer, _session_with_invites
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]

@@ -27,10 +27,10 @@ from server.models.recordings import Recording
 from server.web.keys import SESSIONMAKER, SETTINGS
 from signaling.server_messages import Ack, State, Welcome
 from tests.helpers import free_port
+from tests.kill_helpers import Server
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import REDIS_URL, cluster, eventually  # noqa: F401 (a fixture)
 from tests.test_cluster_processes import bearer, node_env, rejoin, room_node, segments, stop_nodes
-from tests.test_recording_crash import Server
 from tests.test_signaling_ws import WsPeer, _second_invite, _session_with_invites
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]

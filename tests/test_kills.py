@@ -28,9 +28,8 @@ from server.models.sessions import Invite, MediationSession
 from server.settings import Settings
 from server.web.keys import SENDER
 from tests.helpers import free_port, served_token
-from tests.kill_helpers import assert_verifies
+from tests.kill_helpers import Server, assert_verifies
 from tests.test_booking_support import Clock, add_case, local, make_world
-from tests.test_recording_crash import Server
 
 pytestmark = pytest.mark.slow
 

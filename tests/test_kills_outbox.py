@@ -25,9 +25,8 @@ from server.models.scheduling import OutboxMessage, OutboxStatus
 from server.settings import Settings
 from server.web.keys import COURT, SENDER
 from tests.helpers import free_port, stop_smtp
-from tests.kill_helpers import assert_verifies, wait_until
+from tests.kill_helpers import Server, assert_verifies, wait_until
 from tests.test_booking_support import MONDAY, Clock, local, make_world
-from tests.test_recording_crash import Server
 
 pytestmark = pytest.mark.slow
 

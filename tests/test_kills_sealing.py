@@ -23,9 +23,8 @@ from server.settings import Settings
 from server.web.keys import SENDER
 from tests.agreement_helpers import bearer, build_world, signature_png
 from tests.helpers import free_port, served_token
-from tests.kill_helpers import assert_verifies, run_cli, wait_until
+from tests.kill_helpers import Server, assert_verifies, run_cli, wait_until
 from tests.test_agreements_flow import _b64, _draft, _party_sign
-from tests.test_recording_crash import Server
 
 pytestmark = pytest.mark.slow
 

@@ -10,12 +10,9 @@ files decode with PyAV up to within 2 s of the kill, and verification passes.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -32,68 +29,13 @@ from server.models.docket import Stage
 from server.models.recordings import Recording, RecordingSegment
 from server.sessions import create_session
 from signaling.server_messages import Welcome
-from tests.agreement_helpers import share_fonts
 from tests.docket_helpers import parties
 from tests.helpers import PASSWORD, free_port
+from tests.kill_helpers import Server
 from tests.recording_media import decoded_frames
 from tests.test_signaling_ws import WsPeer
 
 pytestmark = pytest.mark.slow
-
-
-class Server:
-    def __init__(self, settings, port: int, log: Path) -> None:
-        self.settings, self.port, self.log = settings, port, log
-        self.proc: asyncio.subprocess.Process | None = None
-        self.env: dict[str, str] = {}  # more settings (a cluster node's)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        # The fonts every served process would otherwise make in the background (half a
-        # minute of CPU each time, on a fresh data dir) are copied from the run's one set.
-        await asyncio.to_thread(share_fonts, self.settings.data_dir / "fonts")
-        env = {
-            **os.environ,
-            "COURTLINK_DATA_DIR": str(self.settings.data_dir),
-            "COURTLINK_DATABASE_URL": self.settings.effective_database_url,
-            # The in-process app of the test shares the database: one court, one key (invite
-            # links and audit checkpoints are signed with it).
-            "COURTLINK_SECRET_KEY": self.settings.secret_key,
-            "COURTLINK_PUBLIC_URL": self.url,
-            **self.env,
-        }
-        with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "courtlink"),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                env=env,
-                stdout=out,
-                stderr=out,
-            )
-        async with aiohttp.ClientSession() as http:
-            for _ in range(600):
-                if self.proc.returncode is not None:
-                    raise AssertionError(f"server exited: {self.log.read_text()[-3000:]}")
-                try:
-                    async with http.get(f"{self.url}/healthz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"server never answered: {self.log.read_text()[-3000:]}")
-
-    async def kill(self, sig: int) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        await asyncio.wait_for(self.proc.wait(), 60)
 
 
 async def _seed(settings, maker) -> tuple[int, int]:

@@ -24,10 +24,9 @@ import pytest
 from recordings import paths
 from server.db import make_engine, make_sessionmaker
 from tests.helpers import free_port
-from tests.kill_helpers import wait_until
+from tests.kill_helpers import Server, wait_until
 from tests.recording_db import recordings_cli
 from tests.test_recording_crash import (
-    Server,
     _both_tracks_written,
     _host_in_room,
     _seed,

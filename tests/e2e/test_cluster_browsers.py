@@ -26,9 +26,9 @@ from server.cluster.local import front_config
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, log_in
 from tests.e2e.sessions import open_page, pass_selftest_and_join, wait_place, wait_playing
 from tests.helpers import free_port
+from tests.kill_helpers import Server
 from tests.test_cluster_nodes import REDIS_URL, cluster  # noqa: F401 (a fixture)
 from tests.test_cluster_processes import node_env, room_node, stop_nodes
-from tests.test_recording_crash import Server
 from tests.test_signaling_ws import _second_invite, _session_with_invites
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
