@@ -12,11 +12,21 @@ from pathlib import Path
 
 import aiohttp
 
+_PORTS_GIVEN: set[tuple[int, int]] = set()
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port (TCP, or UDP with ``socket.SOCK_DGRAM``) free on the loopback now, for a server
+    a bench or a test starts; never the same one twice in a process. The kernel may hand a
+    port just closed out again at once: a CI run's three cluster nodes got one port for two of
+    them, and the second died on bind while its health check reached the first."""
+    while True:
+        with socket.socket(socket.AF_INET, kind) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if (kind, port) not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add((kind, port))
+            return port
 
 
 async def wait_up(

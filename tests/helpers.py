@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +13,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+from _client import free_port as free_port  # the one version, shared with the benches
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
@@ -165,23 +165,6 @@ async def audit_settled(app: web.Application) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the audit chain did not settle within 10 s")
-
-
-_PORTS_GIVEN: set[tuple[int, int]] = set()
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port (TCP, or UDP with ``socket.SOCK_DGRAM``) free on the loopback now, for a server
-    a test starts; never the same one twice in a process. The kernel may hand a port just
-    closed out again at once: a CI run's three cluster nodes got one port for two of them,
-    and the second died on bind while its health check reached the first."""
-    while True:
-        with socket.socket(socket.AF_INET, kind) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if (kind, port) not in _PORTS_GIVEN:
-            _PORTS_GIVEN.add((kind, port))
-            return port
 
 
 @contextmanager

@@ -1,7 +1,8 @@
-"""``tests.helpers.free_port`` never gives the same port twice in a process, though the kernel
-may hand a port just closed out again (a CI run's cluster test got one port for two nodes).
-The kernel's choice is stood in for by a socket that names the ports it is told to, seen by
-``tests.helpers`` alone: the real ``socket`` module is left as it is for the worker's threads."""
+"""``free_port`` (``bench/_client.py``; the tests take it through ``tests.helpers``) never
+gives the same port twice in a process, though the kernel may hand a port just closed out
+again (a CI run's cluster test got one port for two nodes). The kernel's choice is stood in
+for by a socket that names the ports it is told to, seen by ``_client`` alone: the real
+``socket`` module is left as it is for the worker's threads."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import socket
 from types import SimpleNamespace
 from typing import Any
 
+import _client
 import pytest
 
 from tests import helpers
@@ -40,14 +42,14 @@ class _Kernel:
 
 
 def _kernel(monkeypatch: pytest.MonkeyPatch, ports: list[int]) -> None:
-    monkeypatch.setattr(helpers, "_PORTS_GIVEN", set())
+    monkeypatch.setattr(_client, "_PORTS_GIVEN", set())
     fake = SimpleNamespace(
         socket=_Kernel(ports),
         AF_INET=socket.AF_INET,
         SOCK_STREAM=socket.SOCK_STREAM,
         SOCK_DGRAM=socket.SOCK_DGRAM,
     )
-    monkeypatch.setattr(helpers, "socket", fake)
+    monkeypatch.setattr(_client, "socket", fake)
 
 
 def test_a_port_handed_out_again_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
