@@ -74,6 +74,29 @@ class LiveServer:
         return self.url + path
 
 
+@contextlib.asynccontextmanager
+async def serve_sqlite(
+    data_dir: Path, db_file: Path, *, simulcast: bool | None = None
+) -> AsyncIterator[LiveServer]:
+    """The real app on the SQLite file ``db_file``, on a free port of 127.0.0.1 (``simulcast``
+    None keeps the product's setting). The socket is bound first and kept, so the public URL
+    (links in pages and mail) names the real port and no other server can be given it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = _base_settings(data_dir, f"sqlite+aiosqlite:///{db_file}", public_url=url)
+    if simulcast is not None:
+        settings.simulcast = simulcast
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    try:
+        yield LiveServer(url, app, settings)
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def live_server(
     request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
@@ -82,24 +105,13 @@ async def live_server(
     data_dir.mkdir(parents=True, exist_ok=True)
     db_file = data_dir / "courtlink.sqlite3"
     shutil.copyfile(sqlite_template, db_file)
-    # Bind first so PUBLIC_URL (links in pages and mail) names the real port.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    settings = _base_settings(data_dir, f"sqlite+aiosqlite:///{db_file}", public_url=url)
     # Simulcast is the product's default; each browser encoding every camera three times over
     # costs this 2-core machine's suite its time, so only the tests about it (marked) run it.
-    settings.simulcast = request.node.get_closest_marker("simulcast") is not None
-    app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.SockSite(runner, sock)
-    await site.start()
+    simulcast = request.node.get_closest_marker("simulcast") is not None
     try:
-        yield LiveServer(url, app, settings)
+        async with serve_sqlite(data_dir, db_file, simulcast=simulcast) as live:
+            yield live
     finally:
-        await runner.cleanup()
         # A database connection the app left open is found now, and blamed on this test,
         # not whenever the collector next runs (a CI run saw one at another test's setup).
         gc.collect()

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import re
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,14 +24,13 @@ from sqlalchemy import select
 
 from server.agreements import drafting
 from server.agreements.terms import Terms
-from server.app import create_app
 from server.demo import run_demo
 from server.docket import get_case
 from server.migrate import upgrade
 from server.models.accounts import User
 from server.models.sessions import MediationSession
 from tests.conftest import _base_settings
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, serve_sqlite
 from tests.helpers import unit
 
 PARTY_LINK = re.compile(r"^\s+(\S+): (http\S+/join/(\S+))$")
@@ -88,19 +86,8 @@ def seed_demo(directory: Path, template: Path) -> Demo:
 @contextlib.asynccontextmanager
 async def serve(directory: Path, demo: Demo) -> AsyncIterator[LiveServer]:
     """The real app on a copy of the seeded database in ``directory``, on a free port."""
-    db_file = _copy_db(directory, demo)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = _base_settings(directory, f"sqlite+aiosqlite:///{db_file}", public_url=url)
-    app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    try:
-        yield LiveServer(url, app, settings)
-    finally:
-        await runner.cleanup()
+    async with serve_sqlite(directory, _copy_db(directory, demo)) as live:
+        yield live
 
 
 def _copy_db(directory: Path, demo: Demo) -> Path:
