@@ -143,7 +143,7 @@ test: install-test browser pdf-libs cjk-fonts coturn axe nginx
 # Every screen at 1366x768 and 375x812 on the demo seed, as PNGs in var/screenshots/
 # (tests/e2e/screenshots.py): staff pages and a resident's path from pre-join to signed.
 screenshots: install-test browser pdf-libs
-	$(BIN)/python -m tests.e2e.screenshots --out var/screenshots
+	PYTHONPATH=bench $(BIN)/python -m tests.e2e.screenshots --out var/screenshots
 
 # The long attack runs, outside `make test`. schemathesis against /api/v1/openapi.json as every
 # role and anonymous, on SQLite and PostgreSQL, FUZZ_EXAMPLES inputs per operation and mode

@@ -8,7 +8,10 @@ room), back, the agreement shown, signing, signed. Files are named
 ``<size>-<nn>-<screen>.png`` (e.g. ``phone-12-party-caucus.png``), full-page. A screen that
 cannot be reached is reported on stderr and the run exits 1 after taking the rest.
 
-    .venv/bin/python -m tests.e2e.screenshots [--out var/screenshots] [--only phone]
+    PYTHONPATH=bench .venv/bin/python -m tests.e2e.screenshots [--out DIR] [--only phone]
+
+(``bench`` on the path as pytest puts it there, ``pyproject.toml``'s ``pythonpath``: the browser
+fixtures take the voice clip from ``bench/_media_clip.py``.)
 """
 
 from __future__ import annotations
