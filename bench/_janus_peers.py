@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from _ice import local_configuration
+from aiortc import RTCBundlePolicy, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -90,7 +91,7 @@ class JanusPeer(LeanPeer):
             s["mid"]: s["feed_display"] for s in attached["streams"] if s.get("type") == "video"
         }
         self.sub_pc = pc = RTCPeerConnection(
-            RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+            local_configuration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         )
         await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
         for media in SessionDescription.parse(offer["sdp"]).media:

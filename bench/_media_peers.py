@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from _ice import local_configuration
+from aiortc import RTCBundlePolicy, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 from aiortc.sdp import SessionDescription
 
@@ -56,7 +57,7 @@ class LeanPeer:
         self.room = room
         self.args = args
         self.frames, self.keyframes, self.opus = clip
-        self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.pc = RTCPeerConnection(local_configuration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.publish = args.publish
         if self.publish:
             self.pc.addTrack(IdleTrack("audio", f"{peer_id}-a"))

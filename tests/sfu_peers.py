@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import av
+from _ice import local_configuration
 from aiortc import (
     MediaStreamTrack,
     RTCBundlePolicy,
-    RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
 )
@@ -61,7 +61,7 @@ class Client:
     def __init__(self, sfu: Sfu, peer_id: str, tracks: list[MediaStreamTrack] = ()) -> None:  # type: ignore[assignment]
         self.sfu = sfu
         self.id = peer_id
-        self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.pc = RTCPeerConnection(local_configuration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         for track in tracks:
             self.pc.addTrack(track)
         self.offers: list[dict[str, Any]] = []

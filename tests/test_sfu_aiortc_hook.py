@@ -10,6 +10,7 @@ import importlib.metadata
 
 import aiortc
 import pytest
+from _ice import local_configuration
 from aiortc import RTCPeerConnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
@@ -43,7 +44,7 @@ def test_guard_notices_a_missing_hook_point(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 async def test_instance_hooks_land_on_real_objects() -> None:
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(local_configuration())
     try:
         t = pc.addTransceiver("video", direction="sendonly")
         dtls = dtls_transport(pc)

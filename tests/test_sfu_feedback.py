@@ -4,6 +4,7 @@ a flooded line do not hide the loss that is the publisher's one congestion signa
 
 from __future__ import annotations
 
+from _ice import local_configuration
 from aiortc import RTCPeerConnection
 from aiortc.rtp import RtcpPacket, RtcpRrPacket
 
@@ -13,7 +14,7 @@ from tests.test_sfu_simulcast import rtp
 
 
 async def test_a_retransmission_that_arrives_twice_does_not_hide_the_loss() -> None:
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(local_configuration())
     try:
         publishing = pc.addTransceiver("video", direction="recvonly")
         track = InboundTrack(

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from _ice import local_configuration
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError
 from sqlalchemy import select
@@ -83,7 +84,7 @@ class WsPeer:
     async def _new_pc(self) -> None:
         if self.pc is not None:
             await self.pc.close()
-        self.pc, self.received, self.tracks = RTCPeerConnection(), {}, {}
+        self.pc, self.received, self.tracks = RTCPeerConnection(local_configuration()), {}, {}
         if self.media:
             tracks = clip_tracks()
             self.players += tracks
