@@ -130,7 +130,7 @@ run: install pdf-libs
 	  exec $(BIN)/courtlink serve --host $(HOST) --port $(PORT)
 
 # Three workers on two cores: much of the suite waits on real media, sockets and browsers, and
-# each worker has its own databases (tests/conftest.py); the slowest tests are listed at the end.
+# each worker has its own databases (tests/conftest.py); each part lists its slowest tests.
 # Four were a little faster, but their load made tests' own races show (bench/README.md).
 # Then the few `serial` tests (real-time media that needs the CPU to itself), alone. pytest's
 # exit status 5 is "no test selected" (PYTEST_ARGS chose none of one kind): not a failure.
@@ -138,7 +138,7 @@ PYTEST_WORKERS ?= 3
 test: install-test browser pdf-libs cjk-fonts coturn axe nginx
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not serial" --durations=25 $(PYTEST_ARGS) \
 	  || [ $$? -eq 5 ]
-	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -m serial --durations=10 $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # Every screen at 1366x768 and 375x812 on the demo seed, as PNGs in var/screenshots/
 # (tests/e2e/screenshots.py): staff pages and a resident's path from pre-join to signed.
