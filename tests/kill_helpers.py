@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _client import wait_up
 
 from tests.agreement_helpers import share_fonts
 
@@ -33,20 +34,24 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
-        # The fonts every served process would otherwise make in the background (half a
-        # minute of CPU each time, on a fresh data dir) are copied from the run's one set.
-        await asyncio.to_thread(share_fonts, self.settings.data_dir / "fonts")
-        env = {
+    def environ(self, **more: str) -> dict[str, str]:
+        """The environment of a ``courtlink`` process on this server's data directory and
+        database, with ``more`` and then the server's own ``env`` over it."""
+        return {
             **os.environ,
             "COURTLINK_DATA_DIR": str(self.settings.data_dir),
             "COURTLINK_DATABASE_URL": self.settings.effective_database_url,
             # The in-process app of the test shares the database: one court, one key (invite
             # links and audit checkpoints are signed with it).
             "COURTLINK_SECRET_KEY": self.settings.secret_key,
-            "COURTLINK_PUBLIC_URL": self.url,
+            **more,
             **self.env,
         }
+
+    async def start(self) -> None:
+        # The fonts every served process would otherwise make in the background (half a
+        # minute of CPU each time, on a fresh data dir) are copied from the run's one set.
+        await asyncio.to_thread(share_fonts, self.settings.data_dir / "fonts")
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 str(Path(sys.executable).parent / "courtlink"),
@@ -55,22 +60,13 @@ class Server:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
-                env=env,
+                env=self.environ(COURTLINK_PUBLIC_URL=self.url),
                 stdout=out,
                 stderr=out,
             )
+        proc = self.proc
         async with aiohttp.ClientSession() as http:
-            for _ in range(600):
-                if self.proc.returncode is not None:
-                    raise AssertionError(f"server exited: {self.log.read_text()[-3000:]}")
-                try:
-                    async with http.get(f"{self.url}/healthz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"server never answered: {self.log.read_text()[-3000:]}")
+            await wait_up(http, self.url, lambda: proc.returncode is not None, self.log)
 
     async def kill(self, sig: int) -> None:
         assert self.proc is not None
@@ -80,15 +76,14 @@ class Server:
 
 def run_cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     """A ``courtlink`` command over the server's database and data directory."""
-    env = {
-        **os.environ,
-        "COURTLINK_DATA_DIR": str(server.settings.data_dir),
-        "COURTLINK_DATABASE_URL": server.settings.effective_database_url,
-        "COURTLINK_SECRET_KEY": server.settings.secret_key,  # the server's own key
-    }
     exe = str(Path(sys.executable).parent / "courtlink")
     return subprocess.run(
-        [exe, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+        [exe, *args],
+        env=server.environ(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 

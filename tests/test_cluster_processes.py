@@ -18,13 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -37,7 +33,7 @@ from server.models.recordings import Recording, RecordingSegment
 from server.web.keys import SESSIONMAKER
 from signaling.server_messages import Ack, State, Welcome
 from tests.helpers import PASSWORD, free_port
-from tests.kill_helpers import Server
+from tests.kill_helpers import Server, run_cli
 from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import REDIS_URL, cluster, eventually  # noqa: F401 (a fixture)
 from tests.test_signaling_ws import ORIGIN, WsPeer, _session_with_invites
@@ -53,20 +49,6 @@ def node_env(cluster: str, node_id: str) -> dict[str, str]:  # noqa: F811
         # Browsers reach every node through one front; its origin is the court's address.
         "COURTLINK_PUBLIC_URL": ORIGIN,
     }
-
-
-def courtlink(node: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "COURTLINK_DATA_DIR": str(node.settings.data_dir),
-        "COURTLINK_DATABASE_URL": node.settings.effective_database_url,
-        "COURTLINK_SECRET_KEY": node.settings.secret_key,
-        **node.env,
-    }
-    exe = str(Path(sys.executable).parent / "courtlink")
-    return subprocess.run(
-        [exe, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 async def stop_nodes(nodes: Iterable[Server]) -> None:
@@ -149,7 +131,7 @@ async def test_three_nodes_drain_and_kill(aiohttp_client, settings, tmp_path, cl
     peers: list[WsPeer] = []
     try:
         await asyncio.gather(*(n.start() for n in nodes.values()))
-        listed = courtlink(nodes["node-0"], "nodes", "--json")
+        listed = run_cli(nodes["node-0"], "nodes", "--json")
         assert listed.returncode == 0, listed.stderr
         assert [n["id"] for n in json.loads(listed.stdout)] == ["node-0", "node-1", "node-2"]
 
@@ -189,7 +171,7 @@ async def test_three_nodes_drain_and_kill(aiohttp_client, settings, tmp_path, cl
                 await wait_for(lambda: party2.got_from(h2.pid, "camera") > 20)
                 return host2, party2
 
-            drained = courtlink(nodes[first], "drain", first, "--wait", "30")
+            drained = run_cli(nodes[first], "drain", first, "--wait", "30")
             assert drained.returncode == 0, (drained.stdout, drained.stderr)
             assert await asyncio.wait_for(nodes[first].proc.wait(), 30) == 0
             survivors = [n for n in nodes if n != first]
