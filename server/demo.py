@@ -49,9 +49,11 @@ from server.demo_data import (
     USERS,
     WAITING,
     PlannedCase,
+    filed_online,
     new_case,
     plan_year,
 )
+from server.demo_desk import CALL_AFTER, PlannedCall, plan_calls, run_call
 from server.demo_today import day_lines, set_the_day
 from server.docket.schemas import CaseCreate
 from server.models.accounts import Office, User
@@ -72,7 +74,8 @@ class InterruptedSeed(RuntimeError):
     """An earlier ``courtlink demo`` stopped half-way: the docket holds part of its cases."""
 
 
-Event = tuple[datetime, int, int]  # when, case index, step index (-1: registration)
+Event = tuple[datetime, int, int]  # when, case index, step index (or one of these two:)
+REGISTER, CALL = -1, -2  # the case's registration; the office's call to the desk about it
 
 
 async def run_demo(
@@ -191,6 +194,7 @@ class Seeder:
         self.cases: dict[int, Case] = {}
         self.staff: dict[int, tuple[User, User]] = {}  # case index: mediator, judge
         self.planned: list[PlannedCase] = []
+        self.calls: dict[int, PlannedCall] = {}
 
     def by_purpose(self) -> dict[str, list[tuple[str, Case]]]:
         """The in-progress cases in mediation by what they are for on the demo's day, each
@@ -202,12 +206,16 @@ class Seeder:
         return out
 
     async def run(self) -> int:
-        planned = self.planned = plan_year(self.rng, self.calendar) + self.in_progress()
+        year = plan_year(self.rng, self.calendar)
+        planned = self.planned = year + self.in_progress()
+        self.calls = plan_calls(year)
         offices = {o.code: o.id for o in (await self.db.scalars(select(Office))).all()}
         events: list[Event] = []
         for i, case in enumerate(planned):
             at = self.when(case.registered, 0)
-            events.append((at, i, -1))
+            events.append((at, i, REGISTER))
+            if i in self.calls:
+                events.append((at + CALL_AFTER, i, CALL))
             for j, (day, _step) in enumerate(case.steps):
                 # Steps on one day follow each other by a quarter of an hour.
                 at = max(self.when(day, j + 1), at + timedelta(minutes=15))
@@ -222,8 +230,10 @@ class Seeder:
                 if pause:
                     await asyncio.sleep(PAUSE_S)
                 since = clock()
-            if j < 0:
+            if j == REGISTER:
                 await self.register(i, planned[i], offices[planned[i].office], at)
+            elif j == CALL:
+                await self.call(i, planned[i], at)
             else:
                 await self.step(i, planned[i].steps[j][1], at)
         return len(planned)
@@ -265,7 +275,7 @@ class Seeder:
 
     async def register(self, i: int, plan: PlannedCase, office_id: int, at: datetime) -> None:
         center = plan.office == "center"
-        online = not center and i % 9 == 0
+        online = filed_online(i, plan.office)
         # An online submission has no user: the resident files it from the public form.
         user = None if online else self.users["clerk" if center else f"staff.{plan.office}"]
         data = CaseCreate.model_validate(
@@ -303,6 +313,15 @@ class Seeder:
             return
         user = {"clerk": self.users["clerk"], "mediator": mediator, "judge": judge}[role]
         await docket.transition(self.as_of(user, at), case, Stage(stage), note=note)
+
+    async def call(self, i: int, plan: PlannedCase, at: datetime) -> None:
+        """The office's call to the duty desk after registering case ``i``
+        (``server.demo_desk``): its mediator-to-be answers it."""
+        office, host = self.users[f"staff.{plan.office}"], self.staff[i][0]
+        await run_call(
+            self.as_of, self.calls[i], at,
+            office=office, host=host, clerk=self.users["clerk"], case=self.cases[i],
+        )  # fmt: skip
 
     def as_of(self, user: User | None, at: datetime) -> Context:
         """The seed's unit of work as ``user`` (the demo itself when None) on a clock stopped

@@ -183,6 +183,12 @@ def new_case(rng: random.Random, path: str, consent: bool | None, day: date) -> 
     )
 
 
+def filed_online(index: int, office: str) -> bool:
+    """Whether the year's case ``index`` of ``office`` was filed online by the resident
+    (one street-office case in nine), not registered by the office or the court."""
+    return office != "center" and index % 9 == 0
+
+
 def plan_year(rng: random.Random, calendar: WorkCalendar) -> list[PlannedCase]:
     """The year's resolved and parked cases, every step on a working day from FIRST_DAY to
     LAST_DAY: each case's registration day leaves room for all its steps before LAST_DAY."""

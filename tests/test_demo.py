@@ -11,10 +11,13 @@ from sqlalchemy import func, select
 from server.audit.verify import verify_chain
 from server.demo import run_demo
 from server.demo_data import DEMO_YEAR, USERS
+from server.desk.intake import RECEPTION_CAUSE
 from server.docket import due_soon_cases, overdue_cases
 from server.models import Base
 from server.models.accounts import User
+from server.models.desk import DeskCall
 from server.models.docket import Case, CaseNumber, DocketEntry
+from server.models.sessions import MediationSession
 from server.web.keys import SESSIONMAKER, SETTINGS
 from tests.docket_helpers import court_today
 from tests.helpers import unit
@@ -52,6 +55,15 @@ async def test_demo_reproduces_the_figures_and_is_idempotent(client):
     assert report["fast_track_decided"] == 10 and report["fast_track_in_time"] == 9
     assert sum(report["resolved_by_month"]) == 132
     assert report["average_workdays"] is not None
+    # The duty desk's year (视频接访): every street office called the center; most calls were
+    # answered and joined the case the office had just registered; some went unanswered and
+    # most of those were called back. The figures are the desk's own, not made up.
+    desk = report["reception"]
+    assert desk["calls"] >= 30 and desk["answered"] >= 15, desk
+    assert desk["became_cases"] == desk["answered"], desk
+    assert 0 < desk["answered_within_30s"] < desk["answered"], desk
+    assert 0 < desk["missed_called_back"] < desk["missed"], desk
+    assert all(r["calls"] > 0 for r in report["reception_by_office"]), report
 
     async with client.app[SESSIONMAKER]() as db:
         admin = await db.scalar(select(User).where(User.username == "admin"))
@@ -90,6 +102,18 @@ async def test_demo_reproduces_the_figures_and_is_idempotent(client):
             assert case_id not in last or at >= last[case_id], case_id
             last[case_id] = at
         assert max(at for _c, at in entries) <= datetime.now(UTC)
+        # No call is left ringing or live, and none left a reception case behind: each
+        # answered call's session (ended) belongs to the case it was about.
+        calls = (await db.scalars(select(DeskCall))).all()
+        assert {c.status for c in calls} == {"ended", "missed", "cancelled"}
+        assert (
+            await db.scalar(select(func.count(Case.id)).where(Case.cause == RECEPTION_CAUSE)) == 0
+        )
+        for call in calls:
+            if call.status == "ended":
+                session = await db.get(MediationSession, call.session_id)
+                assert session.case_id == call.case_id and session.status == "ended"
+                assert session.ended_at > call.answered_at > call.called_at
         report = await verify_chain(db, settings)
         assert report.ok and report.pending == 0 and report.rows > 0, report
 
