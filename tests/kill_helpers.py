@@ -22,6 +22,20 @@ from _client import wait_up
 from tests.agreement_helpers import share_fonts
 
 
+def courtlink_environ(settings, **more: str) -> dict[str, str]:
+    """The environment of a ``courtlink`` process on the data directory and database of
+    ``settings`` (a test's), with ``more`` over it."""
+    return {
+        **os.environ,
+        "COURTLINK_DATA_DIR": str(settings.data_dir),
+        "COURTLINK_DATABASE_URL": settings.effective_database_url,
+        # The test's in-process app shares the database: one court, one key (invite links
+        # and audit checkpoints are signed with it).
+        "COURTLINK_SECRET_KEY": settings.secret_key,
+        **more,
+    }
+
+
 class Server:
     """``courtlink serve`` on ``port`` in a subprocess, its output in ``log``."""
 
@@ -37,16 +51,7 @@ class Server:
     def environ(self, **more: str) -> dict[str, str]:
         """The environment of a ``courtlink`` process on this server's data directory and
         database, with ``more`` and then the server's own ``env`` over it."""
-        return {
-            **os.environ,
-            "COURTLINK_DATA_DIR": str(self.settings.data_dir),
-            "COURTLINK_DATABASE_URL": self.settings.effective_database_url,
-            # The in-process app of the test shares the database: one court, one key (invite
-            # links and audit checkpoints are signed with it).
-            "COURTLINK_SECRET_KEY": self.settings.secret_key,
-            **more,
-            **self.env,
-        }
+        return courtlink_environ(self.settings, **{**more, **self.env})
 
     async def start(self) -> None:
         # The fonts every served process would otherwise make in the background (half a

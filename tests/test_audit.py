@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from server.context import Actor, Court
 from server.db import make_engine, make_sessionmaker
 from server.models.audit import AuditCheckpoint, AuditEntry
 from tests.docket_helpers import court_admin, new_case
+from tests.kill_helpers import courtlink_environ
 
 
 async def _append(settings, n: int, *, chain: bool = True) -> None:
@@ -50,15 +50,10 @@ async def _run(settings, *stmts) -> None:
 
 async def _cli(settings, *args: str) -> tuple[int, str]:
     """``courtlink audit ...`` as a process, on the test's database (SQLite or PostgreSQL)."""
-    env = {
-        **os.environ,
-        "COURTLINK_DATA_DIR": str(settings.data_dir),
-        "COURTLINK_DATABASE_URL": settings.effective_database_url,
-        "COURTLINK_SECRET_KEY": settings.secret_key,  # the key checkpoints are signed with
-    }
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server.cli", "audit", *args,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=courtlink_environ(settings),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     assert proc.returncode is not None

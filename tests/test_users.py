@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ from server.models.accounts import User
 from server.models.audit import AuditEntry
 from server.web.keys import SESSIONMAKER
 from tests.helpers import PASSWORD, csrf, login, make_user
+from tests.kill_helpers import courtlink_environ
 
 ROLES = ["admin", "clerk", "judge", "mediator", "office_staff"]
 NEW = {
@@ -164,14 +164,9 @@ async def test_password_change_ends_browser_sessions(client):
 
 
 def _courtlink(settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "COURTLINK_DATA_DIR": str(settings.data_dir),
-        "COURTLINK_DATABASE_URL": settings.database_url,
-    }
     return subprocess.run(
         [sys.executable, "-m", "server.cli", *args],
-        env=env,
+        env=courtlink_environ(settings),
         input=stdin,
         capture_output=True,
         text=True,
