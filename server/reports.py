@@ -6,6 +6,9 @@ Every figure below is defined so that a clerk can explain it and recount it by h
 court's time zone) from 1 January to 31 December of that year, whatever happened to them
 later; a case registered in December and mediated in January counts in December's year. The
 *office* filter keeps the cases of one originating office (``Case.office_id``).
+A duty-desk call's reception case (``server.desk.intake``) is a registered case only once the
+call registers the resident's dispute on it: not while the call is on, and not after a call
+that stayed advice only (咨询), or every enquiry would count as a case.
 
 - **Civil cases** (民事案件): registered cases that entered pre-litigation mediation or were
   filed (``was_pre_litigation`` or ``was_filed``). A dispute still at intake, or withdrawn at
@@ -45,7 +48,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 
 from server import access
 from server.accounts import office_by_code
@@ -61,6 +64,7 @@ from server.docket.stages import (
 )
 from server.errors import Forbidden
 from server.models.accounts import Office, Role, User
+from server.models.desk import CallOutcome, DeskCall
 from server.models.docket import Case, Stage
 from server.workdays import WorkCalendar
 
@@ -169,6 +173,11 @@ async def build_report(ctx: Context, *, year: int, office: Office | None) -> Rep
     ).where(Case.created_at >= start, Case.created_at < end)
     if office is not None:
         stmt = stmt.where(Case.office_id == office.id)
+    unregistered = exists().where(
+        DeskCall.case_id == Case.id,
+        or_(DeskCall.outcome.is_(None), DeskCall.outcome == CallOutcome.ADVICE),
+    )
+    stmt = stmt.where(~unregistered)
     report = Report(year=year, office=office.code if office else None)
     report.by_stage = {s.value: 0 for s in Stage}
     report.by_outcome = dict.fromkeys(OUTCOMES, 0)

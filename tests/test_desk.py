@@ -13,7 +13,7 @@ from sqlalchemy import select
 from server.desk import calls
 from server.desk.roster import half_of
 from server.models.desk import CallStatus, DeskCall
-from server.models.docket import Case, Consent
+from server.models.docket import Case, Consent, DocketEntry
 from server.models.sessions import MediationSession
 from server.settings import Settings
 from tests.helpers import api_token, make_user, unit
@@ -187,6 +187,48 @@ async def test_a_call_joins_a_case_on_the_docket(client) -> None:
         session = await ctx.db.get(MediationSession, answered["session_id"])
         assert session.case_id == existing
         assert await ctx.db.get(Case, reception) is None
+
+
+async def test_an_advice_call_registers_no_case(client) -> None:
+    """A call answered, talked through and ended with nothing registered (咨询): the call
+    is kept as advice and its session stays on its reception case, but that case is not a
+    dispute: it leaves the intake queue as withdrawn, and the court's figures do not count it
+    as a registered case, during the call or after."""
+    people, tokens = await _desk(client)
+    year = f"/api/v1/reports?year={WORKDAY.year}"
+    before = await (await client.get(year, headers=tokens["clk"])).json()
+    call = await (await client.post("/api/v1/desk/calls", headers=tokens["term"])).json()
+    answered = await (
+        await client.post(f"/api/v1/desk/calls/{call['id']}/accept", headers=tokens["med1"])
+    ).json()
+    during = await (await client.get(year, headers=tokens["clk"])).json()
+    assert during["cases"] == before["cases"] and during["by_stage"] == before["by_stage"]
+    assert (
+        await client.post(f"/api/v1/sessions/{answered['session_id']}/end", headers=tokens["med1"])
+    ).status == 200
+    async with unit(client.app) as ctx:
+        assert await calls.sweep(ctx)
+        assert not await calls.sweep(ctx)  # once
+    ended = await (
+        await client.get(f"/api/v1/desk/calls/{call['id']}", headers=tokens["term"])
+    ).json()
+    assert ended["status"] == "ended" and ended["outcome"] == "advice"
+    async with unit(client.app) as ctx:
+        case = await ctx.db.get(Case, answered["case_id"])
+        session = await ctx.db.get(MediationSession, answered["session_id"])
+        assert case.stage == "withdrawn" and not case.parties
+        assert session.case_id == case.id  # what it recorded stays with the call's case
+        entry = await ctx.db.scalar(
+            select(DocketEntry).where(
+                DocketEntry.case_id == case.id, DocketEntry.to_stage == "withdrawn"
+            )
+        )
+        assert entry.actor_id == people["term"].id and "咨询" in entry.text
+    after = await (await client.get(year, headers=tokens["clk"])).json()
+    for key in ("cases", "by_stage", "by_outcome", "registered_by_month", "civil_cases"):
+        assert after[key] == before[key], key
+    assert after["reception"]["answered"] == before["reception"]["answered"] + 1
+    assert after["reception"]["became_cases"] == before["reception"]["became_cases"]
 
 
 async def test_missed_calls_are_kept_and_called_back(client) -> None:

@@ -17,10 +17,10 @@ from sqlalchemy import func, select, update
 
 from server import access, audit
 from server.context import Context
-from server.desk.intake import open_reception
+from server.desk.intake import close_as_advice, open_reception
 from server.desk.roster import on_duty_now
 from server.errors import Conflict, Forbidden, NotFound
-from server.models.desk import CallOutcome, CallStatus, DeskCall
+from server.models.desk import CallStatus, DeskCall
 from server.models.sessions import MediationSession, SessionStatus
 
 OPEN = (CallStatus.RINGING, CallStatus.ANSWERED)
@@ -196,7 +196,8 @@ async def sweep(ctx: Context) -> bool:
     )
     for call, ended_at in over:
         call.status, call.ended_at, changed = CallStatus.ENDED, ended_at or now, True
-        call.outcome = call.outcome or CallOutcome.ADVICE
+        if call.outcome is None:
+            await close_as_advice(ctx, call)
     return changed
 
 

@@ -17,7 +17,7 @@ from server import access, audit
 from server.access import load_case_for
 from server.bounds import RowId
 from server.context import Actor, Context
-from server.docket.cases import create_case, update_case
+from server.docket.cases import create_case, transition, update_case
 from server.docket.intake import IntakeParty, YuanText, party_in
 from server.docket.log import log_change
 from server.docket.parties import add_party
@@ -32,6 +32,7 @@ from server.sessions import create_session
 
 # The reception case's cause until the resident's dispute is typed in during the call.
 RECEPTION_CAUSE = "视频接访"
+ADVICE_NOTE = "视频接访仅作咨询，未登记纠纷"
 CLOSED = (Stage.WITHDRAWN, Stage.CLOSED)
 
 
@@ -74,6 +75,21 @@ async def open_reception(ctx: Context, call: DeskCall, host: User) -> tuple[Case
     )  # fmt: skip
     session = await create_session(ctx, case, kind="mediation", host_id=host.id)
     return case, session
+
+
+async def close_as_advice(ctx: Context, call: DeskCall) -> None:
+    """A call that ended with nothing registered or attached was advice only (咨询): its
+    reception case, still empty, is no dispute and leaves the intake queue as withdrawn, in
+    the calling office's name (it registered the case, and withdrawing at intake is the
+    office's move). The case stays, holding the call's session and what it recorded; the
+    reports do not count it (``server.reports``)."""
+    call.outcome = CallOutcome.ADVICE
+    case = await ctx.db.get(Case, call.case_id) if call.case_id is not None else None
+    caller = await ctx.db.get(User, call.caller_id)
+    if case is None or caller is None or case.stage != Stage.INTAKE or case.parties:
+        return
+    as_office = ctx.acting_as(Actor.for_user(caller, ctx.actor.address))
+    await transition(as_office, case, Stage.WITHDRAWN, note=ADVICE_NOTE)
 
 
 async def _live_call(ctx: Context, call: DeskCall) -> Case:
