@@ -9,10 +9,10 @@ times, the misses and the call-backs in the figures are the desk's real ones.
 The calls follow the year's cases. A street office that registered a dispute in person often
 called the center about it at once: the call was answered (mostly within the 30 s standard,
 sometimes after it) and joined to the case the office had just registered, whose mediator
-took it; its session, ended, belongs to that case. Some calls went unanswered, either rung
-out (missed) or given up by the office with a call-back request, and most of those were
-called back within hours. No demo call stays advice only (咨询): its reception case would
-stay on the docket at intake and change the stage counts the demo's report reproduces.
+took it; its session, ended, belongs to that case. A few were advice only (咨询): answered,
+talked through and ended with nothing registered, so their reception cases are withdrawn and
+the report does not count them. Some calls went unanswered, either rung out (missed) or given
+up by the office with a call-back request, and most of those were called back within hours.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ from server.models.docket import Case
 from server.models.sessions import MediationSession
 from server.sessions import end_session, mark_open
 
-ATTACHED, MISSED, ABANDONED = "attached", "missed", "abandoned"
+ATTACHED, ADVICE, MISSED, ABANDONED = "attached", "advice", "missed", "abandoned"
 # After registering a dispute, the office calls the center this much later.
 CALL_AFTER = timedelta(minutes=5)
 # Shares of the street offices' in-person registrations followed by a call: answered and
-# joined to the case, rung out, given up with a call-back request.
-SHARES = ((ATTACHED, 0.16), (MISSED, 0.04), (ABANDONED, 0.03))
+# joined to the case, answered for advice only, rung out, given up with a call-back request.
+SHARES = ((ATTACHED, 0.13), (ADVICE, 0.04), (MISSED, 0.04), (ABANDONED, 0.03))
+ANSWERED = (ATTACHED, ADVICE)
 
 AsOf = Callable[[User | None, datetime], Context]
 
@@ -69,7 +70,7 @@ def plan_calls(planned: list[PlannedCase]) -> dict[int, PlannedCall]:
         # after the next person was rung.
         wait = rng.randint(4, 28) if rng.random() < 0.9 else rng.randint(34, 75)
         back = None if rng.random() < 0.25 else timedelta(minutes=rng.randint(20, 240))
-        out[i] = PlannedCall(kind, wait, rng.randint(3, 8), None if kind == ATTACHED else back)
+        out[i] = PlannedCall(kind, wait, rng.randint(3, 8), None if kind in ANSWERED else back)
     return out
 
 
@@ -85,18 +86,19 @@ async def run_call(
 ) -> None:
     """Place ``call`` from ``office``'s account at ``at`` and take it to its end."""
     placed = await calls.place_call(as_of(office, at))
-    if call.kind == ATTACHED:
+    if call.kind in ANSWERED:
         answered = at + timedelta(seconds=call.wait_s)
         ctx = as_of(host, answered)
         placed = await calls.accept(ctx, placed.id)
         session = await ctx.db.get(MediationSession, placed.session_id)
         assert session is not None
         await mark_open(ctx, session)  # the host is in the room at once
-        await attach(as_of(host, answered + timedelta(seconds=90)), placed, case.id)
+        if call.kind == ATTACHED:
+            await attach(as_of(host, answered + timedelta(seconds=90)), placed, case.id)
         ended = as_of(host, answered + timedelta(minutes=call.minutes))
-        await ended.db.refresh(session)  # moved to ``case`` by the attach
+        await ended.db.refresh(session)  # moved to ``case`` by an attach
         await end_session(ended, session)
-        await calls.sweep(ended)  # the session over: the call is over
+        await calls.sweep(ended)  # the session over: the call is over (advice: withdrawn)
         return
     gave_up = at + timedelta(seconds=call.wait_s)
     if call.kind == ABANDONED:
