@@ -132,13 +132,17 @@ run: install pdf-libs
 # Three workers on two cores: much of the suite waits on real media, sockets and browsers, and
 # each worker has its own databases (tests/conftest.py); each part lists its slowest tests.
 # Four were a little faster, but their load made tests' own races show (bench/README.md).
-# Then the few `serial` tests (real-time media that needs the CPU to itself), alone. pytest's
-# exit status 5 is "no test selected" (PYTEST_ARGS chose none of one kind): not a failure.
+# Then the few `serial` tests (real-time media that needs the CPU to itself), alone; one that
+# takes over 38 s prints every thread's stack (not a failure): a 40 s idle teardown seen three
+# times in this part is still unexplained (bench/README.md), and that is where it would show.
+# pytest's exit status 5 is "no test selected" (PYTEST_ARGS chose none of one kind): not a
+# failure.
 PYTEST_WORKERS ?= 3
 test: install-test browser pdf-libs cjk-fonts coturn axe nginx
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not serial" --durations=25 $(PYTEST_ARGS) \
 	  || [ $$? -eq 5 ]
-	$(BIN)/python -m pytest -m serial --durations=10 $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -m serial --durations=10 -o faulthandler_timeout=38 $(PYTEST_ARGS) \
+	  || [ $$? -eq 5 ]
 
 # Every screen at 1366x768 and 375x812 on the demo seed, as PNGs in var/screenshots/
 # (tests/e2e/screenshots.py): staff pages and a resident's path from pre-join to signed.
