@@ -231,6 +231,38 @@ async def test_an_advice_call_registers_no_case(client) -> None:
     assert after["reception"]["became_cases"] == before["reception"]["became_cases"]
 
 
+async def test_an_advice_call_whose_case_was_moved_meanwhile_is_left_as_it_is(client) -> None:
+    """The office withdrew the reception case itself before the sweep came (or another
+    node's sweep did): the sweep notes the advice and moves nothing twice."""
+    _people, tokens = await _desk(client)
+    call = await (await client.post("/api/v1/desk/calls", headers=tokens["term"])).json()
+    answered = await (
+        await client.post(f"/api/v1/desk/calls/{call['id']}/accept", headers=tokens["med1"])
+    ).json()
+    assert (
+        await client.post(f"/api/v1/sessions/{answered['session_id']}/end", headers=tokens["med1"])
+    ).status == 200
+    moved = await client.post(
+        f"/api/v1/cases/{answered['case_id']}/transitions",
+        headers=tokens["term"],
+        json={"to": "withdrawn", "note": "居民只是咨询"},
+    )
+    assert moved.status == 200, await moved.text()
+    async with unit(client.app) as ctx:
+        assert await calls.sweep(ctx)
+    async with unit(client.app) as ctx:
+        call_row = await ctx.db.get(DeskCall, call["id"])
+        assert call_row.status == "ended" and call_row.outcome == "advice"
+        moves = (
+            await ctx.db.scalars(
+                select(DocketEntry.text).where(
+                    DocketEntry.case_id == answered["case_id"], DocketEntry.to_stage == "withdrawn"
+                )
+            )
+        ).all()
+        assert moves == ["居民只是咨询"]
+
+
 async def test_missed_calls_are_kept_and_called_back(client) -> None:
     _people, tokens = await _desk(client)
     call = await (await client.post("/api/v1/desk/calls", headers=tokens["term"])).json()

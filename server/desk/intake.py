@@ -19,9 +19,10 @@ from server.bounds import RowId
 from server.context import Actor, Context
 from server.docket.cases import create_case, transition, update_case
 from server.docket.intake import IntakeParty, YuanText, party_in
-from server.docket.log import log_change
+from server.docket.log import lock_case, log_change
 from server.docket.parties import add_party
 from server.docket.schemas import CaseCreate, CaseUpdate
+from server.docket.stages import may_make
 from server.errors import Conflict, Forbidden, NotFound
 from server.models.accounts import Role, User
 from server.models.desk import CallOutcome, DeskCall
@@ -86,8 +87,12 @@ async def close_as_advice(ctx: Context, call: DeskCall) -> None:
     call.outcome = CallOutcome.ADVICE
     case = await ctx.db.get(Case, call.case_id) if call.case_id is not None else None
     caller = await ctx.db.get(User, call.caller_id)
-    if case is None or caller is None or case.stage != Stage.INTAKE or case.parties:
+    if case is None or caller is None:
         return
+    # Its stored state: another node's sweep, or the office by hand, may have moved it.
+    await lock_case(ctx, case)
+    if case.stage != Stage.INTAKE or case.parties or not may_make(caller, case, Stage.WITHDRAWN):
+        return  # moved already, or the office's account no longer may: a clerk's to do
     as_office = ctx.acting_as(Actor.for_user(caller, ctx.actor.address))
     await transition(as_office, case, Stage.WITHDRAWN, note=ADVICE_NOTE)
 
