@@ -189,6 +189,21 @@ async def test_a_call_joins_a_case_on_the_docket(client) -> None:
         assert await ctx.db.get(Case, reception) is None
 
 
+async def _answered(client, tokens):  # type: ignore[no-untyped-def]
+    """An office's call, answered by med1: the call and the answer as the API gave them."""
+    call = await (await client.post("/api/v1/desk/calls", headers=tokens["term"])).json()
+    answered = await (
+        await client.post(f"/api/v1/desk/calls/{call['id']}/accept", headers=tokens["med1"])
+    ).json()
+    return call, answered
+
+
+async def _end(client, tokens, answered) -> None:  # type: ignore[no-untyped-def]
+    """The host ends the call's session, nothing registered."""
+    end = f"/api/v1/sessions/{answered['session_id']}/end"
+    assert (await client.post(end, headers=tokens["med1"])).status == 200
+
+
 async def test_an_advice_call_registers_no_case(client) -> None:
     """A call answered, talked through and ended with nothing registered (咨询): the call
     is kept as advice and its session stays on its reception case, but that case is not a
@@ -197,15 +212,10 @@ async def test_an_advice_call_registers_no_case(client) -> None:
     people, tokens = await _desk(client)
     year = f"/api/v1/reports?year={WORKDAY.year}"
     before = await (await client.get(year, headers=tokens["clk"])).json()
-    call = await (await client.post("/api/v1/desk/calls", headers=tokens["term"])).json()
-    answered = await (
-        await client.post(f"/api/v1/desk/calls/{call['id']}/accept", headers=tokens["med1"])
-    ).json()
+    call, answered = await _answered(client, tokens)
     during = await (await client.get(year, headers=tokens["clk"])).json()
     assert during["cases"] == before["cases"] and during["by_stage"] == before["by_stage"]
-    assert (
-        await client.post(f"/api/v1/sessions/{answered['session_id']}/end", headers=tokens["med1"])
-    ).status == 200
+    await _end(client, tokens, answered)
     async with unit(client.app) as ctx:
         assert await calls.sweep(ctx)
         assert not await calls.sweep(ctx)  # once
@@ -235,13 +245,8 @@ async def test_an_advice_call_whose_case_was_moved_meanwhile_is_left_as_it_is(cl
     """The office withdrew the reception case itself before the sweep came (or another
     node's sweep did): the sweep notes the advice and moves nothing twice."""
     _people, tokens = await _desk(client)
-    call = await (await client.post("/api/v1/desk/calls", headers=tokens["term"])).json()
-    answered = await (
-        await client.post(f"/api/v1/desk/calls/{call['id']}/accept", headers=tokens["med1"])
-    ).json()
-    assert (
-        await client.post(f"/api/v1/sessions/{answered['session_id']}/end", headers=tokens["med1"])
-    ).status == 200
+    call, answered = await _answered(client, tokens)
+    await _end(client, tokens, answered)
     moved = await client.post(
         f"/api/v1/cases/{answered['case_id']}/transitions",
         headers=tokens["term"],
