@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
@@ -71,7 +72,7 @@ def make_engine(settings: Settings, *, inline: bool = False) -> AsyncEngine:
             path = make_url(url).database or ""
             engine = create_async_engine(url, async_creator=lambda: _connect_inline(path))
         else:
-            engine = create_async_engine(url, connect_args={"timeout": 30})
+            engine = create_async_engine(url, connect_args={"timeout": 30, "factory": _Closing})
         _tune_sqlite(engine)
         return share(engine)
     engine = create_async_engine(
@@ -82,6 +83,24 @@ def make_engine(settings: Settings, *, inline: bool = False) -> AsyncEngine:
         pool_pre_ping=True,
     )
     return share(engine)
+
+
+class _Closing(sqlite3.Connection):
+    """A SQLite connection that ends its transaction before it closes.
+
+    A statement cancelled in flight (its task stopped, as at shutdown or when a client goes
+    away) leaves its cursor behind, held by the cancel's traceback; SQLAlchemy then closes
+    the connection it invalidated. SQLite cannot close a connection whose statement is still
+    open: it keeps it, transaction and write lock included, until the cursor is collected,
+    and every other writer waits out the busy timeout meanwhile (seen: the audit
+    sequencer's last pass at a server's stop, 10 + 30 s). Rolling back first ends the
+    transaction, and the open statement with it, whatever still holds the cursor."""
+
+    def close(self) -> None:
+        if self.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.rollback()
+        super().close()
 
 
 class _RunNow:
@@ -100,7 +119,7 @@ class _RunNow:
 
 
 async def _connect_inline(path: str) -> aiosqlite.Connection:
-    conn = aiosqlite.connect(path, timeout=30)
+    conn = aiosqlite.connect(path, timeout=30, factory=_Closing)
     conn._tx = _RunNow()  # type: ignore[assignment]
     conn._thread = threading.Thread(target=lambda: None, daemon=True)  # nothing to run
     return await conn
@@ -154,10 +173,10 @@ T = TypeVar("T")
 
 async def not_cut_short(work: Coroutine[Any, Any, T]) -> T:
     """Run ``work`` (one short transaction of a background worker) to its end even when the
-    caller is cancelled meanwhile (the server stopping), then let the cancel through. A
-    statement cancelled in flight leaves its aiosqlite connection holding SQLite's write lock
-    until the connection is collected, and the next writer (the sequencer's last pass at
-    shutdown) waits out the 30 s busy timeout."""
+    caller is cancelled meanwhile (the server stopping), then let the cancel through: the
+    pass's work is done and committed, not rolled back to be done again at the next start
+    (a batch chained, a message's sending recorded). A transaction cut short lets go of its
+    lock either way (``_Closing``)."""
     task = asyncio.ensure_future(work)
     try:
         return await asyncio.shield(task)

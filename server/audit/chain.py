@@ -199,8 +199,7 @@ class Sequencer:
     async def finish(self) -> None:
         """On shutdown: chain what the last requests wrote, so a stopped server leaves no row
         waiting. Batch by batch for up to ``FINISH_S``, each batch's transaction run to its
-        end: one cut short in flight (a timeout around it, as this once had) leaves its
-        connection, and on SQLite the write lock, to the garbage collector (``not_cut_short``).
+        end (``not_cut_short``): one cut short would only be rolled back and done again.
         What still waits then, or a database already gone, is left to the next start."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FINISH_S
