@@ -48,12 +48,12 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import func, select
 
 from server import access
 from server.accounts import office_by_code
 from server.context import Context
-from server.desk.figures import Reception, reception
+from server.desk.figures import Reception, reception, unregistered
 from server.docket.stages import (
     MEDIATED_OUTCOMES,
     OUTCOME_ADJUDICATED,
@@ -64,7 +64,6 @@ from server.docket.stages import (
 )
 from server.errors import Forbidden
 from server.models.accounts import Office, Role, User
-from server.models.desk import CallOutcome, DeskCall
 from server.models.docket import Case, Stage
 from server.workdays import WorkCalendar
 
@@ -173,11 +172,7 @@ async def build_report(ctx: Context, *, year: int, office: Office | None) -> Rep
     ).where(Case.created_at >= start, Case.created_at < end)
     if office is not None:
         stmt = stmt.where(Case.office_id == office.id)
-    unregistered = exists().where(
-        DeskCall.case_id == Case.id,
-        or_(DeskCall.outcome.is_(None), DeskCall.outcome == CallOutcome.ADVICE),
-    )
-    stmt = stmt.where(~unregistered)
+    stmt = stmt.where(~unregistered(Case.id, advice=True))
     report = Report(year=year, office=office.code if office else None)
     report.by_stage = {s.value: 0 for s in Stage}
     report.by_outcome = dict.fromkeys(OUTCOMES, 0)

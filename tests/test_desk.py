@@ -16,7 +16,7 @@ from server.models.desk import CallStatus, DeskCall
 from server.models.docket import Case, Consent, DocketEntry
 from server.models.sessions import MediationSession
 from server.settings import Settings
-from tests.helpers import api_token, make_user, unit
+from tests.helpers import api_token, login, make_user, unit
 from tests.test_invites import make_case
 
 WORKDAY = date(2026, 12, 2)  # a Wednesday: the roster is kept for working days only
@@ -239,6 +239,33 @@ async def test_an_advice_call_registers_no_case(client) -> None:
         assert after[key] == before[key], key
     assert after["reception"]["answered"] == before["reception"]["answered"] + 1
     assert after["reception"]["became_cases"] == before["reception"]["became_cases"]
+
+
+async def test_the_docket_list_marks_a_call_not_yet_registered(client) -> None:
+    """While a call is on, its reception case sits at intake with no parties: the clerks'
+    docket list says it is a desk call not yet registered, so nobody takes it for a filing,
+    until the office registers the resident's dispute in it."""
+    _people, tokens = await _desk(client)
+    call, answered = await _answered(client, tokens)
+    await login(client, "clk")
+    mark = "视频接访中，尚未登记"
+    row = f'href="/cases/{answered["case_id"]}"'
+
+    def marked(page: str) -> bool:
+        return any(row in tr and mark in tr for tr in page.split("<tr"))
+
+    assert marked(await (await client.get("/cases")).text())
+    assert marked(await (await client.get("/cases?stage=intake")).text())
+    intake = {
+        "applicant": APPLICANT, "respondent": {"name": "赵六"}, "cause": "相邻关系纠纷",
+        "facts": "漏水", "claim_yuan": "1,200", "consent_to_mediate": True,
+    }  # fmt: skip
+    done = await client.post(
+        f"/api/v1/desk/calls/{call['id']}/case", headers=tokens["term"], json=intake
+    )
+    assert done.status == 200, await done.text()
+    page = await (await client.get("/cases")).text()
+    assert row in page and not marked(page) and mark not in page
 
 
 async def test_an_advice_call_whose_case_was_moved_meanwhile_is_left_as_it_is(client) -> None:

@@ -1,19 +1,23 @@
 """Reception figures (接访): how the duty desk answered the street offices' calls in a
 period, per office and in all: calls, answered within the target, the median wait before an
 answer, the calls that became (or joined) a case, the missed ones and how many of those were
-called back. Shown on the reports page and in the reports API beside the mediation shares."""
+called back. Shown on the reports page and in the reports API beside the mediation shares.
+Also which cases a call holds with no dispute registered in them (``unregistered``): not
+counted as cases, and marked on the docket list."""
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 
 from server.context import Context
 from server.models.accounts import Office
 from server.models.desk import CallOutcome, CallStatus, DeskCall
+from server.models.docket import Case
 
 # The center's standard: a call is answered within 30 s (the roster's first period by
 # default). Fixed here, not read from ``desk_ring_seconds``, so that a figure keeps its
@@ -81,3 +85,24 @@ async def reception(
     for row in [total, *rows.values()]:
         row.close()
     return Reception(total, list(rows.values()))
+
+
+def unregistered(case_id: ColumnElement[int], *, advice: bool) -> ColumnElement[bool]:
+    """Whether ``case_id`` is a desk call's reception case with no dispute registered in it:
+    the call is on (or ended and not yet swept), and with ``advice`` also a call that ended
+    as advice only (its case withdrawn). An answered call opens its case at once, so this is
+    the one test of which such cases are no filing."""
+    held = DeskCall.outcome.is_(None)
+    if advice:
+        held = held | (DeskCall.outcome == CallOutcome.ADVICE)
+    return exists().where(DeskCall.case_id == case_id, held)
+
+
+async def on_call(ctx: Context, case_ids: Collection[int]) -> set[int]:
+    """Which of ``case_ids`` a call holds with nothing registered yet (``unregistered``)."""
+    if not case_ids:
+        return set()
+    rows = await ctx.db.scalars(
+        select(Case.id).where(Case.id.in_(list(case_ids)), unregistered(Case.id, advice=False))
+    )
+    return set(rows)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from server import access, docket
 from server.context import Context
+from server.desk import figures as desk_figures
 from server.docket.intake import parse_yuan
 from server.docket.schemas import CaseCreate, CaseFilters
 from server.docket.stages import STAGE_LABELS
@@ -60,9 +61,14 @@ def _labels_for_parties(count: int, _: Any) -> dict[str, str]:
 
 
 def row_badges(
-    cases: list[Case], user: User, today: Any, due_soon_ids: set[int]
+    cases: list[Case],
+    user: User,
+    today: Any,
+    due_soon_ids: set[int],
+    on_call: set[int] | frozenset[int] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """Each case with its display data: the docket's own overdue flag and the due-soon set."""
+    """Each case with its display data: the docket's own overdue flag, the due-soon set and
+    the desk calls' reception cases with nothing registered yet (``on_call``)."""
     rows = []
     for case in cases:
         out = docket.case_out(case, user, {}, today=today)
@@ -72,6 +78,7 @@ def row_badges(
                 "out": out,
                 "overdue": out.overdue,
                 "due_soon": case.id in due_soon_ids,
+                "on_call": case.id in on_call,
                 "applicants": [p.name for p in case.parties if p.side == "applicant"],
                 "respondents": [p.name for p in case.parties if p.side == "respondent"],
             }
@@ -137,10 +144,11 @@ async def case_list(request: web.Request) -> web.Response:
         )
         return render(request, "cases.html", view, status=422)
     result = await docket.list_cases(request[CTX], filters)
+    on_call = await desk_figures.on_call(request[CTX], [c.id for c in result.items])
     view.update(
         tab="overdue" if filters.overdue else "all",
         filters=filters,
-        rows=row_badges(result.items, user, view["today"], view["due_soon_ids"]),
+        rows=row_badges(result.items, user, view["today"], view["due_soon_ids"], on_call),
         page=result,
         prev_url=_page_url(request, result.page - 1) if result.page > 1 else None,
         next_url=_page_url(request, result.page + 1) if result.page < result.pages else None,
