@@ -172,7 +172,7 @@ async def build_report(ctx: Context, *, year: int, office: Office | None) -> Rep
     ).where(Case.created_at >= start, Case.created_at < end)
     if office is not None:
         stmt = stmt.where(Case.office_id == office.id)
-    stmt = stmt.where(~unregistered(Case.id, advice=True))
+    stmt = stmt.where(~unregistered(advice=True))
     report = Report(year=year, office=office.code if office else None)
     report.by_stage = {s.value: 0 for s in Stage}
     report.by_outcome = dict.fromkeys(OUTCOMES, 0)

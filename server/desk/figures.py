@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, or_, select
 
 from server.context import Context
 from server.models.accounts import Office
@@ -87,15 +87,15 @@ async def reception(
     return Reception(total, list(rows.values()))
 
 
-def unregistered(case_id: ColumnElement[int], *, advice: bool) -> ColumnElement[bool]:
-    """Whether ``case_id`` is a desk call's reception case with no dispute registered in it:
-    the call is on (or ended and not yet swept), and with ``advice`` also a call that ended
-    as advice only (its case withdrawn). An answered call opens its case at once, so this is
-    the one test of which such cases are no filing."""
-    held = DeskCall.outcome.is_(None)
+def unregistered(*, advice: bool) -> ColumnElement[bool]:
+    """Whether a case (``Case.id``) is a desk call's reception case with no dispute
+    registered in it: the call is on (or ended and not yet swept), and with ``advice`` also a
+    call that ended as advice only (its case withdrawn). An answered call opens its case at
+    once, so this is the one test of which such cases are no filing."""
+    held: ColumnElement[bool] = DeskCall.outcome.is_(None)
     if advice:
-        held = held | (DeskCall.outcome == CallOutcome.ADVICE)
-    return exists().where(DeskCall.case_id == case_id, held)
+        held = or_(held, DeskCall.outcome == CallOutcome.ADVICE)
+    return exists().where(DeskCall.case_id == Case.id, held)
 
 
 async def on_call(ctx: Context, case_ids: Collection[int]) -> set[int]:
@@ -103,6 +103,6 @@ async def on_call(ctx: Context, case_ids: Collection[int]) -> set[int]:
     if not case_ids:
         return set()
     rows = await ctx.db.scalars(
-        select(Case.id).where(Case.id.in_(list(case_ids)), unregistered(Case.id, advice=False))
+        select(Case.id).where(Case.id.in_(list(case_ids)), unregistered(advice=False))
     )
     return set(rows)
