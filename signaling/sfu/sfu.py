@@ -21,13 +21,14 @@ from signaling.sfu.aiortc_hook import internals_checked
 from signaling.sfu.aiortc_hook.sending import send_link
 from signaling.sfu.aiortc_hook.transceivers import dtls_transport
 from signaling.sfu.allocation import MODES
-from signaling.sfu.inbound import InboundTrack
 from signaling.sfu.media import MediaTap
 from signaling.sfu.opus import offer_fec
 from signaling.sfu.outlet import DEFAULT_MAX_QUEUE_BYTES
 from signaling.sfu.peer import Peer, cap_video_bitrate
-from signaling.sfu.simulcast import Published, SimulcastTrack, offer_simulcast
-from signaling.sfu.stats import end_taps, peer_stats, start_taps, stop_tap
+from signaling.sfu.publishing import simulcast_maker, track_maker
+from signaling.sfu.simulcast import Published, offer_simulcast
+from signaling.sfu.stats import peer_stats
+from signaling.sfu.taps import Taps, end_taps
 from signaling.sfu.trim import Trimmer
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class Sfu:
         self.max_video_kbps = max_video_kbps
         self.max_queue_bytes = max_queue_bytes
         self._peers: dict[str, Peer] = {}
-        self._taps: list[MediaTap] = []
+        self._taps = Taps(self._peers)
         self._work = Background("the SFU's renegotiations and connection-state callbacks")
         self._tick_task: asyncio.Task[None] | None = None
         self._relay = None if self.passthrough else baseline.Relay()
@@ -127,10 +128,13 @@ class Sfu:
             peer.answered = True
             if self.passthrough:
                 peer.install_forwarding()
+        simulcast = simulcast_maker(
+            peer, on_live=self._on_live, on_better_layer=self._taps.better_layer
+        )
         declared = peer.learn_publish_ssrcs(
             sdp,
-            lambda *a: self._make_track(peer, *a),
-            (lambda *a: self._make_simulcast(peer, *a)) if self.simulcast else None,
+            track_maker(peer, nack=self.passthrough, on_live=self._on_live),
+            simulcast if self.simulcast else None,
         )
         if not self.passthrough:
             for label in declared:
@@ -153,9 +157,9 @@ class Sfu:
         old = peer.room
         if old == room:
             return
-        self._end_taps(peer, "moved")
+        self._taps.left(peer, "moved")
         peer.room = room
-        self._start_taps(peer)
+        self._taps.entered(peer)
         affected = [p for p in self._peers.values() if p.room in (old, room) and p.room]
         if peer not in affected:
             affected.append(peer)
@@ -170,7 +174,7 @@ class Sfu:
         if peer is None:
             return
         peer.closed = True
-        self._end_taps(peer, "left")
+        self._taps.left(peer, "left")
         for track in peer.inbound.values():
             track.close()
         for slot in peer.slots:
@@ -217,12 +221,7 @@ class Sfu:
     def add_tap(self, tap: MediaTap) -> None:
         """Tell ``tap`` about every track live in a room from now on, and send their packets
         where it says (see ``MediaTap``); tracks already live get ``on_track_start`` now."""
-        self._taps.append(tap)
-        for peer in self._peers.values():
-            if peer.room:
-                for track in peer.inbound.values():
-                    if track.live:
-                        start_taps([tap], peer.room, track)
+        self._taps.add(tap)
 
     def request_keyframes(self, peer_ids: Iterable[str]) -> None:
         """Ask these peers' cameras and screens for a keyframe (rate-limited per track), e.g.
@@ -237,9 +236,6 @@ class Sfu:
 
     def remove_tap(self, tap: MediaTap) -> None:
         self._taps.remove(tap)
-        for peer in self._peers.values():
-            for track in peer.inbound.values():
-                stop_tap(tap, track)
 
     def forwarded_streams(self) -> int:
         """Published tracks whose media is flowing: what a cluster node reports as its load."""
@@ -279,44 +275,6 @@ class Sfu:
         except KeyError:
             raise SfuError(f"unknown peer {peer_id!r}") from None
 
-    def _make_track(self, peer: Peer, label: str, kind: str, ssrc: int) -> InboundTrack:
-        return InboundTrack(
-            peer.id,
-            label,
-            kind,
-            ssrc,
-            send_pli=peer.send_pli,
-            send_nack=peer.send_nack if self.passthrough else None,
-            on_first_packet=self._on_live,
-        )
-
-    def _make_simulcast(self, peer: Peer, label: str, rid_ext: int) -> SimulcastTrack:
-        def layer(rid: str, ssrc: int, on_first: Callable[[InboundTrack], None]) -> InboundTrack:
-            return InboundTrack(
-                peer.id,
-                label,
-                "video",
-                ssrc,
-                send_pli=peer.send_pli,
-                send_nack=peer.send_nack,
-                on_first_packet=on_first,
-            )
-
-        track = SimulcastTrack(
-            peer.id, label, rid_ext, make_layer=layer, on_first_packet=self._on_live
-        )
-        track.on_better_layer = self._record_better_layer
-        return track
-
-    def _record_better_layer(self, track: SimulcastTrack) -> None:
-        """A better layer of a recorded camera started: the recorders close the segment of
-        the layer they had and open one on the better (``SimulcastTrack.sinks``)."""
-        peer = self._peers.get(track.peer_id)
-        if peer is None or peer.room is None or not track.sinks:
-            return
-        end_taps(track, "stopped")
-        start_taps(self._taps, peer.room, track)
-
     async def _negotiate(self, peer: Peer) -> None:
         if peer.closed or self._closing or peer.pc.signalingState == "closed":
             return
@@ -340,7 +298,7 @@ class Sfu:
         peer = self._peers.get(track.peer_id)
         if peer is None or peer.room is None:
             return
-        start_taps(self._taps, peer.room, track)
+        self._taps.live(peer, track)
         for p in self._peers.values():
             if p is not peer and p.room == peer.room:
                 self._work.spawn(self._negotiate(p))
@@ -356,16 +314,6 @@ class Sfu:
             peer.holder.link = None
         if peer.on_state is not None and not peer.closed:
             self._work.spawn(peer.on_state(state))
-
-    def _start_taps(self, peer: Peer) -> None:
-        if peer.room is not None:
-            for track in peer.inbound.values():
-                if track.live:
-                    start_taps(self._taps, peer.room, track)
-
-    def _end_taps(self, peer: Peer, reason: str) -> None:
-        for track in peer.inbound.values():
-            end_taps(track, reason)
 
     def _screen_stopped(self, peer: Peer, track: Published) -> None:
         track.live = False

@@ -1,50 +1,14 @@
-"""Read-outs of the forwarding state: ``Sfu.stats()`` rows, and tap bookkeeping."""
+"""Read-outs of the forwarding state: ``Sfu.stats()`` rows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from signaling.sfu.inbound import InboundTrack
-from signaling.sfu.media import MediaTap, PacketSink
 from signaling.sfu.outlet import Outlet
 from signaling.sfu.peer import Peer
 from signaling.sfu.simulcast import RIDS, Published, SimulcastTrack
 from signaling.sfu.switching import SwitchingOutlet
-
-
-def start_taps(taps: Sequence[MediaTap], room: str, track: Published) -> None:
-    """Announce a live track entering ``room`` to the taps that do not know it yet, and send
-    its packets to the sinks they give."""
-    added: list[tuple[MediaTap, PacketSink | None]] = []
-    for tap in taps:
-        if any(tap is known for known, _ in track.taps):  # by identity: need not be hashable
-            continue
-        sink = tap.on_track_start(
-            track.peer_id, room, track.track_id, track.kind, track.label, track.codec
-        )
-        added.append((tap, sink))
-    if not added:
-        return
-    track.taps = (*track.taps, *added)
-    track.sinks = tuple(sink for _, sink in track.taps if sink is not None)
-    if any(sink is not None for _, sink in added):
-        # a recorder starts its file at a keyframe: don't make it wait for the browser's next
-        track.request_keyframe()
-
-
-def stop_tap(tap: MediaTap, track: Published) -> None:
-    """Stop sending the track's packets to ``tap`` (removed), without telling it."""
-    track.taps = tuple((t, s) for t, s in track.taps if t is not tap)
-    track.sinks = tuple(sink for _, sink in track.taps if sink is not None)
-
-
-def end_taps(track: Published, reason: str) -> None:
-    """The track left its room (or stopped): stop sending to the taps' sinks, tell them why
-    (``MediaTap.on_track_end``)."""
-    taps, track.taps, track.sinks = track.taps, (), ()
-    for tap, _ in taps:
-        tap.on_track_end(track.peer_id, track.track_id, reason)
 
 
 def peer_stats(peer: Peer) -> dict[str, Any]:
