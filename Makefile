@@ -133,8 +133,8 @@ run: install pdf-libs
 # each worker has its own databases (tests/conftest.py); each part lists its slowest tests.
 # Four were a little faster, but their load made tests' own races show (bench/README.md).
 # Then the few `serial` tests (real-time media that needs the CPU to itself), alone; one that
-# takes over 38 s prints every thread's stack (not a failure): a 40 s idle teardown seen three
-# times in this part is still unexplained (bench/README.md), and that is where it would show.
+# takes over 38 s prints every thread's stack (not a failure): a wait that long is worth its
+# dump (one caught a 40 s teardown this way: a lock left by a cancelled statement, bench/README.md).
 # pytest's exit status 5 is "no test selected" (PYTEST_ARGS chose none of one kind): not a
 # failure.
 PYTEST_WORKERS ?= 3
