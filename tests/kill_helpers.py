@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from _client import wait_up
@@ -73,6 +72,10 @@ class Server:
         async with aiohttp.ClientSession() as http:
             await wait_up(http, self.url, lambda: proc.returncode is not None, self.log)
 
+    def log_tail(self) -> str:
+        """The end of the server's log, for a failure's message (``wait_for``'s detail)."""
+        return "log: " + self.log.read_text(errors="replace")[-3000:]
+
     async def kill(self, sig: int) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
@@ -96,12 +99,3 @@ def assert_verifies(server: Server) -> None:
     for args in (("audit", "verify"), ("recordings", "verify")):
         done = run_cli(server, *args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
-
-
-async def wait_until(predicate: Any, what: str, server: Server, tries: int = 3000) -> None:
-    """Poll ``predicate`` (an async callable) until it holds: waiting for an event."""
-    for _ in range(tries):
-        if await predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"never happened: {what}; log: {server.log.read_text()[-3000:]}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from signaling.sfu.aiortc_hook.transceivers import (
 )
 from signaling.sfu.media import EncodedFrame
 from tests.media_clips import make_opus_clip, make_vp8_clip
+from tests.waiting import wait_for
 
 
 @dataclass
@@ -152,43 +152,6 @@ class Client:
 
     async def close(self) -> None:
         await self.pc.close()
-
-
-async def wait_for(condition: Callable[[], bool], within: float = 15.0) -> None:
-    """Poll ``condition`` until true; fail with the condition's name after ``within`` s."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            _print_tasks()
-            raise AssertionError(f"timed out waiting for {condition.__name__}")
-        await asyncio.sleep(0.05)
-
-
-def _print_tasks() -> None:
-    """Where every task of the loop waits, on stderr (shown with the failure): what a rare
-    timeout under load was stuck behind is otherwise gone with the run."""
-    for task in asyncio.all_tasks():
-        print(f"--- {task.get_name()}", file=sys.stderr)
-        for where in _awaiting(task.get_coro()):
-            print(f"    {where}", file=sys.stderr)
-
-
-def _awaiting(coro: object) -> list[str]:
-    """The chain of awaits a suspended coroutine is in, outermost first (``print_stack``
-    shows only the outermost frame, not what it waits on)."""
-    chain: list[str] = []
-    while coro is not None and len(chain) < 40:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is not None:
-            chain.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
-        awaited = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-        if awaited is None:
-            break
-        if not hasattr(awaited, "cr_frame") and not hasattr(awaited, "gi_frame"):
-            chain.append(f"awaits {awaited!r}"[:300])  # a future, a task: where it ends
-            break
-        coro = awaited
-    return chain
 
 
 _CLIPS: dict[str, Path] = {}

@@ -22,10 +22,10 @@ from server.web.node import NODE
 from signaling.hub import HUB
 from signaling.server_messages import Ack, Bye, ServerPong, State, Welcome
 from tests.helpers import login, unit
-from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import cluster, node_settings  # noqa: F401 (a fixture)
 from tests.test_invites import make_case
 from tests.test_signaling_ws import WsPeer, _session_with_invites
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp import web
@@ -27,6 +26,7 @@ from server.web.node import NODE
 from signaling.hub import HUB
 from signaling.server_messages import Welcome
 from tests.test_signaling_ws import host_and_party
+from tests.waiting import wait_for
 
 REDIS_URL = os.environ.get("COURTLINK_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,17 +46,6 @@ def node_settings(settings: Settings, cluster: str, node_id: str) -> Settings:
 @pytest.fixture
 def cluster() -> str:
     return f"cl-test-{uuid.uuid4().hex[:10]}"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float) -> bool:
-    """Poll until ``check`` holds (True) or ``within`` seconds pass (False)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + within
-    while loop.time() < end:
-        if await check():
-            return True
-        await asyncio.sleep(0.2)
-    return await check()
 
 
 async def ids(registry: Registry) -> list[str]:
@@ -104,7 +93,7 @@ async def test_a_dead_node_is_gone_within_seconds_a_stopped_one_at_once(
     async def b_gone() -> bool:
         return "node-b" not in await ids(registry)
 
-    assert await eventually(b_gone, within=DEAD_AFTER_S * 3)
+    await wait_for(b_gone, DEAD_AFTER_S * 3)
     assert await ids(registry) == ["node-a", "node-c"]  # the live ones kept reporting
     # Node c stops cleanly: gone for the others at once.
     await c.close()

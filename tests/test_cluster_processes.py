@@ -34,9 +34,9 @@ from server.web.keys import SESSIONMAKER
 from signaling.server_messages import Ack, State, Welcome
 from tests.helpers import PASSWORD, free_port
 from tests.kill_helpers import Server, run_cli
-from tests.sfu_peers import wait_for
-from tests.test_cluster_nodes import REDIS_URL, cluster, eventually  # noqa: F401 (a fixture)
+from tests.test_cluster_nodes import REDIS_URL, cluster  # noqa: F401 (a fixture)
 from tests.test_signaling_ws import ORIGIN, WsPeer, _session_with_invites
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 
@@ -189,7 +189,7 @@ async def test_three_nodes_drain_and_kill(aiohttp_client, settings, tmp_path, cl
                 segs = await segments(hands, sid)
                 return any(s.node == second and s.kind == "video" for s in segs)
 
-            assert await eventually(recording_there, within=60)
+            await wait_for(recording_there, 60)
             nodes[second].proc.send_signal(signal.SIGKILL)
             await nodes[second].proc.wait()
             started = time.monotonic()
@@ -204,7 +204,7 @@ async def test_three_nodes_drain_and_kill(aiohttp_client, settings, tmp_path, cl
                 segs = await segments(hands, sid)
                 return all(s.status != "recording" for s in segs if s.node == second)
 
-            assert await eventually(dead_nodes_segments_closed, within=60)
+            await wait_for(dead_nodes_segments_closed, 60)
             segs = await segments(hands, sid)
             cut = [s for s in segs if s.node == second and s.kind == "video"]
             # Each remuxed and marked interrupted, or, if the kill came right after it opened

@@ -29,10 +29,10 @@ from server.app import create_app
 from signaling.server_messages import Ack, State, Welcome
 from tests.helpers import free_port
 from tests.kill_helpers import Server
-from tests.sfu_peers import wait_for
-from tests.test_cluster_nodes import cluster, eventually  # noqa: F401 (a fixture)
+from tests.test_cluster_nodes import cluster  # noqa: F401 (a fixture)
 from tests.test_cluster_processes import bearer, node_env, rejoin, room_node, stop_nodes
 from tests.test_signaling_ws import WsPeer, _session_with_invites
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -88,7 +88,7 @@ async def test_a_redis_restart_under_a_live_room(
     hands = await aiohttp_client(create_app(settings))
     _med, _case, sid, token = await _session_with_invites(hands)
     redis = Redis.from_url(private_redis.url)
-    assert await eventually(lambda: _up(redis), within=10)
+    await wait_for(lambda: _up(redis), 10)
     nodes: dict[str, Server] = {}
     for i in range(2):
         node = Server(settings, free_port(), tmp_path / f"node-{i}.log")
@@ -123,20 +123,22 @@ async def test_a_redis_restart_under_a_live_room(
             private_redis.kill()
             await asyncio.sleep(2.0)  # the nodes notice: their reports and bus fail
             private_redis.start()
-            assert await eventually(lambda: _up(redis), within=10)
+            await wait_for(lambda: _up(redis), 10)
 
             async def both_report() -> bool:
                 keys = [k async for k in redis.scan_iter(match=f"{cluster}:node:*")]
                 return len(keys) == 2
 
-            assert await eventually(both_report, within=15)
+            await wait_for(both_report, 15)
             # The room did not move: its node wrote the placement back.
-            assert await eventually(lambda: _holds(redis, cluster, sid, home), within=10), (
-                await redis.get(f"{cluster}:room:{sid}")
+            await wait_for(
+                lambda: _holds(redis, cluster, sid, home),
+                10,
+                what=f"the room's placement back on {home}",
             )
             assert not host.reader_done  # the host, on the room's node, was never cut off
             # ... and its state too, so the room could still move if its node died now.
-            assert await eventually(lambda: _exists(redis, f"{cluster}:roomstate:{sid}"), within=10)
+            await wait_for(lambda: _exists(redis, f"{cluster}:roomstate:{sid}"), 10)
 
             kept = "resumes" if party.reader_done else "kept its socket"
             print(f"redis restart: the bridged party {kept}")

@@ -28,10 +28,10 @@ from server.web.keys import SESSIONMAKER, SETTINGS
 from signaling.server_messages import Ack, State, Welcome
 from tests.helpers import free_port
 from tests.kill_helpers import Server
-from tests.sfu_peers import wait_for
-from tests.test_cluster_nodes import REDIS_URL, cluster, eventually  # noqa: F401 (a fixture)
+from tests.test_cluster_nodes import REDIS_URL, cluster  # noqa: F401 (a fixture)
 from tests.test_cluster_processes import bearer, node_env, rejoin, room_node, segments, stop_nodes
 from tests.test_signaling_ws import WsPeer, _second_invite, _session_with_invites
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
 
@@ -151,7 +151,7 @@ async def test_a_rolling_restart_of_every_node_loses_nobody(
                     s.status != "recording" and s.sha256 is not None for s in rec.segments
                 )
 
-        assert await eventually(sealed, within=30)
+        await wait_for(sealed, 30)
         async with hands.app[SESSIONMAKER]() as db:
             rec = await db.scalar(select(Recording).where(Recording.session_id == sid))
             assert rec is not None

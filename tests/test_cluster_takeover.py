@@ -6,7 +6,6 @@ and are back in the main room there: the party without passing the lobby, with m
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import aiohttp
@@ -22,9 +21,9 @@ from signaling.hub import HUB
 from signaling.rooms import Room
 from signaling.server_messages import Ack, State, Welcome
 from tests.helpers import login
-from tests.sfu_peers import wait_for
 from tests.test_cluster_nodes import cluster, node_settings  # noqa: F401
 from tests.test_signaling_ws import WsPeer, _session_with_invites
+from tests.waiting import wait_for
 
 
 def test_a_snapshot_restores_places_and_tokens_as_dropped() -> None:
@@ -119,11 +118,11 @@ async def test_an_ended_session_leaves_no_state(aiohttp_client, settings, cluste
 
 
 async def wait_for_state(store: RoomStore, sid: int, *, present: bool) -> None:
-    for _ in range(100):
-        if (await store.load(sid) is not None) == present:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"room state of {sid} {'never written' if present else 'not deleted'}")
+    async def as_wanted() -> bool:
+        return (await store.load(sid) is not None) == present
+
+    state = "written" if present else "deleted"
+    await wait_for(as_wanted, 5, what=f"room state of {sid} {state}")
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)

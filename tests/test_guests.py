@@ -4,7 +4,6 @@ their party); in the recording's manifest; named in the agreement."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -23,6 +22,7 @@ from signaling.server_messages import Ack, Bye, Error, State, Welcome
 from tests.agreement_helpers import TERMS, bearer, build_world
 from tests.helpers import csrf, login
 from tests.test_signaling_ws import WsPeer, host_and_party
+from tests.waiting import wait_for
 
 POLICE = {"name": "李警官", "organisation": "平潭派出所", "role": "police"}
 
@@ -204,12 +204,8 @@ async def test_an_interpreter_follows_their_party_into_caucus_and_back(client):
 
 async def _until(check: Any) -> None:
     """Wait for an async condition (what the database or the disk says after the room's
-    background work), a bounded number of looks."""
-    for _ in range(300):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{check.__name__} never came true")
+    background work)."""
+    await wait_for(check, 30)
 
 
 # --- the recording -----------------------------------------------------------------------

@@ -25,8 +25,9 @@ from server.models.scheduling import OutboxMessage, OutboxStatus
 from server.settings import Settings
 from server.web.keys import COURT, SENDER
 from tests.helpers import free_port, stop_smtp
-from tests.kill_helpers import Server, assert_verifies, wait_until
+from tests.kill_helpers import Server, assert_verifies
 from tests.test_booking_support import MONDAY, Clock, local, make_world
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +87,9 @@ async def test_sigkill_while_the_outbox_sends(
         async def first_mail() -> bool:
             return inbox.first_arrived.is_set()
 
-        await wait_until(first_mail, "the first mail reaching the SMTP server", server)
+        await wait_for(
+            first_mail, 60, what="the first mail reaching the SMTP server", detail=server.log_tail
+        )
         await server.kill(signal.SIGKILL)
         inbox.release.set()
         async with maker() as db:
@@ -118,7 +121,9 @@ async def test_sigkill_while_the_outbox_sends(
                 )
             return sent == emails
 
-        await wait_until(all_sent, "every mail sent after the restart", server)
+        await wait_for(
+            all_sent, 60, what="every mail sent after the restart", detail=server.log_tail
+        )
         await server.kill(signal.SIGTERM)
         await engine.dispose()
     finally:

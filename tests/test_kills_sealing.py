@@ -23,8 +23,9 @@ from server.settings import Settings
 from server.web.keys import SENDER
 from tests.agreement_helpers import bearer, build_world, signature_png
 from tests.helpers import free_port, served_token
-from tests.kill_helpers import Server, assert_verifies, run_cli, wait_until
+from tests.kill_helpers import Server, assert_verifies, run_cli
 from tests.test_agreements_flow import _b64, _draft, _party_sign
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +71,7 @@ async def test_sigkill_while_sealing_an_agreement(
             return documents.exists() and any(documents.iterdir())
 
         # The kill lands as the signed PDF reaches the disk, before or as its row commits.
-        await wait_until(on_disk, "the sealed PDF written", server, tries=30_000)
+        await wait_for(on_disk, 600, what="the sealed PDF written", detail=server.log_tail)
         await server.kill(signal.SIGKILL)
         first_answer = await signing
     assert first_answer in (None, 201), first_answer

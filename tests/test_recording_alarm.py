@@ -24,8 +24,8 @@ from server.models.sessions import MediationSession
 from server.web.keys import SESSIONMAKER
 from signaling import server_messages as sm
 from tests.helpers import csrf
-from tests.sfu_peers import wait_for
 from tests.test_signaling_ws import WsPeer, host_and_party
+from tests.waiting import wait_for
 
 
 def _full_disk(path: Path, kind: str, **kw: Any) -> SegmentWriter:

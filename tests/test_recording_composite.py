@@ -14,6 +14,7 @@ from server.models.recordings import Recording
 from server.web.keys import SESSIONMAKER, SETTINGS
 from tests.helpers import csrf, login, make_user
 from tests.recording_db import recorded_session, recording_of
+from tests.waiting import wait_for
 
 
 def _decode(path: Path) -> tuple[int, int, float, float]:
@@ -32,13 +33,12 @@ def _decode(path: Path) -> tuple[int, int, float, float]:
 
 
 async def _wait_status(client, session_id: int, *wanted: str) -> dict:
-    for _ in range(600):
+    async def reached() -> dict | None:
         resp = await client.get(f"/api/v1/sessions/{session_id}/recording")
         body = await resp.json()
-        if body["composite_status"] in wanted:
-            return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"composite never reached {wanted}: {body['composite_status']}")
+        return body if body["composite_status"] in wanted else None
+
+    return await wait_for(reached, 60, what=f"the composite {' or '.join(wanted)}")
 
 
 async def test_render_reports_progress_and_lines_up_three_people(client):

@@ -8,8 +8,8 @@ import aiohttp
 
 from signaling.server_messages import Ack, Recording
 from tests.helpers import login
-from tests.sfu_peers import wait_for
 from tests.test_signaling_ws import WsPeer, _session_with_invites
+from tests.waiting import wait_for
 
 
 def _recording(peer: WsPeer) -> list[bool]:

@@ -24,7 +24,7 @@ import pytest
 from recordings import paths
 from server.db import make_engine, make_sessionmaker
 from tests.helpers import free_port
-from tests.kill_helpers import Server, wait_until
+from tests.kill_helpers import Server
 from tests.recording_db import recordings_cli
 from tests.test_recording_crash import (
     _both_tracks_written,
@@ -32,6 +32,7 @@ from tests.test_recording_crash import (
     _seed,
     _segments,
 )
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -64,10 +65,11 @@ async def test_sigkill_right_after_a_segment_opens(settings, tmp_path):
         async with aiohttp.ClientSession(cookie_jar=jar) as http:
             host = await _host_in_room(http, server, session_id)
             csrf = next(c.value for c in jar if c.key == "cl_csrf")  # the session's own
-            await wait_until(
+            await wait_for(
                 lambda: _both_tracks_written(maker, settings, session_id),
-                "nothing recorded",
-                server,
+                60,
+                what="both tracks written",
+                detail=server.log_tail,
             )
 
             async def set_active(active: bool) -> None:
@@ -84,13 +86,13 @@ async def test_sigkill_right_after_a_segment_opens(settings, tmp_path):
                 segs = await _segments(maker, session_id)
                 return bool(segs) and all(s.status == "complete" for s in segs)
 
-            await wait_until(first_segments_closed, "recording did not stop", server)
+            await wait_for(first_segments_closed, 60, detail=server.log_tail)
             await set_active(True)
 
             async def a_new_segment() -> bool:
                 return len(await _segments(maker, session_id)) > 2
 
-            await wait_until(a_new_segment, "no segment opened after the restart", server)
+            await wait_for(a_new_segment, 60, detail=server.log_tail)
             await asyncio.sleep(KILL_AFTER_OPEN_S)
             killed_at = time.time()
             await server.kill(signal.SIGKILL)

@@ -20,7 +20,8 @@ from tests.hub_peers import HubPeer
 from tests.media_clips import clip_frames
 from tests.recording_db import case_with_session
 from tests.recording_media import decoded_frames
-from tests.sfu_peers import ClipTrack, small_clips, wait_for
+from tests.sfu_peers import ClipTrack, small_clips
+from tests.waiting import wait_for
 
 
 def _encoders() -> list[CodecContext]:

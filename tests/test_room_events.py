@@ -32,7 +32,8 @@ from signaling.sfu import Sfu
 from tests.helpers import api_token, login, make_user
 from tests.hub_peers import HubPeer
 from tests.recording_db import case_with_session
-from tests.sfu_peers import clip_tracks, wait_for
+from tests.sfu_peers import clip_tracks
+from tests.waiting import wait_for
 
 
 class Watcher:

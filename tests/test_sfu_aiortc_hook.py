@@ -69,7 +69,8 @@ async def test_the_sfus_receivers_carry_no_bandwidth_estimator() -> None:
     # Each would be ~1,000 small objects per video receiver, kept for the connection's life:
     # they fragmented the heap as participants came and went (bench/media.py --cycles).
     from signaling.sfu import Sfu
-    from tests.sfu_peers import Client, clip_tracks, wait_for
+    from tests.sfu_peers import Client, clip_tracks
+    from tests.waiting import wait_for
 
     sfu = Sfu(ice_servers=[])
     alice, bob = Client(sfu, "alice", clip_tracks()), Client(sfu, "bob")

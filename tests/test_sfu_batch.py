@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from signaling.sfu import batch
+from tests.waiting import wait_for
 
 
 class Collect(asyncio.DatagramProtocol):
@@ -41,10 +42,7 @@ def _fill(b: batch.SendBatch, payload: bytes) -> None:
 
 
 async def _wait_for(rx: Collect, count: int) -> None:
-    for _ in range(200):
-        if len(rx.got) >= count:
-            return
-        await asyncio.sleep(0.01)
+    await wait_for(lambda: len(rx.got) >= count, 10, what=f"{count} packets received")
 
 
 def _has_ipv6_loopback() -> bool:

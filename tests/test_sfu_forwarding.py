@@ -15,7 +15,8 @@ from aiortc.contrib.media import MediaPlayer
 
 from signaling.sfu import Sfu
 from tests.media_clips import clip_frames, make_opus_clip, make_vp8_clip
-from tests.sfu_peers import Client, wait_for
+from tests.sfu_peers import Client
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,8 @@ from signaling.sfu.aiortc_hook.transceivers import dtls_transport, intercept_sen
 from signaling.sfu.inbound import KEYFRAME_INTERVAL
 from signaling.sfu.media import vp8_descriptor_size, vp8_keyframe_start
 from tests.media_clips import clip_frames
-from tests.sfu_peers import Client, clip_tracks, small_clips, wait_for
+from tests.sfu_peers import Client, clip_tracks, small_clips
+from tests.waiting import wait_for
 
 QUEUE_BOUND = 20_000
 

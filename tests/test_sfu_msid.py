@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from signaling.sfu import Sfu
-from tests.sfu_peers import Client, clip_tracks, wait_for
+from tests.sfu_peers import Client, clip_tracks
+from tests.waiting import wait_for
 
 
 def sections(sdp: str) -> list[tuple[str, str | None, tuple[str, ...] | None]]:

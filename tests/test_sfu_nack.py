@@ -15,8 +15,9 @@ from signaling.sfu import Sfu
 from signaling.sfu.aiortc_hook.transceivers import dtls_transport
 from signaling.sfu.nack import MAX_RETRY, MAX_TRIES, NackTracker
 from tests.media_clips import clip_frames
-from tests.sfu_peers import Client, clip_tracks, small_clips, wait_for
+from tests.sfu_peers import Client, clip_tracks, small_clips
 from tests.test_sfu_tap import RecordingTap
+from tests.waiting import wait_for
 
 SPAN = 300  # consecutive camera packets that must all arrive
 

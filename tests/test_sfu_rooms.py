@@ -9,7 +9,8 @@ from typing import Any
 from signaling.sfu import Sfu
 from signaling.sfu.media import vp8_keyframe_start
 from tests.media_clips import clip_frames
-from tests.sfu_peers import Client, ClipTrack, Received, clip_tracks, small_clips, wait_for
+from tests.sfu_peers import Client, ClipTrack, Received, clip_tracks, small_clips
+from tests.waiting import wait_for
 
 
 def _frames(run: list[Any]) -> list[Any]:

@@ -12,7 +12,8 @@ import struct
 
 from signaling.sfu import Sfu
 from signaling.sfu.inbound import InboundTrack
-from tests.sfu_peers import Client, ClipTrack, clip_tracks, small_clips, wait_for
+from tests.sfu_peers import Client, ClipTrack, clip_tracks, small_clips
+from tests.waiting import wait_for
 
 
 def rtp(seq: int, payload: bytes, padding: int = 0) -> bytes:

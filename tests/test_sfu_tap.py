@@ -7,7 +7,8 @@ from __future__ import annotations
 from signaling.events import PacketSink
 from signaling.sfu import FrameAssembler, MediaPacket, Sfu
 from tests.media_clips import clip_frames
-from tests.sfu_peers import Client, clip_tracks, small_clips, wait_for
+from tests.sfu_peers import Client, clip_tracks, small_clips
+from tests.waiting import wait_for
 
 
 class RecordingTap:

@@ -8,7 +8,8 @@ import gc
 
 from signaling.sfu import Sfu
 from signaling.sfu.trim import Trimmer, freeze_long_lived
-from tests.sfu_peers import Client, clip_tracks, wait_for
+from tests.sfu_peers import Client, clip_tracks
+from tests.waiting import wait_for
 
 
 async def test_departures_coalesce_into_one_trim() -> None:

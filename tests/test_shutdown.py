@@ -19,8 +19,8 @@ from server.models.recordings import RecordingSegment
 from server.web.keys import SESSIONMAKER
 from signaling.hub import HUB, Hub
 from tests.hub_peers import HubPeer
-from tests.sfu_peers import wait_for
 from tests.test_signaling_ws import host_and_party
+from tests.waiting import wait_for
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -26,9 +26,9 @@ from signaling import protocol as p
 from signaling.hub import HUB
 from signaling.server_messages import Bye, Error, ServerPong, State, Welcome
 from tests.helpers import login, make_user, served_token, unit
-from tests.sfu_peers import wait_for
 from tests.test_invites import make_case
 from tests.test_signaling_ws import WsPeer
+from tests.waiting import wait_for
 
 
 async def bearer(client: TestClient, username: str) -> str:

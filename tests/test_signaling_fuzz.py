@@ -35,10 +35,10 @@ from server.sessions import create_invite, create_session
 from signaling import protocol as p
 from signaling.server_messages import Bye, Error, ServerPong, Welcome
 from tests.helpers import make_user, unit
-from tests.sfu_peers import wait_for
 from tests.test_invites import make_case
 from tests.test_signaling_abuse import bearer
 from tests.test_signaling_ws import WsPeer
+from tests.waiting import wait_for
 
 EXAMPLES = int(os.environ.get("SIGNALING_FUZZ_EXAMPLES", "50"))
 ACTORS = ("host", "staff", "party", "lobby")

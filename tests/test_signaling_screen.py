@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from signaling.server_messages import Ack, Offer
 from tests.helpers import login
-from tests.sfu_peers import wait_for
 from tests.test_signaling_ws import WsPeer, _session_with_invites
+from tests.waiting import wait_for
 
 
 async def test_starting_a_screen_share_brings_a_fresh_offer(client):

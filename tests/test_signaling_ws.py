@@ -37,8 +37,9 @@ from signaling.server_messages import (
 )
 from signaling.sfu.aiortc_hook.transceivers import intercept_receiver
 from tests.helpers import login, make_user, unit
-from tests.sfu_peers import Received, clip_tracks, wait_for
+from tests.sfu_peers import Received, clip_tracks
 from tests.test_invites import make_case
+from tests.waiting import wait_for
 
 ORIGIN = "http://127.0.0.1:8080"
 

@@ -7,7 +7,6 @@ room and the host shows it to everyone; the session is recorded and, ended, seal
 
 from __future__ import annotations
 
-import asyncio
 import io
 from datetime import timedelta
 
@@ -22,6 +21,7 @@ from server.models.recordings import Recording
 from tests.e2e.conftest import SCREENSHOT_DIR, LiveServer, LiveUser, log_in
 from tests.e2e.sessions import open_page, pass_selftest_and_join, wait_place
 from tests.helpers import unit
+from tests.waiting import wait_for
 
 # Long, so that the first on duty is rung alone for as long as the test looks; the test then
 # moves the call's start back a period (as the clock would) to pass the ring on, so nothing
@@ -33,15 +33,6 @@ def _photo() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (240, 160), (30, 120, 200)).save(out, "JPEG")
     return out.getvalue()
-
-
-async def _eventually(check, within: float = 60.0):  # type: ignore[no-untyped-def]
-    for _ in range(int(within / 0.25)):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.25)
-    raise AssertionError("never happened")
 
 
 async def test_an_office_calls_the_second_on_duty_answers_and_it_becomes_a_case(
@@ -165,6 +156,6 @@ async def test_an_office_calls_the_second_on_duty_answers_and_it_becomes_a_case(
             rec = await ctx.db.scalar(select(Recording).where(Recording.session_id == sid))
             return rec if rec is not None and rec.sealed_at is not None else None
 
-    rec = await _eventually(sealed)
+    rec = await wait_for(sealed, 60)
     assert rec.manifest_sha256 and rec.case_id == call.case_id
     assert refused == []
