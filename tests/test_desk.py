@@ -21,6 +21,11 @@ from tests.test_invites import make_case
 
 WORKDAY = date(2026, 12, 2)  # a Wednesday: the roster is kept for working days only
 APPLICANT = {"name": "王五", "phone": "13800000000"}
+# The resident's dispute as the office types it during a call.
+INTAKE = {
+    "applicant": APPLICANT, "respondent": {"name": "赵六"}, "cause": "相邻关系纠纷",
+    "facts": "漏水", "claim_yuan": "1,200", "consent_to_mediate": True,
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -125,22 +130,18 @@ async def test_a_call_is_answered_once_and_becomes_an_intake_case(client) -> Non
         assert case.stage == "intake" and case.mediator_id == people["med2"].id
         assert case.office.code == "shaping" and case.tracking_code
     # The office types the resident's dispute during the call, with their consent.
-    intake = {
-        "applicant": APPLICANT, "respondent": {"name": "赵六"}, "cause": "相邻关系纠纷",
-        "facts": "漏水", "claim_yuan": "1,200", "consent_to_mediate": True,
-    }  # fmt: skip
     assert (
         await client.post(
-            f"/api/v1/desk/calls/{call['id']}/case", headers=tokens["term2"], json=intake
+            f"/api/v1/desk/calls/{call['id']}/case", headers=tokens["term2"], json=INTAKE
         )
     ).status == 404
     done = await client.post(
-        f"/api/v1/desk/calls/{call['id']}/case", headers=tokens["term"], json=intake
+        f"/api/v1/desk/calls/{call['id']}/case", headers=tokens["term"], json=INTAKE
     )
     assert done.status == 200, await done.text()
     assert (await done.json())["outcome"] == "case"
     again = await client.post(
-        f"/api/v1/desk/calls/{call['id']}/case", headers=tokens["med2"], json=intake
+        f"/api/v1/desk/calls/{call['id']}/case", headers=tokens["med2"], json=INTAKE
     )
     assert again.status == 409
     async with unit(client.app) as ctx:
@@ -256,12 +257,8 @@ async def test_the_docket_list_marks_a_call_not_yet_registered(client) -> None:
 
     assert marked(await (await client.get("/cases")).text())
     assert marked(await (await client.get("/cases?stage=intake")).text())
-    intake = {
-        "applicant": APPLICANT, "respondent": {"name": "赵六"}, "cause": "相邻关系纠纷",
-        "facts": "漏水", "claim_yuan": "1,200", "consent_to_mediate": True,
-    }  # fmt: skip
     done = await client.post(
-        f"/api/v1/desk/calls/{call['id']}/case", headers=tokens["term"], json=intake
+        f"/api/v1/desk/calls/{call['id']}/case", headers=tokens["term"], json=INTAKE
     )
     assert done.status == 200, await done.text()
     page = await (await client.get("/cases")).text()

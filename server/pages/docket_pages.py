@@ -8,6 +8,7 @@ calls.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlencode
 
@@ -65,7 +66,7 @@ def row_badges(
     user: User,
     today: Any,
     due_soon_ids: set[int],
-    on_call: set[int] | frozenset[int] = frozenset(),
+    on_call: Collection[int] = (),
 ) -> list[dict[str, Any]]:
     """Each case with its display data: the docket's own overdue flag, the due-soon set and
     the desk calls' reception cases with nothing registered yet (``on_call``)."""

@@ -14,6 +14,20 @@ from signaling.sfu.peer import Peer
 from signaling.sfu.simulcast import SimulcastTrack
 
 
+def _inbound(
+    peer: Peer, label: str, kind: str, ssrc: int, *, nack: bool, on_first: Callable[[Any], None]
+) -> InboundTrack:
+    return InboundTrack(
+        peer.id,
+        label,
+        kind,
+        ssrc,
+        send_pli=peer.send_pli,
+        send_nack=peer.send_nack if nack else None,
+        on_first_packet=on_first,
+    )
+
+
 def track_maker(
     peer: Peer, *, nack: bool, on_live: Callable[[Any], None]
 ) -> Callable[[str, str, int], InboundTrack]:
@@ -21,15 +35,7 @@ def track_maker(
     ``nack``: ask for lost packets (the pass-through SFU; the transcoding baseline does not)."""
 
     def make(label: str, kind: str, ssrc: int) -> InboundTrack:
-        return InboundTrack(
-            peer.id,
-            label,
-            kind,
-            ssrc,
-            send_pli=peer.send_pli,
-            send_nack=peer.send_nack if nack else None,
-            on_first_packet=on_live,
-        )
+        return _inbound(peer, label, kind, ssrc, nack=nack, on_first=on_live)
 
     return make
 
@@ -41,19 +47,12 @@ def simulcast_maker(
     on_better_layer: Callable[[SimulcastTrack], None],
 ) -> Callable[[str, int], SimulcastTrack]:
     """Makes ``peer``'s simulcast camera for (label, RID header extension id); ``on_live``
-    hears its first packet, ``on_better_layer`` each better layer that starts."""
+    hears its first packet, ``on_better_layer`` each better layer that starts. Simulcast is
+    the pass-through SFU's only, so its layers always ask for lost packets."""
 
     def make(label: str, rid_ext: int) -> SimulcastTrack:
         def layer(rid: str, ssrc: int, on_first: Callable[[InboundTrack], None]) -> InboundTrack:
-            return InboundTrack(
-                peer.id,
-                label,
-                "video",
-                ssrc,
-                send_pli=peer.send_pli,
-                send_nack=peer.send_nack,
-                on_first_packet=on_first,
-            )
+            return _inbound(peer, label, "video", ssrc, nack=True, on_first=on_first)
 
         track = SimulcastTrack(peer.id, label, rid_ext, make_layer=layer, on_first_packet=on_live)
         track.on_better_layer = on_better_layer
