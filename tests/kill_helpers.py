@@ -95,7 +95,11 @@ def run_cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def assert_verifies(server: Server) -> None:
+async def assert_verifies(server: Server) -> None:
+    """The audit log and the recordings verify. Each command runs off the event loop: the
+    test's own app (its audit sequencer) may be mid-transaction on the same SQLite file and
+    needs the loop to finish it, or the command waits out the busy timeout ("database is
+    locked", a clean-clone run)."""
     for args in (("audit", "verify"), ("recordings", "verify")):
-        done = run_cli(server, *args)
+        done = await asyncio.to_thread(run_cli, server, *args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)

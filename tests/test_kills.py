@@ -169,4 +169,4 @@ async def test_sigkill_during_a_booking_burst(
     print(f"KILL booking: {len(requests)} asked, {len(accepted)} answered 201 before the kill, "
           f"{len(unanswered)} cut, {len(bookings)} in the database after the restart")  # fmt: skip
     await server.kill(signal.SIGTERM)
-    assert_verifies(server)
+    await assert_verifies(server)

@@ -138,4 +138,4 @@ async def test_sigkill_while_the_outbox_sends(
     assert len(ids) == len(emails) + 1, ids
     print(f"KILL outbox: {len(emails)} mails, {len(in_flight)} claimed at the kill, "
           f"{len(ids)} deliveries, {len(set(ids))} distinct Message-IDs")  # fmt: skip
-    assert_verifies(server)
+    await assert_verifies(server)

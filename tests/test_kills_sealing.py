@@ -118,6 +118,6 @@ async def test_sigkill_while_sealing_an_agreement(
     # seal: one PDF of this agreement on disk, the sealed one.
     leftovers = [f.name for f in documents.iterdir() if f.name != docs[0].filename]
     assert leftovers == []
-    assert_verifies(server)
+    await assert_verifies(server)
     print(f"KILL sealing: sealed before the kill: {sealed_before}, first answer {first_answer}, "
           f"PDFs left by the dead process: {len(leftovers)}")  # fmt: skip
