@@ -117,6 +117,16 @@ async def run_job(court: Court, rec_id: int, owner: str) -> bool:
         for finished in done:
             finished.exception()  # RenderStopped: retrieved, so asyncio does not report it lost
         raise
+    # The render is done: its outcome is recorded even when the server stops meanwhile, or
+    # the next start would find the job "running" and render it all again.
+    return await not_cut_short(_finish(court, rec_id, session_id, task, out))
+
+
+async def _finish(
+    court: Court, rec_id: int, session_id: int, task: asyncio.Future[int], out: Path
+) -> bool:
+    """The render's last unit of work: the composite's digest, the row marked done (or
+    failed, with why), and the audit row."""
     async with court.unit(RECORDER) as ctx:
         rec = await ctx.db.get(Recording, rec_id)
         assert rec is not None

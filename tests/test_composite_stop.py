@@ -6,6 +6,7 @@ reaches the render thread within one chunk, the half-written file goes, and the 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from sqlalchemy import update
 
@@ -52,3 +53,45 @@ async def test_cancelled_render_stops_its_thread_and_stays_queued_for_the_next_s
         assert row is not None and row.composite_status == "running"
         assert row.composite_owner == "node-a" and row.composite_path is None
     assert await jobs.take_back(court, "node-a") == 1
+
+
+async def test_a_render_done_as_the_server_stops_is_kept_not_rendered_again(client, monkeypatch):
+    """The render has finished and its last unit of work (the file's digest, the row marked
+    done, the audit row) is under way when the server stops: that unit runs to its end, so
+    the next start finds the composite done instead of rendering it again."""
+    _, session_id = await recorded_session(client, people=2, seconds=2.0)
+    rec = await recording_of(client, session_id)
+    court = client.app[COURT]
+    await client.app[SUPERVISOR].stop_task("recordings")  # the test is the node (above)
+    async with client.app[SESSIONMAKER]() as db, db.begin():
+        await db.execute(
+            update(Recording)
+            .where(Recording.id == rec.id)
+            .values(composite_status=CompositeStatus.QUEUED)
+        )
+    # The digest is read inside the last unit of work, on a thread: held there until the
+    # test has cancelled the job, the cancel lands in that unit every time, nothing timed.
+    entered, release = threading.Event(), threading.Event()
+    real_digest = jobs.sha256_file
+
+    def held_digest(path):
+        entered.set()
+        release.wait(30)
+        return real_digest(path)
+
+    monkeypatch.setattr(jobs, "sha256_file", held_digest)
+    assert await jobs.claim(court, "node-a") == rec.id
+    task = asyncio.ensure_future(jobs.run_job(court, rec.id, "node-a"))
+    try:
+        assert await asyncio.to_thread(entered.wait, 60), "the render never finished"
+        task.cancel()
+    finally:
+        release.set()
+    await asyncio.wait([task])
+
+    assert task.cancelled()  # the stop still goes through, once the unit is done
+    async with reading(client.app[SESSIONMAKER]) as db:
+        row = await db.get(Recording, rec.id)
+        assert row is not None and row.composite_status == CompositeStatus.DONE
+        assert row.composite_owner is None and row.composite_path is not None
+    assert await jobs.take_back(court, "node-a") == 0
