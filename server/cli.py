@@ -175,14 +175,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The subsystems' commands, by the command line's first word. A command loads only its own
+# subsystem (``courtlink user add`` need not import PyAV, Redis or the audit log's verifier:
+# an operator's command starts sooner, and the tests start a hundred of them); help, or a
+# word this table does not know, loads them all, so help lists every command and a new
+# command works before it is listed here (tests/test_cli.py holds the table to the parser).
+CORE = ("serve", "migrate", "demo", "user", "calendar")
+SUBSYSTEMS = {
+    "recordings": "recordings.cli",
+    "agreements": "server.agreements_cli",
+    "audit": "server.audit.cli",
+    "nodes": "server.cluster.cli",
+    "drain": "server.cluster.cli",
+}
+
+
+def _subsystems_for(argv: list[str]) -> list[str]:
+    word = next((arg for arg in argv if not arg.startswith("-")), None)
+    if word in CORE:
+        return []
+    if word in SUBSYSTEMS:
+        return [SUBSYSTEMS[word]]
+    return list(dict.fromkeys(SUBSYSTEMS.values()))
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for module in (
-        "recordings.cli",
-        "server.agreements_cli",
-        "server.audit.cli",
-        "server.cluster.cli",
-    ):
+    if argv is None:
+        argv = sys.argv[1:]
+    for module in _subsystems_for(argv):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:

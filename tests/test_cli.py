@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import shutil
 import subprocess
 import sys
@@ -54,3 +55,35 @@ def test_a_missing_subcommand_is_a_usage_error(capsys):
         cli.main(["user"])
     assert exit_info.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+def test_every_command_is_known_as_core_or_by_its_subsystem():
+    """``cli.SUBSYSTEMS`` names each subsystem's commands, so that a command loads only its
+    own; a command missing from it would still work (it loads them all), but slowly."""
+    paths = _commands()
+    top = {p[0] for p in paths if len(p) == 1}
+    assert top == set(cli.CORE) | set(cli.SUBSYSTEMS)
+
+
+def _loaded_by(args: list[str]) -> list[str]:
+    """The subsystems' command modules a fresh ``courtlink`` process loads for ``args``."""
+    code = (
+        "import sys\n"
+        "from server import cli\n"
+        "try:\n"
+        f"    cli.main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in set(cli.SUBSYSTEMS.values()) if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_command_loads_only_its_own_subsystem():
+    assert _loaded_by(["user", "add", "--help"]) == []
+    assert _loaded_by(["audit", "verify", "--help"]) == ["server.audit.cli"]
+    assert _loaded_by(["drain", "--help"]) == ["server.cluster.cli"]
+    assert len(_loaded_by(["--help"])) == len(set(cli.SUBSYSTEMS.values()))
