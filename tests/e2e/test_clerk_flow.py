@@ -59,13 +59,13 @@ async def test_clerk_registers_and_moves_a_case_to_overdue(
     await expect(page.locator("#parties .badge.ok")).to_have_count(2)
 
     # Pre-litigation mediation, then filed, then fast-track: one button per allowed move.
-    await _click_and_wait(page, "转为 诉前调解")
+    await _click_and_wait(page, "转为诉前调解")
     await expect(page.locator("#stage-badge")).to_have_text("诉前调解")
     await expect(page.locator("h1")).to_contain_text("民诉前调")
-    await _click_and_wait(page, "转为 立案")
+    await _click_and_wait(page, "转为立案")
     await expect(page.locator("#stage-badge")).to_have_text("立案")
     await expect(page.locator("h1")).to_contain_text("民初")
-    await _click_and_wait(page, "转为 速裁")
+    await _click_and_wait(page, "转为速裁")
     await expect(page.locator("#stage-badge")).to_have_text("速裁")
     await expect(page.locator("#stage .badge.ok")).to_have_text("期限内")
 
