@@ -84,6 +84,14 @@ async def test_office_staff_book_a_waiting_case(browser: Browser, demo_server: L
     await expect(page.locator("dl.facts .badge.ok")).to_have_text("已预约")
     await page.screenshot(path=str(SCREENSHOT_DIR / "demo-booked.png"), full_page=True)
 
+    # Each party's link, to send by SMS or read out on the phone: one click copies it whole.
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    link = page.locator(".invite-link").first
+    await link.get_by_role("button", name=re.compile("^复制链接")).click()
+    await expect(link.locator(".copy-state")).to_have_text("已复制")
+    copied = await page.evaluate("navigator.clipboard.readText()")
+    assert copied == await link.locator("input").input_value() and "/join/" in copied
+
     # Back on the workbench it waits no more.
     await page.goto("/schedule")
     await expect(waiting.filter(has_text=case)).to_have_count(0)
