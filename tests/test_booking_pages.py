@@ -27,6 +27,7 @@ async def test_office_staff_book_from_the_grid(world: World):
     grid = await client.get(f"/schedule/availability?case_id={case_id}&date={MONDAY}")
     text = await grid.text()
     assert grid.status == 200 and "预约 09:00" in text and "非工作日" in text
+    assert "2026-09-21 周一" in text and "2026-09-27 周日" in text  # planned by the week
     resp = await post_form(
         client,
         "/schedule/book",
@@ -111,11 +112,11 @@ async def test_a_mediators_week_and_the_center(world: World):
     assert resp.status == 302 and resp.headers["Location"] == "/schedule/my"
     week = await (await client.get(f"/schedule/my?date={MONDAY}")).text()
     # Under the day's heading, a session's time goes without the date again.
-    assert "<h2>2026-09-21</h2>" in week and ">09:00–10:00</a>" in week
+    assert "<h2>2026-09-21 周一</h2>" in week and ">09:00–10:00</a>" in week
     assert "2026-09-21 09:00" not in week and "沙坪街道办事处" in week
     assert "桥头街道办事处" not in week  # med_li's session
     day = await (await client.get(f"/schedule/my?date={MONDAY}&view=day&lang=en")).text()
-    assert "Sessions of" in day and ">09:00–10:00</a>" in day
+    assert "Sessions of" in day and ">09:00–10:00</a>" in day and "2026-09-21 Mon" in day
     center = await (await client.get(f"/schedule/center?date={MONDAY}&lang=zh_CN")).text()
-    assert "中心总览" in center and "2 场" in center
+    assert "中心总览" in center and "2 场" in center and "09-21 周一" in center
     assert "med_wang" in center and "med_li" in center
