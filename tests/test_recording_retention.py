@@ -106,6 +106,13 @@ async def test_retention_hold_dry_run_and_purge(client):
     assert f"session {held}: kept, legal hold (appeal pending)" in out
     assert f"session {young}" not in out and f"session {open_case}" not in out
     assert all(f.exists() for f in old_files)
+    # The admin's page says the same in the court's words, not the settings' keys.
+    await make_user(client, "adm", "admin")
+    await login(client, "adm")
+    page = await (await client.get("/admin/recordings")).text()
+    assert "调解结案（各阶段） 3650、速裁判决 3650、撤回 1095。" in page
+    assert "<td>诉前调解成功</td>" in page and "<td>撤回</td>" in page
+    assert "mediated_pre_litigation" not in page and "adjudicated" not in page
 
     async with unit(client.app) as ctx:
         done = await retention.purge(ctx)

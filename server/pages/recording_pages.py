@@ -18,9 +18,10 @@ from server.access import can_hold_recording, is_host
 from server.api.recordings import session_id_of
 from server.live import RECORDINGS
 from server.models.recordings import SegmentStatus
+from server.pages.report_pages import outcome_labels
 from server.web.auth import require_user
 from server.web.http import read_form, render, see_other
-from server.web.keys import CTX, SETTINGS
+from server.web.keys import CATALOGS, CTX, LANG, SETTINGS
 
 
 class HoldForm(BaseModel):
@@ -86,6 +87,10 @@ async def admin_page(request: web.Request) -> web.Response:
     due = await actions.retention_preview(request[CTX])
     settings = request.app[SETTINGS]
     key = keys.published(settings.data_dir)
+    # A period is set for a retention class ("mediated": every stage's mediation) or for one
+    # outcome; both are shown in the reports' words, never as the settings' keys.
+    _ = request.app[CATALOGS].gettext(request[LANG])
+    labels = {**outcome_labels(_), "mediated": _("Mediated, at any stage")}
     return render(
         request,
         "recordings_admin.html",
@@ -93,6 +98,10 @@ async def admin_page(request: web.Request) -> web.Response:
             "fingerprint": key.fingerprint,
             "pem": key.pem,
             "due": due,
-            "retention": settings.recording_retention_days,
+            "retention": [
+                (labels.get(key, key), days)
+                for key, days in settings.recording_retention_days.items()
+            ],
+            "outcome_labels": labels,
         },
     )
