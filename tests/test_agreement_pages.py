@@ -86,6 +86,9 @@ async def test_clerks_list_page(client):
     assert "(2026)晋0303民诉前调1号" in html and "agreements/zip?signed=true" in html
     html = await (await client.get("/agreements?signed=false")).text()
     assert "没有符合条件的调解协议" in html
+    # The case's agreement page names the sealed document by its title, not its kind's key.
+    html = await (await client.get(f"/cases/{w.case_id}/agreement")).text()
+    assert "下载已签章的 PDF（调解协议书，" in html and "(agreement," not in html
 
 
 async def test_session_room_carries_the_agreement_panel(client):
