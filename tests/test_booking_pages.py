@@ -97,6 +97,13 @@ async def test_move_and_cancel_by_form(world: World):
     assert resp.status == 303
     page = await (await client.get(base)).text()
     assert "已取消" in page and "已和解" in page and "已撤回" in page
+    # The case's timeline tells it in Chinese: booked, moved (from when, why), cancelled.
+    page = await (await client.get(f"/cases/{booking['case_id']}")).text()
+    assert "<strong>预约会话</strong>：2026-09-21 09:00–10:00" in page
+    assert "<strong>会话改期</strong>：2026-09-21 15:00–16:00" in page
+    assert '，原定 2026-09-21 09:00 <span class="muted">— 当事人请求</span>' in page
+    assert "<strong>取消预约</strong>：" in page and "— 已和解</span>" in page
+    assert "booking_moved" not in page and "from 2026" not in page
 
 
 async def test_a_mediators_week_and_the_center(world: World):

@@ -44,7 +44,12 @@ ENTRY_KINDS = {
     "recording_alarm": "Recording stopped by itself",
     "deadline": "Deadline recounted",
     "mail": "E-mail received",
+    "booked": "Session booked",
+    "booking_moved": "Booking moved",
+    "booking_cancelled": "Booking cancelled",
+    "call_attached": "Desk call joined to this case",
 }
+BOOKING_KINDS = ("booked", "booking_moved", "booking_cancelled")
 # Who an entry without a person is by: online intake is a resident; an alarm or a deadline
 # recounted when a year's calendar became official is the server; mail from an office's
 # address (no account) came in through the case mailbox.
@@ -105,6 +110,13 @@ def _entry_line(entry: DocketEntryOut, party_names: dict[int, str], _: Gettext) 
         return _recording_line(entry, _)
     if entry.kind == "mail":  # its text, what the sender wrote, is the entry's note
         return f"{data.get('sender', '')}{_(': ')}{data.get('subject', '')}"
+    if entry.kind in BOOKING_KINDS:
+        # The text begins with the session's local time and host (no words to translate);
+        # after it comes the English "from ...: reason", shown from the data instead.
+        line = entry.text.split("; ", 1)[0]
+        if data.get("moved_from"):
+            line += f"{_(', moved from ')}{data['moved_from']}"
+        return line
     return entry.text
 
 
@@ -131,9 +143,12 @@ def timeline_rows(
             else _(NO_ACTOR.get(e.kind, "Resident (online)")),
             "what": _(ENTRY_KINDS.get(e.kind, e.kind)),
             "line": _entry_line(e, party_names, _),
-            # A transition's note is what the person typed, a mail's what its sender wrote;
-            # other texts are system English.
-            "note": e.text if e.kind in ("transition", "mail") else "",
+            # A transition's note is what the person typed, a mail's what its sender wrote,
+            # a booking's the reason given for its move or cancelling; other texts are
+            # system English.
+            "note": e.text
+            if e.kind in ("transition", "mail")
+            else str((e.data or {}).get("reason", "")),
         }
         for e in entries
     ]

@@ -192,12 +192,20 @@ async def _log(
         "ends_at": booking.ends_at.isoformat(),
         "host_id": booking.host_id,
     }
+    # The timeline shows the new time, where it was moved from and why, in the reader's
+    # language: those parts go in its data too, not only in the English text.
+    shown: dict[str, Any] = {}
+    previous = extra.get("previous")
+    if isinstance(previous, dict):
+        shown["moved_from"] = f"{previous['starts_at'].astimezone(tz):%Y-%m-%d %H:%M}"
+    if extra.get("reason"):
+        shown["reason"] = extra["reason"]
     await log_change(
         ctx,
         booking.case,
         kind,
         action,
         text=f"{when} {booking.host.display_name}" + (f"; {text}" if text else ""),
-        data=data,
+        data={**data, **shown},
     )
     await audit.record(ctx, action, "booking", booking.id, **{**data, **extra})
