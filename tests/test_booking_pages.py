@@ -127,3 +127,6 @@ async def test_a_mediators_week_and_the_center(world: World):
     center = await (await client.get(f"/schedule/center?date={MONDAY}&lang=zh_CN")).text()
     assert "中心总览" in center and "2 场" in center and "09-21 周一" in center
     assert "med_wang" in center and "med_li" in center
+    # Cases waiting to be booked name their office as people do, not by its code.
+    waiting = center.split("<ul>", 1)[1]
+    assert "沙坪街道办事处" in waiting and "· shaping" not in waiting

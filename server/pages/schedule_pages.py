@@ -227,9 +227,8 @@ async def center_page(request: web.Request) -> web.Response:
     day = parse_day(request.query.get("date"), ctx.today())
     span = week_of(day)
     rows = await list_bookings(ctx, span[0], span[-1])
-    offices = [
-        o for o in await ctx.db.scalars(select(Office).order_by(Office.id)) if not o.is_center
-    ]
+    every_office = list(await ctx.db.scalars(select(Office).order_by(Office.id)))
+    offices = [o for o in every_office if not o.is_center]
     return render(
         request,
         "schedule_center.html",
@@ -242,6 +241,8 @@ async def center_page(request: web.Request) -> web.Response:
             "next": span[-1] + timedelta(days=1),
             "calendar": ctx.calendar,
             "waiting": await waiting_cases(ctx),
+            # A waiting case names its office by code (the API's field); the page by name.
+            "office_by_code": {o.code: o for o in every_office},
         },
     )
 
