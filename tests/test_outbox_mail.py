@@ -121,6 +121,11 @@ async def test_invitation_move_and_cancel_reach_every_participant(world: World, 
     assert "预约通知" in party_mail["Subject"]
     assert {p for p, _ in FakeGateway.sent} == {"13800000001", "13800000002"}
     assert any("/join/" in text for _, text in FakeGateway.sent)
+    # The time as residents know it: Beijing time, not the time zone database's name.
+    assert all("2026-09-21 09:00–10:00（北京时间）" in text for _, text in FakeGateway.sent)
+    assert (
+        "时间：2026-09-21 09:00–10:00（北京时间）" in party_mail.get_body(("plain",)).get_content()
+    )
 
     resp = await world.api(
         "staff_shaping",

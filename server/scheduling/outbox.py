@@ -51,11 +51,20 @@ async def recipients(ctx: Context, booking: Booking, links: dict[int, str]) -> l
     return out
 
 
+# The zones that keep Beijing time. A resident knows the time by that name, not by the time
+# zone database's "Asia/Shanghai" (and an SMS is shorter for it); a court elsewhere is named
+# by its zone.
+BEIJING_TIME = frozenset(
+    {"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "PRC"}
+)
+
+
 def _when(booking: Booking, settings: Settings) -> str:
     tz = settings.tz
+    zone = "北京时间" if settings.timezone in BEIJING_TIME else settings.timezone
     return (
         f"{booking.starts_at.astimezone(tz):%Y-%m-%d %H:%M}–"
-        f"{booking.ends_at.astimezone(tz):%H:%M}（{settings.timezone}）"
+        f"{booking.ends_at.astimezone(tz):%H:%M}（{zone}）"
     )
 
 
