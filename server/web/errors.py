@@ -13,7 +13,8 @@ from aiohttp import web
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from server import errors as e
-from server.web.keys import Handler
+from server.i18n import DEFAULT_LANG
+from server.web.keys import CATALOGS, LANG, Handler
 
 log = logging.getLogger(__name__)
 BUSY_RETRY_AFTER_S = 5
@@ -46,6 +47,14 @@ def wants_json(request: web.Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+def _in_reader_language(request: web.Request, message: str) -> str:
+    try:
+        return request.app[CATALOGS].gettext(request.get(LANG, DEFAULT_LANG))(message)
+    except Exception:  # an error answer must never fail for its wording
+        log.exception("error message not translated")
+        return message
+
+
 def error_response(
     request: web.Request,
     status: int,
@@ -55,7 +64,10 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> web.Response:
     if wants_json(request):
-        body: dict[str, Any] = {"code": code, "message": message}
+        # The message is for people, in the reader's language as every page is (Chinese
+        # unless English was asked for); ``code`` stays the same for programs. A message
+        # with values in it (an f-string) has no catalogue entry and stays as written.
+        body: dict[str, Any] = {"code": code, "message": _in_reader_language(request, message)}
         if details is not None:
             body["details"] = details
         return web.json_response({"error": body}, status=status, headers=headers)
