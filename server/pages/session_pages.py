@@ -191,6 +191,21 @@ def client_strings(request: web.Request) -> dict[str, str]:
             "What happens next: the court will contact you about the outcome. You may close"
             " this page."
         ),
+        # Signaling's refusals by code (signaling/protocol.py): their own messages are the
+        # log's English, with names and values in them. A code not listed here is the page
+        # and the server not understanding each other (err_protocol).
+        "err_not_allowed": _("You may not do that here."),
+        "err_no_such_participant": _("That person is no longer in the session."),
+        "err_bad_state": _("The room changed before that could be done. Look again and retry."),
+        "err_session_ended": _("The session has ended. You may close this page."),
+        "err_rate_limited": _("Too many actions at once. Wait a moment and try again."),
+        "err_caucus_not_allowed": _(
+            "A guest here may not enter private rooms: allow them first in the host panel."
+        ),
+        "err_internal": _("The server could not do that. Try again."),
+        "err_protocol": _(
+            "This page and the server did not understand each other. Reload the page."
+        ),
     }
 
 

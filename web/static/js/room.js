@@ -69,7 +69,8 @@ function onMessage(msg) {
       } else if (msg.code === "recording_stopped") {
         app.recording.alarm(msg.message);
       } else {
-        toast(`${t.error}: ${msg.message}`);
+        // Worded by its code in the reader's language; the message is the log's English.
+        toast(`${t.error}: ${t["err_" + msg.code] || t.err_protocol}`);
       }
       break;
     case "mute_request":
