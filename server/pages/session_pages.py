@@ -132,7 +132,7 @@ def client_strings(request: web.Request) -> dict[str, str]:
         "confirm_remove": _("Remove {name} from the session?"),
         "lobby_arrived": _("{name} is waiting in the lobby."),
         "show_panel": _("Show"),
-        "error": _("Error"),
+        "error": _("Error: {why}"),
         "rec_start": _("Start recording"),
         "rec_stop": _("Stop recording"),
         "rec_confirm_stop": _("Stop recording this session? The court's record will have a gap."),

@@ -20,6 +20,6 @@ async def test_a_refused_act_is_told_in_chinese(
     await host.evaluate(
         "() => window.courtlink.signal.send({ type: 'admit', pid: 'p00000000deadbeef' })"
     )
-    await expect(host.locator("#toast")).to_contain_text("此人已不在会话中。")
+    await expect(host.locator("#toast")).to_contain_text("出错：此人已不在会话中。")
     await expect(host.locator("#toast")).not_to_contain_text("no participant")
     assert not refused, refused

@@ -70,7 +70,7 @@ function onMessage(msg) {
         app.recording.alarm(msg.message);
       } else {
         // Worded by its code in the reader's language; the message is the log's English.
-        toast(`${t.error}: ${t["err_" + msg.code] || t.err_protocol}`);
+        toast(t.error.replace("{why}", t["err_" + msg.code] || t.err_protocol));
       }
       break;
     case "mute_request":
@@ -245,7 +245,7 @@ async function flipCamera() {
     $("self-video").closest(".tile").dataset.facing = next.getSettings().facingMode || "user";
     await app.media.setTrack("camera", next);
   } catch (err) {
-    toast(`${t.error}: ${err.message || err}`);
+    toast(t.error.replace("{why}", err.message || err));
   } finally {
     $("flip-button").disabled = false;
   }
