@@ -113,3 +113,16 @@ async def test_composite_job_through_the_api_with_retry_after_failure(client, ca
     out.write_bytes(data)
     video, audio, vsec, _ = _decode(out)
     assert video > 0 and audio > 0 and abs(vsec - 3.0) <= 0.15
+
+
+async def test_a_sealed_recording_never_composed_offers_to_make_it(client):
+    """A sealed recording whose composite was never queued (a recording the court brought in
+    from elsewhere, the demo's) offers the one action that helps, not a bar stuck at 0%."""
+    await make_user(client, "clk", "clerk")
+    _, session_id = await recorded_session(client, people=1, seconds=0.5)
+    assert (await recording_of(client, session_id)).composite_status == "none"
+    await login(client, "clk")
+    page = await (await client.get(f"/recordings/sessions/{session_id}")).text()
+    form = page.split('<section class="card" id="composite"', 1)[1].split("</section>", 1)[0]
+    assert f'action="/recordings/sessions/{session_id}/composite"' in form
+    assert ">生成</button>" in form
