@@ -1,5 +1,5 @@
 """A refusal from signaling reaches the room's toast worded for people, by its code, in the
-reader's language (``client_strings``' ``err_*``): the message beside the code is the log's
+reader's language (``room_strings``' ``err_*``): the message beside the code is the log's
 English, with names in it ("X is not in the lobby"). A new code must say which it is."""
 
 from __future__ import annotations

@@ -37,8 +37,8 @@ from server.models.sessions import Invite
 from server.sessions import verify_party_invite
 from server.web.auth import csrf_exempt, enter_as_party, require_user
 from server.web.body import body_cap
-from server.web.http import json_ok, read_json
-from server.web.keys import CATALOGS, CTX, LANG, SETTINGS
+from server.web.http import gettext_of, json_ok, read_json
+from server.web.keys import CTX, SETTINGS
 from server.web.params import path_id
 from server.web.security import same_origin_frames
 from server.web.zipstream import stream_zip
@@ -136,7 +136,7 @@ async def save(request: web.Request) -> web.Response:
     agreement = await _mine(request, lock=True)
     db = request[CTX].db
     _, voided = await drafting.save_terms(request[CTX], agreement, body.terms)
-    _ = request.app[CATALOGS].gettext(request[LANG])  # shown to the drafter as it is
+    _ = gettext_of(request)  # shown to the drafter as it is
     message = (
         _("%(n)s signature(s) on the earlier version are void: the parties must sign again")
         % {"n": voided}

@@ -20,8 +20,8 @@ from server.live import RECORDINGS
 from server.models.recordings import SegmentStatus
 from server.pages.report_pages import outcome_labels
 from server.web.auth import require_user
-from server.web.http import read_form, render, see_other
-from server.web.keys import CATALOGS, CTX, LANG, SETTINGS
+from server.web.http import gettext_of, read_form, render, see_other
+from server.web.keys import CTX, SETTINGS
 
 
 class HoldForm(BaseModel):
@@ -89,7 +89,7 @@ async def admin_page(request: web.Request) -> web.Response:
     key = keys.published(settings.data_dir)
     # A period is set for a retention class ("mediated": every stage's mediation) or for one
     # outcome; both are shown in the reports' words, never as the settings' keys.
-    _ = request.app[CATALOGS].gettext(request[LANG])
+    _ = gettext_of(request)
     labels = {**outcome_labels(_), "mediated": _("Mediated, at any stage")}
     return render(
         request,

@@ -28,8 +28,8 @@ from server.docket.stages import (
 )
 from server.reports import OUTCOMES, Report
 from server.web.auth import require_user
-from server.web.http import render
-from server.web.keys import CATALOGS, CTX, LANG
+from server.web.http import gettext_of, render
+from server.web.keys import CTX, LANG
 
 Gettext = Callable[[str], str]
 
@@ -126,7 +126,7 @@ def charts(report: Report, _: Gettext, lang: str = "zh_CN") -> dict[str, Markup]
 async def reports_page(request: web.Request) -> web.Response:
     user = require_user(request)
     report = await requested_report(request)
-    _ = request.app[CATALOGS].gettext(request[LANG])
+    _ = gettext_of(request)
     ctx = request[CTX]
     offices = [o for o in await docket.all_offices(ctx) if access.can_view_report(user, o.id)]
     this_year = ctx.today().year
@@ -147,7 +147,7 @@ async def reports_page(request: web.Request) -> web.Response:
 async def reports_csv(request: web.Request) -> web.Response:
     require_user(request)
     report = await requested_report(request)
-    _ = request.app[CATALOGS].gettext(request[LANG])
+    _ = gettext_of(request)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([_("Figure"), _("Value")])

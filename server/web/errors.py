@@ -13,8 +13,7 @@ from aiohttp import web
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from server import errors as e
-from server.i18n import DEFAULT_LANG
-from server.web.keys import CATALOGS, LANG, Handler
+from server.web.keys import Handler
 
 log = logging.getLogger(__name__)
 BUSY_RETRY_AFTER_S = 5
@@ -48,8 +47,10 @@ def wants_json(request: web.Request) -> bool:
 
 
 def _in_reader_language(request: web.Request, message: str) -> str:
+    from server.web.http import gettext_of  # http renders pages with this module's help
+
     try:
-        return request.app[CATALOGS].gettext(request.get(LANG, DEFAULT_LANG))(message)
+        return gettext_of(request)(message)
     except Exception:  # an error answer must never fail for its wording
         log.exception("error message not translated")
         return message

@@ -9,7 +9,7 @@ malformed JSON, unknown fields and wrong types with the error model's 4xx. ``rea
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -71,6 +71,12 @@ async def read_form(request: web.Request, model: type[M], *, drop: tuple[str, ..
         values = form.getall(key)
         data[key] = values[0] if len(values) == 1 else values
     return parse_model(model, data)
+
+
+def gettext_of(request: web.Request) -> Callable[[str], str]:
+    """The reader's gettext: the language the request chose (Chinese unless English was
+    asked for), for words a handler puts together itself rather than a template."""
+    return request.app[CATALOGS].gettext(request.get(LANG, DEFAULT_LANG))
 
 
 def template_context(request: web.Request) -> dict[str, Any]:
