@@ -15,6 +15,7 @@ session's recording policy, which the live rooms are shown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -165,7 +166,7 @@ class RecordingService:
         self._task = asyncio.get_running_loop().create_task(self._persist())
 
     async def stop(self, reason: str = "shutdown") -> None:
-        await self._loading.wait(at_most=SHUTDOWN_WAIT_S)
+        await self._loading.stop(grace=SHUTDOWN_WAIT_S)
         await self.recorder.stop(reason)
         try:
             # Bounded: a persist task that died must not hang the server's shutdown.
@@ -173,7 +174,12 @@ class RecordingService:
         except TimeoutError:
             log.error("recording events not persisted within %ss at shutdown", SHUTDOWN_WAIT_S)
         if self._task is not None:
+            # Awaited: a persist pass cut short must give its connection back before the
+            # database is disposed (after a join that timed out, one may be mid-write).
             self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
         # Files closed by a shutdown are sealed now; the session may go on after a restart,
         # and its end seals again over every file.
         for session_id in sorted(self._touched):

@@ -1,6 +1,7 @@
 """What the live rooms' listeners on the court's side share: a host's act in a room (showing a
 document, deciding a guest's caucus) is kept in the database beside the room, never under
-its lock, in a unit of work as that host; shutdown waits a moment for what is being kept."""
+its lock, in a unit of work as that host; shutdown waits a moment for what is being kept,
+then cancels what is left."""
 
 from __future__ import annotations
 
@@ -33,5 +34,5 @@ class BesideTheRoom(RoomListener):
             yield ctx
 
     async def close(self) -> None:
-        """Wait for what is being kept (shutdown)."""
-        await self.work.wait(at_most=5)
+        """Wait a moment for what is being kept, then cancel the rest (shutdown)."""
+        await self.work.stop(grace=5)

@@ -143,5 +143,4 @@ class CaseMailbox:
                     smtp.transport.close()
             await self._server.wait_closed()
             self._server = None
-        await self._receipts.wait(at_most=RECEIPTS_STOP_SECONDS)
-        await self._receipts.cancel()
+        await self._receipts.stop(grace=RECEIPTS_STOP_SECONDS)

@@ -146,7 +146,8 @@ class Background:
     held here until it is done. A failure that nobody awaits is logged once, as it happens,
     by what the work was. ``shielded`` work runs to its end even when its caller is cancelled
     (aiohttp cancels the handler of a socket that closed) and its failure is its caller's.
-    The owner's stop waits for what still runs (``wait``), or cancels it (``cancel``).
+    The owner's stop waits for what still runs (``wait``), cancels it (``cancel``), or waits a
+    while and then cancels what is left (``stop``).
     """
 
     def __init__(self, what: str) -> None:
@@ -182,6 +183,16 @@ class Background:
         with what it has); failures are not raised."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=at_most)
+
+    async def stop(self, grace: float, at_most: float = 5.0) -> None:
+        """Let what runs finish for ``grace`` seconds, then cancel the rest (``cancel``).
+
+        A stop that only waited a while would go on with the work still running, and the
+        database behind it would be disposed under the connection that work holds: the
+        connection then went to the collector unclosed, after the loop was gone (a CI run's
+        aiosqlite "deleted before being closed" at a browser test's end)."""
+        await self.wait(at_most=grace)
+        await self.cancel(at_most)
 
     async def cancel(self, at_most: float = 5.0) -> None:
         """Cancel what still runs and wait, ``at_most`` seconds, for it to go."""

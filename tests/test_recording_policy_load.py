@@ -5,11 +5,18 @@ not the event loop's alone."""
 
 from __future__ import annotations
 
+import asyncio
+
+from sqlalchemy import select
+
+from recordings import service as service_module
+from recordings.store import RECORDER
 from server.live import RECORDINGS
 from server.models.sessions import MediationSession
 from server.web.keys import SESSIONMAKER
 from tests.helpers import make_user
 from tests.recording_db import case_with_session
+from tests.waiting import wait_for
 
 
 async def test_a_stop_waits_for_a_policy_still_loading(client) -> None:
@@ -27,3 +34,28 @@ async def test_a_stop_waits_for_a_policy_still_loading(client) -> None:
     await service.stop()
     assert service.policies[sid].record_caucus is False
     assert not service.wants(sid, "caucus-1")
+
+
+async def test_a_stop_cancels_a_load_that_outlives_its_grace_and_gets_its_connection_back(
+    client, monkeypatch
+) -> None:
+    """A load still running when the grace is over is cancelled, and its unit of work gives
+    its connection back, before the stop returns: the database is disposed next, and a
+    connection held then went to the collector unclosed once the loop was gone."""
+    monkeypatch.setattr(service_module, "SHUTDOWN_WAIT_S", 0.2)
+    service = client.app[RECORDINGS]
+    holding, given_back = asyncio.Event(), asyncio.Event()
+
+    async def stuck() -> None:  # a load that never finishes (a database that stopped answering)
+        try:
+            async with service.court.unit(RECORDER) as ctx:
+                await ctx.db.execute(select(1))
+                holding.set()
+                await asyncio.Event().wait()
+        finally:
+            given_back.set()  # the unit of work has ended: its connection is back in the pool
+
+    service._loading.spawn(stuck())
+    await wait_for(holding.is_set, what="the load holds its connection")
+    await service.stop()
+    assert given_back.is_set()
