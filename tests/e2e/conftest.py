@@ -34,7 +34,8 @@ from server.app import create_app
 from server.auth import hash_password
 from server.models.accounts import Office, User
 from server.settings import Settings
-from server.web.keys import SESSIONMAKER
+from server.web.keys import ENGINE, SESSIONMAKER
+from tests.checkouts import Checkouts
 from tests.conftest import _base_settings
 
 # coturn for the tests that put a browser behind an impaired network (a fixture)
@@ -88,6 +89,7 @@ async def serve_sqlite(
     if simulcast is not None:
         settings.simulcast = simulcast
     app = create_app(settings)
+    checkouts = Checkouts(app[ENGINE])
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     await web.SockSite(runner, sock).start()
@@ -95,6 +97,7 @@ async def serve_sqlite(
         yield LiveServer(url, app, settings)
     finally:
         await runner.cleanup()
+    checkouts.check()
 
 
 @pytest.fixture
