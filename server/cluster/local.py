@@ -15,6 +15,7 @@ node can recover and seal. Ctrl-C stops the front, then each node as SIGTERM doe
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import signal
 import subprocess
@@ -49,7 +50,9 @@ def front_config(run: Path, port: int, nodes: list[int]) -> Path:
     upstreams = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in nodes)
     conf = run / "nginx.conf"
     conf.write_text(
-        template.format(run=run, listen=f"127.0.0.1:{port}", upstreams=upstreams),
+        template.format(
+            run=run, listen=f"127.0.0.1:{port}", upstreams=upstreams, user=getpass.getuser()
+        ),
         encoding="utf-8",
     )
     return conf

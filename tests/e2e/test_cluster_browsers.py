@@ -116,6 +116,10 @@ async def test_three_browsers_on_three_nodes_behind_the_front(
         print(f"cluster browsers: sockets on {holders}, the room on {room}")
         assert len(holders) == 3 and len(set(holders)) >= 2, holders
         assert any(h != room for h in holders)  # at least one was bridged, and it played
+        # Nothing failed at the front: the pre-join's upload check (a 1 MB POST) once
+        # answered 500 there, its worker unable to write the body to a temporary file.
+        statuses = re.findall(r'" (\d{3}) ', log.read_text())
+        assert statuses and "500" not in statuses, (run / "error.log").read_text()
     finally:
         if nginx is not None and nginx.returncode is None:
             nginx.terminate()  # at once: a graceful stop would wait for open WebSockets
