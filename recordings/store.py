@@ -31,7 +31,9 @@ async def recording_for(db: AsyncSession, session_id: int, *, create: bool = Tru
         return rec
     session = await db.get(MediationSession, session_id)
     if session is None or not create:
-        raise NotFound(f"session {session_id} not found", code="session_not_found")
+        raise NotFound(
+            "session {id} not found", code="session_not_found", values={"id": session_id}
+        )
     try:
         # Two tasks may create it at once (policy load and first segment): the unique
         # constraint decides, and the loser reads the winner's row.

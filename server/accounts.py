@@ -36,19 +36,24 @@ EXIT_OK, EXIT_INVALID, EXIT_EXISTS = 0, 2, 3
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise Invalid(
-            f"the password is too short: at least {MIN_PASSWORD} characters",
+            "the password is too short: at least {least} characters",
             code="weak_password",
+            values={"least": MIN_PASSWORD},
         )
 
 
 def check_role(role: str) -> None:
     if role not in ROLES:
-        raise Invalid(f"unknown role {role!r}; one of {', '.join(ROLES)}", code="unknown_role")
+        raise Invalid(
+            "unknown role {role!r}; one of {roles}",
+            code="unknown_role",
+            values={"role": role, "roles": list(ROLES)},
+        )
 
 
 def check_email(email: str | None) -> None:
     if email is not None and email != "" and not _EMAIL.match(email):
-        raise Invalid(f"not an e-mail address: {email!r}", code="bad_email")
+        raise Invalid("not an e-mail address: {email!r}", code="bad_email", values={"email": email})
 
 
 async def office_by_code(ctx: Context, code: str, *, resource: bool = False) -> Office:
@@ -59,10 +64,14 @@ async def office_by_code(ctx: Context, code: str, *, resource: bool = False) -> 
     office = await ctx.db.scalar(select(Office).where(Office.code == code))
     if office is None:
         if resource:
-            raise NotFound(f"no office with code {code!r}", code="office_not_found")
+            raise NotFound(
+                "no office with code {code!r}", code="office_not_found", values={"code": code}
+            )
         codes = (await ctx.db.scalars(select(Office.code).order_by(Office.id))).all()
         raise Invalid(
-            f"office: unknown office {code!r}; one of {', '.join(codes)}", code="unknown_office"
+            "office: unknown office {code!r}; one of {codes}",
+            code="unknown_office",
+            values={"code": code, "codes": list(codes)},
         )
     return office
 
@@ -99,7 +108,11 @@ async def add_user(
     db = ctx.db
     office = await office_by_code(ctx, office_code)
     if await db.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"the username {username!r} is taken", code="username_taken")
+        raise Conflict(
+            "the username {username!r} is taken",
+            code="username_taken",
+            values={"username": username},
+        )
     user = User(
         username=username,
         display_name=display_name,

@@ -6,23 +6,66 @@ Domain functions raise these; they know nothing of HTTP. The web layer
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 
+class Term(str):
+    """A value of a refusal that is itself a word of the catalogue (a stage's name): worded
+    in the reader's language with the message around it."""
+
+
 class AppError(Exception):
     """A refusal the caller can act on; ``code`` is stable for programs, ``message`` is for
-    people, ``details`` (optional) names the fields at fault."""
+    people, ``details`` (optional) names the fields at fault.
+
+    A message with values in it is written as a template with ``values`` (``"{day} is not
+    a working day", values={"day": ...}``), never put together beforehand: the template is
+    what the catalogue translates, so the web layer can word the refusal in the reader's
+    language (``worded``) and fill the values in then. A value may itself be a refusal,
+    worded in the same language."""
 
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        values: Mapping[str, object] | None = None,
+    ) -> None:
+        self.template = message
+        self.values = dict(values or {})
+        self.message = self.worded(lambda text: text)
+        super().__init__(self.message)
         if code:
             self.code = code
         self.details = details
+
+    def worded(self, gettext: Callable[[str], str]) -> str:
+        """The message in the language of ``gettext`` (the template's translation, filled)."""
+        if not self.values:
+            return gettext(self.template)
+        values = {k: _worded(v, gettext) for k, v in self.values.items()}
+        for text in (gettext(self.template), self.template):
+            try:
+                return text.format(**values)
+            except (KeyError, IndexError, ValueError):  # a field lost, or a value missing
+                continue
+        return self.template  # a refusal must never fail for its wording
+
+
+def _worded(value: object, gettext: Callable[[str], str]) -> object:
+    if isinstance(value, AppError):
+        return value.worded(gettext)
+    if isinstance(value, Term):
+        return gettext(value)
+    if isinstance(value, list | tuple):  # a list of names, in the language's own way
+        return gettext(", ").join(str(_worded(v, gettext)) for v in value)
+    return value
 
 
 class BadRequest(AppError):
@@ -67,7 +110,7 @@ def invalid_from_pydantic(exc: ValidationError) -> Invalid:
         for err in exc.errors(include_url=False, include_context=False, include_input=False)
     ]
     first = details[0] if details else {"field": "", "message": "invalid"}
-    return Invalid(f"{first['field']}: {first['message']}", details=details)
+    return Invalid("{field}: {message}", details=details, values=first)
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -62,7 +62,11 @@ async def create_guest(
     if not name or not organisation:
         raise Invalid("a guest needs a name and an organisation", code="guest_incomplete")
     if role not in set(GuestRole):
-        raise Invalid(f"role must be one of {', '.join(GuestRole)}", code="bad_guest_role")
+        raise Invalid(
+            "role must be one of {roles}",
+            code="bad_guest_role",
+            values={"roles": [str(r) for r in GuestRole]},
+        )
     if serves_party_id is not None:
         if role not in INTERPRETERS:
             raise Invalid("only an interpreter serves a party", code="bad_serves")

@@ -166,14 +166,14 @@ async def create_session(
     """Create a (scheduled) session for ``case``; it opens when its host first joins."""
     actor = ctx.require_user()
     if not can_view_case(actor, case):
-        raise NotFound(f"case {case.id} not found", code="case_not_found")
+        raise NotFound("case {id} not found", code="case_not_found", values={"id": case.id})
     if not can_open_session(actor, case):
         raise Forbidden(
             "only those who book this case's sessions or are assigned to it may open one",
             code="may_not_open_session",
         )
     if kind not in KINDS:
-        raise Invalid(f"kind must be one of {', '.join(KINDS)}", code="bad_kind")
+        raise Invalid("kind must be one of {kinds}", code="bad_kind", values={"kinds": list(KINDS)})
     if starts_at is not None and ends_at is not None and ends_at <= starts_at:
         raise Invalid("a session must end after it starts", code="bad_times")
     session = MediationSession(
@@ -209,7 +209,9 @@ async def load_session_for(ctx: Context, session_id: int) -> MediationSession:
     user = ctx.require_user()
     session = await ctx.db.get(MediationSession, session_id)
     if session is None or not may_join(user, session):
-        raise NotFound(f"session {session_id} not found", code="session_not_found")
+        raise NotFound(
+            "session {id} not found", code="session_not_found", values={"id": session_id}
+        )
     return session
 
 
@@ -252,7 +254,9 @@ def check_manage_invites(ctx: Context, session: MediationSession) -> None:
     """404 for who may not see the session, 403 for who may see it but not hold the links."""
     user = ctx.require_user()
     if not may_join(user, session):
-        raise NotFound(f"session {session.id} not found", code="session_not_found")
+        raise NotFound(
+            "session {id} not found", code="session_not_found", values={"id": session.id}
+        )
     if not can_manage_invites(user, session):
         raise Forbidden(
             "only the session's host, the case's assigned staff, the clerks and those who "
@@ -345,7 +349,9 @@ def party_of(session: MediationSession, party_id: int) -> Party:
     """A party of the session's case, else 404."""
     party = next((p for p in session.case.parties if p.id == party_id), None)
     if party is None:
-        raise NotFound(f"party {party_id} not found in this case", code="party_not_found")
+        raise NotFound(
+            "party {id} not found in this case", code="party_not_found", values={"id": party_id}
+        )
     return party
 
 

@@ -42,7 +42,7 @@ async def test_fifty_concurrent_requests_for_one_slot(world: World):
         if r.status == 409:
             assert body["error"]["code"] == "slot_taken", body
             assert body["error"]["details"]["booking_id"] == winner["id"]
-            assert f"booking {winner['id']}" in body["error"]["message"]
+            assert f"预约 {winner['id']}" in body["error"]["message"]  # the reader's language
     # Nothing of the 49 losers was written: one booking, one session, its invites and mail.
     assert await _count(world, Booking) == 1
     assert await _count(world, MediationSession) == 1
@@ -65,7 +65,7 @@ async def test_the_mediator_is_not_bookable_twice_from_two_offices(world: World)
     assert sorted([a.status, b.status]) == [201, 409]
     loser = b if b.status == 409 else a
     body = await loser.json()
-    assert "mediator med_wang" in body["error"]["message"]
+    assert "调解员med_wang" in body["error"]["message"]
 
 
 async def test_the_database_itself_refuses_an_overlap(world: World, backend: str):

@@ -70,7 +70,29 @@ async def test_a_refusal_is_shown_with_its_reason(world: World):
     )
     assert resp.status == 422
     text = await resp.text()
-    assert "未能预约" in text and "2026-10-01 is not a working day" in text
+    # In the reader's language, the day filled in (the office staff once read the server's
+    # English here: "2026-10-01 is not a working day").
+    assert "未能预约" in text and "2026-10-01 不是工作日" in text
+    assert "not a working day" not in text
+
+
+async def test_a_taken_slot_is_refused_naming_the_booking_in_the_way(world: World):
+    first = await (await world.book("staff_shaping", "shaping", local(MONDAY, 9, 0))).json()
+    client = world.client
+    await login(client, "staff_shaping")
+    form = {
+        "office": "shaping",
+        "case_id": str(world.cases["shaping"].id),
+        "starts_at": local(MONDAY, 9, 0),
+        "duration_minutes": "60",
+    }
+    resp = await post_form(client, "/schedule/book", form)
+    assert resp.status == 409
+    text = await resp.text()
+    assert f"预约 {first['id']}" in text and "is already booked" not in text
+    # Asked in English, the same refusal in English, its values the same.
+    resp = await post_form(client, "/schedule/book?lang=en", form)
+    assert f"by booking {first['id']}" in await resp.text()
 
 
 async def test_move_and_cancel_by_form(world: World):

@@ -6,8 +6,15 @@ page, and the signing page showed the server's English."""
 
 from __future__ import annotations
 
+from datetime import date
+from string import Formatter
+
+from server.errors import Conflict, Term
 from server.i18n import Catalogs
-from tests.source_scan import literal_args
+from server.scheduling.allocate import _TAKEN
+from server.web.params import _NO_SUCH
+from tests.source_scan import formatted_args, literal_args
+from tests.test_booking_support import local, start_world
 
 # The domain's error classes (server/errors.py), each taking its message first.
 ERRORS = {
@@ -60,3 +67,61 @@ async def test_a_dead_link_and_a_missing_page_say_so_in_chinese(client):
     assert "此邀请链接无效" in page and "not valid" not in page
     page = await (await client.get("/no/such/page")).text()
     assert "页面不存在" in page and "Not Found" not in page
+
+
+def test_no_refusal_is_put_together_where_it_is_raised():
+    """A message with values is a template and its ``values``: one put together beforehand
+    (an f-string, a sum) has no catalogue entry and reached Chinese pages in English."""
+    assert formatted_args(ERRORS) == []
+
+
+def _fields(text: str) -> set[str]:
+    return {f"{name}!{conv}" for _, name, _, conv in Formatter().parse(text) if name is not None}
+
+
+def test_every_translation_keeps_the_fields_it_fills_in():
+    zh = Catalogs().gettext("zh_CN")
+    templates = [t for t in (*literal_args(ERRORS), *_TAKEN.values()) if "{" in t]
+    assert len(templates) > 50
+    lost = {t: zh(t) for t in templates if not _fields(zh(t)) <= _fields(t)}
+    assert lost == {}
+    # The court's zone reads as Beijing time in Chinese, and may go unsaid there.
+    assert "{zone}" not in zh("the session must lie within {who}'s working hours ({hours}, {zone})")
+
+
+def test_the_messages_kept_in_tables_have_their_chinese_wording():
+    zh = Catalogs().gettext("zh_CN")
+    tables = [*_TAKEN.values(), *_NO_SUCH.values(), "no such record"]
+    assert [m for m in tables if zh(m) == m] == []
+
+
+def test_a_refusal_with_values_is_worded_in_each_language():
+    zh = Catalogs().gettext("zh_CN")
+    booked = {"host": "李调解", "start": "2026-12-07 09:00", "end": "10:00", "booking": 7}
+    booked |= {"case": "(2026)京1号", "office": "沙坪"}
+    example = Conflict(_TAKEN["mediator"], values=booked)
+    refusal = Conflict("no mediator is free then; e.g. {example}", values={"example": example})
+    assert refusal.message.startswith("no mediator is free then; e.g. mediator 李调解 is already")
+    assert refusal.worded(zh) == (
+        "该时段没有空闲的调解员，例如：调解员李调解在 2026-12-07 09:00–10:00 已有预约 7"
+        "（案件 (2026)京1号，沙坪）"
+    )
+    stages = Conflict(
+        "a case at stage {stage} cannot be booked; sessions are booked for: {allowed}",
+        values={"stage": Term("Intake"), "allowed": [Term("Fast-track"), "x"]},
+    )
+    assert "sessions are booked for: Fast-track, x" in stages.message
+    assert stages.worded(zh).endswith(f"：{zh('Fast-track')}、x")
+    assert zh("Fast-track") != "Fast-track" and zh("Intake") in stages.worded(zh)
+
+
+async def test_a_booking_on_a_holiday_is_refused_in_the_readers_language(aiohttp_client, app):
+    world = await start_world(aiohttp_client, app)
+    holiday = local(date(2026, 10, 1), 9, 0)  # National Day
+    resp = await world.book("staff_shaping", "shaping", holiday)
+    error = (await resp.json())["error"]
+    assert (resp.status, error["code"]) == (422, "non_working_day"), error
+    assert error["message"] == "2026-10-01 不是工作日"
+    body = {"case_id": world.cases["shaping"].id, "starts_at": holiday, "duration_minutes": 60}
+    resp = await world.api("staff_shaping", "POST", "/scheduling/bookings?lang=en", json=body)
+    assert (await resp.json())["error"]["message"] == "2026-10-01 is not a working day"

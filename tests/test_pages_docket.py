@@ -103,7 +103,7 @@ async def test_new_case_bad_input_keeps_the_form(client):
         ({"claim_yuan": "-1"}, "金额不能为负数"),
         ({"claim_yuan": "十元"}, "请用数字填写金额"),
         ({"party-1-side": "applicant"}, "至少需要一名申请人和一名被申请人"),
-        ({"office": "nowhere"}, "unknown office"),
+        ({"office": "nowhere"}, "未知单位 &#39;nowhere&#39;"),  # the reader's language
         ({"cause": ""}, "案由"),
         ({"party-0-id_number": "123"}, "居民身份证号码"),
         ({"party-1-name": ""}, "当事人 2"),

@@ -83,7 +83,7 @@ async def load_case_for(db: AsyncSession, user: User, case_id: int, *, edit: boo
     # The parties joined in, not read by a second statement: nearly every caller needs them.
     case = await db.get(Case, case_id, options=[joinedload(Case.parties)])
     if case is None or not can_view_case(user, case):
-        raise NotFound(f"case {case_id} not found", code="case_not_found")
+        raise NotFound("case {id} not found", code="case_not_found", values={"id": case_id})
     if edit and not can_edit_case(user, case):
         raise Forbidden("you may not change this case")
     return case

@@ -39,8 +39,9 @@ def snapshot(
         for pid in (o.obligor_party_id, o.obligee_party_id):
             if pid not in ids:
                 raise Invalid(
-                    f"obligations.{i}: party {pid} is not a party of this case",
+                    "obligations.{i}: party {party} is not a party of this case",
                     code="unknown_party",
+                    values={"i": i, "party": pid},
                 )
     mediator = case.mediator.display_name if case.mediator else ""
     # Two different units: the case's office is where the case came from (a street office

@@ -52,7 +52,9 @@ async def load_agreement(db: AsyncSession, agreement_id: int, *, lock: bool = Fa
         stmt = stmt.with_for_update(of=Agreement)
     agreement = await db.scalar(stmt)
     if agreement is None:
-        raise NotFound(f"agreement {agreement_id} not found", code="agreement_not_found")
+        raise NotFound(
+            "agreement {id} not found", code="agreement_not_found", values={"id": agreement_id}
+        )
     return agreement
 
 
@@ -70,7 +72,9 @@ async def load_agreement_for(ctx: Context, agreement_id: int, *, lock: bool = Fa
     user = ctx.require_user()
     agreement = await load_agreement(ctx.db, agreement_id, lock=lock)
     if not can_view_case(user, agreement.case):
-        raise NotFound(f"agreement {agreement_id} not found", code="agreement_not_found")
+        raise NotFound(
+            "agreement {id} not found", code="agreement_not_found", values={"id": agreement_id}
+        )
     return agreement
 
 
@@ -95,13 +99,22 @@ async def _check_session(db: AsyncSession, case: Case, session_id: int | None) -
         return
     session = await db.get(MediationSession, session_id)
     if session is None or session.case_id != case.id:
-        raise NotFound(f"session {session_id} is not a session of this case", code="bad_session")
+        raise NotFound(
+            "session {id} is not a session of this case",
+            code="bad_session",
+            values={"id": session_id},
+        )
 
 
 def _check_drafter(ctx: Context, case: Case, what: str) -> User:
     user = ctx.require_user()
     if not can_draft_agreement(user, case):
-        raise Forbidden(f"only a mediator or judge {what} an agreement", code="not_drafter")
+        raise Forbidden(
+            "only a mediator or judge drafts an agreement"
+            if what == "drafts"
+            else "only a mediator or judge may change an agreement",
+            code="not_drafter",
+        )
     return user
 
 
@@ -148,8 +161,9 @@ async def create(
     existing = await db.scalar(select(Agreement.id).where(Agreement.case_id == case.id))
     if existing is not None:
         raise Conflict(
-            f"this case already has agreement {existing}; edit it instead",
+            "this case already has agreement {id}; edit it instead",
             code="agreement_exists",
+            values={"id": existing},
             details={"agreement_id": existing},
         )
     await _check_session(db, case, session_id)

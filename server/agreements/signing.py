@@ -109,8 +109,11 @@ async def sign_as_party(
         raise Conflict("you have already signed this version", code="already_signed")
     typed = req.typed_name.strip()
     if party.kind == "person" and not name_matches(typed, party):
-        raise Invalid(f"type your full name as it stands in the agreement: {party.name}",
-                      code="name_mismatch")  # fmt: skip
+        raise Invalid(
+            "type your full name as it stands in the agreement: {name}",
+            code="name_mismatch",
+            values={"name": party.name},
+        )
     if not typed:
         raise Invalid("type your name", code="name_missing")
     sig = AgreementSignature(

@@ -88,8 +88,13 @@ def check_body(body: str) -> None:
         compiled(body).render(sample_context())
     except jinja2.TemplateError as exc:
         line = getattr(exc, "lineno", None)
-        where = f" (line {line})" if line else ""
-        raise Invalid(f"the template does not render{where}: {exc}", code="bad_template") from None
+        raise Invalid(
+            "the template does not render (line {line}): {why}"
+            if line
+            else "the template does not render: {why}",
+            code="bad_template",
+            values={"line": line, "why": exc},
+        ) from None
 
 
 async def _add_version(
@@ -176,7 +181,9 @@ async def latest_version(db: AsyncSession, template_id: int) -> AgreementTemplat
         .limit(1)
     )
     if version is None:
-        raise NotFound(f"template {template_id} has no version", code="template_not_found")
+        raise NotFound(
+            "template {id} has no version", code="template_not_found", values={"id": template_id}
+        )
     return version
 
 
@@ -199,7 +206,10 @@ async def choose(db: AsyncSession, kind: str, case: Case) -> AgreementTemplateVe
     default = [t for t in templates if not t.case_type]
     pick = specific or default or list(templates)
     if not pick:
-        raise NotFound(f"no active {kind} template", code="template_not_found")
+        raise NotFound(
+            "no active agreement template" if kind == "agreement" else "no active ruling template",
+            code="template_not_found",
+        )
     return await latest_version(db, pick[0].id)
 
 
@@ -209,7 +219,7 @@ async def create_template(
     """A new template with its first version, by the acting user."""
     user = ctx.require_user()
     if kind not in KINDS:
-        raise Invalid(f"kind must be one of {', '.join(KINDS)}", code="bad_kind")
+        raise Invalid("kind must be one of {kinds}", code="bad_kind", values={"kinds": list(KINDS)})
     check_body(body)
     template = AgreementTemplate(kind=kind, name=name, case_type=case_type)
     ctx.db.add(template)

@@ -82,7 +82,9 @@ async def _load(request: web.Request) -> AgreementTemplate:
     template_id = path_id(request, "template_id")
     t = await db.get(AgreementTemplate, template_id)
     if t is None:
-        raise NotFound(f"template {template_id} not found", code="template_not_found")
+        raise NotFound(
+            "template {id} not found", code="template_not_found", values={"id": template_id}
+        )
     await db.refresh(t, ["versions"])
     return t
 

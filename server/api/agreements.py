@@ -220,7 +220,10 @@ async def download(request: web.Request) -> web.StreamResponse:
     db = request[CTX].db
     doc = next((d for d in await sealed_documents(db, agreement.id) if d.kind == kind), None)
     if doc is None:
-        raise NotFound(f"no sealed {kind} yet", code="not_sealed")
+        raise NotFound(
+            "no sealed agreement yet" if kind == "agreement" else "no sealed ruling yet",
+            code="not_sealed",
+        )
     await record_download(request[CTX], doc, via="single")
     path = document_path(request.app[SETTINGS], doc)
     return web.FileResponse(

@@ -89,7 +89,7 @@ async def _load(request: web.Request) -> User:
     user_id = path_id(request, "user_id")
     user = await request[CTX].db.get(User, user_id)
     if user is None:
-        raise NotFound(f"user {user_id} not found", code="user_not_found")
+        raise NotFound("user {id} not found", code="user_not_found", values={"id": user_id})
     return user
 
 

@@ -48,7 +48,7 @@ def gives_up_at(call: DeskCall, period: timedelta) -> datetime:
 async def get_call(ctx: Context, call_id: int) -> DeskCall:
     call = await ctx.db.get(DeskCall, call_id)
     if call is None or not access.can_view_call(ctx.require_user(), call):
-        raise NotFound(f"call {call_id} not found", code="call_not_found")
+        raise NotFound("call {id} not found", code="call_not_found", values={"id": call_id})
     return call
 
 

@@ -68,9 +68,17 @@ async def set_duty(ctx: Context, day: date, half: str, user_ids: list[int]) -> l
     if half not in HALVES:
         raise Invalid("half: am or pm", code="bad_half")
     if not ctx.calendar.is_workday(day):
-        raise Invalid(f"{day} is not a working day: nobody is on duty", code="not_a_workday")
+        raise Invalid(
+            "{day} is not a working day: nobody is on duty",
+            code="not_a_workday",
+            values={"day": day},
+        )
     if len(user_ids) > MAX_ON_DUTY:
-        raise Invalid(f"at most {MAX_ON_DUTY} people on duty a half-day", code="too_many")
+        raise Invalid(
+            "at most {most} people on duty a half-day",
+            code="too_many",
+            values={"most": MAX_ON_DUTY},
+        )
     if len(set(user_ids)) != len(user_ids):
         raise Invalid("someone is named twice", code="duplicate_user")
     people: list[User] = []
@@ -78,7 +86,9 @@ async def set_duty(ctx: Context, day: date, half: str, user_ids: list[int]) -> l
         person = await ctx.db.get(User, user_id)
         if person is None or not person.active or person.role not in DUTY_ROLES:
             raise Invalid(
-                f"user {user_id} is not an active judge or mediator", code="bad_duty_person"
+                "user {id} is not an active judge or mediator",
+                code="bad_duty_person",
+                values={"id": user_id},
             )
         people.append(person)
     await ctx.db.execute(delete(DutySlot).where(DutySlot.day == day, DutySlot.half == half))

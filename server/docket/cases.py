@@ -43,7 +43,9 @@ async def resolve_office(ctx: Context, code: str | None) -> int:
     if code:
         office_id = await ctx.db.scalar(select(Office.id).where(Office.code == code))
         if office_id is None:
-            raise Invalid(f"office: unknown office {code!r}", code="unknown_office")
+            raise Invalid(
+                "office: unknown office {office!r}", code="unknown_office", values={"office": code}
+            )
         return office_id
     if ctx.user is None:
         raise Invalid("office: choose an office")
@@ -73,7 +75,9 @@ async def create_case(
     # reload after its INSERTs; the office is usually in the session already.
     office = await ctx.db.get(Office, office_id)
     if office is None:
-        raise Invalid(f"office: unknown office {office_id}", code="unknown_office")
+        raise Invalid(
+            "office: unknown office {office}", code="unknown_office", values={"office": office_id}
+        )
     when = ctx.now()
     case = Case(
         cause=data.cause,
@@ -122,14 +126,14 @@ async def update_case(ctx: Context, case: Case, data: CaseUpdate) -> Case:
     await lock_case(ctx, case)
     if data.version is not None and data.version != case.version:
         raise Conflict(
-            f"the case was changed (version {case.version}, you edited {data.version}); "
-            "reload and try again",
+            "the case was changed (version {now}, you edited {edited}); reload and try again",
+            values={"now": case.version, "edited": data.version},
             code="stale_version",
         )
     changes: dict[str, object] = {}
     for field, value in data.model_dump(exclude_unset=True, exclude={"version"}).items():
         if value is None:
-            raise Invalid(f"{field}: may not be null")
+            raise Invalid("{field}: may not be null", values={"field": field})
         if getattr(case, field) != value:
             changes[field] = [getattr(case, field), value]
             setattr(case, field, value)
@@ -170,7 +174,9 @@ async def assign(
             person = await ctx.db.get(User, user_id)
             if person is None or not person.active or person.role != role:
                 raise Invalid(
-                    f"{field}: user {user_id} is not an active {role}", code="bad_assignee"
+                    "{field}: user {id} is not an active {role}",
+                    code="bad_assignee",
+                    values={"field": field, "id": user_id, "role": role},
                 )
         if getattr(case, field) != user_id:
             changes[field] = [getattr(case, field), user_id]
@@ -244,5 +250,5 @@ async def get_case(ctx: Context, case_id: int) -> Case:
     """A case by id without an access check (for the seed and background jobs)."""
     case = await ctx.db.get(Case, case_id)
     if case is None:
-        raise NotFound(f"case {case_id} not found", code="case_not_found")
+        raise NotFound("case {id} not found", code="case_not_found", values={"id": case_id})
     return case

@@ -102,7 +102,9 @@ async def add_document(
     if not data:
         raise BadRequest("choose a file to upload", code="empty_body")
     if len(data) > MAX_BYTES:
-        raise PayloadTooLarge(f"a document is at most {MAX_BYTES // (1024 * 1024)} MB")
+        raise PayloadTooLarge(
+            "a document is at most {mb} MB", values={"mb": MAX_BYTES // (1024 * 1024)}
+        )
     found = sniff(data)
     if found is None:
         raise UnsupportedMedia(
@@ -112,7 +114,11 @@ async def add_document(
     content_type, ext = found
     title = " ".join(title.split())
     if len(title) > TITLE_MAX:
-        raise BadRequest(f"the title is at most {TITLE_MAX} characters", code="invalid_title")
+        raise BadRequest(
+            "the title is at most {most} characters",
+            code="invalid_title",
+            values={"most": TITLE_MAX},
+        )
     relpath = f"case-{case.id}/{uuid.uuid4().hex}.{ext}"
     await asyncio.to_thread(write_atomic, root(ctx.settings) / relpath, data)
     user = ctx.actor.user

@@ -227,7 +227,8 @@ async def submit(ctx: Context, data: IntakeIn) -> Case:
     )
     if office is None:
         raise Invalid(
-            f"office: unknown street office {data.office!r}",
+            "office: unknown street office {office!r}",
+            values={"office": data.office},
             details=[{"field": "office", "message": "unknown street office"}],
         )
     create = CaseCreate(

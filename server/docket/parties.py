@@ -130,7 +130,9 @@ async def _party_of(ctx: Context, case: Case, party_id: int) -> Party:
     party = await ctx.db.get(Party, party_id)
     if party is None or party.case_id != case.id:
         # A party of another case is as unknown here as a party that does not exist.
-        raise NotFound(f"party {party_id} not found in this case", code="party_not_found")
+        raise NotFound(
+            "party {id} not found in this case", code="party_not_found", values={"id": party_id}
+        )
     return party
 
 
@@ -144,11 +146,13 @@ async def update_party(ctx: Context, case: Case, party_id: int, data: PartyUpdat
         try:
             sent["id_number"] = validate_id_number(kind, sent.get("id_number", party.id_number))
         except ValueError as exc:
-            raise Invalid(f"id_number: {exc}", details=[{"field": "id_number"}]) from None
+            raise Invalid(
+                "id_number: {why}", details=[{"field": "id_number"}], values={"why": exc}
+            ) from None
     changes: dict[str, object] = {}
     for field, value in sent.items():
         if field in ("side", "kind", "name") and value is None:
-            raise Invalid(f"{field}: may not be null")
+            raise Invalid("{field}: may not be null", values={"field": field})
         new = value or None  # an emptied text field is stored as absent
         old = getattr(party, field)
         if new != old:
@@ -176,7 +180,7 @@ async def record_consent(
     clerks by phone. The answer is kept as a new row; the latest row counts."""
     user = ctx.user
     if user is not None and not access.can_view_case(user, case):
-        raise NotFound(f"case {case.id} not found", code="case_not_found")
+        raise NotFound("case {id} not found", code="case_not_found", values={"id": case.id})
     party = await _party_of(ctx, case, party_id)
     row = _consent_row(ctx, case, party, consents, note)
     ctx.db.add(row)

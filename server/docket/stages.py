@@ -21,7 +21,7 @@ move is legal. The table is DESIGN.md's, word for word:
 
 from __future__ import annotations
 
-from server.errors import Conflict, Forbidden
+from server.errors import Conflict, Forbidden, Term
 from server.models.accounts import Role, User
 from server.models.docket import Case, Party, Stage
 
@@ -168,8 +168,8 @@ def consent_complete(parties: list[Party], consents: dict[int, bool]) -> bool:
     return all(consents.get(p.id) is True for p in parties)
 
 
-def _names(stages: list[Stage]) -> str:
-    return ", ".join(stages) if stages else "none (the case is closed)"
+def _label(stage: str) -> Term:
+    return Term(STAGE_LABELS.get(stage, stage))
 
 
 def check_move(user: User, case: Case, to_stage: Stage, consents: dict[int, bool]) -> None:
@@ -185,8 +185,15 @@ def check_move(user: User, case: Case, to_stage: Stage, consents: dict[int, bool
     legal = legal_moves(case)
     if to_stage not in legal:
         raise Conflict(
-            f"a case in stage {case.stage} cannot move to {to_stage}; allowed: {_names(legal)}",
+            "a case in stage {stage} cannot move to {to}; allowed: {allowed}"
+            if legal
+            else "a case in stage {stage} cannot move to {to}: the case is closed",
             code="illegal_transition",
+            values={
+                "stage": _label(case.stage),
+                "to": _label(to_stage),
+                "allowed": [_label(s) for s in legal],
+            },
             details={
                 "from": case.stage,
                 "to": str(to_stage),
@@ -196,13 +203,15 @@ def check_move(user: User, case: Case, to_stage: Stage, consents: dict[int, bool
         )
     if not may_make(user, case, to_stage):
         raise Forbidden(
-            f"your role ({user.role}) may not move a case from {case.stage} to {to_stage}",
+            "your role may not move a case from {stage} to {to}",
             code="move_forbidden",
+            values={"stage": _label(case.stage), "to": _label(to_stage)},
         )
     if to_stage in CONSENT_REQUIRED and not consent_complete(list(case.parties), consents):
         missing = [p.id for p in case.parties if consents.get(p.id) is not True]
         raise Conflict(
-            f"{to_stage} needs the recorded consent of every party, applicants and respondents",
+            "{to} needs the recorded consent of every party, applicants and respondents",
             code="consent_required",
+            values={"to": _label(to_stage)},
             details={"missing": missing},
         )

@@ -25,6 +25,7 @@ from server.pages.invite_error import invite_error_page
 from server.sessions import verify_party_invite
 from server.web.auth import csrf_exempt, enter_as_party, require_user
 from server.web.body import body_cap
+from server.web.errors import worded
 from server.web.http import CHUNK, read_body, read_capped, render, see_other
 from server.web.keys import CTX, USER
 from server.web.params import path_id
@@ -130,7 +131,7 @@ async def clerks_list(request: web.Request) -> web.Response:
     try:
         f = parse_model(clerks.AgreementFilter, query)
     except AppError as exc:
-        f, error = clerks.AgreementFilter(), exc.message
+        f, error = clerks.AgreementFilter(), worded(request, exc)
     rows = await clerks.listing(ctx, f)
     items = [(a, await agreement_out(ctx.db, a)) for a in rows]
     from urllib.parse import urlencode
@@ -179,7 +180,7 @@ async def verify_upload(request: web.Request) -> web.Response:
         reader = await request.multipart()
         async for part in reader:
             if getattr(part, "name", None) == "pdf":
-                data = await read_capped(_chunks(part), PDF_CAP, "the file")
+                data = await read_capped(_chunks(part), PDF_CAP, "file")
     else:
         data = await read_body(request, PDF_CAP)
     if not data:

@@ -7,6 +7,7 @@ from aiohttp import web
 from server.auth import authenticate
 from server.errors import TooManyRequests, Unauthorized
 from server.web.auth import log_in, log_out
+from server.web.errors import worded
 from server.web.http import render, see_other
 from server.web.keys import CTX, USER
 from server.web.params import same_site_path
@@ -38,7 +39,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return render(
             request,
             "login.html",
-            {"error": exc.message, "next": nxt, "username": username},
+            {"error": worded(request, exc), "next": nxt, "username": username},
             status=status,
         )
     response = see_other(nxt)

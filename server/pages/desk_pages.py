@@ -20,6 +20,7 @@ from server.models.accounts import User
 from server.models.desk import CallStatus, DeskCall
 from server.models.sessions import MediationSession
 from server.web.auth import require_user
+from server.web.errors import worded
 from server.web.http import render, see_other
 from server.web.keys import CTX, USER
 
@@ -97,7 +98,7 @@ async def roster_submit(request: web.Request) -> web.Response:
     try:
         await roster.set_duty(request[CTX], day, half, picked)
     except AppError as exc:
-        return await _roster_view(request, user, exc.message)
+        return await _roster_view(request, user, worded(request, exc))
     return see_other(f"/desk/roster#d{day.isoformat()}")
 
 

@@ -237,7 +237,9 @@ def _case_create(values: dict[str, str], count: int) -> CaseCreate:
     try:
         data = parse_model(CaseCreate, raw)
     except Invalid as exc:
-        raise Invalid(exc.message, details=problems + list(exc.details or [])) from None
+        raise Invalid(
+            exc.template, values=exc.values, details=problems + list(exc.details or [])
+        ) from None
     if problems:
         raise Invalid(problems[0]["message"], details=problems)
     return data

@@ -44,7 +44,7 @@ def error_lines(exc: AppError, labels: Mapping[str, str], _: Gettext) -> list[st
     """One translated line per problem; ``labels`` maps a field path to its English label."""
     details = exc.details if isinstance(exc.details, list) else None
     if not details:
-        return [_(exc.message)]
+        return [exc.worded(_)]
     lines = []
     for item in details:
         field = str(item.get("field", ""))

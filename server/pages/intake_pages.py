@@ -17,7 +17,7 @@ from server.errors import Invalid, NotFound, TooManyRequests, parse_model
 from server.i18n import DEFAULT_LANG
 from server.models.accounts import User
 from server.pages.form_errors import error_lines, form_values
-from server.web.errors import status_of
+from server.web.errors import status_of, worded
 from server.web.http import render, see_other, template_context
 from server.web.keys import CATALOGS, CTX, LANG
 
@@ -131,7 +131,7 @@ async def intake_track(request: web.Request) -> web.Response:
     try:
         case = await intake.lookup(request[CTX], raw)
     except (NotFound, TooManyRequests) as exc:
-        view["error"] = exc.message
+        view["error"] = worded(request, exc)
         return render(request, "intake_track.html", view, status=status_of(exc))
     lang = request.get(LANG, DEFAULT_LANG)
     found = intake.status_of(case, lang, request.app[CATALOGS].gettext(lang))

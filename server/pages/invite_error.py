@@ -9,7 +9,7 @@ from aiohttp import web
 
 from server.errors import AppError
 from server.sessions import genuine_invite
-from server.web.errors import status_of
+from server.web.errors import status_of, worded
 from server.web.http import render
 from server.web.keys import CTX
 
@@ -30,7 +30,7 @@ async def invite_error_page(
     page = {
         "status": status,
         "code": exc.code,
-        "message": exc.message,
+        "message": worded(request, exc),
         "party_layout": True,
         "invite_session": session,
     }

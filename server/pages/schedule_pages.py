@@ -32,7 +32,7 @@ from server.scheduling.resources import BOOKABLE, hosts, may_host
 from server.scheduling.schemas import BookingIn, CancelIn, MoveIn
 from server.scheduling.views import by_day, by_office_and_day, grid, local_input, parse_day, week_of
 from server.web.auth import require_user
-from server.web.errors import status_of
+from server.web.errors import status_of, worded
 from server.web.http import render, see_other
 from server.web.keys import CTX
 from server.web.params import path_id
@@ -134,7 +134,7 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
     except AppError as exc:
         if isinstance(exc, Unauthorized):
             raise
-        context = await _grid_context(request, error=exc.message)
+        context = await _grid_context(request, error=worded(request, exc))
         return render(request, "schedule_grid.html", context, status=status_of(exc))
     return see_other(
         str(request.app.router["schedule_booking"].url_for(booking_id=str(booking.id)))
@@ -178,7 +178,7 @@ async def _change(request: web.Request, action: str) -> web.StreamResponse:
         if isinstance(exc, Unauthorized):
             raise
         await db.refresh(booking)
-        page = await _booking_context(request, error=exc.message)
+        page = await _booking_context(request, error=worded(request, exc))
         return render(request, "schedule_booking.html", page, status=status_of(exc))
     return see_other(request.path.rsplit("/", 1)[0])
 

@@ -48,24 +48,41 @@ _RANDOM = random.SystemRandom()
 log = logging.getLogger(__name__)
 
 
+# What is in the way, by the kind of resource: one whole sentence each, so that each has its
+# own translation.
+_TAKEN = {
+    "mediator": "mediator {host} is already booked {start}–{end} by booking {booking} "
+    "(case {case}, {office})",
+    "judge": "judge {host} is already booked {start}–{end} by booking {booking} "
+    "(case {case}, {office})",
+    "room": "room {room} is already booked {start}–{end} by booking {booking} "
+    "(case {case}, {office})",
+    "terminal": "the video terminal of {office} is already booked {start}–{end} by booking "
+    "{booking} (case {case})",
+    "case": "this case is already booked {start}–{end} by booking {booking} "
+    "(case {case}, {office})",
+}
+
+
 async def conflict(ctx: Context, found: dict[str, list[Reservation]]) -> Conflict:
     """A 409 that names the booking in the way, and what it holds."""
     resource, rows = next((k, v) for k, v in found.items() if v)
     other = await ctx.db.get(Booking, rows[0].booking_id)
     assert other is not None
     kind = resource.split(":", 1)[0]
-    what = {
-        "mediator": f"mediator {other.host.display_name}",
-        "judge": f"judge {other.host.display_name}",
-        "room": f"room {other.room.name}",
-        "terminal": f"the video terminal of {other.office.name_en}",
-        "case": "this case",
-    }.get(kind, resource)
     start = other.starts_at.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")
     end = other.ends_at.astimezone(ctx.tz).strftime("%H:%M")
     return Conflict(
-        f"{what} is already booked {start}–{end} by booking {other.id} "
-        f"(case {other.case.number or other.case_id}, {other.office.name_en})",
+        _TAKEN.get(kind, _TAKEN["case"]),
+        values={
+            "host": other.host.display_name,
+            "room": other.room.name,
+            "office": other.office.name,
+            "start": start,
+            "end": end,
+            "booking": other.id,
+            "case": other.case.number or other.case_id,
+        },
         code="slot_taken",
         details={
             "booking_id": other.id,
@@ -160,12 +177,21 @@ async def _pick_host(
         return working[0]
     free = [h for h in working if not taken[person_key(h)]]
     if not free:
-        role = "mediator" if kind == "mediation" else "judge"
+        mediation = kind == "mediation"
         if any(taken.values()):
-            refusal = await conflict(ctx, taken)
-            refusal.message = f"no {role} is free then; e.g. {refusal.message}"
-            raise refusal
-        raise Conflict(f"no {role} works at that time", code="no_host_free")
+            example = await conflict(ctx, taken)
+            raise Conflict(
+                "no mediator is free then; e.g. {example}"
+                if mediation
+                else "no judge is free then; e.g. {example}",
+                code=example.code,
+                details=example.details,
+                values={"example": example},
+            )
+        raise Conflict(
+            "no mediator works at that time" if mediation else "no judge works at that time",
+            code="no_host_free",
+        )
     least = min(load.get(h.id, 0) for h in free)
     # Ties at random: offices booking the same hour at once would otherwise all reach for
     # the same person, and all but one lose the race and choose again.
@@ -180,8 +206,13 @@ async def _pick_facility(
     found: dict[str, list[Reservation]],
 ) -> Facility:
     if not rows:
-        label = "mediation room" if kind == ResourceKind.ROOM else "video terminal"
-        raise Conflict(f"{office.name_en} has no active {label}", code=f"no_{kind}")
+        raise Conflict(
+            "{office} has no mediation room in use"
+            if kind == ResourceKind.ROOM
+            else "{office} has no video terminal in use",
+            code=f"no_{kind}",
+            values={"office": office.name},
+        )
     free = [row for row in rows if not found[row.resource]]
     if not free:
         raise await conflict(ctx, {row.resource: found[row.resource] for row in rows})

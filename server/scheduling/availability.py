@@ -96,12 +96,16 @@ async def find_slots(
     ``ctx.now()``) and who could host each; a 422 for a range or length out of bounds."""
     if not MIN_MINUTES <= minutes <= MAX_MINUTES:
         raise Invalid(
-            f"a session lasts {MIN_MINUTES} to {MAX_MINUTES} minutes", code="bad_duration"
+            "a session lasts {least} to {most} minutes",
+            code="bad_duration",
+            values={"least": MIN_MINUTES, "most": MAX_MINUTES},
         )
     if last < first:
         raise Invalid("the range ends before it starts", code="end_before_start")
     if (last - first).days >= MAX_DAYS:
-        raise Invalid(f"ask for at most {MAX_DAYS} days at once", code="range_too_long")
+        raise Invalid(
+            "ask for at most {days} days at once", code="range_too_long", values={"days": MAX_DAYS}
+        )
     if office.is_center:
         raise Invalid("the center books for the street offices; pick one", code="not_an_office")
     tz, now = ctx.tz, ctx.now()

@@ -40,7 +40,11 @@ def parse_blocks(raw: Sequence[Sequence[str]]) -> tuple[Block, ...]:
         except ValueError:
             raise Invalid("times are HH:MM, e.g. 08:30", code="bad_hours") from None
         if end <= start:
-            raise Invalid(f"block {pair[0]}–{pair[1]} ends before it starts", code="bad_hours")
+            raise Invalid(
+                "block {start}–{end} ends before it starts",
+                code="bad_hours",
+                values={"start": pair[0], "end": pair[1]},
+            )
         blocks.append((start, end))
     blocks.sort()
     for (_, end), (start, _) in itertools.pairwise(blocks):
@@ -93,9 +97,9 @@ def check_duration(start: datetime, end: datetime, now: datetime) -> None:
     minutes = (end - start).total_seconds() / 60
     if minutes < MIN_MINUTES or minutes > MAX_MINUTES:
         raise Invalid(
-            f"a session lasts {MIN_MINUTES} minutes to {MAX_MINUTES // 60} hours "
-            f"(asked: {minutes:g} minutes)",
+            "a session lasts {least} minutes to {hours} hours (asked: {asked:g} minutes)",
             code="bad_duration",
+            values={"least": MIN_MINUTES, "hours": MAX_MINUTES // 60, "asked": minutes},
         )
 
 
@@ -105,18 +109,24 @@ def check_working_time(
     start: datetime,
     end: datetime,
     blocks: Iterable[Block] = DEFAULT_BLOCKS,
-    who: str = "the court",
+    who: str | None = None,
 ) -> None:
-    """A working day, and inside one block of ``blocks``: 422 naming the rule otherwise."""
+    """A working day, and inside one block of ``blocks`` (``who``'s hours, else the court's):
+    422 naming the rule otherwise."""
     day = start.astimezone(tz).date()
     if not calendar.is_workday(day):
-        raise Invalid(f"{day.isoformat()} is not a working day", code="non_working_day")
+        raise Invalid(
+            "{day} is not a working day", code="non_working_day", values={"day": day.isoformat()}
+        )
     blocks = tuple(blocks)
     if not fits(start, end, tz, blocks):
         hours = ", ".join(f"{s:%H:%M}–{e:%H:%M}" for s, e in blocks)
         raise Invalid(
-            f"the session must lie within {who}'s working hours ({hours}, {tz.key})",
+            "the session must lie within the court's working hours ({hours}, {zone})"
+            if who is None
+            else "the session must lie within {who}'s working hours ({hours}, {zone})",
             code="outside_working_hours",
+            values={"who": who, "hours": hours, "zone": tz.key},
         )
 
 

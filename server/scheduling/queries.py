@@ -56,7 +56,9 @@ async def load_booking_for(ctx: Context, booking_id: int) -> Booking:
     """A booking whose case the user may see; 404 otherwise (like cases)."""
     booking = await ctx.db.get(Booking, booking_id)
     if booking is None or not access.can_view_case(ctx.require_user(), booking.case):
-        raise NotFound(f"booking {booking_id} not found", code="booking_not_found")
+        raise NotFound(
+            "booking {id} not found", code="booking_not_found", values={"id": booking_id}
+        )
     return booking
 
 

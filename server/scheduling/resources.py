@@ -65,11 +65,14 @@ async def host_by_id(ctx: Context, kind: str, user_id: int) -> User:
     user = await ctx.db.get(User, user_id)
     role = HOST_ROLE[kind]
     if user is None or not user.active:
-        raise Invalid(f"no active user with id {user_id}", code="unknown_host")
+        raise Invalid("no active user with id {id}", code="unknown_host", values={"id": user_id})
     if user.role != role:
         raise Invalid(
-            f"{user.display_name} is not a {role}; a {kind} is hosted by a {role}",
+            "{name} is not a mediator; a mediation is hosted by a mediator"
+            if kind == "mediation"
+            else "{name} is not a judge; a hearing is hosted by a judge",
             code="wrong_host_role",
+            values={"name": user.display_name},
         )
     return user
 

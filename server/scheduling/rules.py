@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 from server import access
 from server.context import Context
 from server.docket.parties import latest_consents
-from server.errors import Conflict, Forbidden
+from server.docket.stages import STAGE_LABELS
+from server.errors import Conflict, Forbidden, Term
 from server.models.docket import Case
 from server.models.scheduling import Booking, BookingStatus
 from server.scheduling.resources import BOOKABLE
@@ -23,10 +24,13 @@ from server.scheduling.resources import BOOKABLE
 def session_kind(case: Case) -> str:
     kind = BOOKABLE.get(case.stage)
     if kind is None:
-        allowed = ", ".join(BOOKABLE)
         raise Conflict(
-            f"a case at stage {case.stage} cannot be booked; sessions are booked for: {allowed}",
+            "a case at stage {stage} cannot be booked; sessions are booked for: {allowed}",
             code="stage_not_bookable",
+            values={
+                "stage": Term(STAGE_LABELS.get(case.stage, case.stage)),
+                "allowed": [Term(STAGE_LABELS[stage]) for stage in BOOKABLE],
+            },
         )
     return kind
 
@@ -39,9 +43,9 @@ async def check_consent(ctx: Context, case: Case) -> None:
         raise Conflict("the case has no parties to invite", code="no_parties")
     if missing:
         raise Conflict(
-            "mediation needs every party's recorded consent; missing or refused: "
-            + ", ".join(missing),
+            "mediation needs every party's recorded consent; missing or refused: {parties}",
             code="consent_missing",
+            values={"parties": missing},
         )
 
 
@@ -53,9 +57,9 @@ def check_deadline(case: Case, start: datetime, tz: ZoneInfo) -> None:
     day = start.astimezone(tz).date()
     if day > deadline:
         raise Conflict(
-            f"this fast-track case must be heard by {deadline.isoformat()} "
-            f"(5 working days); {day.isoformat()} is too late",
+            "this fast-track case must be heard by {deadline} (5 working days); {day} is too late",
             code="past_deadline",
+            values={"deadline": deadline.isoformat(), "day": day.isoformat()},
         )
 
 
@@ -77,7 +81,7 @@ def check_may_change(ctx: Context, booking: Booking) -> None:
     minutes = (booking.starts_at - now).total_seconds() / 60
     if minutes < access.LATE_CHANGE_MINUTES and not access.can_change_late(user):
         raise Forbidden(
-            f"the session starts in less than {access.LATE_CHANGE_MINUTES} minutes; "
-            "only court staff may change it now",
+            "the session starts in less than {minutes} minutes; only court staff may change it now",
             code="too_late_to_change",
+            values={"minutes": access.LATE_CHANGE_MINUTES},
         )

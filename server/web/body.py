@@ -82,7 +82,7 @@ async def read_ahead(request: web.Request) -> None:
         return
     cap = route_cap(request)
     if request.content_length is not None and request.content_length > cap:
-        raise PayloadTooLarge(f"the body is larger than {cap} bytes")
+        raise PayloadTooLarge("the body is larger than {cap} bytes", values={"cap": cap})
     # Read through a clone: it shares the network stream, and the request itself (whose
     # ``content`` aiohttp caches on first use) is left untouched until its complete body is
     # handed back (``_hand_back``). The cap is checked as the body grows.
@@ -110,7 +110,7 @@ async def _read_timed(stream: StreamReader, cap: int) -> tuple[bytes, Arrival]:
             first, first_at = len(chunk), last_at
         buf += chunk
         if len(buf) > cap:
-            raise PayloadTooLarge(f"the body is larger than {cap} bytes")
+            raise PayloadTooLarge("the body is larger than {cap} bytes", values={"cap": cap})
     return bytes(buf), Arrival(first, last_at - first_at)
 
 

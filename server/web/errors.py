@@ -46,29 +46,32 @@ def wants_json(request: web.Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def _in_reader_language(request: web.Request, message: str) -> str:
+def worded(request: web.Request, refusal: e.AppError) -> str:
+    """A refusal's message in the reader's language (Chinese unless English was asked for):
+    for the error shape, the error page and a page that shows a refusal in its form."""
     from server.web.http import gettext_of  # http renders pages with this module's help
 
     try:
-        return gettext_of(request)(message)
+        return refusal.worded(gettext_of(request))
     except Exception:  # an error answer must never fail for its wording
         log.exception("error message not translated")
-        return message
+        return refusal.message
 
 
 def error_response(
     request: web.Request,
     status: int,
     code: str,
-    message: str,
+    message: str | e.AppError,
     details: Any = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
+    """``message``: a literal (the catalogue's key) or the refusal itself, with its values."""
+    # The message is for people, in the reader's language as every page is; ``code`` stays
+    # the same for programs.
+    text = worded(request, message if isinstance(message, e.AppError) else e.AppError(message))
     if wants_json(request):
-        # The message is for people, in the reader's language as every page is (Chinese
-        # unless English was asked for); ``code`` stays the same for programs. A message
-        # with values in it (an f-string) has no catalogue entry and stays as written.
-        body: dict[str, Any] = {"code": code, "message": _in_reader_language(request, message)}
+        body: dict[str, Any] = {"code": code, "message": text}
         if details is not None:
             body["details"] = details
         return web.json_response({"error": body}, status=status, headers=headers)
@@ -78,19 +81,19 @@ def error_response(
         resp = render(
             request,
             "error.html",
-            {"status": status, "code": code, "message": message},
+            {"status": status, "code": code, "message": text},
             status=status,
         )
     except Exception:  # the error page must never fail to render
         log.exception("error page failed")
-        resp = web.Response(text=f"{status} {message}", status=status)
+        resp = web.Response(text=f"{status} {text}", status=status)
     if headers:
         resp.headers.update(headers)
     return resp
 
 
 def app_error_response(request: web.Request, exc: e.AppError) -> web.Response:
-    return error_response(request, status_of(exc), exc.code, exc.message, exc.details)
+    return error_response(request, status_of(exc), exc.code, exc, exc.details)
 
 
 _HTTP_CODES = {

@@ -26,14 +26,19 @@ M = TypeVar("M", bound=BaseModel)
 CHUNK = 64 * 1024
 
 
-async def read_capped(chunks: AsyncIterable[bytes], cap: int, what: str = "the body") -> bytes:
+async def read_capped(chunks: AsyncIterable[bytes], cap: int, what: str = "body") -> bytes:
     """Everything ``chunks`` yields, refused with 413 as soon as it passes ``cap`` bytes (so
     an oversized upload is never held whole in memory)."""
     buf = bytearray()
     async for chunk in chunks:
         buf += chunk
         if len(buf) > cap:
-            raise PayloadTooLarge(f"{what} is larger than {cap} bytes")
+            raise PayloadTooLarge(
+                "the body is larger than {cap} bytes"
+                if what == "body"
+                else "the file is larger than {cap} bytes",
+                values={"cap": cap},
+            )
     return bytes(buf)
 
 
@@ -43,7 +48,7 @@ async def read_body(request: web.Request, cap: int | None = None) -> bytes:
     if cap is None:
         return await request.read()
     if request.content_length is not None and request.content_length > cap:
-        raise PayloadTooLarge(f"the body is larger than {cap} bytes")
+        raise PayloadTooLarge("the body is larger than {cap} bytes", values={"cap": cap})
     return await read_capped(request.content.iter_chunked(CHUNK), cap)
 
 
@@ -55,7 +60,9 @@ async def read_json(request: web.Request, model: type[M], *, cap: int | None = N
         # The bounded decoder: nesting and number size limited, every refusal one exception.
         data: Any = loads(raw) if raw else None
     except MalformedJson as exc:
-        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from None
+        raise BadRequest(
+            "malformed JSON: {why}", code="malformed_json", values={"why": exc}
+        ) from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", code="malformed_json")
     return parse_model(model, data)

@@ -15,6 +15,21 @@ from aiohttp import web
 from server import bounds
 from server.errors import NotFound
 
+# One whole message per kind of thing a path names, each with its own translation.
+_NO_SUCH = {
+    "agreement": "no such agreement",
+    "booking": "no such booking",
+    "call": "no such call",
+    "case": "no such case",
+    "document": "no such document",
+    "invite": "no such invite",
+    "party": "no such party",
+    "segment": "no such segment",
+    "session": "no such session",
+    "template": "no such template",
+    "user": "no such user",
+}
+
 
 def path_id(request: web.Request, name: str, *, code: str | None = None) -> int:
     """The id ``name`` of the path (``case_id`` ...), or 404 ``<noun>_not_found`` when it
@@ -22,7 +37,7 @@ def path_id(request: web.Request, name: str, *, code: str | None = None) -> int:
     value = bounds.row_id(request.match_info[name])
     if value is None:
         noun = name.removesuffix("_id")
-        raise NotFound(f"no such {noun}", code=code or f"{noun}_not_found")
+        raise NotFound(_NO_SUCH.get(noun, "no such record"), code=code or f"{noun}_not_found")
     return value
 
 
