@@ -55,7 +55,7 @@ async def test_working_days_across_national_day(world: World):
 async def test_outside_working_hours(world: World, hh, mm, minutes):
     resp = await world.book("staff_shaping", "shaping", local(MONDAY, hh, mm), minutes)
     message = await _refused(resp, 422, "outside_working_hours")
-    assert "08:30–12:00, 14:30–17:30" in message
+    assert "08:30–12:00、14:30–17:30" in message  # listed as Chinese lists
     await _nothing_written(world)
 
 

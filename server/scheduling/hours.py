@@ -120,7 +120,7 @@ def check_working_time(
         )
     blocks = tuple(blocks)
     if not fits(start, end, tz, blocks):
-        hours = ", ".join(f"{s:%H:%M}–{e:%H:%M}" for s, e in blocks)
+        hours = [f"{s:%H:%M}–{e:%H:%M}" for s, e in blocks]  # joined as the reader's language joins
         raise Invalid(
             "the session must lie within the court's working hours ({hours}, {zone})"
             if who is None
