@@ -20,7 +20,20 @@ def room_strings(request: web.Request) -> dict[str, str]:
         "mic_click": _("The browser needs a click before it can hear you"),
         "test_pass": _("Your camera and microphone work. You can join."),
         "test_fail": _("The self-test did not pass. Check your devices, or join anyway."),
-        "no_devices": _("The browser did not allow the camera or microphone"),
+        # Why the camera or microphone could not be opened, by the browser's error name
+        # (media_problem.js): each says what the person can do about it.
+        "media_denied": _(
+            "The browser did not allow the camera or microphone. Allow them for this page "
+            "(the icon at the left of the address bar), then reload the page."
+        ),
+        "media_missing": _(
+            "No camera or microphone was found. Plug one in, or join from a phone, then "
+            "reload the page."
+        ),
+        "media_busy": _(
+            "The camera or microphone is in use by another program. Close it, then reload the page."
+        ),
+        "media_other": _("The camera or microphone could not be opened"),
         "name_needed": _("Type your full name"),
         "name_mismatch": _(
             "That name does not match the invitation. Type your full name as on your ID."

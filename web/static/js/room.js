@@ -7,6 +7,7 @@ import { MediaLink, quality } from "./media.js";
 import { personLabel, renderHostPanel, roomLabel } from "./host.js";
 import { RecordingControl } from "./recording.js";
 import { Grid, PanelToggle, ask, cameraCount, chime, lobbyArrivals, otherCamera } from "./room_layout.js";
+import { mediaProblem } from "./media_problem.js";
 import { RoomStatus } from "./room_status.js";
 import { VideoView } from "./room_video.js";
 import { $, app, config, note, show, t, toast } from "./session_page.js";
@@ -245,7 +246,7 @@ async function flipCamera() {
     $("self-video").closest(".tile").dataset.facing = next.getSettings().facingMode || "user";
     await app.media.setTrack("camera", next);
   } catch (err) {
-    toast(t.error.replace("{why}", err.message || err));
+    toast(t.error.replace("{why}", mediaProblem(err, t)));
   } finally {
     $("flip-button").disabled = false;
   }

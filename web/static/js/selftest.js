@@ -34,7 +34,7 @@ export class SelfTest {
         audio,
       });
     } catch (err) {
-      this.error = err.name || String(err);
+      this.error = err;  // worded by its name (media_problem.js)
       this.finished = true;
       this.onChange(this);
       return;

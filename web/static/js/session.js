@@ -3,6 +3,7 @@
 // the note that joining returns to a kept place) and starts the page; room.js is the lobby
 // and the room, session_page.js what both share.
 
+import { mediaProblem } from "./media_problem.js";
 import { SelfTest } from "./selftest.js";
 import { formatRate, measureLink } from "./netprobe.js";
 import { ResumeStore } from "./rejoin.js";
@@ -19,7 +20,7 @@ function renderSelfTest(test) {
   cam.className = test.cameraOk ? "ok" : "";
   mic.className = test.micOk ? "ok" : "";
   if (test.error) {
-    result.textContent = t.no_devices + " (" + test.error + ")";
+    result.textContent = mediaProblem(test.error, t);
     result.dataset.result = "fail";
   } else if (test.passed) {
     result.textContent = t.test_pass;
