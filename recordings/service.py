@@ -56,6 +56,7 @@ class RecordingService:
         self._events: asyncio.Queue[Opened | Closed | Alarm] = asyncio.Queue()
         self._touched: set[int] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
         # Policies loading in the background (``wants``), waited for at a stop: each holds a
         # database connection.
         self._loading = Background("loading a session's recording policy")
@@ -66,6 +67,11 @@ class RecordingService:
     # --- policy --------------------------------------------------------------------------
 
     def wants(self, session_id: int, place: str) -> bool:
+        if self._stopped:
+            # A track that starts while the server stops (the rooms close after the service)
+            # is not recorded, and loads nothing: a load started now would outlive the stop
+            # and hold its database connection past the engine's disposal.
+            return False
         policy = self.policies.get(session_id)
         if policy is None:
             # Unknown until session_opened: record (a missing record is the worse failure)
@@ -162,10 +168,12 @@ class RecordingService:
     # --- lifetime ----------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopped = False
         self.recorder.start()
         self._task = asyncio.get_running_loop().create_task(self._persist())
 
     async def stop(self, reason: str = "shutdown") -> None:
+        self._stopped = True
         await self._loading.stop(grace=SHUTDOWN_WAIT_S)
         await self.recorder.stop(reason)
         try:

@@ -59,3 +59,15 @@ async def test_a_stop_cancels_a_load_that_outlives_its_grace_and_gets_its_connec
     await wait_for(holding.is_set, what="the load holds its connection")
     await service.stop()
     assert given_back.is_set()
+
+
+async def test_a_track_starting_after_the_stop_loads_nothing(client) -> None:
+    """The rooms close after the recording service: a track that starts in between is not
+    recorded and starts no load (a CI run's live server stopped with such a load still
+    reading the session, found by tests/checkouts.py)."""
+    med = await make_user(client, "med", "mediator")
+    _case_id, sid = await case_with_session(client, mediator_id=med.id, status="open")
+    service = client.app[RECORDINGS]
+    await service.stop()
+    assert not service.wants(sid, "main")
+    assert len(service._loading) == 0
