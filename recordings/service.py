@@ -173,9 +173,13 @@ class RecordingService:
         self._task = asyncio.get_running_loop().create_task(self._persist())
 
     async def stop(self, reason: str = "shutdown") -> None:
-        self._stopped = True
         await self._loading.stop(grace=SHUTDOWN_WAIT_S)
         await self.recorder.stop(reason)
+        # Only now: until the recorder has closed its files as ``reason``, it still asks
+        # ``wants``, and a no would close them as "stopped". A load a track started meanwhile
+        # is ended with the rest.
+        self._stopped = True
+        await self._loading.stop(grace=SHUTDOWN_WAIT_S)
         try:
             # Bounded: a persist task that died must not hang the server's shutdown.
             await asyncio.wait_for(self._events.join(), SHUTDOWN_WAIT_S)
