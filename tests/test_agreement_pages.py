@@ -49,6 +49,9 @@ async def test_verify_page_and_upload(client):
         headers={"Content-Type": "application/pdf"},
     )
     assert resp.status == 413
+    # A PDF over the cap in the page's form: the page says how large an upload may be.
+    resp = await anon.post(f"/verify/{doc['code']}", data=_form(b"%PDF-" + b"0" * PDF_CAP))
+    assert resp.status == 413 and "上传的内容超过 32 MB" in await resp.text()
     assert (await anon.get("/verify/NOSUCHCODE")).status == 404
 
 

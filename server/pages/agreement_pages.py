@@ -24,9 +24,9 @@ from server.errors import AppError, BadRequest, NotFound, parse_model
 from server.pages.invite_error import invite_error_page
 from server.sessions import verify_party_invite
 from server.web.auth import csrf_exempt, enter_as_party, require_user
-from server.web.body import body_cap
+from server.web.body import CHUNK, body_cap
 from server.web.errors import worded
-from server.web.http import CHUNK, read_body, read_capped, render, see_other
+from server.web.http import read_body, read_capped, render, see_other
 from server.web.keys import CTX, USER
 from server.web.params import path_id
 
@@ -180,7 +180,7 @@ async def verify_upload(request: web.Request) -> web.Response:
         reader = await request.multipart()
         async for part in reader:
             if getattr(part, "name", None) == "pdf":
-                data = await read_capped(_chunks(part), PDF_CAP, "file")
+                data = await read_capped(_chunks(part), PDF_CAP)
     else:
         data = await read_body(request, PDF_CAP)
     if not data:

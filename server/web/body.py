@@ -35,6 +35,7 @@ from server.web.keys import SETTINGS
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CHUNK = 64 * 1024
+MB = 1024 * 1024
 
 H = TypeVar("H", bound=Callable[..., object])
 
@@ -49,6 +50,13 @@ class Arrival:
 
 
 BODY_ARRIVAL = web.RequestKey("body_arrival", Arrival)
+
+
+def body_too_large(cap: int) -> PayloadTooLarge:
+    """The one refusal of a body over its route's cap, sized as people read sizes (a clerk
+    uploading a scan reads "32 MB", not a count of bytes)."""
+    size = f"{cap // MB} MB" if cap >= MB else f"{max(1, cap // 1024)} KB"
+    return PayloadTooLarge("what was sent is larger than {size}", values={"size": size})
 
 
 def body_cap(cap: int) -> Callable[[H], H]:
@@ -82,7 +90,7 @@ async def read_ahead(request: web.Request) -> None:
         return
     cap = route_cap(request)
     if request.content_length is not None and request.content_length > cap:
-        raise PayloadTooLarge("the body is larger than {cap} bytes", values={"cap": cap})
+        raise body_too_large(cap)
     # Read through a clone: it shares the network stream, and the request itself (whose
     # ``content`` aiohttp caches on first use) is left untouched until its complete body is
     # handed back (``_hand_back``). The cap is checked as the body grows.
@@ -110,7 +118,7 @@ async def _read_timed(stream: StreamReader, cap: int) -> tuple[bytes, Arrival]:
             first, first_at = len(chunk), last_at
         buf += chunk
         if len(buf) > cap:
-            raise PayloadTooLarge("the body is larger than {cap} bytes", values={"cap": cap})
+            raise body_too_large(cap)
     return bytes(buf), Arrival(first, last_at - first_at)
 
 

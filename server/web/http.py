@@ -16,29 +16,24 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import BaseModel
 
-from server.errors import BadRequest, PayloadTooLarge, UnsupportedMedia, parse_model
+from server.errors import BadRequest, UnsupportedMedia, parse_model
 from server.i18n import DEFAULT_LANG
 from server.jsonlimits import MalformedJson, loads
 from server.web.auth import csrf_token
+from server.web.body import CHUNK, body_too_large
 from server.web.keys import CATALOGS, JINJA, LANG, SETTINGS, USER
 
 M = TypeVar("M", bound=BaseModel)
-CHUNK = 64 * 1024
 
 
-async def read_capped(chunks: AsyncIterable[bytes], cap: int, what: str = "body") -> bytes:
+async def read_capped(chunks: AsyncIterable[bytes], cap: int) -> bytes:
     """Everything ``chunks`` yields, refused with 413 as soon as it passes ``cap`` bytes (so
     an oversized upload is never held whole in memory)."""
     buf = bytearray()
     async for chunk in chunks:
         buf += chunk
         if len(buf) > cap:
-            raise PayloadTooLarge(
-                "the body is larger than {cap} bytes"
-                if what == "body"
-                else "the file is larger than {cap} bytes",
-                values={"cap": cap},
-            )
+            raise body_too_large(cap)
     return bytes(buf)
 
 
@@ -48,7 +43,7 @@ async def read_body(request: web.Request, cap: int | None = None) -> bytes:
     if cap is None:
         return await request.read()
     if request.content_length is not None and request.content_length > cap:
-        raise PayloadTooLarge("the body is larger than {cap} bytes", values={"cap": cap})
+        raise body_too_large(cap)
     return await read_capped(request.content.iter_chunked(CHUNK), cap)
 
 
