@@ -11,7 +11,7 @@ from string import Formatter
 
 from server.errors import Conflict, Term
 from server.i18n import Catalogs
-from server.scheduling.allocate import _TAKEN
+from server.scheduling.conflicts import TAKEN
 from server.web.params import _NO_SUCH
 from tests.source_scan import formatted_args, literal_args
 from tests.test_booking_support import local, start_world
@@ -81,7 +81,7 @@ def _fields(text: str) -> set[str]:
 
 def test_every_translation_keeps_the_fields_it_fills_in():
     zh = Catalogs().gettext("zh_CN")
-    templates = [t for t in (*literal_args(ERRORS), *_TAKEN.values()) if "{" in t]
+    templates = [t for t in (*literal_args(ERRORS), *TAKEN.values()) if "{" in t]
     assert len(templates) > 50
     lost = {t: zh(t) for t in templates if not _fields(zh(t)) <= _fields(t)}
     assert lost == {}
@@ -91,7 +91,7 @@ def test_every_translation_keeps_the_fields_it_fills_in():
 
 def test_the_messages_kept_in_tables_have_their_chinese_wording():
     zh = Catalogs().gettext("zh_CN")
-    tables = [*_TAKEN.values(), *_NO_SUCH.values(), "no such record"]
+    tables = [*TAKEN.values(), *_NO_SUCH.values(), "no such record"]
     assert [m for m in tables if zh(m) == m] == []
 
 
@@ -99,7 +99,7 @@ def test_a_refusal_with_values_is_worded_in_each_language():
     zh = Catalogs().gettext("zh_CN")
     booked = {"host": "李调解", "start": "2026-12-07 09:00", "end": "10:00", "booking": 7}
     booked |= {"case": "(2026)京1号", "office": "沙坪"}
-    example = Conflict(_TAKEN["mediator"], values=booked)
+    example = Conflict(TAKEN["mediator"], values=booked)
     refusal = Conflict("no mediator is free then; e.g. {example}", values={"example": example})
     assert refusal.message.startswith("no mediator is free then; e.g. mediator 李调解 is already")
     assert refusal.worded(zh) == (

@@ -29,6 +29,7 @@ from server.models.scheduling import (
     WorkingHours,
 )
 from server.models.sessions import MediationSession
+from server.scheduling.conflicts import conflict
 from server.scheduling.hours import (
     DEFAULT_BLOCKS,
     check_working_time,
@@ -46,51 +47,6 @@ DEADLOCK_DETECTED = "40P01"
 RACE_TRIES = 6
 _RANDOM = random.SystemRandom()
 log = logging.getLogger(__name__)
-
-
-# What is in the way, by the kind of resource: one whole sentence each, so that each has its
-# own translation.
-_TAKEN = {
-    "mediator": "mediator {host} is already booked {start}–{end} by booking {booking} "
-    "(case {case}, {office})",
-    "judge": "judge {host} is already booked {start}–{end} by booking {booking} "
-    "(case {case}, {office})",
-    "room": "room {room} is already booked {start}–{end} by booking {booking} "
-    "(case {case}, {office})",
-    "terminal": "the video terminal of {office} is already booked {start}–{end} by booking "
-    "{booking} (case {case})",
-    "case": "this case is already booked {start}–{end} by booking {booking} "
-    "(case {case}, {office})",
-}
-
-
-async def conflict(ctx: Context, found: dict[str, list[Reservation]]) -> Conflict:
-    """A 409 that names the booking in the way, and what it holds."""
-    resource, rows = next((k, v) for k, v in found.items() if v)
-    other = await ctx.db.get(Booking, rows[0].booking_id)
-    assert other is not None
-    kind = resource.split(":", 1)[0]
-    start = other.starts_at.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")
-    end = other.ends_at.astimezone(ctx.tz).strftime("%H:%M")
-    return Conflict(
-        _TAKEN.get(kind, _TAKEN["case"]),
-        values={
-            "host": other.host.display_name,
-            "room": other.room.name,
-            "office": other.office.name,
-            "start": start,
-            "end": end,
-            "booking": other.id,
-            "case": other.case.number or other.case_id,
-        },
-        code="slot_taken",
-        details={
-            "booking_id": other.id,
-            "resource": resource,
-            "starts_at": other.starts_at.isoformat(),
-            "ends_at": other.ends_at.isoformat(),
-        },
-    )
 
 
 def _monday(ctx: Context, start: datetime) -> datetime:
