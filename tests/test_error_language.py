@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import date
 from string import Formatter
 
-from server.errors import Conflict, Term
+import pytest
+from pydantic import BaseModel, Field
+
+from server.errors import _PYDANTIC, Conflict, Invalid, Term, parse_model
 from server.i18n import Catalogs
 from server.scheduling.conflicts import TAKEN
 from server.web.params import _NO_SUCH
@@ -115,6 +118,38 @@ def test_a_refusal_with_values_is_worded_in_each_language():
     assert zh("Fast-track") != "Fast-track" and zh("Intake") in stages.worded(zh)
 
 
+class _Form(BaseModel, extra="forbid"):
+    name: str = Field(min_length=1, max_length=5)
+    note: str = Field(default="", max_length=3)
+    amount: int = Field(gt=0)
+    day: date
+
+
+def test_a_fields_problems_are_worded_in_each_language():
+    zh = Catalogs().gettext("zh_CN")
+    data = {"name": "", "note": "four", "amount": 0, "day": "soon", "colour": "red"}
+    with pytest.raises(Invalid) as caught:
+        parse_model(_Form, data)
+    exc = caught.value
+    worded = {field: problem.worded(zh) for field, problem in exc.problems}
+    assert worded == {
+        "name": "必须填写",
+        "note": "不能超过 3 个字",
+        "amount": "必须大于 0",
+        "day": "必须是日期（年-月-日，如 2026-12-07）",
+        "colour": "不是本表单的内容",
+    }
+    assert exc.worded(zh) == "name：必须填写" and exc.message == "name: is required"
+    # Programs read every field and its English message in the details.
+    assert exc.details[1] == {"field": "note", "message": "must be at most 3 characters"}
+
+
+def test_every_kind_of_field_problem_has_its_chinese_wording_and_keeps_its_fields():
+    zh = Catalogs().gettext("zh_CN")
+    assert [m for m in _PYDANTIC.values() if zh(m) == m] == []
+    assert {m: zh(m) for m in _PYDANTIC.values() if not _fields(zh(m)) <= _fields(m)} == {}
+
+
 async def test_a_booking_on_a_holiday_is_refused_in_the_readers_language(aiohttp_client, app):
     world = await start_world(aiohttp_client, app)
     holiday = local(date(2026, 10, 1), 9, 0)  # National Day
@@ -125,3 +160,7 @@ async def test_a_booking_on_a_holiday_is_refused_in_the_readers_language(aiohttp
     body = {"case_id": world.cases["shaping"].id, "starts_at": holiday, "duration_minutes": 60}
     resp = await world.api("staff_shaping", "POST", "/scheduling/bookings?lang=en", json=body)
     assert (await resp.json())["error"]["message"] == "2026-10-01 is not a working day"
+    # A field the API cannot read is named, and its problem worded, in the reader's language.
+    body["starts_at"] = "tomorrow morning"
+    resp = await world.api("staff_shaping", "POST", "/scheduling/bookings", json=body)
+    assert (await resp.json())["error"]["message"] == "starts_at：必须是日期和时间"

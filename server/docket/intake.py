@@ -27,7 +27,7 @@ from server.docket.cases import create_case, registration_source
 from server.docket.numbers import TRACKING_ALPHABET, TRACKING_LENGTH
 from server.docket.schemas import CaseCreate, PartyIn, Side, validate_id_number
 from server.docket.stages import STAGE_LABELS
-from server.errors import Invalid, NotFound, TooManyRequests
+from server.errors import Invalid, NotFound, TooManyRequests, fields_invalid
 from server.models.accounts import Office, RateEvent
 from server.models.docket import Case
 
@@ -226,11 +226,7 @@ async def submit(ctx: Context, data: IntakeIn) -> Case:
         select(Office).where(Office.code == data.office, Office.is_center.is_(False))
     )
     if office is None:
-        raise Invalid(
-            "office: unknown street office {office!r}",
-            values={"office": data.office},
-            details=[{"field": "office", "message": "unknown street office"}],
-        )
+        raise fields_invalid([("office", Invalid("unknown street office"))])
     create = CaseCreate(
         cause=data.cause,
         facts=data.facts,

@@ -12,7 +12,7 @@ from server import access
 from server.context import Context
 from server.docket.log import log_change
 from server.docket.schemas import PartyIn, PartyUpdate, validate_id_number
-from server.errors import Forbidden, Invalid, NotFound
+from server.errors import Forbidden, Invalid, NotFound, fields_invalid
 from server.models.docket import Case, Consent, Party
 
 
@@ -146,9 +146,7 @@ async def update_party(ctx: Context, case: Case, party_id: int, data: PartyUpdat
         try:
             sent["id_number"] = validate_id_number(kind, sent.get("id_number", party.id_number))
         except ValueError as exc:
-            raise Invalid(
-                "id_number: {why}", details=[{"field": "id_number"}], values={"why": exc}
-            ) from None
+            raise fields_invalid([("id_number", Invalid(str(exc)))]) from None
     changes: dict[str, object] = {}
     for field, value in sent.items():
         if field in ("side", "kind", "name") and value is None:

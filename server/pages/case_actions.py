@@ -25,7 +25,7 @@ from server.docket.schemas import (
     PartyUpdate,
     TransitionIn,
 )
-from server.errors import AppError, Invalid, parse_model
+from server.errors import AppError, Invalid, fields_invalid, parse_model
 from server.models.docket import Case
 from server.pages.case_pages import case_url, render_case_error
 from server.pages.form_errors import form_values
@@ -126,9 +126,7 @@ async def _edit_case(ctx: Context, case: Case, values: dict[str, str]) -> None:
     try:
         claim_fen = parse_yuan(values.get("claim_yuan", ""))
     except ValueError as exc:
-        raise Invalid(
-            str(exc), details=[{"field": "claim_fen", "message": f"Value error, {exc}"}]
-        ) from None
+        raise fields_invalid([("claim_fen", Invalid(str(exc)))]) from None
     data = parse_model(
         CaseUpdate,
         {

@@ -20,7 +20,7 @@ from server.desk import figures as desk_figures
 from server.docket.intake import parse_yuan
 from server.docket.schemas import CaseCreate, CaseFilters
 from server.docket.stages import STAGE_LABELS
-from server.errors import Forbidden, Invalid, parse_model
+from server.errors import AppError, Forbidden, Invalid, fields_invalid, parse_model
 from server.models.accounts import User
 from server.models.docket import Case, Stage
 from server.pages.form_errors import error_lines, form_values
@@ -213,11 +213,11 @@ def _require_creator(user: User) -> None:
 def _case_create(values: dict[str, str], count: int) -> CaseCreate:
     """The form as ``CaseCreate``; the claim typed in yuan becomes exact fen. Every problem
     is reported at once, the claim's together with the model's."""
-    problems: list[dict[str, str]] = []
+    problems: list[tuple[str, AppError]] = []
     try:
         claim_fen = parse_yuan(values.get("claim_yuan", ""))
     except ValueError as exc:
-        problems.append({"field": "claim_yuan", "message": f"Value error, {exc}"})
+        problems.append(("claim_yuan", Invalid(str(exc))))
         claim_fen = 0
     parties = []
     for i, row in enumerate(_party_rows(values, count)):
@@ -237,11 +237,9 @@ def _case_create(values: dict[str, str], count: int) -> CaseCreate:
     try:
         data = parse_model(CaseCreate, raw)
     except Invalid as exc:
-        raise Invalid(
-            exc.template, values=exc.values, details=problems + list(exc.details or [])
-        ) from None
+        raise fields_invalid(problems + exc.problems) from None
     if problems:
-        raise Invalid(problems[0]["message"], details=problems)
+        raise fields_invalid(problems)
     return data
 
 
