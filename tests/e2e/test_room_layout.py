@@ -151,6 +151,8 @@ async def test_room_layout_host_desktop_party_phone(
     await wait_playing(host, {staff_pid, party_pid})
     await wait_playing(party, {host_pid, staff_pid})
     await host.locator("#panel-badge").wait_for(state="hidden")
+    # The state that empties the lobby also takes back the toast saying they wait there.
+    assert await host.locator("#toast").is_hidden()
 
     # Remove asks first too.
     await asks_first(host, f"#host-panel button[data-action=remove][data-pid='{party_pid}']")

@@ -10,7 +10,7 @@ import { Grid, PanelToggle, ask, cameraCount, chime, lobbyArrivals, otherCamera 
 import { mediaProblem } from "./media_problem.js";
 import { RoomStatus } from "./room_status.js";
 import { VideoView } from "./room_video.js";
-import { $, app, config, note, show, t, toast } from "./session_page.js";
+import { $, app, config, dismissToast, note, show, t, toast } from "./session_page.js";
 
 // What to do when the server refuses the name typed at the pre-join (enterRoom's caller says).
 let nameRefused = () => {};
@@ -140,14 +140,22 @@ function renderState(state) {
 }
 
 // Someone new in the lobby: a chime, a toast naming them, and the count on the panel's toggle.
+// Once none of those it names still waits (let in, turned away, gone), the toast goes too: a
+// host who has just let someone in should not read that they are waiting.
 function announceArrivals(state) {
   const { waiting, fresh } = lobbyArrivals(state, app.lobbySeen);
   app.panel.count(waiting.length);
+  const shown = app.lobbyToast;
+  if (shown && !waiting.some((p) => shown.pids.includes(p.pid))) {
+    dismissToast(shown.text);
+    app.lobbyToast = null;
+  }
   if (!fresh.length) return;
   chime();
-  const names = fresh.map((p) => p.name).join("、");
+  const text = t.lobby_arrived.replace("{name}", fresh.map((p) => p.name).join("、"));
   const open = app.panel.open ? null : () => app.panel.set(true);
-  toast(t.lobby_arrived.replace("{name}", names), open ? { action: open, label: t.show_panel } : {});
+  toast(text, open ? { action: open, label: t.show_panel } : {});
+  app.lobbyToast = { text, pids: fresh.map((p) => p.pid) };
 }
 
 // --- tiles ------------------------------------------------------------------------------

@@ -46,3 +46,11 @@ export function toast(text, { action, label = "OK" } = {}) {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { el.hidden = true; }, 8000);
 }
+
+// Take back the toast if it still shows `text`, news no longer true (not a later toast).
+export function dismissToast(text) {
+  const el = $("toast");
+  if (el.hidden || !el.firstChild || el.firstChild.textContent !== text) return;
+  el.hidden = true;
+  clearTimeout(toastTimer);
+}
