@@ -4,7 +4,8 @@ with device emulation, on the real demo (``run_demo``, tests/e2e/demo_world.py):
 - pre-join, by a party's invite link and as the host: the self-test preview, the name field
   and 加入会话 all on the first screen without scrolling, every control at least 44x44 px;
 - menus and buttons: no label broken inside a Chinese word (案/件, 网上/接待, 调解协/议, 主/持人)
-  on the staff pages (docket, schedule, reports, the case page, ...) and the party pages;
+  on the staff pages (docket, schedule, reports, the case page, ...) and the party pages, nor
+  a case number in a list ("(2026)" / "晋0303民诉前调127号");
 - no page wider than the phone: wide tables scroll inside their own container.
 
 A label "broken inside a word" is measured, not looked at: a label with no space in its text
@@ -51,7 +52,7 @@ async def server(tmp_path: Path, demo: Demo) -> AsyncIterator[LiveServer]:
 # one line: a line box of the label's text starts lower than the first by most of a line.
 BROKEN_LABELS = """() => {
   const labels = document.querySelectorAll(
-    'header a, nav a, button, .button, input[type=submit], summary, .badge');
+    'header a, nav a, button, .button, input[type=submit], summary, .badge, .case-no');
   const broken = [];
   for (const el of labels) {
     const text = el.textContent.trim();
