@@ -51,9 +51,24 @@ def local_time(
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
+# The zones that keep Beijing time. A resident knows the time by that name, not by the time
+# zone database's "Asia/Shanghai" (and an SMS is shorter for it); a court elsewhere is named
+# by its zone.
+BEIJING_TIME = frozenset(
+    {"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "PRC"}
+)
+
+
+def zone_name(timezone: str) -> str:
+    """The court's zone as people name it: "Beijing time" (a msgid: 北京时间), else the
+    zone's own name."""
+    return "Beijing time" if timezone in BEIJING_TIME else timezone
+
+
 def install_filters(env: jinja2.Environment) -> None:
     env.filters["yuan"] = yuan
     env.filters["mask_id"] = mask_id_number
     env.filters["mask_name"] = mask_name
     env.filters["mask_phone"] = mask_phone
     env.filters["local_time"] = local_time
+    env.filters["zone_name"] = zone_name

@@ -110,7 +110,7 @@ async def test_move_and_cancel_by_form(world: World):
     )
     assert resp.status == 303 and resp.headers["Location"] == base
     page = await (await client.get(base)).text()
-    assert "2026-09-21 15:00–16:00" in page
+    assert "2026-09-21 15:00–16:00（北京时间）" in page
     resp = await post_form(
         client,
         base + "/move",
@@ -128,6 +128,8 @@ async def test_move_and_cancel_by_form(world: World):
     assert '，原定 2026-09-21 09:00 <span class="muted">— 当事人请求</span>' in page
     assert "<strong>取消预约</strong>：" in page and "— 已和解</span>" in page
     assert "booking_moved" not in page and "from 2026" not in page
+    page = await (await client.get(base + "?lang=en")).text()
+    assert "2026-09-21 15:00–16:00 (Beijing time)" in page
 
 
 async def test_a_mediators_week_and_the_center(world: World):

@@ -21,7 +21,6 @@ from server.scheduling import booking as booking_mod
 from server.scheduling import feeds
 from server.scheduling.availability import find_slots
 from server.scheduling.mail import feed_calendar
-from server.scheduling.outbox import BEIJING_TIME
 from server.scheduling.queries import (
     booking_out,
     list_bookings,
@@ -105,7 +104,6 @@ async def _grid_context(request: web.Request, error: str | None = None) -> dict[
         "waiting": waiting,
         "case_id": case_id,
         "kind": kind,
-        "beijing_time": ctx.settings.timezone in BEIJING_TIME,
         "hosts": await hosts(ctx, kind),
         "error": error,
         "prev": span[0] - timedelta(days=1 if view == "day" else 7),

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import insert, update
 
 from server.context import Context
+from server.formatting import BEIJING_TIME
 from server.models.accounts import User
 from server.models.scheduling import Booking, OutboxMessage, OutboxStatus
 from server.scheduling.mail import build_ics
@@ -49,14 +50,6 @@ async def recipients(ctx: Context, booking: Booking, links: dict[int, str]) -> l
     for party in booking.case.parties:
         out.append(Recipient("party", party.name, party.email, party.phone, links.get(party.id)))
     return out
-
-
-# The zones that keep Beijing time. A resident knows the time by that name, not by the time
-# zone database's "Asia/Shanghai" (and an SMS is shorter for it); a court elsewhere is named
-# by its zone.
-BEIJING_TIME = frozenset(
-    {"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "PRC"}
-)
 
 
 def _when(booking: Booking, settings: Settings) -> str:
