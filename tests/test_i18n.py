@@ -101,6 +101,19 @@ def test_every_template_message_has_a_chinese_translation():
     assert missing == [], f"add these to web/translations/zh_CN/LC_MESSAGES/*.po: {missing}"
 
 
+def test_a_label_is_followed_by_its_languages_colon():
+    """"主持人: 李秀英" on a Chinese page: a colon after a label is the catalogue's ``_(': ')``
+    (：), never an ASCII one written into the template."""
+    ascii_colon = re.compile(r"\}\}: ")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in (ROOT / "web" / "templates").rglob("*.html")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ascii_colon.search(line)
+    ]
+    assert found == []
+
+
 def test_the_message_scan_sees_every_call_form():
     # The completeness test is only as good as its patterns; pin what they must find.
     text = """{{ _("Room") }} {{ pgettext("date range", 'To') }}
