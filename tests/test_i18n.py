@@ -102,8 +102,8 @@ def test_every_template_message_has_a_chinese_translation():
 
 
 def test_a_label_is_followed_by_its_languages_colon():
-    """"主持人: 李秀英" on a Chinese page: a colon after a label is the catalogue's ``_(': ')``
-    (：), never an ASCII one written into the template."""
+    """A colon after a label is the catalogue's ``_(': ')`` (：), never an ASCII one written
+    into the template: a Chinese page read "主持人: 李秀英"."""
     ascii_colon = re.compile(r"\}\}: ")
     found = [
         f"{path.relative_to(ROOT)}:{n}"

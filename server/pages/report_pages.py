@@ -88,9 +88,10 @@ def figures(report: Report, _: Gettext) -> list[tuple[str, str]]:
             (_("Missed calls"), str(desk.missed)),
             (_("Missed calls called back"), str(desk.called_back)),
         ]  # fmt: skip
-    rows += [(_("Stage") + ": " + _(STAGE_LABELS[s]), str(n)) for s, n in report.by_stage.items()]
+    colon = _(": ")
+    rows += [(_("Stage") + colon + _(STAGE_LABELS[s]), str(n)) for s, n in report.by_stage.items()]
     labels = outcome_labels(_)
-    rows += [(_("Result") + ": " + labels[o], str(report.by_outcome[o])) for o in OUTCOMES]
+    rows += [(_("Result") + colon + labels[o], str(report.by_outcome[o])) for o in OUTCOMES]
     for m in range(12):
         rows.append((_("Registered in month") + f" {m + 1}", str(report.registered_by_month[m])))
         rows.append((_("Resolved in month") + f" {m + 1}", str(report.resolved_by_month[m])))

@@ -93,7 +93,7 @@ async def test_the_host_shows_a_photo_and_the_party_sees_it(
     await party.wait_for_function(
         "() => document.getElementById('party-file-list').textContent.includes('欠条.jpg')"
     )
-    assert "已加入卷宗" in (await party.text_content("#party-file-status") or "")
+    assert (await party.text_content("#party-file-status") or "").endswith("已加入卷宗：欠条.jpg")
     async with unit(live_server.app) as ctx:
         kept = await documents.documents_of(ctx, case)
     assert (kept[0].filename, kept[0].source) == ("欠条.jpg", "party")  # the newest

@@ -72,7 +72,7 @@
           var item = document.createElement("li");
           item.textContent = file.name;
           list.appendChild(item);
-          status.textContent = files.dataset.done + ": " + file.name;
+          status.textContent = files.dataset.done + files.dataset.colon + file.name;
           return;
         }
         // The reason in the page's language where it has one, else the server's words.
@@ -81,7 +81,7 @@
           var error = JSON.parse(xhr.responseText).error;
           why = files.dataset[error.code] || error.message;
         } catch (err) { why = ""; }
-        status.textContent = files.dataset.failed + (why ? ": " + why : "");
+        status.textContent = files.dataset.failed + (why ? files.dataset.colon + why : "");
       });
       bar.value = 0;
       bar.hidden = false;
