@@ -5,11 +5,12 @@ center's overview; Chinese by default, refusals shown with their reason."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, time, timedelta
 
 import pytest
 
 from tests.helpers import login, post_form
-from tests.test_booking_support import MONDAY, World, local, start_world
+from tests.test_booking_support import MONDAY, SHANGHAI, World, add_case, local, start_world
 
 
 @pytest.fixture
@@ -156,3 +157,25 @@ async def test_a_mediators_week_and_the_center(world: World):
     # Cases waiting to be booked name their office as people do, not by its code.
     waiting = center.split("<ul>", 1)[1]
     assert "沙坪街道办事处" in waiting and "· shaping" not in waiting
+
+
+async def test_an_overdue_fast_track_case_waits_first_and_says_so(world: World):
+    """A fast-track case past its five working days heads the cases waiting to be booked, on
+    both databases (SQLite puts a missing deadline first by itself), marked 已超期."""
+    late = await add_case(world.client, "qiaotou", "fast_track")
+    assert late.fast_track_deadline is not None
+    world.clock.set(
+        datetime.combine(late.fast_track_deadline + timedelta(days=2), time(9), SHANGHAI)
+    )
+    client = world.client
+    await login(client, "med_wang")
+    center = await (await client.get(f"/schedule/center?date={MONDAY}")).text()
+    first = center.split("<ul>", 1)[1].split("</li>", 1)[0]
+    assert late.number in first and "已超期" in first, first
+    waiting = await (await client.get("/api/v1/scheduling/waiting")).json()
+    assert waiting[0]["case_id"] == late.id and waiting[0]["overdue"] is True
+    assert not any(w["overdue"] for w in waiting[1:])
+    await login(client, "staff_qiaotou")
+    dashboard = await (await client.get("/schedule")).text()
+    row = dashboard.split("<tbody>")[-1].split("</tr>", 1)[0]
+    assert late.number in row and "已超期" in row, row

@@ -12,7 +12,7 @@ from server import access
 from server.context import Context
 from server.docket import stages
 from server.docket.parties import latest_consents, latest_consents_many
-from server.docket.queries import case_numbers, timeline
+from server.docket.queries import case_numbers, is_overdue, timeline
 from server.docket.schemas import (
     CaseDetailOut,
     CaseNumberOut,
@@ -23,7 +23,7 @@ from server.docket.schemas import (
 )
 from server.formatting import mask_id_number, yuan
 from server.models.accounts import User
-from server.models.docket import Case, CaseNumber, DocketEntry, Party, Stage
+from server.models.docket import Case, CaseNumber, DocketEntry, Party
 
 
 def user_ref(user: User | None) -> UserRef | None:
@@ -80,12 +80,7 @@ def case_out(
         fast_track_deadline_provisional=bool(
             case.fast_track_deadline and case.fast_track_deadline_provisional
         ),
-        overdue=bool(
-            today is not None
-            and case.stage == Stage.FAST_TRACK
-            and case.fast_track_deadline is not None
-            and case.fast_track_deadline < today
-        ),
+        overdue=today is not None and is_overdue(case, today),
         outcome=case.outcome,
         resolved_at=case.resolved_at,
         version=case.version,

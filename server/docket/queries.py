@@ -47,9 +47,15 @@ def _search(q: str) -> ColumnElement[bool]:
     )
 
 
+# Decided on the deadline day itself is in time; overdue from the next day. The same rule as
+# a query's clause and for a case in hand.
 def _overdue(today: date) -> ColumnElement[bool]:
-    # Decided on the deadline day itself is in time; overdue from the next day.
     return (Case.stage == Stage.FAST_TRACK) & (Case.fast_track_deadline < today)
+
+
+def is_overdue(case: Case, today: date) -> bool:
+    deadline = case.fast_track_deadline
+    return case.stage == Stage.FAST_TRACK and deadline is not None and deadline < today
 
 
 def filtered(user: User, filters: CaseFilters, today: date) -> Select[Case]:

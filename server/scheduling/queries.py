@@ -12,6 +12,7 @@ from server import access
 from server.accounts import office_by_code
 from server.context import Context
 from server.docket.parties import latest_consents_many
+from server.docket.queries import is_overdue
 from server.errors import Forbidden, NotFound
 from server.formatting import mask_phone
 from server.models.accounts import Office, User
@@ -190,8 +191,12 @@ async def waiting_cases(ctx: Context, office_id: int | None = None) -> list[Wait
     )
     if office_id is not None:
         query = query.where(Case.office_id == office_id)
-    cases = list(await ctx.db.scalars(query.order_by(Case.fast_track_deadline, Case.id).limit(500)))
+    # The nearest deadline first (an overdue one at the top), on both databases: SQLite would
+    # put the cases with no deadline first.
+    soonest = Case.fast_track_deadline.asc().nulls_last()
+    cases = list(await ctx.db.scalars(query.order_by(soonest, Case.id).limit(500)))
     consents = await latest_consents_many(ctx, [c.id for c in cases])
+    today = ctx.today()
     out = []
     for case in cases:
         answers = consents.get(case.id, {})
@@ -205,6 +210,7 @@ async def waiting_cases(ctx: Context, office_id: int | None = None) -> list[Wait
                 office=case.office.code,
                 fast_track_deadline=case.fast_track_deadline,
                 fast_track_deadline_provisional=case.fast_track_deadline_provisional,
+                overdue=is_overdue(case, today),
                 consent_complete=complete,
             )
         )

@@ -197,6 +197,7 @@ class WaitingOut(BaseModel):
     office: str
     fast_track_deadline: date | None
     fast_track_deadline_provisional: bool = False
+    overdue: bool = Field(default=False, description="a fast-track case past its deadline")
     consent_complete: bool
 
 
