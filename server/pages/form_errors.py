@@ -1,4 +1,4 @@
-"""Readable form errors: turn the error model's ``Invalid`` details into translated lines.
+"""Readable form errors: a refusal of fields turned into translated lines, one per field.
 
 Pages validate forms with the same pydantic models as the API; a refusal of fields
 (``server.errors.fields_invalid``) holds each field's problem, worded here beside the page's
