@@ -131,6 +131,12 @@ async def test_pages_open_from_case_invite_and_join(client):
     page = await (await client.get(f"/sessions/{sid}/join")).text()
     assert "本次会话全程录音录像" in page and f"/ws/sessions/{sid}" in page
     assert 'id="party-name"' not in page
+    # Its sentences run on as Chinese writes them, no space between (English has one).
+    notice = page.split('id="recording-notice"', 1)[1].split("</div>", 1)[0]
+    assert "作为法院记录。</strong>背对背（单独）调解室同样录音录像。<span" in notice, notice
+    page = await (await client.get(f"/sessions/{sid}/join?lang=en")).text()
+    assert "record.</strong> Private (caucus) rooms are recorded too. <span" in page
+    await client.get("/login?lang=zh_CN")
 
     # The party's link, from a browser with no account: the pre-join page with a name box.
     client.session.cookie_jar.clear()

@@ -89,6 +89,8 @@ def template_context(request: web.Request) -> dict[str, Any]:
         "request": request,
         "user": request.get(USER),
         "lang": lang,
+        # Between two sentences: Chinese runs them together ("。背对背…"), English spaces them.
+        "gap": "" if lang.startswith("zh") else " ",
         "_": catalogs.gettext(lang),
         "ngettext": catalogs.ngettext(lang),
         "pgettext": catalogs.pgettext(lang),
