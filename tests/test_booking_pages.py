@@ -172,6 +172,7 @@ async def test_an_overdue_fast_track_case_waits_first_and_says_so(world: World):
     center = await (await client.get(f"/schedule/center?date={MONDAY}")).text()
     first = center.split("<ul>", 1)[1].split("</li>", 1)[0]
     assert late.number in first and "已超期" in first, first
+    assert f'<a href="/cases/{late.id}" class="case-no">' in first  # one click to the case
     waiting = await (await client.get("/api/v1/scheduling/waiting")).json()
     assert waiting[0]["case_id"] == late.id and waiting[0]["overdue"] is True
     assert not any(w["overdue"] for w in waiting[1:])
