@@ -55,7 +55,7 @@ async def test_clerk_registers_and_moves_a_case_to_overdue(
 
     # Both parties agree to mediate.
     for name in ("张三", "李四"):
-        await _click_and_wait(page, f"{name}: 记录：同意")
+        await _click_and_wait(page, f"{name}：记录：同意")
     await expect(page.locator("#parties .badge.ok")).to_have_count(2)
 
     # Pre-litigation mediation, then filed, then fast-track: one button per allowed move.
