@@ -106,15 +106,10 @@ async def _check_session(db: AsyncSession, case: Case, session_id: int | None) -
         )
 
 
-def _check_drafter(ctx: Context, case: Case, what: str) -> User:
+def _check_drafter(ctx: Context, case: Case) -> User:
     user = ctx.require_user()
     if not can_draft_agreement(user, case):
-        raise Forbidden(
-            "only a mediator or judge drafts an agreement"
-            if what == "drafts"
-            else "only a mediator or judge may change an agreement",
-            code="not_drafter",
-        )
+        raise Forbidden("only a mediator or judge drafts an agreement", code="not_drafter")
     return user
 
 
@@ -156,7 +151,7 @@ async def create(
 ) -> tuple[Agreement, AgreementVersion]:
     """The case's agreement with its first version, drafted by the acting mediator or judge
     under the court's name."""
-    user = _check_drafter(ctx, case, "drafts")
+    user = _check_drafter(ctx, case)
     db = ctx.db
     existing = await db.scalar(select(Agreement.id).where(Agreement.case_id == case.id))
     if existing is not None:
@@ -222,7 +217,7 @@ async def save_terms(
 async def preview_html(ctx: Context, case: Case, terms: Terms) -> str:
     """Unsaved terms rendered as the case's next version would read (the live preview); the
     parties' ID numbers masked unless the user may read the original."""
-    user = _check_drafter(ctx, case, "drafts")
+    user = _check_drafter(ctx, case)
     template = await templates.choose(ctx.db, "agreement", case)
     data = snapshot(
         case, terms, template, ctx.settings.court_name, await agreement_guests(ctx.db, case.id)

@@ -168,7 +168,8 @@ def consent_complete(parties: list[Party], consents: dict[int, bool]) -> bool:
     return all(consents.get(p.id) is True for p in parties)
 
 
-def _label(stage: str) -> Term:
+def stage_term(stage: str) -> Term:
+    """A stage as a refusal names it: its label, worded in the reader's language."""
     return Term(STAGE_LABELS.get(stage, stage))
 
 
@@ -190,9 +191,9 @@ def check_move(user: User, case: Case, to_stage: Stage, consents: dict[int, bool
             else "a case in stage {stage} cannot move to {to}: the case is closed",
             code="illegal_transition",
             values={
-                "stage": _label(case.stage),
-                "to": _label(to_stage),
-                "allowed": [_label(s) for s in legal],
+                "stage": stage_term(case.stage),
+                "to": stage_term(to_stage),
+                "allowed": [stage_term(s) for s in legal],
             },
             details={
                 "from": case.stage,
@@ -205,13 +206,13 @@ def check_move(user: User, case: Case, to_stage: Stage, consents: dict[int, bool
         raise Forbidden(
             "your role may not move a case from {stage} to {to}",
             code="move_forbidden",
-            values={"stage": _label(case.stage), "to": _label(to_stage)},
+            values={"stage": stage_term(case.stage), "to": stage_term(to_stage)},
         )
     if to_stage in CONSENT_REQUIRED and not consent_complete(list(case.parties), consents):
         missing = [p.id for p in case.parties if consents.get(p.id) is not True]
         raise Conflict(
             "{to} needs the recorded consent of every party, applicants and respondents",
             code="consent_required",
-            values={"to": _label(to_stage)},
+            values={"to": stage_term(to_stage)},
             details={"missing": missing},
         )

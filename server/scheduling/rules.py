@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from server import access
 from server.context import Context
 from server.docket.parties import latest_consents
-from server.docket.stages import STAGE_LABELS
-from server.errors import Conflict, Forbidden, Term
+from server.docket.stages import stage_term
+from server.errors import Conflict, Forbidden
 from server.models.docket import Case
 from server.models.scheduling import Booking, BookingStatus
 from server.scheduling.resources import BOOKABLE
@@ -28,8 +28,8 @@ def session_kind(case: Case) -> str:
             "a case at stage {stage} cannot be booked; sessions are booked for: {allowed}",
             code="stage_not_bookable",
             values={
-                "stage": Term(STAGE_LABELS.get(case.stage, case.stage)),
-                "allowed": [Term(STAGE_LABELS[stage]) for stage in BOOKABLE],
+                "stage": stage_term(case.stage),
+                "allowed": [stage_term(stage) for stage in BOOKABLE],
             },
         )
     return kind
