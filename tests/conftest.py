@@ -38,6 +38,9 @@ from tests.hangs import (  # noqa: F401 (the hang watch's fixture and hooks)
     watch_for_hangs,
 )
 from tests.helpers import ensure_pg_reachable
+from tests.sqlite_connections import left_open, watch
+
+watch()
 
 # The tests run on the loop `courtlink serve` runs on (uvloop where installed).
 asyncio.set_event_loop_policy(eventloop.policy())
@@ -200,10 +203,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
     try:
-        return (yield)
+        result = yield
     finally:
         for copies, name in item.stash.get(_TO_DROP, []):
             copies.drop(name)
+        opened_at = left_open()  # forgotten even when the teardown failed
+    assert not opened_at, "the test left SQLite connections open, opened at:\n" + "\n".join(
+        opened_at
+    )
+    return result
 
 
 @pytest.fixture

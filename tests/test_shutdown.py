@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from server.live import RECORDINGS
 from server.models.recordings import RecordingSegment
-from server.web.keys import SESSIONMAKER
+from server.web.keys import ENGINE, SESSIONMAKER
 from signaling.hub import HUB, Hub
 from tests.hub_peers import HubPeer
 from tests.test_signaling_ws import host_and_party
@@ -48,6 +48,8 @@ async def test_shutdown_sends_live_participants_away(client):
         async with maker() as db:
             reasons = set((await db.scalars(select(RecordingSegment.end_reason))).all())
         assert reasons == {"shutdown"}
+        # That read opened a connection after the stop had closed them all: closed here.
+        await client.app[ENGINE].dispose()
 
 
 async def test_a_socket_that_joins_after_shutdown_is_sent_away(sfu):
