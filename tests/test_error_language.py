@@ -6,8 +6,9 @@ page, and the signing page showed the server's English."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from string import Formatter
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import BaseModel, Field
@@ -15,9 +16,11 @@ from pydantic import BaseModel, Field
 from server.errors import _PYDANTIC, Conflict, Invalid, Term, parse_model
 from server.i18n import Catalogs
 from server.scheduling.conflicts import TAKEN
+from server.scheduling.hours import check_working_time
 from server.web.params import _NO_SUCH
+from server.workdays import WorkCalendar
 from tests.source_scan import formatted_args, literal_args
-from tests.test_booking_support import local, start_world
+from tests.test_booking_support import SHANGHAI, local, start_world
 
 # The domain's error classes (server/errors.py), each taking its message first.
 ERRORS = {
@@ -116,6 +119,22 @@ def test_a_refusal_with_values_is_worded_in_each_language():
     assert "sessions are booked for: Fast-track, x" in stages.message
     assert stages.worded(zh).endswith(f"：{zh('Fast-track')}、x")
     assert zh("Fast-track") != "Fast-track" and zh("Intake") in stages.worded(zh)
+
+
+def test_the_working_hours_refusal_names_the_zone_as_people_do():
+    """English read "(08:30–12:00, 14:30–17:30, Asia/Shanghai)": the time zone database's
+    name, where the court's pages say Beijing time."""
+    zh = Catalogs().gettext("zh_CN")
+    monday = datetime(2026, 12, 7, 19, 0, tzinfo=SHANGHAI)
+    with pytest.raises(Invalid) as caught:
+        check_working_time(WorkCalendar(), SHANGHAI, monday, monday + timedelta(hours=1))
+    assert caught.value.message.endswith("(08:30–12:00, 14:30–17:30, Beijing time)")
+    # Chinese may leave the zone unsaid (test above); it never reads the database's name.
+    assert "Asia/Shanghai" not in caught.value.worded(zh)
+    elsewhere = ZoneInfo("Asia/Urumqi")
+    with pytest.raises(Invalid) as caught:
+        check_working_time(WorkCalendar(), elsewhere, monday, monday + timedelta(hours=1))
+    assert caught.value.message.endswith(", Asia/Urumqi)")
 
 
 class _Form(BaseModel, extra="forbid"):

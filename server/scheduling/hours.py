@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from server.context import Context
-from server.errors import Invalid
+from server.errors import Invalid, Term
+from server.formatting import zone_name
 from server.models.scheduling import WorkingHours
 from server.workdays import WorkCalendar
 
@@ -126,7 +127,7 @@ def check_working_time(
             if who is None
             else "the session must lie within {who}'s working hours ({hours}, {zone})",
             code="outside_working_hours",
-            values={"who": who, "hours": hours, "zone": tz.key},
+            values={"who": who, "hours": hours, "zone": Term(zone_name(tz.key))},
         )
 
 
