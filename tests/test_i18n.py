@@ -114,6 +114,20 @@ def test_a_label_is_followed_by_its_languages_colon():
     assert found == []
 
 
+def test_a_word_in_brackets_after_another_takes_its_languages_brackets():
+    """Brackets after a catalogue word are the catalogue's ``%(what)s (%(more)s)`` (Chinese
+    takes full-width ones), never ASCII ones written into the template: a Chinese page read
+    "待预约案件 (10)" for 待预约案件（10）."""
+    ascii_brackets = re.compile(r"\}\} \(")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in (ROOT / "web" / "templates").rglob("*.html")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ascii_brackets.search(line)
+    ]
+    assert found == []
+
+
 def test_the_message_scan_sees_every_call_form():
     # The completeness test is only as good as its patterns; pin what they must find.
     text = """{{ _("Room") }} {{ pgettext("date range", 'To') }}
