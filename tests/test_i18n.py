@@ -101,31 +101,28 @@ def test_every_template_message_has_a_chinese_translation():
     assert missing == [], f"add these to web/translations/zh_CN/LC_MESSAGES/*.po: {missing}"
 
 
-def test_a_label_is_followed_by_its_languages_colon():
-    """A colon after a label is the catalogue's ``_(': ')`` (：), never an ASCII one written
-    into the template: a Chinese page read "主持人: 李秀英"."""
-    ascii_colon = re.compile(r"\}\}: ")
-    found = [
+def _template_lines(pattern: str) -> list[str]:
+    """Where the pages' templates match ``pattern``, as ``path:line``."""
+    found = re.compile(pattern)
+    return [
         f"{path.relative_to(ROOT)}:{n}"
         for path in (ROOT / "web" / "templates").rglob("*.html")
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if ascii_colon.search(line)
+        if found.search(line)
     ]
-    assert found == []
+
+
+def test_a_label_is_followed_by_its_languages_colon():
+    """A colon after a label is the catalogue's ``_(': ')`` (：), never an ASCII one written
+    into the template: a Chinese page read "主持人: 李秀英"."""
+    assert _template_lines(r"\}\}: ") == []
 
 
 def test_a_word_in_brackets_after_another_takes_its_languages_brackets():
     """Brackets after a catalogue word are the catalogue's ``%(what)s (%(more)s)`` (Chinese
     takes full-width ones), never ASCII ones written into the template: a Chinese page read
     "待预约案件 (10)" for 待预约案件（10）."""
-    ascii_brackets = re.compile(r"\}\} \(")
-    found = [
-        f"{path.relative_to(ROOT)}:{n}"
-        for path in (ROOT / "web" / "templates").rglob("*.html")
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if ascii_brackets.search(line)
-    ]
-    assert found == []
+    assert _template_lines(r"\}\} \(") == []
 
 
 def test_the_message_scan_sees_every_call_form():
