@@ -135,7 +135,11 @@ async def test_invitation_move_and_cancel_reach_every_participant(world: World, 
     )
     assert resp.status == 200
     box.messages.clear()
+    FakeGateway.sent.clear()
     assert await _send(world) == 5
+    # A resident's text says the session moved: the same words as the first would read as
+    # the first sent twice.
+    assert [t.startswith("【") and "改期" in t for _, t in FakeGateway.sent] == [True, True]
     moved = _event(_ics(box.to("wang@court.example")[0]))
     assert str(moved["UID"]) == booking["uid"] and int(moved["SEQUENCE"]) == 1
     assert moved.decoded("DTSTART") == datetime.fromisoformat("2026-09-21T15:00:00+08:00")
@@ -171,6 +175,8 @@ async def test_reminders_24_hours_and_1_hour_before(world: World, inbox):
     assert await _send(world, start - timedelta(hours=24)) == 5
     assert len(box.messages) == 3  # the e-mails (the other two are text messages)
     assert all("提醒：明天" in m["Subject"] for _, m in box.messages)
+    reminders = [t for _, t in FakeGateway.sent[-2:]]
+    assert all("提醒：明天" in t and "/join/" in t for t in reminders), reminders
     assert all(
         not [p for p in m.walk() if p.get_content_type() == "text/calendar"]
         for _, m in box.messages
@@ -180,6 +186,7 @@ async def test_reminders_24_hours_and_1_hour_before(world: World, inbox):
     assert await _send(world, start - timedelta(minutes=60)) == 5
     assert len(box.messages) == 3
     assert all("1小时后" in m["Subject"] for _, m in box.messages)
+    assert all("提醒：1小时后" in t for _, t in FakeGateway.sent[-2:])
 
 
 @pytest.mark.parametrize("refusal", ["451 4.3.0 try again later", "554 5.7.1 rejected for now"])

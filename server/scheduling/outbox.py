@@ -61,17 +61,23 @@ def _when(booking: Booking, settings: Settings) -> str:
     )
 
 
-def _text(booking: Booking, settings: Settings, purpose: str, who: Recipient) -> tuple[str, str]:
-    """Subject and plain-text body, in Chinese (the court's language)."""
-    case_no = booking.case.number or f"#{booking.case_id}"
-    kind = KIND_ZH.get(booking.kind, booking.kind)
-    when = _when(booking, settings)
-    heading = {
+def _heading(booking: Booking, purpose: str) -> str:
+    """What a message is, first in its subject and its text: a moved session's says so, so
+    it is not taken for the first invitation sent twice."""
+    return {
         "request": "预约通知" if booking.sequence == 0 else "改期通知",
         "cancel": "取消通知",
         "remind_24h": "提醒：明天",
         "remind_1h": "提醒：1小时后",
     }[purpose]
+
+
+def _text(booking: Booking, settings: Settings, purpose: str, who: Recipient) -> tuple[str, str]:
+    """Subject and plain-text body, in Chinese (the court's language)."""
+    case_no = booking.case.number or f"#{booking.case_id}"
+    kind = KIND_ZH.get(booking.kind, booking.kind)
+    when = _when(booking, settings)
+    heading = _heading(booking, purpose)
     subject = f"【{settings.court_name}】{heading} {kind} {case_no} {when}"
     lines = [
         f"{who.name}：",
@@ -96,7 +102,8 @@ def _sms(booking: Booking, settings: Settings, purpose: str, who: Recipient) -> 
     kind = KIND_ZH.get(booking.kind, booking.kind)
     if purpose == "cancel":
         return f"【{settings.court_name}】您{when}的{kind}已取消。"
-    return f"【{settings.court_name}】{kind}：{when}。进入链接：{who.link or ''}"
+    heading = _heading(booking, purpose)
+    return f"【{settings.court_name}】{heading} {kind} {when}。进入链接：{who.link or ''}"
 
 
 async def enqueue(ctx: Context, booking: Booking, purpose: str, links: dict[int, str]) -> int:
