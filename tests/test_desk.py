@@ -424,4 +424,17 @@ async def test_reception_figures_in_the_reports(client) -> None:
     ]
     page = await client.get(f"/reports?year={WORKDAY.year}", headers=tokens["clk"])
     html = await page.text()
-    assert "视频接访(值班台)" in html and "30秒内接听" in html
+    assert "视频接访（值班台）" in html and "30秒内接听" in html
+
+
+async def test_the_ring_and_the_terminal_join_their_words_as_the_language_does(client) -> None:
+    """The scripts join a word to a value: the ring read "来电 沙坪街道 (ringing the whole
+    center)" and the terminal "排队位置: 1" on Chinese pages. The pages hand them the
+    language's own joins: no space in Chinese, its colon and its brackets."""
+    _people, tokens = await _desk(client)
+    zh = await (await client.get("/desk", headers=tokens["clk"])).text()
+    assert 'data-gap=""' in zh and 'data-t-everyone="（正在响遍全中心）"' in zh
+    terminal = await (await client.get("/desk/terminal", headers=tokens["term"])).text()
+    assert 'data-t-position="排队位置"' in terminal and 'data-colon="："' in terminal
+    en = await (await client.get("/desk?lang=en", headers=tokens["clk"])).text()
+    assert 'data-gap=" "' in en and 'data-t-everyone=" (ringing the whole center)"' in en

@@ -125,6 +125,23 @@ def test_a_word_in_brackets_after_another_takes_its_languages_brackets():
     assert _template_lines(r"\}\} \(") == []
 
 
+# ASCII punctuation against a Chinese character (or a Chinese stop): a Chinese sentence takes
+# the full-width marks (，：（）), as the rest of the catalogue does.
+_ASCII_IN_CHINESE = re.compile(r"[\u4e00-\u9fff。，…][,;:!?()]|[,;:!?()][\u4e00-\u9fff]")
+
+
+def test_chinese_wording_uses_chinese_punctuation():
+    """The duty desk's wording read "响铃:先响值班人员,再响全中心" and "请求金额(元)"."""
+    found = sorted(
+        f"{ctx or ''}|{msgid}: {string}"
+        for (ctx, msgid), strings in _translations().items()
+        for string in strings
+        if _ASCII_IN_CHINESE.search(string)
+    )
+    assert found == []
+    assert _ASCII_IN_CHINESE.search("金额(元)") and not _ASCII_IN_CHINESE.search("金额（元）")
+
+
 def test_the_message_scan_sees_every_call_form():
     # The completeness test is only as good as its patterns; pin what they must find.
     text = """{{ _("Room") }} {{ pgettext("date range", 'To') }}

@@ -63,7 +63,7 @@ async def test_an_office_calls_the_second_on_duty_answers_and_it_becomes_a_case(
 
     await terminal.click("#desk-call")
     await terminal.wait_for_function(
-        "() => document.getElementById('desk-status').textContent.includes('排队位置: 1')"
+        "() => document.getElementById('desk-status').textContent.includes('排队位置：1')"
     )
     await idle.wait_for_selector("#desk-ring:not([hidden]) .desk-answer")
     # The second on duty sees the call listed on the desk page, but it does not ring for them.

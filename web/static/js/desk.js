@@ -37,7 +37,7 @@
     if (notified[call.id] || !("Notification" in window)) return;
     notified[call.id] = true;
     if (Notification.permission === "granted") {
-      new Notification(t.tCalling + " " + call.office, { tag: "desk-" + call.id });
+      new Notification(t.tCalling + t.gap + call.office, { tag: "desk-" + call.id });
     }
   }
 
@@ -61,7 +61,7 @@
     li.className = "desk-call-row";
     li.dataset.call = call.id;
     var text = document.createElement("span");
-    text.textContent = t.tCalling + " " + call.office + (call.everyone ? " (" + t.tEveryone + ")" : "");
+    text.textContent = t.tCalling + t.gap + call.office + (call.everyone ? t.tEveryone : "");
     li.appendChild(text);
     if (canAnswer) {
       var button = document.createElement("button");

@@ -21,7 +21,7 @@
       result.textContent = "";
       if (!r.ok) {
         var err = r.body.error || {};
-        result.textContent = t.tError + " " + (err.message || "");
+        result.textContent = t.tError + (err.message ? t.colon + err.message : "");
         return;
       }
       panel.querySelectorAll("form").forEach(function (f) { f.hidden = true; });

@@ -29,7 +29,7 @@
     });
   }
 
-  function fail(err) { status.textContent = t.tError + " " + err.message; }
+  function fail(err) { status.textContent = t.tError + t.colon + err.message; }
 
   function tick() {
     if (!call || call.status !== "ringing") { waited.hidden = true; return; }
@@ -45,7 +45,7 @@
     button.hidden = st === "ringing" || st === "answered";
     hangUp.hidden = st !== "ringing";
     form.hidden = sent || !(st === "ringing" || ((st === "missed" || st === "cancelled") && !call.callback_requested));
-    if (st === "ringing") status.textContent = t.tRinging + " " + t.tPosition + " " + call.position;
+    if (st === "ringing") status.textContent = t.tRinging + t.gap + t.tPosition + t.colon + call.position;
     else if (st === "answered") {
       status.textContent = t.tAnswered;
       window.location.href = "/sessions/" + call.session_id + "/join";
