@@ -121,8 +121,9 @@ def test_a_label_is_followed_by_its_languages_colon():
 def test_a_word_in_brackets_after_another_takes_its_languages_brackets():
     """Brackets after a catalogue word are the catalogue's ``%(what)s (%(more)s)`` (Chinese
     takes full-width ones), never ASCII ones written into the template: a Chinese page read
-    "待预约案件 (10)" for 待预约案件（10）."""
-    assert _template_lines(r"\}\} \(") == []
+    "待预约案件 (10)" for 待预约案件（10）, and "申请人 (法人或其他组织)". An aside styled apart
+    (a muted span) is the same message with an empty ``what``: " (…)", or "（…）"."""
+    assert _template_lines(r"\}\} \(|\(\{[{%]") == []
 
 
 # ASCII punctuation against a Chinese character (or a Chinese stop): a Chinese sentence takes

@@ -139,6 +139,12 @@ async def test_add_party_row_and_three_parties(client):
     resp = await post_form(client, "/cases/new", {**NEW_CASE, **third}, allow_redirects=False)
     assert resp.status == 303, await resp.text()
     assert await count(client, Party) == 3 and await count(client, Consent) == 1
+    # The organisation and the stage's date are asides in the language's brackets.
+    case_page = await (await client.get(resp.headers["Location"])).text()
+    assert '<span class="muted">（法人或其他组织）</span>' in case_page
+    assert '</strong><span class="muted">（自 ' in case_page
+    case_page = await (await client.get(resp.headers["Location"] + "?lang=en")).text()
+    assert '<span class="muted"> (Organisation)</span>' in case_page
 
 
 async def test_judges_may_not_register(client):

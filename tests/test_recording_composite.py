@@ -126,3 +126,5 @@ async def test_a_sealed_recording_never_composed_offers_to_make_it(client):
     form = page.split('<section class="card" id="composite"', 1)[1].split("</section>", 1)[0]
     assert f'action="/recordings/sessions/{session_id}/composite"' in form
     assert ">生成</button>" in form
+    # Who was recorded, and why each segment ended, are asides in the language's brackets.
+    assert '<span class="muted">（摄像头' in page and '<span class="muted"> (' not in page
