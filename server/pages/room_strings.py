@@ -58,6 +58,8 @@ def room_strings(request: web.Request) -> dict[str, str]:
         "main_room": _("Main room"),
         "caucus_room": _("Private room {x}"),
         "lobby": _("Lobby"),
+        # An aside after a word, in the language's brackets (words.js).
+        "aside": _("%(what)s (%(more)s)"),
         "admit": _("Admit"),
         "deny": _("Deny"),
         "remove": _("Remove"),

@@ -56,6 +56,9 @@ async def test_a_guest_joins_with_unit_and_role_and_the_host_decides_on_caucus(
         arg=OFFICER,
     )
     await host.screenshot(path=str(SCREENSHOT_DIR / "room-guest-tile.png"))
+    # The panel's counts and the host's own row read in Chinese brackets: 主会场（2）.
+    panel = await host.locator("#host-panel").text_content() or ""
+    assert "主会场（2）" in panel and "（我）" in panel and " (" not in panel, panel
     # Nothing of the case file or the agreement for a guest.
     for hidden in ("#party-files", "#document-show"):
         assert await guest.locator(hidden).count() == 0, hidden

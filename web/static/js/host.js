@@ -3,6 +3,8 @@
 // sends one protocol message (the server decides, and answers with the next state). What
 // cannot be undone (deny, remove) stands apart at the row's far end and asks first.
 
+import { aside } from "./words.js";
+
 const CAUCUS_CHOICES = ["caucus-1", "caucus-2", "caucus-3"];
 
 export function roomLabel(place, t) {
@@ -47,7 +49,7 @@ export function renderHostPanel(panel, state, t, send, ask) {
     box.className = "place";
     box.dataset.place = place ?? "lobby";
     const h = document.createElement("h3");
-    h.textContent = `${roomLabel(place, t)} (${people.length})`;
+    h.textContent = aside(t, roomLabel(place, t), people.length);
     if (place !== null && place !== state.you.place) {
       h.append(" ", button(t.join_room, "move", state.you.pid, { room: place }));
     }
@@ -58,7 +60,8 @@ export function renderHostPanel(panel, state, t, send, ask) {
       li.dataset.pid = person.pid;
       const name = document.createElement("span");
       name.className = "name";
-      name.textContent = personLabel(person, t) + (person.pid === state.you.pid ? ` (${t.you})` : "");
+      const label = personLabel(person, t);
+      name.textContent = person.pid === state.you.pid ? aside(t, label, t.you) : label;
       if (!person.connected) name.classList.add("dropped");
       li.append(name);
       if (person.pid !== state.you.pid) {

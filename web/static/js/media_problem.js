@@ -3,6 +3,8 @@
 // and says nothing of what to do. Worded by the error's name (the DOMException names that
 // getUserMedia rejects with), in the page's language (the room strings `t`).
 
+import { aside } from "./words.js";
+
 const KINDS = {
   NotAllowedError: "media_denied",
   SecurityError: "media_denied",
@@ -14,5 +16,5 @@ const KINDS = {
 
 export function mediaProblem(err, t) {
   const name = (err && err.name) || "";
-  return t[KINDS[name]] || t.media_other + (name ? ` (${name})` : "");
+  return t[KINDS[name]] || (name ? aside(t, t.media_other, name) : t.media_other);
 }

@@ -3,6 +3,8 @@
 // page's CSRF token, like the page's other POSTs), and the banner that tells the host when
 // recording stopped by itself (a full disk): the room goes on, the record does not.
 
+import { aside } from "./words.js";
+
 const $ = (id) => document.getElementById(id);
 
 export class RecordingControl {
@@ -63,7 +65,7 @@ export class RecordingControl {
     const reason = full ? this.t.rec_disk_full : this.t.rec_write_error;
     const detail = document.createElement("small");
     detail.className = "muted";
-    detail.textContent = ` (${this.alarmText})`;
+    detail.textContent = aside(this.t, "", this.alarmText);
     this.banner.replaceChildren(this.t.rec_alarm.replace("{reason}", reason), detail);
   }
 
