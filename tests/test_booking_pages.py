@@ -30,7 +30,7 @@ async def test_office_staff_book_from_the_grid(world: World):
     assert grid.status == 200 and "预约 09:00" in text and "非工作日" in text
     assert "2026-09-21 周一" in text and "2026-09-27 周日" in text  # planned by the week
     # The zone as a resident names it, in the page's punctuation.
-    assert "时间均为北京时间。" in text and "Asia/Shanghai" not in text
+    assert "时间均为北京时间。空闲时段" in text and "Asia/Shanghai" not in text
     resp = await post_form(
         client,
         "/schedule/book",

@@ -424,7 +424,7 @@ async def test_reception_figures_in_the_reports(client) -> None:
     ]
     page = await client.get(f"/reports?year={WORKDAY.year}", headers=tokens["clk"])
     html = await page.text()
-    assert "视频接访（值班台）" in html and "30秒内接听" in html
+    assert "视频接访（值班台）" in html and "值班台的情况。30秒内接听" in html
 
 
 async def test_the_ring_and_the_terminal_join_their_words_as_the_language_does(client) -> None:

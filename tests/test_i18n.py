@@ -126,6 +126,20 @@ def test_a_word_in_brackets_after_another_takes_its_languages_brackets():
     assert _template_lines(r"\}\} \(|\(\{[{%]") == []
 
 
+def test_sentences_are_joined_by_the_languages_gap():
+    """Two sentences of the catalogue side by side are joined by ``gap`` (nothing in Chinese,
+    a space in English), never by a space in the template: a Chinese page read
+    "时间均为北京时间。 空闲时段列出……"."""
+    joined_by_a_space = re.compile(r"""[.?!]["']\)[^{}<>]*\}\}\s+\{\{ *_\(""")
+    found = [
+        f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}"
+        for path in (ROOT / "web" / "templates").rglob("*.html")
+        for text in [path.read_text(encoding="utf-8")]
+        for m in joined_by_a_space.finditer(text)
+    ]
+    assert found == []
+
+
 # ASCII punctuation against a Chinese character (or a Chinese stop): a Chinese sentence takes
 # the full-width marks (，：（）), as the rest of the catalogue does.
 _ASCII_IN_CHINESE = re.compile(r"[\u4e00-\u9fff。，…][,;:!?()]|[,;:!?()][\u4e00-\u9fff]")
