@@ -86,7 +86,7 @@ async def test_clerks_list_page(client):
     await _seal(client, w, await bearer(client, "med"))
     await login(client, "clerk")
     html = await (await client.get("/agreements?signed=true")).text()
-    assert "(2026)晋0303民诉前调1号" in html and "agreements/zip?signed=true" in html
+    assert "（2026）晋0303民诉前调1号" in html and "agreements/zip?signed=true" in html
     assert 'agreement.pdf">调解协议书</a>' in html  # named by its title
     html = await (await client.get("/agreements?signed=false")).text()
     assert "没有符合条件的调解协议" in html

@@ -113,7 +113,7 @@ async def test_sign_seal_and_verify(client):
     resp = await client.get(f"/api/v1/verify/{code}")
     view = await resp.json()
     assert view["parties"] == ["张*", "李*"] and view["status"] == "valid"
-    assert view["number"] == "(2026)晋0303民诉前调1号"
+    assert view["number"] == "（2026）晋0303民诉前调1号"
 
     # The sealed agreement recorded the successful mediation through the stage machine.
     async with client.app[SESSIONMAKER]() as db:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime
 
+from alembic import command
 from sqlalchemy import select
 
 from server import docket
 from server.docket.numbers import format_number
+from server.migrate import alembic_config
 from server.models.docket import Case, CaseNumber, Stage
 from server.web.keys import SETTINGS
 from tests.docket_helpers import bearer, load, new_case, session, stop_clock
@@ -17,7 +19,7 @@ from tests.helpers import make_user, unit
 
 
 def test_format() -> None:
-    assert format_number(2026, "晋0303", "民诉前调", 17) == "(2026)晋0303民诉前调17号"
+    assert format_number(2026, "晋0303", "民诉前调", 17) == "（2026）晋0303民诉前调17号"
 
 
 async def _move(client, user, case_id, to, today=None):  # type: ignore[no-untyped-def]
@@ -37,11 +39,11 @@ async def test_numbers_per_track_and_history(client) -> None:
     await _move(client, admin, a, Stage.FILED, date(2026, 3, 9))
     case_a = await load(client, a)
     case_b = await load(client, b)
-    assert case_b.number == "(2026)晋0303民诉前调2号"
-    assert case_a.number == "(2026)晋0303民初1号"
+    assert case_b.number == "（2026）晋0303民诉前调2号"
+    assert case_a.number == "（2026）晋0303民初1号"
     async with session(client) as db:
         rows = (await db.scalars(select(CaseNumber).where(CaseNumber.case_id == a))).all()
-    assert [r.number for r in rows] == ["(2026)晋0303民诉前调1号", "(2026)晋0303民初1号"]
+    assert [r.number for r in rows] == ["（2026）晋0303民诉前调1号", "（2026）晋0303民初1号"]
 
 
 async def test_fifty_concurrent_numberings(client) -> None:
@@ -89,8 +91,8 @@ async def test_year_is_court_local(client) -> None:
     b = await new_case(client, admin)
     await _move(client, admin, a, Stage.FILED, date(2026, 6, 1))
     await _move(client, admin, b, Stage.FILED, datetime(2026, 12, 31, 16, 30, tzinfo=UTC))
-    assert (await load(client, b)).number == "(2027)晋0303民初1号"
-    assert (await load(client, a)).number == "(2026)晋0303民初1号"
+    assert (await load(client, b)).number == "（2027）晋0303民初1号"
+    assert (await load(client, a)).number == "（2026）晋0303民初1号"
 
 
 async def test_court_code_from_settings(client) -> None:
@@ -100,3 +102,42 @@ async def test_court_code_from_settings(client) -> None:
     h = await bearer(client, "adm")
     resp = await client.post(f"/api/v1/cases/{a}/transitions", json={"to": "filed"}, headers=h)
     assert "闽0102民初1号" in (await resp.json())["number"]
+
+
+async def test_a_number_typed_with_ascii_brackets_finds_the_case(client) -> None:
+    """A keyboard gives ASCII brackets; the number is written with full-width ones."""
+    admin = await make_user(client, "adm", "admin")
+    a = await new_case(client, admin)
+    await _move(client, admin, a, Stage.FILED, date(2026, 3, 9))
+    h = await bearer(client, "adm")
+    for typed in ("(2026)晋0303民初1号", "（2026）晋0303民初1号", "(2026)"):
+        found = await (await client.get("/api/v1/cases", params={"q": typed}, headers=h)).json()
+        assert [c["id"] for c in found["items"]] == [a], typed
+
+
+async def test_numbers_given_with_ascii_brackets_are_written_again(client) -> None:
+    """Migration 0013 rewrites the numbers cases carry, and its downgrade puts them back."""
+    admin = await make_user(client, "adm", "admin")
+    a = await new_case(client, admin)
+    await _move(client, admin, a, Stage.PRE_LITIGATION_MEDIATION, date(2026, 3, 2))
+    await _move(client, admin, a, Stage.FILED, date(2026, 3, 9))
+    cfg = alembic_config(client.app[SETTINGS])
+
+    async def numbers() -> list[str | None]:
+        async with session(client) as db:
+            rows = (await db.scalars(select(CaseNumber.number).order_by(CaseNumber.id))).all()
+            return [(await db.get(Case, a)).number, *rows]  # type: ignore[union-attr]
+
+    # alembic's env.py runs its own event loop: in a thread, beside this test's.
+    await asyncio.to_thread(command.downgrade, cfg, "0013_case_number_brackets@-1")
+    assert await numbers() == [
+        "(2026)晋0303民初1号",
+        "(2026)晋0303民诉前调1号",
+        "(2026)晋0303民初1号",
+    ]
+    await asyncio.to_thread(command.upgrade, cfg, "heads")
+    assert await numbers() == [
+        "（2026）晋0303民初1号",
+        "（2026）晋0303民诉前调1号",
+        "（2026）晋0303民初1号",
+    ]

@@ -83,7 +83,7 @@ async def test_demo_reproduces_the_figures_and_is_idempotent(client):
         # Numbers came from the real numbering: unique, of the year, one per numbered stage.
         numbers = (await db.scalars(select(CaseNumber.number))).all()
         assert len(numbers) == len(set(numbers))
-        assert all(n.startswith(f"({DEMO_YEAR})晋0303民") for n in numbers)
+        assert all(n.startswith(f"（{DEMO_YEAR}）晋0303民") for n in numbers)
         tracks = dict(
             (await db.execute(select(CaseNumber.track, func.count()).group_by("track"))).all()
         )

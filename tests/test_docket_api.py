@@ -96,7 +96,7 @@ async def test_clerk_walks_a_case_to_fast_track(client) -> None:
     )
     assert resp.status == 200, await resp.text()
     body = await resp.json()
-    assert body["number"] == "(2026)晋0303民诉前调1号"
+    assert body["number"] == "（2026）晋0303民诉前调1号"
     assert body["was_pre_litigation"] is True
 
     resp = await client.post(f"/api/v1/cases/{cid}/transitions", json={"to": "filed"}, headers=h)
@@ -106,7 +106,7 @@ async def test_clerk_walks_a_case_to_fast_track(client) -> None:
     )
     assert resp.status == 200, await resp.text()
     body = await resp.json()
-    assert body["number"] == "(2026)晋0303民初1号"
+    assert body["number"] == "（2026）晋0303民初1号"
     assert [n["track"] for n in body["numbers"]] == ["民诉前调", "民初"]
     assert body["fast_track_entered_on"] == "2026-11-18"
     assert body["fast_track_deadline"] == "2026-11-25"  # Thu, Fri, Mon, Tue, Wed

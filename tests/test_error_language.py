@@ -104,13 +104,13 @@ def test_the_messages_kept_in_tables_have_their_chinese_wording():
 def test_a_refusal_with_values_is_worded_in_each_language():
     zh = Catalogs().gettext("zh_CN")
     booked = {"host": "李调解", "start": "2026-12-07 09:00", "end": "10:00", "booking": 7}
-    booked |= {"case": "(2026)京1号", "office": "沙坪"}
+    booked |= {"case": "（2026）京1号", "office": "沙坪"}
     example = Conflict(TAKEN["mediator"], values=booked)
     refusal = Conflict("no mediator is free then; e.g. {example}", values={"example": example})
     assert refusal.message.startswith("no mediator is free then; e.g. mediator 李调解 is already")
     assert refusal.worded(zh) == (
         "该时段没有空闲的调解员，例如：调解员李调解在 2026-12-07 09:00–10:00 已有预约 7"
-        "（案件 (2026)京1号，沙坪）"
+        "（案件 （2026）京1号，沙坪）"
     )
     stages = Conflict(
         "a case at stage {stage} cannot be booked; sessions are booked for: {allowed}",

@@ -46,7 +46,7 @@ async def test_party_pages_show_no_staff_navigation(client):
     html = await resp.text()
     assert resp.status == 200, html
     _assert_party_chrome(html)
-    assert "(2026)晋0303民诉前调1号" in html  # the session named in the header
+    assert "（2026）晋0303民诉前调1号" in html  # the session named in the header
 
     resp = await client.get(f"/sign/{token}")  # before the agreement is drafted
     _assert_party_chrome(await resp.text())
@@ -57,7 +57,7 @@ async def test_party_pages_show_no_staff_navigation(client):
     assert resp.status == 201
     html = await (await client.get(f"/sign/{token}")).text()
     _assert_party_chrome(html)
-    assert "(2026)晋0303民诉前调1号" in html
+    assert "（2026）晋0303民诉前调1号" in html
 
 
 async def test_staff_keep_their_navigation_in_the_room(client):
@@ -89,10 +89,10 @@ async def test_a_dead_invite_link_shows_the_party_chrome(client):
         html = await resp.text()
         assert resp.status == 403 and "invite_revoked" in html, path
         _assert_party_chrome(html)
-        assert "(2026)晋0303民诉前调1号" not in html
+        assert "（2026）晋0303民诉前调1号" not in html
     for path in (f"/join/{expired}", f"/sign/{expired}"):
         resp = await client.get(path)
         html = await resp.text()
         assert resp.status == 403 and "invite_expired" in html, path
         _assert_party_chrome(html)
-        assert "(2026)晋0303民诉前调1号" in html
+        assert "（2026）晋0303民诉前调1号" in html

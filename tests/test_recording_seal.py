@@ -28,7 +28,7 @@ async def test_seal_stores_facts_and_a_signed_manifest(client):
     directory = paths.session_dir(settings, session_id)
     manifest = json.loads((directory / paths.MANIFEST).read_bytes())
     assert manifest["case_id"] == case_id and manifest["session_id"] == session_id
-    assert manifest["case_number"].startswith("(2026)")
+    assert manifest["case_number"].startswith("（2026）")
     assert len(manifest["files"]) == 4
     assert {p["name"] for p in manifest["participants"]} == {"张三", "李四"}
     video = next(f for f in manifest["files"] if f["kind"] == "video")

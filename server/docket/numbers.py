@@ -1,4 +1,5 @@
-"""Case numbers in the court's style: ``(2026)晋0303民诉前调17号``.
+"""Case numbers in the court's style: ``（2026）晋0303民诉前调17号``, the year in full-width
+brackets as the Supreme People's Court's rules on case numbers write it.
 
 One sequence per (year, track). A case gets a number when it enters a numbered stage and keeps
 every number it has carried in ``case_numbers``; ``Case.number`` is the current one.
@@ -50,8 +51,8 @@ TRACKS: dict[Stage, str] = {
 
 
 def format_number(year: int, court_code: str, track: str, seq: int) -> str:
-    """``(2026)晋0303民初5号``."""
-    return f"({year}){court_code}{track}{seq}号"
+    """``（2026）晋0303民初5号``."""
+    return f"（{year}）{court_code}{track}{seq}号"
 
 
 async def next_seq(ctx: Context, year: int, track: str) -> int:

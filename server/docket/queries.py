@@ -33,16 +33,23 @@ class CasePage:
         return max(1, -(-self.total // self.per_page))
 
 
+# A number typed with ASCII brackets, as a keyboard gives them, finds the number as it is
+# written (（2026）…).
+_FULL_WIDTH = str.maketrans("()", "（）")
+
+
 def _search(q: str) -> ColumnElement[bool]:
     # Case numbers are matched against every number the case has carried, so an old 民诉前调
     # number still finds a case that has since been filed under 民初.
+    number = q.translate(_FULL_WIDTH)
     return or_(
-        Case.number.icontains(q, autoescape=True),
+        Case.number.icontains(number, autoescape=True),
         Case.tracking_code.icontains(q, autoescape=True),
         Case.cause.icontains(q, autoescape=True),
         exists().where(Party.case_id == Case.id, Party.name.icontains(q, autoescape=True)),
         exists().where(
-            CaseNumber.case_id == Case.id, CaseNumber.number.icontains(q, autoescape=True)
+            CaseNumber.case_id == Case.id,
+            CaseNumber.number.icontains(number, autoescape=True),
         ),
     )
 

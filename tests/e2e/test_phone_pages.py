@@ -5,7 +5,7 @@ with device emulation, on the real demo (``run_demo``, tests/e2e/demo_world.py):
   and 加入会话 all on the first screen without scrolling, every control at least 44x44 px;
 - menus and buttons: no label broken inside a Chinese word (案/件, 网上/接待, 调解协/议, 主/持人)
   on the staff pages (docket, schedule, reports, the case page, ...) and the party pages, nor
-  a case number in a list ("(2026)" / "晋0303民诉前调127号");
+  a case number in a list ("（2026）" / "晋0303民诉前调127号");
 - no page wider than the phone: wide tables scroll inside their own container.
 
 A label "broken inside a word" is measured, not looked at: a label with no space in its text
