@@ -75,7 +75,7 @@ async def test_a_refusal_is_shown_with_its_reason(world: World):
     text = await resp.text()
     # In the reader's language, the day filled in (the office staff once read the server's
     # English here: "2026-10-01 is not a working day").
-    assert "未能预约" in text and "2026-10-01 不是工作日" in text
+    assert "未能预约：2026-10-01 不是工作日" in text
     assert "not a working day" not in text
 
 

@@ -118,6 +118,14 @@ def test_a_label_is_followed_by_its_languages_colon():
     assert _template_lines(r"\}\}: ") == []
 
 
+def test_a_message_ending_in_a_colon_is_followed_by_the_languages_gap():
+    """A message ending in its colon (Chinese ：, which carries its own space) is followed by
+    ``gap``, never a space written into the template: "核验页面上也会显示： 9eb4…", and the
+    log-in page's "居民无需账号： 在线提交纠纷." with an ASCII full stop after the link."""
+    assert _template_lines(r""":["']\) \}\} [<{]""") == []
+    assert _template_lines(r"</a>[.,;:]") == []
+
+
 def test_a_word_in_brackets_after_another_takes_its_languages_brackets():
     """Brackets after a catalogue word are the catalogue's ``%(what)s (%(more)s)`` (Chinese
     takes full-width ones), never ASCII ones written into the template: a Chinese page read
