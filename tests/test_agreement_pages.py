@@ -72,6 +72,8 @@ async def test_party_sign_page_and_drafting_page(client):
     await login(client, "med")
     html = await (await client.get(f"/cases/{w.case_id}/agreement")).text()
     assert 'id="editor"' in html and "保存为新版本" in html
+    # Version 1 is saved: the preview is of what saving would make, and says so.
+    assert "<h2>预览：保存后的第 2 版</h2>" in html
     resp = await client.post(
         f"/api/v1/cases/{w.case_id}/agreement/preview",
         json={"terms": terms_for(w, 123456)},
