@@ -127,10 +127,10 @@ def test_a_message_ending_in_a_colon_is_followed_by_the_languages_gap():
 
 
 def test_a_word_in_brackets_after_another_takes_its_languages_brackets():
-    """Brackets after a catalogue word are the catalogue's ``%(what)s (%(more)s)`` (Chinese
-    takes full-width ones), never ASCII ones written into the template: a Chinese page read
-    "待预约案件 (10)" for 待预约案件（10）, and "申请人 (法人或其他组织)". An aside styled apart
-    (a muted span) is the same message with an empty ``what``: " (…)", or "（…）"."""
+    """Brackets after a catalogue word are ``aside(word, more)``, the catalogue's
+    ``%(what)s (%(more)s)`` (Chinese takes full-width ones), never ASCII ones written into the
+    template: a Chinese page read "待预约案件 (10)" for 待预约案件（10）, and "申请人 (法人或其他
+    组织)". An aside styled apart (a muted span) has an empty word: " (…)", or "（…）"."""
     assert _template_lines(r"\}\} \(|\(\{[{%]") == []
 
 

@@ -85,13 +85,18 @@ def template_context(request: web.Request) -> dict[str, Any]:
     """What every page template can use: the user, language, gettext, CSRF token, url()."""
     lang = request.get(LANG, DEFAULT_LANG)
     catalogs = request.app[CATALOGS]
+    gettext = catalogs.gettext(lang)
     return {
         "request": request,
         "user": request.get(USER),
         "lang": lang,
         # Between two sentences: Chinese runs them together ("。背对背…"), English spaces them.
         "gap": "" if lang.startswith("zh") else " ",
-        "_": catalogs.gettext(lang),
+        # A word and what belongs to it in the language's brackets: "Free (3)", "空闲（3）";
+        # an empty word gives the bracketed part alone (" (…)", "（…）"). The room's scripts
+        # have the same message as ``aside`` (web/static/js/words.js).
+        "aside": lambda what, more: gettext("%(what)s (%(more)s)") % {"what": what, "more": more},
+        "_": gettext,
         "ngettext": catalogs.ngettext(lang),
         "pgettext": catalogs.pgettext(lang),
         "csrf_token": csrf_token(request),
